@@ -1,0 +1,112 @@
+//! Everything that can change the state. The snake_case names of the user-facing variants are
+//! the names used in keymap files; the rest come from the clock, the terminal and backends and
+//! cannot be bound to keys.
+
+use crate::backend::{BackendEvent, CommandOutcome};
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Help,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Show or hide the incident detail pane.
+    ToggleDetail,
+    /// Cycle which feature's signals the signal pane shows.
+    NextFeature,
+    /// Close the topmost overlay, clear the filter.
+    Back,
+    Filter,
+    Ack,
+    Escalate,
+    Resolve,
+    Note,
+    Rollback,
+    KillSwitch,
+    Runbook,
+    /// Re-send the most recent failed action.
+    Retry,
+    /// Yes, in a confirmation dialog.
+    Confirm,
+    /// No / close, in a dialog or text box.
+    Cancel,
+    /// Pick the highlighted item in a list dialog.
+    Select,
+    /// Finish the text being typed (filter, note, runbook answer).
+    Submit,
+    /// Runbook: accept the pre-filled answer as correct.
+    ConfirmAnswer,
+    /// Runbook: type a different answer.
+    EditAnswer,
+
+    #[serde(skip)]
+    Tick(DateTime<Utc>),
+    /// A key typed into a text box; keymaps never see these.
+    #[serde(skip)]
+    TextInput(KeyEvent),
+    #[serde(skip)]
+    Resize(u16, u16),
+    #[serde(skip)]
+    Backend(BackendEvent),
+    #[serde(skip)]
+    CommandDone(CommandOutcome),
+    /// The audit log could not be written: an action must never look recorded when it is not.
+    #[serde(skip)]
+    AuditFailed(String),
+    /// SIGTERM, SIGHUP or a closed terminal.
+    #[serde(skip)]
+    Shutdown(String),
+}
+
+impl Action {
+    /// One line for the help overlay, which is generated from the keymap.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "show / hide this help",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::Top => "first item",
+            Action::Bottom => "last item",
+            Action::ToggleDetail => "incident detail on / off",
+            Action::NextFeature => "signals: next feature",
+            Action::Back => "close overlay / clear filter",
+            Action::Filter => "filter incidents",
+            Action::Ack => "acknowledge (stops the countdown)",
+            Action::Escalate => "escalate to next level",
+            Action::Resolve => "resolve (confirms)",
+            Action::Note => "add a note",
+            Action::Rollback => "prompt rollback (confirms)",
+            Action::KillSwitch => "kill switch (confirms)",
+            Action::Runbook => "runbook walkthrough",
+            Action::Retry => "retry the last failed action",
+            Action::Confirm => "yes, do it",
+            Action::Cancel => "cancel",
+            Action::Select => "choose",
+            Action::Submit => "done",
+            Action::ConfirmAnswer => "confirm answer",
+            Action::EditAnswer => "edit answer",
+            _ => "",
+        }
+    }
+
+    /// Every action that a keymap may bind, for validation and the help screen.
+    pub fn bindable() -> &'static [Action] {
+        use Action::*;
+        &[
+            Quit, Help, Up, Down, PageUp, PageDown, Top, Bottom, ToggleDetail, NextFeature, Back,
+            Filter, Ack, Escalate, Resolve, Note, Rollback, KillSwitch, Runbook, Retry, Confirm,
+            Cancel, Select, Submit, ConfirmAnswer, EditAnswer,
+        ]
+    }
+}

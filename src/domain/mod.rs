@@ -1,0 +1,11 @@
+//! Plain data shared by backends, detectors, state and UI. No I/O, no clock.
+
+pub mod incident;
+pub mod sev;
+pub mod signal;
+pub mod text;
+
+pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
+pub use sev::Sev;
+pub use signal::{Detection, Distribution, FeatureInfo, PromptVersion, Signal, SignalKind, SignalSet};
+pub use text::SafeText;
