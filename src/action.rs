@@ -104,9 +104,32 @@ impl Action {
     pub fn bindable() -> &'static [Action] {
         use Action::*;
         &[
-            Quit, Help, Up, Down, PageUp, PageDown, Top, Bottom, ToggleDetail, NextFeature, Back,
-            Filter, Ack, Escalate, Resolve, Note, Rollback, KillSwitch, Runbook, Retry, Confirm,
-            Cancel, Select, Submit, ConfirmAnswer, EditAnswer,
+            Quit,
+            Help,
+            Up,
+            Down,
+            PageUp,
+            PageDown,
+            Top,
+            Bottom,
+            ToggleDetail,
+            NextFeature,
+            Back,
+            Filter,
+            Ack,
+            Escalate,
+            Resolve,
+            Note,
+            Rollback,
+            KillSwitch,
+            Runbook,
+            Retry,
+            Confirm,
+            Cancel,
+            Select,
+            Submit,
+            ConfirmAnswer,
+            EditAnswer,
         ]
     }
 }

@@ -1,7 +1,12 @@
 //! oncall-cockpit: a keyboard-driven terminal cockpit for on-call responders of AI/LLM systems.
 
 pub mod action;
+pub mod app;
+pub mod audit;
 pub mod backend;
 pub mod config;
 pub mod detect;
 pub mod domain;
+pub mod runbook;
+pub mod state;
+pub mod ui;

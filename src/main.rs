@@ -1,1 +1,267 @@
-fn main() {}
+//! oncall-cockpit: CLI, logging to a file, terminal set-up and restore, and wiring of the
+//! backends to the event loop.
+
+use chrono::Utc;
+use clap::Parser;
+use oncall_cockpit::action::Action;
+use oncall_cockpit::app::{self, App, Router};
+use oncall_cockpit::backend::clock::Clock;
+use oncall_cockpit::backend::driver::{self, DriverConfig};
+use oncall_cockpit::backend::local::SharedIncidents;
+use oncall_cockpit::backend::sim::{FleetSpec, Sim};
+use oncall_cockpit::config::settings::{self, Overrides, Paths};
+use oncall_cockpit::state::{Flash, FlashLevel, SourceHealth, SourceRole, State, TICKS_PER_SEC};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+/// Terminal cockpit for on-call responders of AI/LLM systems. With no configuration it runs
+/// on an embedded simulated AI fleet.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Config file (default: config.toml in the user config directory).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the audit log and the log file go (default: the user data directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Seed of the simulated fleet; the same seed replays the same drill.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Simulated time per wall-clock second, for drills (10 = ten times faster).
+    #[arg(long)]
+    speed: Option<f64>,
+    /// Disable every action (ack, escalate, resolve, note, rollback, kill switch).
+    #[arg(long)]
+    read_only: bool,
+    /// Theme name (built-in: default, high-contrast, no-color).
+    #[arg(long)]
+    theme: Option<String>,
+    /// Keymap name (built-in: default, vim).
+    #[arg(long)]
+    keymap: Option<String>,
+    /// Panic after the first frame: proves the terminal is restored on a crash.
+    #[arg(long, hide = true)]
+    crash_test: bool,
+}
+
+fn init_logging(path: &std::path::Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ONCALL_COCKPIT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+fn author(configured: Option<String>) -> String {
+    configured
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("USERNAME").ok())
+        .unwrap_or_else(|| "responder".into())
+}
+
+/// SIGTERM and SIGHUP (an SSH drop) end the loop like `q` does, so the terminal is restored.
+fn spawn_signal_watch(tx: UnboundedSender<Action>) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::error!("cannot install signal handlers");
+            return;
+        };
+        let why = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+        };
+        tracing::info!("received {why}");
+        let _ = tx.send(Action::Shutdown(why.into()));
+    });
+}
+
+fn spawn_ticker(clock: Clock, tx: UnboundedSender<Action>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1000 / TICKS_PER_SEC));
+        loop {
+            tick.tick().await;
+            if tx.send(Action::Tick(clock.now())).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = Paths::discover(cli.data_dir.clone(), cli.config.as_deref());
+    let config_file = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| paths.config_dir.join("config.toml"));
+    let no_color = std::env::var("NO_COLOR").ok();
+    let overrides = Overrides {
+        theme: cli.theme.as_deref(),
+        keymap: cli.keymap.as_deref(),
+        no_color_env: no_color.as_deref(),
+    };
+    let loaded = match settings::load(
+        &config_file,
+        cli.config.is_some(),
+        &paths.config_dir,
+        &overrides,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("oncall-cockpit: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut warnings = loaded.warnings.clone();
+    if let Err(e) = init_logging(&paths.log_file()) {
+        warnings.push(format!("log file unavailable: {e}"));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("oncall-cockpit: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, paths, loaded, warnings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oncall-cockpit: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(
+    cli: Cli,
+    paths: Paths,
+    loaded: settings::Loaded,
+    warnings: Vec<String>,
+) -> Result<(), String> {
+    let s = &loaded.settings;
+    let seed = cli.seed.unwrap_or(s.sim.seed);
+    let speed = cli.speed.unwrap_or(s.sim.speed);
+    if !(speed.is_finite() && speed > 0.0 && speed <= 1000.0) {
+        return Err(format!("--speed must be between 0 and 1000, got {speed}"));
+    }
+    let poll = Duration::from_secs_f64(s.sim.poll_secs.clamp(0.1, 60.0));
+    let clock = Clock::new(Utc::now(), speed);
+    let spec = FleetSpec::builtin()?;
+    let sim = Sim::new(spec, seed, clock.origin())?;
+
+    let (tx, actions) = unbounded_channel::<Action>();
+    let source = "sim".to_string();
+    let mut state = State::new(
+        clock.now(),
+        &author(s.author.clone()),
+        &format!("simulated fleet · seed {seed} · ×{speed}"),
+    );
+    state.read_only = cli.read_only;
+    state.flag_source = Some(source.clone());
+    let interval = Some(poll.as_secs_f64() * speed);
+    state.sources = vec![
+        SourceHealth::new(&source, SourceRole::Metrics, interval),
+        SourceHealth::new(&source, SourceRole::Incidents, interval),
+        SourceHealth::new(&source, SourceRole::Flags, None),
+    ];
+    if let Some(w) = warnings.first() {
+        let more = if warnings.len() > 1 {
+            format!(" (+{} more in the log)", warnings.len() - 1)
+        } else {
+            String::new()
+        };
+        state.flash = Some(Flash {
+            level: FlashLevel::Warn,
+            text: format!("{w}{more}"),
+            at: state.now,
+            tick: 0,
+        });
+    }
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+
+    let cfg = DriverConfig {
+        source: source.clone(),
+        poll,
+        timeout: Duration::from_secs(10),
+    };
+    let local = SharedIncidents::new(&source);
+    let (inc_tx, inc_rx) = unbounded_channel();
+    let (flag_tx, flag_rx) = unbounded_channel();
+    tokio::spawn(driver::run_metrics(
+        sim.metrics(),
+        cfg.clone(),
+        s.detect.clone(),
+        clock,
+        Some(local.clone()),
+        tx.clone(),
+    ));
+    tokio::spawn(driver::run_incidents(
+        local,
+        cfg.clone(),
+        clock,
+        inc_rx,
+        tx.clone(),
+    ));
+    tokio::spawn(driver::run_flags(
+        sim.flags(),
+        cfg,
+        clock,
+        flag_rx,
+        tx.clone(),
+    ));
+    let mut router = Router::default();
+    router.incidents.insert(source.clone(), inc_tx);
+    router.flags.insert(source, flag_tx);
+    spawn_signal_watch(tx.clone());
+    spawn_ticker(clock, tx.clone());
+    let audit = app::spawn_audit_writer(paths.audit_log(), tx.clone());
+
+    // try_init installs a panic hook that restores the terminal before the message prints.
+    let mut terminal =
+        ratatui::try_init().map_err(|e| format!("cannot initialise the terminal: {e}"))?;
+    if let Ok(size) = terminal.size() {
+        state.size = (size.width, size.height);
+    }
+    let inputs = app::spawn_input_thread();
+    let mut app = App {
+        state,
+        theme: &loaded.theme,
+        keymap: &loaded.keymap,
+        router,
+        audit,
+        feedback: tx,
+    };
+    if cli.crash_test {
+        let _ = terminal.draw(|_| {});
+        panic!("crash test requested with --crash-test");
+    }
+    let result = app.run(&mut terminal, actions, inputs).await;
+    // After an SSH drop the terminal is gone and restoring it fails; nothing to do about that.
+    let _ = ratatui::try_restore();
+    tracing::info!("exit");
+    result.map_err(|e| format!("terminal: {e}"))
+}

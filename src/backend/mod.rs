@@ -1,5 +1,191 @@
-//! Placeholder module tree; filled in by the core session.
+//! Backend adapters live behind three traits: metrics (signals), incidents (list and act) and
+//! flags (prompt version and kill switches). Each configured adapter is driven by its own tokio
+//! task (see `driver`), which reports over the app's channel, so a slow or dead backend never
+//! blocks the render loop.
+
+pub mod clock;
+pub mod driver;
+pub mod local;
+pub mod sim;
+
+use crate::domain::{Detection, Incident, IncidentId, SignalSet};
+use chrono::{DateTime, Utc};
+use std::future::Future;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("timed out after {0}s")]
+    Timeout(u64),
+    #[error("HTTP {status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    /// The backend understood and refused (conflict, unknown id, invalid state).
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// What a driver task reports back to the app.
 #[derive(Clone, Debug, PartialEq)]
-pub struct BackendEvent;
+pub enum BackendEvent {
+    Signals {
+        source: String,
+        at: DateTime<Utc>,
+        set: SignalSet,
+        detections: Vec<Detection>,
+    },
+    Incidents {
+        source: String,
+        at: DateTime<Utc>,
+        incidents: Vec<Incident>,
+    },
+    Failed {
+        source: String,
+        at: DateTime<Utc>,
+        error: String,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq)]
-pub struct CommandOutcome;
+pub enum IncidentOp {
+    Ack,
+    Escalate,
+    Resolve,
+    Note(String),
+}
+
+impl IncidentOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            IncidentOp::Ack => "ack",
+            IncidentOp::Escalate => "escalate",
+            IncidentOp::Resolve => "resolve",
+            IncidentOp::Note(_) => "note",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlagOp {
+    Rollback {
+        feature: String,
+        to_version: String,
+    },
+    /// `segment: None` is the whole feature.
+    KillSwitch {
+        feature: String,
+        segment: Option<String>,
+        engage: bool,
+    },
+}
+
+impl FlagOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlagOp::Rollback { .. } => "prompt_rollback",
+            FlagOp::KillSwitch { engage: true, .. } => "kill_switch_engage",
+            FlagOp::KillSwitch { engage: false, .. } => "kill_switch_release",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Incident {
+        source: String,
+        id: IncidentId,
+        op: IncidentOp,
+    },
+    Flag {
+        source: String,
+        op: FlagOp,
+    },
+}
+
+impl Command {
+    pub fn source(&self) -> &str {
+        match self {
+            Command::Incident { source, .. } | Command::Flag { source, .. } => source,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Incident { op, .. } => op.name(),
+            Command::Flag { op, .. } => op.name(),
+        }
+    }
+
+    /// What the command acts on, for the audit log and status line.
+    pub fn target(&self) -> String {
+        match self {
+            Command::Incident { id, .. } => id.clone(),
+            Command::Flag {
+                op:
+                    FlagOp::Rollback {
+                        feature,
+                        to_version,
+                    },
+                ..
+            } => {
+                format!("{feature} prompt → {to_version}")
+            }
+            Command::Flag {
+                op: FlagOp::KillSwitch {
+                    feature, segment, ..
+                },
+                ..
+            } => match segment {
+                Some(s) => format!("{feature} segment {s}"),
+                None => format!("{feature} (whole feature)"),
+            },
+        }
+    }
+}
+
+/// A command tagged with the id the state uses to track it until it succeeds or fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRequest {
+    pub action_id: u64,
+    pub author: String,
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandOutcome {
+    pub action_id: u64,
+    pub result: Result<String, String>,
+}
+
+pub trait MetricsSource: Send + 'static {
+    fn fetch(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<SignalSet, BackendError>> + Send;
+}
+
+pub trait IncidentSource: Send + 'static {
+    fn list(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Incident>, BackendError>> + Send;
+
+    fn apply(
+        &mut self,
+        id: &IncidentId,
+        op: &IncidentOp,
+        author: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+}
+
+pub trait FlagControl: Send + 'static {
+    fn apply(
+        &mut self,
+        op: &FlagOp,
+        author: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+}

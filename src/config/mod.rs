@@ -1,3 +1,4 @@
 pub mod error;
 pub mod keymap;
+pub mod settings;
 pub mod theme;

@@ -7,5 +7,7 @@ pub mod text;
 
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
 pub use sev::Sev;
-pub use signal::{Detection, Distribution, FeatureInfo, PromptVersion, Signal, SignalKind, SignalSet};
+pub use signal::{
+    Detection, Distribution, FeatureInfo, PromptVersion, Signal, SignalKind, SignalSet,
+};
 pub use text::SafeText;

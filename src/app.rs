@@ -1,0 +1,202 @@
+//! The event loop: wait for something to happen, drain everything queued, run it through
+//! `update`, carry out the effects, and draw once if anything changed.
+
+use crate::action::Action;
+use crate::audit::{AuditLog, AuditRecord};
+use crate::backend::{Command, CommandOutcome, CommandRequest};
+use crate::config::keymap::{Keymap, Mode};
+use crate::config::theme::Theme;
+use crate::state::{update, Effect, State};
+use crate::ui::{self, View};
+use crossterm::event::{Event, KeyEvent, KeyEventKind};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// Where commands go: one channel per incident source and per flag system.
+#[derive(Default)]
+pub struct Router {
+    pub incidents: HashMap<String, UnboundedSender<CommandRequest>>,
+    pub flags: HashMap<String, UnboundedSender<CommandRequest>>,
+}
+
+impl Router {
+    /// Hands the command to its backend's task, or says why it cannot.
+    fn route(&self, req: CommandRequest) -> Result<(), (u64, String)> {
+        let id = req.action_id;
+        let (map, kind) = match &req.command {
+            Command::Incident { .. } => (&self.incidents, "incident source"),
+            Command::Flag { .. } => (&self.flags, "flag system"),
+        };
+        let source = req.command.source().to_string();
+        match map.get(&source) {
+            Some(tx) => tx
+                .send(req)
+                .map_err(|_| (id, format!("{kind} {source} has stopped"))),
+            None => Err((id, format!("no {kind} named {source}"))),
+        }
+    }
+}
+
+/// Terminal input arrives on its own thread; crossterm's `read` blocks.
+pub enum Input {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    /// The terminal went away (SSH drop) or input failed.
+    Closed(String),
+}
+
+pub fn spawn_input_thread() -> UnboundedReceiver<Input> {
+    let (tx, rx) = unbounded_channel();
+    std::thread::spawn(move || loop {
+        let msg = match crossterm::event::read() {
+            Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => Input::Key(k),
+            Ok(Event::Resize(w, h)) => Input::Resize(w, h),
+            Ok(_) => continue,
+            Err(e) => {
+                // Reading a dead terminal fails forever; report once and stop, never spin.
+                let _ = tx.send(Input::Closed(format!("terminal input failed: {e}")));
+                return;
+            }
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    });
+    rx
+}
+
+/// The audit log is written on its own thread: an fsync must never stall a frame.
+pub fn spawn_audit_writer(
+    path: PathBuf,
+    report: UnboundedSender<Action>,
+) -> std::sync::mpsc::Sender<AuditRecord> {
+    let (tx, rx) = std::sync::mpsc::channel::<AuditRecord>();
+    std::thread::spawn(move || {
+        let mut log = match AuditLog::open(&path) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let _ = report.send(Action::AuditFailed(format!("{}: {e}", path.display())));
+                None
+            }
+        };
+        for rec in rx {
+            let result = match log.as_mut() {
+                Some(l) => l.append(&rec),
+                None => AuditLog::open(&path).and_then(|mut l| {
+                    let r = l.append(&rec);
+                    log = Some(l);
+                    r
+                }),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "audit append failed");
+                let _ = report.send(Action::AuditFailed(format!(
+                    "{}: {e} ({} {})",
+                    path.display(),
+                    rec.action,
+                    rec.target
+                )));
+            }
+        }
+    });
+    tx
+}
+
+pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {
+    match keymap.action_for(mode, key) {
+        Some(a) => Some(a),
+        None if mode == Mode::Text => Some(Action::TextInput(*key)),
+        None => None,
+    }
+}
+
+pub struct App<'a> {
+    pub state: State,
+    pub theme: &'a Theme,
+    pub keymap: &'a Keymap,
+    pub router: Router,
+    pub audit: std::sync::mpsc::Sender<AuditRecord>,
+    /// For errors found while executing effects (no route for a command).
+    pub feedback: UnboundedSender<Action>,
+}
+
+impl App<'_> {
+    fn apply(&mut self, action: Action) {
+        let effects = update(&mut self.state, action);
+        for effect in effects {
+            match effect {
+                Effect::Send(req) => {
+                    if let Err((action_id, error)) = self.router.route(req) {
+                        let outcome = CommandOutcome {
+                            action_id,
+                            result: Err(error),
+                        };
+                        let _ = self.feedback.send(Action::CommandDone(outcome));
+                    }
+                }
+                Effect::Audit(rec) => {
+                    if self.audit.send(rec).is_err() {
+                        let _ = self
+                            .feedback
+                            .send(Action::AuditFailed("audit writer stopped".into()));
+                    }
+                }
+                Effect::Quit => {}
+            }
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        match input {
+            Input::Key(k) => {
+                if let Some(a) = map_key(self.keymap, self.state.input_mode(), &k) {
+                    self.apply(a);
+                }
+            }
+            Input::Resize(w, h) => self.apply(Action::Resize(w, h)),
+            Input::Closed(why) => self.apply(Action::Shutdown(why)),
+        }
+    }
+
+    fn draw<B: Backend>(&self, terminal: &mut Terminal<B>) -> std::io::Result<()> {
+        let view = View {
+            theme: self.theme,
+            keymap: self.keymap,
+        };
+        terminal
+            .draw(|f| ui::draw(f, &self.state, &view))
+            .map(|_| ())
+    }
+
+    /// Runs until quit. Returns the reason the loop ended.
+    pub async fn run<B: Backend>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        mut actions: UnboundedReceiver<Action>,
+        mut inputs: UnboundedReceiver<Input>,
+    ) -> std::io::Result<()> {
+        self.draw(terminal)?;
+        while !self.state.quit {
+            tokio::select! {
+                Some(a) = actions.recv() => self.apply(a),
+                Some(i) = inputs.recv() => self.input(i),
+                else => break,
+            }
+            // Handle everything already queued before paying for a frame.
+            while let Ok(i) = inputs.try_recv() {
+                self.input(i);
+            }
+            while let Ok(a) = actions.try_recv() {
+                self.apply(a);
+            }
+            if self.state.quit {
+                break;
+            }
+            self.draw(terminal)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! The embedded simulated AI fleet: the default backend, so a new responder sees live
+//! incidents with no configuration. It implements the same traits as the real adapters.
+
+mod rng;
+pub mod spec;
+pub mod telemetry;
+mod world;
+
+pub use spec::FleetSpec;
+pub use world::SimWorld;
+
+use super::{BackendError, FlagControl, FlagOp, MetricsSource};
+use crate::domain::SignalSet;
+use chrono::{DateTime, Utc};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+#[derive(Clone, Debug)]
+pub struct Sim(Arc<Mutex<SimWorld>>);
+
+impl Sim {
+    pub fn new(spec: FleetSpec, seed: u64, origin: DateTime<Utc>) -> Result<Self, String> {
+        Ok(Sim(Arc::new(Mutex::new(SimWorld::new(
+            spec, seed, origin,
+        )?))))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SimWorld> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn metrics(&self) -> SimMetrics {
+        SimMetrics(self.clone())
+    }
+
+    pub fn flags(&self) -> SimFlags {
+        SimFlags(self.clone())
+    }
+}
+
+pub struct SimMetrics(Sim);
+pub struct SimFlags(Sim);
+
+impl MetricsSource for SimMetrics {
+    async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {
+        let mut world = self.0.lock();
+        world.advance_to(now);
+        Ok(world.snapshot())
+    }
+}
+
+impl FlagControl for SimFlags {
+    async fn apply(
+        &mut self,
+        op: &FlagOp,
+        _author: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, BackendError> {
+        let mut world = self.0.lock();
+        // Apply the lever at the moment it was pulled, not at the next poll.
+        world.advance_to(now);
+        let r = match op {
+            FlagOp::Rollback {
+                feature,
+                to_version,
+            } => world.rollback(feature, to_version),
+            FlagOp::KillSwitch {
+                feature,
+                segment,
+                engage,
+            } => world.kill_switch(feature, segment.as_deref(), *engage),
+        };
+        r.map_err(BackendError::Rejected)
+    }
+}

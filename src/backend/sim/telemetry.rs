@@ -1,0 +1,244 @@
+//! Per-request telemetry folded into fixed-width time buckets, the way a metrics system would
+//! store it: counters and latency histograms, so percentiles over any window merge exactly.
+
+/// Log-spaced latency histogram from 1 ms to ~100 s.
+pub const HIST_BINS: usize = 40;
+const HIST_MIN: f64 = 0.001;
+const HIST_RATIO: f64 = 1.34;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hist {
+    pub counts: [u32; HIST_BINS],
+}
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist {
+            counts: [0; HIST_BINS],
+        }
+    }
+}
+
+fn upper_bound(bin: usize) -> f64 {
+    HIST_MIN * HIST_RATIO.powi(bin as i32 + 1)
+}
+
+impl Hist {
+    pub fn observe(&mut self, seconds: f64) {
+        let bin = if seconds <= HIST_MIN {
+            0
+        } else {
+            ((seconds / HIST_MIN).ln() / HIST_RATIO.ln()).floor() as usize
+        };
+        self.counts[bin.min(HIST_BINS - 1)] += 1;
+    }
+
+    pub fn merge(&mut self, other: &Hist) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a += b;
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        self.counts.iter().sum()
+    }
+
+    /// Quantile with linear interpolation inside the bin, like PromQL's histogram_quantile.
+    pub fn quantile(&self, q: f64) -> f64 {
+        let total = self.total();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let rank = q * total as f64;
+        let mut seen = 0.0;
+        for (bin, &c) in self.counts.iter().enumerate() {
+            let c = c as f64;
+            if seen + c >= rank && c > 0.0 {
+                let lower = if bin == 0 { 0.0 } else { upper_bound(bin - 1) };
+                let upper = upper_bound(bin);
+                return lower + (upper - lower) * ((rank - seen) / c);
+            }
+            seen += c;
+        }
+        upper_bound(HIST_BINS - 1)
+    }
+}
+
+/// One simulated request, as an OpenTelemetry GenAI span would describe it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub input_tokens: u32,
+    pub output_tokens: u32,
+    pub cost: f64,
+    pub ttft: f64,
+    pub tpot: f64,
+    pub error: bool,
+    pub refused: bool,
+    pub category: usize,
+    pub retrieval_hit: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bucket {
+    pub requests: u32,
+    pub errors: u32,
+    pub refusals: u32,
+    pub tokens: u64,
+    pub cost: f64,
+    pub ttft: Hist,
+    pub tpot: Hist,
+    pub categories: Vec<u32>,
+    pub retrievals: u32,
+    pub retrieval_hits: u32,
+}
+
+impl Bucket {
+    pub fn new(categories: usize) -> Self {
+        Bucket {
+            categories: vec![0; categories],
+            ..Bucket::default()
+        }
+    }
+
+    pub fn record(&mut self, r: &Request) {
+        self.requests += 1;
+        self.tokens += u64::from(r.input_tokens) + u64::from(r.output_tokens);
+        self.cost += r.cost;
+        if r.error {
+            self.errors += 1;
+            return;
+        }
+        self.ttft.observe(r.ttft);
+        self.tpot.observe(r.tpot);
+        if r.refused {
+            self.refusals += 1;
+        }
+        if let Some(c) = self.categories.get_mut(r.category) {
+            *c += 1;
+        }
+        if let Some(hit) = r.retrieval_hit {
+            self.retrievals += 1;
+            if hit {
+                self.retrieval_hits += 1;
+            }
+        }
+    }
+}
+
+/// Series derived from a run of buckets, one point per bucket, each over a trailing window.
+pub struct Windowed<'a> {
+    pub buckets: &'a [Bucket],
+    pub bucket_secs: u32,
+}
+
+fn ratio(num: u32, den: u32) -> f64 {
+    if den == 0 {
+        f64::NAN
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+impl Windowed<'_> {
+    fn window(&self, end: usize, w: usize) -> &[Bucket] {
+        let start = (end + 1).saturating_sub(w);
+        &self.buckets[start..=end]
+    }
+
+    pub fn per_minute(&self, end: usize, w: usize, f: impl Fn(&Bucket) -> f64) -> f64 {
+        let win = self.window(end, w);
+        let secs = (win.len() as u32 * self.bucket_secs) as f64;
+        win.iter().map(f).sum::<f64>() * 60.0 / secs
+    }
+
+    pub fn quantile(&self, end: usize, w: usize, q: f64, pick: impl Fn(&Bucket) -> &Hist) -> f64 {
+        let mut h = Hist::default();
+        for b in self.window(end, w) {
+            h.merge(pick(b));
+        }
+        // Fewer than a handful of samples make a p99 meaningless.
+        if h.total() < 5 {
+            f64::NAN
+        } else {
+            h.quantile(q)
+        }
+    }
+
+    pub fn error_ratio(&self, end: usize, w: usize) -> f64 {
+        let win = self.window(end, w);
+        ratio(
+            win.iter().map(|b| b.errors).sum(),
+            win.iter().map(|b| b.requests).sum(),
+        )
+    }
+
+    pub fn refusal_rate(&self, end: usize, w: usize) -> f64 {
+        let win = self.window(end, w);
+        let answered: u32 = win.iter().map(|b| b.requests - b.errors).sum();
+        ratio(win.iter().map(|b| b.refusals).sum(), answered)
+    }
+
+    pub fn retrieval_hit(&self, end: usize, w: usize) -> f64 {
+        let win = self.window(end, w);
+        ratio(
+            win.iter().map(|b| b.retrieval_hits).sum(),
+            win.iter().map(|b| b.retrievals).sum(),
+        )
+    }
+
+    pub fn categories(&self, end: usize, w: usize) -> Vec<f64> {
+        let win = self.window(end, w);
+        let n = win.first().map(|b| b.categories.len()).unwrap_or(0);
+        (0..n)
+            .map(|i| win.iter().map(|b| b.categories[i] as f64).sum())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantile_is_within_one_bin() {
+        let mut h = Hist::default();
+        for i in 1..=1000 {
+            h.observe(i as f64 / 1000.0); // uniform 1ms..1s
+        }
+        let p50 = h.quantile(0.5);
+        let p99 = h.quantile(0.99);
+        assert!((p50 - 0.5).abs() / 0.5 < HIST_RATIO - 1.0, "p50 {p50}");
+        assert!((p99 - 0.99).abs() / 0.99 < HIST_RATIO - 1.0, "p99 {p99}");
+        assert!(Hist::default().quantile(0.99).is_nan());
+    }
+
+    #[test]
+    fn errors_do_not_count_as_refusals_or_latency() {
+        let mut b = Bucket::new(2);
+        let ok = Request {
+            input_tokens: 10,
+            output_tokens: 5,
+            cost: 0.01,
+            ttft: 0.2,
+            tpot: 0.01,
+            error: false,
+            refused: true,
+            category: 1,
+            retrieval_hit: Some(true),
+        };
+        b.record(&ok);
+        b.record(&Request {
+            error: true,
+            ..ok.clone()
+        });
+        let w = Windowed {
+            buckets: std::slice::from_ref(&b),
+            bucket_secs: 10,
+        };
+        assert_eq!(w.error_ratio(0, 1), 0.5);
+        assert_eq!(w.refusal_rate(0, 1), 1.0);
+        assert_eq!(b.ttft.total(), 1);
+        assert_eq!(w.categories(0, 1), vec![0.0, 1.0]);
+        assert!((w.per_minute(0, 1, |b| b.cost) - 0.12).abs() < 1e-9);
+    }
+}

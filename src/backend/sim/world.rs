@@ -1,0 +1,514 @@
+//! The simulated fleet's state: traffic per feature and segment, the scripted faults, and the
+//! levers (prompt version, kill switches) that the cockpit's actions pull.
+
+use super::rng::Rng;
+use super::spec::{FaultKind, FaultSpec, FeatureSpec, FleetSpec, ModelSpec};
+use super::telemetry::{Bucket, Request, Windowed};
+use crate::detect::stats::js_distance;
+use crate::domain::{
+    Distribution, FeatureInfo, PromptVersion, SafeText, Signal, SignalKind, SignalSet,
+};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::VecDeque;
+
+/// Windows, in buckets, over which each point of a derived series is computed.
+const RATE_WINDOW: usize = 6;
+const DRIFT_WINDOW: usize = 30;
+const WHOLE_FEATURE: &str = "*";
+
+#[derive(Debug)]
+struct FeatureState {
+    spec: FeatureSpec,
+    model: ModelSpec,
+    model_version: String,
+    model_changed_secs: Option<i64>,
+    current_prompt: String,
+    last_known_good: String,
+    killed: Vec<String>,
+    buckets: VecDeque<Bucket>,
+    /// Bucket number (time / bucket_secs) of `buckets[0]`.
+    first_bucket: i64,
+    evals: VecDeque<(i64, f64)>,
+    baseline_dist: Vec<f64>,
+    eval_baseline: Option<f64>,
+    baseline_day_cost: f64,
+}
+
+#[derive(Debug)]
+pub struct SimWorld {
+    spec: FleetSpec,
+    seed: u64,
+    origin: DateTime<Utc>,
+    features: Vec<FeatureState>,
+    /// Simulated seconds before this one have been generated.
+    generated_until: i64,
+    /// Per scenario entry: its one-shot start has been applied.
+    started: Vec<bool>,
+    /// Per scenario entry: stopped early by a responder's action (an agent loop killed).
+    healed: Vec<bool>,
+}
+
+fn secs(d: DateTime<Utc>, origin: DateTime<Utc>) -> i64 {
+    (d - origin).num_milliseconds().div_euclid(1000)
+}
+
+impl SimWorld {
+    /// Builds the fleet and generates its calm history, whose last hour is the baseline.
+    pub fn new(spec: FleetSpec, seed: u64, origin: DateTime<Utc>) -> Result<Self, String> {
+        let mut features = Vec::new();
+        for f in &spec.features {
+            let model = spec
+                .models
+                .iter()
+                .find(|m| m.name == f.model)
+                .cloned()
+                .ok_or_else(|| format!("feature {} uses unknown model {}", f.name, f.model))?;
+            features.push(FeatureState {
+                model_version: model.version.clone(),
+                model,
+                model_changed_secs: None,
+                current_prompt: f.current_prompt.clone(),
+                last_known_good: f.current_prompt.clone(),
+                killed: Vec::new(),
+                buckets: VecDeque::new(),
+                first_bucket: 0,
+                evals: VecDeque::new(),
+                baseline_dist: Vec::new(),
+                eval_baseline: None,
+                baseline_day_cost: 0.0,
+                spec: f.clone(),
+            });
+        }
+        let n = spec.scenario.len();
+        let start = -i64::from(spec.history_secs);
+        let mut world = SimWorld {
+            spec,
+            seed,
+            origin,
+            features,
+            generated_until: start,
+            started: vec![false; n],
+            healed: vec![false; n],
+        };
+        world.generate_until(0);
+        world.capture_baseline();
+        Ok(world)
+    }
+
+    pub fn origin(&self) -> DateTime<Utc> {
+        self.origin
+    }
+
+    fn bucket_secs(&self) -> i64 {
+        i64::from(self.spec.bucket_secs)
+    }
+
+    fn capture_baseline(&mut self) {
+        let bs = self.bucket_secs();
+        let n = (i64::from(self.spec.baseline_secs) / bs) as usize;
+        for f in &mut self.features {
+            let len = f.buckets.len();
+            let slice: Vec<Bucket> = f
+                .buckets
+                .iter()
+                .skip(len.saturating_sub(n))
+                .cloned()
+                .collect();
+            let w = Windowed {
+                buckets: &slice,
+                bucket_secs: self.spec.bucket_secs,
+            };
+            let spend: f64 = slice.iter().map(|b| b.cost).sum();
+            f.baseline_day_cost = spend / (slice.len().max(1) as f64 * bs as f64) * 86_400.0;
+            f.baseline_dist = if slice.is_empty() {
+                Vec::new()
+            } else {
+                w.categories(slice.len() - 1, slice.len())
+            };
+            let from = -i64::from(self.spec.baseline_secs);
+            let scores: Vec<f64> = f
+                .evals
+                .iter()
+                .filter(|(t, _)| *t >= from)
+                .map(|(_, s)| *s)
+                .collect();
+            f.eval_baseline =
+                (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
+        }
+    }
+
+    /// Generates every simulated second up to `now`. A long gap (a suspended laptop) skips
+    /// ahead rather than replaying hours of traffic.
+    pub fn advance_to(&mut self, now: DateTime<Utc>) {
+        let target = secs(now, self.origin);
+        let keep = i64::from(self.spec.history_secs);
+        if target - self.generated_until > keep {
+            self.generated_until = target - keep;
+        }
+        self.generate_until(target);
+    }
+
+    fn generate_until(&mut self, end: i64) {
+        while self.generated_until < end {
+            let t = self.generated_until;
+            self.start_events(t);
+            for fi in 0..self.features.len() {
+                self.generate_second(fi, t);
+            }
+            self.generated_until += 1;
+        }
+    }
+
+    fn start_events(&mut self, t: i64) {
+        for i in 0..self.spec.scenario.len() {
+            let ev = self.spec.scenario[i].clone();
+            if self.started[i] || ev.at_secs > t {
+                continue;
+            }
+            self.started[i] = true;
+            let Some(f) = self.features.iter_mut().find(|f| f.spec.name == ev.feature) else {
+                continue;
+            };
+            match ev.fault {
+                FaultKind::PromptDeploy => {
+                    if let Some(v) = ev.version {
+                        f.last_known_good = f.current_prompt.clone();
+                        f.current_prompt = v;
+                    }
+                }
+                FaultKind::ModelUpdate => {
+                    if let Some(v) = ev.version {
+                        f.model_version = v;
+                        f.model_changed_secs = Some(ev.at_secs);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A model update that ends is the provider rolling back.
+        for (i, ev) in self.spec.scenario.iter().enumerate() {
+            if ev.fault == FaultKind::ModelUpdate && ev.end_secs == Some(t) && self.started[i] {
+                if let Some(f) = self.features.iter_mut().find(|f| f.spec.name == ev.feature) {
+                    f.model_version = f.model.version.clone();
+                    f.model_changed_secs = Some(t);
+                }
+            }
+        }
+    }
+
+    fn active(&self, i: usize, ev: &FaultSpec, feature: &str, t: i64) -> bool {
+        ev.feature == feature
+            && ev.at_secs <= t
+            && ev.end_secs.is_none_or(|end| t < end)
+            && !self.healed[i]
+    }
+
+    fn generate_second(&mut self, fi: usize, t: i64) {
+        let f = &self.features[fi];
+        let name = f.spec.name.clone();
+        let mut err_rate = f.spec.error_rate;
+        let mut latency = 1.0;
+        let mut hit = f.spec.retrieval_hit;
+        let mut refusal_factor = 1.0;
+        let mut seg_tokens: Vec<(String, f64)> = Vec::new();
+        let mut seg_refusal: Vec<(String, f64)> = Vec::new();
+        for (i, ev) in self.spec.scenario.iter().enumerate() {
+            if !self.active(i, ev, &name, t) {
+                continue;
+            }
+            match ev.fault {
+                FaultKind::Errors => err_rate = ev.factor,
+                FaultKind::Latency => latency *= ev.factor,
+                FaultKind::Retrieval => hit = ev.factor,
+                FaultKind::ModelUpdate => refusal_factor *= ev.factor,
+                FaultKind::AgentLoop => {
+                    seg_tokens.push((ev.segment.clone().unwrap_or_default(), ev.factor))
+                }
+                FaultKind::Jailbreak => {
+                    seg_refusal.push((ev.segment.clone().unwrap_or_default(), ev.factor))
+                }
+                FaultKind::PromptDeploy => {}
+            }
+        }
+        let prompt = f.spec.prompts.iter().find(|p| p.id == f.current_prompt);
+        let weights = prompt
+            .and_then(|p| p.category_weights.clone())
+            .unwrap_or_else(|| f.spec.category_weights.clone());
+        let mut rng = Rng::for_key(self.seed, fi as u64, t);
+        let mut requests = Vec::new();
+        for seg in &f.spec.segments {
+            if f.killed
+                .iter()
+                .any(|k| k == WHOLE_FEATURE || *k == seg.name)
+            {
+                continue;
+            }
+            let token_factor = factor_for(&seg_tokens, &seg.name, 1.0);
+            let refusal =
+                f.spec.refusal_rate * refusal_factor * factor_for(&seg_refusal, &seg.name, 1.0);
+            for _ in 0..rng.poisson(f.spec.rps * seg.share) {
+                let input = rng.lognormal(f.spec.input_tokens, 0.35) * token_factor;
+                let output = rng
+                    .lognormal(f.spec.output_tokens, 0.45)
+                    .min(f64::from(f.spec.max_tokens))
+                    * token_factor;
+                let input_tokens = input.round() as u32;
+                let output_tokens = output.round() as u32;
+                requests.push(Request {
+                    input_tokens,
+                    output_tokens,
+                    cost: (f64::from(input_tokens) * f.model.price_in
+                        + f64::from(output_tokens) * f.model.price_out)
+                        / 1e6,
+                    ttft: rng.lognormal(f.model.ttft, 0.3) * latency,
+                    tpot: rng.lognormal(f.model.tpot, 0.25) * latency,
+                    error: rng.chance(err_rate),
+                    refused: rng.chance(refusal),
+                    category: rng.weighted(&weights),
+                    retrieval_hit: (f.spec.retrieval_hit > 0.0).then(|| rng.chance(hit)),
+                });
+            }
+        }
+        let eval = (t.rem_euclid(i64::from(self.spec.eval_every_secs)) == 0).then(|| {
+            let delta = prompt.map(|p| p.eval_delta).unwrap_or(0.0);
+            (f.spec.eval_score + delta + 0.01 * rng.normal()).clamp(0.0, 1.0)
+        });
+        let bs = self.bucket_secs();
+        let keep = (i64::from(self.spec.history_secs) / bs) as usize + DRIFT_WINDOW + 1;
+        let f = &mut self.features[fi];
+        let b = t.div_euclid(bs);
+        if f.buckets.is_empty() {
+            f.first_bucket = b;
+        }
+        while f.first_bucket + f.buckets.len() as i64 <= b {
+            f.buckets.push_back(Bucket::new(f.spec.categories.len()));
+        }
+        while f.buckets.len() > keep {
+            f.buckets.pop_front();
+            f.first_bucket += 1;
+        }
+        let ix = (b - f.first_bucket) as usize;
+        if let Some(bucket) = f.buckets.get_mut(ix) {
+            for r in &requests {
+                bucket.record(r);
+            }
+        }
+        if let Some(score) = eval {
+            f.evals.push_back((t, score));
+            while f.evals.len() > 64 {
+                f.evals.pop_front();
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> SignalSet {
+        let bs = self.bucket_secs();
+        let points = (i64::from(self.spec.history_secs) / bs) as usize;
+        // Only whole buckets: a half-filled one would read as a sudden drop in traffic.
+        let last_complete = self.generated_until.div_euclid(bs) - 1;
+        let at = self.origin + Duration::seconds((last_complete + 1) * bs);
+        let mut set = SignalSet {
+            at: Some(at),
+            ..SignalSet::default()
+        };
+        for f in &self.features {
+            let buckets: Vec<Bucket> = f.buckets.iter().cloned().collect();
+            let end = last_complete - f.first_bucket;
+            if end < 0 || buckets.is_empty() {
+                continue;
+            }
+            let end = (end as usize).min(buckets.len() - 1);
+            let start = (end + 1).saturating_sub(points);
+            let w = Windowed {
+                buckets: &buckets,
+                bucket_secs: self.spec.bucket_secs,
+            };
+            let series = |g: &dyn Fn(usize) -> f64| -> Vec<f64> {
+                let mut v: Vec<f64> = vec![f64::NAN; points - (end + 1 - start)];
+                v.extend((start..=end).map(g));
+                v
+            };
+            let name = f.spec.name.as_str();
+            let step = self.spec.bucket_secs;
+            let mut push = |kind, pts| set.signals.push(Signal::new(name, kind, step, pts));
+            push(
+                SignalKind::CostPerMin,
+                series(&|e| w.per_minute(e, RATE_WINDOW, |b| b.cost)),
+            );
+            push(
+                SignalKind::TokensPerMin,
+                series(&|e| w.per_minute(e, RATE_WINDOW, |b| b.tokens as f64)),
+            );
+            push(
+                SignalKind::TtftP99,
+                series(&|e| w.quantile(e, RATE_WINDOW, 0.99, |b| &b.ttft)),
+            );
+            push(
+                SignalKind::TpotP99,
+                series(&|e| w.quantile(e, RATE_WINDOW, 0.99, |b| &b.tpot)),
+            );
+            push(
+                SignalKind::ErrorRatio,
+                series(&|e| w.error_ratio(e, RATE_WINDOW)),
+            );
+            push(
+                SignalKind::RefusalRate,
+                series(&|e| w.refusal_rate(e, RATE_WINDOW)),
+            );
+            push(
+                SignalKind::Drift,
+                series(&|e| {
+                    let cur = w.categories(e, DRIFT_WINDOW);
+                    if cur.iter().sum::<f64>() < 20.0 {
+                        f64::NAN
+                    } else {
+                        js_distance(&f.baseline_dist, &cur)
+                    }
+                }),
+            );
+            let bucket_end = |e: usize| (f.first_bucket + e as i64 + 1) * bs;
+            push(
+                SignalKind::EvalScore,
+                series(&|e| {
+                    let until = bucket_end(e);
+                    f.evals
+                        .iter()
+                        .rev()
+                        .find(|(t, _)| *t < until)
+                        .map(|(_, s)| *s)
+                        .unwrap_or(f64::NAN)
+                }),
+            );
+            if f.spec.retrieval_hit > 0.0 {
+                push(
+                    SignalKind::RetrievalHit,
+                    series(&|e| w.retrieval_hit(e, RATE_WINDOW)),
+                );
+            }
+            set.signals.push(self.daily_cost(f, &w, end));
+            set.distributions.push(Distribution {
+                feature: name.to_string(),
+                categories: f.spec.categories.clone(),
+                baseline: f.baseline_dist.clone(),
+                current: w.categories(end, DRIFT_WINDOW),
+            });
+            set.features.push(self.info(f));
+        }
+        set
+    }
+
+    /// Seven calm days at the baseline spend, then today projected from the last hour.
+    fn daily_cost(&self, f: &FeatureState, w: &Windowed<'_>, end: usize) -> Signal {
+        let hour = (3600 / self.spec.bucket_secs) as usize;
+        let mut rng = Rng::for_key(self.seed, 0xDA11, f.spec.name.len() as i64);
+        let mut points: Vec<f64> = (0..7)
+            .map(|_| f.baseline_day_cost * (1.0 + 0.05 * rng.normal()))
+            .collect();
+        points.push(w.per_minute(end, hour, |b| b.cost) * 1440.0);
+        Signal::new(&f.spec.name, SignalKind::DailyCost, 86_400, points)
+    }
+
+    fn info(&self, f: &FeatureState) -> FeatureInfo {
+        let now = self.generated_until;
+        let at = |s: i64| self.origin + Duration::seconds(s);
+        FeatureInfo {
+            name: f.spec.name.clone(),
+            model: f.model.name.clone(),
+            model_version: f.model_version.clone(),
+            model_changed_at: f.model_changed_secs.map(at),
+            prompt_versions: f
+                .spec
+                .prompts
+                .iter()
+                .filter(|p| p.deployed_secs <= now)
+                .map(|p| PromptVersion {
+                    id: p.id.clone(),
+                    deployed_at: at(p.deployed_secs),
+                    note: SafeText::new(&p.note),
+                })
+                .collect(),
+            current_prompt: Some(f.current_prompt.clone()),
+            last_known_good_prompt: Some(f.last_known_good.clone()),
+            segments: f.spec.segments.iter().map(|s| s.name.clone()).collect(),
+            killed: f.killed.clone(),
+            temperature: f.spec.temperature,
+            top_p: f.spec.top_p,
+            max_tokens: f.spec.max_tokens,
+            seed: f.spec.seed,
+            uses_retrieval: f.spec.retrieval_hit > 0.0,
+            eval_baseline: f.eval_baseline,
+        }
+    }
+
+    fn feature_mut(&mut self, name: &str) -> Result<&mut FeatureState, String> {
+        self.features
+            .iter_mut()
+            .find(|f| f.spec.name == name)
+            .ok_or_else(|| format!("no feature {name} in the fleet"))
+    }
+
+    pub fn rollback(&mut self, feature: &str, version: &str) -> Result<String, String> {
+        let now = self.generated_until;
+        let f = self.feature_mut(feature)?;
+        if !f
+            .spec
+            .prompts
+            .iter()
+            .any(|p| p.id == version && p.deployed_secs <= now)
+        {
+            return Err(format!("{feature} has no prompt version {version}"));
+        }
+        if f.current_prompt == version {
+            return Err(format!("{feature} already runs prompt {version}"));
+        }
+        let from = std::mem::replace(&mut f.current_prompt, version.to_string());
+        Ok(format!("{feature} prompt rolled back {from} → {version}"))
+    }
+
+    pub fn kill_switch(
+        &mut self,
+        feature: &str,
+        segment: Option<&str>,
+        engage: bool,
+    ) -> Result<String, String> {
+        let scope = segment.unwrap_or(WHOLE_FEATURE).to_string();
+        let f = self.feature_mut(feature)?;
+        if segment.is_some() && !f.spec.segments.iter().any(|s| s.name == scope) {
+            return Err(format!("{feature} has no user segment {scope}"));
+        }
+        let what = match segment {
+            Some(s) => format!("{feature} segment {s}"),
+            None => format!("{feature} (whole feature)"),
+        };
+        let was = f.killed.contains(&scope);
+        if engage {
+            if was {
+                return Err(format!("kill switch already engaged for {what}"));
+            }
+            f.killed.push(scope.clone());
+            // Killing the traffic ends the agent sessions that were looping.
+            for (i, ev) in self.spec.scenario.iter().enumerate() {
+                let hits = ev.fault == FaultKind::AgentLoop
+                    && ev.feature == feature
+                    && (scope == WHOLE_FEATURE || ev.segment.as_deref() == Some(scope.as_str()));
+                if hits {
+                    self.healed[i] = true;
+                }
+            }
+            Ok(format!("kill switch engaged for {what}"))
+        } else {
+            if !was {
+                return Err(format!("no kill switch engaged for {what}"));
+            }
+            f.killed.retain(|k| *k != scope);
+            Ok(format!("kill switch released for {what}"))
+        }
+    }
+}
+
+fn factor_for(list: &[(String, f64)], segment: &str, default: f64) -> f64 {
+    list.iter()
+        .filter(|(s, _)| s == segment)
+        .map(|(_, f)| *f)
+        .fold(default, |a, b| a * b)
+}

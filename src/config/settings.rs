@@ -1,0 +1,320 @@
+//! Settings: the built-in defaults.toml overlaid with the user's config.toml, plus the theme
+//! and keymap they name. A bad user file never stops the cockpit: it falls back to the
+//! defaults and says which file, line and key were wrong.
+
+use super::keymap::Keymap;
+use super::theme::{self, Theme};
+use crate::detect::DetectConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSettings {
+    pub seed: u64,
+    pub speed: f64,
+    pub poll_secs: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub theme: String,
+    pub keymap: String,
+    /// Who the audit log and backends record as acting; defaults to $USER.
+    #[serde(default)]
+    pub author: Option<String>,
+    pub sim: SimSettings,
+    pub detect: DetectConfig,
+}
+
+/// Where the cockpit reads configuration and writes its audit log and log file.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    pub fn discover(data_override: Option<PathBuf>, config_override: Option<&Path>) -> Paths {
+        let dirs = directories::ProjectDirs::from("", "", "oncall-cockpit");
+        let fallback = std::env::temp_dir().join("oncall-cockpit");
+        let config_dir = match (config_override.and_then(Path::parent), &dirs) {
+            (Some(p), _) => p.to_path_buf(),
+            (None, Some(d)) => d.config_dir().to_path_buf(),
+            (None, None) => fallback.clone(),
+        };
+        let data_dir = data_override
+            .or_else(|| dirs.as_ref().map(|d| d.data_dir().to_path_buf()))
+            .unwrap_or(fallback);
+        Paths {
+            config_dir,
+            data_dir,
+        }
+    }
+
+    pub fn audit_log(&self) -> PathBuf {
+        self.data_dir.join("audit.jsonl")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.data_dir.join("cockpit.log")
+    }
+}
+
+pub struct Loaded {
+    pub settings: Settings,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// Shown in the cockpit at start-up: what was wrong and what was used instead.
+    pub warnings: Vec<String>,
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn builtin_settings() -> Result<(toml::Table, Settings), String> {
+    let table: toml::Table =
+        toml::from_str(DEFAULTS).map_err(|e| format!("built-in defaults.toml: {e}"))?;
+    let settings = Settings::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|e| format!("built-in defaults.toml: {e}"))?;
+    Ok((table, settings))
+}
+
+/// Reads the user's config file over the defaults. `Err` only if the built-in defaults
+/// themselves are broken, which tests rule out.
+pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<String>), String> {
+    let (mut table, defaults) = builtin_settings()?;
+    let mut warnings = Vec::new();
+    let text = match std::fs::read_to_string(user_file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok((defaults, warnings))
+        }
+        Err(e) => {
+            warnings.push(format!(
+                "{}: cannot read ({e}); using defaults",
+                user_file.display()
+            ));
+            return Ok((defaults, warnings));
+        }
+    };
+    let label = user_file.display().to_string();
+    let parsed = toml::from_str::<toml::Table>(&text).map_err(|e| e.to_string());
+    let merged = parsed.and_then(|user| {
+        merge(&mut table, user);
+        // Deserialising the user's own text (not the merged table) keeps its line numbers
+        // in the error message.
+        toml::from_str::<PartialSettings>(&text).map_err(|e| e.to_string())?;
+        Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
+    });
+    match merged {
+        Ok(s) => Ok((s, warnings)),
+        Err(e) => {
+            warnings.push(format!("{label}: {}; using defaults", one_line(&e)));
+            Ok((defaults, warnings))
+        }
+    }
+}
+
+/// toml's messages span several lines with a source excerpt; the status bar has one.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Mirror of `Settings` with every field optional, to validate a partial user file with
+/// precise positions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PartialSettings {
+    theme: Option<String>,
+    keymap: Option<String>,
+    author: Option<String>,
+    sim: Option<PartialSim>,
+    detect: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PartialSim {
+    seed: Option<u64>,
+    speed: Option<f64>,
+    poll_secs: Option<f64>,
+}
+
+fn read_user(dir: &Path, sub: &str, name: &str) -> Option<(String, String)> {
+    let path = dir.join(sub).join(format!("{name}.toml"));
+    std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| (path.display().to_string(), t))
+}
+
+/// A user file in `<config>/themes/NAME.toml` overlays the built-in of that name (or the
+/// default theme for a new name), so it only needs the roles it changes.
+pub fn load_theme(config_dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<Theme> {
+    let builtin = |n: &str| {
+        Theme::builtin(n).and_then(|text| Theme::parse(&format!("themes/{n}.toml"), text).ok())
+    };
+    let default = builtin("default")?;
+    let base = builtin(name).unwrap_or_else(|| default.clone());
+    Some(match read_user(config_dir, "themes", name) {
+        Some((label, text)) => match Theme::overlay(&base, &label, &text) {
+            Ok(t) => t,
+            Err(e) => {
+                warnings.push(format!("{e}; using built-in theme"));
+                base
+            }
+        },
+        None => {
+            if Theme::builtin(name).is_none() {
+                warnings.push(format!(
+                    "unknown theme \"{name}\" (built-in: {}); using default",
+                    Theme::builtin_names().join(", ")
+                ));
+            }
+            base
+        }
+    })
+}
+
+pub fn load_keymap(config_dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<Keymap> {
+    let builtin = |n: &str| {
+        Keymap::builtin(n).and_then(|text| Keymap::parse(&format!("keymaps/{n}.toml"), text).ok())
+    };
+    let default = builtin("default")?;
+    let base = builtin(name).unwrap_or_else(|| default.clone());
+    Some(match read_user(config_dir, "keymaps", name) {
+        Some((label, text)) => match Keymap::overlay(&base, &label, &text) {
+            Ok(k) => k,
+            Err(e) => {
+                warnings.push(format!("{e}; using built-in keymap"));
+                base
+            }
+        },
+        None => {
+            if Keymap::builtin(name).is_none() {
+                warnings.push(format!(
+                    "unknown keymap \"{name}\" (built-in: {}); using default",
+                    Keymap::builtin_names().join(", ")
+                ));
+            }
+            base
+        }
+    })
+}
+
+pub struct Overrides<'a> {
+    pub theme: Option<&'a str>,
+    pub keymap: Option<&'a str>,
+    pub no_color_env: Option<&'a str>,
+}
+
+pub fn load(
+    config_file: &Path,
+    explicit: bool,
+    config_dir: &Path,
+    o: &Overrides,
+) -> Result<Loaded, String> {
+    let (settings, mut warnings) = load_settings(config_file, explicit)?;
+    // NO_COLOR wins over the configured theme, but not over one named on the command line.
+    let theme_name = match (o.theme, theme::no_color_requested(o.no_color_env)) {
+        (Some(t), _) => t.to_string(),
+        (None, true) => "no-color".to_string(),
+        (None, false) => settings.theme.clone(),
+    };
+    let theme = load_theme(config_dir, &theme_name, &mut warnings)
+        .ok_or_else(|| "built-in default theme is invalid".to_string())?;
+    let keymap_name = o
+        .keymap
+        .map(str::to_string)
+        .unwrap_or_else(|| settings.keymap.clone());
+    let keymap = load_keymap(config_dir, &keymap_name, &mut warnings)
+        .ok_or_else(|| "built-in default keymap is invalid".to_string())?;
+    Ok(Loaded {
+        settings,
+        theme,
+        keymap,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("oc-settings-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::create_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn defaults_load_without_a_user_file() {
+        let d = tmp("none");
+        let (s, w) = load_settings(&d.join("config.toml"), false).expect("defaults");
+        assert!(w.is_empty());
+        assert_eq!(s.theme, "default");
+        assert_eq!(s.detect.error_ratio, 0.05);
+    }
+
+    #[test]
+    fn user_file_overrides_one_key_and_keeps_the_rest() {
+        let d = tmp("partial");
+        let f = d.join("config.toml");
+        std::fs::write(&f, "[detect]\nerror_ratio = 0.1\n").expect("write");
+        let (s, w) = load_settings(&f, true).expect("load");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.detect.error_ratio, 0.1);
+        assert_eq!(s.detect.drift_js, 0.1);
+    }
+
+    #[test]
+    fn bad_user_file_names_file_line_and_key_and_falls_back() {
+        let d = tmp("bad");
+        let f = d.join("config.toml");
+        std::fs::write(&f, "theme = \"default\"\n[sim]\nsped = 3\n").expect("write");
+        let (s, w) = load_settings(&f, true).expect("load");
+        assert_eq!(s.sim.speed, 1.0);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("config.toml"), "{}", w[0]);
+        assert!(w[0].contains("line 3"), "{}", w[0]);
+        assert!(w[0].contains("sped"), "{}", w[0]);
+    }
+
+    #[test]
+    fn bad_user_theme_falls_back_with_a_message() {
+        let d = tmp("theme");
+        std::fs::create_dir_all(d.join("themes")).expect("mkdir");
+        std::fs::write(d.join("themes/default.toml"), "sev1 = \"redd\"\n").expect("write");
+        let mut w = Vec::new();
+        let _ = load_theme(&d, "default", &mut w);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("default.toml") && w[0].contains("sev1"),
+            "{}",
+            w[0]
+        );
+        let mut w = Vec::new();
+        let _ = load_theme(&d, "nope", &mut w);
+        assert!(w[0].contains("unknown theme \"nope\""), "{}", w[0]);
+    }
+}

@@ -1,0 +1,245 @@
+//! The AI runbook walkthrough: questions per incident type with answers pre-filled from what
+//! the backend knows. Nothing here is final until the responder confirms it.
+
+use crate::domain::{FeatureInfo, Incident, IncidentType, SignalKind, SignalSet};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const QUESTIONS: &str = include_str!("questions.toml");
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuestionFile {
+    common: Vec<Question>,
+    #[serde(default)]
+    by_type: BTreeMap<IncidentType, Vec<Question>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    /// Filled in from instrumentation rather than typed.
+    pub prefilled: bool,
+    pub confirmed: bool,
+    pub edited: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunbookSession {
+    pub questions: Vec<Question>,
+    pub answers: Vec<Answer>,
+    pub cursor: usize,
+}
+
+impl RunbookSession {
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.answers.iter().filter(|a| a.confirmed).count();
+        (done, self.answers.len())
+    }
+}
+
+fn load() -> Result<QuestionFile, String> {
+    toml::from_str(QUESTIONS).map_err(|e| format!("runbook questions: {e}"))
+}
+
+pub fn questions_for(kind: IncidentType) -> Vec<Question> {
+    match load() {
+        Ok(mut file) => {
+            let mut qs = file.by_type.remove(&kind).unwrap_or_default();
+            // Type-specific questions go first: they are what this incident is about.
+            qs.extend(file.common);
+            qs
+        }
+        Err(e) => vec![Question {
+            id: "error".into(),
+            text: e,
+        }],
+    }
+}
+
+pub fn start(inc: &Incident, info: Option<&FeatureInfo>, set: &SignalSet) -> RunbookSession {
+    let questions = questions_for(inc.kind);
+    let answers = questions
+        .iter()
+        .map(|q| match prefill(&q.id, inc, info, set) {
+            Some(text) => Answer {
+                text,
+                prefilled: true,
+                confirmed: false,
+                edited: false,
+            },
+            None => Answer {
+                text: String::new(),
+                prefilled: false,
+                confirmed: false,
+                edited: false,
+            },
+        })
+        .collect();
+    RunbookSession {
+        questions,
+        answers,
+        cursor: 0,
+    }
+}
+
+fn last(set: &SignalSet, feature: &str, kind: SignalKind) -> Option<f64> {
+    set.signals
+        .iter()
+        .find(|s| s.feature == feature && s.kind == kind)
+        .and_then(|s| s.last())
+}
+
+fn ago(then: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let d = now - then;
+    if d < Duration::zero() {
+        "in the future".into()
+    } else if d < Duration::hours(2) {
+        format!("{}m before", d.num_minutes())
+    } else if d < Duration::days(2) {
+        format!("{}h before", d.num_hours())
+    } else {
+        format!("{}d before", d.num_days())
+    }
+}
+
+/// What the instrumentation says about one question; None when it cannot know.
+pub fn prefill(
+    id: &str,
+    inc: &Incident,
+    info: Option<&FeatureInfo>,
+    set: &SignalSet,
+) -> Option<String> {
+    let feature = inc.feature.as_str();
+    let at = inc.triggered_at;
+    match id {
+        "layer" => {
+            let info = info?;
+            let prompt_change = info
+                .current_prompt
+                .as_ref()
+                .and_then(|c| info.prompt_versions.iter().find(|v| &v.id == c))
+                .filter(|v| at - v.deployed_at < Duration::hours(6) && v.deployed_at <= at);
+            let model_change = info
+                .model_changed_at
+                .filter(|t| *t <= at && at - *t < Duration::hours(24));
+            Some(if let Some(v) = prompt_change {
+                format!(
+                    "prompt: {} deployed {} detection",
+                    v.id,
+                    ago(v.deployed_at, at)
+                )
+            } else if let Some(t) = model_change {
+                format!(
+                    "model: {} {} changed {} detection",
+                    info.model,
+                    info.model_version,
+                    ago(t, at)
+                )
+            } else if inc.kind == IncidentType::RetrievalDegradation {
+                "data/retrieval: hit rate fell, prompt and model unchanged".into()
+            } else {
+                "unclear: no prompt or model change before detection".into()
+            })
+        }
+        "last_known_good" => {
+            let info = info?;
+            let lkg = info.last_known_good_prompt.as_ref()?;
+            let current = info.current_prompt.as_deref().unwrap_or("?");
+            Some(format!("{lkg} (running {current})"))
+        }
+        "model_version" => {
+            let info = info?;
+            Some(match info.model_changed_at {
+                Some(t) => format!(
+                    "{} {}, changed {}",
+                    info.model,
+                    info.model_version,
+                    t.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => format!(
+                    "{} {}, unchanged in the window",
+                    info.model, info.model_version
+                ),
+            })
+        }
+        "quality" => {
+            let base = info.and_then(|i| i.eval_baseline);
+            let now = last(set, feature, SignalKind::EvalScore);
+            match (base, now) {
+                (Some(b), Some(n)) => Some(format!("eval {b:.2} baseline → {n:.2} now")),
+                (None, Some(n)) => Some(format!("eval {n:.2} now, no baseline")),
+                _ => None,
+            }
+        }
+        "retrieval" => {
+            if !info?.uses_retrieval {
+                return Some("n/a: feature does not use retrieval".into());
+            }
+            let hit = last(set, feature, SignalKind::RetrievalHit)?;
+            Some(format!("hit rate {:.0}% now", hit * 100.0))
+        }
+        "repro" => {
+            let i = info?;
+            let seed = i
+                .seed
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "none".into());
+            Some(format!(
+                "model={} {} temperature={} top_p={} max_tokens={} seed={} prompt={}",
+                i.model,
+                i.model_version,
+                i.temperature,
+                i.top_p,
+                i.max_tokens,
+                seed,
+                i.current_prompt.as_deref().unwrap_or("?")
+            ))
+        }
+        "cost_driver" => {
+            let cost = last(set, feature, SignalKind::CostPerMin)?;
+            let tokens = last(set, feature, SignalKind::TokensPerMin)?;
+            Some(format!(
+                "{} at {}; per-segment split not instrumented",
+                SignalKind::CostPerMin.format(cost),
+                SignalKind::TokensPerMin.format(tokens)
+            ))
+        }
+        "containment" => {
+            let killed = &info?.killed;
+            Some(if killed.is_empty() {
+                "no kill switch engaged".into()
+            } else {
+                format!("engaged: {}", killed.join(", "))
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_file_parses_and_every_type_gets_the_common_six() {
+        assert!(load().is_ok(), "{:?}", load().err());
+        for kind in IncidentType::ALL {
+            let qs = questions_for(kind);
+            assert!(qs.len() >= 6, "{kind:?}");
+            assert!(qs.iter().any(|q| q.id == "repro"));
+        }
+        assert_eq!(
+            questions_for(IncidentType::CostExplosion)[0].id,
+            "cost_driver"
+        );
+    }
+}

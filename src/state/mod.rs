@@ -1,0 +1,270 @@
+//! Plain data the screen is drawn from. Only `update` changes it.
+
+pub mod update;
+mod view;
+
+pub use update::update;
+
+use crate::audit::AuditRecord;
+use crate::backend::{Command, CommandRequest};
+use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
+use crate::runbook::RunbookSession;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use tui_textarea::TextArea;
+
+/// What `update` asks the app to do; the only way state reaches the outside world.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Send(CommandRequest),
+    Audit(AuditRecord),
+    Quit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceRole {
+    Metrics,
+    Incidents,
+    Flags,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceHealth {
+    pub name: String,
+    pub role: SourceRole,
+    /// Expected time between successful polls, in cockpit-clock seconds (None: not polled).
+    pub interval_secs: Option<f64>,
+    pub last_ok: Option<DateTime<Utc>>,
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
+impl SourceHealth {
+    pub fn new(name: &str, role: SourceRole, interval_secs: Option<f64>) -> Self {
+        SourceHealth {
+            name: name.to_string(),
+            role,
+            interval_secs,
+            last_ok: None,
+            last_error: None,
+        }
+    }
+
+    /// Seconds since the last good data, if any ever arrived.
+    pub fn age_secs(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.last_ok.map(|t| (now - t).num_seconds().max(0))
+    }
+
+    /// Stale after three missed polls, or failing since its last success.
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        let Some(interval) = self.interval_secs else {
+            return false;
+        };
+        match self.age_secs(now) {
+            Some(age) => age as f64 > 3.0 * interval.max(1.0),
+            None => true,
+        }
+    }
+
+    pub fn failing(&self) -> bool {
+        match (&self.last_error, self.last_ok) {
+            (Some((err_at, _)), Some(ok_at)) => *err_at > ok_at,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionStatus {
+    Pending,
+    Succeeded(String),
+    Failed(String),
+}
+
+/// An action sent to a backend, tracked until it visibly succeeds or fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackedAction {
+    pub id: u64,
+    pub command: Command,
+    pub status: ActionStatus,
+    pub at: DateTime<Utc>,
+}
+
+impl TrackedAction {
+    pub fn label(&self) -> String {
+        format!("{} {}", self.command.name(), self.command.target())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlashLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flash {
+    pub level: FlashLevel,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    /// `State::ticks` when shown: expiry counts wall-clock ticks, because at drill speed
+    /// simulated seconds fly by faster than anyone can read.
+    pub tick: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Drawn in the danger style; kill switch, rollback and resolve.
+    pub danger: bool,
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PickItem {
+    pub label: String,
+    pub detail: String,
+    pub confirm: Confirm,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picker {
+    pub title: String,
+    pub items: Vec<PickItem>,
+    pub cursor: usize,
+}
+
+#[derive(Debug)]
+pub enum TextPurpose {
+    Filter,
+    Note(IncidentId),
+    Answer {
+        incident: IncidentId,
+        question: usize,
+    },
+}
+
+#[derive(Debug, Default)]
+pub enum Overlay {
+    #[default]
+    None,
+    Help,
+    Confirm(Confirm),
+    Picker(Picker),
+    Text {
+        purpose: TextPurpose,
+        editor: Box<TextArea<'static>>,
+    },
+    Runbook(IncidentId),
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub now: DateTime<Utc>,
+    pub author: String,
+    pub read_only: bool,
+    /// Where the data comes from, for the header ("simulated fleet seed 42 ×10").
+    pub banner: String,
+    pub flag_source: Option<String>,
+    pub incidents: Vec<Incident>,
+    /// Indices into `incidents` that pass the filter, in display order. Derived; kept in step
+    /// by `update` so rendering never recomputes it.
+    pub view: Vec<usize>,
+    /// Position in `view`.
+    pub cursor: usize,
+    pub selected_id: Option<IncidentId>,
+    pub signals: SignalSet,
+    pub detections: Vec<Detection>,
+    pub sources: Vec<SourceHealth>,
+    pub filter: String,
+    pub overlay: Overlay,
+    pub show_detail: bool,
+    /// Feature chosen with next_feature; otherwise the selected incident's feature.
+    pub signal_feature: Option<String>,
+    pub actions: Vec<TrackedAction>,
+    pub next_action_id: u64,
+    pub flash: Option<Flash>,
+    pub runbooks: BTreeMap<IncidentId, RunbookSession>,
+    pub size: (u16, u16),
+    /// Ticks seen so far; the app ticks at a fixed wall-clock rate (`TICKS_PER_SEC`).
+    pub ticks: u64,
+    pub quit: bool,
+}
+
+/// Wall-clock ticks per second the app sends.
+pub const TICKS_PER_SEC: u64 = 2;
+
+impl State {
+    pub fn new(now: DateTime<Utc>, author: &str, banner: &str) -> Self {
+        State {
+            now,
+            author: author.to_string(),
+            read_only: false,
+            banner: banner.to_string(),
+            flag_source: None,
+            incidents: Vec::new(),
+            view: Vec::new(),
+            cursor: 0,
+            selected_id: None,
+            signals: SignalSet::default(),
+            detections: Vec::new(),
+            sources: Vec::new(),
+            filter: String::new(),
+            overlay: Overlay::None,
+            show_detail: false,
+            signal_feature: None,
+            actions: Vec::new(),
+            next_action_id: 1,
+            flash: None,
+            runbooks: BTreeMap::new(),
+            size: (80, 24),
+            ticks: 0,
+            quit: false,
+        }
+    }
+
+    pub fn selected(&self) -> Option<&Incident> {
+        self.view
+            .get(self.cursor)
+            .and_then(|&i| self.incidents.get(i))
+    }
+
+    pub fn feature_info(&self, name: &str) -> Option<&FeatureInfo> {
+        self.signals.features.iter().find(|f| f.name == name)
+    }
+
+    /// The feature whose signals the signal pane shows.
+    pub fn shown_feature(&self) -> Option<String> {
+        self.signal_feature
+            .clone()
+            .or_else(|| self.selected().map(|i| i.feature.as_str().to_string()))
+            .filter(|f| self.feature_info(f).is_some())
+            .or_else(|| self.signals.features.first().map(|f| f.name.clone()))
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|a| a.status == ActionStatus::Pending)
+            .count()
+    }
+
+    pub fn last_failed(&self) -> Option<&TrackedAction> {
+        self.actions
+            .iter()
+            .rev()
+            .find(|a| matches!(a.status, ActionStatus::Failed(_)))
+    }
+
+    pub fn input_mode(&self) -> crate::config::keymap::Mode {
+        use crate::config::keymap::Mode;
+        match &self.overlay {
+            Overlay::None | Overlay::Help => Mode::Normal,
+            Overlay::Confirm(_) | Overlay::Picker(_) => Mode::Dialog,
+            Overlay::Text { .. } => Mode::Text,
+            Overlay::Runbook(_) => Mode::Runbook,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+use crate::config::theme::{Role, Theme};
+use crate::domain::Sev;
+use crate::state::State;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+pub fn sev_role(sev: Sev) -> Role {
+    match sev {
+        Sev::Sev1 => Role::Sev1,
+        Sev::Sev2 => Role::Sev2,
+        Sev::Sev3 => Role::Sev3,
+        Sev::Sev4 => Role::Sev4,
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let mut spans = vec![
+        Span::styled(" oncall-cockpit ", theme.style(Role::Title)),
+        Span::styled(format!("{} ", state.banner), theme.style(Role::Muted)),
+    ];
+    if state.read_only {
+        spans.push(Span::styled(" READ-ONLY ", theme.style(Role::ReadOnly)));
+        spans.push(Span::raw(" "));
+    }
+    for sev in Sev::ALL {
+        let n = state
+            .incidents
+            .iter()
+            .filter(|i| i.is_open() && i.sev == sev)
+            .count();
+        if n > 0 {
+            spans.push(Span::styled(
+                format!(" {sev} {n} "),
+                theme.style(sev_role(sev)),
+            ));
+            spans.push(Span::raw(" "));
+        }
+    }
+    let clock = Span::styled(
+        state.now.format("%H:%M:%S UTC ").to_string(),
+        theme.style(Role::Muted),
+    );
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(
+        Paragraph::new(Line::from(clock)).alignment(Alignment::Right),
+        right,
+    );
+}

@@ -1,0 +1,110 @@
+//! Rendering: reads `State`, never changes it. One file per pane; every colour comes from a
+//! theme role and every key name from the keymap.
+
+mod detail;
+mod dialog;
+pub mod format;
+mod header;
+mod help;
+mod incidents;
+mod runbook;
+mod signals;
+pub mod sparkline;
+mod status;
+
+use crate::config::keymap::Keymap;
+use crate::config::theme::{Role, Theme};
+use crate::state::{Overlay, State};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+/// Below this the layout cannot show an incident row and its countdown legibly.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+/// From this width the detail pane sits beside the list instead of replacing the signals.
+const WIDE: u16 = 120;
+
+/// Everything the renderer reads besides the state.
+pub struct View<'a> {
+    pub theme: &'a Theme,
+    pub keymap: &'a Keymap,
+}
+
+pub fn draw(frame: &mut Frame, state: &State, view: &View) {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(view.theme.style(Role::Base)), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area, view.theme);
+        return;
+    }
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(8),
+        Constraint::Length(2),
+    ])
+    .areas(area);
+    header::render(frame, head, state, view.theme);
+    status::render(frame, foot, state, view);
+    if area.width >= WIDE {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
+                .areas(body);
+        let [list, sig] =
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
+        incidents::render(frame, list, state, view.theme);
+        signals::render(frame, sig, state, view.theme);
+        detail::render(frame, right, state, view.theme);
+    } else {
+        let list_rows = (body.height * 2 / 5).max(6);
+        let [list, lower] =
+            Layout::vertical([Constraint::Length(list_rows), Constraint::Min(4)]).areas(body);
+        incidents::render(frame, list, state, view.theme);
+        if state.show_detail {
+            detail::render(frame, lower, state, view.theme);
+        } else {
+            signals::render(frame, lower, state, view.theme);
+        }
+    }
+    match &state.overlay {
+        Overlay::None => {}
+        Overlay::Help => help::render(frame, area, view),
+        Overlay::Confirm(c) => dialog::confirm(frame, area, c, view),
+        Overlay::Picker(p) => dialog::picker(frame, area, p, view),
+        Overlay::Text { purpose, editor } => dialog::text(frame, area, purpose, editor, view),
+        Overlay::Runbook(id) => runbook::render(frame, area, state, id, view),
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let msg = vec![
+        Line::styled("terminal too small", theme.style(Role::Warn)),
+        Line::styled(
+            format!(
+                "{}x{} — need {MIN_WIDTH}x{MIN_HEIGHT}",
+                area.width, area.height
+            ),
+            theme.style(Role::Muted),
+        ),
+    ];
+    frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+}
+
+/// A centred rectangle of at most `w` x `h` inside `area`.
+pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+pub(crate) fn pane<'a>(title: String, theme: &Theme) -> Block<'a> {
+    Block::bordered()
+        .border_style(theme.style(Role::Border))
+        .title(Line::styled(title, theme.style(Role::Title)))
+}

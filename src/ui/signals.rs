@@ -1,0 +1,131 @@
+//! The signal pane: every AI signal of one feature, newest on the right, with its threshold.
+
+use super::pane;
+use super::sparkline::ThresholdSparkline;
+use crate::config::theme::{Role, Theme};
+use crate::domain::{Signal, SignalKind};
+use crate::state::State;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+const LABEL: u16 = 14;
+const VALUE: u16 = 9;
+const THRESH: u16 = 11;
+
+fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
+    SignalKind::ALL
+        .iter()
+        .filter_map(|k| {
+            state
+                .signals
+                .signals
+                .iter()
+                .find(|s| s.feature == feature && s.kind == *k)
+                .cloned()
+        })
+        .collect()
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let feature = state.shown_feature();
+    let stale = state
+        .sources
+        .iter()
+        .any(|s| s.role == crate::state::SourceRole::Metrics && s.is_stale(state.now));
+    let mut title = match &feature {
+        Some(f) => format!(" Signals · {f} "),
+        None => " Signals ".to_string(),
+    };
+    if let Some(info) = feature.as_ref().and_then(|f| state.feature_info(f)) {
+        let prompt = info.current_prompt.as_deref().unwrap_or("?");
+        title.push_str(&format!("· {} · prompt {prompt} ", info.model));
+        if !info.killed.is_empty() {
+            title.push_str(&format!("· KILLED {} ", info.killed.join(",")));
+        }
+    }
+    if stale {
+        title.push_str("· STALE ");
+    }
+    let block = pane(title, theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(feature) = feature else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "waiting for the first metrics…",
+                theme.style(Role::Muted),
+            )),
+            inner,
+        );
+        return;
+    };
+    let rows = signal_rows(state, &feature);
+    if rows.is_empty() || inner.height == 0 {
+        return;
+    }
+    // Taller panes give each signal more rows, so the threshold line becomes visible.
+    let per = (inner.height as usize / rows.len()).clamp(1, 4) as u16;
+    let shown = (inner.height / per) as usize;
+    let spark_w = inner.width.saturating_sub(LABEL + VALUE + THRESH + 2);
+    for (n, sig) in rows.iter().take(shown).enumerate() {
+        let y = inner.y + n as u16 * per;
+        let breaching = state
+            .detections
+            .iter()
+            .any(|d| d.feature == feature && d.signal == sig.kind);
+        let value_style = if stale {
+            theme.style(Role::Stale)
+        } else if breaching {
+            theme.style(Role::SparklineBreach)
+        } else {
+            theme.style(Role::Base)
+        };
+        let value = sig
+            .last()
+            .map(|v| sig.kind.format(v))
+            .unwrap_or_else(|| "—".into());
+        let label = Line::from(vec![
+            Span::styled(
+                format!("{:<width$}", sig.kind.label(), width = LABEL as usize),
+                theme.style(Role::Muted),
+            ),
+            Span::styled(
+                format!("{value:>width$} ", width = VALUE as usize - 1),
+                value_style,
+            ),
+        ]);
+        frame.render_widget(
+            Paragraph::new(label),
+            Rect::new(inner.x, y, LABEL + VALUE, 1),
+        );
+        let spark_area = Rect::new(inner.x + LABEL + VALUE + 1, y, spark_w, per);
+        frame.render_widget(
+            ThresholdSparkline {
+                points: &sig.points,
+                high: sig.threshold,
+                low: sig.threshold_low,
+                kind: sig.kind,
+                theme,
+            },
+            spark_area,
+        );
+        let thr = match (sig.threshold, sig.threshold_low) {
+            (Some(h), Some(l)) => format!("{}–{}", sig.kind.format(l), sig.kind.format(h)),
+            (Some(h), None) => match sig.kind.breaches_upward() {
+                Some(false) => format!("≥{}", sig.kind.format(h)),
+                _ => format!("≤{}", sig.kind.format(h)),
+            },
+            _ => String::new(),
+        };
+        let tx = inner.x + inner.width.saturating_sub(THRESH);
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {thr}"),
+                theme.style(Role::Threshold),
+            )),
+            Rect::new(tx, y, THRESH, 1),
+        );
+    }
+}

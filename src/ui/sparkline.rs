@@ -1,0 +1,133 @@
+//! A sparkline that knows its detector threshold: points beyond it are drawn in the breach
+//! style, and with two or more rows the threshold itself is drawn as a dotted line.
+
+use crate::config::theme::{Role, Theme};
+use crate::domain::SignalKind;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
+
+const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+const THRESHOLD: char = '┈';
+
+pub struct ThresholdSparkline<'a> {
+    pub points: &'a [f64],
+    pub high: Option<f64>,
+    pub low: Option<f64>,
+    pub kind: SignalKind,
+    pub theme: &'a Theme,
+}
+
+/// Shrinks the series to `width` columns keeping the worst value of each group, so a
+/// one-bucket spike never disappears in the downsampling.
+fn downsample(points: &[f64], width: usize, upward: bool) -> Vec<f64> {
+    if points.len() <= width || width == 0 {
+        return points.to_vec();
+    }
+    let per = points.len() as f64 / width as f64;
+    (0..width)
+        .map(|i| {
+            let from = (i as f64 * per) as usize;
+            let to = (((i + 1) as f64 * per) as usize).clamp(from + 1, points.len());
+            let group = points[from..to].iter().copied().filter(|v| v.is_finite());
+            if upward {
+                group.fold(f64::NAN, f64::max)
+            } else {
+                group.fold(f64::NAN, f64::min)
+            }
+        })
+        .collect()
+}
+
+impl ThresholdSparkline<'_> {
+    fn breach(&self, v: f64) -> bool {
+        let above = self.high.is_some_and(|h| v > h);
+        let below = self.low.is_some_and(|l| v < l);
+        match self.kind.breaches_upward() {
+            Some(true) => above,
+            // Eval and retrieval: their single threshold is a floor.
+            Some(false) => self.high.is_some_and(|h| v < h),
+            None => above || below,
+        }
+    }
+}
+
+impl Widget for ThresholdSparkline<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.width == 0 || area.height == 0 {
+            return;
+        }
+        let width = area.width as usize;
+        let upward = self.kind.breaches_upward() != Some(false);
+        let pts = downsample(self.points, width, upward);
+        let finite = pts.iter().copied().filter(|v| v.is_finite());
+        let lines = [self.high, self.low].into_iter().flatten();
+        let (mut lo, mut hi) = finite
+            .chain(lines)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        if !lo.is_finite() {
+            return;
+        }
+        // Rates, ratios and latencies are never negative; anchoring at zero keeps bar heights
+        // honest. Scores are compared by their range instead, or every bar looks full.
+        if self.kind != SignalKind::EvalScore && self.kind != SignalKind::RetrievalHit {
+            lo = lo.min(0.0);
+        }
+        if (hi - lo).abs() < f64::EPSILON {
+            hi = lo + 1.0;
+        }
+        let rows = area.height as usize;
+        let levels = (rows * 8) as f64;
+        let scale = |v: f64| ((v - lo) / (hi - lo) * levels).round().clamp(0.0, levels) as usize;
+        let offset = width.saturating_sub(pts.len());
+        let normal = self.theme.style(Role::Sparkline);
+        let breach = self.theme.style(Role::SparklineBreach);
+        let thr_style = self.theme.style(Role::Threshold);
+        let thr_rows: Vec<usize> = if rows >= 2 {
+            [self.high, self.low]
+                .into_iter()
+                .flatten()
+                .map(|t| scale(t).min(rows * 8 - 1) / 8)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (i, v) in pts.iter().enumerate() {
+            let x = area.x + (offset + i) as u16;
+            let height = if v.is_finite() { scale(*v) } else { 0 };
+            let style = if v.is_finite() && self.breach(*v) {
+                breach
+            } else {
+                normal
+            };
+            for row in 0..rows {
+                let y = area.y + (rows - 1 - row) as u16;
+                let filled = height.saturating_sub(row * 8).min(8);
+                let cell = &mut buf[(x, y)];
+                if filled == 0 && thr_rows.contains(&row) {
+                    cell.set_char(THRESHOLD).set_style(thr_style);
+                } else {
+                    cell.set_char(BARS[filled]).set_style(style);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_the_spike() {
+        let mut pts = vec![1.0; 100];
+        pts[57] = 50.0;
+        let d = downsample(&pts, 10, true);
+        assert_eq!(d.len(), 10);
+        assert_eq!(d.iter().copied().fold(0.0, f64::max), 50.0);
+        let d = downsample(&[1.0, f64::NAN, 0.2, 3.0], 2, false);
+        assert_eq!(d, vec![1.0, 0.2]);
+    }
+}

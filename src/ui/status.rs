@@ -1,0 +1,105 @@
+//! Two footer lines: what just happened (or the main keys), and the health of every source.
+
+use super::format::age;
+use crate::action::Action;
+use crate::config::keymap::Mode;
+use crate::config::theme::{Role, Theme};
+use crate::state::{FlashLevel, SourceRole, State};
+use crate::ui::View;
+use chrono::Duration;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+const HINTS: [(Action, &str); 9] = [
+    (Action::Ack, "ack"),
+    (Action::Escalate, "escalate"),
+    (Action::Resolve, "resolve"),
+    (Action::Note, "note"),
+    (Action::Rollback, "rollback"),
+    (Action::KillSwitch, "kill"),
+    (Action::Runbook, "runbook"),
+    (Action::Filter, "filter"),
+    (Action::Help, "help"),
+];
+
+fn hints<'a>(view: &View, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    for (action, name) in HINTS {
+        if let Some(key) = view
+            .keymap
+            .keys_for(Mode::Normal, &action)
+            .into_iter()
+            .next()
+        {
+            spans.push(Span::styled(key, theme.style(Role::Key)));
+            spans.push(Span::styled(format!(" {name}  "), theme.style(Role::Muted)));
+        }
+    }
+    spans
+}
+
+fn source_spans<'a>(state: &State, theme: &Theme) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    for s in &state.sources {
+        let role = match s.role {
+            SourceRole::Metrics => "metrics",
+            SourceRole::Incidents => "incidents",
+            SourceRole::Flags => "flags",
+        };
+        let (style, text) = if s.failing() {
+            let err = s.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
+            let data = match s.age_secs(state.now) {
+                Some(a) => format!("data {} old", age(Duration::seconds(a))),
+                None => "no data yet".to_string(),
+            };
+            (
+                theme.style(Role::Error),
+                format!("✗ {} {role}: {err} · {data}", s.name),
+            )
+        } else if s.is_stale(state.now) {
+            let a = s
+                .age_secs(state.now)
+                .map(|a| age(Duration::seconds(a)))
+                .unwrap_or_else(|| "never".into());
+            (
+                theme.style(Role::Stale),
+                format!("◌ {} {role} STALE {a}", s.name),
+            )
+        } else {
+            let a = s
+                .age_secs(state.now)
+                .map(|a| age(Duration::seconds(a)))
+                .unwrap_or_else(|| "ok".into());
+            (theme.style(Role::Ok), format!("● {} {role} {a}", s.name))
+        };
+        spans.push(Span::styled(text, style));
+        spans.push(Span::raw("  "));
+    }
+    let pending = state.pending_count();
+    if pending > 0 {
+        spans.push(Span::styled(
+            format!("{pending} action(s) pending"),
+            theme.style(Role::Pending),
+        ));
+    }
+    spans
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
+    let theme = view.theme;
+    let first = match &state.flash {
+        Some(f) => {
+            let role = match f.level {
+                FlashLevel::Info => Role::Ok,
+                FlashLevel::Warn => Role::Warn,
+                FlashLevel::Error => Role::Error,
+            };
+            Line::styled(format!(" {}", f.text), theme.style(role))
+        }
+        None => Line::from(hints(view, theme)),
+    };
+    let second = Line::from(source_spans(state, theme));
+    frame.render_widget(Paragraph::new(vec![first, second]), area);
+}
