@@ -397,14 +397,18 @@ impl SimWorld {
         set
     }
 
-    /// Seven calm days at the baseline spend, then today projected from the last hour.
+    /// Seven calm days at the baseline spend, then today projected: what the retained window
+    /// spent plus the current rate for the rest of the day, so a contained loop stops
+    /// projecting a blown budget as soon as its rate drops.
     fn daily_cost(&self, f: &FeatureState, w: &Windowed<'_>, end: usize) -> Signal {
-        let hour = (3600 / self.spec.bucket_secs) as usize;
+        let spent: f64 = f.buckets.iter().take(end + 1).map(|b| b.cost).sum();
+        let covered_min = ((end + 1) as f64 * f64::from(self.spec.bucket_secs) / 60.0).min(1440.0);
+        let rate = w.per_minute(end, RATE_WINDOW, |b| b.cost);
         let mut rng = Rng::for_key(self.seed, 0xDA11, f.spec.name.len() as i64);
         let mut points: Vec<f64> = (0..7)
             .map(|_| f.baseline_day_cost * (1.0 + 0.05 * rng.normal()))
             .collect();
-        points.push(w.per_minute(end, hour, |b| b.cost) * 1440.0);
+        points.push(spent + rate * (1440.0 - covered_min));
         Signal::new(&f.spec.name, SignalKind::DailyCost, 86_400, points)
     }
 

@@ -1,0 +1,126 @@
+//! Shared fixtures: the simulated drill driven headlessly, with a fixed clock, so tests see
+//! exactly what the cockpit would show at a given simulated minute.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use oncall_cockpit::action::Action;
+use oncall_cockpit::backend::local::LocalIncidents;
+use oncall_cockpit::backend::sim::{FleetSpec, SimWorld};
+use oncall_cockpit::backend::BackendEvent;
+use oncall_cockpit::detect;
+use oncall_cockpit::domain::SignalSet;
+use oncall_cockpit::state::{update, SourceHealth, SourceRole, State};
+
+pub const SOURCE: &str = "sim";
+
+pub fn origin() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+/// The fleet, its detectors and its incident store, stepped like the metrics driver does.
+pub struct Drill {
+    pub world: SimWorld,
+    pub store: LocalIncidents,
+    pub now: DateTime<Utc>,
+    pub last: SignalSet,
+}
+
+impl Drill {
+    pub fn new(seed: u64) -> Self {
+        let spec = FleetSpec::builtin().expect("built-in fleet");
+        Drill {
+            world: SimWorld::new(spec, seed, origin()).expect("world"),
+            store: LocalIncidents::new(SOURCE),
+            now: origin(),
+            last: SignalSet::default(),
+        }
+    }
+
+    /// Advances in 10-second polls, running detection each time.
+    pub fn run_until(&mut self, at: DateTime<Utc>) {
+        let cfg = detect::builtin();
+        while self.now < at {
+            self.now += Duration::seconds(10);
+            self.world.advance_to(self.now);
+            let mut set = self.world.snapshot();
+            let eval = detect::evaluate(&set, &cfg);
+            detect::apply_thresholds(&mut set, &eval);
+            self.store.observe(&eval.detections, self.now);
+            self.last = set;
+        }
+    }
+
+    pub fn minutes(&mut self, m: i64) {
+        let at = origin() + Duration::minutes(m);
+        self.run_until(at);
+    }
+
+    /// What the app would have received by now.
+    pub fn events(&self) -> Vec<Action> {
+        let cfg = detect::builtin();
+        let eval = detect::evaluate(&self.last, &cfg);
+        vec![
+            Action::Backend(BackendEvent::Signals {
+                source: SOURCE.into(),
+                at: self.now,
+                set: self.last.clone(),
+                detections: eval.detections,
+            }),
+            Action::Backend(BackendEvent::Incidents {
+                source: SOURCE.into(),
+                at: self.now,
+                incidents: self.store.incidents().to_vec(),
+            }),
+            Action::Tick(self.now),
+        ]
+    }
+
+    pub fn state(&self) -> State {
+        let mut state = State::new(self.now, "ana", "simulated fleet · seed 42 · ×1");
+        state.flag_source = Some(SOURCE.into());
+        state.sources = vec![
+            SourceHealth::new(SOURCE, SourceRole::Metrics, Some(10.0)),
+            SourceHealth::new(SOURCE, SourceRole::Incidents, Some(10.0)),
+            SourceHealth::new(SOURCE, SourceRole::Flags, None),
+        ];
+        for a in self.events() {
+            update(&mut state, a);
+        }
+        state
+    }
+}
+
+/// Events of the drill at `minutes`, computed once per process and shared by tests.
+pub fn drill_events(minutes: i64) -> Vec<Action> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<i64, (Vec<Action>, DateTime<Utc>)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(minutes)
+        .or_insert_with(|| {
+            let mut d = Drill::new(42);
+            d.minutes(minutes);
+            (d.events(), d.now)
+        })
+        .0
+        .clone()
+}
+
+/// A fresh cockpit state that has seen the drill up to `minutes`.
+pub fn drill_state(minutes: i64) -> State {
+    let now = origin() + Duration::minutes(minutes);
+    let mut state = State::new(now, "ana", "simulated fleet · seed 42 · ×1");
+    state.flag_source = Some(SOURCE.into());
+    state.sources = vec![
+        SourceHealth::new(SOURCE, SourceRole::Metrics, Some(10.0)),
+        SourceHealth::new(SOURCE, SourceRole::Incidents, Some(10.0)),
+        SourceHealth::new(SOURCE, SourceRole::Flags, None),
+    ];
+    for a in drill_events(minutes) {
+        update(&mut state, a);
+    }
+    state
+}

@@ -1,0 +1,532 @@
+//! Pure tests of `update`: every action, driven without a terminal or a backend.
+
+mod common;
+
+use common::drill_state;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use oncall_cockpit::action::Action;
+use oncall_cockpit::backend::{BackendEvent, Command, CommandOutcome, FlagOp, IncidentOp};
+use oncall_cockpit::config::keymap::Mode;
+use oncall_cockpit::domain::{IncidentType, Status};
+use oncall_cockpit::state::{
+    update, ActionStatus, Effect, FlashLevel, Overlay, State, TextPurpose,
+};
+
+const MINUTE: i64 = 15;
+
+fn state() -> State {
+    drill_state(MINUTE)
+}
+
+fn sent(effects: &[Effect]) -> Vec<Command> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(r) => Some(r.command.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn audited(effects: &[Effect]) -> Vec<(String, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Audit(r) => Some((r.action.clone(), r.outcome.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn flash(state: &State) -> String {
+    state.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default()
+}
+
+fn type_text(state: &mut State, text: &str) {
+    for c in text.chars() {
+        update(
+            state,
+            Action::TextInput(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
+    }
+}
+
+/// Moves the cursor onto the first incident of `kind`.
+fn select(state: &mut State, kind: IncidentType) {
+    update(state, Action::Top);
+    for _ in 0..state.view.len() {
+        if state.selected().map(|i| i.kind) == Some(kind) {
+            return;
+        }
+        update(state, Action::Down);
+    }
+    panic!("no {kind:?} incident in the drill at minute {MINUTE}");
+}
+
+#[test]
+fn drill_state_has_incidents_and_signals() {
+    let s = state();
+    assert!(s.incidents.len() >= 4, "{}", s.incidents.len());
+    assert!(!s.signals.features.is_empty());
+    assert_eq!(s.view.len(), s.incidents.len());
+    // The worst, unacknowledged incident is on top.
+    assert_eq!(s.selected().map(|i| i.kind), Some(IncidentType::GuardrailBypass));
+}
+
+#[test]
+fn quit_ends_from_any_overlay() {
+    let mut s = state();
+    update(&mut s, Action::Resolve);
+    assert!(matches!(s.overlay, Overlay::Confirm(_)));
+    assert_eq!(update(&mut s, Action::Quit), vec![Effect::Quit]);
+    assert!(s.quit);
+    let mut s = state();
+    assert_eq!(update(&mut s, Action::Shutdown("SIGHUP".into())), vec![Effect::Quit]);
+    assert!(s.quit);
+}
+
+#[test]
+fn help_opens_and_closes() {
+    let mut s = state();
+    update(&mut s, Action::Help);
+    assert!(matches!(s.overlay, Overlay::Help));
+    update(&mut s, Action::Back);
+    assert!(matches!(s.overlay, Overlay::None));
+    update(&mut s, Action::Help);
+    update(&mut s, Action::Help);
+    assert!(matches!(s.overlay, Overlay::None));
+}
+
+#[test]
+fn navigation_moves_and_clamps() {
+    let mut s = state();
+    let n = s.view.len();
+    update(&mut s, Action::Down);
+    assert_eq!(s.cursor, 1);
+    update(&mut s, Action::Up);
+    update(&mut s, Action::Up);
+    assert_eq!(s.cursor, 0);
+    update(&mut s, Action::PageDown);
+    assert_eq!(s.cursor, (n - 1).min(10));
+    update(&mut s, Action::Bottom);
+    assert_eq!(s.cursor, n - 1);
+    update(&mut s, Action::PageUp);
+    assert_eq!(s.cursor, (n - 1).saturating_sub(10));
+    update(&mut s, Action::Top);
+    assert_eq!(s.cursor, 0);
+    assert_eq!(s.selected_id.as_deref(), s.selected().map(|i| i.id.as_str()));
+}
+
+#[test]
+fn selection_stays_on_the_same_incident_when_the_list_reorders() {
+    let mut s = state();
+    update(&mut s, Action::Bottom);
+    let id = s.selected_id.clone();
+    // A new SEV1 arriving re-sorts the list under the responder's cursor.
+    let mut incidents: Vec<_> = s.incidents.clone();
+    let mut new = incidents[0].clone();
+    new.id = "sim:INC-999".into();
+    incidents.push(new);
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "sim".into(),
+            at,
+            incidents,
+        }),
+    );
+    assert_eq!(s.selected_id, id);
+    assert_eq!(s.selected().map(|i| i.id.clone()), id);
+}
+
+#[test]
+fn toggle_detail_and_back() {
+    let mut s = state();
+    update(&mut s, Action::ToggleDetail);
+    assert!(s.show_detail);
+    update(&mut s, Action::Back);
+    assert!(!s.show_detail);
+}
+
+#[test]
+fn next_feature_cycles_through_every_feature() {
+    let mut s = state();
+    let first = s.shown_feature();
+    let n = s.signals.features.len();
+    let mut seen = vec![];
+    for _ in 0..n {
+        update(&mut s, Action::NextFeature);
+        seen.push(s.shown_feature().unwrap_or_default());
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n);
+    update(&mut s, Action::Back);
+    assert_eq!(s.signal_feature, None);
+    assert_eq!(s.shown_feature(), first);
+}
+
+#[test]
+fn filter_narrows_as_you_type_submit_keeps_cancel_clears() {
+    let mut s = state();
+    let all = s.view.len();
+    update(&mut s, Action::Filter);
+    assert_eq!(s.input_mode(), Mode::Text);
+    type_text(&mut s, "support");
+    let shown = s.view.len();
+    assert!(shown > 0 && shown < all, "{shown} of {all}");
+    assert!(s
+        .view
+        .iter()
+        .all(|&i| s.incidents[i].feature.as_str() == "support-bot"));
+    update(&mut s, Action::Submit);
+    assert!(matches!(s.overlay, Overlay::None));
+    assert_eq!(s.filter, "support");
+    assert_eq!(s.view.len(), shown);
+    // Several words must all match.
+    update(&mut s, Action::Filter);
+    type_text(&mut s, " sev2 drift");
+    assert!(s.view.iter().all(|&i| s.incidents[i].kind == IncidentType::CapabilityDrift));
+    update(&mut s, Action::Cancel);
+    assert_eq!(s.filter, "");
+    assert_eq!(s.view.len(), all);
+    update(&mut s, Action::Filter);
+    type_text(&mut s, "zzz-no-match");
+    assert!(s.view.is_empty());
+    assert!(s.selected().is_none());
+    update(&mut s, Action::Submit);
+    update(&mut s, Action::Back);
+    assert_eq!(s.view.len(), all);
+}
+
+#[test]
+fn ack_is_tracked_audited_and_confirmed() {
+    let mut s = state();
+    let id = s.selected_id.clone().unwrap_or_default();
+    let fx = update(&mut s, Action::Ack);
+    assert_eq!(
+        sent(&fx),
+        vec![Command::Incident {
+            source: "sim".into(),
+            id: id.clone(),
+            op: IncidentOp::Ack
+        }]
+    );
+    assert_eq!(audited(&fx), vec![("ack".into(), "requested".into())]);
+    assert_eq!(s.pending_count(), 1);
+    let action_id = s.actions[0].id;
+    let fx = update(
+        &mut s,
+        Action::CommandDone(CommandOutcome {
+            action_id,
+            result: Ok("acknowledged by ana".into()),
+        }),
+    );
+    assert_eq!(audited(&fx), vec![("ack".into(), "succeeded".into())]);
+    assert_eq!(s.actions[0].status, ActionStatus::Succeeded("acknowledged by ana".into()));
+    assert!(flash(&s).contains("acknowledged by ana"));
+    assert_eq!(s.pending_count(), 0);
+}
+
+#[test]
+fn failed_action_is_loud_and_retry_sends_it_again() {
+    let mut s = state();
+    update(&mut s, Action::Ack);
+    let first = s.actions[0].id;
+    let fx = update(
+        &mut s,
+        Action::CommandDone(CommandOutcome {
+            action_id: first,
+            result: Err("timed out after 10s".into()),
+        }),
+    );
+    assert_eq!(audited(&fx), vec![("ack".into(), "failed".into())]);
+    let f = s.flash.clone().expect("flash");
+    assert_eq!(f.level, FlashLevel::Error);
+    assert!(f.text.contains("FAILED") && f.text.contains("timed out"), "{}", f.text);
+    // Errors do not fade on their own.
+    let now = s.now;
+    for _ in 0..100 {
+        update(&mut s, Action::Tick(now));
+    }
+    assert!(s.flash.is_some());
+    let fx = update(&mut s, Action::Retry);
+    assert_eq!(sent(&fx).len(), 1);
+    assert_eq!(s.actions.len(), 1, "the failed attempt is replaced by the retry");
+    assert_ne!(s.actions[0].id, first);
+    assert_eq!(s.actions[0].status, ActionStatus::Pending);
+    let fx = update(&mut s, Action::Retry);
+    assert!(sent(&fx).is_empty(), "nothing failed any more");
+}
+
+#[test]
+fn unknown_outcome_ids_are_ignored() {
+    let mut s = state();
+    let fx = update(
+        &mut s,
+        Action::CommandDone(CommandOutcome {
+            action_id: 4242,
+            result: Ok("?".into()),
+        }),
+    );
+    assert!(fx.is_empty());
+}
+
+#[test]
+fn ack_of_an_acknowledged_incident_is_refused_locally() {
+    let mut s = state();
+    let i = s.view[0];
+    s.incidents[i].status = Status::Acknowledged;
+    s.incidents[i].acked_by = Some("bo".into());
+    let fx = update(&mut s, Action::Ack);
+    assert!(fx.is_empty());
+    assert!(flash(&s).contains("already acknowledged by bo"), "{}", flash(&s));
+}
+
+#[test]
+fn escalate_sends_at_once() {
+    let mut s = state();
+    let fx = update(&mut s, Action::Escalate);
+    assert!(matches!(
+        sent(&fx).as_slice(),
+        [Command::Incident { op: IncidentOp::Escalate, .. }]
+    ));
+}
+
+#[test]
+fn resolve_confirms_first_and_cancel_sends_nothing() {
+    let mut s = state();
+    let fx = update(&mut s, Action::Resolve);
+    assert!(fx.is_empty());
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("resolve must confirm");
+    };
+    assert!(c.danger);
+    assert!(c.lines.iter().any(|l| l.contains("STILL FIRING")));
+    assert_eq!(s.input_mode(), Mode::Dialog);
+    let fx = update(&mut s, Action::Cancel);
+    assert!(fx.is_empty());
+    assert!(matches!(s.overlay, Overlay::None));
+    update(&mut s, Action::Resolve);
+    // Only the explicit yes confirms; select (enter) in a confirm dialog does nothing.
+    assert!(update(&mut s, Action::Select).is_empty());
+    let fx = update(&mut s, Action::Confirm);
+    assert!(matches!(
+        sent(&fx).as_slice(),
+        [Command::Incident { op: IncidentOp::Resolve, .. }]
+    ));
+}
+
+#[test]
+fn note_opens_an_editor_and_sends_the_text() {
+    let mut s = state();
+    update(&mut s, Action::Note);
+    assert!(matches!(
+        s.overlay,
+        Overlay::Text { purpose: TextPurpose::Note(_), .. }
+    ));
+    type_text(&mut s, "paged vendor\u{1b}[2J");
+    let fx = update(&mut s, Action::Submit);
+    let cmds = sent(&fx);
+    let [Command::Incident { op: IncidentOp::Note(text), .. }] = cmds.as_slice() else {
+        panic!("expected a note, got {cmds:?}");
+    };
+    assert_eq!(text, "paged vendor", "escape sequences never leave the cockpit");
+    update(&mut s, Action::Note);
+    assert!(sent(&update(&mut s, Action::Submit)).is_empty(), "empty notes are not sent");
+    update(&mut s, Action::Note);
+    type_text(&mut s, "draft");
+    assert!(update(&mut s, Action::Cancel).is_empty());
+}
+
+#[test]
+fn rollback_preselects_last_known_good_and_confirms() {
+    let mut s = state();
+    select(&mut s, IncidentType::CapabilityDrift);
+    update(&mut s, Action::Rollback);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!("rollback opens a version picker");
+    };
+    assert_eq!(p.items[p.cursor].label, "v12");
+    assert!(p.items[p.cursor].detail.contains("last-known-good"));
+    assert!(!p.items.iter().any(|i| i.label == "v13"), "current version is not offered");
+    update(&mut s, Action::Down);
+    update(&mut s, Action::Up);
+    update(&mut s, Action::Select);
+    assert!(matches!(s.overlay, Overlay::Confirm(_)));
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(
+        sent(&fx),
+        vec![Command::Flag {
+            source: "sim".into(),
+            op: FlagOp::Rollback {
+                feature: "support-bot".into(),
+                to_version: "v12".into()
+            }
+        }]
+    );
+    assert_eq!(audited(&fx), vec![("prompt_rollback".into(), "requested".into())]);
+}
+
+#[test]
+fn kill_switch_offers_feature_and_segments() {
+    let mut s = state();
+    select(&mut s, IncidentType::GuardrailBypass);
+    update(&mut s, Action::KillSwitch);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!("kill switch opens a scope picker");
+    };
+    let labels: Vec<&str> = p.items.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        vec!["ENGAGE whole feature", "ENGAGE segment free-tier", "ENGAGE segment enterprise"]
+    );
+    update(&mut s, Action::Down);
+    update(&mut s, Action::Select);
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(
+        sent(&fx),
+        vec![Command::Flag {
+            source: "sim".into(),
+            op: FlagOp::KillSwitch {
+                feature: "code-assistant".into(),
+                segment: Some("free-tier".into()),
+                engage: true
+            }
+        }]
+    );
+    update(&mut s, Action::KillSwitch);
+    assert!(update(&mut s, Action::Cancel).is_empty());
+    assert!(matches!(s.overlay, Overlay::None));
+}
+
+#[test]
+fn read_only_disables_every_action() {
+    let mut s = state();
+    s.read_only = true;
+    for a in [
+        Action::Ack,
+        Action::Escalate,
+        Action::Resolve,
+        Action::Note,
+        Action::Rollback,
+        Action::KillSwitch,
+    ] {
+        let fx = update(&mut s, a.clone());
+        assert!(fx.is_empty(), "{a:?} produced {fx:?}");
+        assert!(matches!(s.overlay, Overlay::None), "{a:?} opened a dialog");
+        assert!(flash(&s).contains("read-only"), "{a:?}: {}", flash(&s));
+    }
+}
+
+#[test]
+fn no_flag_system_means_a_clear_message() {
+    let mut s = state();
+    s.flag_source = None;
+    update(&mut s, Action::KillSwitch);
+    assert!(matches!(s.overlay, Overlay::None));
+    assert!(flash(&s).contains("no flag system"), "{}", flash(&s));
+}
+
+#[test]
+fn runbook_prefills_confirms_and_edits() {
+    let mut s = state();
+    select(&mut s, IncidentType::CapabilityDrift);
+    update(&mut s, Action::Runbook);
+    assert_eq!(s.input_mode(), Mode::Runbook);
+    let id = s.selected_id.clone().unwrap_or_default();
+    let rb = s.runbooks.get(&id).cloned().expect("session");
+    let layer = rb.questions.iter().position(|q| q.id == "layer").expect("layer question");
+    assert!(rb.answers[layer].prefilled);
+    assert!(rb.answers[layer].text.starts_with("prompt: v13"), "{}", rb.answers[layer].text);
+    let lkg = rb.questions.iter().position(|q| q.id == "last_known_good").expect("lkg");
+    assert_eq!(rb.answers[lkg].text, "v12 (running v13)");
+    assert_eq!(rb.progress(), (0, rb.answers.len()));
+
+    let fx = update(&mut s, Action::ConfirmAnswer);
+    assert_eq!(audited(&fx), vec![("runbook_answer".into(), "confirmed".into())]);
+    assert_eq!(s.runbooks[&id].progress().0, 1);
+    assert_eq!(s.runbooks[&id].cursor, 1);
+
+    update(&mut s, Action::EditAnswer);
+    assert_eq!(s.input_mode(), Mode::Text);
+    // The editor starts with the current answer; replace it.
+    for _ in 0..200 {
+        update(
+            &mut s,
+            Action::TextInput(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)),
+        );
+    }
+    type_text(&mut s, "refund-policy answers doubled");
+    update(&mut s, Action::Submit);
+    assert_eq!(s.input_mode(), Mode::Runbook);
+    let a = &s.runbooks[&id].answers[1];
+    assert_eq!(a.text, "refund-policy answers doubled");
+    assert!(a.confirmed && a.edited);
+    update(&mut s, Action::Back);
+    assert!(matches!(s.overlay, Overlay::None));
+    // Progress survives closing and reopening.
+    update(&mut s, Action::Runbook);
+    assert_eq!(s.runbooks[&id].progress().0, 2);
+}
+
+#[test]
+fn tick_moves_time_and_fades_info_messages() {
+    let mut s = state();
+    update(&mut s, Action::Escalate);
+    assert!(s.flash.is_some());
+    let later = s.now + chrono::Duration::minutes(1);
+    update(&mut s, Action::Tick(later));
+    assert_eq!(s.now, later);
+    assert!(s.flash.is_some(), "one tick is not enough to fade");
+    for _ in 0..40 {
+        update(&mut s, Action::Tick(later));
+    }
+    assert!(s.flash.is_none());
+}
+
+#[test]
+fn backend_failure_marks_the_source_without_losing_data() {
+    let mut s = state();
+    let incidents = s.incidents.len();
+    let at = s.now + chrono::Duration::seconds(5);
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Failed {
+            source: "sim".into(),
+            at,
+            error: "HTTP 500: \u{1b}]0;owned\u{7}boom".into(),
+        }),
+    );
+    assert_eq!(s.incidents.len(), incidents, "data from before the failure stays");
+    let m = &s.sources[0];
+    assert!(m.failing());
+    assert_eq!(m.last_error.as_ref().map(|e| e.1.as_str()), Some("HTTP 500: boom"));
+    let later = s.now + chrono::Duration::minutes(5);
+    update(&mut s, Action::Tick(later));
+    assert!(s.sources[0].is_stale(s.now));
+}
+
+#[test]
+fn resize_and_audit_failure() {
+    let mut s = state();
+    update(&mut s, Action::Resize(80, 24));
+    assert_eq!(s.size, (80, 24));
+    update(&mut s, Action::AuditFailed("disk full".into()));
+    let f = s.flash.clone().expect("flash");
+    assert_eq!(f.level, FlashLevel::Error);
+    assert!(f.text.contains("AUDIT LOG NOT WRITTEN: disk full"));
+}
+
+#[test]
+fn commands_without_a_selection_warn() {
+    let mut s = state();
+    update(&mut s, Action::Filter);
+    type_text(&mut s, "nothing-matches");
+    update(&mut s, Action::Submit);
+    for a in [Action::Ack, Action::Escalate, Action::Resolve, Action::Runbook] {
+        assert!(update(&mut s, a.clone()).is_empty());
+        assert!(flash(&s).contains("no incident selected"), "{a:?}");
+    }
+}
