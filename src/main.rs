@@ -176,7 +176,7 @@ async fn run(
     let mut state = State::new(
         clock.now(),
         &author(s.author.clone()),
-        &format!("simulated fleet · seed {seed} · ×{speed}"),
+        &format!("sim seed {seed} ×{speed}"),
     );
     state.read_only = cli.read_only;
     state.flag_source = Some(source.clone());

@@ -108,7 +108,10 @@ fn segment_kill_switch_ends_the_guardrail_bypass() {
     let mut d = Drill::new(42);
     d.minutes(12);
     assert!(firing(&d, "code-assistant", IncidentType::GuardrailBypass));
-    assert!(d.world.kill_switch("code-assistant", Some("free-tier"), true).is_ok());
+    assert!(d
+        .world
+        .kill_switch("code-assistant", Some("free-tier"), true)
+        .is_ok());
     d.minutes(20);
     assert!(!firing(&d, "code-assistant", IncidentType::GuardrailBypass));
     assert!(last(&d, "code-assistant", SignalKind::RefusalRate) > 0.04);
@@ -129,7 +132,10 @@ fn prompt_rollback_heals_drift_and_eval() {
     d.minutes(27);
     assert!(!firing(&d, "support-bot", IncidentType::CapabilityDrift));
     assert!(!firing(&d, "support-bot", IncidentType::EvalRegression));
-    assert!(d.world.rollback("support-bot", "v12").is_err(), "already on v12");
+    assert!(
+        d.world.rollback("support-bot", "v12").is_err(),
+        "already on v12"
+    );
     assert!(d.world.rollback("support-bot", "v99").is_err());
 }
 

@@ -39,7 +39,11 @@ fn audited(effects: &[Effect]) -> Vec<(String, String)> {
 }
 
 fn flash(state: &State) -> String {
-    state.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default()
+    state
+        .flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default()
 }
 
 fn type_text(state: &mut State, text: &str) {
@@ -70,7 +74,10 @@ fn drill_state_has_incidents_and_signals() {
     assert!(!s.signals.features.is_empty());
     assert_eq!(s.view.len(), s.incidents.len());
     // The worst, unacknowledged incident is on top.
-    assert_eq!(s.selected().map(|i| i.kind), Some(IncidentType::GuardrailBypass));
+    assert_eq!(
+        s.selected().map(|i| i.kind),
+        Some(IncidentType::GuardrailBypass)
+    );
 }
 
 #[test]
@@ -81,7 +88,10 @@ fn quit_ends_from_any_overlay() {
     assert_eq!(update(&mut s, Action::Quit), vec![Effect::Quit]);
     assert!(s.quit);
     let mut s = state();
-    assert_eq!(update(&mut s, Action::Shutdown("SIGHUP".into())), vec![Effect::Quit]);
+    assert_eq!(
+        update(&mut s, Action::Shutdown("SIGHUP".into())),
+        vec![Effect::Quit]
+    );
     assert!(s.quit);
 }
 
@@ -114,7 +124,10 @@ fn navigation_moves_and_clamps() {
     assert_eq!(s.cursor, (n - 1).saturating_sub(10));
     update(&mut s, Action::Top);
     assert_eq!(s.cursor, 0);
-    assert_eq!(s.selected_id.as_deref(), s.selected().map(|i| i.id.as_str()));
+    assert_eq!(
+        s.selected_id.as_deref(),
+        s.selected().map(|i| i.id.as_str())
+    );
 }
 
 #[test]
@@ -187,7 +200,10 @@ fn filter_narrows_as_you_type_submit_keeps_cancel_clears() {
     // Several words must all match.
     update(&mut s, Action::Filter);
     type_text(&mut s, " sev2 drift");
-    assert!(s.view.iter().all(|&i| s.incidents[i].kind == IncidentType::CapabilityDrift));
+    assert!(s
+        .view
+        .iter()
+        .all(|&i| s.incidents[i].kind == IncidentType::CapabilityDrift));
     update(&mut s, Action::Cancel);
     assert_eq!(s.filter, "");
     assert_eq!(s.view.len(), all);
@@ -224,7 +240,10 @@ fn ack_is_tracked_audited_and_confirmed() {
         }),
     );
     assert_eq!(audited(&fx), vec![("ack".into(), "succeeded".into())]);
-    assert_eq!(s.actions[0].status, ActionStatus::Succeeded("acknowledged by ana".into()));
+    assert_eq!(
+        s.actions[0].status,
+        ActionStatus::Succeeded("acknowledged by ana".into())
+    );
     assert!(flash(&s).contains("acknowledged by ana"));
     assert_eq!(s.pending_count(), 0);
 }
@@ -244,7 +263,11 @@ fn failed_action_is_loud_and_retry_sends_it_again() {
     assert_eq!(audited(&fx), vec![("ack".into(), "failed".into())]);
     let f = s.flash.clone().expect("flash");
     assert_eq!(f.level, FlashLevel::Error);
-    assert!(f.text.contains("FAILED") && f.text.contains("timed out"), "{}", f.text);
+    assert!(
+        f.text.contains("FAILED") && f.text.contains("timed out"),
+        "{}",
+        f.text
+    );
     // Errors do not fade on their own.
     let now = s.now;
     for _ in 0..100 {
@@ -253,7 +276,11 @@ fn failed_action_is_loud_and_retry_sends_it_again() {
     assert!(s.flash.is_some());
     let fx = update(&mut s, Action::Retry);
     assert_eq!(sent(&fx).len(), 1);
-    assert_eq!(s.actions.len(), 1, "the failed attempt is replaced by the retry");
+    assert_eq!(
+        s.actions.len(),
+        1,
+        "the failed attempt is replaced by the retry"
+    );
     assert_ne!(s.actions[0].id, first);
     assert_eq!(s.actions[0].status, ActionStatus::Pending);
     let fx = update(&mut s, Action::Retry);
@@ -281,7 +308,11 @@ fn ack_of_an_acknowledged_incident_is_refused_locally() {
     s.incidents[i].acked_by = Some("bo".into());
     let fx = update(&mut s, Action::Ack);
     assert!(fx.is_empty());
-    assert!(flash(&s).contains("already acknowledged by bo"), "{}", flash(&s));
+    assert!(
+        flash(&s).contains("already acknowledged by bo"),
+        "{}",
+        flash(&s)
+    );
 }
 
 #[test]
@@ -290,7 +321,10 @@ fn escalate_sends_at_once() {
     let fx = update(&mut s, Action::Escalate);
     assert!(matches!(
         sent(&fx).as_slice(),
-        [Command::Incident { op: IncidentOp::Escalate, .. }]
+        [Command::Incident {
+            op: IncidentOp::Escalate,
+            ..
+        }]
     ));
 }
 
@@ -314,7 +348,10 @@ fn resolve_confirms_first_and_cancel_sends_nothing() {
     let fx = update(&mut s, Action::Confirm);
     assert!(matches!(
         sent(&fx).as_slice(),
-        [Command::Incident { op: IncidentOp::Resolve, .. }]
+        [Command::Incident {
+            op: IncidentOp::Resolve,
+            ..
+        }]
     ));
 }
 
@@ -324,17 +361,30 @@ fn note_opens_an_editor_and_sends_the_text() {
     update(&mut s, Action::Note);
     assert!(matches!(
         s.overlay,
-        Overlay::Text { purpose: TextPurpose::Note(_), .. }
+        Overlay::Text {
+            purpose: TextPurpose::Note(_),
+            ..
+        }
     ));
     type_text(&mut s, "paged vendor\u{1b}[2J");
     let fx = update(&mut s, Action::Submit);
     let cmds = sent(&fx);
-    let [Command::Incident { op: IncidentOp::Note(text), .. }] = cmds.as_slice() else {
+    let [Command::Incident {
+        op: IncidentOp::Note(text),
+        ..
+    }] = cmds.as_slice()
+    else {
         panic!("expected a note, got {cmds:?}");
     };
-    assert_eq!(text, "paged vendor", "escape sequences never leave the cockpit");
+    assert_eq!(
+        text, "paged vendor",
+        "escape sequences never leave the cockpit"
+    );
     update(&mut s, Action::Note);
-    assert!(sent(&update(&mut s, Action::Submit)).is_empty(), "empty notes are not sent");
+    assert!(
+        sent(&update(&mut s, Action::Submit)).is_empty(),
+        "empty notes are not sent"
+    );
     update(&mut s, Action::Note);
     type_text(&mut s, "draft");
     assert!(update(&mut s, Action::Cancel).is_empty());
@@ -350,7 +400,10 @@ fn rollback_preselects_last_known_good_and_confirms() {
     };
     assert_eq!(p.items[p.cursor].label, "v12");
     assert!(p.items[p.cursor].detail.contains("last-known-good"));
-    assert!(!p.items.iter().any(|i| i.label == "v13"), "current version is not offered");
+    assert!(
+        !p.items.iter().any(|i| i.label == "v13"),
+        "current version is not offered"
+    );
     update(&mut s, Action::Down);
     update(&mut s, Action::Up);
     update(&mut s, Action::Select);
@@ -366,7 +419,10 @@ fn rollback_preselects_last_known_good_and_confirms() {
             }
         }]
     );
-    assert_eq!(audited(&fx), vec![("prompt_rollback".into(), "requested".into())]);
+    assert_eq!(
+        audited(&fx),
+        vec![("prompt_rollback".into(), "requested".into())]
+    );
 }
 
 #[test]
@@ -380,7 +436,11 @@ fn kill_switch_offers_feature_and_segments() {
     let labels: Vec<&str> = p.items.iter().map(|i| i.label.as_str()).collect();
     assert_eq!(
         labels,
-        vec!["ENGAGE whole feature", "ENGAGE segment free-tier", "ENGAGE segment enterprise"]
+        vec![
+            "ENGAGE whole feature",
+            "ENGAGE segment free-tier",
+            "ENGAGE segment enterprise"
+        ]
     );
     update(&mut s, Action::Down);
     update(&mut s, Action::Select);
@@ -437,15 +497,30 @@ fn runbook_prefills_confirms_and_edits() {
     assert_eq!(s.input_mode(), Mode::Runbook);
     let id = s.selected_id.clone().unwrap_or_default();
     let rb = s.runbooks.get(&id).cloned().expect("session");
-    let layer = rb.questions.iter().position(|q| q.id == "layer").expect("layer question");
+    let layer = rb
+        .questions
+        .iter()
+        .position(|q| q.id == "layer")
+        .expect("layer question");
     assert!(rb.answers[layer].prefilled);
-    assert!(rb.answers[layer].text.starts_with("prompt: v13"), "{}", rb.answers[layer].text);
-    let lkg = rb.questions.iter().position(|q| q.id == "last_known_good").expect("lkg");
+    assert!(
+        rb.answers[layer].text.starts_with("prompt: v13"),
+        "{}",
+        rb.answers[layer].text
+    );
+    let lkg = rb
+        .questions
+        .iter()
+        .position(|q| q.id == "last_known_good")
+        .expect("lkg");
     assert_eq!(rb.answers[lkg].text, "v12 (running v13)");
     assert_eq!(rb.progress(), (0, rb.answers.len()));
 
     let fx = update(&mut s, Action::ConfirmAnswer);
-    assert_eq!(audited(&fx), vec![("runbook_answer".into(), "confirmed".into())]);
+    assert_eq!(
+        audited(&fx),
+        vec![("runbook_answer".into(), "confirmed".into())]
+    );
     assert_eq!(s.runbooks[&id].progress().0, 1);
     assert_eq!(s.runbooks[&id].cursor, 1);
 
@@ -499,10 +574,17 @@ fn backend_failure_marks_the_source_without_losing_data() {
             error: "HTTP 500: \u{1b}]0;owned\u{7}boom".into(),
         }),
     );
-    assert_eq!(s.incidents.len(), incidents, "data from before the failure stays");
+    assert_eq!(
+        s.incidents.len(),
+        incidents,
+        "data from before the failure stays"
+    );
     let m = &s.sources[0];
     assert!(m.failing());
-    assert_eq!(m.last_error.as_ref().map(|e| e.1.as_str()), Some("HTTP 500: boom"));
+    assert_eq!(
+        m.last_error.as_ref().map(|e| e.1.as_str()),
+        Some("HTTP 500: boom")
+    );
     let later = s.now + chrono::Duration::minutes(5);
     update(&mut s, Action::Tick(later));
     assert!(s.sources[0].is_stale(s.now));
@@ -525,8 +607,28 @@ fn commands_without_a_selection_warn() {
     update(&mut s, Action::Filter);
     type_text(&mut s, "nothing-matches");
     update(&mut s, Action::Submit);
-    for a in [Action::Ack, Action::Escalate, Action::Resolve, Action::Runbook] {
+    for a in [
+        Action::Ack,
+        Action::Escalate,
+        Action::Resolve,
+        Action::Runbook,
+    ] {
         assert!(update(&mut s, a.clone()).is_empty());
         assert!(flash(&s).contains("no incident selected"), "{a:?}");
     }
+}
+
+#[test]
+fn confirming_a_blank_runbook_answer_asks_for_one() {
+    let mut s = state();
+    select(&mut s, IncidentType::GuardrailBypass);
+    update(&mut s, Action::Runbook);
+    let id = s.selected_id.clone().unwrap_or_default();
+    let first = &s.runbooks[&id].answers[0];
+    assert_eq!(s.runbooks[&id].questions[0].id, "exposure");
+    assert!(first.text.is_empty(), "nobody instruments what leaked: {}", first.text);
+    let fx = update(&mut s, Action::ConfirmAnswer);
+    assert!(fx.is_empty());
+    assert_eq!(s.input_mode(), Mode::Text, "blank answers open the editor");
+    assert_eq!(s.runbooks[&id].progress().0, 0);
 }

@@ -213,6 +213,10 @@ pub fn prefill(
                 SignalKind::TokensPerMin.format(tokens)
             ))
         }
+        "drift_categories" => {
+            let d = set.distributions.iter().find(|d| d.feature == feature)?;
+            Some(top_movers(d))
+        }
         "containment" => {
             let killed = &info?.killed;
             Some(if killed.is_empty() {
@@ -225,9 +229,49 @@ pub fn prefill(
     }
 }
 
+fn shares(v: &[f64]) -> Vec<f64> {
+    let total: f64 = v.iter().sum();
+    v.iter()
+        .map(|x| if total > 0.0 { x / total } else { 0.0 })
+        .collect()
+}
+
+/// The categories whose share moved most, largest first: "refund-policy 22%→46%, …".
+fn top_movers(d: &crate::domain::Distribution) -> String {
+    let (base, cur) = (shares(&d.baseline), shares(&d.current));
+    let mut moves: Vec<(usize, f64)> = (0..d.categories.len().min(base.len()).min(cur.len()))
+        .map(|i| (i, cur[i] - base[i]))
+        .collect();
+    moves.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    moves
+        .iter()
+        .take(3)
+        .map(|&(i, _)| {
+            format!(
+                "{} {:.0}%→{:.0}%",
+                d.categories[i],
+                base[i] * 100.0,
+                cur[i] * 100.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_movers_names_the_biggest_shifts_first() {
+        let d = crate::domain::Distribution {
+            feature: "f".into(),
+            categories: vec!["a".into(), "b".into(), "c".into()],
+            baseline: vec![50.0, 30.0, 20.0],
+            current: vec![10.0, 30.0, 60.0],
+        };
+        assert_eq!(top_movers(&d), "a 50%→10%, c 20%→60%, b 30%→30%");
+    }
 
     #[test]
     fn question_file_parses_and_every_type_gets_the_common_six() {

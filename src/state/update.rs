@@ -748,11 +748,17 @@ fn runbook_mode(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Up => session.cursor = session.cursor.saturating_sub(1),
         Action::Down => session.cursor = (session.cursor + 1).min(last),
-        Action::ConfirmAnswer => {
+        // Nothing to confirm in a blank answer: ask for one instead.
+        Action::ConfirmAnswer
+            if session
+                .answers
+                .get(session.cursor)
+                .is_some_and(|a| !a.text.is_empty()) =>
+        {
             let q = session.cursor;
             return answer(state, &id, q, None);
         }
-        Action::EditAnswer => {
+        Action::ConfirmAnswer | Action::EditAnswer => {
             let q = session.cursor;
             let current = session
                 .answers

@@ -39,11 +39,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         }
     }
     let clock = Span::styled(
-        state.now.format("%H:%M:%S UTC ").to_string(),
+        state.now.format("%H:%M:%SZ ").to_string(),
         theme.style(Role::Muted),
     );
     let [left, right] =
-        Layout::horizontal([Constraint::Min(10), Constraint::Length(13)]).areas(area);
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(10)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
     frame.render_widget(
         Paragraph::new(Line::from(clock)).alignment(Alignment::Right),

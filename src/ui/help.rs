@@ -2,6 +2,7 @@
 
 use super::format::fit;
 use super::{centered, View};
+use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
 use ratatui::layout::Rect;
@@ -9,12 +10,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
-const SECTIONS: [(Mode, &str); 5] = [
+// Global bindings show up inside every mode's list already (keymap.bindings includes them).
+const SECTIONS: [(Mode, &str); 4] = [
     (Mode::Normal, "incident list"),
     (Mode::Dialog, "dialogs"),
     (Mode::Runbook, "runbook"),
     (Mode::Text, "text boxes"),
-    (Mode::Global, "everywhere"),
 ];
 const KEYS: usize = 11;
 
@@ -43,6 +44,10 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         }
         entries.push((title.to_string(), String::new(), true));
         for (action, keys) in bindings {
+            // Quit is listed once, with the incident list; repeating it per mode is noise.
+            if action == Action::Quit && mode != Mode::Normal {
+                continue;
+            }
             entries.push((keys.join(" "), action.description().to_string(), false));
         }
     }

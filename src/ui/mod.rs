@@ -14,6 +14,7 @@ mod status;
 
 use crate::config::keymap::Keymap;
 use crate::config::theme::{Role, Theme};
+use crate::domain::SignalKind;
 use crate::state::{Overlay, State};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
@@ -57,7 +58,14 @@ pub fn draw(frame: &mut Frame, state: &State, view: &View) {
         signals::render(frame, sig, state, view.theme);
         detail::render(frame, right, state, view.theme);
     } else {
-        let list_rows = (body.height * 2 / 5).max(6);
+        // The signal pane needs a row per signal; the list gets everything else, and never
+        // less than a few rows.
+        let signal_rows = SignalKind::ALL.len() as u16 + 2;
+        let list_rows = body
+            .height
+            .saturating_sub(signal_rows)
+            .max(body.height * 2 / 5)
+            .max(6);
         let [list, lower] =
             Layout::vertical([Constraint::Length(list_rows), Constraint::Min(4)]).areas(body);
         incidents::render(frame, list, state, view.theme);

@@ -12,7 +12,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-const HINTS: [(Action, &str); 9] = [
+/// Most important first: on a narrow terminal the tail is dropped, but help always shows.
+const HINTS: [(Action, &str); 8] = [
     (Action::Ack, "ack"),
     (Action::Escalate, "escalate"),
     (Action::Resolve, "resolve"),
@@ -21,21 +22,29 @@ const HINTS: [(Action, &str); 9] = [
     (Action::KillSwitch, "kill"),
     (Action::Runbook, "runbook"),
     (Action::Filter, "filter"),
-    (Action::Help, "help"),
 ];
 
-fn hints<'a>(view: &View, theme: &Theme) -> Vec<Span<'a>> {
+fn hints<'a>(view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
+    let key = |a: &Action| view.keymap.keys_for(Mode::Normal, a).into_iter().next();
+    let help = key(&Action::Help).map(|k| (k, "help"));
+    let reserved = help
+        .as_ref()
+        .map_or(0, |(k, n)| k.chars().count() + n.len() + 1);
+    let mut room = width.saturating_sub(reserved);
     let mut spans = Vec::new();
     for (action, name) in HINTS {
-        if let Some(key) = view
-            .keymap
-            .keys_for(Mode::Normal, &action)
-            .into_iter()
-            .next()
-        {
-            spans.push(Span::styled(key, theme.style(Role::Key)));
-            spans.push(Span::styled(format!(" {name}  "), theme.style(Role::Muted)));
+        let Some(k) = key(&action) else { continue };
+        let need = k.chars().count() + name.len() + 3;
+        if need > room {
+            break;
         }
+        room -= need;
+        spans.push(Span::styled(k, theme.style(Role::Key)));
+        spans.push(Span::styled(format!(" {name}  "), theme.style(Role::Muted)));
+    }
+    if let Some((k, name)) = help {
+        spans.push(Span::styled(k, theme.style(Role::Key)));
+        spans.push(Span::styled(format!(" {name}"), theme.style(Role::Muted)));
     }
     spans
 }
@@ -98,7 +107,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
             };
             Line::styled(format!(" {}", f.text), theme.style(role))
         }
-        None => Line::from(hints(view, theme)),
+        None => Line::from(hints(view, theme, area.width as usize)),
     };
     let second = Line::from(source_spans(state, theme));
     frame.render_widget(Paragraph::new(vec![first, second]), area);

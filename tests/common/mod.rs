@@ -78,7 +78,7 @@ impl Drill {
     }
 
     pub fn state(&self) -> State {
-        let mut state = State::new(self.now, "ana", "simulated fleet · seed 42 · ×1");
+        let mut state = State::new(self.now, "ana", "sim seed 42 ×1");
         state.flag_source = Some(SOURCE.into());
         state.sources = vec![
             SourceHealth::new(SOURCE, SourceRole::Metrics, Some(10.0)),
@@ -112,7 +112,7 @@ pub fn drill_events(minutes: i64) -> Vec<Action> {
 /// A fresh cockpit state that has seen the drill up to `minutes`.
 pub fn drill_state(minutes: i64) -> State {
     let now = origin() + Duration::minutes(minutes);
-    let mut state = State::new(now, "ana", "simulated fleet · seed 42 · ×1");
+    let mut state = State::new(now, "ana", "sim seed 42 ×1");
     state.flag_source = Some(SOURCE.into());
     state.sources = vec![
         SourceHealth::new(SOURCE, SourceRole::Metrics, Some(10.0)),

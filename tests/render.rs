@@ -1,0 +1,199 @@
+//! Rendering tests on ratatui's TestBackend with a fixed clock: snapshots of the main screen
+//! at 80x24 and 160x48, overlays, hostile text, and the no-colour theme.
+
+mod common;
+
+use common::drill_state;
+use oncall_cockpit::action::Action;
+use oncall_cockpit::backend::BackendEvent;
+use oncall_cockpit::config::keymap::Keymap;
+use oncall_cockpit::config::theme::Theme;
+use oncall_cockpit::domain::{Incident, IncidentType};
+use oncall_cockpit::state::{update, State};
+use oncall_cockpit::ui::{self, View};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+fn theme(name: &str) -> Theme {
+    let text = Theme::builtin(name).expect("built-in theme");
+    Theme::parse(name, text).expect("valid theme")
+}
+
+fn keymap() -> Keymap {
+    Keymap::parse("default", Keymap::builtin("default").expect("built-in")).expect("valid keymap")
+}
+
+fn render_with(state: &State, w: u16, h: u16, theme: &Theme) -> Buffer {
+    let keymap = keymap();
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    let view = View {
+        theme,
+        keymap: &keymap,
+    };
+    term.draw(|f| ui::draw(f, state, &view)).expect("draw");
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn screen(state: &State, w: u16, h: u16) -> String {
+    text(&render_with(state, w, h, &theme("default")))
+}
+
+#[test]
+fn main_screen_80x24() {
+    insta::assert_snapshot!(screen(&drill_state(15), 80, 24));
+}
+
+#[test]
+fn main_screen_160x48() {
+    insta::assert_snapshot!(screen(&drill_state(15), 160, 48));
+}
+
+#[test]
+fn detail_pane_80x24() {
+    let mut s = drill_state(15);
+    update(&mut s, Action::ToggleDetail);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn help_overlay_80x24_lists_every_normal_binding() {
+    let mut s = drill_state(15);
+    update(&mut s, Action::Help);
+    let out = screen(&s, 80, 24);
+    for needle in [
+        "acknowledge",
+        "kill switch",
+        "prompt rollback",
+        "runbook",
+        "filter",
+        "quit",
+    ] {
+        assert!(out.contains(needle), "help lacks {needle}:\n{out}");
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn kill_switch_confirmation_80x24() {
+    let mut s = drill_state(15);
+    update(&mut s, Action::Top);
+    update(&mut s, Action::KillSwitch);
+    update(&mut s, Action::Down);
+    update(&mut s, Action::Select);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn runbook_walkthrough_80x24() {
+    let mut s = drill_state(15);
+    for _ in 0..s.view.len() {
+        if s.selected().map(|i| i.kind) == Some(IncidentType::CapabilityDrift) {
+            break;
+        }
+        update(&mut s, Action::Down);
+    }
+    update(&mut s, Action::Runbook);
+    update(&mut s, Action::ConfirmAnswer);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let out = screen(&drill_state(15), 40, 10);
+    assert!(out.contains("terminal too small"), "{out}");
+    assert!(out.contains("40x10"), "{out}");
+}
+
+/// A backend hands us JSON; whatever escape sequences it holds must arrive as inert text.
+fn hostile_incident(template: &Incident) -> Incident {
+    let mut json = serde_json::to_value(template).expect("serialise");
+    json["id"] = "pd:HOSTILE".into();
+    json["title"] = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}Refund bot \u{1b}[31mleaks\u{1b}[0m \u{1b}]0;pwned\u{1b}\\\u{202e}policy\u{1b}[2J\u{1b}[H".into();
+    json["feature"] = "evil\u{1b}[5;5Hbot".into();
+    json["timeline"][0]["text"] = "note \u{9b}31m\u{8}\u{7}here".into();
+    serde_json::from_value(json).expect("deserialise")
+}
+
+#[test]
+fn escape_sequences_in_incident_text_render_as_plain_text() {
+    let mut s = drill_state(15);
+    let mut incidents = s.incidents.clone();
+    let hostile = hostile_incident(&incidents[0]);
+    assert_eq!(hostile.title.as_str(), "Refund bot leaks policy");
+    assert_eq!(hostile.feature.as_str(), "evilbot");
+    incidents.push(hostile);
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "sim".into(),
+            at,
+            incidents,
+        }),
+    );
+    update(&mut s, Action::Top);
+    for _ in 0..s.view.len() {
+        if s.selected().map(|i| i.id.as_str()) == Some("pd:HOSTILE") {
+            break;
+        }
+        update(&mut s, Action::Down);
+    }
+    assert_eq!(s.selected().map(|i| i.id.as_str()), Some("pd:HOSTILE"));
+    update(&mut s, Action::ToggleDetail);
+    let buf = render_with(&s, 160, 48, &theme("default"));
+    for cell in buf.content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "control character reached the screen: {:?}",
+            cell.symbol()
+        );
+    }
+    let out = text(&buf);
+    assert!(out.contains("Refund bot leaks policy"), "{out}");
+    assert!(out.contains("note here"), "{out}");
+    assert!(!out.contains("52;c;"), "{out}");
+    assert!(!out.contains("pwned"), "{out}");
+}
+
+#[test]
+fn no_color_theme_paints_no_colour_at_all() {
+    let mut s = drill_state(15);
+    update(&mut s, Action::ToggleDetail);
+    let buf = render_with(&s, 160, 48, &theme("no-color"));
+    for cell in buf.content() {
+        assert_eq!(cell.fg, Color::Reset, "{:?}", cell.symbol());
+        assert_eq!(cell.bg, Color::Reset, "{:?}", cell.symbol());
+    }
+    // Without colour, SEV1 still stands out: the badge is reversed.
+    let sev1 = buf
+        .content()
+        .iter()
+        .position(|c| c.symbol() == "S")
+        .map(|i| &buf.content()[i]);
+    assert!(sev1.is_some());
+}
+
+#[test]
+fn every_builtin_theme_renders_the_main_screen() {
+    let s = drill_state(15);
+    for name in Theme::builtin_names() {
+        let out = text(&render_with(&s, 100, 30, &theme(name)));
+        assert!(out.contains("SEV1"), "{name}");
+    }
+}
