@@ -96,16 +96,15 @@ impl Drill {
 pub fn drill_events(minutes: i64) -> Vec<Action> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<i64, (Vec<Action>, DateTime<Utc>)>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<i64, Vec<Action>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
     map.entry(minutes)
         .or_insert_with(|| {
             let mut d = Drill::new(42);
             d.minutes(minutes);
-            (d.events(), d.now)
+            d.events()
         })
-        .0
         .clone()
 }
 
