@@ -2,6 +2,7 @@
 //! and keymap they name. A bad user file never stops the cockpit: it falls back to the
 //! defaults and says which file, line and key were wrong.
 
+use super::error::ConfigError;
 use super::keymap::Keymap;
 use super::theme::{self, Theme};
 use crate::detect::DetectConfig;
@@ -167,27 +168,77 @@ fn read_user(dir: &Path, sub: &str, name: &str) -> Option<(String, String)> {
         .map(|t| (path.display().to_string(), t))
 }
 
-/// A user file in `<config>/themes/NAME.toml` overlays the built-in of that name (or the
-/// default theme for a new name), so it only needs the roles it changes.
-pub fn load_theme(config_dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<Theme> {
+/// What theme and keymap files share: built-ins by name, a full parse, and a user overlay.
+trait Layered: Clone + Sized {
+    const KIND: &'static str;
+    const DIR: &'static str;
+    fn builtin(name: &str) -> Option<&'static str>;
+    fn builtin_names() -> &'static [&'static str];
+    fn parse(label: &str, text: &str) -> Result<Self, ConfigError>;
+    fn overlay(base: &Self, label: &str, text: &str) -> Result<Self, ConfigError>;
+}
+
+impl Layered for Theme {
+    const KIND: &'static str = "theme";
+    const DIR: &'static str = "themes";
+    fn builtin(name: &str) -> Option<&'static str> {
+        Theme::builtin(name)
+    }
+    fn builtin_names() -> &'static [&'static str] {
+        Theme::builtin_names()
+    }
+    fn parse(label: &str, text: &str) -> Result<Self, ConfigError> {
+        Theme::parse(label, text)
+    }
+    fn overlay(base: &Self, label: &str, text: &str) -> Result<Self, ConfigError> {
+        Theme::overlay(base, label, text)
+    }
+}
+
+impl Layered for Keymap {
+    const KIND: &'static str = "keymap";
+    const DIR: &'static str = "keymaps";
+    fn builtin(name: &str) -> Option<&'static str> {
+        Keymap::builtin(name)
+    }
+    fn builtin_names() -> &'static [&'static str] {
+        Keymap::builtin_names()
+    }
+    fn parse(label: &str, text: &str) -> Result<Self, ConfigError> {
+        Keymap::parse(label, text)
+    }
+    fn overlay(base: &Self, label: &str, text: &str) -> Result<Self, ConfigError> {
+        Keymap::overlay(base, label, text)
+    }
+}
+
+/// A user file `<config>/<dir>/NAME.toml` overlays the built-in of that name (or the default
+/// for a new name), so it only needs what it changes. `None` only if the built-in default
+/// itself is broken, which the config tests rule out.
+fn load_layered<T: Layered>(
+    config_dir: &Path,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Option<T> {
     let builtin = |n: &str| {
-        Theme::builtin(n).and_then(|text| Theme::parse(&format!("themes/{n}.toml"), text).ok())
+        T::builtin(n).and_then(|text| T::parse(&format!("{}/{n}.toml", T::DIR), text).ok())
     };
     let default = builtin("default")?;
     let base = builtin(name).unwrap_or_else(|| default.clone());
-    Some(match read_user(config_dir, "themes", name) {
-        Some((label, text)) => match Theme::overlay(&base, &label, &text) {
+    Some(match read_user(config_dir, T::DIR, name) {
+        Some((label, text)) => match T::overlay(&base, &label, &text) {
             Ok(t) => t,
             Err(e) => {
-                warnings.push(format!("{e}; using built-in theme"));
+                warnings.push(format!("{e}; using built-in {}", T::KIND));
                 base
             }
         },
         None => {
-            if Theme::builtin(name).is_none() {
+            if T::builtin(name).is_none() {
                 warnings.push(format!(
-                    "unknown theme \"{name}\" (built-in: {}); using default",
-                    Theme::builtin_names().join(", ")
+                    "unknown {} \"{name}\" (built-in: {}); using default",
+                    T::KIND,
+                    T::builtin_names().join(", ")
                 ));
             }
             base
@@ -195,30 +246,12 @@ pub fn load_theme(config_dir: &Path, name: &str, warnings: &mut Vec<String>) -> 
     })
 }
 
+pub fn load_theme(config_dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<Theme> {
+    load_layered(config_dir, name, warnings)
+}
+
 pub fn load_keymap(config_dir: &Path, name: &str, warnings: &mut Vec<String>) -> Option<Keymap> {
-    let builtin = |n: &str| {
-        Keymap::builtin(n).and_then(|text| Keymap::parse(&format!("keymaps/{n}.toml"), text).ok())
-    };
-    let default = builtin("default")?;
-    let base = builtin(name).unwrap_or_else(|| default.clone());
-    Some(match read_user(config_dir, "keymaps", name) {
-        Some((label, text)) => match Keymap::overlay(&base, &label, &text) {
-            Ok(k) => k,
-            Err(e) => {
-                warnings.push(format!("{e}; using built-in keymap"));
-                base
-            }
-        },
-        None => {
-            if Keymap::builtin(name).is_none() {
-                warnings.push(format!(
-                    "unknown keymap \"{name}\" (built-in: {}); using default",
-                    Keymap::builtin_names().join(", ")
-                ));
-            }
-            base
-        }
-    })
+    load_layered(config_dir, name, warnings)
 }
 
 pub struct Overrides<'a> {

@@ -1,14 +1,12 @@
 //! Latency and errors: conditions that must *hold* for a while before they page, because a
 //! single slow scrape or a burst of 5xx during a deploy is not an incident.
 
-use super::stats::{covered, finite, median, points_for, tail, window_before};
+use super::stats::{baseline_before, covered, finite, points_for, tail};
 use super::{fmt_coverage, fmt_ratio, fmt_secs, sev, Breach, DetectConfig, Verdict};
 use crate::domain::{IncidentType, Signal};
 
 /// A hold window with more gaps than this proves nothing about the whole stretch.
 const MIN_HOLD_SHARE: f64 = 0.8;
-/// A baseline from fewer than half its window is too noisy to scale.
-const MIN_BASELINE_SHARE: f64 = 0.5;
 
 /// Lowest value of the last `hold_secs` when every finite point there is above `line` and
 /// enough of them are finite; `None` otherwise (including a series shorter than the hold).
@@ -19,16 +17,6 @@ fn held_above(sig: &Signal, hold_secs: u64, line: f64) -> Option<f64> {
         return None;
     }
     finite(recent).reduce(f64::min)
-}
-
-/// Median of the `baseline_secs` window that ends where the hold window starts.
-fn baseline_before(sig: &Signal, recent_secs: u64, cfg: &DetectConfig) -> Option<f64> {
-    let skip = points_for(recent_secs, sig.step_secs);
-    let n = points_for(cfg.baseline_secs, sig.step_secs);
-    let window = window_before(&sig.points, skip, n);
-    covered(window, n, MIN_BASELINE_SHARE)
-        .then(|| median(window))
-        .flatten()
 }
 
 /// TTFT or TPOT p99 above `latency_multiplier` x baseline for all of `latency_hold_secs`.

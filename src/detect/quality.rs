@@ -2,15 +2,14 @@
 //! eval regression, retrieval degradation.
 
 use super::stats::{
-    covered, finite, mean, median, points_for, psi, tail, total_variation, window_before,
+    baseline_before, covered, finite, mean, median, points_for, psi, tail, total_variation,
+    window_before,
 };
 use super::{fmt_secs, fmt_share, sev, Breach, DetectConfig, Verdict};
 use crate::domain::{Distribution, IncidentType, Signal, SignalKind};
 
 /// A "current" window with more gaps than this is not the current rate.
 const MIN_RECENT_SHARE: f64 = 0.8;
-/// A baseline from fewer than half its window is too noisy to compare with.
-const MIN_BASELINE_SHARE: f64 = 0.5;
 /// Below a 1% refusal baseline a drop is not measurable: halving 0.2% is noise, not a bypass.
 const MIN_MEASURABLE_REFUSALS: f64 = 0.01;
 
@@ -20,16 +19,6 @@ fn recent_mean(sig: &Signal, secs: u64) -> Option<f64> {
     let recent = tail(&sig.points, n);
     covered(recent, n, MIN_RECENT_SHARE)
         .then(|| mean(recent))
-        .flatten()
-}
-
-/// Median of the `baseline_secs` window ending `recent_secs` before now.
-fn baseline_before(sig: &Signal, recent_secs: u64, cfg: &DetectConfig) -> Option<f64> {
-    let skip = points_for(recent_secs, sig.step_secs);
-    let n = points_for(cfg.baseline_secs, sig.step_secs);
-    let window = window_before(&sig.points, skip, n);
-    covered(window, n, MIN_BASELINE_SHARE)
-        .then(|| median(window))
         .flatten()
 }
 

@@ -131,6 +131,24 @@ pub fn total_variation(p: &[f64], q: &[f64]) -> f64 {
     0.5 * p.iter().zip(&q).map(|(a, b)| (a - b).abs()).sum::<f64>()
 }
 
+/// A baseline from fewer than half its window is too noisy to compare with.
+const MIN_BASELINE_SHARE: f64 = 0.5;
+
+/// Median of the `baseline_secs` window that ends `recent_secs` before now, where the window
+/// being judged starts; `None` when too little of it has data.
+pub fn baseline_before(
+    sig: &crate::domain::Signal,
+    recent_secs: u64,
+    cfg: &super::DetectConfig,
+) -> Option<f64> {
+    let skip = points_for(recent_secs, sig.step_secs);
+    let n = points_for(cfg.baseline_secs, sig.step_secs);
+    let window = window_before(&sig.points, skip, n);
+    covered(window, n, MIN_BASELINE_SHARE)
+        .then(|| median(window))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! Confirmation, list picker and text entry dialogs.
 
-use super::{centered, View};
+use super::{centered, first_key, key_hints, View};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
@@ -10,14 +10,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 use tui_textarea::TextArea;
-
-fn key(view: &View, mode: Mode, action: Action) -> String {
-    view.keymap
-        .keys_for(mode, &action)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| "?".into())
-}
 
 fn boxed<'a>(title: &str, danger: bool, view: &View) -> Block<'a> {
     let role = if danger {
@@ -40,18 +32,11 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
     let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(l.clone())).collect();
     lines.push(Line::raw(""));
     // Only the explicit yes key confirms: enter alone must never fire a kill switch.
-    lines.push(Line::from(vec![
-        Span::styled(
-            key(view, Mode::Dialog, Action::Confirm),
-            view.theme.style(Role::Key),
-        ),
-        Span::raw(" yes, do it    "),
-        Span::styled(
-            key(view, Mode::Dialog, Action::Cancel),
-            view.theme.style(Role::Key),
-        ),
-        Span::raw(" cancel"),
-    ]));
+    lines.push(key_hints(
+        view,
+        Mode::Dialog,
+        &[(Action::Confirm, "yes, do it"), (Action::Cancel, "cancel")],
+    ));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
@@ -92,18 +77,11 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
         .collect();
     frame.render_widget(Paragraph::new(lines), list);
     frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
-                key(view, Mode::Dialog, Action::Select),
-                view.theme.style(Role::Key),
-            ),
-            Span::raw(" choose    "),
-            Span::styled(
-                key(view, Mode::Dialog, Action::Cancel),
-                view.theme.style(Role::Key),
-            ),
-            Span::raw(" cancel"),
-        ])),
+        Paragraph::new(key_hints(
+            view,
+            Mode::Dialog,
+            &[(Action::Select, "choose"), (Action::Cancel, "cancel")],
+        )),
         foot,
     );
 }
@@ -124,8 +102,8 @@ pub fn text(frame: &mut Frame, area: Rect, purpose: &TextPurpose, editor: &TextA
         _ => centered(area, 72, 5),
     };
     frame.render_widget(Clear, rect);
-    let submit = key(view, Mode::Text, Action::Submit);
-    let cancel = key(view, Mode::Text, Action::Cancel);
+    let submit = first_key(view, Mode::Text, &Action::Submit);
+    let cancel = first_key(view, Mode::Text, &Action::Cancel);
     let block = boxed(
         &format!("{title} · {submit} done · {cancel} cancel"),
         false,

@@ -12,12 +12,14 @@ mod signals;
 pub mod sparkline;
 mod status;
 
+use crate::action::Action;
 use crate::config::keymap::Keymap;
+use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
 use crate::domain::SignalKind;
 use crate::state::{Overlay, State};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
@@ -109,6 +111,28 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
         width: w,
         height: h,
     }
+}
+
+/// The key to show for an action: the first one bound in `mode`.
+pub(crate) fn first_key(view: &View, mode: Mode, action: &Action) -> String {
+    view.keymap
+        .keys_for(mode, action)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| "?".into())
+}
+
+/// "y yes, do it    n cancel": the key for each action in `mode`, then its label.
+pub(crate) fn key_hints<'a>(view: &View, mode: Mode, items: &[(Action, &'a str)]) -> Line<'a> {
+    let mut spans = Vec::new();
+    for (action, label) in items {
+        spans.push(Span::styled(
+            first_key(view, mode, action),
+            view.theme.style(Role::Key),
+        ));
+        spans.push(Span::raw(format!(" {label}    ")));
+    }
+    Line::from(spans)
 }
 
 pub(crate) fn pane<'a>(title: String, theme: &Theme) -> Block<'a> {

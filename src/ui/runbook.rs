@@ -1,7 +1,7 @@
 //! The runbook walkthrough overlay.
 
 use super::format::fit;
-use super::{centered, View};
+use super::{centered, key_hints, View};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
@@ -99,22 +99,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
     let skip = (cursor_line + 2).saturating_sub(visible);
     let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     frame.render_widget(Paragraph::new(lines), body);
-    let k = |a: Action| {
-        view.keymap
-            .keys_for(Mode::Runbook, &a)
-            .into_iter()
-            .next()
-            .unwrap_or_default()
-    };
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(k(Action::ConfirmAnswer), theme.style(Role::Key)),
-            Span::raw(" confirm  "),
-            Span::styled(k(Action::EditAnswer), theme.style(Role::Key)),
-            Span::raw(" edit  "),
-            Span::styled(k(Action::Back), theme.style(Role::Key)),
-            Span::raw(" close"),
-        ])),
-        foot,
-    );
+    let hints = [
+        (Action::ConfirmAnswer, "confirm"),
+        (Action::EditAnswer, "edit"),
+        (Action::Back, "close"),
+    ];
+    frame.render_widget(Paragraph::new(key_hints(view, Mode::Runbook, &hints)), foot);
 }
