@@ -626,7 +626,11 @@ fn confirming_a_blank_runbook_answer_asks_for_one() {
     let id = s.selected_id.clone().unwrap_or_default();
     let first = &s.runbooks[&id].answers[0];
     assert_eq!(s.runbooks[&id].questions[0].id, "exposure");
-    assert!(first.text.is_empty(), "nobody instruments what leaked: {}", first.text);
+    assert!(
+        first.text.is_empty(),
+        "nobody instruments what leaked: {}",
+        first.text
+    );
     let fx = update(&mut s, Action::ConfirmAnswer);
     assert!(fx.is_empty());
     assert_eq!(s.input_mode(), Mode::Text, "blank answers open the editor");
