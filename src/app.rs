@@ -69,12 +69,16 @@ pub fn spawn_input_thread() -> UnboundedReceiver<Input> {
 }
 
 /// The audit log is written on its own thread: an fsync must never stall a frame.
+/// The thread ends once every sender is dropped and the queue is written; join it at exit.
 pub fn spawn_audit_writer(
     path: PathBuf,
     report: UnboundedSender<Action>,
-) -> std::sync::mpsc::Sender<AuditRecord> {
+) -> (
+    std::sync::mpsc::Sender<AuditRecord>,
+    std::thread::JoinHandle<()>,
+) {
     let (tx, rx) = std::sync::mpsc::channel::<AuditRecord>();
-    std::thread::spawn(move || {
+    let handle = std::thread::spawn(move || {
         let mut log = match AuditLog::open(&path) {
             Ok(l) => Some(l),
             Err(e) => {
@@ -102,7 +106,7 @@ pub fn spawn_audit_writer(
             }
         }
     });
-    tx
+    (tx, handle)
 }
 
 pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {

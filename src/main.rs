@@ -74,16 +74,13 @@ fn author(configured: Option<String>) -> String {
 }
 
 /// SIGTERM and SIGHUP (an SSH drop) end the loop like `q` does, so the terminal is restored.
-fn spawn_signal_watch(tx: UnboundedSender<Action>) {
+/// The handlers are registered here, synchronously, before the terminal is touched: a signal
+/// can never arrive in a window where its default action would kill us mid-frame.
+fn watch_signals(tx: UnboundedSender<Action>) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) else {
-            tracing::error!("cannot install signal handlers");
-            return;
-        };
         let why = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = hup.recv() => "SIGHUP",
@@ -91,6 +88,7 @@ fn spawn_signal_watch(tx: UnboundedSender<Action>) {
         tracing::info!("received {why}");
         let _ = tx.send(Action::Shutdown(why.into()));
     });
+    Ok(())
 }
 
 fn spawn_ticker(clock: Clock, tx: UnboundedSender<Action>) {
@@ -236,9 +234,9 @@ async fn run(
     let mut router = Router::default();
     router.incidents.insert(source.clone(), inc_tx);
     router.flags.insert(source, flag_tx);
-    spawn_signal_watch(tx.clone());
+    watch_signals(tx.clone())?;
     spawn_ticker(clock, tx.clone());
-    let audit = app::spawn_audit_writer(paths.audit_log(), tx.clone());
+    let (audit, audit_thread) = app::spawn_audit_writer(paths.audit_log(), tx.clone());
 
     // try_init installs a panic hook that restores the terminal before the message prints.
     let mut terminal =
@@ -262,6 +260,14 @@ async fn run(
     let result = app.run(&mut terminal, actions, inputs).await;
     // After an SSH drop the terminal is gone and restoring it fails; nothing to do about that.
     let _ = ratatui::try_restore();
+    // Every audit record queued before quitting reaches the disk before we exit.
+    drop(app);
+    if audit_thread.join().is_err() {
+        eprintln!(
+            "oncall-cockpit: the audit writer crashed; check {}",
+            paths.audit_log().display()
+        );
+    }
     tracing::info!("exit");
     result.map_err(|e| format!("terminal: {e}"))
 }

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod driver;
+pub mod http;
 pub mod local;
 pub mod sim;
 

@@ -1,4 +1,5 @@
 pub mod error;
 pub mod keymap;
 pub mod settings;
+pub mod sources;
 pub mod theme;

@@ -4,6 +4,7 @@
 
 use super::error::ConfigError;
 use super::keymap::Keymap;
+use super::sources::Sources;
 use super::theme::{self, Theme};
 use crate::detect::DetectConfig;
 use serde::Deserialize;
@@ -29,6 +30,11 @@ pub struct Settings {
     pub author: Option<String>,
     pub sim: SimSettings,
     pub detect: DetectConfig,
+    /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.
+    #[serde(default)]
+    pub source_defaults: toml::Table,
+    #[serde(flatten)]
+    pub sources: Sources,
 }
 
 /// Where the cockpit reads configuration and writes its audit log and log file.
@@ -84,6 +90,29 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// Gives every `[[prometheus]]` (etc.) entry the keys it does not set from
+/// `[source_defaults.prometheus]`.
+fn fill_source_defaults(table: &mut toml::Table) {
+    let defaults = match table.get("source_defaults") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => return,
+    };
+    for (kind, kind_defaults) in defaults {
+        let toml::Value::Table(kind_defaults) = kind_defaults else {
+            continue;
+        };
+        if let Some(toml::Value::Array(entries)) = table.get_mut(&kind) {
+            for entry in entries.iter_mut() {
+                if let toml::Value::Table(t) = entry {
+                    let mut filled = kind_defaults.clone();
+                    merge(&mut filled, std::mem::take(t));
+                    *t = filled;
+                }
+            }
+        }
+    }
+}
+
 fn builtin_settings() -> Result<(toml::Table, Settings), String> {
     let table: toml::Table =
         toml::from_str(DEFAULTS).map_err(|e| format!("built-in defaults.toml: {e}"))?;
@@ -117,6 +146,7 @@ pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<
         // Deserialising the user's own text (not the merged table) keeps its line numbers
         // in the error message.
         toml::from_str::<PartialSettings>(&text).map_err(|e| e.to_string())?;
+        fill_source_defaults(&mut table);
         Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
     });
     match merged {
@@ -150,6 +180,10 @@ struct PartialSettings {
     author: Option<String>,
     sim: Option<PartialSim>,
     detect: Option<toml::Table>,
+    source_defaults: Option<toml::Table>,
+    prometheus: Option<Vec<toml::Table>>,
+    alertmanager: Option<Vec<toml::Table>>,
+    pagerduty: Option<Vec<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +352,26 @@ mod tests {
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(s.detect.error_ratio, 0.1);
         assert_eq!(s.detect.drift_js, 0.1);
+    }
+
+    #[test]
+    fn sources_take_missing_keys_from_source_defaults() {
+        let d = tmp("sources");
+        let f = d.join("config.toml");
+        std::fs::write(
+            &f,
+            "[[prometheus]]\nurl = \"http://127.0.0.1:9090\"\n[[prometheus]]\nname = \"vllm\"\nurl = \"http://127.0.0.1:9091\"\npreset = \"vllm\"\n[[pagerduty]]\ntoken = { env = \"PD_TOKEN\" }\nfrom = \"ana@example.com\"\n",
+        )
+        .expect("write");
+        let (s, w) = load_settings(&f, true).expect("load");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.sources.prometheus.len(), 2);
+        assert_eq!(s.sources.prometheus[0].name, "prometheus");
+        assert_eq!(s.sources.prometheus[0].preset, "otel");
+        assert_eq!(s.sources.prometheus[1].preset, "vllm");
+        assert_eq!(s.sources.prometheus[1].step_secs, 60);
+        assert_eq!(s.sources.pagerduty[0].url, "https://api.pagerduty.com");
+        assert!(s.sources.alertmanager.is_empty());
     }
 
     #[test]

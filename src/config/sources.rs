@@ -1,0 +1,91 @@
+//! Real backends named in config.toml, several at once. Every field not given takes its value
+//! from `[source_defaults.<kind>]` in defaults.toml.
+
+use crate::backend::http::{AuthConfig, SecretSpec};
+use crate::domain::SignalKind;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// USD per 1M tokens.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    pub name: String,
+    pub url: String,
+    /// Default query set: "otel" (OpenTelemetry GenAI names) or "vllm".
+    pub preset: String,
+    /// The label that names a feature in the cockpit ("job", "service_name", …).
+    pub feature_label: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+    /// Sparkline history fetched with query_range, and its resolution.
+    pub range_secs: u64,
+    pub step_secs: u64,
+    /// Window of rate() and histogram_quantile() in the queries.
+    pub rate_window: String,
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Replaces the preset's query for a signal.
+    #[serde(default)]
+    pub queries: BTreeMap<SignalKind, String>,
+    /// Model name → price, for cost = tokens x price.
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    pub name: String,
+    pub url: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Each acknowledgement silence lasts this long and is renewed while the alert fires.
+    pub silence_secs: u64,
+    /// Renew when less than this is left.
+    pub renew_before_secs: u64,
+    pub severity_label: String,
+    pub feature_label: String,
+    /// Label or annotation naming the incident type (cost_explosion, guardrail_bypass, …).
+    pub type_label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    pub name: String,
+    pub url: String,
+    pub token: SecretSpec,
+    /// Email of the acting PagerDuty user, sent as `From` on every write.
+    pub from: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+    /// Incidents listed per page (PagerDuty caps at 100).
+    pub page_size: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    #[serde(default)]
+    pub prometheus: Vec<PrometheusConfig>,
+    #[serde(default)]
+    pub alertmanager: Vec<AlertmanagerConfig>,
+    #[serde(default)]
+    pub pagerduty: Vec<PagerDutyConfig>,
+}
+
+impl Sources {
+    pub fn is_empty(&self) -> bool {
+        self.prometheus.is_empty() && self.alertmanager.is_empty() && self.pagerduty.is_empty()
+    }
+}
