@@ -636,3 +636,58 @@ fn confirming_a_blank_runbook_answer_asks_for_one() {
     assert_eq!(s.input_mode(), Mode::Text, "blank answers open the editor");
     assert_eq!(s.runbooks[&id].progress().0, 0);
 }
+
+#[test]
+fn an_operation_the_source_cannot_do_is_refused_with_its_reason() {
+    let mut s = state();
+    let source = s.selected().map(|i| i.source.clone()).unwrap_or_default();
+    s.unsupported.insert(
+        (source, "escalate".into()),
+        "Alertmanager has no escalation levels".into(),
+    );
+    assert!(update(&mut s, Action::Escalate).is_empty());
+    assert_eq!(
+        flash(&s),
+        "escalate unavailable: Alertmanager has no escalation levels"
+    );
+    assert_eq!(sent(&update(&mut s, Action::Ack)).len(), 1, "other operations still work");
+}
+
+#[test]
+fn signals_from_two_sources_merge_and_one_failing_keeps_the_other() {
+    let mut s = state();
+    let before = s.signals.signals.len();
+    let mut other = s.signals.clone();
+    for sig in &mut other.signals {
+        sig.feature = format!("prom-{}", sig.feature);
+    }
+    for f in &mut other.features {
+        f.name = format!("prom-{}", f.name);
+    }
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Signals {
+            source: "prometheus".into(),
+            at,
+            set: other,
+            detections: vec![],
+        }),
+    );
+    assert_eq!(s.signals.signals.len(), before * 2);
+    assert!(s.feature_info("prom-support-bot").is_some());
+    assert!(s.feature_info("support-bot").is_some());
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Failed {
+            source: "prometheus".into(),
+            at,
+            error: "unreachable: http://127.0.0.1:9".into(),
+        }),
+    );
+    assert_eq!(s.signals.signals.len(), before * 2, "last good data stays on screen");
+    let prom = s.sources.iter().find(|h| h.name == "prometheus").expect("health");
+    assert!(prom.failing());
+    let sim = s.sources.iter().find(|h| h.name == "sim").expect("health");
+    assert!(!sim.failing());
+}

@@ -95,6 +95,9 @@ pub async fn run_incidents<I: IncidentSource>(
             req = commands.recv() => {
                 let Some(req) = req else { return };
                 let result = match &req.command {
+                    Command::Incident { op, .. } if source.unsupported(op).is_some() => {
+                        Err(BackendError::Rejected(source.unsupported(op).unwrap_or_default()))
+                    }
                     Command::Incident { id, op, .. } => {
                         bounded(cfg.timeout, source.apply(id, op, &req.author, clock.now())).await
                     }

@@ -168,6 +168,11 @@ pub trait MetricsSource: Send + 'static {
 }
 
 pub trait IncidentSource: Send + 'static {
+    /// Why this source cannot do `op` at all (shown greyed out with the reason), if it can't.
+    fn unsupported(&self, _op: &IncidentOp) -> Option<String> {
+        None
+    }
+
     fn list(
         &mut self,
         now: DateTime<Utc>,

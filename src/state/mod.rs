@@ -67,7 +67,7 @@ impl SourceHealth {
 
     pub fn failing(&self) -> bool {
         match (&self.last_error, self.last_ok) {
-            (Some((err_at, _)), Some(ok_at)) => *err_at > ok_at,
+            (Some((err_at, _)), Some(ok_at)) => *err_at >= ok_at,
             (Some(_), None) => true,
             _ => false,
         }
@@ -175,8 +175,14 @@ pub struct State {
     /// Position in `view`.
     pub cursor: usize,
     pub selected_id: Option<IncidentId>,
+    /// All metrics sources merged: what the panes show. Derived from `signal_sets`.
     pub signals: SignalSet,
     pub detections: Vec<Detection>,
+    /// Latest signals and detections per metrics source, so one source failing or lagging
+    /// never blanks another's.
+    pub signal_sets: BTreeMap<String, (SignalSet, Vec<Detection>)>,
+    /// (source, operation name) → why that source cannot do it; shown instead of acting.
+    pub unsupported: BTreeMap<(String, String), String>,
     pub sources: Vec<SourceHealth>,
     pub filter: String,
     pub overlay: Overlay,
@@ -210,6 +216,8 @@ impl State {
             selected_id: None,
             signals: SignalSet::default(),
             detections: Vec::new(),
+            signal_sets: BTreeMap::new(),
+            unsupported: BTreeMap::new(),
             sources: Vec::new(),
             filter: String::new(),
             overlay: Overlay::None,
@@ -242,6 +250,14 @@ impl State {
             .or_else(|| self.selected().map(|i| i.feature.as_str().to_string()))
             .filter(|f| self.feature_info(f).is_some())
             .or_else(|| self.signals.features.first().map(|f| f.name.clone()))
+    }
+
+    /// Why the selected incident's source cannot do `op`, if it cannot.
+    pub fn unsupported_reason(&self, op: &str) -> Option<&str> {
+        let inc = self.selected()?;
+        self.unsupported
+            .get(&(inc.source.clone(), op.to_string()))
+            .map(String::as_str)
     }
 
     pub fn pending_count(&self) -> usize {

@@ -108,8 +108,8 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             detections,
         } => {
             health_mut(state, &source, SourceRole::Metrics).last_ok = Some(at);
-            state.signals = set;
-            state.detections = detections;
+            state.signal_sets.insert(source, (set, detections));
+            merge_signals(state);
         }
         BackendEvent::Incidents {
             source,
@@ -134,6 +134,21 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             }
         }
     }
+}
+
+/// Rebuilds the merged view the panes read from every source's latest set.
+fn merge_signals(state: &mut State) {
+    let mut merged = crate::domain::SignalSet::default();
+    let mut detections = Vec::new();
+    for (set, dets) in state.signal_sets.values() {
+        merged.at = merged.at.max(set.at);
+        merged.signals.extend(set.signals.iter().cloned());
+        merged.distributions.extend(set.distributions.iter().cloned());
+        merged.features.extend(set.features.iter().cloned());
+        detections.extend(dets.iter().cloned());
+    }
+    state.signals = merged;
+    state.detections = detections;
 }
 
 fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Effect> {
@@ -245,6 +260,17 @@ fn dispatch(state: &mut State, command: Command) -> Vec<Effect> {
     ]
 }
 
+/// False (and says why) when the selected incident's source cannot do `op` at all.
+fn supported(state: &mut State, op: &str) -> bool {
+    match state.unsupported_reason(op).map(str::to_string) {
+        Some(why) => {
+            flash(state, FlashLevel::Warn, format!("{op} unavailable: {why}"));
+            false
+        }
+        None => true,
+    }
+}
+
 /// Guards every action that changes something outside the cockpit.
 fn writable(state: &mut State, what: &str) -> bool {
     if state.read_only {
@@ -318,7 +344,8 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Note => {
             let target = writable(state, "note")
                 .then(|| selected_or_warn(state, "note"))
-                .flatten();
+                .flatten()
+                .filter(|_| supported(state, "note"));
             if let Some(inc) = target {
                 state.overlay = Overlay::Text {
                     purpose: TextPurpose::Note(inc.id),
@@ -360,6 +387,9 @@ fn incident_op(state: &mut State, op: IncidentOp) -> Vec<Effect> {
     let Some(inc) = selected_or_warn(state, op.name()) else {
         return vec![];
     };
+    if !supported(state, op.name()) {
+        return vec![];
+    }
     let refusal = match (&op, inc.status) {
         (_, Status::Resolved) => Some(format!("{} is resolved", inc.id)),
         (IncidentOp::Ack, Status::Acknowledged) => Some(format!(
@@ -386,6 +416,9 @@ fn resolve(state: &mut State) {
     let Some(inc) = selected_or_warn(state, "resolve") else {
         return;
     };
+    if !supported(state, "resolve") {
+        return;
+    }
     if inc.status == Status::Resolved {
         flash(
             state,

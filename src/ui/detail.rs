@@ -73,6 +73,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         label("contain"),
         Span::styled(inc.kind.containment(), theme.style(Role::Key)),
     ]));
+    for ((source, op), why) in &state.unsupported {
+        if *source == inc.source {
+            lines.push(Line::from(vec![
+                label("n/a"),
+                Span::styled(format!("{op}: {why}"), muted),
+            ]));
+        }
+    }
     if let Some(rb) = state.runbooks.get(&inc.id) {
         let (done, total) = rb.progress();
         lines.push(Line::from(vec![

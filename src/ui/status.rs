@@ -24,7 +24,18 @@ const HINTS: [(Action, &str); 8] = [
     (Action::Filter, "filter"),
 ];
 
-fn hints<'a>(view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
+/// The incident operation an action performs, for greying out what a source cannot do.
+fn op_of(action: &Action) -> Option<&'static str> {
+    match action {
+        Action::Ack => Some("ack"),
+        Action::Escalate => Some("escalate"),
+        Action::Resolve => Some("resolve"),
+        Action::Note => Some("note"),
+        _ => None,
+    }
+}
+
+fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
     let key = |a: &Action| view.keymap.keys_for(Mode::Normal, a).into_iter().next();
     let help = key(&Action::Help).map(|k| (k, "help"));
     let reserved = help
@@ -39,7 +50,9 @@ fn hints<'a>(view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
             break;
         }
         room -= need;
-        spans.push(Span::styled(k, theme.style(Role::Key)));
+        let unavailable = op_of(&action).is_some_and(|op| state.unsupported_reason(op).is_some());
+        let key_role = if unavailable { Role::Muted } else { Role::Key };
+        spans.push(Span::styled(k, theme.style(key_role)));
         spans.push(Span::styled(format!(" {name}  "), theme.style(Role::Muted)));
     }
     if let Some((k, name)) = help {
@@ -107,7 +120,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
             };
             Line::styled(format!(" {}", f.text), theme.style(role))
         }
-        None => Line::from(hints(view, theme, area.width as usize)),
+        None => Line::from(hints(state, view, theme, area.width as usize)),
     };
     let second = Line::from(source_spans(state, theme));
     frame.render_widget(Paragraph::new(vec![first, second]), area);
