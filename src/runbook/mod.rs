@@ -152,23 +152,19 @@ pub fn prefill(
         }
         "last_known_good" => {
             let info = info?;
+            if info.prompt_versions.is_empty() && info.last_known_good_prompt.is_none() {
+                return Some("unknown: no flag system reports prompt versions".into());
+            }
             let lkg = info.last_known_good_prompt.as_ref()?;
             let current = info.current_prompt.as_deref().unwrap_or("?");
             Some(format!("{lkg} (running {current})"))
         }
         "model_version" => {
             let info = info?;
+            let model = model_and_version(info);
             Some(match info.model_changed_at {
-                Some(t) => format!(
-                    "{} {}, changed {}",
-                    info.model,
-                    info.model_version,
-                    t.format("%Y-%m-%d %H:%M UTC")
-                ),
-                None => format!(
-                    "{} {}, unchanged in the window",
-                    info.model, info.model_version
-                ),
+                Some(t) => format!("{model}, changed {}", t.format("%Y-%m-%d %H:%M UTC")),
+                None => format!("{model}, unchanged in the window"),
             })
         }
         "quality" => {
@@ -189,19 +185,29 @@ pub fn prefill(
         }
         "repro" => {
             let i = info?;
+            // A metrics-only source knows the model but not the sampling parameters: say so
+            // rather than print NaN or 0 as if they were facts.
+            let num = |v: f64| {
+                if v.is_finite() {
+                    v.to_string()
+                } else {
+                    "unknown".into()
+                }
+            };
             let seed = i
                 .seed
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| "none".into());
+            let max_tokens = match i.max_tokens {
+                0 => "unknown".to_string(),
+                n => n.to_string(),
+            };
             Some(format!(
-                "model={} {} temperature={} top_p={} max_tokens={} seed={} prompt={}",
-                i.model,
-                i.model_version,
-                i.temperature,
-                i.top_p,
-                i.max_tokens,
-                seed,
-                i.current_prompt.as_deref().unwrap_or("?")
+                "model={} temperature={} top_p={} max_tokens={max_tokens} seed={seed} prompt={}",
+                model_and_version(i),
+                num(i.temperature),
+                num(i.top_p),
+                i.current_prompt.as_deref().unwrap_or("unknown")
             ))
         }
         "cost_driver" => {
@@ -226,6 +232,14 @@ pub fn prefill(
             })
         }
         _ => None,
+    }
+}
+
+fn model_and_version(i: &FeatureInfo) -> String {
+    if i.model_version.is_empty() {
+        format!("{} (version unknown)", i.model)
+    } else {
+        format!("{} {}", i.model, i.model_version)
     }
 }
 
@@ -261,6 +275,56 @@ fn top_movers(d: &crate::domain::Distribution) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_only_sources_say_unknown_instead_of_nan() {
+        use crate::domain::{SafeText, Sev, Status};
+        let now = chrono::Utc::now();
+        let info = FeatureInfo {
+            name: "support-bot".into(),
+            model: "gpt-4o".into(),
+            model_version: String::new(),
+            model_changed_at: None,
+            prompt_versions: vec![],
+            current_prompt: None,
+            last_known_good_prompt: None,
+            segments: vec![],
+            killed: vec![],
+            temperature: f64::NAN,
+            top_p: f64::NAN,
+            max_tokens: 0,
+            seed: None,
+            uses_retrieval: false,
+            eval_baseline: None,
+        };
+        let inc = Incident {
+            id: "prometheus:INC-1".into(),
+            source: "prometheus".into(),
+            kind: IncidentType::LatencyDegradation,
+            feature: SafeText::new("support-bot"),
+            sev: Sev::Sev3,
+            title: SafeText::new("t"),
+            status: Status::Triggered,
+            triggered_at: now,
+            respond_by: now,
+            acked_by: None,
+            acked_at: None,
+            escalation_level: 0,
+            firing: true,
+            evidence: vec![],
+            timeline: vec![],
+        };
+        let set = SignalSet::default();
+        assert_eq!(
+            prefill("repro", &inc, Some(&info), &set).as_deref(),
+            Some("model=gpt-4o (version unknown) temperature=unknown top_p=unknown max_tokens=unknown seed=none prompt=unknown")
+        );
+        assert_eq!(
+            prefill("last_known_good", &inc, Some(&info), &set).as_deref(),
+            Some("unknown: no flag system reports prompt versions")
+        );
+        assert_eq!(prefill("quality", &inc, Some(&info), &set), None);
+    }
 
     #[test]
     fn top_movers_names_the_biggest_shifts_first() {
