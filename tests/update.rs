@@ -650,7 +650,11 @@ fn an_operation_the_source_cannot_do_is_refused_with_its_reason() {
         flash(&s),
         "escalate unavailable: Alertmanager has no escalation levels"
     );
-    assert_eq!(sent(&update(&mut s, Action::Ack)).len(), 1, "other operations still work");
+    assert_eq!(
+        sent(&update(&mut s, Action::Ack)).len(),
+        1,
+        "other operations still work"
+    );
 }
 
 #[test]
@@ -685,8 +689,16 @@ fn signals_from_two_sources_merge_and_one_failing_keeps_the_other() {
             error: "unreachable: http://127.0.0.1:9".into(),
         }),
     );
-    assert_eq!(s.signals.signals.len(), before * 2, "last good data stays on screen");
-    let prom = s.sources.iter().find(|h| h.name == "prometheus").expect("health");
+    assert_eq!(
+        s.signals.signals.len(),
+        before * 2,
+        "last good data stays on screen"
+    );
+    let prom = s
+        .sources
+        .iter()
+        .find(|h| h.name == "prometheus")
+        .expect("health");
     assert!(prom.failing());
     let sim = s.sources.iter().find(|h| h.name == "sim").expect("health");
     assert!(!sim.failing());

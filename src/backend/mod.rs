@@ -3,10 +3,13 @@
 //! task (see `driver`), which reports over the app's channel, so a slow or dead backend never
 //! blocks the render loop.
 
+pub mod alertmanager;
 pub mod clock;
 pub mod driver;
 pub mod http;
 pub mod local;
+pub mod pagerduty;
+pub mod prometheus;
 pub mod sim;
 
 use crate::domain::{Detection, Incident, IncidentId, SignalSet};

@@ -143,7 +143,9 @@ fn merge_signals(state: &mut State) {
     for (set, dets) in state.signal_sets.values() {
         merged.at = merged.at.max(set.at);
         merged.signals.extend(set.signals.iter().cloned());
-        merged.distributions.extend(set.distributions.iter().cloned());
+        merged
+            .distributions
+            .extend(set.distributions.iter().cloned());
         merged.features.extend(set.features.iter().cloned());
         detections.extend(dets.iter().cloned());
     }
