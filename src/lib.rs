@@ -10,3 +10,4 @@ pub mod domain;
 pub mod runbook;
 pub mod state;
 pub mod ui;
+pub mod wiring;

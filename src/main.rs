@@ -4,13 +4,11 @@
 use chrono::Utc;
 use clap::Parser;
 use oncall_cockpit::action::Action;
-use oncall_cockpit::app::{self, App, Router};
+use oncall_cockpit::app::{self, App};
 use oncall_cockpit::backend::clock::Clock;
-use oncall_cockpit::backend::driver::{self, DriverConfig};
-use oncall_cockpit::backend::local::SharedIncidents;
-use oncall_cockpit::backend::sim::{FleetSpec, Sim};
 use oncall_cockpit::config::settings::{self, Overrides, Paths};
-use oncall_cockpit::state::{Flash, FlashLevel, SourceHealth, SourceRole, State, TICKS_PER_SEC};
+use oncall_cockpit::state::{Flash, FlashLevel, State, TICKS_PER_SEC};
+use oncall_cockpit::wiring;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -159,31 +157,34 @@ async fn run(
     warnings: Vec<String>,
 ) -> Result<(), String> {
     let s = &loaded.settings;
+    let mut warnings = warnings;
+    let real = !s.sources.is_empty();
     let seed = cli.seed.unwrap_or(s.sim.seed);
-    let speed = cli.speed.unwrap_or(s.sim.speed);
+    let mut speed = cli.speed.unwrap_or(s.sim.speed);
     if !(speed.is_finite() && speed > 0.0 && speed <= 1000.0) {
         return Err(format!("--speed must be between 0 and 1000, got {speed}"));
     }
-    let poll = Duration::from_secs_f64(s.sim.poll_secs.clamp(0.1, 60.0));
+    if real && speed != 1.0 {
+        // Real incidents have real deadlines; compressing time would lie about them.
+        warnings.push(format!(
+            "--speed {speed} ignored: only the simulated fleet runs faster"
+        ));
+        speed = 1.0;
+    }
     let clock = Clock::new(Utc::now(), speed);
-    let spec = FleetSpec::builtin()?;
-    let sim = Sim::new(spec, seed, clock.origin())?;
-
     let (tx, actions) = unbounded_channel::<Action>();
-    let source = "sim".to_string();
-    let mut state = State::new(
-        clock.now(),
-        &author(s.author.clone()),
-        &format!("sim seed {seed} ×{speed}"),
-    );
+    let banner = if real {
+        wiring::banner(s)
+    } else {
+        format!("sim seed {seed} ×{speed}")
+    };
+    let mut state = State::new(clock.now(), &author(s.author.clone()), &banner);
     state.read_only = cli.read_only;
-    state.flag_source = Some(source.clone());
-    let interval = Some(poll.as_secs_f64() * speed);
-    state.sources = vec![
-        SourceHealth::new(&source, SourceRole::Metrics, interval),
-        SourceHealth::new(&source, SourceRole::Incidents, interval),
-        SourceHealth::new(&source, SourceRole::Flags, None),
-    ];
+    let router = if real {
+        wiring::start_real(s, clock, &tx, &mut state)
+    } else {
+        wiring::start_sim(s, seed, clock, &tx, &mut state)?
+    };
     if let Some(w) = warnings.first() {
         let more = if warnings.len() > 1 {
             format!(" (+{} more in the log)", warnings.len() - 1)
@@ -200,40 +201,6 @@ async fn run(
     for w in &warnings {
         tracing::warn!("{w}");
     }
-
-    let cfg = DriverConfig {
-        source: source.clone(),
-        poll,
-        timeout: Duration::from_secs(10),
-    };
-    let local = SharedIncidents::new(&source);
-    let (inc_tx, inc_rx) = unbounded_channel();
-    let (flag_tx, flag_rx) = unbounded_channel();
-    tokio::spawn(driver::run_metrics(
-        sim.metrics(),
-        cfg.clone(),
-        s.detect.clone(),
-        clock,
-        Some(local.clone()),
-        tx.clone(),
-    ));
-    tokio::spawn(driver::run_incidents(
-        local,
-        cfg.clone(),
-        clock,
-        inc_rx,
-        tx.clone(),
-    ));
-    tokio::spawn(driver::run_flags(
-        sim.flags(),
-        cfg,
-        clock,
-        flag_rx,
-        tx.clone(),
-    ));
-    let mut router = Router::default();
-    router.incidents.insert(source.clone(), inc_tx);
-    router.flags.insert(source, flag_tx);
     watch_signals(tx.clone())?;
     spawn_ticker(clock, tx.clone());
     let (audit, audit_thread) = app::spawn_audit_writer(paths.audit_log(), tx.clone());

@@ -666,3 +666,73 @@ fn help_overlay_opens_and_closes() {
         !t.contains("Help") && !t.contains("acknowledge")
     });
 }
+
+/// Accepts connections and never answers: the backend that hangs during a SEV1.
+fn hanging_server() -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        // Bounded: enough connections for the test's polls, then stop accepting.
+        for conn in listener.incoming().take(64) {
+            match conn {
+                Ok(c) => held.push(c),
+                Err(_) => return,
+            }
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn real_backends_down_hanging_or_misconfigured_keep_the_cockpit_responsive() {
+    let (hang_port, _hang) = hanging_server();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let dir = std::env::temp_dir().join(format!("oncall-e2e-faultcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[prometheus]]
+name = "prom-dead"
+url = "http://127.0.0.1:{dead_port}"
+poll_secs = 1.0
+
+[[alertmanager]]
+name = "am-hung"
+url = "http://127.0.0.1:{hang_port}"
+poll_secs = 1.0
+timeout_secs = 1.0
+
+[[pagerduty]]
+name = "pd"
+token = {{ env = "OC_E2E_PD_TOKEN_NEVER_SET" }}
+from = "ana@example.com"
+"#
+        ),
+    )
+    .expect("write config");
+    let config_arg = config.to_string_lossy().to_string();
+    let mut c = Cockpit::start("faults", 200, 40, &["--config", &config_arg]);
+    c.wait_for("the dead Prometheus reported as unreachable", |s| {
+        s.contains("✗ prom-dead: unreachable")
+    });
+    c.wait_for("the misconfigured PagerDuty named with its reason", |s| {
+        s.contains("✗ pd: token: environment variable OC_E2E_PD_TOKEN_NEVER_SET is not set")
+    });
+    // While Alertmanager hangs, keys still work at once.
+    c.send(b"?");
+    c.wait_for("help opens while a backend hangs", |s| s.contains("Help"));
+    c.send(KEY_ESC);
+    c.wait_for("help closes", |s| !s.contains("Help · esc closes"));
+    c.wait_for("the hung Alertmanager reported as timed out", |s| {
+        s.contains("✗ am-hung: timed out")
+    });
+    c.quit_cleanly_with(b"q");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,10 +1,13 @@
 //! Two footer lines: what just happened (or the main keys), and the health of every source.
 
-use super::format::age;
+use super::format::{age, fit};
+
+/// Longest error text per source in the footer; the full text is in the log.
+const ERROR_WIDTH: usize = 72;
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
-use crate::state::{FlashLevel, SourceRole, State};
+use crate::state::{FlashLevel, State};
 use crate::ui::View;
 use chrono::Duration;
 use ratatui::layout::Rect;
@@ -62,41 +65,54 @@ fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Spa
     spans
 }
 
+/// One entry per source name (a source may play several roles), at its worst state, failing
+/// sources first: with many sources on a narrow terminal the errors are what must show.
 fn source_spans<'a>(state: &State, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
     for s in &state.sources {
-        let role = match s.role {
-            SourceRole::Metrics => "metrics",
-            SourceRole::Incidents => "incidents",
-            SourceRole::Flags => "flags",
-        };
-        let (style, text) = if s.failing() {
-            let err = s.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
-            let data = match s.age_secs(state.now) {
-                Some(a) => format!("data {} old", age(Duration::seconds(a))),
-                None => "no data yet".to_string(),
-            };
-            (
-                theme.style(Role::Error),
-                format!("✗ {} {role}: {err} · {data}", s.name),
-            )
-        } else if s.is_stale(state.now) {
-            let a = s
-                .age_secs(state.now)
-                .map(|a| age(Duration::seconds(a)))
-                .unwrap_or_else(|| "never".into());
-            (
-                theme.style(Role::Stale),
-                format!("◌ {} {role} STALE {a}", s.name),
-            )
-        } else {
-            let a = s
-                .age_secs(state.now)
-                .map(|a| age(Duration::seconds(a)))
-                .unwrap_or_else(|| "ok".into());
-            (theme.style(Role::Ok), format!("● {} {role} {a}", s.name))
-        };
-        spans.push(Span::styled(text, style));
+        if !names.contains(&s.name.as_str()) {
+            names.push(&s.name);
+        }
+    }
+    let mut entries: Vec<(u8, Span<'a>)> = names
+        .into_iter()
+        .map(|name| {
+            let roles: Vec<_> = state.sources.iter().filter(|s| s.name == name).collect();
+            if let Some(f) = roles.iter().find(|s| s.failing()) {
+                let err = f.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
+                let data = match f.age_secs(state.now) {
+                    Some(a) => format!(" · data {} old", age(Duration::seconds(a))),
+                    None => String::new(),
+                };
+                let text = format!("✗ {name}: {}{data}", fit(err, ERROR_WIDTH));
+                (0, Span::styled(text, theme.style(Role::Error)))
+            } else if let Some(s) = roles.iter().find(|s| s.is_stale(state.now)) {
+                let a = s
+                    .age_secs(state.now)
+                    .map(|a| age(Duration::seconds(a)))
+                    .unwrap_or_else(|| "no data yet".into());
+                (
+                    1,
+                    Span::styled(format!("◌ {name} STALE {a}"), theme.style(Role::Stale)),
+                )
+            } else {
+                let a = roles
+                    .iter()
+                    .filter_map(|s| s.age_secs(state.now))
+                    .max()
+                    .map(|a| age(Duration::seconds(a)))
+                    .unwrap_or_else(|| "ok".into());
+                (
+                    2,
+                    Span::styled(format!("● {name} {a}"), theme.style(Role::Ok)),
+                )
+            }
+        })
+        .collect();
+    entries.sort_by_key(|(rank, _)| *rank);
+    let mut spans = Vec::new();
+    for (_, span) in entries {
+        spans.push(span);
         spans.push(Span::raw("  "));
     }
     let pending = state.pending_count();

@@ -1,0 +1,210 @@
+//! Starts the backends as driver tasks: the simulated fleet when nothing is configured,
+//! otherwise every configured source, several at once. Each one is registered in the state
+//! (health, what it cannot do) and in the router (where its commands go).
+
+use crate::action::Action;
+use crate::app::Router;
+use crate::backend::alertmanager::Alertmanager;
+use crate::backend::clock::Clock;
+use crate::backend::driver::{self, DriverConfig};
+use crate::backend::local::SharedIncidents;
+use crate::backend::pagerduty::PagerDuty;
+use crate::backend::prometheus::Prometheus;
+use crate::backend::sim::{FleetSpec, Sim};
+use crate::backend::{IncidentOp, IncidentSource};
+use crate::config::settings::Settings;
+use crate::state::{SourceHealth, SourceRole, State};
+use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.clamp(0.1, 3600.0))
+}
+
+/// Registers a source whose adapter could not even be built (bad URL, missing token): it
+/// shows as failing with the reason, and the rest of the cockpit carries on.
+fn broken(state: &mut State, name: &str, role: SourceRole, error: String) {
+    tracing::error!(source = name, %error, "source not started");
+    // The footer already names the source.
+    let error = error
+        .strip_prefix(&format!("{name}: "))
+        .map(str::to_string)
+        .unwrap_or(error);
+    let mut h = SourceHealth::new(name, role, None);
+    h.last_error = Some((state.now, error));
+    state.sources.push(h);
+}
+
+fn register_unsupported<I: IncidentSource>(state: &mut State, name: &str, source: &I) {
+    let ops = [
+        IncidentOp::Ack,
+        IncidentOp::Escalate,
+        IncidentOp::Resolve,
+        IncidentOp::Note(String::new()),
+    ];
+    for op in ops {
+        if let Some(why) = source.unsupported(&op) {
+            state
+                .unsupported
+                .insert((name.to_string(), op.name().to_string()), why);
+        }
+    }
+}
+
+fn spawn_incidents<I: IncidentSource>(
+    source: I,
+    cfg: DriverConfig,
+    clock: Clock,
+    tx: &UnboundedSender<Action>,
+    router: &mut Router,
+) {
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    router.incidents.insert(cfg.source.clone(), cmd_tx);
+    tokio::spawn(driver::run_incidents(
+        source,
+        cfg,
+        clock,
+        cmd_rx,
+        tx.clone(),
+    ));
+}
+
+/// The embedded fleet: metrics, the cockpit's own incident store, and the flag levers.
+pub fn start_sim(
+    settings: &Settings,
+    seed: u64,
+    clock: Clock,
+    tx: &UnboundedSender<Action>,
+    state: &mut State,
+) -> Result<Router, String> {
+    let sim = Sim::new(FleetSpec::builtin()?, seed, clock.origin())?;
+    let name = "sim".to_string();
+    let poll = secs(settings.sim.poll_secs);
+    let interval = Some(poll.as_secs_f64() * clock.speed());
+    state.sources.extend([
+        SourceHealth::new(&name, SourceRole::Metrics, interval),
+        SourceHealth::new(&name, SourceRole::Incidents, interval),
+        SourceHealth::new(&name, SourceRole::Flags, None),
+    ]);
+    state.flag_source = Some(name.clone());
+    let cfg = DriverConfig {
+        source: name.clone(),
+        poll,
+        timeout: Duration::from_secs(10),
+    };
+    let local = SharedIncidents::new(&name);
+    let detect = settings.detect.clone();
+    tokio::spawn(driver::run_metrics(
+        sim.metrics(),
+        cfg.clone(),
+        detect,
+        clock,
+        Some(local.clone()),
+        tx.clone(),
+    ));
+    let mut router = Router::default();
+    spawn_incidents(local, cfg.clone(), clock, tx, &mut router);
+    let (flag_tx, flag_rx) = unbounded_channel();
+    router.flags.insert(name, flag_tx);
+    tokio::spawn(driver::run_flags(
+        sim.flags(),
+        cfg,
+        clock,
+        flag_rx,
+        tx.clone(),
+    ));
+    Ok(router)
+}
+
+/// Every configured real source. Prometheus signals also feed the cockpit's own detectors,
+/// whose incidents appear under the Prometheus source's name.
+pub fn start_real(
+    settings: &Settings,
+    clock: Clock,
+    tx: &UnboundedSender<Action>,
+    state: &mut State,
+) -> Router {
+    let mut router = Router::default();
+    for p in &settings.sources.prometheus {
+        let cfg = DriverConfig {
+            source: p.name.clone(),
+            poll: secs(p.poll_secs),
+            timeout: secs(p.timeout_secs),
+        };
+        let interval = Some(cfg.poll.as_secs_f64());
+        match Prometheus::new(p) {
+            Ok(adapter) => {
+                state
+                    .sources
+                    .push(SourceHealth::new(&p.name, SourceRole::Metrics, interval));
+                state
+                    .sources
+                    .push(SourceHealth::new(&p.name, SourceRole::Incidents, interval));
+                let local = SharedIncidents::new(&p.name);
+                let detect = settings.detect.clone();
+                tokio::spawn(driver::run_metrics(
+                    adapter,
+                    cfg.clone(),
+                    detect,
+                    clock,
+                    Some(local.clone()),
+                    tx.clone(),
+                ));
+                spawn_incidents(local, cfg, clock, tx, &mut router);
+            }
+            Err(e) => broken(state, &p.name, SourceRole::Metrics, e),
+        }
+    }
+    for a in &settings.sources.alertmanager {
+        let cfg = DriverConfig {
+            source: a.name.clone(),
+            poll: secs(a.poll_secs),
+            timeout: secs(a.timeout_secs),
+        };
+        match Alertmanager::new(a) {
+            Ok(adapter) => {
+                state.sources.push(SourceHealth::new(
+                    &a.name,
+                    SourceRole::Incidents,
+                    Some(cfg.poll.as_secs_f64()),
+                ));
+                register_unsupported(state, &a.name, &adapter);
+                spawn_incidents(adapter, cfg, clock, tx, &mut router);
+            }
+            Err(e) => broken(state, &a.name, SourceRole::Incidents, e),
+        }
+    }
+    for p in &settings.sources.pagerduty {
+        let cfg = DriverConfig {
+            source: p.name.clone(),
+            poll: secs(p.poll_secs),
+            timeout: secs(p.timeout_secs),
+        };
+        match PagerDuty::new(p) {
+            Ok(adapter) => {
+                state.sources.push(SourceHealth::new(
+                    &p.name,
+                    SourceRole::Incidents,
+                    Some(cfg.poll.as_secs_f64()),
+                ));
+                register_unsupported(state, &p.name, &adapter);
+                spawn_incidents(adapter, cfg, clock, tx, &mut router);
+            }
+            Err(e) => broken(state, &p.name, SourceRole::Incidents, e),
+        }
+    }
+    router
+}
+
+/// Header text naming where the data comes from.
+pub fn banner(settings: &Settings) -> String {
+    let s = &settings.sources;
+    let names: Vec<&str> = s
+        .prometheus
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(s.alertmanager.iter().map(|a| a.name.as_str()))
+        .chain(s.pagerduty.iter().map(|p| p.name.as_str()))
+        .collect();
+    names.join(" + ")
+}

@@ -1,0 +1,557 @@
+//! The PagerDuty adapter against a contract server that imitates PagerDuty's REST API v2 and
+//! refuses what PagerDuty refuses (see tests/servers/pagerduty.rs).
+
+mod servers;
+
+use chrono::Utc;
+use oncall_cockpit::backend::http::SecretSpec;
+use oncall_cockpit::backend::pagerduty::PagerDuty;
+use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource};
+use oncall_cockpit::config::sources::PagerDutyConfig;
+use oncall_cockpit::domain::{Incident, IncidentType, Sev, Status};
+use servers::pagerduty::{PdIncident, PdServer, ACCEPT, TOKEN};
+use std::time::{Duration, Instant};
+
+/// A config pointing at `url`, its token in a chmod-600 file (not an env var: setting env
+/// vars while other test threads read them is a race).
+fn config(url: &str, test: &str) -> PagerDutyConfig {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = servers::temp_dir(&format!("pd-{test}"));
+    let path = dir.join("token");
+    std::fs::write(&path, TOKEN).expect("write token");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    PagerDutyConfig {
+        name: "pagerduty".into(),
+        url: url.into(),
+        token: SecretSpec {
+            env: None,
+            file: Some(path),
+        },
+        from: "ana@example.com".into(),
+        poll_secs: 15.0,
+        timeout_secs: 5.0,
+        page_size: 100,
+    }
+}
+
+fn adapter(server: &PdServer, test: &str) -> PagerDuty {
+    PagerDuty::new(&config(&server.url, test)).expect("adapter")
+}
+
+async fn list(pd: &mut PagerDuty) -> Vec<Incident> {
+    pd.list(Utc::now()).await.expect("list")
+}
+
+fn find<'a>(incidents: &'a [Incident], id: &str) -> &'a Incident {
+    incidents
+        .iter()
+        .find(|i| i.id == id)
+        .unwrap_or_else(|| panic!("{id} not listed"))
+}
+
+async fn apply(pd: &mut PagerDuty, id: &str, op: IncidentOp) -> Result<String, BackendError> {
+    pd.apply(&id.to_string(), &op, "ana", Utc::now()).await
+}
+
+fn raw_get(url: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new().get(format!("{url}/incidents"))
+}
+
+fn raw_put(url: &str, id: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .put(format!("{url}/incidents/{id}"))
+        .header("Authorization", format!("Token token={TOKEN}"))
+        .header("Accept", ACCEPT)
+}
+
+/// Status and PagerDuty error code of a raw call.
+async fn status_and_code(req: reqwest::RequestBuilder) -> (u16, i64) {
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    (status, body["error"]["code"].as_i64().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn contract_server_rejects_what_pagerduty_rejects() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PABC001", 1, "latency up"));
+    let url = &server.url;
+    let auth = format!("Token token={TOKEN}");
+    let good =
+        serde_json::json!({"incident": {"type": "incident_reference", "status": "acknowledged"}});
+
+    // Correct calls pass, so each refusal below is about the one thing left out.
+    let ok = raw_get(url)
+        .header("Authorization", &auth)
+        .header("Accept", ACCEPT);
+    assert_eq!(status_and_code(ok).await.0, 200);
+
+    let no_accept = raw_get(url).header("Authorization", &auth);
+    assert_eq!(status_and_code(no_accept).await, (400, 2001));
+    let bearer = raw_get(url)
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Accept", ACCEPT);
+    assert_eq!(status_and_code(bearer).await, (401, 2006));
+    let no_auth = raw_get(url).header("Accept", ACCEPT);
+    assert_eq!(status_and_code(no_auth).await.0, 401);
+    let bare_array = raw_get(url)
+        .header("Authorization", &auth)
+        .header("Accept", ACCEPT)
+        .query(&[("statuses", "triggered")]);
+    assert_eq!(status_and_code(bare_array).await, (400, 2001));
+    let big_page = raw_get(url)
+        .header("Authorization", &auth)
+        .header("Accept", ACCEPT)
+        .query(&[("limit", "101")]);
+    assert_eq!(status_and_code(big_page).await.0, 400);
+
+    let no_from = raw_put(url, "PABC001").json(&good);
+    assert_eq!(status_and_code(no_from).await, (400, 2001));
+    let stranger = raw_put(url, "PABC001")
+        .header("From", "mallory@example.com")
+        .json(&good);
+    assert_eq!(status_and_code(stranger).await.0, 400);
+    let untyped = raw_put(url, "PABC001")
+        .header("From", "ana@example.com")
+        .json(&serde_json::json!({"incident": {"status": "acknowledged"}}));
+    assert_eq!(status_and_code(untyped).await, (400, 2001));
+    let no_content_type = raw_put(url, "PABC001")
+        .header("From", "ana@example.com")
+        .body(good.to_string());
+    assert_eq!(status_and_code(no_content_type).await.0, 400);
+    assert_eq!(server.incident("PABC001").status, "triggered");
+
+    let good_put = raw_put(url, "PABC001")
+        .header("From", "ana@example.com")
+        .json(&good);
+    assert_eq!(status_and_code(good_put).await.0, 200);
+    assert_eq!(server.incident("PABC001").status, "acknowledged");
+    let unknown = raw_put(url, "PNOPE99")
+        .header("From", "ana@example.com")
+        .json(&good);
+    assert_eq!(status_and_code(unknown).await.0, 404);
+}
+
+#[tokio::test]
+async fn lists_all_230_open_incidents_through_three_pages() {
+    let server = PdServer::start().await;
+    for n in 1..=250u64 {
+        let inc = PdIncident::new(&format!("PINC{n:03}"), n, &format!("incident {n}"));
+        let inc = match n % 3 {
+            0 => inc.acked_by("Bo Jensen"),
+            _ => inc,
+        };
+        server.add(inc);
+    }
+    // Resolved ones must be filtered out by PagerDuty, not listed.
+    for inc in server.lock().incidents.iter_mut().skip(230) {
+        inc.status = "resolved".into();
+    }
+    let mut pd = adapter(&server, "paging");
+    let incidents = list(&mut pd).await;
+
+    assert_eq!(incidents.len(), 230);
+    let ids: std::collections::HashSet<_> = incidents.iter().map(|i| &i.id).collect();
+    assert_eq!(ids.len(), 230);
+    let acked = incidents
+        .iter()
+        .filter(|i| i.status == Status::Acknowledged)
+        .count();
+    assert_eq!(acked, 76);
+    let queries = server.lock().list_queries.clone();
+    assert_eq!(queries.len(), 3, "{queries:?}");
+    for (page, q) in queries.iter().enumerate() {
+        let get = |k: &str| -> Vec<&str> {
+            q.iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(get("statuses[]"), ["triggered", "acknowledged"]);
+        let limit: usize = get("limit")[0].parse().expect("limit");
+        assert!(limit <= 100);
+        assert_eq!(get("offset"), [(page * 100).to_string()]);
+    }
+}
+
+#[tokio::test]
+async fn log_entries_are_fetched_for_ten_per_poll_most_urgent_first_and_only_on_change() {
+    let server = PdServer::start().await;
+    for n in 1..=25u64 {
+        let mut inc = PdIncident::new(&format!("PLOG{n:03}"), n, "incident");
+        // The last three are the most urgent: they go first.
+        inc.priority = (n > 22).then(|| "P1".to_string());
+        server.add(inc);
+    }
+    let mut pd = adapter(&server, "logcap");
+    list(&mut pd).await;
+    let first = server.lock().log_fetches.clone();
+    assert_eq!(first.len(), 10);
+    for id in ["PLOG023", "PLOG024", "PLOG025"] {
+        assert!(first[..3].contains(&id.to_string()), "{first:?}");
+    }
+    list(&mut pd).await;
+    list(&mut pd).await;
+    assert_eq!(server.lock().log_fetches.len(), 25, "each fetched once");
+    list(&mut pd).await;
+    assert_eq!(server.lock().log_fetches.len(), 25, "nothing changed");
+
+    server.lock().incidents[0] = PdIncident::new("PLOG001", 1, "incident").acked_by("Bo Jensen");
+    list(&mut pd).await;
+    assert_eq!(server.lock().log_fetches[25..], ["PLOG001".to_string()]);
+}
+
+#[tokio::test]
+async fn ack_changes_pagerduty_and_shows_who() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PACK001", 7, "p99 latency high"));
+    let mut pd = adapter(&server, "ack");
+    assert_eq!(list(&mut pd).await[0].status, Status::Triggered);
+
+    let msg = apply(&mut pd, "pagerduty:PACK001", IncidentOp::Ack).await;
+    assert!(msg.expect("ack").contains("acknowledged"));
+    let inc = server.incident("PACK001");
+    assert_eq!(inc.status, "acknowledged");
+    assert_eq!(inc.acks.last().map(|a| a.1.as_str()), Some("Ana Lima"));
+    let writes = server.lock().writes.clone();
+    assert_eq!(writes[0].from, "ana@example.com");
+    assert_eq!(writes[0].body["incident"]["type"], "incident_reference");
+
+    let listed = list(&mut pd).await;
+    let inc = find(&listed, "pagerduty:PACK001");
+    assert_eq!(inc.status, Status::Acknowledged);
+    assert_eq!(inc.acked_by.as_ref().map(|s| s.as_str()), Some("Ana Lima"));
+    assert!(inc.acked_at.is_some());
+    assert_eq!(inc.seconds_left(Utc::now()), None);
+}
+
+#[tokio::test]
+async fn ack_of_someone_elses_incident_is_refused_without_a_put() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PCON001", 1, "cost spike").acked_by("Bo Jensen"));
+    server.add(PdIncident::new("PCON002", 2, "errors"));
+    let mut pd = adapter(&server, "conflict");
+    list(&mut pd).await;
+
+    let err = apply(&mut pd, "pagerduty:PCON001", IncidentOp::Ack).await;
+    assert_eq!(
+        err,
+        Err(BackendError::Rejected(
+            "already acknowledged by Bo Jensen".into()
+        ))
+    );
+    assert_eq!(server.lock().puts, 0);
+
+    // Resolved by someone else since the last list: PagerDuty's 400 is a conflict too.
+    server.lock().incidents[1].status = "resolved".into();
+    let err = apply(&mut pd, "pagerduty:PCON002", IncidentOp::Ack).await;
+    assert_eq!(
+        err,
+        Err(BackendError::Rejected("Incident Already Resolved".into()))
+    );
+    assert_eq!(server.lock().puts, 1);
+    // Known resolved (from the last list or write): refused locally.
+    server.lock().incidents[1].status = "triggered".into();
+    list(&mut pd).await;
+    apply(&mut pd, "pagerduty:PCON002", IncidentOp::Resolve)
+        .await
+        .expect("resolve");
+    let err = apply(&mut pd, "pagerduty:PCON002", IncidentOp::Resolve).await;
+    assert_eq!(err, Err(BackendError::Rejected("already resolved".into())));
+    assert_eq!(server.lock().puts, 2);
+
+    let err = apply(&mut pd, "pagerduty:PNOPE99", IncidentOp::Ack).await;
+    assert_eq!(
+        err,
+        Err(BackendError::Rejected(
+            "no incident pagerduty:PNOPE99".into()
+        ))
+    );
+    let err = apply(&mut pd, "pagerduty:../x", IncidentOp::Ack).await;
+    assert_eq!(
+        err,
+        Err(BackendError::Rejected("no incident pagerduty:../x".into()))
+    );
+    assert_eq!(
+        server.lock().puts,
+        3,
+        "the malformed id never left the adapter"
+    );
+}
+
+#[tokio::test]
+async fn resolve_escalate_and_note_reach_pagerduty() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PRES001", 1, "eval regression"));
+    server.add(PdIncident::new("PESC001", 2, "guardrail bypass"));
+    let mut at_two = PdIncident::new("PESC002", 3, "drift");
+    at_two.log.push(servers::pagerduty::LogEntry {
+        kind: "escalate_log_entry".into(),
+        at: Utc::now(),
+        summary: "Escalated to level 2 by Bo Jensen".into(),
+        agent: Some("Bo Jensen".into()),
+        channel: None,
+    });
+    server.add(at_two);
+    let mut pd = adapter(&server, "writes");
+    let listed = list(&mut pd).await;
+    assert_eq!(find(&listed, "pagerduty:PESC001").escalation_level, 0);
+    assert_eq!(find(&listed, "pagerduty:PESC002").escalation_level, 1);
+
+    apply(&mut pd, "pagerduty:PRES001", IncidentOp::Resolve)
+        .await
+        .expect("resolve");
+    assert_eq!(server.incident("PRES001").status, "resolved");
+
+    apply(&mut pd, "pagerduty:PESC001", IncidentOp::Escalate)
+        .await
+        .expect("escalate");
+    apply(&mut pd, "pagerduty:PESC001", IncidentOp::Escalate)
+        .await
+        .expect("escalate again");
+    apply(&mut pd, "pagerduty:PESC002", IncidentOp::Escalate)
+        .await
+        .expect("escalate from level 2");
+    let escalations = server.lock().escalations.clone();
+    assert_eq!(
+        escalations,
+        [
+            ("PESC001".to_string(), 2),
+            ("PESC001".to_string(), 3),
+            ("PESC002".to_string(), 3)
+        ]
+    );
+    let listed = list(&mut pd).await;
+    assert_eq!(find(&listed, "pagerduty:PESC001").escalation_level, 2);
+
+    let note = "rolled back prompt v42 → v41";
+    apply(&mut pd, "pagerduty:PESC001", IncidentOp::Note(note.into()))
+        .await
+        .expect("note");
+    let notes = server.lock().notes.clone();
+    assert_eq!(notes, [("PESC001".to_string(), note.to_string())]);
+    // A note changes no status, yet the next list shows it: our write marked the log stale.
+    let listed = list(&mut pd).await;
+    let timeline = &find(&listed, "pagerduty:PESC001").timeline;
+    assert!(
+        timeline.iter().any(|e| e.text.as_str().contains(note)),
+        "{timeline:?}"
+    );
+}
+
+#[tokio::test]
+async fn timeline_comes_from_log_entries_in_order() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PTL0001", 1, "retrieval degradation").acked_by("Bo Jensen"));
+    let mut pd = adapter(&server, "timeline");
+    let listed = list(&mut pd).await;
+    let inc = &listed[0];
+    let texts: Vec<&str> = inc.timeline.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with("Triggered"), "{texts:?}");
+    assert_eq!(texts[1], "Acknowledged by Bo Jensen");
+    assert!(inc.timeline[0].at < inc.timeline[1].at);
+}
+
+#[tokio::test]
+async fn incident_fields_map_to_the_cockpit() {
+    let server = PdServer::start().await;
+    let mut p1 = PdIncident::new("PMAP001", 41, "Guardrail bypass on support-bot");
+    p1.priority = Some("P1".into());
+    let mut low = PdIncident::new("PMAP002", 42, "disk 80%");
+    low.urgency = "low".into();
+    low.service = "cost_explosion".into();
+    let mut sev3 = PdIncident::new("PMAP003", 43, "something");
+    sev3.priority = Some("SEV-3".into());
+    server.add(p1);
+    server.add(low);
+    server.add(sev3);
+    server.add(PdIncident::new("PMAP004", 44, "unclassified"));
+    let mut pd = adapter(&server, "mapping");
+    let listed = list(&mut pd).await;
+
+    let p1 = find(&listed, "pagerduty:PMAP001");
+    assert_eq!(p1.source, "pagerduty");
+    assert_eq!(
+        (p1.sev, p1.kind),
+        (Sev::Sev1, IncidentType::GuardrailBypass)
+    );
+    assert_eq!(p1.feature.as_str(), "support-bot");
+    assert_eq!(p1.respond_by, p1.triggered_at + Sev::Sev1.response_time());
+    assert!(p1.firing);
+    let evidence: Vec<&str> = p1.evidence.iter().map(|e| e.as_str()).collect();
+    assert!(evidence.contains(&"https://example.pagerduty.com/incidents/PMAP001"));
+    assert!(evidence.contains(&"incident_key: dedup-PMAP001"));
+    let low = find(&listed, "pagerduty:PMAP002");
+    assert_eq!(
+        (low.sev, low.kind),
+        (Sev::Sev4, IncidentType::CostExplosion)
+    );
+    assert_eq!(find(&listed, "pagerduty:PMAP003").sev, Sev::Sev3);
+    let plain = find(&listed, "pagerduty:PMAP004");
+    assert_eq!((plain.sev, plain.kind), (Sev::Sev2, IncidentType::Other));
+
+    for op in [
+        IncidentOp::Ack,
+        IncidentOp::Escalate,
+        IncidentOp::Resolve,
+        IncidentOp::Note("x".into()),
+    ] {
+        assert_eq!(pd.unsupported(&op), None);
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_stops_all_requests_until_the_reset() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PRL0001", 1, "errors"));
+    let mut pd = adapter(&server, "ratelimit");
+    list(&mut pd).await;
+    server.lock().throttle = Some((1, 2));
+
+    let err = pd.list(Utc::now()).await;
+    assert_eq!(
+        err,
+        Err(BackendError::Http {
+            status: 429,
+            message: "rate limited; retry in 2s".into()
+        })
+    );
+    let seen = server.lock().requests;
+    let again = pd.list(Utc::now()).await;
+    assert!(
+        matches!(&again, Err(BackendError::Http { status: 429, message }) if message.starts_with("rate limited; retry in ")),
+        "{again:?}"
+    );
+    let ack = apply(&mut pd, "pagerduty:PRL0001", IncidentOp::Ack).await;
+    assert!(
+        matches!(&ack, Err(BackendError::Http { status: 429, .. })),
+        "{ack:?}"
+    );
+    assert_eq!(server.lock().requests, seen, "nothing sent while limited");
+
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let result = loop {
+        let r = pd.list(Utc::now()).await;
+        if r.is_ok() || Instant::now() > deadline {
+            break r;
+        }
+        assert_eq!(server.lock().requests, seen, "nothing sent while limited");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(result.map(|l| l.len()), Ok(1));
+}
+
+#[tokio::test]
+async fn revoked_token_and_forbidden_are_reported() {
+    let server = PdServer::start().await;
+    server.add(PdIncident::new("PTOK001", 1, "errors"));
+    let mut pd = adapter(&server, "token");
+    list(&mut pd).await;
+    server.lock().token_revoked = true;
+    let err = pd.list(Utc::now()).await;
+    match &err {
+        Err(BackendError::Http {
+            status: 401,
+            message,
+        }) => {
+            assert!(message.contains("invalid API token"), "{message}");
+            assert!(message.contains("expired"), "{message}");
+            assert!(!message.contains(TOKEN));
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let ack = apply(&mut pd, "pagerduty:PTOK001", IncidentOp::Ack).await;
+    assert!(matches!(ack, Err(BackendError::Http { status: 401, .. })));
+
+    server.lock().token_revoked = false;
+    server.lock().forbidden = true;
+    let err = pd.list(Utc::now()).await;
+    assert!(
+        matches!(&err, Err(BackendError::Http { status: 403, message }) if message.contains("Access Denied")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_dead_and_slow_servers_fail_distinctly() {
+    let server = PdServer::start().await;
+    server.lock().malformed = true;
+    let mut pd = adapter(&server, "malformed");
+    let err = pd.list(Utc::now()).await;
+    assert!(matches!(err, Err(BackendError::Malformed(_))), "{err:?}");
+
+    let dead = format!("http://127.0.0.1:{}", servers::free_port());
+    let mut pd = PagerDuty::new(&config(&dead, "dead")).expect("adapter");
+    let err = pd.list(Utc::now()).await;
+    assert!(matches!(err, Err(BackendError::Unreachable(_))), "{err:?}");
+
+    let slow = PdServer::start().await;
+    slow.lock().delay = Duration::from_secs(3);
+    let mut cfg = config(&slow.url, "slow");
+    cfg.timeout_secs = 0.3;
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
+    let started = Instant::now();
+    let err = pd.list(Utc::now()).await;
+    assert_eq!(err, Err(BackendError::Timeout(1)));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn escape_sequences_from_pagerduty_arrive_inert() {
+    let server = PdServer::start().await;
+    let mut inc = PdIncident::new(
+        "PESC0SQ",
+        1,
+        "\u{1b}]52;c;cm0gLXJmIH4=\u{7}Prod \u{1b}[31mguardrail bypass\u{1b}[0m\u{1b}[2J",
+    );
+    inc.service = "bot\u{1b}]0;pwned\u{1b}\\".into();
+    let inc = inc.acked_by("Eve\u{1b}[8m hidden\u{9b}31m");
+    server.add(inc);
+    let mut pd = adapter(&server, "escapes");
+    let listed = list(&mut pd).await;
+    let inc = &listed[0];
+    assert_eq!(inc.title.as_str(), "Prod guardrail bypass");
+    assert_eq!(inc.kind, IncidentType::GuardrailBypass);
+    assert_eq!(inc.feature.as_str(), "bot");
+    assert_eq!(
+        inc.acked_by.as_ref().map(|s| s.as_str()),
+        Some("Eve hidden")
+    );
+    let mut all: Vec<&str> = vec![inc.title.as_str(), inc.feature.as_str()];
+    all.extend(inc.evidence.iter().map(|e| e.as_str()));
+    all.extend(inc.timeline.iter().map(|e| e.text.as_str()));
+    assert!(inc.timeline.len() == 2);
+    for s in all {
+        assert!(!s.chars().any(char::is_control), "{s:?}");
+        assert!(!s.contains("52;c") && !s.contains("pwned"), "{s:?}");
+    }
+    let err = apply(&mut pd, "pagerduty:PESC0SQ", IncidentOp::Ack).await;
+    assert_eq!(
+        err,
+        Err(BackendError::Rejected(
+            "already acknowledged by Eve hidden".into()
+        ))
+    );
+}
+
+#[test]
+fn config_errors_name_what_to_fix() {
+    let mut cfg = config("http://127.0.0.1:1", "cfgerr");
+    cfg.token = SecretSpec {
+        env: Some("OC_PD_TEST_SURELY_UNSET".into()),
+        file: None,
+    };
+    let err = PagerDuty::new(&cfg).err().unwrap_or_default();
+    assert!(err.contains("OC_PD_TEST_SURELY_UNSET"), "{err}");
+
+    let mut cfg = config("http://127.0.0.1:1", "cfgerr2");
+    cfg.from = "".into();
+    assert!(PagerDuty::new(&cfg)
+        .err()
+        .unwrap_or_default()
+        .contains("from"));
+    let pd = PagerDuty::new(&config("http://127.0.0.1:1", "cfgerr3")).expect("adapter");
+    assert!(!format!("{pd:?}").contains(TOKEN));
+}

@@ -1,0 +1,86 @@
+//! Real servers started by tests on 127.0.0.1: helpers shared by the Prometheus,
+//! Alertmanager and PagerDuty-contract tests. Each submodule starts one kind of server.
+#![allow(dead_code)]
+
+pub mod alertmanager;
+pub mod pagerduty;
+pub mod prometheus;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now (the OS picks it; we release it and hand it over).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// A fresh, empty directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("oc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Finds a server binary, or fails the test saying how to install it. Tests never skip:
+/// `.ci/run` installs the Debian packages.
+pub fn binary(candidates: &[&str], package: &str) -> PathBuf {
+    for c in candidates {
+        for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+            let p = Path::new(dir).join(c);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!("none of {candidates:?} found: apt-get install {package} (see .ci/run)");
+}
+
+/// Kills the child when the test ends, pass or fail.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls until `url` answers 200, or panics after `timeout` with what the server said.
+pub fn wait_http_ok(url: &str, timeout: Duration, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("server exited early ({status}):\n{out}");
+        }
+        if http_get_status(url) == Some(200) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("{url} not ready after {timeout:?}:\n{out}");
+}
+
+/// Minimal blocking GET returning the status code, so readiness checks need no runtime.
+pub fn http_get_status(url: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1)?.parse().ok()
+}

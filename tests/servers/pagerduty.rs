@@ -1,0 +1,590 @@
+//! A contract server for PagerDuty's public REST API v2, on 127.0.0.1, holding incident state.
+//! It rejects what the public docs say PagerDuty rejects, with PagerDuty's error shape
+//! `{"error":{"message","code","errors":[…]}}`:
+//! - every request: `Authorization: Token token=<key>` (else 401) and
+//!   `Accept: application/vnd.pagerduty+json;version=2` (else 400);
+//! - writes: `Content-Type: application/json` and `From: <email of a known user>` (else 400);
+//! - `GET /incidents`: array filters only as `statuses[]` (a bare `statuses` is refused so a
+//!   filter can never be silently ignored), known statuses, `limit` ≤ 100;
+//! - `PUT /incidents/{id}`: `{"incident":{"type":"incident_reference", status|escalation_level}}`;
+//!   changing a resolved incident → 400 "Incident Already Resolved";
+//! - `POST /incidents/{id}/notes`: `{"note":{"content":"…"}}` with non-empty content;
+//! - unknown incident → 404.
+//!
+//! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
+//! 403, a truncated JSON body, and a delay before every answer.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub const TOKEN: &str = "u+pd-contract-token-0123";
+pub const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
+/// Users the account knows: (email, name, id). `From` must name one of them.
+pub const USERS: [(&str, &str, &str); 2] = [
+    ("ana@example.com", "Ana Lima", "PUANA01"),
+    ("bo@example.com", "Bo Jensen", "PUBOJ02"),
+];
+
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub summary: String,
+    pub agent: Option<String>,
+    /// A note's text, carried as the channel summary like PagerDuty does.
+    pub channel: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PdIncident {
+    pub id: String,
+    pub number: u64,
+    pub title: String,
+    pub status: String,
+    pub urgency: String,
+    pub priority: Option<String>,
+    pub service: String,
+    pub created_at: DateTime<Utc>,
+    pub last_status_change_at: DateTime<Utc>,
+    /// (at, acknowledger name)
+    pub acks: Vec<(DateTime<Utc>, String)>,
+    pub level: u32,
+    pub key: String,
+    pub log: Vec<LogEntry>,
+}
+
+impl PdIncident {
+    /// A triggered, high-urgency incident created ten minutes ago, with its trigger log entry.
+    pub fn new(id: &str, number: u64, title: &str) -> Self {
+        let at = Utc::now() - ChronoDuration::minutes(10);
+        PdIncident {
+            id: id.into(),
+            number,
+            title: title.into(),
+            status: "triggered".into(),
+            urgency: "high".into(),
+            priority: None,
+            service: "support-bot".into(),
+            created_at: at,
+            last_status_change_at: at,
+            acks: Vec::new(),
+            level: 1,
+            key: format!("dedup-{id}"),
+            log: vec![LogEntry {
+                kind: "trigger_log_entry".into(),
+                at,
+                summary: "Triggered through the API".into(),
+                agent: Some("Prometheus integration".into()),
+                channel: None,
+            }],
+        }
+    }
+
+    /// Acknowledged by `name` five minutes ago, logged like PagerDuty logs it.
+    pub fn acked_by(mut self, name: &str) -> Self {
+        let at = Utc::now() - ChronoDuration::minutes(5);
+        self.status = "acknowledged".into();
+        self.last_status_change_at = at;
+        self.acks.push((at, name.into()));
+        self.log.push(LogEntry {
+            kind: "acknowledge_log_entry".into(),
+            at,
+            summary: format!("Acknowledged by {name}"),
+            agent: Some(name.into()),
+            channel: None,
+        });
+        self
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Write {
+    pub method: String,
+    pub path: String,
+    pub from: String,
+    pub body: Value,
+}
+
+#[derive(Debug, Default)]
+pub struct PdState {
+    pub incidents: Vec<PdIncident>,
+    /// Every request that reached the server, accepted or not.
+    pub requests: u32,
+    /// Every PUT that reached the server, accepted or not.
+    pub puts: u32,
+    /// Query pairs of each `GET /incidents`, as decoded.
+    pub list_queries: Vec<Vec<(String, String)>>,
+    /// Incident ids whose log entries were fetched, in order.
+    pub log_fetches: Vec<String>,
+    /// Accepted writes.
+    pub writes: Vec<Write>,
+    /// (incident id, escalation_level) of each accepted escalation.
+    pub escalations: Vec<(String, u64)>,
+    /// (incident id, content) of each accepted note.
+    pub notes: Vec<(String, String)>,
+    /// The next `.0` requests get 429 with `ratelimit-reset: .1`.
+    pub throttle: Option<(u32, u64)>,
+    pub token_revoked: bool,
+    pub forbidden: bool,
+    pub malformed: bool,
+    pub delay: Duration,
+}
+
+type Shared = Arc<Mutex<PdState>>;
+
+fn lock(s: &Shared) -> MutexGuard<'_, PdState> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub struct PdServer {
+    pub url: String,
+    pub state: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PdServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl PdServer {
+    /// Binds a free port and serves on the current tokio runtime.
+    pub async fn start() -> PdServer {
+        let state: Shared = Arc::default();
+        let app = Router::new()
+            .route("/incidents", get(list))
+            .route("/incidents/{id}", put(update))
+            .route("/incidents/{id}/notes", post(add_note))
+            .route("/incidents/{id}/log_entries", get(log_entries))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        PdServer {
+            url: format!("http://{addr}"),
+            state,
+            task,
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, PdState> {
+        lock(&self.state)
+    }
+
+    pub fn add(&self, inc: PdIncident) {
+        self.lock().incidents.push(inc);
+    }
+
+    pub fn incident(&self, id: &str) -> PdIncident {
+        self.lock()
+            .incidents
+            .iter()
+            .find(|i| i.id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("server has no incident {id}"))
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn pd_error(status: StatusCode, code: u32, message: &str, errors: &[&str]) -> Response {
+    let mut error = json!({ "message": message, "code": code });
+    if !errors.is_empty() {
+        error["errors"] = json!(errors);
+    }
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+fn invalid(errors: &[&str]) -> Response {
+    pd_error(
+        StatusCode::BAD_REQUEST,
+        2001,
+        "Invalid Input Provided",
+        errors,
+    )
+}
+
+fn not_found() -> Response {
+    pd_error(StatusCode::NOT_FOUND, 2100, "Not Found", &[])
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn throttled(reset: u64) -> Response {
+    let mut resp = pd_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        2020,
+        "Rate Limit Exceeded",
+        &[],
+    );
+    let h = resp.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", "960".to_string()),
+        ("ratelimit-remaining", "0".to_string()),
+        ("ratelimit-reset", reset.to_string()),
+        ("retry-after", reset.to_string()),
+    ] {
+        if let Ok(v) = value.parse() {
+            h.insert(name, v);
+        }
+    }
+    resp
+}
+
+/// What every request must carry, checked in PagerDuty's order: rate limit, token, Accept;
+/// for writes also Content-Type and a `From` naming a known user, whose name is returned.
+async fn gate(state: &Shared, h: &HeaderMap, write: bool) -> Result<String, Response> {
+    let delay = {
+        let mut s = lock(state);
+        s.requests += 1;
+        s.delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut s = lock(state);
+    if let Some((n, reset)) = s.throttle {
+        s.throttle = (n > 1).then_some((n - 1, reset));
+        return Err(throttled(reset));
+    }
+    if s.token_revoked || header(h, "authorization") != format!("Token token={TOKEN}") {
+        return Err(pd_error(
+            StatusCode::UNAUTHORIZED,
+            2006,
+            "Authentication failed",
+            &[],
+        ));
+    }
+    if s.forbidden {
+        return Err(pd_error(StatusCode::FORBIDDEN, 2010, "Access Denied", &[]));
+    }
+    if header(h, "accept").replace(' ', "") != ACCEPT {
+        return Err(invalid(&[
+            "Accept must be application/vnd.pagerduty+json;version=2",
+        ]));
+    }
+    if !write {
+        return Ok(String::new());
+    }
+    if !header(h, "content-type").starts_with("application/json") {
+        return Err(invalid(&["Content-Type must be application/json"]));
+    }
+    let from = header(h, "from");
+    match USERS.iter().find(|(email, ..)| *email == from) {
+        Some((_, name, _)) => Ok((*name).to_string()),
+        None if from.is_empty() => Err(invalid(&[
+            "You must specify a user's email address in the \"From\" header to perform this action",
+        ])),
+        None => Err(invalid(&["Requester User Not Found"])),
+    }
+}
+
+fn user_ref(name: &str) -> Value {
+    let id = USERS
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|u| u.2)
+        .unwrap_or("PUOTHER");
+    json!({ "id": id, "type": "user_reference", "summary": name })
+}
+
+/// The incident as PagerDuty renders it. No `escalation_level`: list responses don't carry it.
+fn render(i: &PdIncident) -> Value {
+    json!({
+        "id": i.id,
+        "type": "incident",
+        "summary": format!("[#{}] {}", i.number, i.title),
+        "self": format!("https://api.pagerduty.com/incidents/{}", i.id),
+        "html_url": format!("https://example.pagerduty.com/incidents/{}", i.id),
+        "incident_number": i.number,
+        "title": i.title,
+        "status": i.status,
+        "urgency": i.urgency,
+        "created_at": ts(i.created_at),
+        "updated_at": ts(i.last_status_change_at),
+        "last_status_change_at": ts(i.last_status_change_at),
+        "incident_key": i.key,
+        "service": { "id": "PSVC001", "type": "service_reference", "summary": i.service },
+        "priority": i.priority.as_ref().map(|p| json!({
+            "id": format!("PPRI{p}"), "type": "priority_reference", "summary": p
+        })),
+        "acknowledgements": i.acks.iter().map(|(at, by)| json!({
+            "at": ts(*at), "acknowledger": user_ref(by)
+        })).collect::<Vec<_>>(),
+        "assignments": [{ "at": ts(i.created_at), "assignee": user_ref("Ana Lima") }],
+        "escalation_policy": {
+            "id": "PEP0001", "type": "escalation_policy_reference", "summary": "AI on-call"
+        },
+    })
+}
+
+const ARRAY_PARAMS: [&str; 5] = [
+    "statuses",
+    "urgencies",
+    "include",
+    "service_ids",
+    "team_ids",
+];
+const STATUSES: [&str; 3] = ["triggered", "acknowledged", "resolved"];
+
+/// (statuses, limit, offset) from the query, or why PagerDuty's contract refuses it.
+fn list_params(q: &[(String, String)]) -> Result<(Vec<String>, usize, usize), &'static str> {
+    let mut statuses = Vec::new();
+    let (mut limit, mut offset) = (25usize, 0usize);
+    for (k, v) in q {
+        match k.as_str() {
+            "statuses[]" if STATUSES.contains(&v.as_str()) => statuses.push(v.clone()),
+            "statuses[]" => return Err("statuses[] has an unknown status"),
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => limit = n,
+                _ => return Err("limit must be between 1 and 100"),
+            },
+            "offset" => offset = v.parse().map_err(|_| "offset must be a number")?,
+            k if ARRAY_PARAMS.contains(&k) => {
+                return Err("array parameters must be sent as name[]")
+            }
+            _ => {}
+        }
+    }
+    Ok((statuses, limit, offset))
+}
+
+async fn list(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = gate(&state, &headers, false).await {
+        return r;
+    }
+    let mut s = lock(&state);
+    s.list_queries.push(q.clone());
+    let (statuses, limit, offset) = match list_params(&q) {
+        Ok(p) => p,
+        Err(why) => return invalid(&[why]),
+    };
+    if s.malformed {
+        return (
+            [("content-type", "application/json")],
+            "{\"incidents\":[{\"id\":",
+        )
+            .into_response();
+    }
+    let mut matching: Vec<&PdIncident> = s
+        .incidents
+        .iter()
+        .filter(|i| statuses.is_empty() || statuses.contains(&i.status))
+        .collect();
+    matching.sort_by_key(|i| i.number);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| render(i))
+        .collect();
+    let more = offset + page.len() < matching.len();
+    Json(json!({
+        "incidents": page, "limit": limit, "offset": offset, "more": more, "total": null
+    }))
+    .into_response()
+}
+
+/// The JSON body, or PagerDuty's 400 for one that does not parse.
+fn parse_body(body: &str) -> Result<Value, Box<Response>> {
+    serde_json::from_str(body).map_err(|_| Box::new(invalid(&["Request body is not valid JSON"])))
+}
+
+async fn update(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    lock(&state).puts += 1;
+    let user = match gate(&state, &headers, true).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let inc = &body["incident"];
+    if inc["type"] != "incident_reference" {
+        return invalid(&["incident.type must be incident_reference"]);
+    }
+    let mut s = lock(&state);
+    let Some(ix) = s.incidents.iter().position(|i| i.id == id) else {
+        return not_found();
+    };
+    if s.incidents[ix].status == "resolved" {
+        return invalid(&["Incident Already Resolved"]);
+    }
+    match (inc["status"].as_str(), inc["escalation_level"].as_u64()) {
+        (Some(st @ ("acknowledged" | "resolved")), None) => {
+            set_status(&mut s.incidents[ix], st, &user)
+        }
+        (None, Some(level)) if level >= 1 => {
+            s.escalations.push((id.clone(), level));
+            escalate(&mut s.incidents[ix], level, &user)
+        }
+        _ => {
+            return invalid(&[
+                "incident needs a status (acknowledged|resolved) or an escalation_level",
+            ])
+        }
+    }
+    s.writes.push(Write {
+        method: "PUT".into(),
+        path: format!("/incidents/{id}"),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    Json(json!({ "incident": render(&s.incidents[ix]) })).into_response()
+}
+
+/// PagerDuty accepts a second acknowledgement: it adds the acknowledger.
+fn set_status(i: &mut PdIncident, status: &str, user: &str) {
+    let at = now();
+    if i.status != status {
+        i.last_status_change_at = at;
+    }
+    i.status = status.into();
+    let (kind, verb) = if status == "acknowledged" {
+        i.acks.push((at, user.into()));
+        ("acknowledge_log_entry", "Acknowledged")
+    } else {
+        ("resolve_log_entry", "Resolved")
+    };
+    i.log.push(LogEntry {
+        kind: kind.into(),
+        at,
+        summary: format!("{verb} by {user}"),
+        agent: Some(user.into()),
+        channel: None,
+    });
+}
+
+/// Escalating re-triggers the incident for the next level, which must acknowledge afresh.
+fn escalate(i: &mut PdIncident, level: u64, user: &str) {
+    let at = now();
+    i.level = u32::try_from(level).unwrap_or(u32::MAX);
+    i.status = "triggered".into();
+    i.acks.clear();
+    i.last_status_change_at = at;
+    i.log.push(LogEntry {
+        kind: "escalate_log_entry".into(),
+        at,
+        summary: format!("Escalated to level {level} by {user}"),
+        agent: Some(user.into()),
+        channel: None,
+    });
+}
+
+async fn add_note(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let user = match gate(&state, &headers, true).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(content) = body["note"]["content"]
+        .as_str()
+        .filter(|c| !c.trim().is_empty())
+    else {
+        return invalid(&["note.content is required"]);
+    };
+    let mut s = lock(&state);
+    let Some(ix) = s.incidents.iter().position(|i| i.id == id) else {
+        return not_found();
+    };
+    let at = now();
+    s.incidents[ix].log.push(LogEntry {
+        kind: "annotate_log_entry".into(),
+        at,
+        summary: format!("Note added by {user}"),
+        agent: Some(user.clone()),
+        channel: Some(content.into()),
+    });
+    s.notes.push((id.clone(), content.into()));
+    s.writes.push(Write {
+        method: "POST".into(),
+        path: format!("/incidents/{id}/notes"),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    let note = json!({
+        "id": format!("PNOTE{}", s.notes.len()),
+        "user": user_ref(&user),
+        "content": content,
+        "created_at": ts(at),
+    });
+    (StatusCode::CREATED, Json(json!({ "note": note }))).into_response()
+}
+
+async fn log_entries(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&state, &headers, false).await {
+        return r;
+    }
+    let mut s = lock(&state);
+    s.log_fetches.push(id.clone());
+    let Some(inc) = s.incidents.iter().find(|i| i.id == id) else {
+        return not_found();
+    };
+    // Newest first, as PagerDuty lists them.
+    let entries: Vec<Value> = inc
+        .log
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(n, e)| {
+            json!({
+                "id": format!("R{}{n}", inc.id),
+                "type": e.kind,
+                "summary": e.summary,
+                "created_at": ts(e.at),
+                "agent": e.agent.as_deref().map(user_ref),
+                "channel": match &e.channel {
+                    Some(c) => json!({ "type": "note", "summary": c }),
+                    None => json!({ "type": "api" }),
+                },
+                "incident": { "id": inc.id, "type": "incident_reference" },
+            })
+        })
+        .collect();
+    Json(json!({
+        "log_entries": entries, "limit": 100, "offset": 0, "more": false, "total": null
+    }))
+    .into_response()
+}
