@@ -197,3 +197,14 @@ fn every_builtin_theme_renders_the_main_screen() {
         assert!(out.contains("SEV1"), "{name}");
     }
 }
+
+#[test]
+fn without_a_metrics_source_the_signal_pane_says_how_to_add_one() {
+    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    let mut s = State::new(common::origin(), "ana", "am");
+    s.sources = vec![SourceHealth::new("am", SourceRole::Incidents, Some(10.0))];
+    let out = screen(&s, 100, 30);
+    assert!(out.contains("No metrics source: add a [[prometheus]]"), "{out}");
+    s.sources.push(SourceHealth::new("prom", SourceRole::Metrics, Some(10.0)));
+    assert!(screen(&s, 100, 30).contains("waiting for the first metrics"));
+}

@@ -4,7 +4,7 @@ use super::pane;
 use super::sparkline::ThresholdSparkline;
 use crate::config::theme::{Role, Theme};
 use crate::domain::{Signal, SignalKind};
-use crate::state::State;
+use crate::state::{SourceRole, State};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -33,7 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let stale = state
         .sources
         .iter()
-        .any(|s| s.role == crate::state::SourceRole::Metrics && s.is_stale(state.now));
+        .any(|s| s.role == SourceRole::Metrics && s.is_stale(state.now));
     let mut title = match &feature {
         Some(f) => format!(" Signals · {f} "),
         None => " Signals ".to_string(),
@@ -52,11 +52,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(feature) = feature else {
+        let has_metrics = state.sources.iter().any(|s| s.role == SourceRole::Metrics);
+        let msg = if has_metrics {
+            "waiting for the first metrics…"
+        } else {
+            "No metrics source: add a [[prometheus]] section to config.toml (see README)."
+        };
         frame.render_widget(
-            Paragraph::new(Line::styled(
-                "waiting for the first metrics…",
-                theme.style(Role::Muted),
-            )),
+            Paragraph::new(Line::styled(msg, theme.style(Role::Muted))),
             inner,
         );
         return;
