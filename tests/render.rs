@@ -204,7 +204,11 @@ fn without_a_metrics_source_the_signal_pane_says_how_to_add_one() {
     let mut s = State::new(common::origin(), "ana", "am");
     s.sources = vec![SourceHealth::new("am", SourceRole::Incidents, Some(10.0))];
     let out = screen(&s, 100, 30);
-    assert!(out.contains("No metrics source: add a [[prometheus]]"), "{out}");
-    s.sources.push(SourceHealth::new("prom", SourceRole::Metrics, Some(10.0)));
+    assert!(
+        out.contains("No metrics source: add a [[prometheus]]"),
+        "{out}"
+    );
+    s.sources
+        .push(SourceHealth::new("prom", SourceRole::Metrics, Some(10.0)));
     assert!(screen(&s, 100, 30).contains("waiting for the first metrics"));
 }

@@ -164,6 +164,31 @@ pub struct FeatureInfo {
     pub eval_baseline: Option<f64>,
 }
 
+impl FeatureInfo {
+    /// What a metrics-only source can say about a feature: its name and models. Deployment
+    /// facts (versions, prompts, sampling parameters) are unknown: NaN / 0 / empty, which the
+    /// runbook shows as "unknown" rather than as facts.
+    pub fn traffic_only(name: &str, model: &str) -> FeatureInfo {
+        FeatureInfo {
+            name: name.to_string(),
+            model: model.to_string(),
+            model_version: String::new(),
+            model_changed_at: None,
+            prompt_versions: Vec::new(),
+            current_prompt: None,
+            last_known_good_prompt: None,
+            segments: Vec::new(),
+            killed: Vec::new(),
+            temperature: f64::NAN,
+            top_p: f64::NAN,
+            max_tokens: 0,
+            seed: None,
+            uses_retrieval: false,
+            eval_baseline: None,
+        }
+    }
+}
+
 /// Everything a metrics source knows at one instant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignalSet {

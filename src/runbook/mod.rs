@@ -280,23 +280,7 @@ mod tests {
     fn metrics_only_sources_say_unknown_instead_of_nan() {
         use crate::domain::{SafeText, Sev, Status};
         let now = chrono::Utc::now();
-        let info = FeatureInfo {
-            name: "support-bot".into(),
-            model: "gpt-4o".into(),
-            model_version: String::new(),
-            model_changed_at: None,
-            prompt_versions: vec![],
-            current_prompt: None,
-            last_known_good_prompt: None,
-            segments: vec![],
-            killed: vec![],
-            temperature: f64::NAN,
-            top_p: f64::NAN,
-            max_tokens: 0,
-            seed: None,
-            uses_retrieval: false,
-            eval_baseline: None,
-        };
+        let info = FeatureInfo::traffic_only("support-bot", "gpt-4o");
         let inc = Incident {
             id: "prometheus:INC-1".into(),
             source: "prometheus".into(),

@@ -431,21 +431,8 @@ fn feature_info(
         .unwrap_or_default();
     // Prometheus knows traffic, not deployments: everything else is unknown here.
     FeatureInfo {
-        name: name.to_string(),
-        model,
-        model_version: String::new(),
-        model_changed_at: None,
-        prompt_versions: Vec::new(),
-        current_prompt: None,
-        last_known_good_prompt: None,
-        segments: Vec::new(),
-        killed: Vec::new(),
-        temperature: f64::NAN,
-        top_p: f64::NAN,
-        max_tokens: 0,
-        seed: None,
         uses_retrieval,
-        eval_baseline: None,
+        ..FeatureInfo::traffic_only(name, &model)
     }
 }
 
