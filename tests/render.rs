@@ -99,12 +99,9 @@ fn kill_switch_confirmation_80x24() {
 #[test]
 fn runbook_walkthrough_80x24() {
     let mut s = drill_state(15);
-    for _ in 0..s.view.len() {
-        if s.selected().map(|i| i.kind) == Some(IncidentType::CapabilityDrift) {
-            break;
-        }
-        update(&mut s, Action::Down);
-    }
+    assert!(common::select_where(&mut s, |i| {
+        i.kind == IncidentType::CapabilityDrift
+    }));
     update(&mut s, Action::Runbook);
     update(&mut s, Action::ConfirmAnswer);
     insta::assert_snapshot!(screen(&s, 80, 24));
@@ -144,14 +141,7 @@ fn escape_sequences_in_incident_text_render_as_plain_text() {
             incidents,
         }),
     );
-    update(&mut s, Action::Top);
-    for _ in 0..s.view.len() {
-        if s.selected().map(|i| i.id.as_str()) == Some("pd:HOSTILE") {
-            break;
-        }
-        update(&mut s, Action::Down);
-    }
-    assert_eq!(s.selected().map(|i| i.id.as_str()), Some("pd:HOSTILE"));
+    assert!(common::select_where(&mut s, |i| i.id == "pd:HOSTILE"));
     update(&mut s, Action::ToggleDetail);
     let buf = render_with(&s, 160, 48, &theme("default"));
     for cell in buf.content() {

@@ -57,14 +57,9 @@ fn type_text(state: &mut State, text: &str) {
 
 /// Moves the cursor onto the first incident of `kind`.
 fn select(state: &mut State, kind: IncidentType) {
-    update(state, Action::Top);
-    for _ in 0..state.view.len() {
-        if state.selected().map(|i| i.kind) == Some(kind) {
-            return;
-        }
-        update(state, Action::Down);
+    if !common::select_where(state, |i| i.kind == kind) {
+        panic!("no {kind:?} incident in the drill at minute {MINUTE}");
     }
-    panic!("no {kind:?} incident in the drill at minute {MINUTE}");
 }
 
 #[test]

@@ -123,3 +123,18 @@ pub fn drill_state(minutes: i64) -> State {
     }
     state
 }
+
+/// Moves the cursor to the first incident matching `pred`; false when none does.
+pub fn select_where(
+    state: &mut State,
+    pred: impl Fn(&oncall_cockpit::domain::Incident) -> bool,
+) -> bool {
+    update(state, Action::Top);
+    for _ in 0..state.view.len() {
+        if state.selected().is_some_and(&pred) {
+            return true;
+        }
+        update(state, Action::Down);
+    }
+    false
+}
