@@ -95,12 +95,13 @@ pub async fn run_incidents<I: IncidentSource>(
             req = commands.recv() => {
                 let Some(req) = req else { return };
                 let result = match &req.command {
-                    Command::Incident { op, .. } if source.unsupported(op).is_some() => {
-                        Err(BackendError::Rejected(source.unsupported(op).unwrap_or_default()))
-                    }
-                    Command::Incident { id, op, .. } => {
-                        bounded(cfg.timeout, source.apply(id, op, &req.author, clock.now())).await
-                    }
+                    Command::Incident { id, op, .. } => match source.unsupported(op) {
+                        Some(why) => Err(BackendError::Rejected(why)),
+                        None => {
+                            bounded(cfg.timeout, source.apply(id, op, &req.author, clock.now()))
+                                .await
+                        }
+                    },
                     Command::Flag { .. } => Err(BackendError::Rejected(format!(
                         "{} is an incident source and cannot change flags", cfg.source
                     ))),
