@@ -84,7 +84,7 @@ pub fn start_sim(
     state.sources.extend([
         SourceHealth::new(&name, SourceRole::Metrics, interval),
         SourceHealth::new(&name, SourceRole::Incidents, interval),
-        SourceHealth::new(&name, SourceRole::Flags, None),
+        SourceHealth::new(&name, SourceRole::Flags, interval),
     ]);
     state.flag_source = Some(name.clone());
     let cfg = DriverConfig {

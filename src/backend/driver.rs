@@ -126,8 +126,8 @@ pub async fn run_incidents<I: IncidentSource>(
     }
 }
 
-/// Flag systems have nothing to poll here: the fleet's metrics report the flag state. The
-/// task only applies commands, one at a time, in the order they were confirmed.
+/// Reads the levers on an interval and applies flag commands one at a time, in the order
+/// they were confirmed, re-reading right after each so the panes show the lever as it is.
 pub async fn run_flags<F: FlagControl>(
     mut control: F,
     cfg: DriverConfig,
@@ -135,17 +135,37 @@ pub async fn run_flags<F: FlagControl>(
     mut commands: UnboundedReceiver<CommandRequest>,
     tx: UnboundedSender<Action>,
 ) {
-    while let Some(req) = commands.recv().await {
-        let result = match &req.command {
-            Command::Flag { op, .. } => {
-                bounded(cfg.timeout, control.apply(op, &req.author, clock.now())).await
+    let mut tick = interval(cfg.poll);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            req = commands.recv() => {
+                let Some(req) = req else { return };
+                let result = match &req.command {
+                    Command::Flag { op, .. } => {
+                        bounded(cfg.timeout, control.apply(op, &req.author, clock.now())).await
+                    }
+                    Command::Incident { .. } => Err(BackendError::Rejected(format!(
+                        "{} is a flag system and cannot act on incidents",
+                        cfg.source
+                    ))),
+                };
+                if !send_outcome(&tx, req.action_id, result) {
+                    return;
+                }
             }
-            Command::Incident { .. } => Err(BackendError::Rejected(format!(
-                "{} is a flag system and cannot act on incidents",
-                cfg.source
-            ))),
+        }
+        let now = clock.now();
+        let event = match bounded(cfg.timeout, control.read(now)).await {
+            Ok(flags) => BackendEvent::Flags {
+                source: cfg.source.clone(),
+                at: now,
+                flags,
+            },
+            Err(e) => failed(&cfg.source, now, &e),
         };
-        if !send_outcome(&tx, req.action_id, result) {
+        if tx.send(Action::Backend(event)).is_err() {
             return;
         }
     }

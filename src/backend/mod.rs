@@ -45,11 +45,33 @@ pub enum BackendEvent {
         at: DateTime<Utc>,
         incidents: Vec<Incident>,
     },
+    /// What a flag system says the levers are set to now.
+    Flags {
+        source: String,
+        at: DateTime<Utc>,
+        flags: Vec<FeatureFlags>,
+    },
     Failed {
         source: String,
         at: DateTime<Utc>,
         error: String,
     },
+}
+
+/// The levers of one feature as its flag system reports them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FeatureFlags {
+    pub feature: String,
+    /// Prompt versions the flag can serve, in the flag system's order.
+    pub prompt_versions: Vec<String>,
+    pub current_prompt: Option<String>,
+    pub last_known_good: Option<String>,
+    /// When the served prompt version last changed, if the flag system records it.
+    pub prompt_changed_at: Option<DateTime<Utc>>,
+    /// Kill switches engaged: "*" for the whole feature, else segment names.
+    pub killed: Vec<String>,
+    /// User segments the kill switch can target, as far as the flag system knows them.
+    pub segments: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -191,6 +213,13 @@ pub trait IncidentSource: Send + 'static {
 }
 
 pub trait FlagControl: Send + 'static {
+    /// The levers of every feature this flag system knows. A write-only system (an HTTP hook)
+    /// knows none and returns an empty list.
+    fn read(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<FeatureFlags>, BackendError>> + Send;
+
     fn apply(
         &mut self,
         op: &FlagOp,

@@ -6,7 +6,7 @@ mod view;
 pub use update::update;
 
 use crate::audit::AuditRecord;
-use crate::backend::{Command, CommandRequest};
+use crate::backend::{Command, CommandRequest, FeatureFlags};
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
 use crate::runbook::RunbookSession;
 use chrono::{DateTime, Utc};
@@ -181,6 +181,9 @@ pub struct State {
     /// Latest signals and detections per metrics source, so one source failing or lagging
     /// never blanks another's.
     pub signal_sets: BTreeMap<String, (SignalSet, Vec<Detection>)>,
+    /// Latest levers per flag system; laid over `signals.features` so the panes show the
+    /// prompt version and kill switches the flag system serves, not what metrics last saw.
+    pub flag_sets: BTreeMap<String, Vec<FeatureFlags>>,
     /// (source, operation name) → why that source cannot do it; shown instead of acting.
     pub unsupported: BTreeMap<(String, String), String>,
     pub sources: Vec<SourceHealth>,
@@ -217,6 +220,7 @@ impl State {
             signals: SignalSet::default(),
             detections: Vec::new(),
             signal_sets: BTreeMap::new(),
+            flag_sets: BTreeMap::new(),
             unsupported: BTreeMap::new(),
             sources: Vec::new(),
             filter: String::new(),

@@ -7,8 +7,9 @@ use super::{
 };
 use crate::action::Action;
 use crate::audit::AuditRecord;
+use crate::backend::FeatureFlags;
 use crate::backend::{BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp};
-use crate::domain::{Incident, SafeText, Status};
+use crate::domain::{FeatureInfo, Incident, PromptVersion, SafeText, Status};
 use crate::runbook;
 use tui_textarea::TextArea;
 
@@ -111,6 +112,13 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             state.signal_sets.insert(source, (set, detections));
             merge_signals(state);
         }
+        BackendEvent::Flags { source, at, flags } => {
+            health_mut(state, &source, SourceRole::Flags).last_ok = Some(at);
+            state
+                .flag_sets
+                .insert(source, flags.iter().map(sanitize_flags).collect());
+            merge_signals(state);
+        }
         BackendEvent::Incidents {
             source,
             at,
@@ -149,8 +157,66 @@ fn merge_signals(state: &mut State) {
         merged.features.extend(set.features.iter().cloned());
         detections.extend(dets.iter().cloned());
     }
+    for (source, flags) in &state.flag_sets {
+        for ff in flags {
+            overlay_flags(&mut merged.features, source, ff);
+        }
+    }
     state.signals = merged;
     state.detections = detections;
+}
+
+/// Flag names, versions and segments come from outside like any other text.
+fn sanitize_flags(ff: &FeatureFlags) -> FeatureFlags {
+    let clean = |s: &String| SafeText::new(s).to_string();
+    FeatureFlags {
+        feature: clean(&ff.feature),
+        prompt_versions: ff.prompt_versions.iter().map(clean).collect(),
+        current_prompt: ff.current_prompt.as_ref().map(clean),
+        last_known_good: ff.last_known_good.as_ref().map(clean),
+        prompt_changed_at: ff.prompt_changed_at,
+        killed: ff.killed.iter().map(clean).collect(),
+        segments: ff.segments.iter().map(clean).collect(),
+    }
+}
+
+/// The flag system is the authority on levers; metrics only know what they last saw served.
+/// When two flag systems report one feature the first (by name) holds its levers.
+fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlags) {
+    let pos = match features.iter().position(|f| f.name == ff.feature) {
+        Some(p) => p,
+        None => {
+            features.push(FeatureInfo::traffic_only(&ff.feature, ""));
+            features.len() - 1
+        }
+    };
+    let info = &mut features[pos];
+    if info.flag_source.is_some() {
+        return;
+    }
+    info.flag_source = Some(source.to_string());
+    for id in &ff.prompt_versions {
+        if !info.prompt_versions.iter().any(|v| &v.id == id) {
+            info.prompt_versions.push(PromptVersion {
+                id: id.clone(),
+                deployed_at: None,
+                note: SafeText::new(""),
+            });
+        }
+    }
+    if ff.current_prompt.is_some() {
+        info.current_prompt = ff.current_prompt.clone();
+        info.prompt_changed_at = ff.prompt_changed_at.or(info.prompt_changed_at);
+    }
+    if ff.last_known_good.is_some() {
+        info.last_known_good_prompt = ff.last_known_good.clone();
+    }
+    info.killed = ff.killed.clone();
+    for s in ff.segments.iter().chain(&ff.killed) {
+        if s != "*" && !info.segments.contains(s) {
+            info.segments.push(s.clone());
+        }
+    }
 }
 
 fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Effect> {
@@ -441,8 +507,12 @@ fn resolve(state: &mut State) {
     });
 }
 
-fn flag_source(state: &mut State, what: &str) -> Option<String> {
-    let src = state.flag_source.clone();
+/// The flag system holding the feature's levers, else the default one.
+fn flag_source(state: &mut State, info: &FeatureInfo, what: &str) -> Option<String> {
+    let src = info
+        .flag_source
+        .clone()
+        .or_else(|| state.flag_source.clone());
     if src.is_none() {
         flash(
             state,
@@ -466,15 +536,15 @@ fn rollback(state: &mut State) {
     if !writable(state, "prompt rollback") {
         return;
     }
-    let Some(source) = flag_source(state, "prompt rollback") else {
-        return;
-    };
     let Some(info) = target_feature(state).and_then(|f| state.feature_info(&f).cloned()) else {
         flash(
             state,
             FlashLevel::Warn,
             "prompt rollback: no feature data yet".into(),
         );
+        return;
+    };
+    let Some(source) = flag_source(state, &info, "prompt rollback") else {
         return;
     };
     let current = info.current_prompt.clone().unwrap_or_default();
@@ -484,11 +554,10 @@ fn rollback(state: &mut State) {
         if v.id == current {
             continue;
         }
-        let mut detail = format!(
-            "deployed {} · {}",
-            v.deployed_at.format("%Y-%m-%d %H:%M"),
-            v.note
-        );
+        let mut detail = match v.deployed_at {
+            Some(t) => format!("deployed {} · {}", t.format("%Y-%m-%d %H:%M"), v.note),
+            None => v.note.to_string(),
+        };
         if Some(&v.id) == lkg.as_ref() {
             detail = format!("last-known-good · {detail}");
         }
@@ -535,15 +604,15 @@ fn kill_switch(state: &mut State) {
     if !writable(state, "kill switch") {
         return;
     }
-    let Some(source) = flag_source(state, "kill switch") else {
-        return;
-    };
     let Some(info) = target_feature(state).and_then(|f| state.feature_info(&f).cloned()) else {
         flash(
             state,
             FlashLevel::Warn,
             "kill switch: no feature data yet".into(),
         );
+        return;
+    };
+    let Some(source) = flag_source(state, &info, "kill switch") else {
         return;
     };
     let scopes = std::iter::once(None).chain(info.segments.iter().cloned().map(Some));
