@@ -7,11 +7,13 @@ use crate::app::Router;
 use crate::backend::alertmanager::Alertmanager;
 use crate::backend::clock::Clock;
 use crate::backend::driver::{self, DriverConfig};
+use crate::backend::flagd::Flagd;
+use crate::backend::hook::HttpHook;
 use crate::backend::local::SharedIncidents;
 use crate::backend::pagerduty::PagerDuty;
 use crate::backend::prometheus::Prometheus;
 use crate::backend::sim::{FleetSpec, Sim};
-use crate::backend::{IncidentOp, IncidentSource};
+use crate::backend::{FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
@@ -67,6 +69,29 @@ fn spawn_incidents<I: IncidentSource>(
         cmd_rx,
         tx.clone(),
     ));
+}
+
+/// A flag system's task. The first one started is where levers go for features that no flag
+/// system has reported yet.
+fn spawn_flags<F: FlagControl>(
+    control: F,
+    cfg: DriverConfig,
+    clock: Clock,
+    tx: &UnboundedSender<Action>,
+    router: &mut Router,
+    state: &mut State,
+) {
+    state.sources.push(SourceHealth::new(
+        &cfg.source,
+        SourceRole::Flags,
+        Some(cfg.poll.as_secs_f64()),
+    ));
+    if state.flag_source.is_none() {
+        state.flag_source = Some(cfg.source.clone());
+    }
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    router.flags.insert(cfg.source.clone(), cmd_tx);
+    tokio::spawn(driver::run_flags(control, cfg, clock, cmd_rx, tx.clone()));
 }
 
 /// The embedded fleet: metrics, the cockpit's own incident store, and the flag levers.
@@ -193,6 +218,29 @@ pub fn start_real(
             Err(e) => broken(state, &p.name, SourceRole::Incidents, e),
         }
     }
+    for f in &settings.sources.flagd {
+        let cfg = DriverConfig {
+            source: f.name.clone(),
+            poll: secs(f.poll_secs),
+            timeout: secs(f.timeout_secs),
+        };
+        match Flagd::new(f) {
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Err(e) => broken(state, &f.name, SourceRole::Flags, e),
+        }
+    }
+    for h in &settings.sources.http_hook {
+        // An endpoint has nothing to poll; the slow interval only republishes what was pulled.
+        let cfg = DriverConfig {
+            source: h.name.clone(),
+            poll: secs(60.0),
+            timeout: secs(h.timeout_secs),
+        };
+        match HttpHook::new(h) {
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Err(e) => broken(state, &h.name, SourceRole::Flags, e),
+        }
+    }
     router
 }
 
@@ -205,6 +253,8 @@ pub fn banner(settings: &Settings) -> String {
         .map(|p| p.name.as_str())
         .chain(s.alertmanager.iter().map(|a| a.name.as_str()))
         .chain(s.pagerduty.iter().map(|p| p.name.as_str()))
+        .chain(s.flagd.iter().map(|f| f.name.as_str()))
+        .chain(s.http_hook.iter().map(|h| h.name.as_str()))
         .collect();
     names.join(" + ")
 }

@@ -6,6 +6,8 @@
 pub mod alertmanager;
 pub mod clock;
 pub mod driver;
+pub mod flagd;
+pub mod hook;
 pub mod http;
 pub mod local;
 pub mod pagerduty;

@@ -73,6 +73,63 @@ pub struct PagerDutyConfig {
     pub page_size: u32,
 }
 
+/// A flagd flag file the cockpit edits in place (flagd's file provider, or a file a GitOps
+/// pipeline syncs).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagdConfig {
+    pub name: String,
+    pub path: std::path::PathBuf,
+    /// Flag key patterns; `{feature}` is the cockpit's feature name.
+    pub prompt_flag: String,
+    pub kill_flag: String,
+    /// Evaluation-context field that names the user segment in targeting rules.
+    pub segment_field: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+}
+
+/// One request of an HTTP hook. Strings may hold `{feature}`, `{segment}`, `{engage}`,
+/// `{action}`, `{to_version}`, `{author}`, `{at}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookRequest {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Header values that are secrets (an `Authorization` token): env var or 0600 file.
+    #[serde(default)]
+    pub secret_headers: BTreeMap<String, SecretSpec>,
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+/// A team's own endpoint for its levers.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHookConfig {
+    pub name: String,
+    pub timeout_secs: f64,
+    /// Features whose levers this hook holds.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Versions and segments the responder can pick from; the endpoint cannot list them.
+    #[serde(default)]
+    pub prompt_versions: Vec<String>,
+    #[serde(default)]
+    pub segments: Vec<String>,
+    #[serde(default)]
+    pub rollback: Option<HookRequest>,
+    #[serde(default)]
+    pub kill_switch: Option<HookRequest>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sources {
@@ -82,10 +139,18 @@ pub struct Sources {
     pub alertmanager: Vec<AlertmanagerConfig>,
     #[serde(default)]
     pub pagerduty: Vec<PagerDutyConfig>,
+    #[serde(default)]
+    pub flagd: Vec<FlagdConfig>,
+    #[serde(default)]
+    pub http_hook: Vec<HttpHookConfig>,
 }
 
 impl Sources {
     pub fn is_empty(&self) -> bool {
-        self.prometheus.is_empty() && self.alertmanager.is_empty() && self.pagerduty.is_empty()
+        self.prometheus.is_empty()
+            && self.alertmanager.is_empty()
+            && self.pagerduty.is_empty()
+            && self.flagd.is_empty()
+            && self.http_hook.is_empty()
     }
 }
