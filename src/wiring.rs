@@ -11,6 +11,7 @@ use crate::backend::flagd::Flagd;
 use crate::backend::hook::HttpHook;
 use crate::backend::local::SharedIncidents;
 use crate::backend::pagerduty::PagerDuty;
+use crate::backend::pagerduty_events::PagerDutyEvents;
 use crate::backend::prometheus::Prometheus;
 use crate::backend::sim::{FleetSpec, Sim};
 use crate::backend::{FlagControl, IncidentOp, IncidentSource};
@@ -218,6 +219,28 @@ pub fn start_real(
             Err(e) => broken(state, &p.name, SourceRole::Incidents, e),
         }
     }
+    for p in &settings.sources.pagerduty_events {
+        let cfg = DriverConfig {
+            source: p.name.clone(),
+            poll: secs(3600.0),
+            timeout: secs(p.timeout_secs),
+        };
+        match PagerDutyEvents::new(p) {
+            Ok(adapter) => {
+                state
+                    .sources
+                    .push(SourceHealth::new(&p.name, SourceRole::Pager, None));
+                if state.pager_source.is_none() {
+                    state.pager_source = Some(p.name.clone());
+                    state.change_events = p.change_events;
+                }
+                let (cmd_tx, cmd_rx) = unbounded_channel();
+                router.pagers.insert(p.name.clone(), cmd_tx);
+                tokio::spawn(driver::run_pager(adapter, cfg, clock, cmd_rx, tx.clone()));
+            }
+            Err(e) => broken(state, &p.name, SourceRole::Pager, e),
+        }
+    }
     for f in &settings.sources.flagd {
         let cfg = DriverConfig {
             source: f.name.clone(),
@@ -253,6 +276,7 @@ pub fn banner(settings: &Settings) -> String {
         .map(|p| p.name.as_str())
         .chain(s.alertmanager.iter().map(|a| a.name.as_str()))
         .chain(s.pagerduty.iter().map(|p| p.name.as_str()))
+        .chain(s.pagerduty_events.iter().map(|p| p.name.as_str()))
         .chain(s.flagd.iter().map(|f| f.name.as_str()))
         .chain(s.http_hook.iter().map(|h| h.name.as_str()))
         .collect();

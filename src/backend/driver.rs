@@ -6,7 +6,7 @@ use super::clock::Clock;
 use super::local::SharedIncidents;
 use super::{
     BackendError, BackendEvent, Command, CommandOutcome, CommandRequest, FlagControl,
-    IncidentSource, MetricsSource,
+    IncidentSource, MetricsSource, Pager,
 };
 use crate::action::Action;
 use crate::detect::{self, DetectConfig};
@@ -102,8 +102,8 @@ pub async fn run_incidents<I: IncidentSource>(
                                 .await
                         }
                     },
-                    Command::Flag { .. } => Err(BackendError::Rejected(format!(
-                        "{} is an incident source and cannot change flags", cfg.source
+                    other => Err(BackendError::Rejected(format!(
+                        "{} is an incident source and cannot {}", cfg.source, other.name()
                     ))),
                 };
                 if !send_outcome(&tx, req.action_id, result) {
@@ -146,9 +146,10 @@ pub async fn run_flags<F: FlagControl>(
                     Command::Flag { op, .. } => {
                         bounded(cfg.timeout, control.apply(op, &req.author, clock.now())).await
                     }
-                    Command::Incident { .. } => Err(BackendError::Rejected(format!(
-                        "{} is a flag system and cannot act on incidents",
-                        cfg.source
+                    other => Err(BackendError::Rejected(format!(
+                        "{} is a flag system and cannot {}",
+                        cfg.source,
+                        other.name()
                     ))),
                 };
                 if !send_outcome(&tx, req.action_id, result) {
@@ -166,6 +167,29 @@ pub async fn run_flags<F: FlagControl>(
             Err(e) => failed(&cfg.source, now, &e),
         };
         if tx.send(Action::Backend(event)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends pages and change events as they are confirmed; nothing to poll.
+pub async fn run_pager<P: Pager>(
+    mut pager: P,
+    cfg: DriverConfig,
+    clock: Clock,
+    mut commands: UnboundedReceiver<CommandRequest>,
+    tx: UnboundedSender<Action>,
+) {
+    while let Some(req) = commands.recv().await {
+        let result = match &req.command {
+            Command::Page { op, .. } => bounded(cfg.timeout, pager.send(op, clock.now())).await,
+            other => Err(BackendError::Rejected(format!(
+                "{} is a pager and cannot {}",
+                cfg.source,
+                other.name()
+            ))),
+        };
+        if !send_outcome(&tx, req.action_id, result) {
             return;
         }
     }

@@ -11,6 +11,7 @@ pub mod hook;
 pub mod http;
 pub mod local;
 pub mod pagerduty;
+pub mod pagerduty_events;
 pub mod prometheus;
 pub mod sim;
 
@@ -119,6 +120,48 @@ impl FlagOp {
     }
 }
 
+/// PagerDuty's event severities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSeverity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl PageSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageSeverity::Critical => "critical",
+            PageSeverity::Error => "error",
+            PageSeverity::Warning => "warning",
+            PageSeverity::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageOp {
+    /// Wake the on-call rotation for a detection. The same dedup key updates the same page.
+    Trigger {
+        dedup_key: String,
+        summary: String,
+        severity: PageSeverity,
+        /// The affected feature.
+        source: String,
+        component: String,
+        /// The incident type.
+        class: String,
+        details: Vec<(String, String)>,
+    },
+    /// Tell the pager's timeline a lever was pulled.
+    Change {
+        summary: String,
+        source: String,
+        details: Vec<(String, String)>,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Incident {
@@ -130,12 +173,18 @@ pub enum Command {
         source: String,
         op: FlagOp,
     },
+    Page {
+        source: String,
+        op: PageOp,
+    },
 }
 
 impl Command {
     pub fn source(&self) -> &str {
         match self {
-            Command::Incident { source, .. } | Command::Flag { source, .. } => source,
+            Command::Incident { source, .. }
+            | Command::Flag { source, .. }
+            | Command::Page { source, .. } => source,
         }
     }
 
@@ -143,6 +192,14 @@ impl Command {
         match self {
             Command::Incident { op, .. } => op.name(),
             Command::Flag { op, .. } => op.name(),
+            Command::Page {
+                op: PageOp::Trigger { .. },
+                ..
+            } => "page",
+            Command::Page {
+                op: PageOp::Change { .. },
+                ..
+            } => "change_event",
         }
     }
 
@@ -150,6 +207,14 @@ impl Command {
     pub fn target(&self) -> String {
         match self {
             Command::Incident { id, .. } => id.clone(),
+            Command::Page {
+                op: PageOp::Trigger { dedup_key, .. },
+                ..
+            } => dedup_key.clone(),
+            Command::Page {
+                op: PageOp::Change { summary, .. },
+                ..
+            } => summary.clone(),
             Command::Flag {
                 op:
                     FlagOp::Rollback {
@@ -210,6 +275,15 @@ pub trait IncidentSource: Send + 'static {
         id: &IncidentId,
         op: &IncidentOp,
         author: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+}
+
+/// Somewhere to page people and record changes (PagerDuty's Events API).
+pub trait Pager: Send + 'static {
+    fn send(
+        &mut self,
+        op: &PageOp,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
 }

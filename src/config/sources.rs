@@ -130,6 +130,19 @@ pub struct HttpHookConfig {
     pub kill_switch: Option<HookRequest>,
 }
 
+/// A PagerDuty Events API v2 integration: where pages and change events go.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyEventsConfig {
+    pub name: String,
+    pub url: String,
+    /// The integration's routing key (env var or 0600 file).
+    pub routing_key: SecretSpec,
+    pub timeout_secs: f64,
+    /// Send a change event when a prompt is rolled back or a kill switch moves.
+    pub change_events: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sources {
@@ -139,6 +152,8 @@ pub struct Sources {
     pub alertmanager: Vec<AlertmanagerConfig>,
     #[serde(default)]
     pub pagerduty: Vec<PagerDutyConfig>,
+    #[serde(default)]
+    pub pagerduty_events: Vec<PagerDutyEventsConfig>,
     #[serde(default)]
     pub flagd: Vec<FlagdConfig>,
     #[serde(default)]
@@ -150,6 +165,7 @@ impl Sources {
         self.prometheus.is_empty()
             && self.alertmanager.is_empty()
             && self.pagerduty.is_empty()
+            && self.pagerduty_events.is_empty()
             && self.flagd.is_empty()
             && self.http_hook.is_empty()
     }

@@ -6,6 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+pub mod postmortem;
+
 const QUESTIONS: &str = include_str!("questions.toml");
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -8,9 +8,12 @@ use super::{
 use crate::action::Action;
 use crate::audit::AuditRecord;
 use crate::backend::FeatureFlags;
-use crate::backend::{BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp};
-use crate::domain::{FeatureInfo, Incident, PromptVersion, SafeText, Status};
+use crate::backend::{
+    BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
+};
+use crate::domain::{FeatureInfo, Incident, PromptVersion, SafeText, Sev, Status};
 use crate::runbook;
+use crate::runbook::postmortem::{self, FirstSeen};
 use tui_textarea::TextArea;
 
 /// Rows moved by page_up / page_down.
@@ -35,6 +38,21 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::CommandDone(outcome) => command_done(state, outcome),
+        Action::Exported(result) => {
+            match result {
+                Ok(path) => flash(
+                    state,
+                    FlashLevel::Info,
+                    format!("✓ postmortem written: {path}"),
+                ),
+                Err(e) => flash(
+                    state,
+                    FlashLevel::Error,
+                    format!("✗ postmortem NOT written: {e}"),
+                ),
+            }
+            vec![]
+        }
         Action::AuditFailed(msg) => {
             flash(
                 state,
@@ -126,7 +144,16 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
         } => {
             health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
             state.incidents.retain(|i| i.source != source);
+            for inc in &incidents {
+                if !state.first_seen.contains_key(&inc.id) {
+                    let snap = FirstSeen::capture(inc.feature.as_str(), &state.signals, at);
+                    state.first_seen.insert(inc.id.clone(), snap);
+                }
+            }
             state.incidents.extend(incidents);
+            let open: std::collections::HashSet<&str> =
+                state.incidents.iter().map(|i| i.id.as_str()).collect();
+            state.first_seen.retain(|id, _| open.contains(id.as_str()));
             state.rebuild_view();
         }
         BackendEvent::Failed { source, at, error } => {
@@ -265,13 +292,175 @@ fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Effect> {
             Some((state.now, e.clone()));
     }
     flash(state, level, text);
-    vec![Effect::Audit(record)]
+    let mut effects = vec![Effect::Audit(record)];
+    if let (ActionStatus::Succeeded(msg), Command::Flag { op, .. }) =
+        (&status, &state.actions[pos].command)
+    {
+        if let Some(change) = change_event(state, op, msg) {
+            effects.extend(dispatch(state, change));
+        }
+    }
+    effects
+}
+
+/// A lever that moved is news for whoever reads the pager's timeline later.
+fn change_event(state: &State, op: &FlagOp, done: &str) -> Option<Command> {
+    let source = state.pager_source.clone().filter(|_| state.change_events)?;
+    let feature = match op {
+        FlagOp::Rollback { feature, .. } | FlagOp::KillSwitch { feature, .. } => feature,
+    };
+    Some(Command::Page {
+        source,
+        op: PageOp::Change {
+            summary: format!("{done} (by {} from oncall-cockpit)", state.author),
+            source: feature.clone(),
+            details: vec![
+                ("lever".into(), op.name().into()),
+                ("actor".into(), state.author.clone()),
+            ],
+        },
+    })
+}
+
+/// The dedup key of a page for an incident: the same incident always updates the same page.
+pub fn page_key(inc: &Incident) -> String {
+    format!("oncall-cockpit/{}", inc.id)
+}
+
+fn page_severity(sev: Sev) -> PageSeverity {
+    match sev {
+        Sev::Sev1 => PageSeverity::Critical,
+        Sev::Sev2 => PageSeverity::Error,
+        Sev::Sev3 => PageSeverity::Warning,
+        Sev::Sev4 => PageSeverity::Info,
+    }
+}
+
+fn export(state: &mut State) -> Vec<Effect> {
+    // Writing a local file changes no system, so read-only responders may export too.
+    let Some(inc) = selected_or_warn(state, "export") else {
+        return vec![];
+    };
+    let related = state
+        .actions
+        .iter()
+        .filter(|a| match &a.command {
+            Command::Page {
+                op: PageOp::Trigger { dedup_key, .. },
+                ..
+            } => *dedup_key == page_key(&inc),
+            _ => false,
+        })
+        .map(|a| a.command.target())
+        .collect();
+    let first_seen = state.first_seen.get(&inc.id);
+    let draft = postmortem::Draft {
+        info: state.feature_info(inc.feature.as_str()).cloned(),
+        first_seen: first_seen.map(|f| f.at),
+        signals: postmortem::signal_rows(inc.feature.as_str(), first_seen, &state.signals),
+        runbook: state.runbooks.get(&inc.id).cloned(),
+        related_targets: related,
+        exported_by: state.author.clone(),
+        exported_at: state.now,
+        incident: inc.clone(),
+    };
+    flash(
+        state,
+        FlashLevel::Info,
+        format!("… writing postmortem for {}", inc.id),
+    );
+    vec![Effect::Export(Box::new(draft))]
+}
+
+fn page(state: &mut State) {
+    if !writable(state, "page") {
+        return;
+    }
+    let Some(inc) = selected_or_warn(state, "page") else {
+        return;
+    };
+    let Some(source) = state.pager_source.clone() else {
+        flash(
+            state,
+            FlashLevel::Warn,
+            "page: no [[pagerduty_events]] integration configured".into(),
+        );
+        return;
+    };
+    // Only the cockpit's own detections lack an incident elsewhere; an Alertmanager or
+    // PagerDuty incident already pages through its own routing.
+    let detected_here = state
+        .sources
+        .iter()
+        .any(|h| h.name == inc.source && h.role == SourceRole::Metrics);
+    if !detected_here {
+        flash(
+            state,
+            FlashLevel::Warn,
+            format!(
+                "page: {} is already a {} incident; it pages through its own routing",
+                inc.id, inc.source
+            ),
+        );
+        return;
+    }
+    if inc.status == Status::Resolved {
+        flash(
+            state,
+            FlashLevel::Warn,
+            format!("page: {} is resolved", inc.id),
+        );
+        return;
+    }
+    let info = state.feature_info(inc.feature.as_str());
+    let mut details = vec![
+        ("type".to_string(), inc.kind.label().to_string()),
+        ("feature".to_string(), inc.feature.to_string()),
+        ("sev".to_string(), inc.sev.to_string()),
+        (
+            "opened".to_string(),
+            inc.triggered_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        ),
+        ("paged_by".to_string(), state.author.clone()),
+    ];
+    for (i, e) in inc.evidence.iter().enumerate() {
+        details.push((format!("evidence_{}", i + 1), e.to_string()));
+    }
+    if let Some(p) = info.and_then(|i| i.current_prompt.clone()) {
+        details.push(("prompt_version".into(), p));
+    }
+    let severity = page_severity(inc.sev);
+    let command = Command::Page {
+        source: source.clone(),
+        op: PageOp::Trigger {
+            dedup_key: page_key(&inc),
+            summary: format!("[{}] {}", inc.sev, inc.title),
+            severity,
+            source: inc.feature.to_string(),
+            component: info.map(|i| i.model.clone()).unwrap_or_default(),
+            class: inc.kind.label().to_string(),
+            details,
+        },
+    };
+    state.overlay = Overlay::Confirm(Confirm {
+        title: format!("Page on-call for {}?", inc.sev),
+        lines: vec![
+            format!("{} · {}", inc.feature, inc.title),
+            format!(
+                "{source} wakes the rotation ({} severity); paging again updates the same page.",
+                severity.as_str()
+            ),
+        ],
+        danger: true,
+        command,
+    });
 }
 
 fn role_of(cmd: &Command) -> SourceRole {
     match cmd {
         Command::Incident { .. } => SourceRole::Incidents,
         Command::Flag { .. } => SourceRole::Flags,
+        Command::Page { .. } => SourceRole::Pager,
     }
 }
 
@@ -424,6 +613,8 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Rollback => rollback(state),
         Action::KillSwitch => kill_switch(state),
         Action::Runbook => open_runbook(state),
+        Action::Page => page(state),
+        Action::Export => return export(state),
         Action::Retry => return retry(state),
         _ => {}
     }
