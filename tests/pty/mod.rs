@@ -8,7 +8,7 @@
 
 use portable_pty::{native_pty_system, Child, CommandBuilder, ExitStatus, MasterPty, PtySize};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -590,4 +590,34 @@ pub fn assert_terminal_restored(raw: &[u8]) {
 pub fn footer(screen: &vt100::Screen) -> String {
     let (rows, cols) = screen.size();
     screen.contents_between(rows.saturating_sub(2), 0, rows - 1, cols)
+}
+
+/// Writes `config.toml` into `dir` for a real-backend run and returns the `--config` args.
+pub fn config_args(dir: &Path, toml: &str) -> Vec<String> {
+    std::fs::create_dir_all(dir).expect("config dir");
+    let path = dir.join("config.toml");
+    std::fs::write(&path, toml).expect("write config");
+    vec!["--config".into(), path.to_string_lossy().into_owned()]
+}
+
+/// A `[[pagerduty]]` section for a contract server at `url`, its token in a chmod-600 file in
+/// `dir` (the cockpit refuses a token file others can read). Polls every second.
+pub fn pagerduty_section(dir: &Path, name: &str, url: &str, token: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("config dir");
+    let path = dir.join(format!("{name}.token"));
+    std::fs::write(&path, token).expect("write token");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    format!(
+        r#"
+[[pagerduty]]
+name = "{name}"
+url = "{url}"
+token = {{ file = "{}" }}
+from = "ana@example.com"
+poll_secs = 1.0
+timeout_secs = 5.0
+"#,
+        path.display()
+    )
 }
