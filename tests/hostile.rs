@@ -28,6 +28,7 @@ use ratatui::Terminal;
 use serde_json::json;
 use servers::pagerduty::{LogEntry, PdIncident, PdServer, TOKEN};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 // The payloads, each of a kind a terminal acts on.
 const OSC52_BEL: &str = "\x1b]52;c;cm0gLXJmIH4=\x07";
@@ -99,6 +100,29 @@ fn assert_inert(c: &Cockpit) {
     }
 }
 
+/// Polls until every one of `words` is on screen, checking at every poll that nothing hostile
+/// got through, so that a leak fails with what leaked rather than with a garbled screen.
+fn wait_shown_inert(c: &mut Cockpit, words: &[&str]) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert_inert(c);
+        let text = c.out().parser.screen().contents();
+        let missing: Vec<&&str> = words.iter().filter(|w| !text.contains(*w)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        if let Some(status) = c.poll_exit() {
+            panic!("the cockpit exited ({status:?})\n{}", c.screen_dump());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing:?} not shown after {TIMEOUT:?}\n{}",
+            c.screen_dump()
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
 fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -130,12 +154,15 @@ fn pagerduty_title_service_and_notes_render_inert() {
         &pagerduty_section(&root, "pagerduty", &server.url, TOKEN),
     );
     let mut c = Cockpit::launch(Launch::new("hostile_pd", 160, 48, args));
-    c.wait_for("the title, feature, key and note shown as text", |s| {
-        s.contains("Refund bot leaks policy")
-            && s.contains("support bot")
-            && s.contains("dedup key")
-            && s.contains("paged the vendor twice")
-    });
+    wait_shown_inert(
+        &mut c,
+        &[
+            "Refund bot leaks policy",
+            "support bot",
+            "dedup key",
+            "paged the vendor twice",
+        ],
+    );
     // Acting on the incident puts its id and title into the footer and the audit log too.
     c.send(b"a");
     c.wait_screen("the ack done", TIMEOUT, |s| {
@@ -191,8 +218,9 @@ fn alertmanager_annotations_labels_and_silence_render_inert() {
         ),
     );
     let mut c = Cockpit::launch(Launch::new("hostile_am", 160, 48, args));
-    c.wait_for("every hostile field shown as text", |s| {
-        [
+    wait_shown_inert(
+        &mut c,
+        &[
             "Cost spike on rag",
             "rag api",
             "spend doubled since deploy",
@@ -200,11 +228,8 @@ fn alertmanager_annotations_labels_and_silence_render_inert() {
             "Evil Alert",
             "mallory ops",
             "looking into the spend",
-        ]
-        .iter()
-        .all(|t| s.contains(t))
-    });
-    assert_inert(&c);
+        ],
+    );
     c.quit_cleanly_with(b"q");
     let _ = std::fs::remove_dir_all(&root);
 }
