@@ -244,7 +244,12 @@ impl App<'_> {
             if self.state.quit {
                 break;
             }
-            self.draw(terminal)?;
+            if let Err(e) = self.draw(terminal) {
+                // The terminal is gone (an SSH drop that sent no SIGHUP): end the session as
+                // when input fails, rather than as an error nobody is left to read.
+                tracing::warn!(error = %e, "cannot write to the terminal");
+                self.apply(Action::Shutdown(format!("terminal write failed: {e}")));
+            }
         }
         Ok(())
     }
