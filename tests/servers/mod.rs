@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod pagerduty;
+pub mod pagerduty_events;
 pub mod prometheus;
 
 use std::net::TcpListener;
