@@ -59,6 +59,31 @@ fn ack_top_incident_updates_table_and_audit_log() {
     c.quit_cleanly_with(b"q");
 }
 
+/// `x` writes the postmortem beside the audit log, and it already holds the ack sent just
+/// before: the export is queued behind every audit record.
+#[test]
+fn export_writes_a_postmortem_with_the_actions_taken() {
+    let mut c = Cockpit::start("export", 100, 30, &[]);
+    c.wait_for_trig_row();
+    c.select_top();
+    c.send(b"a");
+    c.send(b"x");
+    c.wait_for("the export confirmation", |t| {
+        t.contains("postmortem written")
+    });
+    let dir = c.data_dir().join("postmortems");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let md = std::fs::read_to_string(&files[0]).expect("readable");
+    assert!(md.starts_with("# Postmortem draft: "), "{md}");
+    assert!(md.contains(&format!("| {ACTOR} | ack sim:")), "{md}");
+    assert!(md.contains("## Signals at detection"), "{md}");
+    c.quit_cleanly_with(b"q");
+}
+
 /// ctrl-c arrives as byte 0x03 in raw mode and must quit like `q`, not kill the process.
 #[test]
 fn ctrl_c_quits_and_restores_terminal() {
