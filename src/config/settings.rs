@@ -184,6 +184,9 @@ struct PartialSettings {
     prometheus: Option<Vec<toml::Table>>,
     alertmanager: Option<Vec<toml::Table>>,
     pagerduty: Option<Vec<toml::Table>>,
+    pagerduty_events: Option<Vec<toml::Table>>,
+    flagd: Option<Vec<toml::Table>>,
+    http_hook: Option<Vec<toml::Table>>,
 }
 
 #[derive(Deserialize)]

@@ -745,13 +745,17 @@ fn rollback(state: &mut State) {
         if v.id == current {
             continue;
         }
-        let mut detail = match v.deployed_at {
-            Some(t) => format!("deployed {} · {}", t.format("%Y-%m-%d %H:%M"), v.note),
-            None => v.note.to_string(),
-        };
+        let mut parts = Vec::new();
         if Some(&v.id) == lkg.as_ref() {
-            detail = format!("last-known-good · {detail}");
+            parts.push("last-known-good".to_string());
         }
+        if let Some(t) = v.deployed_at {
+            parts.push(format!("deployed {}", t.format("%Y-%m-%d %H:%M")));
+        }
+        if !v.note.as_str().is_empty() {
+            parts.push(v.note.to_string());
+        }
+        let detail = parts.join(" · ");
         items.push(PickItem {
             label: v.id.clone(),
             detail,
