@@ -11,6 +11,7 @@ pub mod local;
 pub mod pagerduty;
 pub mod prometheus;
 pub mod sim;
+pub mod unleash;
 
 use crate::domain::{Detection, Incident, IncidentId, SignalSet};
 use chrono::{DateTime, Utc};

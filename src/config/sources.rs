@@ -73,6 +73,25 @@ pub struct PagerDutyConfig {
     pub page_size: u32,
 }
 
+/// Unleash flags per cockpit feature: `prompt_flag` and `kill_flag` name them, with
+/// `{feature}` standing for the feature's name.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnleashConfig {
+    pub name: String,
+    pub url: String,
+    /// An admin API token, sent as `Authorization: <token>`.
+    pub token: SecretSpec,
+    pub project: String,
+    pub environment: String,
+    pub prompt_flag: String,
+    pub kill_flag: String,
+    /// Context field whose values name user segments in kill-switch constraints.
+    pub segment_field: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sources {
@@ -82,10 +101,15 @@ pub struct Sources {
     pub alertmanager: Vec<AlertmanagerConfig>,
     #[serde(default)]
     pub pagerduty: Vec<PagerDutyConfig>,
+    #[serde(default)]
+    pub unleash: Vec<UnleashConfig>,
 }
 
 impl Sources {
     pub fn is_empty(&self) -> bool {
-        self.prometheus.is_empty() && self.alertmanager.is_empty() && self.pagerduty.is_empty()
+        self.prometheus.is_empty()
+            && self.alertmanager.is_empty()
+            && self.pagerduty.is_empty()
+            && self.unleash.is_empty()
     }
 }
