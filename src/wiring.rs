@@ -11,6 +11,7 @@ use crate::backend::local::SharedIncidents;
 use crate::backend::pagerduty::PagerDuty;
 use crate::backend::prometheus::Prometheus;
 use crate::backend::sim::{FleetSpec, Sim};
+use crate::backend::unleash::Unleash;
 use crate::backend::{IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::state::{SourceHealth, SourceRole, State};
@@ -193,6 +194,27 @@ pub fn start_real(
             Err(e) => broken(state, &p.name, SourceRole::Incidents, e),
         }
     }
+    for u in &settings.sources.unleash {
+        let cfg = DriverConfig {
+            source: u.name.clone(),
+            poll: secs(u.poll_secs),
+            timeout: secs(u.timeout_secs),
+        };
+        match Unleash::new(u) {
+            Ok(adapter) => {
+                state.sources.push(SourceHealth::new(
+                    &u.name,
+                    SourceRole::Flags,
+                    Some(cfg.poll.as_secs_f64()),
+                ));
+                state.flag_source.get_or_insert_with(|| u.name.clone());
+                let (flag_tx, flag_rx) = unbounded_channel();
+                router.flags.insert(u.name.clone(), flag_tx);
+                tokio::spawn(driver::run_flags(adapter, cfg, clock, flag_rx, tx.clone()));
+            }
+            Err(e) => broken(state, &u.name, SourceRole::Flags, e),
+        }
+    }
     router
 }
 
@@ -205,6 +227,7 @@ pub fn banner(settings: &Settings) -> String {
         .map(|p| p.name.as_str())
         .chain(s.alertmanager.iter().map(|a| a.name.as_str()))
         .chain(s.pagerduty.iter().map(|p| p.name.as_str()))
+        .chain(s.unleash.iter().map(|u| u.name.as_str()))
         .collect();
     names.join(" + ")
 }
