@@ -1,7 +1,8 @@
 //! The Unleash flag adapter against a real Unleash (npm `unleash-server` 7.5.1 on a throwaway
 //! PostgreSQL, both on 127.0.0.1). Flags are created through Unleash's admin API as a team
 //! would have them; the adapter is driven the way the cockpit drives it (`driver::run_flags`
-//! over channels); every result is read back through Unleash's own API.
+//! over channels, every event through `update`, levers pulled with the cockpit's own actions
+//! where it matters); every result is read back through Unleash's own API.
 //!
 //! The tests share one server (see tests/servers/unleash.rs) and keep apart by flag names.
 
@@ -17,6 +18,9 @@ use oncall_cockpit::backend::{
     BackendError, BackendEvent, Command, CommandRequest, FeatureFlags, FlagControl, FlagOp,
 };
 use oncall_cockpit::config::sources::UnleashConfig;
+use oncall_cockpit::state::{
+    update, ActionStatus, Effect, Overlay, SourceHealth, SourceRole, State,
+};
 use serde_json::{json, Value};
 use servers::unleash::{shared, UnleashServer};
 use std::time::{Duration, Instant};
@@ -48,11 +52,13 @@ fn adapter(server: &UnleashServer, name: &str) -> Unleash {
     Unleash::new(&config(server, &server.url, &server.token, name)).expect("adapter")
 }
 
-/// The adapter in a driver task, as the cockpit runs it, and both ends of its channels.
+/// The adapter in a driver task, as the cockpit runs it, both ends of its channels, and the
+/// cockpit's state, which sees every event the driver sends.
 struct Cockpit {
     commands: UnboundedSender<CommandRequest>,
     events: UnboundedReceiver<Action>,
     next_id: u64,
+    state: State,
 }
 
 impl Cockpit {
@@ -71,19 +77,74 @@ impl Cockpit {
             cmd_rx,
             tx,
         ));
+        let mut state = State::new(Utc::now(), ANA, "unleash");
+        state
+            .sources
+            .push(SourceHealth::new("unleash", SourceRole::Flags, Some(0.5)));
+        state.flag_source = Some("unleash".into());
         Cockpit {
             commands: cmd_tx,
             events,
-            next_id: 1,
+            // Far from the ids `update` hands out, so the two never meet.
+            next_id: 1_000_000,
+            state,
         }
     }
 
     async fn next(&mut self, deadline: Instant) -> Action {
         let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, self.events.recv()).await {
+        let action = match tokio::time::timeout(left, self.events.recv()).await {
             Ok(Some(a)) => a,
             Ok(None) => panic!("driver stopped"),
             Err(_) => panic!("no event from the driver within {PATIENCE:?}"),
+        };
+        update(&mut self.state, action.clone());
+        action
+    }
+
+    /// A key press in the cockpit: commands it confirms go to the driver, as the app does.
+    fn press(&mut self, action: Action) -> Option<u64> {
+        let mut sent = None;
+        for effect in update(&mut self.state, action) {
+            if let Effect::Send(req) = effect {
+                sent = Some(req.action_id);
+                self.commands.send(req).expect("driver running");
+            }
+        }
+        sent
+    }
+
+    /// Opens the picker `action` opens, picks the item labelled `label` and confirms it.
+    fn pick(&mut self, action: Action, label: &str) -> u64 {
+        self.press(action);
+        let Overlay::Picker(picker) = &self.state.overlay else {
+            panic!("no picker: {:?}", self.state.overlay);
+        };
+        let labels: Vec<String> = picker.items.iter().map(|i| i.label.clone()).collect();
+        let at = labels
+            .iter()
+            .position(|l| l == label)
+            .unwrap_or_else(|| panic!("{label:?} not offered: {labels:?}"));
+        let moves = at as i64 - picker.cursor as i64;
+        let key = if moves < 0 { Action::Up } else { Action::Down };
+        for _ in 0..moves.unsigned_abs() {
+            self.press(key.clone());
+        }
+        self.press(Action::Select);
+        self.press(Action::Confirm)
+            .expect("confirmed command is sent")
+    }
+
+    /// Waits until the cockpit's record of action `id` is settled, and returns it.
+    async fn settled(&mut self, id: u64) -> ActionStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Action::CommandDone(done) = self.next(deadline).await {
+                if done.action_id == id {
+                    let tracked = self.state.actions.iter().find(|a| a.id == id);
+                    return tracked.map(|a| a.status.clone()).expect("tracked action");
+                }
+            }
         }
     }
 
@@ -230,9 +291,11 @@ async fn prompt_rollback_rewrites_the_strategy_variants_and_history_gives_last_k
             rollout(flag, json!([]), json!([variant("v12", 1000, false)])),
         )
         .await;
-    let id = st["id"].as_str().expect("strategy id").to_string();
+    let strategy_id = st["id"].as_str().expect("strategy id").to_string();
     server.switch(flag, true).await;
-    let path = format!("/projects/default/features/{flag}/environments/production/strategies/{id}");
+    let path = format!(
+        "/projects/default/features/{flag}/environments/production/strategies/{strategy_id}"
+    );
     let mut deploy = st.clone();
     deploy["variants"] = json!([variant("v12", 0, true), variant("v14", 1000, false)]);
     server.put(&path, deploy).await;
@@ -252,19 +315,41 @@ async fn prompt_rollback_rewrites_the_strategy_variants_and_history_gives_last_k
     assert_eq!(before.prompt_changed_at, Some(deployed_at));
     assert!(before.killed.is_empty() && before.segments.is_empty());
 
-    let msg = cockpit
-        .apply(FlagOp::Rollback {
-            feature: "rb-bot".into(),
-            to_version: "v12".into(),
-        })
-        .await
-        .expect("rollback");
-    assert!(msg.contains("rb-bot prompt rolled back v14 → v12"), "{msg}");
+    // The responder on rb-bot presses rollback: the picker offers the last-known-good first.
+    cockpit.state.signal_feature = Some("rb-bot".into());
+    assert_eq!(cockpit.press(Action::Rollback), None);
+    let Overlay::Picker(picker) = &cockpit.state.overlay else {
+        panic!(
+            "rollback opens a version picker: {:?}",
+            cockpit.state.overlay
+        );
+    };
+    let offered = &picker.items[picker.cursor];
+    assert_eq!(offered.label, "v12");
+    assert!(
+        offered.detail.contains("last-known-good"),
+        "{}",
+        offered.detail
+    );
+    cockpit.press(Action::Select);
+    let id = cockpit
+        .press(Action::Confirm)
+        .expect("confirmed rollback is sent");
+    match cockpit.settled(id).await {
+        ActionStatus::Succeeded(msg) => {
+            assert!(msg.contains("rb-bot prompt rolled back v14 → v12"), "{msg}")
+        }
+        other => panic!("rollback: {other:?}"),
+    }
 
     // Unleash's own view: v12 takes all the traffic, v14 stays listed at a fixed zero.
     let env = server.production(flag).await;
     let strategy = &env["strategies"][0];
-    assert_eq!(strategy["id"], id.as_str(), "the same strategy was updated");
+    assert_eq!(
+        strategy["id"],
+        strategy_id.as_str(),
+        "the same strategy was updated"
+    );
     assert_eq!(
         weights(strategy),
         [
@@ -284,6 +369,9 @@ async fn prompt_rollback_rewrites_the_strategy_variants_and_history_gives_last_k
         .flags_where("rb-bot", |f| f.current_prompt.as_deref() == Some("v12"))
         .await;
     assert_eq!(after.prompt_versions, ["v12", "v14"]);
+    let shown = cockpit.state.feature_info("rb-bot").expect("feature shown");
+    assert_eq!(shown.current_prompt.as_deref(), Some("v12"));
+    assert_eq!(shown.prompt_changed_at, after.prompt_changed_at);
     // A rollback does not make the version rolled back from "good".
     assert_eq!(after.last_known_good.as_deref(), Some("v12"));
     assert_eq!(after.prompt_changed_at, Some(rolled_back_at));
@@ -399,6 +487,13 @@ async fn segment_kill_switches_leave_other_scopes_alone() {
         .flags_where("sk-bot", |f| !f.killed.is_empty())
         .await;
     assert_eq!(f.killed, ["enterprise"]);
+    assert_eq!(
+        cockpit
+            .state
+            .feature_info("sk-bot")
+            .map(|i| i.killed.clone()),
+        Some(vec!["enterprise".to_string()])
+    );
     for s in ["eu-free", "enterprise", "internal"] {
         assert!(f.segments.iter().any(|x| x == s), "{f:?}");
     }
@@ -408,14 +503,18 @@ async fn segment_kill_switches_leave_other_scopes_alone() {
         segment: segment.map(str::to_string),
         engage,
     };
-    let msg = cockpit
-        .apply(op(Some("eu-free"), true))
-        .await
-        .expect("engage eu-free");
-    assert!(
-        msg.contains("kill switch engaged for sk-bot segment eu-free"),
-        "{msg}"
-    );
+    // Engaged from the cockpit's own picker, where enterprise shows as engaged already.
+    cockpit.state.signal_feature = Some("sk-bot".into());
+    let id = cockpit.pick(Action::KillSwitch, "ENGAGE segment eu-free");
+    match cockpit.settled(id).await {
+        ActionStatus::Succeeded(msg) => {
+            assert!(
+                msg.contains("kill switch engaged for sk-bot segment eu-free"),
+                "{msg}"
+            )
+        }
+        other => panic!("engage eu-free: {other:?}"),
+    }
     let seg = |v: &str| Some(vec![v.to_string()]);
     assert_eq!(
         strategies(server, flag).await,
