@@ -662,6 +662,24 @@ async fn a_bad_token_is_named_with_its_status() {
 }
 
 #[tokio::test]
+async fn a_token_without_admin_rights_is_named_with_its_status() {
+    let server = shared();
+    let cfg = config(server, &server.url, &server.backend_token, "backend");
+    let err = Unleash::new(&cfg)
+        .expect("adapter")
+        .read(Utc::now())
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 403"), "{text}");
+    assert!(text.contains("an admin token is needed"), "{text}");
+    assert!(
+        !text.contains(&server.backend_token),
+        "the token leaked: {text}"
+    );
+}
+
+#[tokio::test]
 async fn unknown_features_are_rejected_with_the_flag_they_lack() {
     let server = shared();
     let mut unleash = adapter(server, "unknown");

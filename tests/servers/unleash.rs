@@ -22,6 +22,8 @@ pub struct UnleashServer {
     pub dir: PathBuf,
     /// An admin API token (`INIT_ADMIN_API_TOKENS`), handed to Unleash by environment only.
     pub token: String,
+    /// A backend (SDK) token, which may not use the admin API.
+    pub backend_token: String,
     /// How long PostgreSQL and Unleash took to be ready, for whoever tunes the suite.
     pub started_in: Duration,
 }
@@ -169,6 +171,7 @@ fn start() -> UnleashServer {
         std::process::id(),
         started.elapsed().as_nanos()
     );
+    let backend_token = token.replacen("*:*.", "default:production.", 1);
     let unleash_log = dir.join("unleash.log");
     let mut node = None;
     let mut url = String::new();
@@ -184,6 +187,7 @@ fn start() -> UnleashServer {
             .env("UNLEASH_DB_NAME", "postgres")
             .env("UNLEASH_DB_USER", "unleash")
             .env("INIT_ADMIN_API_TOKENS", &token)
+            .env("INIT_BACKEND_API_TOKENS", &backend_token)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -204,6 +208,7 @@ fn start() -> UnleashServer {
         url,
         dir,
         token,
+        backend_token,
         started_in: started.elapsed(),
     }
 }
