@@ -14,6 +14,7 @@ use crate::backend::pagerduty::PagerDuty;
 use crate::backend::pagerduty_events::PagerDutyEvents;
 use crate::backend::prometheus::Prometheus;
 use crate::backend::sim::{FleetSpec, Sim};
+use crate::backend::unleash::Unleash;
 use crate::backend::{FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::state::{SourceHealth, SourceRole, State};
@@ -264,6 +265,17 @@ pub fn start_real(
             Err(e) => broken(state, &h.name, SourceRole::Flags, e),
         }
     }
+    for u in &settings.sources.unleash {
+        let cfg = DriverConfig {
+            source: u.name.clone(),
+            poll: secs(u.poll_secs),
+            timeout: secs(u.timeout_secs),
+        };
+        match Unleash::new(u) {
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Err(e) => broken(state, &u.name, SourceRole::Flags, e),
+        }
+    }
     router
 }
 
@@ -279,6 +291,7 @@ pub fn banner(settings: &Settings) -> String {
         .chain(s.pagerduty_events.iter().map(|p| p.name.as_str()))
         .chain(s.flagd.iter().map(|f| f.name.as_str()))
         .chain(s.http_hook.iter().map(|h| h.name.as_str()))
+        .chain(s.unleash.iter().map(|u| u.name.as_str()))
         .collect();
     names.join(" + ")
 }

@@ -14,6 +14,7 @@ pub mod pagerduty;
 pub mod pagerduty_events;
 pub mod prometheus;
 pub mod sim;
+pub mod unleash;
 
 use crate::domain::{Detection, Incident, IncidentId, SignalSet};
 use chrono::{DateTime, Utc};

@@ -89,6 +89,25 @@ pub struct FlagdConfig {
     pub timeout_secs: f64,
 }
 
+/// Unleash flags per cockpit feature: `prompt_flag` and `kill_flag` name them, with
+/// `{feature}` standing for the feature's name.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnleashConfig {
+    pub name: String,
+    pub url: String,
+    /// An admin API token, sent as `Authorization: <token>`.
+    pub token: SecretSpec,
+    pub project: String,
+    pub environment: String,
+    pub prompt_flag: String,
+    pub kill_flag: String,
+    /// Context field whose values name user segments in kill-switch constraints.
+    pub segment_field: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+}
+
 /// One request of an HTTP hook. Strings may hold `{feature}`, `{segment}`, `{engage}`,
 /// `{action}`, `{to_version}`, `{author}`, `{at}`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -158,6 +177,8 @@ pub struct Sources {
     pub flagd: Vec<FlagdConfig>,
     #[serde(default)]
     pub http_hook: Vec<HttpHookConfig>,
+    #[serde(default)]
+    pub unleash: Vec<UnleashConfig>,
 }
 
 impl Sources {
@@ -168,5 +189,6 @@ impl Sources {
             && self.pagerduty_events.is_empty()
             && self.flagd.is_empty()
             && self.http_hook.is_empty()
+            && self.unleash.is_empty()
     }
 }
