@@ -313,10 +313,11 @@ fn readme_config_examples_load_without_warnings() {
             s.pagerduty_events.len(),
             s.flagd.len(),
             s.http_hook.len(),
+            s.unleash.len(),
         ]
         .iter()
         .filter(|n| **n > 0)
         .count();
     }
-    assert!(kinds >= 6, "the examples show every kind of source");
+    assert!(kinds >= 7, "the examples show every kind of source");
 }
