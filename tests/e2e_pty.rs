@@ -84,6 +84,80 @@ fn export_writes_a_postmortem_with_the_actions_taken() {
     c.quit_cleanly_with(b"q");
 }
 
+/// The levers from the keyboard, on a flagd flag file: the rollback picker preselects the
+/// last-known-good, `y` writes it, and the kill switch picker engages one segment. The file
+/// is read back: the team's other flags and fields are still there.
+#[test]
+fn rollback_and_kill_switch_from_the_keyboard_land_in_the_flagd_file() {
+    let dir = std::env::temp_dir().join(format!("cockpit-e2e-flagd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flags = dir.join("flags.json");
+    let original = serde_json::json!({
+        "$schema": "https://flagd.dev/schema/v0/flags.json",
+        "flags": {
+            "support-bot.prompt": {"state": "ENABLED", "variants": {"v12": "a", "v13": "b", "v14": "c"},
+                                   "defaultVariant": "v14", "metadata": {"lastKnownGood": "v12"}},
+            "support-bot.kill-switch": {"state": "ENABLED", "variants": {"on": true, "off": false},
+                                        "defaultVariant": "off", "metadata": {"segments": "free-tier"}},
+            "unrelated": {"state": "DISABLED", "variants": {"x": 1}, "defaultVariant": "x"}
+        }
+    });
+    std::fs::write(&flags, original.to_string()).expect("write flags");
+    let toml = format!(
+        "[[flagd]]\npath = \"{}\"\npoll_secs = 1.0\n",
+        flags.display()
+    );
+    let mut c = Cockpit::launch(Launch::new("flagd", 100, 30, config_args(&dir, &toml)));
+    c.wait_for("flagd healthy", |t| t.contains("● flagd"));
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&flags).expect("read")).expect("always whole JSON")
+    };
+
+    c.send(b"p");
+    c.wait_for("the version picker", |t| {
+        t.contains("Prompt rollback · support-bot runs v14") && t.contains("▶ v12  last-known-good")
+    });
+    c.send(b"\r");
+    c.wait_for("the confirmation", |t| t.contains("v14 → v12"));
+    c.send(b"y");
+    c.wait_for("the outcome", |t| {
+        t.contains("✓ support-bot prompt rolled back v14 → v12")
+    });
+    assert_eq!(
+        read()["flags"]["support-bot.prompt"]["defaultVariant"],
+        "v12"
+    );
+
+    c.send(b"K");
+    c.wait_for("the scope picker", |t| {
+        t.contains("ENGAGE segment free-tier")
+    });
+    c.send(b"\x1b[B\r");
+    c.wait_for("the confirmation", |t| t.contains("ENGAGE kill switch?"));
+    c.send(b"y");
+    c.wait_for("the outcome", |t| {
+        t.contains("✓ kill switch engaged for support-bot segment free-tier")
+    });
+    let after = read();
+    assert_eq!(
+        after["flags"]["support-bot.kill-switch"]["targeting"]["if"][0]["in"][1],
+        serde_json::json!(["free-tier"])
+    );
+    assert_eq!(after["flags"]["unrelated"], original["flags"]["unrelated"]);
+    assert_eq!(after["$schema"], original["$schema"]);
+
+    let levers = c.audit_records();
+    for action in ["prompt_rollback", "kill_switch_engage"] {
+        assert!(
+            levers
+                .iter()
+                .any(|r| r["action"] == action && r["outcome"] == "succeeded"),
+            "{action} audited: {levers:?}"
+        );
+    }
+    c.quit_cleanly_with(b"q");
+}
+
 /// ctrl-c arrives as byte 0x03 in raw mode and must quit like `q`, not kill the process.
 #[test]
 fn ctrl_c_quits_and_restores_terminal() {
