@@ -10,7 +10,9 @@ use super::{
 };
 use crate::action::Action;
 use crate::detect::{self, DetectConfig};
+use chrono::{DateTime, Utc};
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::time::{interval, timeout, MissedTickBehavior};
@@ -78,10 +80,85 @@ fn failed(source: &str, at: chrono::DateTime<chrono::Utc>, e: &BackendError) -> 
     }
 }
 
-/// Lists incidents on an interval and applies incident commands, re-listing right after each
-/// so the responder sees the effect of an ack without waiting for the next poll.
-pub async fn run_incidents<I: IncidentSource>(
-    mut source: I,
+type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, BackendError>> + Send + 'a>>;
+
+/// A backend polled on an interval that also takes commands: incident sources and flag
+/// systems share one loop through this.
+trait Served: Send + 'static {
+    /// For refusing a command of the wrong kind ("an incident source cannot prompt_rollback").
+    const KIND: &'static str;
+    /// The command's work, or None when this kind of backend cannot do it at all.
+    fn execute<'a>(
+        &'a mut self,
+        cmd: &'a Command,
+        author: &'a str,
+        now: DateTime<Utc>,
+    ) -> Option<Fut<'a, String>>;
+    fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent>;
+}
+
+struct Incidents<I>(I);
+struct Flags<F>(F);
+
+impl<I: IncidentSource> Served for Incidents<I> {
+    const KIND: &'static str = "an incident source";
+
+    fn execute<'a>(
+        &'a mut self,
+        cmd: &'a Command,
+        author: &'a str,
+        now: DateTime<Utc>,
+    ) -> Option<Fut<'a, String>> {
+        let Command::Incident { id, op, .. } = cmd else {
+            return None;
+        };
+        Some(match self.0.unsupported(op) {
+            Some(why) => Box::pin(async move { Err(BackendError::Rejected(why)) }),
+            None => Box::pin(self.0.apply(id, op, author, now)),
+        })
+    }
+
+    fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
+        Box::pin(async move {
+            Ok(BackendEvent::Incidents {
+                source: source.to_string(),
+                at: now,
+                incidents: self.0.list(now).await?,
+            })
+        })
+    }
+}
+
+impl<F: FlagControl> Served for Flags<F> {
+    const KIND: &'static str = "a flag system";
+
+    fn execute<'a>(
+        &'a mut self,
+        cmd: &'a Command,
+        author: &'a str,
+        now: DateTime<Utc>,
+    ) -> Option<Fut<'a, String>> {
+        let Command::Flag { op, .. } = cmd else {
+            return None;
+        };
+        Some(Box::pin(self.0.apply(op, author, now)))
+    }
+
+    fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
+        Box::pin(async move {
+            Ok(BackendEvent::Flags {
+                source: source.to_string(),
+                at: now,
+                flags: self.0.read(now).await?,
+            })
+        })
+    }
+}
+
+/// Polls on an interval and executes commands as they arrive, polling again right after each
+/// so the responder sees the effect of an ack or a rollback without waiting for the interval.
+async fn serve<S: Served>(
+    mut backend: S,
     cfg: DriverConfig,
     clock: Clock,
     mut commands: UnboundedReceiver<CommandRequest>,
@@ -94,16 +171,13 @@ pub async fn run_incidents<I: IncidentSource>(
             _ = tick.tick() => {}
             req = commands.recv() => {
                 let Some(req) = req else { return };
-                let result = match &req.command {
-                    Command::Incident { id, op, .. } => match source.unsupported(op) {
-                        Some(why) => Err(BackendError::Rejected(why)),
-                        None => {
-                            bounded(cfg.timeout, source.apply(id, op, &req.author, clock.now()))
-                                .await
-                        }
-                    },
-                    other => Err(BackendError::Rejected(format!(
-                        "{} is an incident source and cannot {}", cfg.source, other.name()
+                let result = match backend.execute(&req.command, &req.author, clock.now()) {
+                    Some(work) => bounded(cfg.timeout, work).await,
+                    None => Err(BackendError::Rejected(format!(
+                        "{} is {} and cannot {}",
+                        cfg.source,
+                        S::KIND,
+                        req.command.name()
                     ))),
                 };
                 if !send_outcome(&tx, req.action_id, result) {
@@ -112,64 +186,34 @@ pub async fn run_incidents<I: IncidentSource>(
             }
         }
         let now = clock.now();
-        let event = match bounded(cfg.timeout, source.list(now)).await {
-            Ok(incidents) => BackendEvent::Incidents {
-                source: cfg.source.clone(),
-                at: now,
-                incidents,
-            },
-            Err(e) => failed(&cfg.source, now, &e),
-        };
+        let event = bounded(cfg.timeout, backend.poll(&cfg.source, now))
+            .await
+            .unwrap_or_else(|e| failed(&cfg.source, now, &e));
         if tx.send(Action::Backend(event)).is_err() {
             return;
         }
     }
 }
 
-/// Reads the levers on an interval and applies flag commands one at a time, in the order
-/// they were confirmed, re-reading right after each so the panes show the lever as it is.
-pub async fn run_flags<F: FlagControl>(
-    mut control: F,
+pub async fn run_incidents<I: IncidentSource>(
+    source: I,
     cfg: DriverConfig,
     clock: Clock,
-    mut commands: UnboundedReceiver<CommandRequest>,
+    commands: UnboundedReceiver<CommandRequest>,
     tx: UnboundedSender<Action>,
 ) {
-    let mut tick = interval(cfg.poll);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            req = commands.recv() => {
-                let Some(req) = req else { return };
-                let result = match &req.command {
-                    Command::Flag { op, .. } => {
-                        bounded(cfg.timeout, control.apply(op, &req.author, clock.now())).await
-                    }
-                    other => Err(BackendError::Rejected(format!(
-                        "{} is a flag system and cannot {}",
-                        cfg.source,
-                        other.name()
-                    ))),
-                };
-                if !send_outcome(&tx, req.action_id, result) {
-                    return;
-                }
-            }
-        }
-        let now = clock.now();
-        let event = match bounded(cfg.timeout, control.read(now)).await {
-            Ok(flags) => BackendEvent::Flags {
-                source: cfg.source.clone(),
-                at: now,
-                flags,
-            },
-            Err(e) => failed(&cfg.source, now, &e),
-        };
-        if tx.send(Action::Backend(event)).is_err() {
-            return;
-        }
-    }
+    serve(Incidents(source), cfg, clock, commands, tx).await
+}
+
+/// Flag commands are applied one at a time, in the order they were confirmed.
+pub async fn run_flags<F: FlagControl>(
+    control: F,
+    cfg: DriverConfig,
+    clock: Clock,
+    commands: UnboundedReceiver<CommandRequest>,
+    tx: UnboundedSender<Action>,
+) {
+    serve(Flags(control), cfg, clock, commands, tx).await
 }
 
 /// Sends pages and change events as they are confirmed; nothing to poll.
