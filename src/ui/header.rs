@@ -38,8 +38,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             spans.push(Span::raw(" "));
         }
     }
+    // Minutes, not seconds: the clock says the cockpit is alive and anchors the timeline's
+    // times, and a seconds field would make an otherwise quiet screen redraw every second.
+    // Countdowns and ages carry the second-level urgency where it matters.
     let clock = Span::styled(
-        state.now.format("%H:%M:%SZ ").to_string(),
+        state.now.format("%H:%MZ ").to_string(),
         theme.style(Role::Muted),
     );
     let [left, right] =
