@@ -110,6 +110,16 @@ pub fn spawn_audit_writer(
     (tx, handle)
 }
 
+/// Frees `garbage` on tokio's blocking pool, so the next frame does not wait for it.
+fn discard<T: Send + 'static>(garbage: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(move || drop(garbage));
+        }
+        Err(_) => drop(garbage),
+    }
+}
+
 pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {
     match keymap.action_for(mode, key) {
         Some(a) => Some(a),
@@ -207,6 +217,7 @@ impl App<'_> {
                             .send(Action::AuditFailed("audit writer stopped".into()));
                     }
                 }
+                Effect::Discard(garbage) => discard(garbage),
                 Effect::Quit => {}
             }
         }

@@ -29,10 +29,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.size = (w, h);
             vec![]
         }
-        Action::Backend(ev) => {
-            backend_event(state, ev);
-            vec![]
-        }
+        Action::Backend(ev) => backend_event(state, ev),
         Action::CommandDone(outcome) => command_done(state, outcome),
         Action::AuditFailed(msg) => {
             flash(
@@ -99,7 +96,7 @@ fn health_mut<'a>(
     }
 }
 
-fn backend_event(state: &mut State, ev: BackendEvent) {
+fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
     match ev {
         BackendEvent::Signals {
             source,
@@ -110,6 +107,7 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             health_mut(state, &source, SourceRole::Metrics).last_ok = Some(at);
             state.signal_sets.insert(source, (set, detections));
             merge_signals(state);
+            vec![]
         }
         BackendEvent::Incidents {
             source,
@@ -117,9 +115,28 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             incidents,
         } => {
             health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
-            state.incidents.retain(|i| i.source != source);
-            state.incidents.extend(incidents);
+            let old = std::mem::replace(&mut state.incidents, incidents);
+            // With one incident source (the usual case) everything old is replaced, and
+            // nothing needs moving. Every source that ever sent incidents is in `sources`, so
+            // this is known without reading 10,000 source names.
+            let only_source = state
+                .sources
+                .iter()
+                .all(|h| h.role != SourceRole::Incidents || h.name == source);
+            let replaced = if only_source {
+                old
+            } else {
+                let (replaced, others): (Vec<_>, Vec<_>) =
+                    old.into_iter().partition(|i| i.source == source);
+                state.incidents.extend(others);
+                replaced
+            };
             state.rebuild_view();
+            if replaced.is_empty() {
+                vec![]
+            } else {
+                vec![Effect::Discard(replaced)]
+            }
         }
         BackendEvent::Failed { source, at, error } => {
             // A source may play several roles; mark each one it plays.
@@ -132,6 +149,7 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
                 health_mut(state, &source, SourceRole::Metrics).last_error =
                     Some((at, SafeText::new(&error).to_string()));
             }
+            vec![]
         }
     }
 }
