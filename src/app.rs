@@ -1,5 +1,5 @@
 //! The event loop: wait for something to happen, drain everything queued, run it through
-//! `update`, carry out the effects, and draw once if anything changed.
+//! `update`, carry out the effects, and draw once if anything visible changed.
 
 use crate::action::Action;
 use crate::atomic_file;
@@ -12,6 +12,7 @@ use crate::state::{update, Effect, State};
 use crate::ui::{self, View};
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -147,11 +148,78 @@ pub fn spawn_audit_writer(
     (tx, handle)
 }
 
+/// Frees `garbage` on tokio's blocking pool, so the next frame does not wait for it.
+fn discard<T: Send + 'static>(garbage: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn_blocking(move || drop(garbage));
+        }
+        Err(_) => drop(garbage),
+    }
+}
+
 pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {
     match keymap.action_for(mode, key) {
         Some(a) => Some(a),
         None if mode == Mode::Text => Some(Action::TextInput(*key)),
         None => None,
+    }
+}
+
+/// Decides whether a frame reaches the terminal. Every loop turn renders off-screen (cheap,
+/// and pure: the renderer reads only `State`), but the terminal is written only when the
+/// cells differ from what it already shows. ratatui alone writes a cursor-hide and attribute
+/// resets on every `draw`, even an unchanged one; with a 2 Hz tick that is a steady trickle of
+/// output over SSH and a tmux window that always looks active. Comparing whole frames, rather
+/// than having `update` set dirty flags, cannot miss a change: whatever the renderer derives
+/// from the clock (countdowns, ages, staleness, expiring messages) redraws the moment its text
+/// changes, and nothing else does.
+#[derive(Default)]
+pub struct Screen {
+    /// The last frame handed to the terminal; None forces a full redraw.
+    shown: Option<Buffer>,
+    /// Set on resize: the terminal emulator may have reflowed or dropped what it showed, so
+    /// the next frame clears and repaints everything instead of sending a diff.
+    repaint: bool,
+}
+
+impl Screen {
+    /// The next frame clears the terminal and redraws every cell.
+    pub fn invalidate(&mut self) {
+        self.shown = None;
+        self.repaint = true;
+    }
+
+    /// Renders `state` and writes it to the terminal if it differs from what is on screen.
+    /// Returns whether anything was written.
+    pub fn present<B: Backend>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        state: &State,
+        view: &View,
+    ) -> std::io::Result<bool> {
+        if std::mem::take(&mut self.repaint) {
+            terminal.clear()?;
+        }
+        // The same steps as `Terminal::draw`, split so the frame can be dropped unseen. The
+        // renderer never places the terminal cursor (text boxes draw their own), so the cells
+        // are the whole frame.
+        terminal.autoresize()?;
+        let mut frame = terminal.get_frame();
+        ui::draw(&mut frame, state, view);
+        let cells = terminal.current_buffer_mut();
+        if self.shown.as_ref() == Some(&*cells) {
+            // Left as is, the next frame would be drawn over these cells.
+            cells.reset();
+            return Ok(false);
+        }
+        let drawn = cells.clone();
+        terminal.flush()?;
+        terminal.hide_cursor()?;
+        terminal.swap_buffers();
+        terminal.backend_mut().flush()?;
+        self.shown = Some(drawn);
+        Ok(true)
     }
 }
 
@@ -163,6 +231,7 @@ pub struct App<'a> {
     pub audit: std::sync::mpsc::Sender<Journal>,
     /// For errors found while executing effects (no route for a command).
     pub feedback: UnboundedSender<Action>,
+    pub screen: Screen,
 }
 
 impl App<'_> {
@@ -193,6 +262,7 @@ impl App<'_> {
                             .send(Action::AuditFailed("audit writer stopped".into()));
                     }
                 }
+                Effect::Discard(garbage) => discard(garbage),
                 Effect::Quit => {}
             }
         }
@@ -205,18 +275,21 @@ impl App<'_> {
                     self.apply(a);
                 }
             }
-            Input::Resize(w, h) => self.apply(Action::Resize(w, h)),
+            Input::Resize(w, h) => {
+                self.screen.invalidate();
+                self.apply(Action::Resize(w, h));
+            }
             Input::Closed(why) => self.apply(Action::Shutdown(why)),
         }
     }
 
-    fn draw<B: Backend>(&self, terminal: &mut Terminal<B>) -> std::io::Result<()> {
+    fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> std::io::Result<()> {
         let view = View {
             theme: self.theme,
             keymap: self.keymap,
         };
-        terminal
-            .draw(|f| ui::draw(f, &self.state, &view))
+        self.screen
+            .present(terminal, &self.state, &view)
             .map(|_| ())
     }
 

@@ -227,6 +227,7 @@ async fn run(
         router,
         audit,
         feedback: tx,
+        screen: app::Screen::default(),
     };
     if cli.crash_test {
         let _ = terminal.draw(|_| {});

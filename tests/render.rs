@@ -5,16 +5,20 @@ mod common;
 
 use common::drill_state;
 use oncall_cockpit::action::Action;
+use oncall_cockpit::app::Screen;
 use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
 use oncall_cockpit::domain::{Incident, IncidentType};
 use oncall_cockpit::state::{update, State};
 use oncall_cockpit::ui::{self, View};
-use ratatui::backend::TestBackend;
+use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::Color;
-use ratatui::Terminal;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 fn theme(name: &str) -> Theme {
     let text = Theme::builtin(name).expect("built-in theme");
@@ -201,4 +205,82 @@ fn without_a_metrics_source_the_signal_pane_says_how_to_add_one() {
     s.sources
         .push(SourceHealth::new("prom", SourceRole::Metrics, Some(10.0)));
     assert!(screen(&s, 100, 30).contains("waiting for the first metrics"));
+}
+
+/// What a terminal would receive: the bytes of the escape sequences ratatui writes.
+#[derive(Clone, Default)]
+struct Wire(Arc<Mutex<Vec<u8>>>);
+
+impl Wire {
+    fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Over SSH and in tmux, a cockpit that rewrites an unchanged screen costs bandwidth and makes
+/// its window look busy forever. Only a visible change may reach the terminal, and then only
+/// the cells that changed.
+#[test]
+fn the_terminal_is_written_only_when_the_screen_changes() {
+    let mut s = drill_state(15);
+    let wire = Wire::default();
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, 100, 30)),
+    };
+    let mut term =
+        Terminal::with_options(CrosstermBackend::new(wire.clone()), options).expect("terminal");
+    let (theme, keymap) = (theme("default"), keymap());
+    let view = View {
+        theme: &theme,
+        keymap: &keymap,
+    };
+    let mut screen = Screen::default();
+    let mut present = |s: &State| screen.present(&mut term, s, &view).expect("present");
+
+    assert!(present(&s), "the first frame is drawn");
+    let full = wire.len();
+    assert!(!present(&s), "an unchanged frame was drawn");
+    assert_eq!(wire.len(), full, "an unchanged frame wrote bytes");
+
+    // Drill polls are 10 s apart, so half a second on every countdown drops a second.
+    let t0 = s.now;
+    update(
+        &mut s,
+        Action::Tick(t0 + chrono::Duration::milliseconds(500)),
+    );
+    assert!(present(&s), "a countdown changed but nothing was drawn");
+    let tick = wire.len() - full;
+    assert!(
+        tick > 0 && tick < full / 4,
+        "a countdown tick wrote {tick} bytes; the full frame was {full}"
+    );
+
+    let before = wire.len();
+    update(
+        &mut s,
+        Action::Tick(t0 + chrono::Duration::milliseconds(900)),
+    );
+    assert!(!present(&s), "a tick that changes no text was drawn");
+    assert_eq!(
+        wire.len(),
+        before,
+        "a tick that changes no text wrote bytes"
+    );
+
+    update(&mut s, Action::Down);
+    assert!(present(&s), "moving the selection was not drawn");
 }

@@ -773,3 +773,85 @@ fn signals_from_two_sources_merge_and_one_failing_keeps_the_other() {
     let sim = s.sources.iter().find(|h| h.name == "sim").expect("health");
     assert!(!sim.failing());
 }
+
+/// Incidents of two sources: each poll replaces only its own source's incidents and hands the
+/// replaced ones back to be freed, and the view follows the ladder whatever the arrival order.
+#[test]
+fn a_poll_replaces_only_its_sources_incidents_and_the_view_follows_the_ladder() {
+    use oncall_cockpit::domain::Sev;
+    let base = state();
+    let now = base.now;
+    let template = base.incidents[0].clone();
+    let make = |source: &str, id: &str, sev: Sev, status: Status, respond_in_min: i64| {
+        let mut i = template.clone();
+        i.source = source.into();
+        i.id = format!("{source}:{id}");
+        i.sev = sev;
+        i.status = status;
+        i.respond_by = now + chrono::Duration::minutes(respond_in_min);
+        i
+    };
+    let poll = |source: &str, incidents| {
+        Action::Backend(BackendEvent::Incidents {
+            source: source.into(),
+            at: now,
+            incidents,
+        })
+    };
+    let order =
+        |s: &State| -> Vec<String> { s.view.iter().map(|&i| s.incidents[i].id.clone()).collect() };
+    let discarded = |fx: &[Effect]| -> Vec<String> {
+        let mut ids: Vec<String> = fx
+            .iter()
+            .flat_map(|e| match e {
+                Effect::Discard(v) => v.iter().map(|i| i.id.clone()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    let mut s = State::new(now, "ana", "two sources");
+    let fx = update(
+        &mut s,
+        poll(
+            "am",
+            vec![
+                make("am", "a1", Sev::Sev3, Status::Triggered, 30),
+                make("am", "a2", Sev::Sev1, Status::Resolved, 1),
+                make("am", "a0", Sev::Sev3, Status::Triggered, 30),
+            ],
+        ),
+    );
+    assert!(discarded(&fx).is_empty());
+    let fx = update(
+        &mut s,
+        poll(
+            "pd",
+            vec![
+                make("pd", "p1", Sev::Sev3, Status::Acknowledged, 5),
+                make("pd", "p2", Sev::Sev3, Status::Triggered, 60),
+                make("pd", "p3", Sev::Sev1, Status::Triggered, 10),
+            ],
+        ),
+    );
+    assert!(discarded(&fx).is_empty(), "{:?}", discarded(&fx));
+    // Open first; SEV1 first; unacknowledged before acknowledged; nearest deadline; then id.
+    assert_eq!(
+        order(&s),
+        ["pd:p3", "am:a0", "am:a1", "pd:p2", "pd:p1", "am:a2"]
+    );
+    assert_eq!(s.open_by_sev, [1, 0, 4, 0]);
+
+    let fx = update(
+        &mut s,
+        poll(
+            "pd",
+            vec![make("pd", "p2", Sev::Sev3, Status::Triggered, 60)],
+        ),
+    );
+    assert_eq!(discarded(&fx), ["pd:p1", "pd:p2", "pd:p3"]);
+    assert_eq!(order(&s), ["am:a0", "am:a1", "pd:p2", "am:a2"]);
+    assert_eq!(s.open_by_sev, [0, 0, 3, 0]);
+}

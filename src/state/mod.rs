@@ -21,6 +21,10 @@ pub enum Effect {
     Audit(AuditRecord),
     /// Write the postmortem after every audit record queued before it.
     Export(Box<Draft>),
+    /// Incidents replaced by a newer poll, to be freed away from the frame path: 10,000
+    /// incidents are some 100,000 allocations, and freeing them took ten times longer than
+    /// drawing a frame.
+    Discard(Vec<Incident>),
     Quit,
 }
 
@@ -175,10 +179,14 @@ pub struct State {
     /// Where pages go (PagerDuty Events API), and whether levers pulled become change events.
     pub pager_source: Option<String>,
     pub change_events: bool,
+    /// In no particular order: `view` orders them.
     pub incidents: Vec<Incident>,
     /// Indices into `incidents` that pass the filter, in display order. Derived; kept in step
     /// by `update` so rendering never recomputes it.
     pub view: Vec<usize>,
+    /// Open incidents per SEV, SEV1 first. Derived with `view`, so the header and the list
+    /// title never walk every incident on every frame.
+    pub open_by_sev: [usize; 4],
     /// Position in `view`.
     pub cursor: usize,
     pub selected_id: Option<IncidentId>,
@@ -204,7 +212,7 @@ pub struct State {
     pub flash: Option<Flash>,
     pub runbooks: BTreeMap<IncidentId, RunbookSession>,
     /// The incident's feature's signals when the cockpit first showed it, for the postmortem.
-    pub first_seen: BTreeMap<IncidentId, FirstSeen>,
+    pub first_seen: std::collections::HashMap<IncidentId, FirstSeen>,
     pub size: (u16, u16),
     /// Ticks seen so far; the app ticks at a fixed wall-clock rate (`TICKS_PER_SEC`).
     pub ticks: u64,
@@ -226,6 +234,7 @@ impl State {
             change_events: false,
             incidents: Vec::new(),
             view: Vec::new(),
+            open_by_sev: [0; 4],
             cursor: 0,
             selected_id: None,
             signals: SignalSet::default(),
@@ -242,7 +251,7 @@ impl State {
             next_action_id: 1,
             flash: None,
             runbooks: BTreeMap::new(),
-            first_seen: BTreeMap::new(),
+            first_seen: std::collections::HashMap::new(),
             size: (80, 24),
             ticks: 0,
             quit: false,

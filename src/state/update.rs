@@ -33,10 +33,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.size = (w, h);
             vec![]
         }
-        Action::Backend(ev) => {
-            backend_event(state, ev);
-            vec![]
-        }
+        Action::Backend(ev) => backend_event(state, ev),
         Action::CommandDone(outcome) => command_done(state, outcome),
         Action::Exported(result) => {
             match result {
@@ -118,7 +115,7 @@ fn health_mut<'a>(
     }
 }
 
-fn backend_event(state: &mut State, ev: BackendEvent) {
+fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
     match ev {
         BackendEvent::Signals {
             source,
@@ -129,6 +126,7 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             health_mut(state, &source, SourceRole::Metrics).last_ok = Some(at);
             state.signal_sets.insert(source, (set, detections));
             merge_signals(state);
+            vec![]
         }
         BackendEvent::Flags { source, at, flags } => {
             health_mut(state, &source, SourceRole::Flags).last_ok = Some(at);
@@ -136,6 +134,7 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
                 .flag_sets
                 .insert(source, flags.iter().map(sanitize_flags).collect());
             merge_signals(state);
+            vec![]
         }
         BackendEvent::Incidents {
             source,
@@ -143,18 +142,40 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             incidents,
         } => {
             health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
-            state.incidents.retain(|i| i.source != source);
             for inc in &incidents {
                 if !state.first_seen.contains_key(&inc.id) {
                     let snap = FirstSeen::capture(inc.feature.as_str(), &state.signals, at);
                     state.first_seen.insert(inc.id.clone(), snap);
                 }
             }
-            state.incidents.extend(incidents);
-            let open: std::collections::HashSet<&str> =
-                state.incidents.iter().map(|i| i.id.as_str()).collect();
-            state.first_seen.retain(|id, _| open.contains(id.as_str()));
+            let old = std::mem::replace(&mut state.incidents, incidents);
+            // With one incident source (the usual case) everything old is replaced, and
+            // nothing needs moving. Every source that ever sent incidents is in `sources`, so
+            // this is known without reading 10,000 source names.
+            let only_source = state
+                .sources
+                .iter()
+                .all(|h| h.role != SourceRole::Incidents || h.name == source);
+            let replaced = if only_source {
+                old
+            } else {
+                let (replaced, others): (Vec<_>, Vec<_>) =
+                    old.into_iter().partition(|i| i.source == source);
+                state.incidents.extend(others);
+                replaced
+            };
+            // Snapshots of incidents that are gone would only grow the map.
+            if state.first_seen.len() > state.incidents.len() {
+                let open: std::collections::HashSet<&str> =
+                    state.incidents.iter().map(|i| i.id.as_str()).collect();
+                state.first_seen.retain(|id, _| open.contains(id.as_str()));
+            }
             state.rebuild_view();
+            if replaced.is_empty() {
+                vec![]
+            } else {
+                vec![Effect::Discard(replaced)]
+            }
         }
         BackendEvent::Failed { source, at, error } => {
             // A source may play several roles; mark each one it plays.
@@ -167,6 +188,7 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
                 health_mut(state, &source, SourceRole::Metrics).last_error =
                     Some((at, SafeText::new(&error).to_string()));
             }
+            vec![]
         }
     }
 }

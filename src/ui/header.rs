@@ -24,12 +24,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         spans.push(Span::styled(" READ-ONLY ", theme.style(Role::ReadOnly)));
         spans.push(Span::raw(" "));
     }
-    for sev in Sev::ALL {
-        let n = state
-            .incidents
-            .iter()
-            .filter(|i| i.is_open() && i.sev == sev)
-            .count();
+    for (sev, n) in Sev::ALL.into_iter().zip(state.open_by_sev) {
         if n > 0 {
             spans.push(Span::styled(
                 format!(" {sev} {n} "),
@@ -38,8 +33,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             spans.push(Span::raw(" "));
         }
     }
+    // Minutes, not seconds: the clock says the cockpit is alive and anchors the timeline's
+    // times, and a seconds field would make an otherwise quiet screen redraw every second.
+    // Countdowns and ages carry the second-level urgency where it matters.
     let clock = Span::styled(
-        state.now.format("%H:%M:%SZ ").to_string(),
+        state.now.format("%H:%MZ ").to_string(),
         theme.style(Role::Muted),
     );
     let [left, right] =

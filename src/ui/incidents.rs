@@ -42,7 +42,7 @@ fn respond_cell<'a>(inc: &Incident, state: &State, theme: &Theme) -> Cell<'a> {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let open = state.incidents.iter().filter(|i| i.is_open()).count();
+    let open: usize = state.open_by_sev.iter().sum();
     let mut title = format!(" Incidents {open} open ");
     if !state.filter.is_empty() {
         title = format!(
