@@ -16,7 +16,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 /// Most important first: on a narrow terminal the tail is dropped, but help always shows.
-const HINTS: [(Action, &str); 8] = [
+const HINTS: [(Action, &str); 10] = [
     (Action::Ack, "ack"),
     (Action::Escalate, "escalate"),
     (Action::Resolve, "resolve"),
@@ -24,7 +24,9 @@ const HINTS: [(Action, &str); 8] = [
     (Action::Rollback, "rollback"),
     (Action::KillSwitch, "kill"),
     (Action::Runbook, "runbook"),
+    (Action::Page, "page"),
     (Action::Filter, "filter"),
+    (Action::Export, "export"),
 ];
 
 /// The incident operation an action performs, for greying out what a source cannot do.
