@@ -64,6 +64,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             }
         )),
     ]));
+    // Before the evidence: at 80x24 the evidence fills the pane, and what the levers are set
+    // to decides the next move.
+    if let Some(info) = state.feature_info(inc.feature.as_str()) {
+        lines.push(Line::from(vec![
+            label("levers"),
+            Span::raw(levers(info, state)),
+        ]));
+    }
     for e in &inc.evidence {
         lines.push(Line::from(vec![
             label("evidence"),
@@ -74,12 +82,6 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         label("contain"),
         Span::styled(inc.kind.containment(), theme.style(Role::Key)),
     ]));
-    if let Some(info) = state.feature_info(inc.feature.as_str()) {
-        lines.push(Line::from(vec![
-            label("levers"),
-            Span::raw(levers(info, state)),
-        ]));
-    }
     for ((source, op), why) in &state.unsupported {
         if *source == inc.source {
             lines.push(Line::from(vec![
