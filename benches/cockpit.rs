@@ -160,14 +160,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// CPU time this thread has used. Unlike wall time it leaves out the time other processes
-/// held the core, which on a small shared machine is most of the tail. The kernel's
-/// schedstat gives it in nanoseconds; reading it costs a few microseconds, counted in.
+/// held the core, which on a small shared machine is most of the tail.
 fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or(Duration::ZERO)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec it is given, which lives on this stack.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn ms(d: Duration) -> String {
