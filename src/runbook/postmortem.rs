@@ -6,11 +6,11 @@
 //! whoever writes the file, in order behind every record queued before the export.
 
 use super::RunbookSession;
-use crate::domain::{FeatureInfo, Incident, IncidentId, SignalKind, SignalSet};
+use crate::domain::{FeatureInfo, Incident, IncidentId, Signal, SignalKind, SignalSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-/// One signal's value when the cockpit first saw the incident, and now.
+/// One signal's value at the incident's detection, and now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignalRow {
     pub kind: SignalKind,
@@ -19,32 +19,10 @@ pub struct SignalRow {
     pub threshold: Option<f64>,
 }
 
-/// Signal values captured when an incident first appeared.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FirstSeen {
-    pub at: DateTime<Utc>,
-    pub values: Vec<(SignalKind, f64, Option<f64>)>,
-}
-
-impl FirstSeen {
-    pub fn capture(feature: &str, set: &SignalSet, at: DateTime<Utc>) -> FirstSeen {
-        FirstSeen {
-            at,
-            values: set
-                .signals
-                .iter()
-                .filter(|s| s.feature == feature)
-                .filter_map(|s| s.last().map(|v| (s.kind, v, s.threshold)))
-                .collect(),
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
     pub incident: Incident,
     pub info: Option<FeatureInfo>,
-    pub first_seen: Option<DateTime<Utc>>,
     pub signals: Vec<SignalRow>,
     pub runbook: Option<RunbookSession>,
     /// Ids of actions this session sent about the incident: pages carry a dedup key, not the id.
@@ -53,32 +31,36 @@ pub struct Draft {
     pub exported_at: DateTime<Utc>,
 }
 
-/// Each signal of the feature: when the cockpit first showed the incident, and now.
-pub fn signal_rows(
-    feature: &str,
-    first_seen: Option<&FirstSeen>,
-    now: &SignalSet,
-) -> Vec<SignalRow> {
-    let mut rows = Vec::new();
-    for kind in SignalKind::ALL {
-        let then = first_seen.and_then(|f| f.values.iter().find(|(k, _, _)| *k == kind));
-        let current = now
-            .signals
-            .iter()
-            .find(|s| s.feature == feature && s.kind == kind);
-        if then.is_none() && current.is_none() {
-            continue;
-        }
-        rows.push(SignalRow {
-            kind,
-            at_detection: then.map(|(_, v, _)| *v),
-            now: current.and_then(|s| s.last()),
-            threshold: then
-                .and_then(|(_, _, t)| *t)
-                .or(current.and_then(|s| s.threshold)),
-        });
+/// The series point covering `at`, when the on-screen window still reaches back that far.
+fn value_at(sig: &Signal, end: DateTime<Utc>, at: DateTime<Utc>) -> Option<f64> {
+    let step = i64::from(sig.step_secs.max(1));
+    let back = (end - at).num_seconds();
+    if back < 0 {
+        return None;
     }
-    rows
+    let idx = sig.points.len().checked_sub(1 + (back / step) as usize)?;
+    sig.points.get(idx).copied().filter(|v| v.is_finite())
+}
+
+/// Each signal of the incident's feature at detection (read back from the series, so nothing
+/// is kept per incident) and now.
+pub fn signal_rows(inc: &Incident, now: &SignalSet) -> Vec<SignalRow> {
+    let end = now.at.unwrap_or(inc.triggered_at);
+    SignalKind::ALL
+        .iter()
+        .filter_map(|kind| {
+            let sig = now
+                .signals
+                .iter()
+                .find(|s| s.feature == inc.feature.as_str() && s.kind == *kind)?;
+            Some(SignalRow {
+                kind: *kind,
+                at_detection: value_at(sig, end, inc.triggered_at),
+                now: sig.last(),
+                threshold: sig.threshold,
+            })
+        })
+        .collect()
 }
 
 /// An audit log line, as far as the postmortem needs it. Lines that do not parse are
@@ -222,13 +204,9 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
     if d.signals.is_empty() {
         out.push_str("No metrics for this feature were on screen.\n");
     } else {
-        match d.first_seen {
-            Some(t) => out.push_str(&format!(
-                "\"At detection\" is the value when the cockpit first showed the incident ({}).\n\n",
-                ts(t)
-            )),
-            None => out.push_str("The cockpit did not see the signals when the incident opened.\n\n"),
-        }
+        out.push_str(
+            "Read back from the series on screen; \"—\" when the window no longer reaches the detection.\n\n",
+        );
         out.push_str("| signal | at detection | at export | threshold |\n|---|---|---|---|\n");
         for s in &d.signals {
             out.push_str(&format!(

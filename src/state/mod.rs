@@ -8,7 +8,7 @@ pub use update::update;
 use crate::audit::AuditRecord;
 use crate::backend::{Command, CommandRequest, FeatureFlags};
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
-use crate::runbook::postmortem::{Draft, FirstSeen};
+use crate::runbook::postmortem::Draft;
 use crate::runbook::RunbookSession;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -211,8 +211,6 @@ pub struct State {
     pub next_action_id: u64,
     pub flash: Option<Flash>,
     pub runbooks: BTreeMap<IncidentId, RunbookSession>,
-    /// The incident's feature's signals when the cockpit first showed it, for the postmortem.
-    pub first_seen: std::collections::HashMap<IncidentId, FirstSeen>,
     pub size: (u16, u16),
     /// Ticks seen so far; the app ticks at a fixed wall-clock rate (`TICKS_PER_SEC`).
     pub ticks: u64,
@@ -251,7 +249,6 @@ impl State {
             next_action_id: 1,
             flash: None,
             runbooks: BTreeMap::new(),
-            first_seen: std::collections::HashMap::new(),
             size: (80, 24),
             ticks: 0,
             quit: false,

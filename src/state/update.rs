@@ -13,7 +13,7 @@ use crate::backend::{
 };
 use crate::domain::{FeatureInfo, Incident, PromptVersion, SafeText, Sev, Status};
 use crate::runbook;
-use crate::runbook::postmortem::{self, FirstSeen};
+use crate::runbook::postmortem;
 use tui_textarea::TextArea;
 
 /// Rows moved by page_up / page_down.
@@ -142,12 +142,6 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             incidents,
         } => {
             health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
-            for inc in &incidents {
-                if !state.first_seen.contains_key(&inc.id) {
-                    let snap = FirstSeen::capture(inc.feature.as_str(), &state.signals, at);
-                    state.first_seen.insert(inc.id.clone(), snap);
-                }
-            }
             let old = std::mem::replace(&mut state.incidents, incidents);
             // With one incident source (the usual case) everything old is replaced, and
             // nothing needs moving. Every source that ever sent incidents is in `sources`, so
@@ -164,12 +158,6 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 state.incidents.extend(others);
                 replaced
             };
-            // Snapshots of incidents that are gone would only grow the map.
-            if state.first_seen.len() > state.incidents.len() {
-                let open: std::collections::HashSet<&str> =
-                    state.incidents.iter().map(|i| i.id.as_str()).collect();
-                state.first_seen.retain(|id, _| open.contains(id.as_str()));
-            }
             state.rebuild_view();
             if replaced.is_empty() {
                 vec![]
@@ -375,11 +363,9 @@ fn export(state: &mut State) -> Vec<Effect> {
         })
         .map(|a| a.command.target())
         .collect();
-    let first_seen = state.first_seen.get(&inc.id);
     let draft = postmortem::Draft {
         info: state.feature_info(inc.feature.as_str()).cloned(),
-        first_seen: first_seen.map(|f| f.at),
-        signals: postmortem::signal_rows(inc.feature.as_str(), first_seen, &state.signals),
+        signals: postmortem::signal_rows(&inc, &state.signals),
         runbook: state.runbooks.get(&inc.id).cloned(),
         related_targets: related,
         exported_by: state.author.clone(),
