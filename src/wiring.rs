@@ -17,7 +17,8 @@ use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-fn secs(s: f64) -> Duration {
+/// A poll interval from config seconds, kept between 0.1 s and an hour.
+pub fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.clamp(0.1, 3600.0))
 }
 

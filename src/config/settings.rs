@@ -124,7 +124,7 @@ fn builtin_settings() -> Result<(toml::Table, Settings), String> {
 /// Reads the user's config file over the defaults. `Err` only if the built-in defaults
 /// themselves are broken, which tests rule out.
 pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<String>), String> {
-    let (mut table, defaults) = builtin_settings()?;
+    let (table, defaults) = builtin_settings()?;
     let mut warnings = Vec::new();
     let text = match std::fs::read_to_string(user_file) {
         Ok(t) => t,
@@ -140,22 +140,62 @@ pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<
         }
     };
     let label = user_file.display().to_string();
-    let parsed = toml::from_str::<toml::Table>(&text).map_err(|e| e.to_string());
-    let merged = parsed.and_then(|user| {
-        merge(&mut table, user);
-        // Deserialising the user's own text (not the merged table) keeps its line numbers
-        // in the error message.
-        toml::from_str::<PartialSettings>(&text).map_err(|e| e.to_string())?;
-        fill_source_defaults(&mut table);
-        Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
-    });
-    match merged {
+    match overlay_settings(table, &text) {
         Ok(s) => Ok((s, warnings)),
         Err(e) => {
             warnings.push(format!("{label}: {}; using defaults", one_line(&e)));
             Ok((defaults, warnings))
         }
     }
+}
+
+/// The text of a user config.toml over the built-in defaults, as `load_settings` reads it.
+/// `Err` is the message `load_settings` shows before falling back to the defaults.
+pub fn parse_settings(text: &str) -> Result<Settings, String> {
+    let (table, _) = builtin_settings()?;
+    overlay_settings(table, text)
+}
+
+fn overlay_settings(mut table: toml::Table, text: &str) -> Result<Settings, String> {
+    let user = toml::from_str::<toml::Table>(text).map_err(|e| e.to_string())?;
+    merge(&mut table, user);
+    // Deserialising the user's own text (not the merged table) keeps its line numbers
+    // in the error message.
+    toml::from_str::<PartialSettings>(text).map_err(|e| e.to_string())?;
+    fill_source_defaults(&mut table);
+    let settings = Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())?;
+    check_polls(&settings)?;
+    Ok(settings)
+}
+
+/// TOML has `nan` and `inf`; no poll interval can be either, and start-up would panic turning
+/// NaN into a Duration.
+fn check_polls(s: &Settings) -> Result<(), String> {
+    let src = &s.sources;
+    let polls = std::iter::once(("sim".to_string(), s.sim.poll_secs))
+        .chain(
+            src.prometheus
+                .iter()
+                .map(|p| (format!("prometheus {:?}", p.name), p.poll_secs)),
+        )
+        .chain(
+            src.alertmanager
+                .iter()
+                .map(|a| (format!("alertmanager {:?}", a.name), a.poll_secs)),
+        )
+        .chain(
+            src.pagerduty
+                .iter()
+                .map(|p| (format!("pagerduty {:?}", p.name), p.poll_secs)),
+        );
+    for (what, secs) in polls {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(format!(
+                "{what}: poll_secs must be a positive number of seconds, got {secs}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// toml's messages span several lines with a source excerpt; the status bar has one.
