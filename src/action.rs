@@ -32,6 +32,10 @@ pub enum Action {
     Rollback,
     KillSwitch,
     Runbook,
+    /// Page the on-call rotation (PagerDuty Events API) for a detection with no incident yet.
+    Page,
+    /// Write the selected incident's postmortem timeline to a Markdown file.
+    Export,
     /// Re-send the most recent failed action.
     Retry,
     /// Yes, in a confirmation dialog.
@@ -61,6 +65,9 @@ pub enum Action {
     /// The audit log could not be written: an action must never look recorded when it is not.
     #[serde(skip)]
     AuditFailed(String),
+    /// A postmortem export finished: the file written, or why not.
+    #[serde(skip)]
+    Exported(Result<String, String>),
     /// SIGTERM, SIGHUP or a closed terminal.
     #[serde(skip)]
     Shutdown(String),
@@ -89,6 +96,8 @@ impl Action {
             Action::Rollback => "prompt rollback (confirms)",
             Action::KillSwitch => "kill switch (confirms)",
             Action::Runbook => "runbook walkthrough",
+            Action::Page => "page on-call (confirms)",
+            Action::Export => "export postmortem",
             Action::Retry => "retry failed action",
             Action::Confirm => "yes, do it",
             Action::Cancel => "cancel",
@@ -123,6 +132,8 @@ impl Action {
             Rollback,
             KillSwitch,
             Runbook,
+            Page,
+            Export,
             Retry,
             Confirm,
             Cancel,

@@ -2,17 +2,19 @@
 //! `update`, carry out the effects, and draw once if anything changed.
 
 use crate::action::Action;
+use crate::atomic_file;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::backend::{Command, CommandOutcome, CommandRequest};
 use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Theme;
+use crate::runbook::postmortem::{self, Draft};
 use crate::state::{update, Effect, State};
 use crate::ui::{self, View};
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// Where commands go: one channel per incident source and per flag system.
@@ -20,6 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub struct Router {
     pub incidents: HashMap<String, UnboundedSender<CommandRequest>>,
     pub flags: HashMap<String, UnboundedSender<CommandRequest>>,
+    pub pagers: HashMap<String, UnboundedSender<CommandRequest>>,
 }
 
 impl Router {
@@ -29,6 +32,7 @@ impl Router {
         let (map, kind) = match &req.command {
             Command::Incident { .. } => (&self.incidents, "incident source"),
             Command::Flag { .. } => (&self.flags, "flag system"),
+            Command::Page { .. } => (&self.pagers, "pager"),
         };
         let source = req.command.source().to_string();
         match map.get(&source) {
@@ -68,16 +72,43 @@ pub fn spawn_input_thread() -> UnboundedReceiver<Input> {
     rx
 }
 
+/// What the audit thread is asked to do, in order: append a record, or write a postmortem
+/// (which reads the log, so it must come after every record queued before it).
+pub enum Journal {
+    Record(AuditRecord),
+    Export(Box<Draft>),
+}
+
+/// Reads the audit log and writes the postmortem beside it, atomically.
+fn write_postmortem(audit_path: &Path, draft: &Draft) -> Result<String, String> {
+    let text = match std::fs::read(audit_path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", audit_path.display())),
+    };
+    let (lines, unreadable) = postmortem::parse_audit(&text);
+    let markdown = postmortem::render(draft, &lines, unreadable);
+    let dir = audit_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("postmortems");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(postmortem::file_name(&draft.incident.id, draft.exported_at));
+    atomic_file::write(&path, markdown.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
 /// The audit log is written on its own thread: an fsync must never stall a frame.
 /// The thread ends once every sender is dropped and the queue is written; join it at exit.
 pub fn spawn_audit_writer(
     path: PathBuf,
     report: UnboundedSender<Action>,
 ) -> (
-    std::sync::mpsc::Sender<AuditRecord>,
+    std::sync::mpsc::Sender<Journal>,
     std::thread::JoinHandle<()>,
 ) {
-    let (tx, rx) = std::sync::mpsc::channel::<AuditRecord>();
+    let (tx, rx) = std::sync::mpsc::channel::<Journal>();
     let handle = std::thread::spawn(move || {
         let mut log = match AuditLog::open(&path) {
             Ok(l) => Some(l),
@@ -86,7 +117,14 @@ pub fn spawn_audit_writer(
                 None
             }
         };
-        for rec in rx {
+        for msg in rx {
+            let rec = match msg {
+                Journal::Record(rec) => rec,
+                Journal::Export(draft) => {
+                    let _ = report.send(Action::Exported(write_postmortem(&path, &draft)));
+                    continue;
+                }
+            };
             let result = match log.as_mut() {
                 Some(l) => l.append(&rec),
                 None => AuditLog::open(&path).and_then(|mut l| {
@@ -122,7 +160,7 @@ pub struct App<'a> {
     pub theme: &'a Theme,
     pub keymap: &'a Keymap,
     pub router: Router,
-    pub audit: std::sync::mpsc::Sender<AuditRecord>,
+    pub audit: std::sync::mpsc::Sender<Journal>,
     /// For errors found while executing effects (no route for a command).
     pub feedback: UnboundedSender<Action>,
 }
@@ -141,8 +179,15 @@ impl App<'_> {
                         let _ = self.feedback.send(Action::CommandDone(outcome));
                     }
                 }
+                Effect::Export(draft) => {
+                    if self.audit.send(Journal::Export(draft)).is_err() {
+                        let _ = self
+                            .feedback
+                            .send(Action::Exported(Err("the audit writer has stopped".into())));
+                    }
+                }
                 Effect::Audit(rec) => {
-                    if self.audit.send(rec).is_err() {
+                    if self.audit.send(Journal::Record(rec)).is_err() {
                         let _ = self
                             .feedback
                             .send(Action::AuditFailed("audit writer stopped".into()));
@@ -199,7 +244,12 @@ impl App<'_> {
             if self.state.quit {
                 break;
             }
-            self.draw(terminal)?;
+            if let Err(e) = self.draw(terminal) {
+                // The terminal is gone (an SSH drop that sent no SIGHUP): end the session as
+                // when input fails, rather than as an error nobody is left to read.
+                tracing::warn!(error = %e, "cannot write to the terminal");
+                self.apply(Action::Shutdown(format!("terminal write failed: {e}")));
+            }
         }
         Ok(())
     }

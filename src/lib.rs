@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod app;
+pub mod atomic_file;
 pub mod audit;
 pub mod backend;
 pub mod config;

@@ -144,10 +144,18 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli, paths, loaded, warnings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("oncall-cockpit: {e}");
+            report(&e);
             ExitCode::FAILURE
         }
     }
+}
+
+/// For errors once the terminal was in use: stderr may be that terminal, gone after an SSH
+/// drop, and eprintln! panics when it cannot write.
+fn report(msg: &str) {
+    use std::io::Write;
+    tracing::error!("{msg}");
+    let _ = writeln!(std::io::stderr(), "oncall-cockpit: {msg}");
 }
 
 async fn run(
@@ -227,13 +235,18 @@ async fn run(
     let result = app.run(&mut terminal, actions, inputs).await;
     // After an SSH drop the terminal is gone and restoring it fails; nothing to do about that.
     let _ = ratatui::try_restore();
+    if terminal.show_cursor().is_err() {
+        // Terminal's Drop would try again and report the failure with eprintln!, which panics
+        // when stderr is that same dead terminal.
+        std::mem::forget(terminal);
+    }
     // Every audit record queued before quitting reaches the disk before we exit.
     drop(app);
     if audit_thread.join().is_err() {
-        eprintln!(
-            "oncall-cockpit: the audit writer crashed; check {}",
+        report(&format!(
+            "the audit writer crashed; check {}",
             paths.audit_log().display()
-        );
+        ));
     }
     tracing::info!("exit");
     result.map_err(|e| format!("terminal: {e}"))

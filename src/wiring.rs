@@ -7,11 +7,15 @@ use crate::app::Router;
 use crate::backend::alertmanager::Alertmanager;
 use crate::backend::clock::Clock;
 use crate::backend::driver::{self, DriverConfig};
+use crate::backend::flagd::Flagd;
+use crate::backend::hook::HttpHook;
 use crate::backend::local::SharedIncidents;
 use crate::backend::pagerduty::PagerDuty;
+use crate::backend::pagerduty_events::PagerDutyEvents;
 use crate::backend::prometheus::Prometheus;
 use crate::backend::sim::{FleetSpec, Sim};
-use crate::backend::{IncidentOp, IncidentSource};
+use crate::backend::unleash::Unleash;
+use crate::backend::{FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
@@ -70,6 +74,29 @@ fn spawn_incidents<I: IncidentSource>(
     ));
 }
 
+/// A flag system's task. The first one started is where levers go for features that no flag
+/// system has reported yet.
+fn spawn_flags<F: FlagControl>(
+    control: F,
+    cfg: DriverConfig,
+    clock: Clock,
+    tx: &UnboundedSender<Action>,
+    router: &mut Router,
+    state: &mut State,
+) {
+    state.sources.push(SourceHealth::new(
+        &cfg.source,
+        SourceRole::Flags,
+        Some(cfg.poll.as_secs_f64()),
+    ));
+    if state.flag_source.is_none() {
+        state.flag_source = Some(cfg.source.clone());
+    }
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    router.flags.insert(cfg.source.clone(), cmd_tx);
+    tokio::spawn(driver::run_flags(control, cfg, clock, cmd_rx, tx.clone()));
+}
+
 /// The embedded fleet: metrics, the cockpit's own incident store, and the flag levers.
 pub fn start_sim(
     settings: &Settings,
@@ -85,7 +112,7 @@ pub fn start_sim(
     state.sources.extend([
         SourceHealth::new(&name, SourceRole::Metrics, interval),
         SourceHealth::new(&name, SourceRole::Incidents, interval),
-        SourceHealth::new(&name, SourceRole::Flags, None),
+        SourceHealth::new(&name, SourceRole::Flags, interval),
     ]);
     state.flag_source = Some(name.clone());
     let cfg = DriverConfig {
@@ -194,6 +221,62 @@ pub fn start_real(
             Err(e) => broken(state, &p.name, SourceRole::Incidents, e),
         }
     }
+    for p in &settings.sources.pagerduty_events {
+        let cfg = DriverConfig {
+            source: p.name.clone(),
+            poll: secs(3600.0),
+            timeout: secs(p.timeout_secs),
+        };
+        match PagerDutyEvents::new(p) {
+            Ok(adapter) => {
+                state
+                    .sources
+                    .push(SourceHealth::new(&p.name, SourceRole::Pager, None));
+                if state.pager_source.is_none() {
+                    state.pager_source = Some(p.name.clone());
+                    state.change_events = p.change_events;
+                }
+                let (cmd_tx, cmd_rx) = unbounded_channel();
+                router.pagers.insert(p.name.clone(), cmd_tx);
+                tokio::spawn(driver::run_pager(adapter, cfg, clock, cmd_rx, tx.clone()));
+            }
+            Err(e) => broken(state, &p.name, SourceRole::Pager, e),
+        }
+    }
+    for f in &settings.sources.flagd {
+        let cfg = DriverConfig {
+            source: f.name.clone(),
+            poll: secs(f.poll_secs),
+            timeout: secs(f.timeout_secs),
+        };
+        match Flagd::new(f) {
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Err(e) => broken(state, &f.name, SourceRole::Flags, e),
+        }
+    }
+    for h in &settings.sources.http_hook {
+        // An endpoint has nothing to poll; the slow interval only republishes what was pulled.
+        let cfg = DriverConfig {
+            source: h.name.clone(),
+            poll: secs(60.0),
+            timeout: secs(h.timeout_secs),
+        };
+        match HttpHook::new(h) {
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Err(e) => broken(state, &h.name, SourceRole::Flags, e),
+        }
+    }
+    for u in &settings.sources.unleash {
+        let cfg = DriverConfig {
+            source: u.name.clone(),
+            poll: secs(u.poll_secs),
+            timeout: secs(u.timeout_secs),
+        };
+        match Unleash::new(u) {
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Err(e) => broken(state, &u.name, SourceRole::Flags, e),
+        }
+    }
     router
 }
 
@@ -206,6 +289,10 @@ pub fn banner(settings: &Settings) -> String {
         .map(|p| p.name.as_str())
         .chain(s.alertmanager.iter().map(|a| a.name.as_str()))
         .chain(s.pagerduty.iter().map(|p| p.name.as_str()))
+        .chain(s.pagerduty_events.iter().map(|p| p.name.as_str()))
+        .chain(s.flagd.iter().map(|f| f.name.as_str()))
+        .chain(s.http_hook.iter().map(|h| h.name.as_str()))
+        .chain(s.unleash.iter().map(|u| u.name.as_str()))
         .collect();
     names.join(" + ")
 }

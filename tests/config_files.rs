@@ -281,3 +281,43 @@ fn date_time_values_are_named() {
     let e = Keymap::parse("keymaps/odd.toml", "[normal]\nquit = 1979-05-27\n").unwrap_err();
     assert_located(&e, "keymaps/odd.toml", 2, "normal.quit");
 }
+
+/// Every `toml` example in the README is a config a reader may paste: it must load as is.
+#[test]
+fn readme_config_examples_load_without_warnings() {
+    use oncall_cockpit::config::settings::load_settings;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 2, "README has its config examples");
+    let dir = std::env::temp_dir().join(format!("cockpit-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut kinds = 0;
+    for (i, block) in blocks.iter().enumerate() {
+        let path = dir.join(format!("example-{i}.toml"));
+        std::fs::write(&path, block).expect("write");
+        let (settings, warnings) = load_settings(&path, true).expect("defaults load");
+        assert!(
+            warnings.is_empty(),
+            "README example {i}: {warnings:?}\n{block}"
+        );
+        let s = &settings.sources;
+        kinds += [
+            s.prometheus.len(),
+            s.alertmanager.len(),
+            s.pagerduty.len(),
+            s.pagerduty_events.len(),
+            s.flagd.len(),
+            s.http_hook.len(),
+            s.unleash.len(),
+        ]
+        .iter()
+        .filter(|n| **n > 0)
+        .count();
+    }
+    assert!(kinds >= 7, "the examples show every kind of source");
+}

@@ -5,7 +5,9 @@ mod common;
 use common::drill_state;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use oncall_cockpit::action::Action;
-use oncall_cockpit::backend::{BackendEvent, Command, CommandOutcome, FlagOp, IncidentOp};
+use oncall_cockpit::backend::{
+    BackendEvent, Command, CommandOutcome, FeatureFlags, FlagOp, IncidentOp,
+};
 use oncall_cockpit::config::keymap::Mode;
 use oncall_cockpit::domain::{IncidentType, Status};
 use oncall_cockpit::state::{
@@ -454,6 +456,79 @@ fn kill_switch_offers_feature_and_segments() {
     update(&mut s, Action::KillSwitch);
     assert!(update(&mut s, Action::Cancel).is_empty());
     assert!(matches!(s.overlay, Overlay::None));
+}
+
+#[test]
+fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
+    let mut s = state();
+    select(&mut s, IncidentType::CapabilityDrift);
+    let now = s.now;
+    let changed = now - chrono::Duration::minutes(3);
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Flags {
+            source: "flagd".into(),
+            at: now,
+            flags: vec![FeatureFlags {
+                feature: "support-bot".into(),
+                prompt_versions: vec![
+                    "v12".into(),
+                    "v13".into(),
+                    "v15\u{1b}]52;c;eA==\u{7}".into(),
+                ],
+                current_prompt: Some("v13".into()),
+                last_known_good: Some("v12".into()),
+                prompt_changed_at: Some(changed),
+                killed: vec!["vip".into()],
+                segments: vec!["vip".into()],
+            }],
+        }),
+    );
+    let info = s.feature_info("support-bot").expect("feature");
+    assert_eq!(info.flag_source.as_deref(), Some("flagd"));
+    assert_eq!(info.prompt_changed_at, Some(changed));
+    assert_eq!(info.killed, ["vip"]);
+    assert!(info.segments.contains(&"vip".to_string()));
+    assert!(
+        info.prompt_versions.iter().any(|v| v.id == "v15"),
+        "flag text is sanitised like any outside text: {:?}",
+        info.prompt_versions
+    );
+    update(&mut s, Action::Rollback);
+    update(&mut s, Action::Select);
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(
+        sent(&fx),
+        vec![Command::Flag {
+            source: "flagd".into(),
+            op: FlagOp::Rollback {
+                feature: "support-bot".into(),
+                to_version: "v12".into()
+            }
+        }],
+        "the rollback goes to the flag system that holds the feature"
+    );
+    // A feature only the flag system knows still gets its levers.
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Flags {
+            source: "flagd".into(),
+            at: now,
+            flags: vec![FeatureFlags {
+                feature: "billing-agent".into(),
+                killed: vec!["*".into()],
+                ..FeatureFlags::default()
+            }],
+        }),
+    );
+    let billing = s.feature_info("billing-agent").expect("flag-only feature");
+    assert_eq!(billing.killed, ["*"]);
+    assert!(
+        s.feature_info("support-bot")
+            .and_then(|i| i.flag_source.clone())
+            .is_none(),
+        "the newest report replaces the source's previous one"
+    );
 }
 
 #[test]

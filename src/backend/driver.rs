@@ -6,7 +6,7 @@ use super::clock::Clock;
 use super::local::SharedIncidents;
 use super::{
     BackendError, BackendEvent, Command, CommandOutcome, CommandRequest, FlagControl,
-    IncidentSource, MetricsSource,
+    IncidentSource, MetricsSource, Pager,
 };
 use crate::action::Action;
 use crate::detect::{self, DetectConfig};
@@ -102,8 +102,8 @@ pub async fn run_incidents<I: IncidentSource>(
                                 .await
                         }
                     },
-                    Command::Flag { .. } => Err(BackendError::Rejected(format!(
-                        "{} is an incident source and cannot change flags", cfg.source
+                    other => Err(BackendError::Rejected(format!(
+                        "{} is an incident source and cannot {}", cfg.source, other.name()
                     ))),
                 };
                 if !send_outcome(&tx, req.action_id, result) {
@@ -126,8 +126,8 @@ pub async fn run_incidents<I: IncidentSource>(
     }
 }
 
-/// Flag systems have nothing to poll here: the fleet's metrics report the flag state. The
-/// task only applies commands, one at a time, in the order they were confirmed.
+/// Reads the levers on an interval and applies flag commands one at a time, in the order
+/// they were confirmed, re-reading right after each so the panes show the lever as it is.
 pub async fn run_flags<F: FlagControl>(
     mut control: F,
     cfg: DriverConfig,
@@ -135,14 +135,58 @@ pub async fn run_flags<F: FlagControl>(
     mut commands: UnboundedReceiver<CommandRequest>,
     tx: UnboundedSender<Action>,
 ) {
+    let mut tick = interval(cfg.poll);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            req = commands.recv() => {
+                let Some(req) = req else { return };
+                let result = match &req.command {
+                    Command::Flag { op, .. } => {
+                        bounded(cfg.timeout, control.apply(op, &req.author, clock.now())).await
+                    }
+                    other => Err(BackendError::Rejected(format!(
+                        "{} is a flag system and cannot {}",
+                        cfg.source,
+                        other.name()
+                    ))),
+                };
+                if !send_outcome(&tx, req.action_id, result) {
+                    return;
+                }
+            }
+        }
+        let now = clock.now();
+        let event = match bounded(cfg.timeout, control.read(now)).await {
+            Ok(flags) => BackendEvent::Flags {
+                source: cfg.source.clone(),
+                at: now,
+                flags,
+            },
+            Err(e) => failed(&cfg.source, now, &e),
+        };
+        if tx.send(Action::Backend(event)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends pages and change events as they are confirmed; nothing to poll.
+pub async fn run_pager<P: Pager>(
+    mut pager: P,
+    cfg: DriverConfig,
+    clock: Clock,
+    mut commands: UnboundedReceiver<CommandRequest>,
+    tx: UnboundedSender<Action>,
+) {
     while let Some(req) = commands.recv().await {
         let result = match &req.command {
-            Command::Flag { op, .. } => {
-                bounded(cfg.timeout, control.apply(op, &req.author, clock.now())).await
-            }
-            Command::Incident { .. } => Err(BackendError::Rejected(format!(
-                "{} is a flag system and cannot act on incidents",
-                cfg.source
+            Command::Page { op, .. } => bounded(cfg.timeout, pager.send(op, clock.now())).await,
+            other => Err(BackendError::Rejected(format!(
+                "{} is a pager and cannot {}",
+                cfg.source,
+                other.name()
             ))),
         };
         if !send_outcome(&tx, req.action_id, result) {

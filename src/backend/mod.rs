@@ -6,11 +6,15 @@
 pub mod alertmanager;
 pub mod clock;
 pub mod driver;
+pub mod flagd;
+pub mod hook;
 pub mod http;
 pub mod local;
 pub mod pagerduty;
+pub mod pagerduty_events;
 pub mod prometheus;
 pub mod sim;
+pub mod unleash;
 
 use crate::domain::{Detection, Incident, IncidentId, SignalSet};
 use chrono::{DateTime, Utc};
@@ -45,11 +49,33 @@ pub enum BackendEvent {
         at: DateTime<Utc>,
         incidents: Vec<Incident>,
     },
+    /// What a flag system says the levers are set to now.
+    Flags {
+        source: String,
+        at: DateTime<Utc>,
+        flags: Vec<FeatureFlags>,
+    },
     Failed {
         source: String,
         at: DateTime<Utc>,
         error: String,
     },
+}
+
+/// The levers of one feature as its flag system reports them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FeatureFlags {
+    pub feature: String,
+    /// Prompt versions the flag can serve, in the flag system's order.
+    pub prompt_versions: Vec<String>,
+    pub current_prompt: Option<String>,
+    pub last_known_good: Option<String>,
+    /// When the served prompt version last changed, if the flag system records it.
+    pub prompt_changed_at: Option<DateTime<Utc>>,
+    /// Kill switches engaged: "*" for the whole feature, else segment names.
+    pub killed: Vec<String>,
+    /// User segments the kill switch can target, as far as the flag system knows them.
+    pub segments: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,6 +121,48 @@ impl FlagOp {
     }
 }
 
+/// PagerDuty's event severities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSeverity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl PageSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageSeverity::Critical => "critical",
+            PageSeverity::Error => "error",
+            PageSeverity::Warning => "warning",
+            PageSeverity::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageOp {
+    /// Wake the on-call rotation for a detection. The same dedup key updates the same page.
+    Trigger {
+        dedup_key: String,
+        summary: String,
+        severity: PageSeverity,
+        /// The affected feature.
+        source: String,
+        component: String,
+        /// The incident type.
+        class: String,
+        details: Vec<(String, String)>,
+    },
+    /// Tell the pager's timeline a lever was pulled.
+    Change {
+        summary: String,
+        source: String,
+        details: Vec<(String, String)>,
+    },
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Incident {
@@ -106,12 +174,18 @@ pub enum Command {
         source: String,
         op: FlagOp,
     },
+    Page {
+        source: String,
+        op: PageOp,
+    },
 }
 
 impl Command {
     pub fn source(&self) -> &str {
         match self {
-            Command::Incident { source, .. } | Command::Flag { source, .. } => source,
+            Command::Incident { source, .. }
+            | Command::Flag { source, .. }
+            | Command::Page { source, .. } => source,
         }
     }
 
@@ -119,6 +193,14 @@ impl Command {
         match self {
             Command::Incident { op, .. } => op.name(),
             Command::Flag { op, .. } => op.name(),
+            Command::Page {
+                op: PageOp::Trigger { .. },
+                ..
+            } => "page",
+            Command::Page {
+                op: PageOp::Change { .. },
+                ..
+            } => "change_event",
         }
     }
 
@@ -126,6 +208,14 @@ impl Command {
     pub fn target(&self) -> String {
         match self {
             Command::Incident { id, .. } => id.clone(),
+            Command::Page {
+                op: PageOp::Trigger { dedup_key, .. },
+                ..
+            } => dedup_key.clone(),
+            Command::Page {
+                op: PageOp::Change { summary, .. },
+                ..
+            } => summary.clone(),
             Command::Flag {
                 op:
                     FlagOp::Rollback {
@@ -190,7 +280,23 @@ pub trait IncidentSource: Send + 'static {
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
 }
 
+/// Somewhere to page people and record changes (PagerDuty's Events API).
+pub trait Pager: Send + 'static {
+    fn send(
+        &mut self,
+        op: &PageOp,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<String, BackendError>> + Send;
+}
+
 pub trait FlagControl: Send + 'static {
+    /// The levers of every feature this flag system knows. A write-only system (an HTTP hook)
+    /// knows none and returns an empty list.
+    fn read(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<FeatureFlags>, BackendError>> + Send;
+
     fn apply(
         &mut self,
         op: &FlagOp,

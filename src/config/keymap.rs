@@ -781,11 +781,11 @@ mod tests {
         let km = Keymap::overlay(
             &base,
             "user.toml",
-            "[normal]\nack = [\"A\", \"x\"]\nretry = []\n",
+            "[normal]\nack = [\"A\", \"z\"]\nretry = []\n",
         )
         .expect("valid overlay");
         let a = key(KeyCode::Char('a'), KeyModifiers::NONE);
-        let x = key(KeyCode::Char('x'), KeyModifiers::NONE);
+        let x = key(KeyCode::Char('z'), KeyModifiers::NONE);
         assert_eq!(km.action_for(Mode::Normal, &a), None);
         assert_eq!(km.action_for(Mode::Normal, &x), Some(Action::Ack));
         assert_eq!(

@@ -224,6 +224,10 @@ struct PartialSettings {
     prometheus: Option<Vec<toml::Table>>,
     alertmanager: Option<Vec<toml::Table>>,
     pagerduty: Option<Vec<toml::Table>>,
+    pagerduty_events: Option<Vec<toml::Table>>,
+    flagd: Option<Vec<toml::Table>>,
+    http_hook: Option<Vec<toml::Table>>,
+    unleash: Option<Vec<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +416,26 @@ mod tests {
         assert_eq!(s.sources.prometheus[1].step_secs, 60);
         assert_eq!(s.sources.pagerduty[0].url, "https://api.pagerduty.com");
         assert!(s.sources.alertmanager.is_empty());
+    }
+
+    #[test]
+    fn unleash_takes_missing_keys_from_source_defaults() {
+        let d = tmp("unleash");
+        let f = d.join("config.toml");
+        std::fs::write(
+            &f,
+            "[[unleash]]\nurl = \"http://127.0.0.1:4242\"\ntoken = { env = \"UNLEASH_TOKEN\" }\nenvironment = \"staging\"\n",
+        )
+        .expect("write");
+        let (s, w) = load_settings(&f, true).expect("load");
+        assert!(w.is_empty(), "{w:?}");
+        let u = &s.sources.unleash[0];
+        assert_eq!(u.name, "unleash");
+        assert_eq!(u.environment, "staging");
+        assert_eq!(u.project, "default");
+        assert_eq!(u.prompt_flag, "{feature}.prompt");
+        assert_eq!(u.kill_flag, "{feature}.kill-switch");
+        assert_eq!(u.segment_field, "segment");
     }
 
     #[test]

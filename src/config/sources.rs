@@ -73,6 +73,95 @@ pub struct PagerDutyConfig {
     pub page_size: u32,
 }
 
+/// A flagd flag file the cockpit edits in place (flagd's file provider, or a file a GitOps
+/// pipeline syncs).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagdConfig {
+    pub name: String,
+    pub path: std::path::PathBuf,
+    /// Flag key patterns; `{feature}` is the cockpit's feature name.
+    pub prompt_flag: String,
+    pub kill_flag: String,
+    /// Evaluation-context field that names the user segment in targeting rules.
+    pub segment_field: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+}
+
+/// Unleash flags per cockpit feature: `prompt_flag` and `kill_flag` name them, with
+/// `{feature}` standing for the feature's name.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnleashConfig {
+    pub name: String,
+    pub url: String,
+    /// An admin API token, sent as `Authorization: <token>`.
+    pub token: SecretSpec,
+    pub project: String,
+    pub environment: String,
+    pub prompt_flag: String,
+    pub kill_flag: String,
+    /// Context field whose values name user segments in kill-switch constraints.
+    pub segment_field: String,
+    pub poll_secs: f64,
+    pub timeout_secs: f64,
+}
+
+/// One request of an HTTP hook. Strings may hold `{feature}`, `{segment}`, `{engage}`,
+/// `{action}`, `{to_version}`, `{author}`, `{at}`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookRequest {
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Header values that are secrets (an `Authorization` token): env var or 0600 file.
+    #[serde(default)]
+    pub secret_headers: BTreeMap<String, SecretSpec>,
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+/// A team's own endpoint for its levers.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHookConfig {
+    pub name: String,
+    pub timeout_secs: f64,
+    /// Features whose levers this hook holds.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Versions and segments the responder can pick from; the endpoint cannot list them.
+    #[serde(default)]
+    pub prompt_versions: Vec<String>,
+    #[serde(default)]
+    pub segments: Vec<String>,
+    #[serde(default)]
+    pub rollback: Option<HookRequest>,
+    #[serde(default)]
+    pub kill_switch: Option<HookRequest>,
+}
+
+/// A PagerDuty Events API v2 integration: where pages and change events go.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyEventsConfig {
+    pub name: String,
+    pub url: String,
+    /// The integration's routing key (env var or 0600 file).
+    pub routing_key: SecretSpec,
+    pub timeout_secs: f64,
+    /// Send a change event when a prompt is rolled back or a kill switch moves.
+    pub change_events: bool,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sources {
@@ -82,10 +171,24 @@ pub struct Sources {
     pub alertmanager: Vec<AlertmanagerConfig>,
     #[serde(default)]
     pub pagerduty: Vec<PagerDutyConfig>,
+    #[serde(default)]
+    pub pagerduty_events: Vec<PagerDutyEventsConfig>,
+    #[serde(default)]
+    pub flagd: Vec<FlagdConfig>,
+    #[serde(default)]
+    pub http_hook: Vec<HttpHookConfig>,
+    #[serde(default)]
+    pub unleash: Vec<UnleashConfig>,
 }
 
 impl Sources {
     pub fn is_empty(&self) -> bool {
-        self.prometheus.is_empty() && self.alertmanager.is_empty() && self.pagerduty.is_empty()
+        self.prometheus.is_empty()
+            && self.alertmanager.is_empty()
+            && self.pagerduty.is_empty()
+            && self.pagerduty_events.is_empty()
+            && self.flagd.is_empty()
+            && self.http_hook.is_empty()
+            && self.unleash.is_empty()
     }
 }

@@ -411,6 +411,8 @@ mod tests {
             prompt_versions: vec![],
             current_prompt: None,
             last_known_good_prompt: None,
+            prompt_changed_at: None,
+            flag_source: None,
             segments: vec![],
             killed: vec![],
             temperature: 0.0,

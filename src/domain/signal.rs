@@ -139,7 +139,8 @@ pub struct Distribution {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PromptVersion {
     pub id: String,
-    pub deployed_at: DateTime<Utc>,
+    /// Unknown when only a flag system lists the version.
+    pub deployed_at: Option<DateTime<Utc>>,
     pub note: SafeText,
 }
 
@@ -153,6 +154,10 @@ pub struct FeatureInfo {
     pub prompt_versions: Vec<PromptVersion>,
     pub current_prompt: Option<String>,
     pub last_known_good_prompt: Option<String>,
+    /// When the current prompt version started serving.
+    pub prompt_changed_at: Option<DateTime<Utc>>,
+    /// The flag system that holds this feature's levers, when one reported it.
+    pub flag_source: Option<String>,
     pub segments: Vec<String>,
     /// Kill switches engaged: "*" for the whole feature, else segment names.
     pub killed: Vec<String>,
@@ -177,6 +182,8 @@ impl FeatureInfo {
             prompt_versions: Vec::new(),
             current_prompt: None,
             last_known_good_prompt: None,
+            prompt_changed_at: None,
+            flag_source: None,
             segments: Vec::new(),
             killed: Vec::new(),
             temperature: f64::NAN,

@@ -52,6 +52,11 @@ fn is_invisible_format(c: char) -> bool {
         | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
+/// True for what `sanitize` drops: a terminal would act on it or reorder text around it.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() || is_invisible_format(c)
+}
+
 /// Drops C0/C1 controls (ESC, CSI, OSC introducers, BEL, backspace, CR…) and invisible format
 /// characters. A whole escape sequence is removed, not just its ESC byte, so no `]52;c;…`
 /// residue of an OSC 52 clipboard write shows up on screen. Newlines and tabs become spaces:

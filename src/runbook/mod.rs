@@ -6,6 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+pub mod postmortem;
+
 const QUESTIONS: &str = include_str!("questions.toml");
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -126,17 +128,13 @@ pub fn prefill(
             let prompt_change = info
                 .current_prompt
                 .as_ref()
-                .and_then(|c| info.prompt_versions.iter().find(|v| &v.id == c))
-                .filter(|v| at - v.deployed_at < Duration::hours(6) && v.deployed_at <= at);
+                .zip(info.prompt_changed_at)
+                .filter(|(_, t)| at - *t < Duration::hours(6) && *t <= at);
             let model_change = info
                 .model_changed_at
                 .filter(|t| *t <= at && at - *t < Duration::hours(24));
-            Some(if let Some(v) = prompt_change {
-                format!(
-                    "prompt: {} deployed {} detection",
-                    v.id,
-                    ago(v.deployed_at, at)
-                )
+            Some(if let Some((v, t)) = prompt_change {
+                format!("prompt: {v} deployed {} detection", ago(t, at))
             } else if let Some(t) = model_change {
                 format!(
                     "model: {} {} changed {} detection",

@@ -6,8 +6,9 @@ mod view;
 pub use update::update;
 
 use crate::audit::AuditRecord;
-use crate::backend::{Command, CommandRequest};
+use crate::backend::{Command, CommandRequest, FeatureFlags};
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
+use crate::runbook::postmortem::{Draft, FirstSeen};
 use crate::runbook::RunbookSession;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -18,6 +19,8 @@ use tui_textarea::TextArea;
 pub enum Effect {
     Send(CommandRequest),
     Audit(AuditRecord),
+    /// Write the postmortem after every audit record queued before it.
+    Export(Box<Draft>),
     Quit,
 }
 
@@ -26,6 +29,7 @@ pub enum SourceRole {
     Metrics,
     Incidents,
     Flags,
+    Pager,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +172,9 @@ pub struct State {
     /// Where the data comes from, for the header ("simulated fleet seed 42 ×10").
     pub banner: String,
     pub flag_source: Option<String>,
+    /// Where pages go (PagerDuty Events API), and whether levers pulled become change events.
+    pub pager_source: Option<String>,
+    pub change_events: bool,
     pub incidents: Vec<Incident>,
     /// Indices into `incidents` that pass the filter, in display order. Derived; kept in step
     /// by `update` so rendering never recomputes it.
@@ -181,6 +188,9 @@ pub struct State {
     /// Latest signals and detections per metrics source, so one source failing or lagging
     /// never blanks another's.
     pub signal_sets: BTreeMap<String, (SignalSet, Vec<Detection>)>,
+    /// Latest levers per flag system; laid over `signals.features` so the panes show the
+    /// prompt version and kill switches the flag system serves, not what metrics last saw.
+    pub flag_sets: BTreeMap<String, Vec<FeatureFlags>>,
     /// (source, operation name) → why that source cannot do it; shown instead of acting.
     pub unsupported: BTreeMap<(String, String), String>,
     pub sources: Vec<SourceHealth>,
@@ -193,6 +203,8 @@ pub struct State {
     pub next_action_id: u64,
     pub flash: Option<Flash>,
     pub runbooks: BTreeMap<IncidentId, RunbookSession>,
+    /// The incident's feature's signals when the cockpit first showed it, for the postmortem.
+    pub first_seen: BTreeMap<IncidentId, FirstSeen>,
     pub size: (u16, u16),
     /// Ticks seen so far; the app ticks at a fixed wall-clock rate (`TICKS_PER_SEC`).
     pub ticks: u64,
@@ -210,6 +222,8 @@ impl State {
             read_only: false,
             banner: banner.to_string(),
             flag_source: None,
+            pager_source: None,
+            change_events: false,
             incidents: Vec::new(),
             view: Vec::new(),
             cursor: 0,
@@ -217,6 +231,7 @@ impl State {
             signals: SignalSet::default(),
             detections: Vec::new(),
             signal_sets: BTreeMap::new(),
+            flag_sets: BTreeMap::new(),
             unsupported: BTreeMap::new(),
             sources: Vec::new(),
             filter: String::new(),
@@ -227,6 +242,7 @@ impl State {
             next_action_id: 1,
             flash: None,
             runbooks: BTreeMap::new(),
+            first_seen: BTreeMap::new(),
             size: (80, 24),
             ticks: 0,
             quit: false,

@@ -7,9 +7,13 @@ use super::{
 };
 use crate::action::Action;
 use crate::audit::AuditRecord;
-use crate::backend::{BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp};
-use crate::domain::{Incident, SafeText, Status};
+use crate::backend::FeatureFlags;
+use crate::backend::{
+    BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
+};
+use crate::domain::{FeatureInfo, Incident, PromptVersion, SafeText, Sev, Status};
 use crate::runbook;
+use crate::runbook::postmortem::{self, FirstSeen};
 use tui_textarea::TextArea;
 
 /// Rows moved by page_up / page_down.
@@ -34,6 +38,21 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::CommandDone(outcome) => command_done(state, outcome),
+        Action::Exported(result) => {
+            match result {
+                Ok(path) => flash(
+                    state,
+                    FlashLevel::Info,
+                    format!("✓ postmortem written: {path}"),
+                ),
+                Err(e) => flash(
+                    state,
+                    FlashLevel::Error,
+                    format!("✗ postmortem NOT written: {e}"),
+                ),
+            }
+            vec![]
+        }
         Action::AuditFailed(msg) => {
             flash(
                 state,
@@ -111,6 +130,13 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
             state.signal_sets.insert(source, (set, detections));
             merge_signals(state);
         }
+        BackendEvent::Flags { source, at, flags } => {
+            health_mut(state, &source, SourceRole::Flags).last_ok = Some(at);
+            state
+                .flag_sets
+                .insert(source, flags.iter().map(sanitize_flags).collect());
+            merge_signals(state);
+        }
         BackendEvent::Incidents {
             source,
             at,
@@ -118,7 +144,16 @@ fn backend_event(state: &mut State, ev: BackendEvent) {
         } => {
             health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
             state.incidents.retain(|i| i.source != source);
+            for inc in &incidents {
+                if !state.first_seen.contains_key(&inc.id) {
+                    let snap = FirstSeen::capture(inc.feature.as_str(), &state.signals, at);
+                    state.first_seen.insert(inc.id.clone(), snap);
+                }
+            }
             state.incidents.extend(incidents);
+            let open: std::collections::HashSet<&str> =
+                state.incidents.iter().map(|i| i.id.as_str()).collect();
+            state.first_seen.retain(|id, _| open.contains(id.as_str()));
             state.rebuild_view();
         }
         BackendEvent::Failed { source, at, error } => {
@@ -149,8 +184,66 @@ fn merge_signals(state: &mut State) {
         merged.features.extend(set.features.iter().cloned());
         detections.extend(dets.iter().cloned());
     }
+    for (source, flags) in &state.flag_sets {
+        for ff in flags {
+            overlay_flags(&mut merged.features, source, ff);
+        }
+    }
     state.signals = merged;
     state.detections = detections;
+}
+
+/// Flag names, versions and segments come from outside like any other text.
+fn sanitize_flags(ff: &FeatureFlags) -> FeatureFlags {
+    let clean = |s: &String| SafeText::new(s).to_string();
+    FeatureFlags {
+        feature: clean(&ff.feature),
+        prompt_versions: ff.prompt_versions.iter().map(clean).collect(),
+        current_prompt: ff.current_prompt.as_ref().map(clean),
+        last_known_good: ff.last_known_good.as_ref().map(clean),
+        prompt_changed_at: ff.prompt_changed_at,
+        killed: ff.killed.iter().map(clean).collect(),
+        segments: ff.segments.iter().map(clean).collect(),
+    }
+}
+
+/// The flag system is the authority on levers; metrics only know what they last saw served.
+/// When two flag systems report one feature the first (by name) holds its levers.
+fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlags) {
+    let pos = match features.iter().position(|f| f.name == ff.feature) {
+        Some(p) => p,
+        None => {
+            features.push(FeatureInfo::traffic_only(&ff.feature, ""));
+            features.len() - 1
+        }
+    };
+    let info = &mut features[pos];
+    if info.flag_source.is_some() {
+        return;
+    }
+    info.flag_source = Some(source.to_string());
+    for id in &ff.prompt_versions {
+        if !info.prompt_versions.iter().any(|v| &v.id == id) {
+            info.prompt_versions.push(PromptVersion {
+                id: id.clone(),
+                deployed_at: None,
+                note: SafeText::new(""),
+            });
+        }
+    }
+    if ff.current_prompt.is_some() {
+        info.current_prompt = ff.current_prompt.clone();
+        info.prompt_changed_at = ff.prompt_changed_at.or(info.prompt_changed_at);
+    }
+    if ff.last_known_good.is_some() {
+        info.last_known_good_prompt = ff.last_known_good.clone();
+    }
+    info.killed = ff.killed.clone();
+    for s in ff.segments.iter().chain(&ff.killed) {
+        if s != "*" && !info.segments.contains(s) {
+            info.segments.push(s.clone());
+        }
+    }
 }
 
 fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Effect> {
@@ -199,13 +292,175 @@ fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Effect> {
             Some((state.now, e.clone()));
     }
     flash(state, level, text);
-    vec![Effect::Audit(record)]
+    let mut effects = vec![Effect::Audit(record)];
+    if let (ActionStatus::Succeeded(msg), Command::Flag { op, .. }) =
+        (&status, &state.actions[pos].command)
+    {
+        if let Some(change) = change_event(state, op, msg) {
+            effects.extend(dispatch(state, change));
+        }
+    }
+    effects
+}
+
+/// A lever that moved is news for whoever reads the pager's timeline later.
+fn change_event(state: &State, op: &FlagOp, done: &str) -> Option<Command> {
+    let source = state.pager_source.clone().filter(|_| state.change_events)?;
+    let feature = match op {
+        FlagOp::Rollback { feature, .. } | FlagOp::KillSwitch { feature, .. } => feature,
+    };
+    Some(Command::Page {
+        source,
+        op: PageOp::Change {
+            summary: format!("{done} (by {} from oncall-cockpit)", state.author),
+            source: feature.clone(),
+            details: vec![
+                ("lever".into(), op.name().into()),
+                ("actor".into(), state.author.clone()),
+            ],
+        },
+    })
+}
+
+/// The dedup key of a page for an incident: the same incident always updates the same page.
+pub fn page_key(inc: &Incident) -> String {
+    format!("oncall-cockpit/{}", inc.id)
+}
+
+fn page_severity(sev: Sev) -> PageSeverity {
+    match sev {
+        Sev::Sev1 => PageSeverity::Critical,
+        Sev::Sev2 => PageSeverity::Error,
+        Sev::Sev3 => PageSeverity::Warning,
+        Sev::Sev4 => PageSeverity::Info,
+    }
+}
+
+fn export(state: &mut State) -> Vec<Effect> {
+    // Writing a local file changes no system, so read-only responders may export too.
+    let Some(inc) = selected_or_warn(state, "export") else {
+        return vec![];
+    };
+    let related = state
+        .actions
+        .iter()
+        .filter(|a| match &a.command {
+            Command::Page {
+                op: PageOp::Trigger { dedup_key, .. },
+                ..
+            } => *dedup_key == page_key(&inc),
+            _ => false,
+        })
+        .map(|a| a.command.target())
+        .collect();
+    let first_seen = state.first_seen.get(&inc.id);
+    let draft = postmortem::Draft {
+        info: state.feature_info(inc.feature.as_str()).cloned(),
+        first_seen: first_seen.map(|f| f.at),
+        signals: postmortem::signal_rows(inc.feature.as_str(), first_seen, &state.signals),
+        runbook: state.runbooks.get(&inc.id).cloned(),
+        related_targets: related,
+        exported_by: state.author.clone(),
+        exported_at: state.now,
+        incident: inc.clone(),
+    };
+    flash(
+        state,
+        FlashLevel::Info,
+        format!("… writing postmortem for {}", inc.id),
+    );
+    vec![Effect::Export(Box::new(draft))]
+}
+
+fn page(state: &mut State) {
+    if !writable(state, "page") {
+        return;
+    }
+    let Some(inc) = selected_or_warn(state, "page") else {
+        return;
+    };
+    let Some(source) = state.pager_source.clone() else {
+        flash(
+            state,
+            FlashLevel::Warn,
+            "page: no [[pagerduty_events]] integration configured".into(),
+        );
+        return;
+    };
+    // Only the cockpit's own detections lack an incident elsewhere; an Alertmanager or
+    // PagerDuty incident already pages through its own routing.
+    let detected_here = state
+        .sources
+        .iter()
+        .any(|h| h.name == inc.source && h.role == SourceRole::Metrics);
+    if !detected_here {
+        flash(
+            state,
+            FlashLevel::Warn,
+            format!(
+                "page: {} is already a {} incident; it pages through its own routing",
+                inc.id, inc.source
+            ),
+        );
+        return;
+    }
+    if inc.status == Status::Resolved {
+        flash(
+            state,
+            FlashLevel::Warn,
+            format!("page: {} is resolved", inc.id),
+        );
+        return;
+    }
+    let info = state.feature_info(inc.feature.as_str());
+    let mut details = vec![
+        ("type".to_string(), inc.kind.label().to_string()),
+        ("feature".to_string(), inc.feature.to_string()),
+        ("sev".to_string(), inc.sev.to_string()),
+        (
+            "opened".to_string(),
+            inc.triggered_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        ),
+        ("paged_by".to_string(), state.author.clone()),
+    ];
+    for (i, e) in inc.evidence.iter().enumerate() {
+        details.push((format!("evidence_{}", i + 1), e.to_string()));
+    }
+    if let Some(p) = info.and_then(|i| i.current_prompt.clone()) {
+        details.push(("prompt_version".into(), p));
+    }
+    let severity = page_severity(inc.sev);
+    let command = Command::Page {
+        source: source.clone(),
+        op: PageOp::Trigger {
+            dedup_key: page_key(&inc),
+            summary: format!("[{}] {}", inc.sev, inc.title),
+            severity,
+            source: inc.feature.to_string(),
+            component: info.map(|i| i.model.clone()).unwrap_or_default(),
+            class: inc.kind.label().to_string(),
+            details,
+        },
+    };
+    state.overlay = Overlay::Confirm(Confirm {
+        title: format!("Page on-call for {}?", inc.sev),
+        lines: vec![
+            format!("{} · {}", inc.feature, inc.title),
+            format!(
+                "{source} wakes the rotation ({} severity); paging again updates the same page.",
+                severity.as_str()
+            ),
+        ],
+        danger: true,
+        command,
+    });
 }
 
 fn role_of(cmd: &Command) -> SourceRole {
     match cmd {
         Command::Incident { .. } => SourceRole::Incidents,
         Command::Flag { .. } => SourceRole::Flags,
+        Command::Page { .. } => SourceRole::Pager,
     }
 }
 
@@ -358,6 +613,8 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Rollback => rollback(state),
         Action::KillSwitch => kill_switch(state),
         Action::Runbook => open_runbook(state),
+        Action::Page => page(state),
+        Action::Export => return export(state),
         Action::Retry => return retry(state),
         _ => {}
     }
@@ -441,8 +698,12 @@ fn resolve(state: &mut State) {
     });
 }
 
-fn flag_source(state: &mut State, what: &str) -> Option<String> {
-    let src = state.flag_source.clone();
+/// The flag system holding the feature's levers, else the default one.
+fn flag_source(state: &mut State, info: &FeatureInfo, what: &str) -> Option<String> {
+    let src = info
+        .flag_source
+        .clone()
+        .or_else(|| state.flag_source.clone());
     if src.is_none() {
         flash(
             state,
@@ -466,15 +727,15 @@ fn rollback(state: &mut State) {
     if !writable(state, "prompt rollback") {
         return;
     }
-    let Some(source) = flag_source(state, "prompt rollback") else {
-        return;
-    };
     let Some(info) = target_feature(state).and_then(|f| state.feature_info(&f).cloned()) else {
         flash(
             state,
             FlashLevel::Warn,
             "prompt rollback: no feature data yet".into(),
         );
+        return;
+    };
+    let Some(source) = flag_source(state, &info, "prompt rollback") else {
         return;
     };
     let current = info.current_prompt.clone().unwrap_or_default();
@@ -484,14 +745,17 @@ fn rollback(state: &mut State) {
         if v.id == current {
             continue;
         }
-        let mut detail = format!(
-            "deployed {} · {}",
-            v.deployed_at.format("%Y-%m-%d %H:%M"),
-            v.note
-        );
+        let mut parts = Vec::new();
         if Some(&v.id) == lkg.as_ref() {
-            detail = format!("last-known-good · {detail}");
+            parts.push("last-known-good".to_string());
         }
+        if let Some(t) = v.deployed_at {
+            parts.push(format!("deployed {}", t.format("%Y-%m-%d %H:%M")));
+        }
+        if !v.note.as_str().is_empty() {
+            parts.push(v.note.to_string());
+        }
+        let detail = parts.join(" · ");
         items.push(PickItem {
             label: v.id.clone(),
             detail,
@@ -535,15 +799,15 @@ fn kill_switch(state: &mut State) {
     if !writable(state, "kill switch") {
         return;
     }
-    let Some(source) = flag_source(state, "kill switch") else {
-        return;
-    };
     let Some(info) = target_feature(state).and_then(|f| state.feature_info(&f).cloned()) else {
         flash(
             state,
             FlashLevel::Warn,
             "kill switch: no feature data yet".into(),
         );
+        return;
+    };
+    let Some(source) = flag_source(state, &info, "kill switch") else {
         return;
     };
     let scopes = std::iter::once(None).chain(info.segments.iter().cloned().map(Some));

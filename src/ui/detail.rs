@@ -4,6 +4,7 @@ use super::format::{age, countdown};
 use super::header::sev_role;
 use super::pane;
 use crate::config::theme::{Role, Theme};
+use crate::domain::FeatureInfo;
 use crate::state::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -73,6 +74,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         label("contain"),
         Span::styled(inc.kind.containment(), theme.style(Role::Key)),
     ]));
+    if let Some(info) = state.feature_info(inc.feature.as_str()) {
+        lines.push(Line::from(vec![
+            label("levers"),
+            Span::raw(levers(info, state)),
+        ]));
+    }
     for ((source, op), why) in &state.unsupported {
         if *source == inc.source {
             lines.push(Line::from(vec![
@@ -97,4 +104,34 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         ]));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// The feature's prompt version and kill switches as the flag system serves them, so the
+/// responder sees what a rollback would change and whether a switch is already thrown.
+fn levers(info: &FeatureInfo, state: &State) -> String {
+    let mut out = format!(
+        "prompt {}",
+        info.current_prompt.as_deref().unwrap_or("unknown")
+    );
+    if let Some(t) = info.prompt_changed_at {
+        let when = if state.now - t < chrono::Duration::hours(20) {
+            t.format("%H:%M")
+        } else {
+            t.format("%b %d %H:%M")
+        };
+        out.push_str(&format!(" since {when} ({} ago)", age(state.now - t)));
+    }
+    if let Some(lkg) = &info.last_known_good_prompt {
+        if Some(lkg) != info.current_prompt.as_ref() {
+            out.push_str(&format!(" · last good {lkg}"));
+        }
+    }
+    out.push_str(&match info.killed.as_slice() {
+        [] => " · kill switch off".to_string(),
+        k => format!(" · KILLED {}", k.join(",")),
+    });
+    if let Some(src) = &info.flag_source {
+        out.push_str(&format!(" · {src}"));
+    }
+    out
 }

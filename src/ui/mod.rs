@@ -16,8 +16,9 @@ use crate::action::Action;
 use crate::config::keymap::Keymap;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
-use crate::domain::SignalKind;
+use crate::domain::{text, SignalKind};
 use crate::state::{Overlay, State};
+use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
@@ -36,6 +37,24 @@ pub struct View<'a> {
 }
 
 pub fn draw(frame: &mut Frame, state: &State, view: &View) {
+    draw_panes(frame, state, view);
+    scrub(frame.buffer_mut());
+}
+
+/// Text from outside becomes `SafeText` where it enters, but not all of what is shown is
+/// text: incident ids, feature, model and prompt names from labels are kept verbatim because
+/// they are keys. The backend writes cell symbols to the terminal as they are, so this last
+/// pass guarantees that no control or bidi character reaches it, whichever pane drew it.
+fn scrub(buf: &mut Buffer) {
+    for cell in &mut buf.content {
+        if cell.symbol().chars().any(text::is_unsafe) {
+            let clean = text::sanitize(cell.symbol());
+            cell.set_symbol(if clean.is_empty() { " " } else { &clean });
+        }
+    }
+}
+
+fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
     let area = frame.area();
     frame.render_widget(Block::default().style(view.theme.style(Role::Base)), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {

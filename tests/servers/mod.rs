@@ -1,10 +1,12 @@
-//! Real servers started by tests on 127.0.0.1: helpers shared by the Prometheus,
+//! Real servers started by tests on 127.0.0.1: helpers shared by the Prometheus, Unleash,
 //! Alertmanager and PagerDuty-contract tests. Each submodule starts one kind of server.
 #![allow(dead_code)]
 
 pub mod alertmanager;
 pub mod pagerduty;
+pub mod pagerduty_events;
 pub mod prometheus;
+pub mod unleash;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@
 //! - unknown incident → 404.
 //!
 //! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
-//! 403, a truncated JSON body, and a delay before every answer.
+//! 403, a truncated JSON body, 500 on every write, and a delay before every answer.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -134,6 +134,8 @@ pub struct PdState {
     pub token_revoked: bool,
     pub forbidden: bool,
     pub malformed: bool,
+    /// Writes (PUT, POST) answer 500 while reads keep working: PagerDuty half down.
+    pub fail_writes: bool,
     pub delay: Duration,
 }
 
@@ -285,6 +287,14 @@ async fn gate(state: &Shared, h: &HeaderMap, write: bool) -> Result<String, Resp
     }
     if !write {
         return Ok(String::new());
+    }
+    if s.fail_writes {
+        return Err(pd_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            2000,
+            "Internal Server Error",
+            &[],
+        ));
     }
     if !header(h, "content-type").starts_with("application/json") {
         return Err(invalid(&["Content-Type must be application/json"]));

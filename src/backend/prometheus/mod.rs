@@ -323,7 +323,9 @@ impl Reading<'_> {
             let token_type = s.labels.get(&cq.token_type_label).map(String::as_str);
             let price = self.unit_price(cq, &model, token_type);
             if !model.is_empty() {
-                models.entry(feature.clone()).or_default().insert(model);
+                // Shown in the signals pane: a label value is data, like any text from outside.
+                let shown = SafeText::new(&model).to_string();
+                models.entry(feature.clone()).or_default().insert(shown);
             }
             let acc = sums
                 .entry(feature)
@@ -373,7 +375,9 @@ impl Reading<'_> {
     /// the query does not aggregate `by` the feature label (warned once per query).
     fn feature_of(&mut self, s: &Series, role: Role) -> Option<String> {
         if let Some(f) = s.labels.get(self.feature_label) {
-            return Some(f.clone());
+            // The feature name is shown everywhere and keys incidents, signals and levers:
+            // sanitised here, once, so that every one of them agrees on it.
+            return Some(SafeText::new(f).to_string());
         }
         if self.warnings.first(format!("unlabelled:{}", role.name())) {
             tracing::warn!(

@@ -9,7 +9,7 @@ mod world;
 pub use spec::FleetSpec;
 pub use world::SimWorld;
 
-use super::{BackendError, FlagControl, FlagOp, MetricsSource};
+use super::{BackendError, FeatureFlags, FlagControl, FlagOp, MetricsSource};
 use crate::domain::SignalSet;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,6 +49,12 @@ impl MetricsSource for SimMetrics {
 }
 
 impl FlagControl for SimFlags {
+    async fn read(&mut self, now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
+        let mut world = self.0.lock();
+        world.advance_to(now);
+        Ok(world.flags())
+    }
+
     async fn apply(
         &mut self,
         op: &FlagOp,

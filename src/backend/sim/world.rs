@@ -4,6 +4,7 @@
 use super::rng::Rng;
 use super::spec::{FaultKind, FaultSpec, FeatureSpec, FleetSpec, ModelSpec};
 use super::telemetry::{Bucket, Request, Windowed};
+use crate::backend::FeatureFlags;
 use crate::detect::stats::js_distance;
 use crate::domain::{
     Distribution, FeatureInfo, PromptVersion, SafeText, Signal, SignalKind, SignalSet,
@@ -24,6 +25,7 @@ struct FeatureState {
     model_changed_secs: Option<i64>,
     current_prompt: String,
     last_known_good: String,
+    prompt_changed_secs: Option<i64>,
     killed: Vec<String>,
     buckets: VecDeque<Bucket>,
     /// Bucket number (time / bucket_secs) of `buckets[0]`.
@@ -69,6 +71,11 @@ impl SimWorld {
                 model_changed_secs: None,
                 current_prompt: f.current_prompt.clone(),
                 last_known_good: f.current_prompt.clone(),
+                prompt_changed_secs: f
+                    .prompts
+                    .iter()
+                    .find(|p| p.id == f.current_prompt)
+                    .map(|p| p.deployed_secs),
                 killed: Vec::new(),
                 buckets: VecDeque::new(),
                 first_bucket: 0,
@@ -174,6 +181,7 @@ impl SimWorld {
                     if let Some(v) = ev.version {
                         f.last_known_good = f.current_prompt.clone();
                         f.current_prompt = v;
+                        f.prompt_changed_secs = Some(t);
                     }
                 }
                 FaultKind::ModelUpdate => {
@@ -427,12 +435,14 @@ impl SimWorld {
                 .filter(|p| p.deployed_secs <= now)
                 .map(|p| PromptVersion {
                     id: p.id.clone(),
-                    deployed_at: at(p.deployed_secs),
+                    deployed_at: Some(at(p.deployed_secs)),
                     note: SafeText::new(&p.note),
                 })
                 .collect(),
             current_prompt: Some(f.current_prompt.clone()),
             last_known_good_prompt: Some(f.last_known_good.clone()),
+            prompt_changed_at: f.prompt_changed_secs.map(at),
+            flag_source: None,
             segments: f.spec.segments.iter().map(|s| s.name.clone()).collect(),
             killed: f.killed.clone(),
             temperature: f.spec.temperature,
@@ -442,6 +452,25 @@ impl SimWorld {
             uses_retrieval: f.spec.retrieval_hit > 0.0,
             eval_baseline: f.eval_baseline,
         }
+    }
+
+    /// The levers as a flag system would report them.
+    pub fn flags(&self) -> Vec<FeatureFlags> {
+        self.features
+            .iter()
+            .map(|f| {
+                let info = self.info(f);
+                FeatureFlags {
+                    feature: info.name,
+                    prompt_versions: info.prompt_versions.into_iter().map(|v| v.id).collect(),
+                    current_prompt: info.current_prompt,
+                    last_known_good: info.last_known_good_prompt,
+                    prompt_changed_at: info.prompt_changed_at,
+                    killed: info.killed,
+                    segments: info.segments,
+                }
+            })
+            .collect()
     }
 
     fn feature_mut(&mut self, name: &str) -> Result<&mut FeatureState, String> {
@@ -466,6 +495,7 @@ impl SimWorld {
             return Err(format!("{feature} already runs prompt {version}"));
         }
         let from = std::mem::replace(&mut f.current_prompt, version.to_string());
+        f.prompt_changed_secs = Some(now);
         Ok(format!("{feature} prompt rolled back {from} → {version}"))
     }
 

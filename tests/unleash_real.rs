@@ -1,0 +1,742 @@
+//! The Unleash flag adapter against a real Unleash (npm `unleash-server` 7.5.1 on a throwaway
+//! PostgreSQL, both on 127.0.0.1). Flags are created through Unleash's admin API as a team
+//! would have them; the adapter is driven the way the cockpit drives it (`driver::run_flags`
+//! over channels, every event through `update`, levers pulled with the cockpit's own actions
+//! where it matters); every result is read back through Unleash's own API.
+//!
+//! The tests share one server (see tests/servers/unleash.rs) and keep apart by flag names.
+
+mod servers;
+
+use chrono::{DateTime, Utc};
+use oncall_cockpit::action::Action;
+use oncall_cockpit::backend::clock::Clock;
+use oncall_cockpit::backend::driver::{run_flags, DriverConfig};
+use oncall_cockpit::backend::http::SecretSpec;
+use oncall_cockpit::backend::unleash::Unleash;
+use oncall_cockpit::backend::{
+    BackendError, BackendEvent, Command, CommandRequest, FeatureFlags, FlagControl, FlagOp,
+};
+use oncall_cockpit::config::sources::UnleashConfig;
+use oncall_cockpit::state::{
+    update, ActionStatus, Effect, Overlay, SourceHealth, SourceRole, State,
+};
+use serde_json::{json, Value};
+use servers::unleash::{shared, UnleashServer};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// Every wait polls; this only bounds how long a broken run takes to fail.
+const PATIENCE: Duration = Duration::from_secs(30);
+const ANA: &str = "ana@example.com";
+
+fn config(server: &UnleashServer, url: &str, token: &str, name: &str) -> UnleashConfig {
+    UnleashConfig {
+        name: "unleash".into(),
+        url: url.into(),
+        token: SecretSpec {
+            env: None,
+            file: Some(server.token_file(name, token)),
+        },
+        project: "default".into(),
+        environment: "production".into(),
+        prompt_flag: "{feature}.prompt".into(),
+        kill_flag: "{feature}.kill-switch".into(),
+        segment_field: "segment".into(),
+        poll_secs: 0.5,
+        timeout_secs: 10.0,
+    }
+}
+
+fn adapter(server: &UnleashServer, name: &str) -> Unleash {
+    Unleash::new(&config(server, &server.url, &server.token, name)).expect("adapter")
+}
+
+/// The adapter in a driver task, as the cockpit runs it, both ends of its channels, and the
+/// cockpit's state, which sees every event the driver sends.
+struct Cockpit {
+    commands: UnboundedSender<CommandRequest>,
+    events: UnboundedReceiver<Action>,
+    next_id: u64,
+    state: State,
+}
+
+impl Cockpit {
+    fn start(adapter: Unleash) -> Cockpit {
+        let (cmd_tx, cmd_rx) = unbounded_channel();
+        let (tx, events) = unbounded_channel();
+        let cfg = DriverConfig {
+            source: "unleash".into(),
+            poll: Duration::from_millis(500),
+            timeout: Duration::from_secs(10),
+        };
+        tokio::spawn(run_flags(
+            adapter,
+            cfg,
+            Clock::new(Utc::now(), 1.0),
+            cmd_rx,
+            tx,
+        ));
+        let mut state = State::new(Utc::now(), ANA, "unleash");
+        state
+            .sources
+            .push(SourceHealth::new("unleash", SourceRole::Flags, Some(0.5)));
+        state.flag_source = Some("unleash".into());
+        Cockpit {
+            commands: cmd_tx,
+            events,
+            // Far from the ids `update` hands out, so the two never meet.
+            next_id: 1_000_000,
+            state,
+        }
+    }
+
+    async fn next(&mut self, deadline: Instant) -> Action {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let action = match tokio::time::timeout(left, self.events.recv()).await {
+            Ok(Some(a)) => a,
+            Ok(None) => panic!("driver stopped"),
+            Err(_) => panic!("no event from the driver within {PATIENCE:?}"),
+        };
+        update(&mut self.state, action.clone());
+        action
+    }
+
+    /// A key press in the cockpit: commands it confirms go to the driver, as the app does.
+    fn press(&mut self, action: Action) -> Option<u64> {
+        let mut sent = None;
+        for effect in update(&mut self.state, action) {
+            if let Effect::Send(req) = effect {
+                sent = Some(req.action_id);
+                self.commands.send(req).expect("driver running");
+            }
+        }
+        sent
+    }
+
+    /// Opens the picker `action` opens, picks the item labelled `label` and confirms it.
+    fn pick(&mut self, action: Action, label: &str) -> u64 {
+        self.press(action);
+        let Overlay::Picker(picker) = &self.state.overlay else {
+            panic!("no picker: {:?}", self.state.overlay);
+        };
+        let labels: Vec<String> = picker.items.iter().map(|i| i.label.clone()).collect();
+        let at = labels
+            .iter()
+            .position(|l| l == label)
+            .unwrap_or_else(|| panic!("{label:?} not offered: {labels:?}"));
+        let moves = at as i64 - picker.cursor as i64;
+        let key = if moves < 0 { Action::Up } else { Action::Down };
+        for _ in 0..moves.unsigned_abs() {
+            self.press(key.clone());
+        }
+        self.press(Action::Select);
+        self.press(Action::Confirm)
+            .expect("confirmed command is sent")
+    }
+
+    /// Waits until the cockpit's record of action `id` is settled, and returns it.
+    async fn settled(&mut self, id: u64) -> ActionStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Action::CommandDone(done) = self.next(deadline).await {
+                if done.action_id == id {
+                    let tracked = self.state.actions.iter().find(|a| a.id == id);
+                    return tracked.map(|a| a.status.clone()).expect("tracked action");
+                }
+            }
+        }
+    }
+
+    /// The feature's levers from the first poll where `ok` holds for them.
+    async fn flags_where(
+        &mut self,
+        feature: &str,
+        ok: impl Fn(&FeatureFlags) -> bool,
+    ) -> FeatureFlags {
+        let deadline = Instant::now() + PATIENCE;
+        let mut last = String::from("no poll yet");
+        while Instant::now() < deadline {
+            match self.next(deadline).await {
+                Action::Backend(BackendEvent::Flags { flags, .. }) => {
+                    match flags.into_iter().find(|f| f.feature == feature) {
+                        Some(f) if ok(&f) => return f,
+                        Some(f) => last = format!("{f:?}"),
+                        None => last = format!("{feature} not reported"),
+                    }
+                }
+                Action::Backend(BackendEvent::Failed { error, .. }) => last = error,
+                _ => {}
+            }
+        }
+        panic!("{feature}: condition not met within {PATIENCE:?}; last: {last}");
+    }
+
+    /// Sends a flag command as the cockpit does after confirmation and waits for its outcome.
+    async fn apply(&mut self, op: FlagOp) -> Result<String, String> {
+        let action_id = self.next_id;
+        self.next_id += 1;
+        self.commands
+            .send(CommandRequest {
+                action_id,
+                author: ANA.into(),
+                command: Command::Flag {
+                    source: "unleash".into(),
+                    op,
+                },
+            })
+            .expect("driver running");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Action::CommandDone(done) = self.next(deadline).await {
+                if done.action_id == action_id {
+                    return done.result;
+                }
+            }
+        }
+    }
+}
+
+fn variant(name: &str, weight: u32, fixed: bool) -> Value {
+    json!({
+        "name": name,
+        "weight": weight,
+        "weightType": if fixed { "fix" } else { "variable" },
+        "stickiness": "default",
+    })
+}
+
+fn rollout(flag: &str, constraints: Value, variants: Value) -> Value {
+    json!({
+        "name": "flexibleRollout",
+        "parameters": { "rollout": "100", "stickiness": "default", "groupId": flag },
+        "constraints": constraints,
+        "variants": variants,
+    })
+}
+
+fn segment_constraint(values: &[&str]) -> Value {
+    json!([{ "contextName": "segment", "operator": "IN", "values": values,
+             "inverted": false, "caseInsensitive": false }])
+}
+
+/// name → (weight, weightType) of the strategy's variants, as Unleash stores them.
+fn weights(strategy: &Value) -> Vec<(String, u64, String)> {
+    strategy["variants"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .map(|v| {
+                    (
+                        v["name"].as_str().unwrap_or_default().to_string(),
+                        v["weight"].as_u64().unwrap_or(u64::MAX),
+                        v["weightType"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The production strategies of a flag: (title or name, disabled, segment values or None).
+async fn strategies(
+    server: &UnleashServer,
+    flag: &str,
+) -> (bool, Vec<(bool, Option<Vec<String>>)>) {
+    let env = server.production(flag).await;
+    let list = env["strategies"]
+        .as_array()
+        .map(|ss| {
+            ss.iter()
+                .map(|s| {
+                    let values = s["constraints"].as_array().and_then(|cs| {
+                        cs.iter().find(|c| c["contextName"] == "segment").map(|c| {
+                            c["values"]
+                                .as_array()
+                                .map(|vs| {
+                                    vs.iter()
+                                        .filter_map(Value::as_str)
+                                        .map(str::to_string)
+                                        .collect()
+                                })
+                                .unwrap_or_default()
+                        })
+                    });
+                    (s["disabled"].as_bool().unwrap_or(false), values)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (env["enabled"].as_bool().unwrap_or(false), list)
+}
+
+fn time_of(server_time: &Value) -> DateTime<Utc> {
+    server_time
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| panic!("not a time: {server_time}"))
+}
+
+#[tokio::test]
+async fn prompt_rollback_rewrites_the_strategy_variants_and_history_gives_last_known_good() {
+    let server = shared();
+    eprintln!("unleash ready after {:?}", server.started_in);
+    let flag = "rb-bot.prompt";
+    server.create_flag(flag, "release").await;
+    // v12 in production, then a deploy of v14, both done in Unleash as a team would.
+    let st = server
+        .add_strategy(
+            flag,
+            rollout(flag, json!([]), json!([variant("v12", 1000, false)])),
+        )
+        .await;
+    let strategy_id = st["id"].as_str().expect("strategy id").to_string();
+    server.switch(flag, true).await;
+    let path = format!(
+        "/projects/default/features/{flag}/environments/production/strategies/{strategy_id}"
+    );
+    let mut deploy = st.clone();
+    deploy["variants"] = json!([variant("v12", 0, true), variant("v14", 1000, false)]);
+    server.put(&path, deploy).await;
+    let events = server
+        .get(&format!(
+            "/search/events?feature=IS:{flag}&type=IS:feature-strategy-update"
+        ))
+        .await;
+    let deployed_at = time_of(&events["events"][0]["createdAt"]);
+
+    let mut cockpit = Cockpit::start(adapter(server, "rollback"));
+    let before = cockpit
+        .flags_where("rb-bot", |f| f.current_prompt.as_deref() == Some("v14"))
+        .await;
+    assert_eq!(before.prompt_versions, ["v12", "v14"]);
+    assert_eq!(before.last_known_good.as_deref(), Some("v12"));
+    assert_eq!(before.prompt_changed_at, Some(deployed_at));
+    assert!(before.killed.is_empty() && before.segments.is_empty());
+
+    // The responder on rb-bot presses rollback: the picker offers the last-known-good first.
+    cockpit.state.signal_feature = Some("rb-bot".into());
+    assert_eq!(cockpit.press(Action::Rollback), None);
+    let Overlay::Picker(picker) = &cockpit.state.overlay else {
+        panic!(
+            "rollback opens a version picker: {:?}",
+            cockpit.state.overlay
+        );
+    };
+    let offered = &picker.items[picker.cursor];
+    assert_eq!(offered.label, "v12");
+    assert!(
+        offered.detail.contains("last-known-good"),
+        "{}",
+        offered.detail
+    );
+    cockpit.press(Action::Select);
+    let id = cockpit
+        .press(Action::Confirm)
+        .expect("confirmed rollback is sent");
+    match cockpit.settled(id).await {
+        ActionStatus::Succeeded(msg) => {
+            assert!(msg.contains("rb-bot prompt rolled back v14 → v12"), "{msg}")
+        }
+        other => panic!("rollback: {other:?}"),
+    }
+
+    // Unleash's own view: v12 takes all the traffic, v14 stays listed at a fixed zero.
+    let env = server.production(flag).await;
+    let strategy = &env["strategies"][0];
+    assert_eq!(
+        strategy["id"],
+        strategy_id.as_str(),
+        "the same strategy was updated"
+    );
+    assert_eq!(
+        weights(strategy),
+        [
+            ("v12".to_string(), 1000, "variable".to_string()),
+            ("v14".to_string(), 0, "fix".to_string()),
+        ]
+    );
+    let events = server
+        .get(&format!(
+            "/search/events?feature=IS:{flag}&type=IS:feature-strategy-update"
+        ))
+        .await;
+    let rolled_back_at = time_of(&events["events"][0]["createdAt"]);
+    assert!(rolled_back_at > deployed_at);
+
+    let after = cockpit
+        .flags_where("rb-bot", |f| f.current_prompt.as_deref() == Some("v12"))
+        .await;
+    assert_eq!(after.prompt_versions, ["v12", "v14"]);
+    let shown = cockpit.state.feature_info("rb-bot").expect("feature shown");
+    assert_eq!(shown.current_prompt.as_deref(), Some("v12"));
+    assert_eq!(shown.prompt_changed_at, after.prompt_changed_at);
+    // A rollback does not make the version rolled back from "good".
+    assert_eq!(after.last_known_good.as_deref(), Some("v12"));
+    assert_eq!(after.prompt_changed_at, Some(rolled_back_at));
+
+    let again = cockpit
+        .apply(FlagOp::Rollback {
+            feature: "rb-bot".into(),
+            to_version: "v12".into(),
+        })
+        .await;
+    assert_eq!(again, Err("rb-bot already runs prompt v12".into()));
+    let missing = cockpit
+        .apply(FlagOp::Rollback {
+            feature: "rb-bot".into(),
+            to_version: "v99".into(),
+        })
+        .await
+        .expect_err("no such version");
+    assert!(
+        missing.contains("no prompt version v99") && missing.contains("v12, v14"),
+        "{missing}"
+    );
+
+    // The other version stayed choosable.
+    cockpit
+        .apply(FlagOp::Rollback {
+            feature: "rb-bot".into(),
+            to_version: "v14".into(),
+        })
+        .await
+        .expect("forward again");
+    let env = server.production(flag).await;
+    assert_eq!(
+        weights(&env["strategies"][0]),
+        [
+            ("v12".to_string(), 0, "fix".to_string()),
+            ("v14".to_string(), 1000, "variable".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn whole_feature_kill_switch_is_the_environment_toggle() {
+    let server = shared();
+    // As a team sets up a kill switch: one unconstrained strategy, off in production.
+    let flag = "wk-bot.kill-switch";
+    server.create_flag(flag, "kill-switch").await;
+    server
+        .add_strategy(flag, rollout(flag, json!([]), json!([])))
+        .await;
+    // And one created bare, with no strategy at all.
+    let bare = "wk2-bot.kill-switch";
+    server.create_flag(bare, "kill-switch").await;
+
+    let mut cockpit = Cockpit::start(adapter(server, "whole"));
+    let f = cockpit.flags_where("wk-bot", |_| true).await;
+    assert!(f.killed.is_empty(), "{f:?}");
+
+    let engage = |feature: &str, engage: bool| FlagOp::KillSwitch {
+        feature: feature.into(),
+        segment: None,
+        engage,
+    };
+    let msg = cockpit.apply(engage("wk-bot", true)).await.expect("engage");
+    assert!(
+        msg.contains("kill switch engaged for wk-bot (whole feature)"),
+        "{msg}"
+    );
+    assert_eq!(strategies(server, flag).await, (true, vec![(false, None)]));
+    cockpit.flags_where("wk-bot", |f| f.killed == ["*"]).await;
+
+    let twice = cockpit.apply(engage("wk-bot", true)).await;
+    assert_eq!(
+        twice,
+        Err("kill switch already engaged for wk-bot (whole feature)".into())
+    );
+
+    cockpit
+        .apply(engage("wk-bot", false))
+        .await
+        .expect("release");
+    assert_eq!(strategies(server, flag).await, (false, vec![(false, None)]));
+    cockpit.flags_where("wk-bot", |f| f.killed.is_empty()).await;
+
+    // With no strategy, the adapter adds the unconstrained one before switching on.
+    cockpit
+        .apply(engage("wk2-bot", true))
+        .await
+        .expect("engage bare");
+    assert_eq!(strategies(server, bare).await, (true, vec![(false, None)]));
+    cockpit.flags_where("wk2-bot", |f| f.killed == ["*"]).await;
+}
+
+#[tokio::test]
+async fn segment_kill_switches_leave_other_scopes_alone() {
+    let server = shared();
+    server
+        .ensure_segment_field(&["eu-free", "enterprise", "internal"])
+        .await;
+    // The team had already killed enterprise traffic with a constrained strategy.
+    let flag = "sk-bot.kill-switch";
+    server.create_flag(flag, "kill-switch").await;
+    server
+        .add_strategy(
+            flag,
+            rollout(flag, segment_constraint(&["enterprise"]), json!([])),
+        )
+        .await;
+    server.switch(flag, true).await;
+
+    let mut cockpit = Cockpit::start(adapter(server, "segments"));
+    let f = cockpit
+        .flags_where("sk-bot", |f| !f.killed.is_empty())
+        .await;
+    assert_eq!(f.killed, ["enterprise"]);
+    assert_eq!(
+        cockpit
+            .state
+            .feature_info("sk-bot")
+            .map(|i| i.killed.clone()),
+        Some(vec!["enterprise".to_string()])
+    );
+    for s in ["eu-free", "enterprise", "internal"] {
+        assert!(f.segments.iter().any(|x| x == s), "{f:?}");
+    }
+
+    let op = |segment: Option<&str>, engage: bool| FlagOp::KillSwitch {
+        feature: "sk-bot".into(),
+        segment: segment.map(str::to_string),
+        engage,
+    };
+    // Engaged from the cockpit's own picker, where enterprise shows as engaged already.
+    cockpit.state.signal_feature = Some("sk-bot".into());
+    let id = cockpit.pick(Action::KillSwitch, "ENGAGE segment eu-free");
+    match cockpit.settled(id).await {
+        ActionStatus::Succeeded(msg) => {
+            assert!(
+                msg.contains("kill switch engaged for sk-bot segment eu-free"),
+                "{msg}"
+            )
+        }
+        other => panic!("engage eu-free: {other:?}"),
+    }
+    let seg = |v: &str| Some(vec![v.to_string()]);
+    assert_eq!(
+        strategies(server, flag).await,
+        (
+            true,
+            vec![(false, seg("enterprise")), (false, seg("eu-free"))]
+        )
+    );
+
+    cockpit.apply(op(None, true)).await.expect("engage whole");
+    assert_eq!(
+        strategies(server, flag).await,
+        (
+            true,
+            vec![
+                (false, seg("enterprise")),
+                (false, seg("eu-free")),
+                (false, None)
+            ]
+        )
+    );
+    cockpit
+        .flags_where("sk-bot", |f| f.killed == ["*", "enterprise", "eu-free"])
+        .await;
+
+    // Releasing one segment parks its strategy; the whole-feature kill and enterprise stay.
+    cockpit
+        .apply(op(Some("eu-free"), false))
+        .await
+        .expect("release eu-free");
+    assert_eq!(
+        strategies(server, flag).await,
+        (
+            true,
+            vec![
+                (false, seg("enterprise")),
+                (true, seg("eu-free")),
+                (false, None)
+            ]
+        )
+    );
+    let f = cockpit
+        .flags_where("sk-bot", |f| f.killed == ["*", "enterprise"])
+        .await;
+    assert!(f.segments.iter().any(|s| s == "eu-free"));
+
+    // Releasing the whole feature must not release enterprise: the environment stays on.
+    cockpit.apply(op(None, false)).await.expect("release whole");
+    assert_eq!(
+        strategies(server, flag).await,
+        (
+            true,
+            vec![
+                (false, seg("enterprise")),
+                (true, seg("eu-free")),
+                (true, None)
+            ]
+        )
+    );
+    cockpit
+        .flags_where("sk-bot", |f| f.killed == ["enterprise"])
+        .await;
+
+    // Engaging a parked segment re-enables its strategy instead of adding another.
+    cockpit
+        .apply(op(Some("eu-free"), true))
+        .await
+        .expect("engage eu-free again");
+    assert_eq!(
+        strategies(server, flag).await,
+        (
+            true,
+            vec![
+                (false, seg("enterprise")),
+                (false, seg("eu-free")),
+                (true, None)
+            ]
+        )
+    );
+
+    let unknown = cockpit
+        .apply(op(Some("mars"), true))
+        .await
+        .expect_err("not a legal segment");
+    assert!(
+        unknown.contains("no user segment mars") && unknown.contains("eu-free"),
+        "{unknown}"
+    );
+    let not_engaged = cockpit.apply(op(Some("internal"), false)).await;
+    assert_eq!(
+        not_engaged,
+        Err("kill switch is not engaged for sk-bot segment internal".into())
+    );
+
+    // The last scope released switches the flag off.
+    cockpit
+        .apply(op(Some("eu-free"), false))
+        .await
+        .expect("release eu-free");
+    cockpit
+        .apply(op(Some("enterprise"), false))
+        .await
+        .expect("release enterprise");
+    let (enabled, _) = strategies(server, flag).await;
+    assert!(!enabled);
+    cockpit.flags_where("sk-bot", |f| f.killed.is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_bad_token_is_named_with_its_status() {
+    let server = shared();
+    let cfg = config(server, &server.url, "*:*.not-a-real-token", "bad");
+    let mut bad = Unleash::new(&cfg).expect("adapter");
+    let err = bad.read(Utc::now()).await.expect_err("refused");
+    match &err {
+        BackendError::Http { status, message } => {
+            assert!(matches!(status, 401 | 403), "{err}");
+            assert!(message.contains("API token"), "{message}");
+            assert!(
+                message.contains("list flags of project default"),
+                "{message}"
+            );
+        }
+        other => panic!("expected an HTTP error, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("401") || text.contains("403"), "{text}");
+    assert!(
+        !text.contains("not-a-real-token"),
+        "the token leaked: {text}"
+    );
+    let write = bad
+        .apply(
+            &FlagOp::KillSwitch {
+                feature: "rb-bot".into(),
+                segment: None,
+                engage: true,
+            },
+            ANA,
+            Utc::now(),
+        )
+        .await
+        .expect_err("refused");
+    assert!(write.to_string().contains("401"), "{write}");
+}
+
+#[tokio::test]
+async fn a_token_without_admin_rights_is_named_with_its_status() {
+    let server = shared();
+    let cfg = config(server, &server.url, &server.backend_token, "backend");
+    let err = Unleash::new(&cfg)
+        .expect("adapter")
+        .read(Utc::now())
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 403"), "{text}");
+    assert!(text.contains("an admin token is needed"), "{text}");
+    assert!(
+        !text.contains(&server.backend_token),
+        "the token leaked: {text}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_features_are_rejected_with_the_flag_they_lack() {
+    let server = shared();
+    let mut unleash = adapter(server, "unknown");
+    let now = Utc::now();
+    let rollback = unleash
+        .apply(
+            &FlagOp::Rollback {
+                feature: "ghost-bot".into(),
+                to_version: "v1".into(),
+            },
+            ANA,
+            now,
+        )
+        .await;
+    assert_eq!(
+        rollback,
+        Err(BackendError::Rejected(
+            "no prompt flag ghost-bot.prompt in Unleash project default".into()
+        ))
+    );
+    let kill = unleash
+        .apply(
+            &FlagOp::KillSwitch {
+                feature: "ghost-bot".into(),
+                segment: Some("eu-free".into()),
+                engage: true,
+            },
+            ANA,
+            now,
+        )
+        .await;
+    assert_eq!(
+        kill,
+        Err(BackendError::Rejected(
+            "no kill-switch flag ghost-bot.kill-switch in Unleash project default".into()
+        ))
+    );
+    let odd = unleash
+        .apply(
+            &FlagOp::Rollback {
+                feature: "../admin".into(),
+                to_version: "v1".into(),
+            },
+            ANA,
+            now,
+        )
+        .await
+        .expect_err("not a flag name");
+    assert!(matches!(odd, BackendError::Rejected(_)), "{odd:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_names_where() {
+    let server = shared();
+    let port = servers::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut unleash = Unleash::new(&config(server, &url, &server.token, "down")).expect("adapter");
+    let err = unleash.read(Utc::now()).await.expect_err("nobody listens");
+    assert_eq!(err, BackendError::Unreachable(url));
+}
