@@ -455,3 +455,91 @@ fn keymap_and_theme_nasty_inputs() {
     assert!(theme_err("sev1 = { fg = 1e999 }").contains("line 1"));
     assert!(!theme_err(&format!("sev1 = {}", "{a=".repeat(100_000))).is_empty());
 }
+
+// ---- flag systems ------------------------------------------------------------------------
+
+#[test]
+fn flagd_inputs_replay() {
+    for (name, data) in inputs("flagd_file") {
+        let result = h::flagd_file(&data);
+        if name == "seed-flags.json" {
+            let levers = result.expect("seed decodes");
+            assert_eq!(levers.len(), 1);
+            assert_eq!(levers[0].current_prompt.as_deref(), Some("v14"));
+        }
+    }
+}
+
+#[test]
+fn flagd_nasty_inputs() {
+    let good = br#"{"flags":{"a.prompt":{"state":"ENABLED","variants":{"v1":1,"v2":2},"defaultVariant":"v2"}}}"#;
+    assert_eq!(h::flagd_file(good).map(|l| l.len()), Ok(1));
+    for cut in [1, good.len() / 2, good.len() - 1] {
+        assert!(h::flagd_file(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    assert!(h::flagd_file(format!(r#"{{"flags":{}}}"#, nested(100_000)).as_bytes()).is_err());
+    assert!(h::flagd_file(b"{\"flags\":{\"\xc3\":{}}}").is_err());
+    assert!(h::flagd_file(br#"{"flags":[]}"#).is_err());
+    // Numbers the cockpit does not own must survive a write unchanged, however odd.
+    for n in [
+        "1e308",
+        "-0",
+        "5e-324",
+        "0.1",
+        "18446744073709551615",
+        "-9223372036854775808",
+    ] {
+        let file = format!(
+            r#"{{"flags":{{"a.prompt":{{"state":"ENABLED","variants":{{"v1":{n},"v2":2}},"defaultVariant":"v2","x":{n}}}}}}}"#
+        );
+        assert_eq!(
+            h::flagd_file(file.as_bytes()).map(|l| l.len()),
+            Ok(1),
+            "{n}"
+        );
+    }
+    assert!(h::flagd_file(br#"{"flags":{"a.prompt":{"variants":{"v1":1e999}}}}"#).is_err());
+    // Control characters in names are carried as data; the state layer strips them for display.
+    let levers = h::flagd_file(
+        br#"{"flags":{"\u001b]52;c;x\u0007bot.prompt":{"state":"ENABLED","variants":{"v\u202e1":1,"v2":2},"defaultVariant":"v2","metadata":"not an object"}}}"#,
+    )
+    .expect("decodes");
+    assert_eq!(levers[0].prompt_versions.len(), 2);
+}
+
+#[test]
+fn unleash_inputs_replay() {
+    for (name, data) in inputs("unleash_responses") {
+        let decoded = h::unleash(&data);
+        if name == "seed-admin-api.json" {
+            assert_eq!(decoded, vec![true; 5]);
+        }
+    }
+}
+
+#[test]
+fn unleash_nasty_inputs() {
+    assert_eq!(h::unleash(b""), vec![false; 5]);
+    let deep = nested(100_000);
+    assert_eq!(h::unleash(deep.as_bytes()), vec![false; 5]);
+    let all = |body: &str| {
+        let mut data = Vec::new();
+        for i in 0..6 {
+            if i > 0 {
+                data.push(0xFF);
+            }
+            data.extend_from_slice(body.as_bytes());
+        }
+        h::unleash(&data)
+    };
+    assert_eq!(all("\u{1b}[2J\n".repeat(1000).as_str()), vec![false; 5]);
+    assert_eq!(
+        h::unleash(br#"{"features":[{"name":"a","archived":null}]}"#)[0],
+        true
+    );
+    assert!(!h::unleash(br#"{"features":[{"name":1e999}]}"#)[0]);
+    let strategy = br#"{"id":"s","name":"default","sortOrder":1e999}"#;
+    let mut data = vec![0xFF, 0xFF];
+    data.extend_from_slice(strategy);
+    assert!(!h::unleash(&data)[2], "1e999 is not a sort order");
+}

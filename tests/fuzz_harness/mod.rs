@@ -16,9 +16,11 @@
 
 use chrono::{DateTime, Utc};
 use oncall_cockpit::backend::alertmanager::Alertmanager;
+use oncall_cockpit::backend::flagd::{self, FlagFile, FlagNames, KeyPattern};
 use oncall_cockpit::backend::pagerduty;
 use oncall_cockpit::backend::prometheus::Prometheus;
-use oncall_cockpit::backend::BackendError;
+use oncall_cockpit::backend::unleash;
+use oncall_cockpit::backend::{BackendError, FeatureFlags, FlagOp};
 use oncall_cockpit::config::keymap::{Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
 use oncall_cockpit::config::sources::{AlertmanagerConfig, Price, PrometheusConfig};
@@ -332,4 +334,95 @@ pub fn theme(data: &[u8]) -> Option<Result<Theme, String>> {
         assert_error_in_file(text, e.line);
     }
     Some(parsed.map_err(|e| e.to_string()))
+}
+
+// ---- flag systems ------------------------------------------------------------------------
+
+pub fn flagd_names() -> FlagNames {
+    FlagNames {
+        prompt: KeyPattern::parse("{feature}.prompt").expect("pattern"),
+        kill: KeyPattern::parse("{feature}.kill-switch").expect("pattern"),
+        segment_field: "segment".into(),
+    }
+}
+
+/// Decodes, then re-encodes and decodes again: the file the cockpit writes back must mean
+/// what it read.
+fn flagd_round_trip(file: &FlagFile) {
+    let again = flagd::decode(&file.encode());
+    assert_eq!(
+        again.as_ref(),
+        Ok(file),
+        "re-encoded flag file decodes differently"
+    );
+}
+
+/// A flagd flag file as read from disk; then every lever it shows is pulled once (rollback to
+/// the first other version, kill switch on the whole feature and on its first segment), each
+/// result written and read back.
+pub fn flagd_file(data: &[u8]) -> Result<Vec<FeatureFlags>, String> {
+    let names = flagd_names();
+    let file = flagd::decode(data)?;
+    flagd_round_trip(&file);
+    let levers = file.levers(&names);
+    for ff in &levers {
+        let mut ops = Vec::new();
+        if let Some(to) = ff
+            .prompt_versions
+            .iter()
+            .find(|v| Some(*v) != ff.current_prompt.as_ref())
+        {
+            ops.push(FlagOp::Rollback {
+                feature: ff.feature.clone(),
+                to_version: to.clone(),
+            });
+        }
+        for segment in [None, ff.segments.first().cloned()] {
+            for engage in [true, false] {
+                ops.push(FlagOp::KillSwitch {
+                    feature: ff.feature.clone(),
+                    segment: segment.clone(),
+                    engage,
+                });
+            }
+        }
+        for op in ops {
+            let mut edited = file.clone();
+            if edited.apply(&op, &names, "ana", now()).is_err() {
+                continue;
+            }
+            flagd_round_trip(&edited);
+            if let FlagOp::Rollback {
+                feature,
+                to_version,
+            } = &op
+            {
+                let after = edited.levers(&names);
+                let f = after.iter().find(|f| &f.feature == feature);
+                assert_eq!(
+                    f.and_then(|f| f.current_prompt.as_ref()),
+                    Some(to_version),
+                    "rollback did not take"
+                );
+            }
+        }
+    }
+    Ok(levers)
+}
+
+/// Unleash admin API bodies, separated by 0xFF: flag list, flag detail, strategy echo, event
+/// log, context field, error body; each through the adapter's decoder.
+pub fn unleash(data: &[u8]) -> Vec<bool> {
+    let p = parts(data);
+    let body = |i: usize| p.get(i).copied().unwrap_or(b"");
+    let error = unleash::decode_error(body(5));
+    assert!(error.chars().count() <= 201, "error excerpt too long");
+    assert!(!error.contains('\n'), "error excerpt spans lines");
+    vec![
+        unleash::decode_flag_list(body(0)).is_ok(),
+        unleash::decode_flag(body(1)).is_ok(),
+        unleash::decode_strategy(body(2)).is_ok(),
+        unleash::decode_events(body(3)).is_ok(),
+        unleash::decode_context_field(body(4)).is_ok(),
+    ]
 }
