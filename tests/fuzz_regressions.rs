@@ -405,32 +405,25 @@ fn config_nasty_inputs() {
     assert!(err("[sim]\nseed = -1").contains("seed"));
     assert!(!err(&format!("x = {}", "[".repeat(100_000))).is_empty());
     assert!(!err(&format!("x = {}", "{a=".repeat(100_000))).is_empty());
-    // Numbers TOML allows that no poll interval can be: refused with the key named, where
-    // start-up used to panic turning NaN into a Duration.
+    // Numbers TOML allows that no poll interval or timeout can be: refused with the key
+    // named, where start-up used to panic turning NaN into a Duration.
     for v in ["nan", "inf", "-inf", "-1.0", "0.0"] {
         for text in [
             format!("[sim]\npoll_secs = {v}\n"),
             format!("[[alertmanager]]\nurl = \"http://am\"\npoll_secs = {v}\n"),
+            format!("[[prometheus]]\nurl = \"http://p\"\ntimeout_secs = {v}\n"),
+            format!("[[flagd]]\npath = \"/tmp/f.json\"\ntimeout_secs = {v}\n"),
         ] {
-            assert!(
-                err(&text).contains("poll_secs must be a positive"),
-                "{text}"
-            );
+            assert!(err(&text).contains("must be a positive number"), "{text}");
         }
     }
-    // Timeouts the sources cannot use are the sources' to refuse (the driver checks each one
-    // builds); a huge one used to panic in Alertmanager::new.
-    for v in ["nan", "inf", "-1.0", "0.0", "1e300"] {
-        let text = format!(
-            "[[alertmanager]]\nurl = \"http://am\"\ntimeout_secs = {v}\n[[prometheus]]\nurl = \"http://p\"\ntimeout_secs = {v}\n"
-        );
-        let s = h::config_file(text.as_bytes())
-            .expect("UTF-8")
-            .unwrap_or_else(|e| panic!("{v}: {e}"));
-        let am =
-            oncall_cockpit::backend::alertmanager::Alertmanager::new(&s.sources.alertmanager[0]);
-        assert!(am.is_err_and(|e| e.contains("timeout_secs")), "{v}");
-    }
+    // A huge timeout passes the settings and is the source's to refuse; it used to panic in
+    // Alertmanager::new.
+    let s = h::config_file(b"[[alertmanager]]\nurl = \"http://am\"\ntimeout_secs = 1e300\n")
+        .expect("UTF-8")
+        .expect("finite and positive");
+    let am = oncall_cockpit::backend::alertmanager::Alertmanager::new(&s.sources.alertmanager[0]);
+    assert!(am.is_err_and(|e| e.contains("timeout_secs")));
     let s = h::config_file(b"[sim]\npoll_secs = 1e300\n")
         .expect("UTF-8")
         .expect("a long poll is clamped, not refused");
@@ -533,10 +526,7 @@ fn unleash_nasty_inputs() {
         h::unleash(&data)
     };
     assert_eq!(all("\u{1b}[2J\n".repeat(1000).as_str()), vec![false; 5]);
-    assert_eq!(
-        h::unleash(br#"{"features":[{"name":"a","archived":null}]}"#)[0],
-        true
-    );
+    assert!(h::unleash(br#"{"features":[{"name":"a","archived":null}]}"#)[0]);
     assert!(!h::unleash(br#"{"features":[{"name":1e999}]}"#)[0]);
     let strategy = br#"{"id":"s","name":"default","sortOrder":1e999}"#;
     let mut data = vec![0xFF, 0xFF];

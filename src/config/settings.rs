@@ -164,34 +164,57 @@ fn overlay_settings(mut table: toml::Table, text: &str) -> Result<Settings, Stri
     toml::from_str::<PartialSettings>(text).map_err(|e| e.to_string())?;
     fill_source_defaults(&mut table);
     let settings = Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())?;
-    check_polls(&settings)?;
+    check_intervals(&settings)?;
     Ok(settings)
 }
 
-/// TOML has `nan` and `inf`; no poll interval can be either, and start-up would panic turning
-/// NaN into a Duration.
-fn check_polls(s: &Settings) -> Result<(), String> {
+/// TOML has `nan` and `inf`; no poll interval or timeout can be either, and start-up would
+/// panic turning NaN into a Duration.
+fn check_intervals(s: &Settings) -> Result<(), String> {
     let src = &s.sources;
-    let polls = std::iter::once(("sim".to_string(), s.sim.poll_secs))
-        .chain(
-            src.prometheus
-                .iter()
-                .map(|p| (format!("prometheus {:?}", p.name), p.poll_secs)),
-        )
-        .chain(
-            src.alertmanager
-                .iter()
-                .map(|a| (format!("alertmanager {:?}", a.name), a.poll_secs)),
-        )
-        .chain(
-            src.pagerduty
-                .iter()
-                .map(|p| (format!("pagerduty {:?}", p.name), p.poll_secs)),
-        );
-    for (what, secs) in polls {
+    let entry =
+        |kind: &str, name: &str, key: &'static str, v: f64| (format!("{kind} {name:?}"), key, v);
+    let mut all = vec![("sim".to_string(), "poll_secs", s.sim.poll_secs)];
+    for p in &src.prometheus {
+        all.push(entry("prometheus", &p.name, "poll_secs", p.poll_secs));
+        all.push(entry("prometheus", &p.name, "timeout_secs", p.timeout_secs));
+    }
+    for a in &src.alertmanager {
+        all.push(entry("alertmanager", &a.name, "poll_secs", a.poll_secs));
+        all.push(entry(
+            "alertmanager",
+            &a.name,
+            "timeout_secs",
+            a.timeout_secs,
+        ));
+    }
+    for p in &src.pagerduty {
+        all.push(entry("pagerduty", &p.name, "poll_secs", p.poll_secs));
+        all.push(entry("pagerduty", &p.name, "timeout_secs", p.timeout_secs));
+    }
+    for p in &src.pagerduty_events {
+        all.push(entry(
+            "pagerduty_events",
+            &p.name,
+            "timeout_secs",
+            p.timeout_secs,
+        ));
+    }
+    for f in &src.flagd {
+        all.push(entry("flagd", &f.name, "poll_secs", f.poll_secs));
+        all.push(entry("flagd", &f.name, "timeout_secs", f.timeout_secs));
+    }
+    for h in &src.http_hook {
+        all.push(entry("http_hook", &h.name, "timeout_secs", h.timeout_secs));
+    }
+    for u in &src.unleash {
+        all.push(entry("unleash", &u.name, "poll_secs", u.poll_secs));
+        all.push(entry("unleash", &u.name, "timeout_secs", u.timeout_secs));
+    }
+    for (what, key, secs) in all {
         if !(secs.is_finite() && secs > 0.0) {
             return Err(format!(
-                "{what}: poll_secs must be a positive number of seconds, got {secs}"
+                "{what}: {key} must be a positive number of seconds, got {secs}"
             ));
         }
     }

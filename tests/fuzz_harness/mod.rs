@@ -246,7 +246,7 @@ pub fn pagerduty_rate_limit(data: &[u8]) -> u64 {
 // ---- config files ------------------------------------------------------------------------
 
 /// A config.toml as the cockpit reads it at start, then what start-up does with the numbers:
-/// poll intervals, and building every source from its entry (secrets left out: loading one
+/// poll intervals and timeouts, and building sources from their entries (secrets left out: loading one
 /// reads the environment or a file, which is not decoding).
 pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     // read_to_string refuses invalid UTF-8 before any parsing; the cockpit says so and uses
@@ -254,13 +254,35 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     let text = std::str::from_utf8(data).ok()?;
     let result = settings::parse_settings(text);
     if let Ok(s) = &result {
-        let polls = std::iter::once(s.sim.poll_secs)
-            .chain(s.sources.prometheus.iter().map(|p| p.poll_secs))
-            .chain(s.sources.alertmanager.iter().map(|a| a.poll_secs))
-            .chain(s.sources.pagerduty.iter().map(|p| p.poll_secs));
-        for p in polls {
-            let d = oncall_cockpit::wiring::secs(p);
-            assert!(!d.is_zero(), "poll interval {p} became zero");
+        let src = &s.sources;
+        let intervals = [s.sim.poll_secs]
+            .into_iter()
+            .chain(
+                src.prometheus
+                    .iter()
+                    .flat_map(|p| [p.poll_secs, p.timeout_secs]),
+            )
+            .chain(
+                src.alertmanager
+                    .iter()
+                    .flat_map(|a| [a.poll_secs, a.timeout_secs]),
+            )
+            .chain(
+                src.pagerduty
+                    .iter()
+                    .flat_map(|p| [p.poll_secs, p.timeout_secs]),
+            )
+            .chain(src.pagerduty_events.iter().map(|p| p.timeout_secs))
+            .chain(src.flagd.iter().flat_map(|f| [f.poll_secs, f.timeout_secs]))
+            .chain(src.http_hook.iter().map(|h| h.timeout_secs))
+            .chain(
+                src.unleash
+                    .iter()
+                    .flat_map(|u| [u.poll_secs, u.timeout_secs]),
+            );
+        for secs in intervals {
+            let d = oncall_cockpit::wiring::secs(secs);
+            assert!(!d.is_zero(), "interval {secs} became zero");
         }
         for p in &s.sources.prometheus {
             let _ = Prometheus::new(&PrometheusConfig {
