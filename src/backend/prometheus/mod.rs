@@ -595,13 +595,10 @@ fn on_grid(raw: Vec<RawSeries>, grid: Grid) -> Result<Vec<Series>, BackendError>
                     points[i] = value;
                 }
             }
-            // Label values name features and models on screen.
-            let labels = r
-                .metric
-                .into_iter()
-                .map(|(k, v)| (k, SafeText::new(&v).to_string()))
-                .collect();
-            Ok(Series { labels, points })
+            Ok(Series {
+                labels: r.metric,
+                points,
+            })
         })
         .collect()
 }
