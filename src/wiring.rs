@@ -21,8 +21,10 @@ use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.clamp(0.1, 3600.0))
+/// A poll interval or timeout from config seconds, kept between 0.1 s and an hour. Settings
+/// refuse NaN; should one get here anyway, an hour beats a panic at start-up.
+pub fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.clamp(0.1, 3600.0)).unwrap_or(Duration::from_secs(3600))
 }
 
 /// Registers a source whose adapter could not even be built (bad URL, missing token): it

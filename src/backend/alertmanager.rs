@@ -151,9 +151,11 @@ impl Alertmanager {
         if !matches!(base.scheme(), "http" | "https") {
             return Err(format!("{}: url must be http:// or https://", cfg.name));
         }
-        if !(cfg.timeout_secs.is_finite() && cfg.timeout_secs > 0.0) {
-            return Err(format!("{}: timeout_secs must be positive", cfg.name));
-        }
+        // try_: a huge finite timeout would panic in from_secs_f64.
+        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("{}: timeout_secs must be positive", cfg.name))?;
         if cfg.renew_before_secs >= cfg.silence_secs {
             // Otherwise every poll would renew every silence.
             return Err(format!(
@@ -161,7 +163,6 @@ impl Alertmanager {
                 cfg.name
             ));
         }
-        let timeout = Duration::from_secs_f64(cfg.timeout_secs);
         Ok(Alertmanager {
             cfg: cfg.clone(),
             base,
@@ -416,6 +417,25 @@ impl Alertmanager {
         Ok(format!("note by {author} added to the silence"))
     }
 
+    fn incidents(&self, snap: &Snapshot) -> Vec<Incident> {
+        snap.alerts.iter().map(|a| self.incident(a, snap)).collect()
+    }
+
+    /// The incidents `list` shows for these `/api/v2/alerts` and `/api/v2/silences` bodies:
+    /// the same decoding and mapping without the network (and without renewing anything), so
+    /// fuzzing and the regression tests drive the production path.
+    pub fn decode_incidents(
+        &self,
+        alerts: &[u8],
+        silences: &[u8],
+    ) -> Result<Vec<Incident>, BackendError> {
+        let snap = Snapshot {
+            alerts: http::decode_json(alerts)?,
+            silences: http::decode_json(silences)?,
+        };
+        Ok(self.incidents(&snap))
+    }
+
     fn incident(&self, alert: &GettableAlert, snap: &Snapshot) -> Incident {
         let raw_sev = alert.labels.get(&self.cfg.severity_label);
         // No severity label: by Prometheus convention such alerts are warnings, and SEV3's four
@@ -452,7 +472,11 @@ impl Alertmanager {
                 None => Status::Triggered,
             },
             triggered_at: alert.starts_at,
-            respond_by: alert.starts_at + sev.response_time(),
+            // A start near the end of time must not overflow (chrono panics on that).
+            respond_by: alert
+                .starts_at
+                .checked_add_signed(sev.response_time())
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
             acked_by: silence.map(|s| SafeText::new(&s.created_by)),
             acked_at,
             escalation_level: 0,
@@ -493,11 +517,7 @@ impl IncidentSource for Alertmanager {
     async fn list(&mut self, now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
         let snap = self.snapshot().await?;
         self.renew(&snap, now).await?;
-        Ok(snap
-            .alerts
-            .iter()
-            .map(|a| self.incident(a, &snap))
-            .collect())
+        Ok(self.incidents(&snap))
     }
 
     async fn apply(

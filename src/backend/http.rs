@@ -171,7 +171,12 @@ pub async fn send_json<T: DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| transport_error(e, timeout))?;
-    serde_json::from_slice(&bytes).map_err(|e| BackendError::Malformed(e.to_string()))
+    decode_json(&bytes)
+}
+
+/// A 2xx body as `T`; anything else is `Malformed`.
+pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, BackendError> {
+    serde_json::from_slice(body).map_err(|e| BackendError::Malformed(e.to_string()))
 }
 
 /// Sends and maps non-2xx responses to `Http` errors.

@@ -34,6 +34,9 @@ const MAX_OFFSET: usize = 10_000;
 const LOG_FETCHES_PER_POLL: usize = 10;
 /// Backoff after a 429 that names no reset time: PagerDuty's limits are per minute.
 const DEFAULT_BACKOFF_SECS: u64 = 60;
+/// Longest backoff a 429 can impose. PagerDuty's windows are a minute; a reset further away is
+/// a broken header, and honouring it would silence the source for good (or overflow the clock).
+const MAX_BACKOFF_SECS: u64 = 3600;
 /// Types matched against titles and service names, most specific first: "errors" appears in
 /// many titles that are really about something else.
 const KIND_ORDER: [IncidentType; 8] = [
@@ -305,7 +308,7 @@ impl PagerDuty {
         incident: Option<&str>,
     ) -> Result<T, BackendError> {
         let body = self.call(req, incident).await?;
-        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed(e.to_string()))
+        http::decode_json(&body)
     }
 
     /// All triggered and acknowledged incidents, page by page, without duplicates (an
@@ -371,66 +374,28 @@ impl PagerDuty {
     }
 
     fn store_log(&mut self, inc: &PdIncident, entries: &[LogEntry]) {
-        // PagerDuty lists newest first, with timestamps to the second: reverse before the
-        // stable sort so entries within one second keep their real order.
-        let mut sorted = entries.to_vec();
-        if sorted.first().map(|e| e.created_at) >= sorted.last().map(|e| e.created_at) {
-            sorted.reverse();
-        }
-        sorted.sort_by_key(|e| e.created_at);
         self.escalated.remove(&inc.id);
-        self.timelines.insert(
-            inc.id.clone(),
-            CachedLog {
-                changed_at: inc.last_status_change_at.clone(),
-                stale: false,
-                timeline: sorted.iter().map(timeline_entry).collect(),
-                level: log_level(&sorted),
-            },
-        );
+        self.timelines
+            .insert(inc.id.clone(), cached_log(inc, entries));
     }
 
     /// PagerDuty's 1-based escalation level: the incident's own field when present, else our
     /// last escalation, else what the log says, else the first level.
     fn level(&self, pd_id: &str) -> u32 {
-        self.known
-            .get(pd_id)
-            .and_then(|i| i.escalation_level)
-            .or_else(|| self.escalated.get(pd_id).copied())
-            .or_else(|| self.timelines.get(pd_id).and_then(|c| c.level))
-            .unwrap_or(1)
+        level(
+            self.known.get(pd_id).and_then(|i| i.escalation_level),
+            self.escalated.get(pd_id).copied(),
+            self.timelines.get(pd_id).and_then(|c| c.level),
+        )
     }
 
     fn to_incident(&self, inc: &PdIncident) -> Incident {
-        let sev = inc.sev();
-        let service = Reference::name(&inc.service).unwrap_or("unknown service");
-        let ack = inc.acknowledgement();
-        // Classified after sanitizing, so an escape sequence cannot hide or fake a type.
-        let title = SafeText::new(&inc.title);
-        let feature = SafeText::new(service);
-        Incident {
-            id: format!("{}:{}", self.name, inc.id),
-            source: self.name.clone(),
-            kind: kind_of(title.as_str(), feature.as_str()),
-            feature,
-            sev,
-            title,
-            status: inc.status,
-            triggered_at: inc.created_at,
-            respond_by: inc.created_at + sev.response_time(),
-            acked_by: ack
-                .map(|a| SafeText::new(Reference::name(&a.acknowledger).unwrap_or("someone"))),
-            acked_at: ack.map(|a| a.at),
-            escalation_level: u8::try_from(self.level(&inc.id).saturating_sub(1))
-                .unwrap_or(u8::MAX),
-            firing: inc.status != Status::Resolved,
-            evidence: evidence(inc),
-            timeline: self
-                .timelines
-                .get(&inc.id)
-                .map(|c| c.timeline.clone())
-                .unwrap_or_default(),
-        }
+        let timeline = self
+            .timelines
+            .get(&inc.id)
+            .map(|c| c.timeline.clone())
+            .unwrap_or_default();
+        incident(&self.name, inc, self.level(&inc.id), timeline)
     }
 
     /// The PagerDuty id inside a cockpit id. Only plain alphanumeric ids are accepted, so an
@@ -545,7 +510,7 @@ impl IncidentSource for PagerDuty {
                 format!("resolved by {as_user}")
             }
             IncidentOp::Escalate => {
-                let level = self.level(&pd_id) + 1;
+                let level = self.level(&pd_id).saturating_add(1);
                 self.update(&pd_id, json!({ "escalation_level": level }), id)
                     .await?;
                 self.escalated.insert(pd_id.clone(), level);
@@ -561,6 +526,78 @@ impl IncidentSource for PagerDuty {
     }
 }
 
+/// The incidents `list` shows for one `/incidents` page and, for each of them, this
+/// `/log_entries` body: the same decoding and mapping without the network, so fuzzing and the
+/// regression tests drive the production path. Also returns the page's `more` flag.
+pub fn decode_incidents(
+    source: &str,
+    page: &[u8],
+    log: &[u8],
+) -> Result<(Vec<Incident>, bool), BackendError> {
+    let page: IncidentPage = http::decode_json(page)?;
+    let log: LogPage = http::decode_json(log)?;
+    let incidents = page
+        .incidents
+        .iter()
+        .map(|inc| {
+            let cached = cached_log(inc, &log.log_entries);
+            let level = level(inc.escalation_level, None, cached.level);
+            incident(source, inc, level, cached.timeline)
+        })
+        .collect();
+    Ok((incidents, page.more))
+}
+
+fn level(own: Option<u32>, escalated: Option<u32>, logged: Option<u32>) -> u32 {
+    own.or(escalated).or(logged).unwrap_or(1)
+}
+
+fn incident(source: &str, inc: &PdIncident, level: u32, timeline: Vec<TimelineEntry>) -> Incident {
+    let sev = inc.sev();
+    let service = Reference::name(&inc.service).unwrap_or("unknown service");
+    let ack = inc.acknowledgement();
+    // Classified after sanitizing, so an escape sequence cannot hide or fake a type.
+    let title = SafeText::new(&inc.title);
+    let feature = SafeText::new(service);
+    Incident {
+        id: format!("{source}:{}", inc.id),
+        source: source.to_string(),
+        kind: kind_of(title.as_str(), feature.as_str()),
+        feature,
+        sev,
+        title,
+        status: inc.status,
+        triggered_at: inc.created_at,
+        // A start near the end of time must not overflow (chrono panics on that).
+        respond_by: inc
+            .created_at
+            .checked_add_signed(sev.response_time())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        acked_by: ack.map(|a| SafeText::new(Reference::name(&a.acknowledger).unwrap_or("someone"))),
+        acked_at: ack.map(|a| a.at),
+        escalation_level: u8::try_from(level.saturating_sub(1)).unwrap_or(u8::MAX),
+        firing: inc.status != Status::Resolved,
+        evidence: evidence(inc),
+        timeline,
+    }
+}
+
+fn cached_log(inc: &PdIncident, entries: &[LogEntry]) -> CachedLog {
+    // PagerDuty lists newest first, with timestamps to the second: reverse before the
+    // stable sort so entries within one second keep their real order.
+    let mut sorted = entries.to_vec();
+    if sorted.first().map(|e| e.created_at) >= sorted.last().map(|e| e.created_at) {
+        sorted.reverse();
+    }
+    sorted.sort_by_key(|e| e.created_at);
+    CachedLog {
+        changed_at: inc.last_status_change_at.clone(),
+        stale: false,
+        timeline: sorted.iter().map(timeline_entry).collect(),
+        level: log_level(&sorted),
+    }
+}
+
 fn rate_limited(secs: u64) -> BackendError {
     BackendError::Http {
         status: 429,
@@ -569,8 +606,8 @@ fn rate_limited(secs: u64) -> BackendError {
 }
 
 /// Seconds until PagerDuty accepts requests again: the later of `ratelimit-reset` and
-/// `Retry-After` (both in seconds), at least one.
-fn reset_secs(headers: &HeaderMap) -> u64 {
+/// `Retry-After` (both in seconds), at least one and at most `MAX_BACKOFF_SECS`.
+pub fn reset_secs(headers: &HeaderMap) -> u64 {
     let secs = |name: &str| {
         headers
             .get(name)
@@ -579,7 +616,10 @@ fn reset_secs(headers: &HeaderMap) -> u64 {
     };
     match (secs("ratelimit-reset"), secs("retry-after")) {
         (None, None) => DEFAULT_BACKOFF_SECS,
-        (a, b) => a.max(b).unwrap_or(DEFAULT_BACKOFF_SECS).max(1),
+        (a, b) => a
+            .max(b)
+            .unwrap_or(DEFAULT_BACKOFF_SECS)
+            .clamp(1, MAX_BACKOFF_SECS),
     }
 }
 
@@ -601,7 +641,9 @@ fn error_texts(body: &[u8]) -> (String, Vec<String>) {
     }
 }
 
-fn map_error(status: u16, body: &[u8], incident: Option<&str>) -> BackendError {
+/// A non-2xx answer (other than 429) as the error the cockpit shows: conflicts become
+/// `Rejected` with PagerDuty's own words, the rest `Http` with its message.
+pub fn map_error(status: u16, body: &[u8], incident: Option<&str>) -> BackendError {
     let (message, errors) = error_texts(body);
     let detail = std::iter::once(message.clone())
         .chain(errors.iter().cloned())
@@ -719,7 +761,7 @@ fn log_level(entries: &[LogEntry]) -> Option<u32> {
                 .collect();
             digits.parse::<u32>().ok()
         });
-        level = Some(named.unwrap_or(level.unwrap_or(1) + 1));
+        level = Some(named.unwrap_or(level.unwrap_or(1_u32).saturating_add(1)));
     }
     level
 }

@@ -124,7 +124,7 @@ fn builtin_settings() -> Result<(toml::Table, Settings), String> {
 /// Reads the user's config file over the defaults. `Err` only if the built-in defaults
 /// themselves are broken, which tests rule out.
 pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<String>), String> {
-    let (mut table, defaults) = builtin_settings()?;
+    let (table, defaults) = builtin_settings()?;
     let mut warnings = Vec::new();
     let text = match std::fs::read_to_string(user_file) {
         Ok(t) => t,
@@ -140,22 +140,85 @@ pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<
         }
     };
     let label = user_file.display().to_string();
-    let parsed = toml::from_str::<toml::Table>(&text).map_err(|e| e.to_string());
-    let merged = parsed.and_then(|user| {
-        merge(&mut table, user);
-        // Deserialising the user's own text (not the merged table) keeps its line numbers
-        // in the error message.
-        toml::from_str::<PartialSettings>(&text).map_err(|e| e.to_string())?;
-        fill_source_defaults(&mut table);
-        Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())
-    });
-    match merged {
+    match overlay_settings(table, &text) {
         Ok(s) => Ok((s, warnings)),
         Err(e) => {
             warnings.push(format!("{label}: {}; using defaults", one_line(&e)));
             Ok((defaults, warnings))
         }
     }
+}
+
+/// The text of a user config.toml over the built-in defaults, as `load_settings` reads it.
+/// `Err` is the message `load_settings` shows before falling back to the defaults.
+pub fn parse_settings(text: &str) -> Result<Settings, String> {
+    let (table, _) = builtin_settings()?;
+    overlay_settings(table, text)
+}
+
+fn overlay_settings(mut table: toml::Table, text: &str) -> Result<Settings, String> {
+    let user = toml::from_str::<toml::Table>(text).map_err(|e| e.to_string())?;
+    merge(&mut table, user);
+    // Deserialising the user's own text (not the merged table) keeps its line numbers
+    // in the error message.
+    toml::from_str::<PartialSettings>(text).map_err(|e| e.to_string())?;
+    fill_source_defaults(&mut table);
+    let settings = Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())?;
+    check_intervals(&settings)?;
+    Ok(settings)
+}
+
+/// TOML has `nan` and `inf`; no poll interval or timeout can be either, and start-up would
+/// panic turning NaN into a Duration.
+fn check_intervals(s: &Settings) -> Result<(), String> {
+    let src = &s.sources;
+    let entry =
+        |kind: &str, name: &str, key: &'static str, v: f64| (format!("{kind} {name:?}"), key, v);
+    let mut all = vec![("sim".to_string(), "poll_secs", s.sim.poll_secs)];
+    for p in &src.prometheus {
+        all.push(entry("prometheus", &p.name, "poll_secs", p.poll_secs));
+        all.push(entry("prometheus", &p.name, "timeout_secs", p.timeout_secs));
+    }
+    for a in &src.alertmanager {
+        all.push(entry("alertmanager", &a.name, "poll_secs", a.poll_secs));
+        all.push(entry(
+            "alertmanager",
+            &a.name,
+            "timeout_secs",
+            a.timeout_secs,
+        ));
+    }
+    for p in &src.pagerduty {
+        all.push(entry("pagerduty", &p.name, "poll_secs", p.poll_secs));
+        all.push(entry("pagerduty", &p.name, "timeout_secs", p.timeout_secs));
+    }
+    for p in &src.pagerduty_events {
+        all.push(entry(
+            "pagerduty_events",
+            &p.name,
+            "timeout_secs",
+            p.timeout_secs,
+        ));
+    }
+    for f in &src.flagd {
+        all.push(entry("flagd", &f.name, "poll_secs", f.poll_secs));
+        all.push(entry("flagd", &f.name, "timeout_secs", f.timeout_secs));
+    }
+    for h in &src.http_hook {
+        all.push(entry("http_hook", &h.name, "timeout_secs", h.timeout_secs));
+    }
+    for u in &src.unleash {
+        all.push(entry("unleash", &u.name, "poll_secs", u.poll_secs));
+        all.push(entry("unleash", &u.name, "timeout_secs", u.timeout_secs));
+    }
+    for (what, key, secs) in all {
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(format!(
+                "{what}: {key} must be a positive number of seconds, got {secs}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// toml's messages span several lines with a source excerpt; the status bar has one.

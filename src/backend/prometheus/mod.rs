@@ -100,10 +100,13 @@ impl Grid {
 
     /// Which point a returned timestamp (float seconds) is. Prometheus answers exactly on
     /// the grid; rounding only absorbs the float representation of the seconds.
+    /// In floats throughout: a server can send any number as a timestamp, and integer
+    /// arithmetic on one far off the grid overflows.
     fn index(&self, t_secs: f64) -> Option<usize> {
-        let offset_ms = (t_secs * 1000.0).round() as i64 - self.start_ms;
-        let k = (offset_ms as f64 / self.step_ms as f64).round() as i64;
-        usize::try_from(k).ok().filter(|k| *k < self.len)
+        let offset_ms = (t_secs * 1000.0).round() - self.start_ms as f64;
+        let k = (offset_ms / self.step_ms as f64).round();
+        // NaN fails both comparisons.
+        (k >= 0.0 && k < self.len as f64).then_some(k as usize)
     }
 }
 
@@ -402,6 +405,35 @@ impl Reading<'_> {
     }
 }
 
+impl Prometheus {
+    /// What `fetch` makes of the server's answers, one `(HTTP status, body)` per planned query
+    /// in plan order (missing answers are empty bodies): the same decoding and assembly,
+    /// without the network, so fuzzing and the regression tests drive the production path.
+    pub fn decode_answers(
+        &mut self,
+        now: DateTime<Utc>,
+        answers: &[(u16, &[u8])],
+    ) -> Result<SignalSet, BackendError> {
+        let end_ms = now.timestamp_millis();
+        let results = self
+            .plan
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let (status, body) = answers.get(i).copied().unwrap_or((200, b""));
+                let grid = Grid::ending_at(end_ms, q.range_secs, q.step_secs);
+                decode_query_range(status, body, grid).map_err(|e| naming_query(e, q.role))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.assemble(results, now))
+    }
+
+    /// How many queries one poll runs, i.e. how many answers `decode_answers` takes.
+    pub fn query_count(&self) -> usize {
+        self.plan.len()
+    }
+}
+
 impl MetricsSource for Prometheus {
     async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {
         let results = self.run_queries(now.timestamp_millis()).await?;
@@ -506,11 +538,16 @@ async fn query_range(
         .bytes()
         .await
         .map_err(|e| http::transport_error(e, timeout))?;
-    if !status.is_success() {
-        return Err(api_error(status.as_u16(), &body));
+    decode_query_range(status.as_u16(), &body, grid)
+}
+
+/// One `query_range` answer, HTTP status and body, to series laid on `grid`.
+fn decode_query_range(status: u16, body: &[u8], grid: Grid) -> Result<Vec<Series>, BackendError> {
+    if !(200..300).contains(&status) {
+        return Err(api_error(status, body));
     }
     let envelope: Envelope =
-        serde_json::from_slice(&body).map_err(|e| BackendError::Malformed(e.to_string()))?;
+        serde_json::from_slice(body).map_err(|e| BackendError::Malformed(e.to_string()))?;
     on_grid(matrix(envelope)?, grid)
 }
 

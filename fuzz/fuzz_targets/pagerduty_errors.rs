@@ -1,0 +1,11 @@
+//! PagerDuty error answers (`NNN\n` status, then the body) to the error the cockpit shows.
+#![no_main]
+
+#[path = "../../tests/fuzz_harness/mod.rs"]
+mod harness;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = harness::pagerduty_error(data);
+});

@@ -1,0 +1,11 @@
+//! User theme files, alone and over every built-in theme.
+#![no_main]
+
+#[path = "../../tests/fuzz_harness/mod.rs"]
+mod harness;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = harness::theme(data);
+});

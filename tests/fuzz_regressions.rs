@@ -1,0 +1,536 @@
+//! The fuzz targets' inputs under the normal `cargo test`: every file in
+//! `tests/fuzz_regressions/<target>/` (seeds, and every crash fuzzing found, named `crash-*`)
+//! goes through the same driver as the fuzz target, which panics on a violated property; then
+//! hand-written nasty inputs check what each decoder makes of them.
+
+mod fuzz_harness;
+
+use fuzz_harness as h;
+use oncall_cockpit::backend::BackendError;
+use oncall_cockpit::domain::{IncidentType, Sev, SignalKind, Status};
+use std::path::Path;
+
+/// Every input file of one target, by name. Fails if the directory is empty, so a renamed
+/// directory cannot turn the replay into a no-op.
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz_regressions")
+        .join(target);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("dir entry").path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, bytes)
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no inputs in {}", dir.display());
+    files
+}
+
+fn is_malformed<T: std::fmt::Debug>(r: &Result<T, BackendError>) -> bool {
+    matches!(r, Err(BackendError::Malformed(_)))
+}
+
+/// Nested JSON arrays `depth` deep: serde_json must refuse it, not overflow the stack.
+fn nested(depth: usize) -> String {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+// ---- Prometheus --------------------------------------------------------------------------
+
+#[test]
+fn prometheus_inputs_replay() {
+    for (name, data) in inputs("prometheus_query_range") {
+        let result = h::prometheus(&data);
+        match name.as_str() {
+            "seed-matrix.json" => {
+                let set = result.expect("matrix decodes");
+                let errors = set
+                    .signals
+                    .iter()
+                    .find(|s| s.feature == "support-bot" && s.kind == SignalKind::ErrorRatio)
+                    .expect("support-bot errors");
+                assert_eq!(errors.points.len(), 121);
+                assert_eq!(errors.points[0], 1.5);
+                assert!(errors.points[119].is_nan() && errors.points[120].is_nan());
+                // One priced model and one without a price: cost is unknown, never $0.
+                let cost = set
+                    .signals
+                    .iter()
+                    .find(|s| s.kind == SignalKind::CostPerMin)
+                    .expect("cost");
+                assert!(cost.points[120].is_nan());
+            }
+            "seed-error-400.json" => assert!(
+                matches!(&result, Err(BackendError::Http { status: 400, message })
+                    if message.contains("bad_data: 1:5: parse error")),
+                "{result:?}"
+            ),
+            "seed-proxy-503.html" => assert!(
+                matches!(&result, Err(BackendError::Http { status: 503, message })
+                    if message.ends_with(": <html><body> <h1>503 Service Unavailable</h1> </body></html>")),
+                "{result:?}"
+            ),
+            "seed-vector.json" => assert!(is_malformed(&result), "{result:?}"),
+            // Crashes found by fuzzing: the driver's properties hold; any clean outcome is fine.
+            _ => {}
+        }
+    }
+}
+
+fn one_series(metric: &str, values: &str) -> Vec<u8> {
+    format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{metric},"values":{values}}}]}}}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn prometheus_nasty_inputs() {
+    let good = one_series(r#"{"job":"bot"}"#, r#"[[1795399200,"2"]]"#);
+    for cut in [1, good.len() / 2, good.len() - 1] {
+        assert!(is_malformed(&h::prometheus(&good[..cut])), "cut at {cut}");
+    }
+    // Values Prometheus may send, and ones it should not: none becomes an infinity.
+    for v in ["NaN", "+Inf", "-Inf", "1e999", "-1e999"] {
+        let set = h::prometheus(&one_series(
+            r#"{"job":"bot"}"#,
+            &format!(r#"[[1795399200,"{v}"]]"#),
+        ))
+        .expect(v);
+        assert!(set.signals.iter().all(|s| s.points[120].is_nan()), "{v}");
+    }
+    for v in ["twelve", "0x10", ""] {
+        let r = h::prometheus(&one_series(
+            r#"{"job":"bot"}"#,
+            &format!(r#"[[1795399200,"{v}"]]"#),
+        ));
+        assert!(is_malformed(&r), "{v}: {r:?}");
+    }
+    // Timestamps far off the grid, either way, are ignored rather than overflowing.
+    for t in [
+        "1e308",
+        "-1e308",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0",
+    ] {
+        let set =
+            h::prometheus(&one_series(r#"{"job":"bot"}"#, &format!(r#"[[{t},"1"]]"#))).expect(t);
+        assert!(
+            set.signals
+                .iter()
+                .all(|s| s.points.iter().all(|p| p.is_nan())),
+            "{t} landed on the grid"
+        );
+    }
+    let deep = one_series(r#"{"job":"bot"}"#, &nested(100_000));
+    assert!(is_malformed(&h::prometheus(&deep)));
+    let mut bad_utf8 = one_series(r#"{"job":"bot"}"#, r#"[[1795399200,"2"]]"#);
+    let at = bad_utf8.iter().position(|b| *b == b'b').expect("b of bot");
+    bad_utf8[at] = 0xC3;
+    assert!(is_malformed(&h::prometheus(&bad_utf8)));
+    // Label values name features on screen: escape sequences and bidi overrides are dropped.
+    let set = h::prometheus(&one_series(
+        r#"{"job":"evil\u001b]52;c;ZXZpbA==\u0007\u202ebot","gen_ai_request_model":"m\u001b[2Jx"}"#,
+        r#"[[1795399200,"2"]]"#,
+    ))
+    .expect("decodes");
+    assert!(set.signals.iter().all(|s| s.feature == "evilbot"));
+    assert!(
+        set.features.iter().any(|f| f.model == "mx"),
+        "{:?}",
+        set.features
+    );
+    let r = h::prometheus(br#"{"status":"success"}"#);
+    assert!(is_malformed(&r), "{r:?}");
+    let r = h::prometheus(br#"{"status":"error","error":"boom"}"#);
+    assert!(is_malformed(&r), "{r:?}");
+}
+
+// ---- Alertmanager ------------------------------------------------------------------------
+
+#[test]
+fn alertmanager_inputs_replay() {
+    for (name, data) in inputs("alertmanager_alerts") {
+        let result = h::alertmanager(&data);
+        if name == "seed-alerts-and-silence.json" {
+            let incidents = result.expect("seed decodes");
+            assert_eq!(incidents.len(), 2);
+            let cost = &incidents[0];
+            assert_eq!(
+                (cost.sev, cost.kind, cost.status),
+                (Sev::Sev2, IncidentType::CostExplosion, Status::Acknowledged)
+            );
+            assert_eq!(cost.acked_by.as_ref().map(|a| a.as_str()), Some("ana"));
+            assert_eq!(cost.timeline.len(), 3, "{:?}", cost.timeline);
+            let bare = &incidents[1];
+            assert_eq!((bare.sev, bare.feature.as_str()), (Sev::Sev3, "api"));
+        }
+    }
+}
+
+fn alert(fields: &str) -> Vec<u8> {
+    format!(
+        r#"[{{"labels":{{"alertname":"A"}},"startsAt":"2026-11-23T01:00:00Z","fingerprint":"f","status":{{}}{fields}}}]"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn alertmanager_nasty_inputs() {
+    let good = alert("");
+    assert_eq!(h::alertmanager(&good).map(|i| i.len()), Ok(1));
+    for cut in [1, good.len() / 2, good.len() - 1] {
+        assert!(is_malformed(&h::alertmanager(&good[..cut])), "cut at {cut}");
+    }
+    assert!(is_malformed(&h::alertmanager(nested(100_000).as_bytes())));
+    assert!(is_malformed(&h::alertmanager(b"[\xff\xfe]")));
+    assert!(is_malformed(&h::alertmanager(
+        b"[]\xff{\"not\":\"a list\"}"
+    )));
+    // The latest instant chrono can represent: the response deadline cannot go past it.
+    for at in ["+262142-12-31T23:59:59Z", "-262143-01-01T00:00:00Z"] {
+        let body = String::from_utf8_lossy(&alert("")).replace("2026-11-23T01:00:00Z", at);
+        let r = h::alertmanager(body.as_bytes());
+        assert!(r.is_ok() || is_malformed(&r), "{at}: {r:?}");
+    }
+    let sev = |raw: &str| {
+        let body = String::from_utf8_lossy(&alert("")).replace(
+            "\"alertname\":\"A\"",
+            &format!("\"alertname\":\"A\",\"severity\":\"{raw}\""),
+        );
+        h::alertmanager(body.as_bytes()).expect(raw)[0].clone()
+    };
+    let huge = sev("sev99999999999999999999");
+    assert_eq!(huge.sev, Sev::Sev3);
+    assert!(huge
+        .evidence
+        .iter()
+        .any(|e| e.as_str().contains("not recognised")));
+    let hostile = alert(
+        r#","annotations":{"summary":"\u001b]0;pwned\u0007ok\u202e","description":"a\nb\u0000c"}"#,
+    );
+    let inc = &h::alertmanager(&hostile).expect("decodes")[0];
+    assert_eq!(inc.title.as_str(), "ok");
+    assert_eq!(inc.evidence[0].as_str(), "a bc");
+}
+
+// ---- PagerDuty ---------------------------------------------------------------------------
+
+#[test]
+fn pagerduty_inputs_replay() {
+    for (name, data) in inputs("pagerduty_incidents") {
+        let result = h::pagerduty_incidents(&data);
+        if name == "seed-page-and-log.json" {
+            let (incidents, more) = result.expect("seed decodes");
+            assert!(more);
+            assert_eq!(incidents.len(), 2);
+            let eval = &incidents[0];
+            assert_eq!(
+                (eval.sev, eval.kind, eval.escalation_level),
+                (Sev::Sev1, IncidentType::EvalRegression, 1)
+            );
+            assert_eq!(eval.acked_by.as_ref().map(|a| a.as_str()), Some("Ana"));
+            // Newest-first log, oldest first on the timeline.
+            assert!(eval.timeline[0].text.as_str().starts_with("Triggered"));
+            assert_eq!(incidents[1].sev, Sev::Sev4);
+        }
+    }
+    for (name, data) in inputs("pagerduty_errors") {
+        let e = h::pagerduty_error(&data);
+        match name.as_str() {
+            "seed-conflict-400.json" => assert_eq!(
+                e,
+                BackendError::Rejected("Incident Already Resolved".into())
+            ),
+            "seed-unauthorized-401.json" => {
+                assert!(e.to_string().contains("invalid API token"), "{e}")
+            }
+            "seed-proxy-502.html" => assert_eq!(
+                e,
+                BackendError::Http {
+                    status: 502,
+                    message: "<html>Bad gateway</html>".into()
+                }
+            ),
+            _ => {}
+        }
+    }
+    for (name, data) in inputs("pagerduty_rate_limit") {
+        let secs = h::pagerduty_rate_limit(&data);
+        match name.as_str() {
+            "seed-both.txt" => assert_eq!(secs, 30),
+            "seed-none.txt" => assert_eq!(secs, 60),
+            _ => {}
+        }
+    }
+}
+
+fn page(incident_fields: &str) -> String {
+    format!(
+        r#"{{"incidents":[{{"id":"P1","title":"t","status":"triggered","created_at":"2026-11-23T01:00:00Z"{incident_fields}}}]}}"#
+    )
+}
+
+fn escalations(summaries: &[&str]) -> String {
+    let entries: Vec<String> = summaries
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                r#"{{"type":"escalate_log_entry","created_at":"2026-11-23T01:0{i}:00Z","summary":"{s}"}}"#
+            )
+        })
+        .collect();
+    format!(r#"{{"log_entries":[{}]}}"#, entries.join(","))
+}
+
+fn with_log(page: &str, log: &str) -> Vec<u8> {
+    let mut data = page.as_bytes().to_vec();
+    data.push(0xFF);
+    data.extend_from_slice(log.as_bytes());
+    data
+}
+
+#[test]
+fn pagerduty_nasty_inputs() {
+    let good = page("");
+    assert_eq!(
+        h::pagerduty_incidents(good.as_bytes()).map(|(i, more)| (i.len(), more)),
+        Ok((1, false))
+    );
+    for cut in [1, good.len() / 2, good.len() - 1] {
+        let r = h::pagerduty_incidents(&good.as_bytes()[..cut]);
+        assert!(is_malformed(&r), "cut at {cut}");
+    }
+    let deep = format!(r#"{{"incidents":{}}}"#, nested(100_000));
+    assert!(is_malformed(&h::pagerduty_incidents(deep.as_bytes())));
+    assert!(is_malformed(&h::pagerduty_incidents(
+        b"{\"incidents\":[\xc3]}"
+    )));
+    let r = h::pagerduty_incidents(page(r#","incident_number":1e999"#).as_bytes());
+    assert!(is_malformed(&r), "{r:?}");
+    // An escalation past the largest level, then one more step, saturates.
+    let log = escalations(&["Escalated to level 4294967295", "Escalated"]);
+    let (incidents, _) = h::pagerduty_incidents(&with_log(&page(""), &log)).expect("decodes");
+    assert_eq!(incidents[0].escalation_level, u8::MAX);
+    let r = h::pagerduty_incidents(page(r#","escalation_level":4294967295"#).as_bytes());
+    assert_eq!(r.map(|(i, _)| i[0].escalation_level), Ok(u8::MAX));
+    for at in ["+262142-12-31T23:59:59Z", "-262143-01-01T00:00:00Z"] {
+        let body = page("").replace("2026-11-23T01:00:00Z", at);
+        let r = h::pagerduty_incidents(body.as_bytes());
+        assert!(r.is_ok() || is_malformed(&r), "{at}: {r:?}");
+    }
+    let hostile = page(r#","service":{"summary":"s\tvc"}"#).replace(
+        r#""title":"t""#,
+        r#""title":"\u001b[2J\u001b]8;;http://evil\u0007click\u2066""#,
+    );
+    let (incidents, _) = h::pagerduty_incidents(hostile.as_bytes()).expect("decodes");
+    assert_eq!(incidents[0].title.as_str(), "click");
+    assert_eq!(incidents[0].feature.as_str(), "s vc");
+
+    let e = h::pagerduty_error(
+        b"409\n{\"error\":{\"message\":\"\\u001b]52;c;eA==\\u0007already acked\"}}",
+    );
+    assert_eq!(e, BackendError::Rejected("already acked".into()));
+    // Raw control bytes make it invalid JSON: the body excerpt is shown, stripped.
+    let e =
+        h::pagerduty_error(b"409\n{\"error\":{\"message\":\"\x1b]52;c;eA==\x07already acked\"}}");
+    assert_eq!(
+        e,
+        BackendError::Rejected("{\"error\":{\"message\":\"already acked\"}}".into())
+    );
+    let e = h::pagerduty_error(b"500\n\xff\xfe\x1b[31m");
+    assert!(matches!(e, BackendError::Http { status: 500, .. }), "{e:?}");
+    let e = h::pagerduty_error(b"404\n{\"error\":");
+    assert_eq!(e, BackendError::Rejected("no incident pd:PD1".into()));
+
+    // A reset hours or centuries away is a broken header, not a reason to stop polling
+    // forever (or to overflow the clock).
+    for reset in ["18446744073709551615", "99999999999"] {
+        let secs = h::pagerduty_rate_limit(format!("ratelimit-reset: {reset}\n").as_bytes());
+        assert!(secs <= 3600, "{reset}: {secs}");
+    }
+    assert_eq!(h::pagerduty_rate_limit(b"retry-after: 0\n"), 1);
+    assert_eq!(h::pagerduty_rate_limit(b"retry-after: -5\n"), 60);
+    assert_eq!(h::pagerduty_rate_limit(b"retry-after: \xff\xfe\n"), 60);
+}
+
+// ---- config files ------------------------------------------------------------------------
+
+#[test]
+fn config_inputs_replay() {
+    for (name, data) in inputs("config_file") {
+        let result = h::config_file(&data);
+        if name.starts_with("seed-") {
+            let s = result
+                .expect("UTF-8")
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if name == "seed-sources.toml" {
+                assert_eq!(s.sources.prometheus[0].preset, "vllm");
+                assert_eq!(s.sources.alertmanager[0].timeout_secs, 3.5);
+                assert_eq!(s.sources.pagerduty[0].poll_secs, 15.0);
+            }
+        }
+    }
+    for (name, data) in inputs("keymap") {
+        let r = h::keymap(&data).expect("UTF-8");
+        assert!(!name.starts_with("seed-") || r.is_ok(), "{name}: {r:?}");
+    }
+    for (name, data) in inputs("theme") {
+        let r = h::theme(&data).expect("UTF-8");
+        assert!(!name.starts_with("seed-") || r.is_ok(), "{name}: {r:?}");
+    }
+}
+
+#[test]
+fn config_nasty_inputs() {
+    assert!(
+        h::config_file(b"theme = \"\xff\"").is_none(),
+        "invalid UTF-8 is refused"
+    );
+    let err = |text: &str| match h::config_file(text.as_bytes()) {
+        Some(Err(e)) => e,
+        other => panic!("{text:?} accepted: {other:?}"),
+    };
+    assert!(err("[sim\nseed = 1").contains("line 1"));
+    assert!(err("[sim]\nseed = 99999999999999999999999").contains("line 2"));
+    assert!(err("[sim]\nseed = -1").contains("seed"));
+    assert!(!err(&format!("x = {}", "[".repeat(100_000))).is_empty());
+    assert!(!err(&format!("x = {}", "{a=".repeat(100_000))).is_empty());
+    // Numbers TOML allows that no poll interval or timeout can be: refused with the key
+    // named, where start-up used to panic turning NaN into a Duration.
+    for v in ["nan", "inf", "-inf", "-1.0", "0.0"] {
+        for text in [
+            format!("[sim]\npoll_secs = {v}\n"),
+            format!("[[alertmanager]]\nurl = \"http://am\"\npoll_secs = {v}\n"),
+            format!("[[prometheus]]\nurl = \"http://p\"\ntimeout_secs = {v}\n"),
+            format!("[[flagd]]\npath = \"/tmp/f.json\"\ntimeout_secs = {v}\n"),
+        ] {
+            assert!(err(&text).contains("must be a positive number"), "{text}");
+        }
+    }
+    // A huge timeout passes the settings and is the source's to refuse; it used to panic in
+    // Alertmanager::new.
+    let s = h::config_file(b"[[alertmanager]]\nurl = \"http://am\"\ntimeout_secs = 1e300\n")
+        .expect("UTF-8")
+        .expect("finite and positive");
+    let am = oncall_cockpit::backend::alertmanager::Alertmanager::new(&s.sources.alertmanager[0]);
+    assert!(am.is_err_and(|e| e.contains("timeout_secs")));
+    let s = h::config_file(b"[sim]\npoll_secs = 1e300\n")
+        .expect("UTF-8")
+        .expect("a long poll is clamped, not refused");
+    assert_eq!(
+        oncall_cockpit::wiring::secs(s.sim.poll_secs).as_secs(),
+        3600
+    );
+}
+
+#[test]
+fn keymap_and_theme_nasty_inputs() {
+    assert!(h::keymap(b"[normal]\nack = \"\xff\"").is_none());
+    assert!(h::theme(b"sev1 = \"\xc3\"").is_none());
+    let key_err = |text: &str| h::keymap(text.as_bytes()).expect("UTF-8").expect_err(text);
+    assert!(key_err("[normal]\nack = [\"a\"").contains("line 2"));
+    assert!(key_err("[normal]\nack = \"ctrl-alt-shift-super-hyper-\"").contains("ack"));
+    assert!(key_err("[\u{1b}]52;c;x\u{7}]\nack = \"a\"").contains("line 1"));
+    assert!(!key_err(&format!("[normal]\nack = {}", "[".repeat(100_000))).is_empty());
+    let theme_err = |text: &str| h::theme(text.as_bytes()).expect("UTF-8").expect_err(text);
+    assert!(theme_err("sev1 = \"redd\"").contains("unknown colour"));
+    assert!(theme_err("sev1 = { fg = \"#12345\" }").contains("sev1"));
+    assert!(theme_err("sev1 = { fg = 1e999 }").contains("line 1"));
+    assert!(!theme_err(&format!("sev1 = {}", "{a=".repeat(100_000))).is_empty());
+}
+
+// ---- flag systems ------------------------------------------------------------------------
+
+#[test]
+fn flagd_inputs_replay() {
+    for (name, data) in inputs("flagd_file") {
+        let result = h::flagd_file(&data);
+        if name == "seed-flags.json" {
+            let levers = result.expect("seed decodes");
+            assert_eq!(levers.len(), 1);
+            assert_eq!(levers[0].current_prompt.as_deref(), Some("v14"));
+        }
+    }
+}
+
+#[test]
+fn flagd_nasty_inputs() {
+    let good = br#"{"flags":{"a.prompt":{"state":"ENABLED","variants":{"v1":1,"v2":2},"defaultVariant":"v2"}}}"#;
+    assert_eq!(h::flagd_file(good).map(|l| l.len()), Ok(1));
+    for cut in [1, good.len() / 2, good.len() - 1] {
+        assert!(h::flagd_file(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    assert!(h::flagd_file(format!(r#"{{"flags":{}}}"#, nested(100_000)).as_bytes()).is_err());
+    assert!(h::flagd_file(b"{\"flags\":{\"\xc3\":{}}}").is_err());
+    assert!(h::flagd_file(br#"{"flags":[]}"#).is_err());
+    // Numbers the cockpit does not own must survive a write unchanged, however odd.
+    for n in [
+        "1e308",
+        "-0",
+        "5e-324",
+        "0.1",
+        "9.9e40",
+        "18446744073709551615",
+        "-9223372036854775808",
+    ] {
+        let file = format!(
+            r#"{{"flags":{{"a.prompt":{{"state":"ENABLED","variants":{{"v1":{n},"v2":2}},"defaultVariant":"v2","x":{n}}}}}}}"#
+        );
+        assert_eq!(
+            h::flagd_file(file.as_bytes()).map(|l| l.len()),
+            Ok(1),
+            "{n}"
+        );
+    }
+    assert!(h::flagd_file(br#"{"flags":{"a.prompt":{"variants":{"v1":1e999}}}}"#).is_err());
+    // Control characters in names are carried as data; the state layer strips them for display.
+    let levers = h::flagd_file(
+        br#"{"flags":{"\u001b]52;c;x\u0007bot.prompt":{"state":"ENABLED","variants":{"v\u202e1":1,"v2":2},"defaultVariant":"v2","metadata":"not an object"}}}"#,
+    )
+    .expect("decodes");
+    assert_eq!(levers[0].prompt_versions.len(), 2);
+}
+
+#[test]
+fn unleash_inputs_replay() {
+    for (name, data) in inputs("unleash_responses") {
+        let decoded = h::unleash(&data);
+        if name == "seed-admin-api.json" {
+            assert_eq!(decoded, vec![true; 5]);
+        }
+    }
+}
+
+#[test]
+fn unleash_nasty_inputs() {
+    assert_eq!(h::unleash(b""), vec![false; 5]);
+    let deep = nested(100_000);
+    assert_eq!(h::unleash(deep.as_bytes()), vec![false; 5]);
+    let all = |body: &str| {
+        let mut data = Vec::new();
+        for i in 0..6 {
+            if i > 0 {
+                data.push(0xFF);
+            }
+            data.extend_from_slice(body.as_bytes());
+        }
+        h::unleash(&data)
+    };
+    assert_eq!(all("\u{1b}[2J\n".repeat(1000).as_str()), vec![false; 5]);
+    assert!(h::unleash(br#"{"features":[{"name":"a","archived":null}]}"#)[0]);
+    assert!(!h::unleash(br#"{"features":[{"name":1e999}]}"#)[0]);
+    let strategy = br#"{"id":"s","name":"default","sortOrder":1e999}"#;
+    let mut data = vec![0xFF, 0xFF];
+    data.extend_from_slice(strategy);
+    assert!(!h::unleash(&data)[2], "1e999 is not a sort order");
+}
