@@ -243,6 +243,31 @@ fn pagerduty_inputs_replay() {
             assert_eq!(incidents[1].sev, Sev::Sev4);
         }
     }
+    for (name, data) in inputs("pagerduty_events_reply") {
+        let r = h::pagerduty_events_reply(&data);
+        match name.as_str() {
+            "seed-accepted.json" => assert_eq!(
+                r,
+                Ok((
+                    Some("oncall-cockpit/sim:INC-1".into()),
+                    "Event processed".into()
+                ))
+            ),
+            "seed-invalid.json" => assert!(
+                r.as_ref()
+                    .is_ok_and(|(_, t)| t.contains("summary' is missing")),
+                "{r:?}"
+            ),
+            _ => assert!(r.is_ok(), "{name}: {r:?}"),
+        }
+    }
+    for (name, data) in [
+        ("truncated", &b"{\"status\":\"succ"[..]),
+        ("html", b"<html>502</html>"),
+        ("errors not a list", br#"{"errors": "x"}"#),
+    ] {
+        assert!(h::pagerduty_events_reply(data).is_err(), "{name}");
+    }
     for (name, data) in inputs("pagerduty_errors") {
         let e = h::pagerduty_error(&data);
         match name.as_str() {

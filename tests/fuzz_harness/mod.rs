@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use oncall_cockpit::backend::alertmanager::Alertmanager;
 use oncall_cockpit::backend::flagd::{self, FlagFile, FlagNames, KeyPattern};
 use oncall_cockpit::backend::pagerduty;
+use oncall_cockpit::backend::pagerduty_events;
 use oncall_cockpit::backend::prometheus::Prometheus;
 use oncall_cockpit::backend::unleash;
 use oncall_cockpit::backend::{BackendError, FeatureFlags, FlagOp};
@@ -217,6 +218,15 @@ pub fn pagerduty_error(data: &[u8]) -> BackendError {
     let e = pagerduty::map_error(status, body, Some("pd:PD1"));
     assert_error_inert(&e);
     e
+}
+
+/// An Events API v2 reply body to the dedup key and the text a failure would show.
+pub fn pagerduty_events_reply(data: &[u8]) -> Result<(Option<String>, String), String> {
+    let r = pagerduty_events::decode_reply(data);
+    if let Err(e) = &r {
+        assert!(!e.is_empty(), "a refused reply says why");
+    }
+    r
 }
 
 /// `name: value` lines (values are raw bytes) as a 429's headers; returns the backoff.
