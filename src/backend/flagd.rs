@@ -114,7 +114,7 @@ fn segment_rule(field: &str, on: &str, segments: &[String]) -> Value {
 }
 
 /// A kill-switch flag's variant names: the one whose value is `true` and the one `false`.
-fn kill_variants(flag: &Value) -> Option<(String, String)> {
+fn kill_variants(flag: &Map<String, Value>) -> Option<(String, String)> {
     let variants = flag.get("variants")?.as_object()?;
     let name_of = |want: bool| {
         variants
@@ -125,8 +125,12 @@ fn kill_variants(flag: &Value) -> Option<(String, String)> {
     Some((name_of(true)?, name_of(false)?))
 }
 
-fn enabled(flag: &Value) -> bool {
-    str_of(flag, "state") == Some("ENABLED")
+fn enabled(flag: &Map<String, Value>) -> bool {
+    flag.get("state").and_then(Value::as_str) == Some("ENABLED")
+}
+
+fn default_variant(flag: &Map<String, Value>) -> Option<&str> {
+    flag.get("defaultVariant").and_then(Value::as_str)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -232,12 +236,8 @@ impl FlagFile {
         if !known {
             return Err(format!("flag {key} has no variant {to}"));
         }
-        let from = flag
-            .get("defaultVariant")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
-        if from == to && enabled(&Value::Object(flag.clone())) {
+        let from = default_variant(flag).unwrap_or("?").to_string();
+        if from == to && enabled(flag) {
             return Err(format!("{feature} already serves prompt {to}"));
         }
         flag.insert("state".into(), json!("ENABLED"));
@@ -271,13 +271,12 @@ impl FlagFile {
         let flag = self
             .flag_mut(key)
             .ok_or_else(|| format!("no kill-switch flag {key} for {feature}"))?;
-        let (on, off) = kill_variants(&Value::Object(flag.clone()))
+        let (on, off) = kill_variants(flag)
             .ok_or_else(|| format!("flag {key} needs a true and a false variant"))?;
-        let was_enabled = enabled(&Value::Object(flag.clone()));
+        let was_enabled = enabled(flag);
         flag.insert("state".into(), json!("ENABLED"));
         let Some(segment) = segment else {
-            let whole =
-                was_enabled && str_of(&Value::Object(flag.clone()), "defaultVariant") == Some(&on);
+            let whole = was_enabled && default_variant(flag) == Some(&on);
             let what = format!("{feature} (whole feature)");
             return match (engage, whole) {
                 (true, true) => Err(format!("kill switch already engaged for {what}")),
@@ -346,6 +345,9 @@ fn read_prompt(flag: &Value, out: &mut FeatureFlags) {
 }
 
 fn read_kill(flag: &Value, field: &str, out: &mut FeatureFlags) {
+    let Some(flag) = flag.as_object() else {
+        return;
+    };
     let Some((on, _)) = kill_variants(flag) else {
         return;
     };
@@ -360,7 +362,7 @@ fn read_kill(flag: &Value, field: &str, out: &mut FeatureFlags) {
     if !enabled(flag) {
         return;
     }
-    if str_of(flag, "defaultVariant") == Some(on.as_str()) {
+    if default_variant(flag) == Some(on.as_str()) {
         out.killed.push("*".into());
     }
     if let Some(segs) = flag
