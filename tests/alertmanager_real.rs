@@ -467,12 +467,7 @@ mod faults {
                     "[]"
                 }),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}")
+        crate::servers::serve_http(app).await.0
     }
 
     #[tokio::test]

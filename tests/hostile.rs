@@ -265,13 +265,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
             async move { ([("content-type", "application/json")], body) }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("local addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let (url, _server) = servers::serve_http(router).await;
     let cfg = PrometheusConfig {
         name: "prom".into(),
         url,

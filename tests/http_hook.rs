@@ -70,14 +70,7 @@ async fn endpoint() -> (String, Shared) {
     let app = Router::new()
         .route("/{*path}", any(record))
         .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}"), state)
+    (servers::serve_http(app).await.0, state)
 }
 
 const TOKEN: &str = "Bearer ops-secret-0123";

@@ -47,14 +47,7 @@ fn config(url: &str) -> PrometheusConfig {
 }
 
 async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+    servers::serve_http(router).await.0
 }
 
 /// A server answering every query_range with `status` and `body`.

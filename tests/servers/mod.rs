@@ -21,6 +21,19 @@ pub fn free_port() -> u16 {
         .expect("a free local port")
 }
 
+/// Serves `app` on a free 127.0.0.1 port on the current tokio runtime: the base URL, and the
+/// task to abort when the server should go away.
+pub async fn serve_http(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let addr = listener.local_addr().expect("local addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), task)
+}
+
 /// A fresh, empty directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("oc-{name}-{}", std::process::id()));

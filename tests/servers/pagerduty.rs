@@ -167,18 +167,8 @@ impl PdServer {
             .route("/incidents/{id}/notes", post(add_note))
             .route("/incidents/{id}/log_entries", get(log_entries))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1");
-        let addr = listener.local_addr().expect("local addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        PdServer {
-            url: format!("http://{addr}"),
-            state,
-            task,
-        }
+        let (url, task) = super::serve_http(app).await;
+        PdServer { url, state, task }
     }
 
     pub fn lock(&self) -> MutexGuard<'_, PdState> {

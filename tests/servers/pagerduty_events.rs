@@ -72,18 +72,8 @@ impl EventsServer {
             .route("/v2/enqueue", post(enqueue))
             .route("/v2/change/enqueue", post(change))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1");
-        let addr = listener.local_addr().expect("local addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        EventsServer {
-            url: format!("http://{addr}"),
-            state,
-            task,
-        }
+        let (url, task) = super::serve_http(app).await;
+        EventsServer { url, state, task }
     }
 
     pub fn lock(&self) -> MutexGuard<'_, EventsState> {
