@@ -188,14 +188,13 @@ impl HttpHook {
     }
 
     fn entry(&mut self, feature: &str) -> &mut FeatureFlags {
-        let versions = self.prompt_versions.clone();
-        let segments = self.segments.clone();
+        let (versions, segments) = (&self.prompt_versions, &self.segments);
         self.pulled
             .entry(feature.to_string())
             .or_insert_with(|| FeatureFlags {
                 feature: feature.to_string(),
-                prompt_versions: versions,
-                segments,
+                prompt_versions: versions.clone(),
+                segments: segments.clone(),
                 ..FeatureFlags::default()
             })
     }
