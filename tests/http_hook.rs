@@ -75,9 +75,10 @@ async fn endpoint() -> (String, Shared) {
 
 const TOKEN: &str = "Bearer ops-secret-0123";
 
-fn config(url: &str) -> HttpHookConfig {
+/// `test` names the token's directory: tests run in parallel, and `temp_dir` empties it.
+fn config(url: &str, test: &str) -> HttpHookConfig {
     use std::os::unix::fs::PermissionsExt;
-    let dir = servers::temp_dir("hook");
+    let dir = servers::temp_dir(&format!("hook-{test}"));
     let path = dir.join("ops-token");
     std::fs::write(&path, TOKEN).expect("write token");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -121,7 +122,7 @@ fn config(url: &str) -> HttpHookConfig {
 #[tokio::test]
 async fn levers_become_the_configured_requests() {
     let (url, seen) = endpoint().await;
-    let mut hook = HttpHook::new(&config(&url)).expect("hook");
+    let mut hook = HttpHook::new(&config(&url, "requests")).expect("hook");
     // Before anything is pulled the hook knows only what its config declares.
     let known = hook.read(Utc::now()).await.expect("read");
     assert_eq!(known.len(), 1);
@@ -174,7 +175,7 @@ async fn levers_become_the_configured_requests() {
 async fn a_refusal_fails_loudly_and_changes_nothing_shown() {
     let (url, seen) = endpoint().await;
     seen.lock().unwrap_or_else(|p| p.into_inner()).refuse = true;
-    let mut hook = HttpHook::new(&config(&url)).expect("hook");
+    let mut hook = HttpHook::new(&config(&url, "refusal")).expect("hook");
     let kill = FlagOp::KillSwitch {
         feature: "triage-agent".into(),
         segment: None,
@@ -196,7 +197,7 @@ async fn a_refusal_fails_loudly_and_changes_nothing_shown() {
 
     // A dead endpoint says where it tried.
     let dead = format!("http://127.0.0.1:{}", servers::free_port());
-    let mut hook = HttpHook::new(&config(&dead)).expect("hook");
+    let mut hook = HttpHook::new(&config(&dead, "dead")).expect("hook");
     let err = hook
         .apply(&kill, "ana", Utc::now())
         .await
@@ -206,13 +207,13 @@ async fn a_refusal_fails_loudly_and_changes_nothing_shown() {
 
 #[test]
 fn a_hook_without_requests_or_with_a_bad_method_does_not_start() {
-    let mut cfg = config("http://127.0.0.1:1");
+    let mut cfg = config("http://127.0.0.1:1", "no-requests");
     cfg.rollback = None;
     cfg.kill_switch = None;
     assert!(HttpHook::new(&cfg)
         .err()
         .is_some_and(|e| e.contains("needs a [rollback] or [kill_switch]")));
-    let mut cfg = config("http://127.0.0.1:1");
+    let mut cfg = config("http://127.0.0.1:1", "bad-method");
     if let Some(r) = cfg.rollback.as_mut() {
         r.method = "GET POST".into();
     }
