@@ -7,6 +7,7 @@ use oncall_cockpit::action::Action;
 use oncall_cockpit::app::{self, App};
 use oncall_cockpit::backend::clock::Clock;
 use oncall_cockpit::config::settings::{self, Overrides, Paths};
+use oncall_cockpit::drill::{report, Timetable};
 use oncall_cockpit::state::{Flash, FlashLevel, State, TICKS_PER_SEC};
 use oncall_cockpit::wiring;
 use std::path::PathBuf;
@@ -40,9 +41,108 @@ struct Cli {
     /// Keymap name (built-in: default, vim).
     #[arg(long)]
     keymap: Option<String>,
+    /// Timetable of the simulated fleet's drill: the documented one, or one drawn from the
+    /// seed (a game day that surprises the responder).
+    #[arg(long, value_enum, default_value_t = DrillKind::Default)]
+    drill: DrillKind,
     /// Panic after the first frame: proves the terminal is restored on a crash.
     #[arg(long, hide = true)]
     crash_test: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DrillKind {
+    Default,
+    Random,
+}
+
+impl From<DrillKind> for Timetable {
+    fn from(k: DrillKind) -> Timetable {
+        match k {
+            DrillKind::Default => Timetable::Default,
+            DrillKind::Random => Timetable::Random,
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Run drills headless, as fast as the CPU allows, and score the detectors against what
+    /// each drill injected: per incident type detected, time to detect, SEV, false positives.
+    /// Exits 1 when anything was missed, late, mis-ranked, false or recovered too early.
+    Drill(DrillArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DrillArgs {
+    /// Print the report (the only thing `drill` does today; the TUI drill is the default
+    /// command).
+    #[arg(long)]
+    report: bool,
+    /// Number of seeds, from --seed on.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Simulated hours per seed.
+    #[arg(long, default_value_t = 3.0)]
+    hours: f64,
+    /// The documented timetable or one drawn per seed.
+    #[arg(long, value_enum, default_value_t = DrillKind::Default)]
+    drill: DrillKind,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `drill --report`: headless drills scored against their ground truth.
+fn drill_report(args: &DrillArgs, detect: &oncall_cockpit::detect::DetectConfig) -> ExitCode {
+    if !args.report {
+        eprintln!("oncall-cockpit drill: add --report (the interactive drill is `oncall-cockpit --drill …`)");
+        return ExitCode::from(2);
+    }
+    if !(args.hours.is_finite() && args.hours > 0.0 && args.hours <= 48.0) {
+        eprintln!(
+            "oncall-cockpit drill: --hours must be between 0 and 48, got {}",
+            args.hours
+        );
+        return ExitCode::from(2);
+    }
+    let opts = report::Options {
+        timetable: args.drill.into(),
+        seeds: (args.seed..args.seed.saturating_add(args.seeds.max(1))).collect(),
+        hours: args.hours,
+        poll_secs: 10,
+        cfg: detect.clone(),
+    };
+    let summary = match report::run(&opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oncall-cockpit drill: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    } else {
+        report::render(&summary)
+    };
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
+    let clean = summary.false_positives == 0
+        && summary.detected == summary.expected
+        && summary.recovered_while_firing == 0
+        && summary.late == 0
+        && summary.sev_wrong == 0
+        && summary.duplicates == 0;
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn init_logging(path: &std::path::Path) -> Result<(), String> {
@@ -126,6 +226,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Drill(args)) = &cli.command {
+        return drill_report(args, &loaded.settings.detect);
+    }
     let mut warnings = loaded.warnings.clone();
     if let Err(e) = init_logging(&paths.log_file()) {
         warnings.push(format!("log file unavailable: {e}"));
@@ -184,14 +287,17 @@ async fn run(
     let banner = if real {
         wiring::banner(s)
     } else {
-        format!("sim seed {seed} ×{speed}")
+        match cli.drill {
+            DrillKind::Default => format!("sim seed {seed} ×{speed}"),
+            DrillKind::Random => format!("sim random drill seed {seed} ×{speed}"),
+        }
     };
     let mut state = State::new(clock.now(), &author(s.author.clone()), &banner);
     state.read_only = cli.read_only;
     let router = if real {
         wiring::start_real(s, clock, &tx, &mut state)
     } else {
-        wiring::start_sim(s, seed, clock, &tx, &mut state)?
+        wiring::start_sim(s, seed, cli.drill.into(), clock, &tx, &mut state)?
     };
     if let Some(w) = warnings.first() {
         let more = if warnings.len() > 1 {
