@@ -116,14 +116,27 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
 }
 
 pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
-    let rect = centered(area, 72, p.items.len() as u16 + 3);
+    // As wide as its longest label and detail (a segment name is what is being chosen), within
+    // the screen.
+    let widest = p
+        .items
+        .iter()
+        .map(|i| width(&i.label) + 2 + width(&i.detail))
+        .max()
+        .unwrap_or(0)
+        .max(width(&p.title) + 4)
+        + 6;
+    let w = (widest.clamp(60, 120) as u16).min(area.width.saturating_sub(2));
+    let rect = centered(area, w, p.items.len() as u16 + 3);
     frame.render_widget(Clear, rect);
     let block = boxed(&p.title, false, view);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [list, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     let label_w = p.items.iter().map(|i| width(&i.label)).max().unwrap_or(0) + 2;
-    let label_w = label_w.min(usize::from(list.width) / 2);
+    // The label (a version, a segment) is what is chosen: it gets the room, the detail what is
+    // left.
+    let label_w = label_w.min(usize::from(list.width).saturating_sub(16).max(8));
     // The cursor's row always shows, however many scopes a flag system reports.
     let rows = usize::from(list.height).max(1);
     let first = p.cursor.saturating_sub(rows - 1);
