@@ -192,9 +192,17 @@ pub struct Screen {
     /// Set on resize: the terminal emulator may have reflowed or dropped what it showed, so
     /// the next frame clears and repaints everything instead of sending a diff.
     repaint: bool,
+    /// The size of the last frame drawn: the terminal's own, which may be news before the
+    /// resize event arrives.
+    size: Option<(u16, u16)>,
 }
 
 impl Screen {
+    /// The size the last frame was drawn at.
+    pub fn drawn_size(&self) -> Option<(u16, u16)> {
+        self.size
+    }
+
     /// The next frame clears the terminal and redraws every cell.
     pub fn invalidate(&mut self) {
         self.shown = None;
@@ -217,6 +225,7 @@ impl Screen {
         // are the whole frame.
         terminal.autoresize()?;
         let mut frame = terminal.get_frame();
+        self.size = Some((frame.area().width, frame.area().height));
         ui::draw(&mut frame, state, view);
         let cells = terminal.current_buffer_mut();
         if self.shown.as_ref() == Some(&*cells) {
@@ -307,9 +316,16 @@ impl App<'_> {
             theme: self.theme,
             keymap: self.keymap,
         };
-        self.screen
-            .present(terminal, &self.state, &view)
-            .map(|_| ())
+        self.screen.present(terminal, &self.state, &view)?;
+        // A frame drawn at a size `update` has not heard of (crossterm's resize event can
+        // arrive after keys typed at the new size): the state learns it now, so no key is
+        // taken by a screen it no longer describes — at 40x10 the frame says "too small"
+        // and `update` must refuse what the responder types blind.
+        if let Some((w, h)) = self.screen.drawn_size().filter(|s| *s != self.state.size) {
+            self.apply(Action::Resize(w, h));
+            self.screen.present(terminal, &self.state, &view)?;
+        }
+        Ok(())
     }
 
     /// Runs until quit. Returns the reason the loop ended.
