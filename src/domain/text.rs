@@ -206,18 +206,29 @@ pub fn wrap(s: &str, columns: usize) -> Vec<std::ops::Range<usize>> {
 }
 
 fn wrap_paragraph(p: &str, base: usize, columns: usize, lines: &mut Vec<std::ops::Range<usize>>) {
-    // ASCII (nearly every title) is one column a byte: no segmentation needed.
+    // ASCII (nearly every title) is one column a byte. Otherwise code points are measured one
+    // by one (ten times faster than segmenting graphemes, which a 100,000-character title
+    // makes worth it): a zero-width mark never ends a line, so it stays with its base.
     if p.is_ascii() {
-        let units = (0..p.len()).map(|i| (i, &p[i..i + 1]));
-        wrap_units(p, units, base, columns, lines);
+        wrap_units(
+            p,
+            p.bytes().enumerate().map(|(i, _)| (i, 1)),
+            base,
+            columns,
+            lines,
+        );
     } else {
-        wrap_units(p, p.grapheme_indices(true), base, columns, lines);
+        let units = p
+            .char_indices()
+            .map(|(i, c)| (i, UnicodeWidthChar::width(c).unwrap_or(0)));
+        wrap_units(p, units, base, columns, lines);
     }
 }
 
-fn wrap_units<'a>(
-    p: &'a str,
-    units: impl Iterator<Item = (usize, &'a str)>,
+/// Greedy word wrap over `(byte index, columns)` units of `p`.
+fn wrap_units(
+    p: &str,
+    units: impl Iterator<Item = (usize, usize)>,
     base: usize,
     columns: usize,
     lines: &mut Vec<std::ops::Range<usize>>,
@@ -227,9 +238,8 @@ fn wrap_units<'a>(
     let mut used = 0;
     // Just after the last space of the line so far: where it would best end.
     let mut space_end: Option<usize> = None;
-    for (i, g) in units {
-        let w = width(g);
-        if i >= start && used + w > columns && i > start {
+    for (i, w) in units {
+        if i > start && used + w > columns {
             let end = space_end.filter(|&b| b > start).unwrap_or(i);
             lines.push(base + start..base + start + p[start..end].trim_end().len());
             start = end;
@@ -242,7 +252,7 @@ fn wrap_units<'a>(
         }
         if i >= start {
             used += w;
-            if g == " " {
+            if p.as_bytes()[i] == b' ' {
                 space_end = Some(i + 1);
             }
         }
