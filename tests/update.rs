@@ -1117,3 +1117,33 @@ fn a_huge_title_scrolls_inside_the_dialog() {
     let fx = update(&mut s, Action::Confirm);
     assert_eq!(sent(&fx).len(), 1);
 }
+
+/// A page is evidence exported to another system: an id kept verbatim on screen is sanitised
+/// on its way out, in the dedup key as in the details.
+#[test]
+fn a_page_carries_no_control_sequences() {
+    use oncall_cockpit::backend::PageOp;
+    let mut s = state();
+    s.pager_source = Some("pd-events".into());
+    let mut incidents = s.incidents.clone();
+    let top = s.view[0];
+    incidents[top].id = "sim:INC-4\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}".into();
+    poll(&mut s, incidents);
+    update(&mut s, Action::Top);
+    update(&mut s, Action::Page);
+    let fx = update(&mut s, Action::Confirm);
+    let commands = sent(&fx);
+    let [Command::Page {
+        op: PageOp::Trigger {
+            dedup_key, details, ..
+        },
+        ..
+    }] = commands.as_slice()
+    else {
+        panic!("a page is sent: {fx:?}");
+    };
+    assert_eq!(dedup_key, "oncall-cockpit/sim:INC-4");
+    for (k, v) in details {
+        assert!(!v.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{k}: {v:?}");
+    }
+}

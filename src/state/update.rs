@@ -404,7 +404,8 @@ fn change_event(state: &State, op: &FlagOp, done: &str) -> Option<Command> {
 
 /// The dedup key of a page for an incident: the same incident always updates the same page.
 pub fn page_key(inc: &Incident) -> String {
-    format!("oncall-cockpit/{}", inc.id)
+    // Ids are kept verbatim on screen; what leaves for a pager goes through the sanitiser.
+    format!("oncall-cockpit/{}", text::sanitize(&inc.id))
 }
 
 fn page_severity(sev: Sev) -> PageSeverity {
@@ -517,14 +518,20 @@ fn page(state: &mut State) {
         details.push(("prompt_version".into(), p));
     }
     let severity = page_severity(inc.sev);
+    // The page is evidence exported to another system (and read in its UI and e-mails): every
+    // string in it goes through the same sanitiser as the screen.
+    let details = details
+        .into_iter()
+        .map(|(k, v)| (k, text::sanitize(&v)))
+        .collect();
     let command = Command::Page {
         source: source.clone(),
         op: PageOp::Trigger {
             dedup_key: page_key(&inc),
-            summary: format!("[{}] {}", inc.sev, inc.title),
+            summary: text::sanitize(&format!("[{}] {}", inc.sev, inc.title)),
             severity,
             source: inc.feature.to_string(),
-            component: info.map(|i| i.model.clone()).unwrap_or_default(),
+            component: text::sanitize(&info.map(|i| i.model.clone()).unwrap_or_default()),
             class: inc.kind.label().to_string(),
             details,
         },
