@@ -9,6 +9,7 @@ pub mod config;
 pub mod detect;
 pub mod domain;
 pub mod drill;
+pub mod logfile;
 pub mod runbook;
 pub mod state;
 pub mod ui;

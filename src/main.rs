@@ -30,7 +30,8 @@ struct Cli {
     #[arg(long)]
     seed: Option<u64>,
     /// Simulated time per wall-clock second, for drills (10 = ten times faster).
-    #[arg(long)]
+    // A negative number is a value to refuse with a clear message, not an unknown flag.
+    #[arg(long, allow_negative_numbers = true)]
     speed: Option<f64>,
     /// Disable every action (ack, escalate, resolve, note, rollback, kill switch).
     #[arg(long)]
@@ -157,7 +158,9 @@ fn init_logging(path: &std::path::Path) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONCALL_COCKPIT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
+        .with_writer(std::sync::Mutex::new(oncall_cockpit::logfile::SafeLog(
+            file,
+        )))
         .with_ansi(false)
         .with_env_filter(filter)
         .try_init()
@@ -171,17 +174,23 @@ fn author(configured: Option<String>) -> String {
         .unwrap_or_else(|| "responder".into())
 }
 
-/// SIGTERM and SIGHUP (an SSH drop) end the loop like `q` does, so the terminal is restored.
-/// The handlers are registered here, synchronously, before the terminal is touched: a signal
-/// can never arrive in a window where its default action would kill us mid-frame.
+/// SIGTERM, SIGHUP (an SSH drop), SIGINT and SIGQUIT (`kill -INT`, `kill -QUIT`; in raw
+/// mode ctrl-c and ctrl-\ arrive as keys instead) end the loop like `q` does, so the terminal
+/// is restored. The handlers are registered here, synchronously, before the terminal is
+/// touched: a signal can never arrive in a window where its default action would kill us
+/// mid-frame.
 fn watch_signals(tx: UnboundedSender<Action>) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    let mut quit = signal(SignalKind::quit()).map_err(|e| format!("SIGQUIT handler: {e}"))?;
     tokio::spawn(async move {
         let why = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = hup.recv() => "SIGHUP",
+            _ = int.recv() => "SIGINT",
+            _ = quit.recv() => "SIGQUIT",
         };
         tracing::info!("received {why}");
         let _ = tx.send(Action::Shutdown(why.into()));
@@ -294,6 +303,8 @@ async fn run(
     };
     let mut state = State::new(clock.now(), &author(s.author.clone()), &banner);
     state.read_only = cli.read_only;
+    state.speed = speed;
+    state.alerts = s.alerts.clone();
     let router = if real {
         wiring::start_real(s, clock, &tx, &mut state)
     } else {
@@ -328,6 +339,7 @@ async fn run(
     let inputs = app::spawn_input_thread();
     let mut app = App {
         state,
+        clock,
         theme: &loaded.theme,
         keymap: &loaded.keymap,
         router,

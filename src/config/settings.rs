@@ -29,6 +29,7 @@ pub struct Settings {
     #[serde(default)]
     pub author: Option<String>,
     pub sim: SimSettings,
+    pub alerts: super::alerts::AlertSettings,
     pub detect: DetectConfig,
     /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.
     #[serde(default)]
@@ -242,6 +243,7 @@ struct PartialSettings {
     keymap: Option<String>,
     author: Option<String>,
     sim: Option<PartialSim>,
+    alerts: Option<toml::Table>,
     detect: Option<toml::Table>,
     source_defaults: Option<toml::Table>,
     prometheus: Option<Vec<toml::Table>>,

@@ -11,11 +11,14 @@ fn status_rank(s: Status) -> u8 {
     }
 }
 
-/// Open before resolved, worst SEV first, unacknowledged before acknowledged, then the
-/// nearest deadline: the row at the top is the one to act on. Ties go by id. Packed into
-/// integers because a 10,000-incident list is sorted on every poll.
+/// Open before resolved, firing before recovered (open, but the signal is back within its
+/// threshold: resolving it is all that is left), worst SEV first, unacknowledged before
+/// acknowledged, then the nearest deadline: the row at the top is the one to act on. Ties go
+/// by id. Packed into integers because a 10,000-incident list is sorted on every poll.
 fn rank(i: &Incident) -> (u8, i64, u32) {
-    let class = u8::from(i.status == Status::Resolved) * 64 + i.sev.number() * 8;
+    let recovered = i.is_open() && !i.firing;
+    let class =
+        u8::from(i.status == Status::Resolved) * 64 + u8::from(recovered) * 32 + i.sev.number() * 8;
     (
         class + status_rank(i.status),
         i.respond_by.timestamp(),
