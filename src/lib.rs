@@ -5,6 +5,7 @@ pub mod app;
 pub mod atomic_file;
 pub mod audit;
 pub mod backend;
+pub mod backtest;
 pub mod config;
 pub mod detect;
 pub mod domain;

@@ -74,6 +74,104 @@ enum Command {
     /// each drill injected: per incident type detected, time to detect, SEV, false positives.
     /// Exits 1 when anything was missed, late, mis-ranked, false or recovered too early.
     Drill(DrillArgs),
+    /// Run the detectors over a real Prometheus range and list the incidents they would have
+    /// raised, with counts per day: how many pages these thresholds would have produced.
+    Backtest(BacktestArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BacktestArgs {
+    /// How far back: 7d, 36h, 90m.
+    #[arg(long, default_value = "7d")]
+    since: String,
+    /// Only the [[prometheus]] source of this name (default: every one).
+    #[arg(long)]
+    source: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `backtest`: the detection engine over each configured Prometheus' history.
+fn backtest(args: &BacktestArgs, settings: &settings::Settings) -> ExitCode {
+    use oncall_cockpit::backend::prometheus::Prometheus;
+    let since = match oncall_cockpit::backtest::parse_duration(&args.since) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("oncall-cockpit backtest: --since {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sources: Vec<_> = settings
+        .sources
+        .prometheus
+        .iter()
+        .filter(|p| args.source.as_ref().is_none_or(|n| *n == p.name))
+        .collect();
+    if sources.is_empty() {
+        eprintln!(
+            "oncall-cockpit backtest: no [[prometheus]] source{} in the config: name one in \
+             config.toml (see README, Real backends)",
+            args.source
+                .as_ref()
+                .map_or(String::new(), |n| format!(" named {n:?}"))
+        );
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("oncall-cockpit backtest: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let until = Utc::now();
+    let mut failed = false;
+    let mut results = Vec::new();
+    for cfg in sources {
+        let mut source = match Prometheus::new(cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("oncall-cockpit backtest: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let run = oncall_cockpit::backtest::run(
+            &mut source,
+            &cfg.name,
+            until - since,
+            until,
+            &settings.detect,
+            |t| eprintln!("{}: read up to {}", cfg.name, t.format("%Y-%m-%d %H:%MZ")),
+        );
+        match runtime.block_on(run) {
+            Ok(b) => results.push(b),
+            Err(e) => {
+                eprintln!("oncall-cockpit backtest: {e}");
+                failed = true;
+            }
+        }
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    if args.json {
+        let text = serde_json::to_string_pretty(&results)
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+        let _ = writeln!(out, "{text}");
+    } else {
+        for b in &results {
+            let _ = writeln!(out, "{}", oncall_cockpit::backtest::render(b));
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -235,8 +333,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(Command::Drill(args)) = &cli.command {
-        return drill_report(args, &loaded.settings.detect);
+    match &cli.command {
+        Some(Command::Drill(args)) => return drill_report(args, &loaded.settings.detect),
+        Some(Command::Backtest(args)) => return backtest(args, &loaded.settings),
+        None => {}
     }
     let mut warnings = loaded.warnings.clone();
     if let Err(e) = init_logging(&paths.log_file()) {

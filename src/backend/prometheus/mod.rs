@@ -192,11 +192,16 @@ impl Prometheus {
     }
 
     /// Runs every planned query at once; returns their series in plan order, or the first
-    /// failure in plan order (so the same breakage always names the same signal).
-    async fn run_queries(&self, end_ms: i64) -> Result<Vec<Vec<Series>>, BackendError> {
+    /// failure in plan order (so the same breakage always names the same signal). `range`
+    /// replaces each query's own range (a backtest walks history a chunk at a time).
+    async fn run_queries(
+        &self,
+        end_ms: i64,
+        range: Option<u64>,
+    ) -> Result<Vec<Vec<Series>>, BackendError> {
         let mut tasks = JoinSet::new();
         for (i, q) in self.plan.iter().enumerate() {
-            let grid = Grid::ending_at(end_ms, q.range_secs, q.step_secs);
+            let grid = Grid::ending_at(end_ms, range.unwrap_or(q.range_secs), q.step_secs);
             let req = self.request(&q.promql, grid);
             let timeout = self.timeout;
             tasks.spawn(async move { (i, query_range(req, timeout, grid).await) });
@@ -434,9 +439,45 @@ impl Prometheus {
     }
 }
 
+impl Prometheus {
+    /// The signals over `range_secs` ending at `end`, on the source's own step: one chunk of
+    /// a backtest. Queries on a coarser grid (daily cost) are left out: their points are
+    /// days, not steps of the chunk. At most `MAX_POINTS` points per query, as Prometheus
+    /// allows.
+    pub async fn fetch_range(
+        &mut self,
+        end: DateTime<Utc>,
+        range_secs: u64,
+    ) -> Result<SignalSet, BackendError> {
+        let step = self.plan.iter().map(|q| q.step_secs).min().unwrap_or(60);
+        let points = range_secs / u64::from(step.max(1)) + 1;
+        if points > MAX_POINTS {
+            return Err(BackendError::Rejected(format!(
+                "a chunk of {range_secs}s at {step}s steps is {points} points; Prometheus \
+                 allows {MAX_POINTS}"
+            )));
+        }
+        let daily: Vec<bool> = self.plan.iter().map(|q| q.step_secs != step).collect();
+        let results = self
+            .run_queries(end.timestamp_millis(), Some(range_secs))
+            .await?;
+        let results = results
+            .into_iter()
+            .zip(daily)
+            .map(|(r, skip)| if skip { Vec::new() } else { r })
+            .collect();
+        Ok(self.assemble(results, end))
+    }
+
+    /// The step of the source's signals, in seconds.
+    pub fn step_secs(&self) -> u32 {
+        self.plan.iter().map(|q| q.step_secs).min().unwrap_or(60)
+    }
+}
+
 impl MetricsSource for Prometheus {
     async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {
-        let results = self.run_queries(now.timestamp_millis()).await?;
+        let results = self.run_queries(now.timestamp_millis(), None).await?;
         Ok(self.assemble(results, now))
     }
 }
