@@ -22,8 +22,8 @@ use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
 use oncall_cockpit::domain::{
-    FeatureInfo, Incident, IncidentType, SafeText, Sev, Signal, SignalKind, SignalSet, Status,
-    TimelineEntry,
+    Bounds, FeatureInfo, Incident, IncidentType, SafeText, Sev, Signal, SignalKind, SignalSet,
+    Status, TimelineEntry,
 };
 use oncall_cockpit::state::{update, Effect, SourceHealth, SourceRole, State};
 use oncall_cockpit::ui::View;
@@ -269,7 +269,10 @@ fn signals(now: DateTime<Utc>, shift: usize) -> SignalSet {
                 })
                 .collect();
             let mut s = Signal::new(feature, *kind, 10, points);
-            s.threshold = Some(1.3);
+            s.bounds = Some(Bounds {
+                low: None,
+                high: Some(1.3),
+            });
             set.signals.push(s);
         }
         set.features

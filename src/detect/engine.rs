@@ -18,7 +18,7 @@ use super::memory::{Baseline, Memory, Sample};
 use super::quality::{Drift, Eval, Refusals, Retrieval};
 use super::rule::{Band, Ctx, Dir, Finding, Rule};
 use super::{DetectConfig, Evaluation, Threshold};
-use crate::domain::{Detection, IncidentType, SafeText, Sev, SignalKind, SignalSet};
+use crate::domain::{Bounds, Detection, IncidentType, SafeText, Sev, SignalKind, SignalSet};
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -550,8 +550,10 @@ impl Engine {
                 thresholds.push(Threshold {
                     feature: feature.clone(),
                     kind: *kind,
-                    high: high.filter(|v| v.is_finite()),
-                    low: low.filter(|v| v.is_finite()),
+                    bounds: Bounds {
+                        low: low.filter(|v| v.is_finite()),
+                        high: high.filter(|v| v.is_finite()),
+                    },
                 });
             }
         }
@@ -564,8 +566,10 @@ impl Engine {
                 thresholds.push(Threshold {
                     feature: sig.feature.clone(),
                     kind: SignalKind::DailyCost,
-                    high: Some(line),
-                    low: None,
+                    bounds: Bounds {
+                        low: None,
+                        high: Some(line),
+                    },
                 });
             }
         }
@@ -644,7 +648,7 @@ mod tests {
         e.thresholds
             .iter()
             .find(|t| t.kind == kind)
-            .map_or((None, None), |t| (t.low, t.high))
+            .map_or((None, None), |t| (t.bounds.low, t.bounds.high))
     }
 
     /// Deterministic "noise": a refusal count that wobbles around its mean.

@@ -19,7 +19,7 @@ pub mod stats;
 
 pub use engine::{Change, ChangeKind, Engine};
 
-use crate::domain::{Detection, SignalKind, SignalSet};
+use crate::domain::{Bounds, Detection, SignalKind, SignalSet};
 use serde::{Deserialize, Serialize};
 
 /// Tuning of the detectors; the values ship in the `[detect]` table of
@@ -95,10 +95,7 @@ pub fn builtin() -> DetectConfig {
 pub struct Threshold {
     pub feature: String,
     pub kind: SignalKind,
-    /// Breach when the signal goes above this.
-    pub high: Option<f64>,
-    /// Breach when the signal goes below this.
-    pub low: Option<f64>,
+    pub bounds: Bounds,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -110,27 +107,15 @@ pub struct Evaluation {
     pub changes: Vec<Change>,
 }
 
-/// Copies thresholds into the signals so the UI can draw the lines. A one-sided line goes in
-/// `Signal::threshold` whichever way it breaches (the signal kind says which way);
-/// `threshold_low` is only for two-sided signals. Signals without a threshold are untouched.
+/// Copies each detector's band into its signal, for the sparkline and the postmortem.
 pub fn apply_thresholds(set: &mut SignalSet, eval: &Evaluation) {
     for sig in &mut set.signals {
-        let Some(t) = eval
+        if let Some(t) = eval
             .thresholds
             .iter()
             .find(|t| t.feature == sig.feature && t.kind == sig.kind)
-        else {
-            continue;
-        };
-        match (t.high, t.low) {
-            (Some(high), low) => {
-                sig.threshold = Some(high);
-                sig.threshold_low = low;
-            }
-            (None, low) => {
-                sig.threshold = low;
-                sig.threshold_low = None;
-            }
+        {
+            sig.bounds = Some(t.bounds);
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod text;
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
 pub use sev::Sev;
 pub use signal::{
-    Counts, Detection, Distribution, FeatureInfo, PromptVersion, SegmentCounts, Signal, SignalKind,
-    SignalSet,
+    Bounds, Counts, Detection, Distribution, FeatureInfo, PromptVersion, SegmentCounts, Signal,
+    SignalKind, SignalSet,
 };
 pub use text::SafeText;

@@ -114,6 +114,31 @@ pub struct SegmentCounts {
     pub counts: Counts,
 }
 
+/// The band a detector judges a signal against: a breach is a value below `low` or above
+/// `high`. The detector sets both sides explicitly, so the sparkline, the evidence and the
+/// postmortem read the direction from here instead of guessing it from the signal kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Bounds {
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+impl Bounds {
+    pub fn breached(&self, v: f64) -> bool {
+        self.high.is_some_and(|h| v > h) || self.low.is_some_and(|l| v < l)
+    }
+
+    /// "≤$3.17", "≥0.77", "2.9%–11.6%": the band as one compact label.
+    pub fn label(&self, kind: SignalKind) -> String {
+        match (self.low, self.high) {
+            (Some(l), Some(h)) => format!("{}–{}", kind.format(l), kind.format(h)),
+            (None, Some(h)) => format!("≤{}", kind.format(h)),
+            (Some(l), None) => format!("≥{}", kind.format(l)),
+            (None, None) => String::new(),
+        }
+    }
+}
+
 /// One time series for one feature, oldest point first, evenly spaced `step_secs` apart and
 /// ending at `SignalSet::at`. NaN marks a step with no data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -129,10 +154,10 @@ pub struct Signal {
     /// Per-segment counts, when the source splits the feature's traffic by user segment.
     #[serde(default)]
     pub segments: Vec<SegmentCounts>,
-    /// Where the detector draws its line (filled in by detection, shown as the threshold line).
-    pub threshold: Option<f64>,
-    /// Second threshold for two-sided signals (refusals: the lower bound).
-    pub threshold_low: Option<f64>,
+    /// The band the detector judges the signal against (filled in by detection; drawn on the
+    /// sparkline, quoted in the postmortem).
+    #[serde(default)]
+    pub bounds: Option<Bounds>,
 }
 
 impl Signal {
@@ -144,8 +169,7 @@ impl Signal {
             points,
             counts: None,
             segments: Vec::new(),
-            threshold: None,
-            threshold_low: None,
+            bounds: None,
         }
     }
 

@@ -14,7 +14,7 @@
 use super::RunbookSession;
 use crate::domain::text::{sanitize, sanitize_lines};
 use crate::domain::{
-    FeatureInfo, Incident, IncidentId, IncidentType, Signal, SignalKind, SignalSet,
+    Bounds, FeatureInfo, Incident, IncidentId, IncidentType, Signal, SignalKind, SignalSet,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -25,9 +25,8 @@ pub struct SignalRow {
     pub kind: SignalKind,
     pub at_detection: Option<f64>,
     pub now: Option<f64>,
-    pub threshold: Option<f64>,
-    /// The lower edge of a band (refusals are judged both ways).
-    pub threshold_low: Option<f64>,
+    /// The band the detector judged the signal against.
+    pub bounds: Option<Bounds>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -77,8 +76,7 @@ pub fn signal_rows(inc: &Incident, now: &SignalSet) -> Vec<SignalRow> {
                 kind: *kind,
                 at_detection: value_at(sig, end, inc.triggered_at),
                 now: sig.last(),
-                threshold: sig.threshold,
-                threshold_low: sig.threshold_low,
+                bounds: sig.bounds,
             })
         })
         .collect()
@@ -171,17 +169,16 @@ fn span(d: Duration) -> String {
 /// this incident crossed (refusals that fell are judged by the band's floor).
 fn threshold_text(r: &SignalRow, incident: IncidentType) -> String {
     let f = |v: f64| r.kind.format(v);
-    match (r.kind.breaches_upward(), r.threshold, r.threshold_low) {
-        (_, None, None) => "—".into(),
-        (Some(true), Some(h), _) => format!("≤ {}", f(h)),
-        (Some(false), Some(h), _) => format!("≥ {}", f(h)),
-        (None, Some(h), Some(l)) => match incident {
+    let b = r.bounds.unwrap_or_default();
+    match (b.low, b.high) {
+        (None, None) => "—".into(),
+        (Some(l), Some(h)) => match incident {
             IncidentType::GuardrailBypass => format!("≥ {} (band floor; ceiling {})", f(l), f(h)),
             IncidentType::OverRefusal => format!("≤ {} (band ceiling; floor {})", f(h), f(l)),
             _ => format!("{}–{}", f(l), f(h)),
         },
-        (_, Some(h), None) => format!("≤ {}", f(h)),
-        (_, None, Some(l)) => format!("≥ {}", f(l)),
+        (None, Some(h)) => format!("≤ {}", f(h)),
+        (Some(l), None) => format!("≥ {}", f(l)),
     }
 }
 

@@ -118,21 +118,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         frame.render_widget(
             ThresholdSparkline {
                 points: &sig.points,
-                high: sig.threshold,
-                low: sig.threshold_low,
+                bounds: sig.bounds.unwrap_or_default(),
                 kind: sig.kind,
                 theme,
             },
             spark_area,
         );
-        let thr = match (sig.threshold, sig.threshold_low) {
-            (Some(h), Some(l)) => format!("{}–{}", sig.kind.format(l), sig.kind.format(h)),
-            (Some(h), None) => match sig.kind.breaches_upward() {
-                Some(false) => format!("≥{}", sig.kind.format(h)),
-                _ => format!("≤{}", sig.kind.format(h)),
-            },
-            _ => String::new(),
-        };
+        let thr = sig.bounds.map(|b| b.label(sig.kind)).unwrap_or_default();
         let tx = inner.x + inner.width.saturating_sub(THRESH);
         frame.render_widget(
             Paragraph::new(Line::styled(

@@ -2,7 +2,7 @@
 //! style, and with two or more rows the threshold itself is drawn as a dotted line.
 
 use crate::config::theme::{Role, Theme};
-use crate::domain::SignalKind;
+use crate::domain::{Bounds, SignalKind};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::Widget;
@@ -12,8 +12,7 @@ const THRESHOLD: char = '┈';
 
 pub struct ThresholdSparkline<'a> {
     pub points: &'a [f64],
-    pub high: Option<f64>,
-    pub low: Option<f64>,
+    pub bounds: Bounds,
     pub kind: SignalKind,
     pub theme: &'a Theme,
 }
@@ -41,14 +40,7 @@ fn downsample(points: &[f64], width: usize, upward: bool) -> Vec<f64> {
 
 impl ThresholdSparkline<'_> {
     fn breach(&self, v: f64) -> bool {
-        let above = self.high.is_some_and(|h| v > h);
-        let below = self.low.is_some_and(|l| v < l);
-        match self.kind.breaches_upward() {
-            Some(true) => above,
-            // Eval and retrieval: their single threshold is a floor.
-            Some(false) => self.high.is_some_and(|h| v < h),
-            None => above || below,
-        }
+        self.bounds.breached(v)
     }
 }
 
@@ -58,10 +50,11 @@ impl Widget for ThresholdSparkline<'_> {
             return;
         }
         let width = area.width as usize;
-        let upward = self.kind.breaches_upward() != Some(false);
+        // Keep each group's worst value: its lowest for a floor, else its highest.
+        let upward = !(self.bounds.high.is_none() && self.bounds.low.is_some());
         let pts = downsample(self.points, width, upward);
         let finite = pts.iter().copied().filter(|v| v.is_finite());
-        let lines = [self.high, self.low].into_iter().flatten();
+        let lines = [self.bounds.high, self.bounds.low].into_iter().flatten();
         let (mut lo, mut hi) = finite
             .chain(lines)
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
@@ -84,10 +77,7 @@ impl Widget for ThresholdSparkline<'_> {
         // rows below, only a breach reaches into the top row, and the dotted line there never
         // shares a row with ordinary data (where it did, a bar and the line were
         // indistinguishable). Floors and single rows scale linearly.
-        let ceiling = self
-            .high
-            .filter(|_| rows >= 2 && self.kind.breaches_upward() != Some(false))
-            .filter(|h| *h > lo);
+        let ceiling = self.bounds.high.filter(|_| rows >= 2).filter(|h| *h > lo);
         let below = ((rows - 1) * 8) as f64;
         let scale = |v: f64| -> usize {
             let level = match ceiling {
@@ -107,11 +97,12 @@ impl Widget for ThresholdSparkline<'_> {
         let thr_style = self.theme.style(Role::Threshold);
         let thr_rows: Vec<usize> = if rows >= 2 {
             let low = self
+                .bounds
                 .low
                 .map(|t| (scale(t).min(rows * 8 - 1) / 8).min(rows - 2));
             let high = match ceiling {
                 Some(_) => Some(rows - 1),
-                None => self.high.map(|t| scale(t).min(rows * 8 - 1) / 8),
+                None => self.bounds.high.map(|t| scale(t).min(rows * 8 - 1) / 8),
             };
             [high, low].into_iter().flatten().collect()
         } else {
@@ -154,7 +145,7 @@ mod tests {
         assert_eq!(d, vec![1.0, 0.2]);
     }
 
-    fn draw(points: &[f64], high: Option<f64>, kind: SignalKind, rows: u16) -> Vec<String> {
+    fn draw(points: &[f64], bounds: Bounds, kind: SignalKind, rows: u16) -> Vec<String> {
         let theme = crate::config::theme::Theme::parse(
             "default",
             crate::config::theme::Theme::builtin("default").expect("built-in"),
@@ -164,8 +155,7 @@ mod tests {
         let mut buf = Buffer::empty(area);
         ThresholdSparkline {
             points,
-            high,
-            low: None,
+            bounds,
             kind,
             theme: &theme,
         }
@@ -179,7 +169,10 @@ mod tests {
     fn the_lowest_value_is_the_lowest_block_not_a_gap() {
         let eval = draw(
             &[0.9, 0.5, 0.2, f64::NAN, 0.9],
-            Some(0.8),
+            Bounds {
+                low: Some(0.8),
+                high: None,
+            },
             SignalKind::EvalScore,
             1,
         );
@@ -190,7 +183,10 @@ mod tests {
     fn a_ceiling_owns_the_top_row_and_only_breaches_reach_it() {
         let rows = draw(
             &[1.0, 2.0, 3.9, 4.0, 8.0],
-            Some(4.0),
+            Bounds {
+                low: None,
+                high: Some(4.0),
+            },
             SignalKind::ErrorRatio,
             2,
         );
