@@ -21,8 +21,10 @@ use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-/// A poll interval or timeout from config seconds, kept between 0.1 s and an hour. Settings
-/// refuse NaN; should one get here anyway, an hour beats a panic at start-up.
+/// A poll interval or timeout from config seconds. The config check refuses anything outside
+/// the documented limits before this runs (poll_secs 1 to 3600, timeout_secs 0.5 to 600); the
+/// bounds here only keep a value that did not come through it (a test's struct) from
+/// panicking or hammering a backend.
 pub fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.clamp(0.1, 3600.0)).unwrap_or(Duration::from_secs(3600))
 }

@@ -23,6 +23,10 @@ fn config(url: &str) -> AlertmanagerConfig {
         url: url.into(),
         poll_secs: 1.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
+        max_incidents: 5000,
+        filter: Vec::new(),
         auth: None,
         // Short, so renewal is due a few (simulated) seconds after the ack.
         silence_secs: 20,

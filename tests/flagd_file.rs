@@ -28,6 +28,8 @@ fn config(path: &Path) -> FlagdConfig {
         segment_field: "segment".into(),
         poll_secs: 3600.0,
         timeout_secs: 10.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
     }
 }
 

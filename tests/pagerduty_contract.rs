@@ -30,6 +30,12 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
         from: "ana@example.com".into(),
         poll_secs: 15.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
+        max_incidents: 5000,
+        max_pages: 10,
+        team_ids: Vec::new(),
+        service_ids: Vec::new(),
         page_size: 100,
     }
 }
