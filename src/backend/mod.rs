@@ -4,6 +4,7 @@
 //! blocks the render loop.
 
 pub mod alertmanager;
+pub mod bounds;
 pub mod clock;
 pub mod driver;
 pub mod flagd;
@@ -77,6 +78,15 @@ pub enum BackendEvent {
         source: String,
         at: DateTime<Utc>,
         error: String,
+    },
+    /// Incidents the source holds that the cockpit does not show (past its cap on incidents
+    /// or its pages per poll). Sent when it changes, before that poll's incidents.
+    NotShown { source: String, not_shown: NotShown },
+    /// Pacing stretched the poll interval to this many seconds (`None`: back to the
+    /// configured one); stale marks follow it.
+    Paced {
+        source: String,
+        interval_secs: Option<f64>,
     },
 }
 

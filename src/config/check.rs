@@ -249,7 +249,7 @@ pub fn sources(settings: &super::settings::Settings) -> Vec<String> {
 pub fn secret_problems(settings: &super::settings::Settings) -> Vec<String> {
     use crate::backend::http::{AuthConfig, SecretSpec};
     let s = &settings.sources;
-    fn auth<'s>(what: String, a: &'s Option<AuthConfig>) -> Vec<(String, &'s SecretSpec)> {
+    fn auth(what: String, a: &Option<AuthConfig>) -> Vec<(String, &SecretSpec)> {
         let Some(a) = a else { return Vec::new() };
         a.bearer
             .iter()
@@ -370,7 +370,7 @@ impl<'a> Checker<'a> {
             file: self.file.to_string(),
             line: Some(line_of(self.text, span.start)),
             column: Some(column_of(self.text, span.start)),
-            table: table.map(str::to_string),
+            table: table.map(Into::into),
             key: key.map(str::to_string),
             message: message.into(),
         });

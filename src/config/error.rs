@@ -20,7 +20,7 @@ pub struct ConfigError {
     /// 1-based column, in characters.
     pub column: Option<usize>,
     /// The table or entry the key is in, e.g. `[sim]` or `[[alertmanager]] #2 "prod"`.
-    pub table: Option<String>,
+    pub table: Option<Box<str>>,
     /// Dotted key path, e.g. `sev1`, `sev1.fg` or `normal.ack`.
     pub key: Option<String>,
     pub message: String,

@@ -6,7 +6,7 @@ mod view;
 pub use update::update;
 
 use crate::audit::AuditRecord;
-use crate::backend::{Command, CommandRequest, FeatureFlags};
+use crate::backend::{Command, CommandRequest, FeatureFlags, NotShown};
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
 use crate::runbook::postmortem::Draft;
 use crate::runbook::RunbookSession;
@@ -44,6 +44,11 @@ pub struct SourceHealth {
     pub interval_secs: Option<f64>,
     pub last_ok: Option<DateTime<Utc>>,
     pub last_error: Option<(DateTime<Utc>, String)>,
+    /// Seconds between polls once pacing stretched them past `interval_secs` because the
+    /// backend answers slowly; stale marks follow it.
+    pub paced_secs: Option<f64>,
+    /// Incidents the source holds that are not shown (past its cap or its pages per poll).
+    pub not_shown: NotShown,
 }
 
 impl SourceHealth {
@@ -54,6 +59,8 @@ impl SourceHealth {
             interval_secs,
             last_ok: None,
             last_error: None,
+            paced_secs: None,
+            not_shown: NotShown::default(),
         }
     }
 
@@ -67,6 +74,7 @@ impl SourceHealth {
         let Some(interval) = self.interval_secs else {
             return false;
         };
+        let interval = interval.max(self.paced_secs.unwrap_or(0.0));
         match self.age_secs(now) {
             Some(age) => age as f64 > 3.0 * interval.max(1.0),
             None => true,
@@ -280,6 +288,18 @@ impl State {
         self.unsupported
             .get(&(inc.source.clone(), op.to_string()))
             .map(String::as_str)
+    }
+
+    /// Incidents held by sources but not shown, over every source: the list's "+N not
+    /// shown".
+    pub fn not_shown(&self) -> NotShown {
+        self.sources
+            .iter()
+            .filter(|h| h.role == SourceRole::Incidents)
+            .fold(NotShown::default(), |acc, h| NotShown {
+                count: acc.count.saturating_add(h.not_shown.count),
+                more: acc.more || h.not_shown.more,
+            })
     }
 
     pub fn pending_count(&self) -> usize {

@@ -165,6 +165,20 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 vec![Effect::Discard(replaced)]
             }
         }
+        BackendEvent::NotShown { source, not_shown } => {
+            health_mut(state, &source, SourceRole::Incidents).not_shown = not_shown;
+            vec![]
+        }
+        BackendEvent::Paced {
+            source,
+            interval_secs,
+        } => {
+            // Every role the source plays is polled by the same task.
+            for h in state.sources.iter_mut().filter(|h| h.name == source) {
+                h.paced_secs = interval_secs;
+            }
+            vec![]
+        }
         BackendEvent::Failed { source, at, error } => {
             // A source may play several roles; mark each one it plays.
             let mut any = false;

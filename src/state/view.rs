@@ -1,27 +1,7 @@
 //! The derived incident view: sort order and filter.
 
 use super::State;
-use crate::domain::{Incident, Status};
-
-fn status_rank(s: Status) -> u8 {
-    match s {
-        Status::Triggered => 0,
-        Status::Acknowledged => 1,
-        Status::Resolved => 2,
-    }
-}
-
-/// Open before resolved, worst SEV first, unacknowledged before acknowledged, then the
-/// nearest deadline: the row at the top is the one to act on. Ties go by id. Packed into
-/// integers because a 10,000-incident list is sorted on every poll.
-fn rank(i: &Incident) -> (u8, i64, u32) {
-    let class = u8::from(i.status == Status::Resolved) * 64 + i.sev.number() * 8;
-    (
-        class + status_rank(i.status),
-        i.respond_by.timestamp(),
-        i.respond_by.timestamp_subsec_nanos(),
-    )
-}
+use crate::domain::Incident;
 
 /// Every word of the filter must appear (case-insensitively) in one of the row's fields.
 pub fn matches(inc: &Incident, words: &[String]) -> bool {
@@ -59,7 +39,10 @@ impl State {
             .collect();
         // Sorted by compact keys read once, not by moving incidents (hundreds of bytes each)
         // or chasing them through memory on each of 10,000 x log 10,000 comparisons.
-        let mut keyed: Vec<_> = view.iter().map(|&i| (rank(&incidents[i]), i)).collect();
+        let mut keyed: Vec<_> = view
+            .iter()
+            .map(|&i| (incidents[i].urgency_rank(), i))
+            .collect();
         // Unstable is fine: ids are unique, so no two incidents compare equal.
         keyed.sort_unstable_by(|(ka, a), (kb, b)| {
             ka.cmp(kb)
