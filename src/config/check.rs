@@ -860,12 +860,31 @@ fn unknown(found: &str, known: &[&str], what: &str) -> String {
     }
 }
 
-/// The known name within two edits of `found`, if one is.
+/// The known name within two edits of `found`, if one is. Ties go to the name `found` is a
+/// shortening of (a dropped letter is the commonest typo), then to the longest shared start.
 fn closest<'k>(found: &str, known: &[&'k str]) -> Option<&'k str> {
+    let shortening = |k: &str| {
+        let mut rest = k.chars();
+        found.chars().all(|c| rest.any(|r| r == c))
+    };
+    let shared = |k: &str| {
+        found
+            .chars()
+            .zip(k.chars())
+            .take_while(|(a, b)| a == b)
+            .count()
+    };
     known
         .iter()
-        .map(|k| (edit_distance(found, k), *k))
-        .filter(|(d, _)| *d <= 2)
+        .map(|k| {
+            let rank = (
+                edit_distance(found, k),
+                !shortening(k),
+                std::cmp::Reverse(shared(k)),
+            );
+            (rank, *k)
+        })
+        .filter(|((d, ..), _)| *d <= 2)
         .min()
         .map(|(_, k)| k)
 }
@@ -941,6 +960,7 @@ mod tests {
             Some("poll_secs")
         );
         assert_eq!(closest("zzzzzz", &["url", "poll_secs"]), None);
+        assert_eq!(closest("sped", &["seed", "speed"]), Some("speed"));
     }
 
     #[test]
