@@ -8,6 +8,7 @@ pub mod backend;
 pub mod config;
 pub mod detect;
 pub mod domain;
+pub mod memory;
 pub mod runbook;
 pub mod state;
 pub mod ui;

@@ -189,9 +189,14 @@ pub struct State {
     pub change_events: bool,
     /// In no particular order: `view` orders them.
     pub incidents: Vec<Incident>,
+    /// Indices of all `incidents` in display order. Derived when incidents change, so a filter
+    /// keystroke never sorts.
+    pub order: Vec<usize>,
     /// Indices into `incidents` that pass the filter, in display order. Derived; kept in step
     /// by `update` so rendering never recomputes it.
     pub view: Vec<usize>,
+    /// Views of filters typed since the incidents last changed (see `view`). Derived.
+    pub filter_views: Vec<(String, Vec<usize>)>,
     /// Open incidents per SEV, SEV1 first. Derived with `view`, so the header and the list
     /// title never walk every incident on every frame.
     pub open_by_sev: [usize; 4],
@@ -239,7 +244,9 @@ impl State {
             pager_source: None,
             change_events: false,
             incidents: Vec::new(),
+            order: Vec::new(),
             view: Vec::new(),
+            filter_views: Vec::new(),
             open_by_sev: [0; 4],
             cursor: 0,
             selected_id: None,

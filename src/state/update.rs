@@ -142,7 +142,6 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             incidents,
         } => {
             health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
-            let old = std::mem::replace(&mut state.incidents, incidents);
             // With one incident source (the usual case) everything old is replaced, and
             // nothing needs moving. Every source that ever sent incidents is in `sources`, so
             // this is known without reading 10,000 source names.
@@ -151,12 +150,9 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .iter()
                 .all(|h| h.role != SourceRole::Incidents || h.name == source);
             let replaced = if only_source {
-                old
+                std::mem::replace(&mut state.incidents, incidents)
             } else {
-                let (replaced, others): (Vec<_>, Vec<_>) =
-                    old.into_iter().partition(|i| i.source == source);
-                state.incidents.extend(others);
-                replaced
+                replace_from(&mut state.incidents, &source, incidents)
             };
             state.rebuild_view();
             if replaced.is_empty() {
@@ -193,6 +189,35 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// Puts `fresh` in the slots of `source`'s incidents, so the other sources' incidents stay
+/// where they are (tens of thousands of moves of hundreds of bytes each took longer than a
+/// frame); returns the replaced ones. `incidents` has no order of its own: `view` sorts.
+fn replace_from(
+    incidents: &mut Vec<Incident>,
+    source: &str,
+    fresh: Vec<Incident>,
+) -> Vec<Incident> {
+    let mut fresh = fresh.into_iter();
+    let mut replaced = Vec::new();
+    let mut i = 0;
+    while i < incidents.len() {
+        if incidents[i].source != source {
+            i += 1;
+            continue;
+        }
+        match fresh.next() {
+            Some(new) => {
+                replaced.push(std::mem::replace(&mut incidents[i], new));
+                i += 1;
+            }
+            // Fewer than before: the last incident fills the hole, checked next.
+            None => replaced.push(incidents.swap_remove(i)),
+        }
+    }
+    incidents.extend(fresh);
+    replaced
 }
 
 /// Rebuilds the merged view the panes read from every source's latest set.
@@ -604,7 +629,7 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Back => {
             if !state.filter.is_empty() {
                 state.filter.clear();
-                state.rebuild_view();
+                state.refilter_view();
             } else if state.signal_feature.is_some() {
                 state.signal_feature = None;
             } else {
@@ -962,7 +987,7 @@ fn text(state: &mut State, action: Action) -> Vec<Effect> {
             if matches!(purpose, TextPurpose::Filter) {
                 // Filter as you type.
                 state.filter = editor.lines().join(" ");
-                state.rebuild_view();
+                state.refilter_view();
             }
             vec![]
         }
@@ -979,7 +1004,7 @@ fn text(state: &mut State, action: Action) -> Vec<Effect> {
             match purpose {
                 TextPurpose::Filter => {
                     state.filter.clear();
-                    state.rebuild_view();
+                    state.refilter_view();
                 }
                 TextPurpose::Answer { incident, .. } => {
                     state.overlay = Overlay::Runbook(incident);
@@ -999,7 +1024,7 @@ fn submit_text(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Ef
     match purpose {
         TextPurpose::Filter => {
             state.filter = typed;
-            state.rebuild_view();
+            state.refilter_view();
             vec![]
         }
         TextPurpose::Note(id) => {
