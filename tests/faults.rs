@@ -385,3 +385,40 @@ poll_secs = 1.0
     c.quit_cleanly_with(KEY_CTRL_C);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a source holds past its pages per poll and its cap on incidents is never silently
+/// missing: 30 open incidents in PagerDuty, read 10 a page for at most 2 pages (10 left
+/// unread, counted from PagerDuty's total) and 5 kept (the most urgent): the list shows 5 and
+/// says 25 are not shown; the requests per poll stay at two.
+#[test]
+fn incidents_past_pages_and_cap_are_counted_on_screen() {
+    let rt = tokio_runtime();
+    let server = rt.block_on(PdServer::start());
+    for n in 1..=30u64 {
+        let mut inc = PdIncident::new(&format!("PCAP{n:03}"), n, &format!("incident {n}"));
+        // Five of the first two pages are the most urgent: they are the ones kept.
+        inc.priority = (16..=20).contains(&n).then(|| "P1".to_string());
+        server.add(inc);
+    }
+    let root = servers::temp_dir("faults-cap");
+    let section = pagerduty_section(&root, "pd", &server.url, TOKEN)
+        + "page_size = 10\nmax_pages = 2\nmax_incidents = 5\n";
+    let args = config_args(&root, &section);
+    let mut c = Cockpit::launch(Launch::new("cap", 160, 40, args));
+    c.wait_for("five shown, the rest counted", |s| {
+        s.contains("Incidents 5 open · +25 not shown") && s.contains("SEV1 5")
+    });
+    // Never a third page: offsets 0 and 10 only, however many polls ran.
+    let offsets: std::collections::BTreeSet<String> = server
+        .lock()
+        .list_queries
+        .iter()
+        .flat_map(|q| {
+            q.iter()
+                .filter(|(k, _)| k == "offset")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(offsets, ["0".to_string(), "10".to_string()].into());
+    c.quit_cleanly_with(b"q");
+}

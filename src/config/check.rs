@@ -919,6 +919,11 @@ fn humanize(key: &str, msg: &str) -> (String, String) {
         };
         return (path, unknown(found, &known, "key"));
     }
+    if let Some(rest) = msg.strip_prefix("unknown variant `") {
+        let (found, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        return (format!("{key}.{found}"), unknown(found, &known, "name"));
+    }
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = msg.strip_prefix(prefix) {
             if let Some((found, expected)) = rest.split_once(", expected ") {
