@@ -20,6 +20,10 @@ pub enum Action {
     Bottom,
     /// Show or hide the incident detail pane.
     ToggleDetail,
+    /// The selected incident in full, on the whole screen, scrollable.
+    Describe,
+    /// Every source's health, with whole error messages.
+    Sources,
     /// Cycle which feature's signals the signal pane shows.
     NextFeature,
     /// Close the topmost overlay, clear the filter.
@@ -50,6 +54,10 @@ pub enum Action {
     ConfirmAnswer,
     /// Runbook: type a different answer.
     EditAnswer,
+    /// Text box: empty it.
+    ClearText,
+    /// Text box: start a new line (notes may span lines).
+    NewLine,
 
     #[serde(skip)]
     Tick(DateTime<Utc>),
@@ -86,8 +94,10 @@ impl Action {
             Action::Top => "first",
             Action::Bottom => "last",
             Action::ToggleDetail => "detail on / off",
-            Action::NextFeature => "next feature's signals",
-            Action::Back => "back / clear filter",
+            Action::Describe => "incident in full (scrolls)",
+            Action::Sources => "every source's health",
+            Action::NextFeature => "pin next feature's signals",
+            Action::Back => "back / clear filter / unpin",
             Action::Filter => "filter",
             Action::Ack => "acknowledge",
             Action::Escalate => "escalate",
@@ -105,6 +115,8 @@ impl Action {
             Action::Submit => "done",
             Action::ConfirmAnswer => "confirm answer",
             Action::EditAnswer => "edit answer",
+            Action::ClearText => "clear the text",
+            Action::NewLine => "new line (notes)",
             _ => "",
         }
     }
@@ -122,6 +134,8 @@ impl Action {
             Top,
             Bottom,
             ToggleDetail,
+            Describe,
+            Sources,
             NextFeature,
             Back,
             Filter,
@@ -141,6 +155,8 @@ impl Action {
             Submit,
             ConfirmAnswer,
             EditAnswer,
+            ClearText,
+            NewLine,
         ]
     }
 }

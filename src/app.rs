@@ -4,12 +4,14 @@
 use crate::action::Action;
 use crate::atomic_file;
 use crate::audit::{AuditLog, AuditRecord};
+use crate::backend::clock::Clock;
 use crate::backend::{Command, CommandOutcome, CommandRequest};
 use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Theme;
 use crate::runbook::postmortem::{self, Draft};
 use crate::state::{update, Effect, State};
 use crate::ui::{self, View};
+use chrono::Utc;
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
@@ -94,7 +96,8 @@ fn write_postmortem(audit_path: &Path, draft: &Draft) -> Result<String, String> 
         .unwrap_or(Path::new("."))
         .join("postmortems");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(postmortem::file_name(&draft.incident.id, draft.exported_at));
+    let at = draft.exported_at_real.unwrap_or(draft.exported_at);
+    let path = dir.join(postmortem::file_name(&draft.incident.id, at));
     atomic_file::write(&path, markdown.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.display().to_string())
@@ -159,6 +162,14 @@ fn discard(free: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// BEL on the terminal, between frames: a responder looking at another window hears it (and
+/// tmux marks the window). A dead terminal is noticed by the next frame, not here.
+fn ring_bell() {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+}
+
 pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {
     match keymap.action_for(mode, key) {
         Some(a) => Some(a),
@@ -182,9 +193,17 @@ pub struct Screen {
     /// Set on resize: the terminal emulator may have reflowed or dropped what it showed, so
     /// the next frame clears and repaints everything instead of sending a diff.
     repaint: bool,
+    /// The size of the last frame drawn: the terminal's own, which may be news before the
+    /// resize event arrives.
+    size: Option<(u16, u16)>,
 }
 
 impl Screen {
+    /// The size the last frame was drawn at.
+    pub fn drawn_size(&self) -> Option<(u16, u16)> {
+        self.size
+    }
+
     /// The next frame clears the terminal and redraws every cell.
     pub fn invalidate(&mut self) {
         self.shown = None;
@@ -207,6 +226,7 @@ impl Screen {
         // are the whole frame.
         terminal.autoresize()?;
         let mut frame = terminal.get_frame();
+        self.size = Some((frame.area().width, frame.area().height));
         ui::draw(&mut frame, state, view);
         let cells = terminal.current_buffer_mut();
         if self.shown.as_ref() == Some(&*cells) {
@@ -226,6 +246,8 @@ impl Screen {
 
 pub struct App<'a> {
     pub state: State,
+    /// The cockpit's clock, to stamp audit records and exports when they happen.
+    pub clock: Clock,
     pub theme: &'a Theme,
     pub keymap: &'a Keymap,
     pub router: Router,
@@ -249,14 +271,19 @@ impl App<'_> {
                         let _ = self.feedback.send(Action::CommandDone(outcome));
                     }
                 }
-                Effect::Export(draft) => {
+                Effect::Export(mut draft) => {
+                    draft.exported_at_real = Some(Utc::now());
                     if self.audit.send(Journal::Export(draft)).is_err() {
                         let _ = self
                             .feedback
                             .send(Action::Exported(Err("the audit writer has stopped".into())));
                     }
                 }
-                Effect::Audit(rec) => {
+                Effect::Audit(mut rec) => {
+                    // `update` has no clock and its `now` is the last tick's: an outcome that
+                    // arrives before the next tick would carry its request's time.
+                    let drill = (self.clock.speed() != 1.0).then(|| self.clock.now());
+                    rec.stamp(Utc::now(), drill);
                     if self.audit.send(Journal::Record(rec)).is_err() {
                         let _ = self
                             .feedback
@@ -272,6 +299,7 @@ impl App<'_> {
                         }
                     })
                 }
+                Effect::Bell => ring_bell(),
                 Effect::Quit => {}
             }
         }
@@ -297,9 +325,16 @@ impl App<'_> {
             theme: self.theme,
             keymap: self.keymap,
         };
-        self.screen
-            .present(terminal, &self.state, &view)
-            .map(|_| ())
+        self.screen.present(terminal, &self.state, &view)?;
+        // A frame drawn at a size `update` has not heard of (crossterm's resize event can
+        // arrive after keys typed at the new size): the state learns it now, so no key is
+        // taken by a screen it no longer describes — at 40x10 the frame says "too small"
+        // and `update` must refuse what the responder types blind.
+        if let Some((w, h)) = self.screen.drawn_size().filter(|s| *s != self.state.size) {
+            self.apply(Action::Resize(w, h));
+            self.screen.present(terminal, &self.state, &view)?;
+        }
+        Ok(())
     }
 
     /// Runs until quit. Returns the reason the loop ended.
@@ -309,6 +344,9 @@ impl App<'_> {
         mut actions: UnboundedReceiver<Action>,
         mut inputs: UnboundedReceiver<Input>,
     ) -> std::io::Result<()> {
+        // Configuration, like --read-only: how long the help generated from the keymap is, so
+        // `update` can keep its scrolling within it.
+        self.state.help_shape = ui::help_shape(self.keymap);
         self.draw(terminal)?;
         while !self.state.quit {
             tokio::select! {

@@ -1,6 +1,7 @@
 //! Append-only audit log of every action: who did what, to what, and how it ended. One JSON
 //! object per line, appended and fsynced before the writer reports success, never rewritten.
 
+use crate::domain::text::{sanitize, sanitize_lines};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -9,7 +10,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditRecord {
+    /// When it happened, in real (wall-clock) UTC: the app stamps each record as it leaves
+    /// `update`, so an outcome carries the moment the backend's answer arrived.
     pub at: DateTime<Utc>,
+    /// During a drill (`--speed`), the simulated time it happened at, which the incident's own
+    /// times are in. Absent outside drills, where the two are the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_at: Option<DateTime<Utc>>,
     pub actor: String,
     pub action: String,
     pub target: String,
@@ -31,15 +38,25 @@ impl AuditRecord {
         detail: &str,
         action_id: Option<u64>,
     ) -> Self {
+        // The log is read with `tail` and `grep` in a terminal: nothing in it may be a control
+        // sequence, whoever wrote the id or the note. A note keeps its lines.
         AuditRecord {
             at,
-            actor: actor.to_string(),
-            action: action.to_string(),
-            target: target.to_string(),
-            outcome: outcome.to_string(),
-            detail: detail.to_string(),
+            sim_at: None,
+            actor: sanitize(actor),
+            action: sanitize(action),
+            target: sanitize(target),
+            outcome: sanitize(outcome),
+            detail: sanitize_lines(detail),
             action_id,
         }
+    }
+
+    /// Stamps the record with the real time `now`; during a drill the time it was given (the
+    /// cockpit's simulated clock) moves to `sim_at`, precise to `sim_now`.
+    pub fn stamp(&mut self, now: DateTime<Utc>, sim_now: Option<DateTime<Utc>>) {
+        self.at = now;
+        self.sim_at = sim_now;
     }
 }
 
@@ -77,6 +94,27 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_carry_no_control_sequences_and_notes_keep_their_lines() {
+        let rec = AuditRecord::new(
+            Utc::now(),
+            "ana\u{1b}]0;pwned\u{7}",
+            "note",
+            "pd:P1\u{9b}2J\u{202e}",
+            "requested",
+            "first line\r\n\u{1b}[2Jsecond line",
+            Some(1),
+        );
+        assert_eq!(rec.actor, "ana");
+        assert_eq!(rec.target, "pd:P1", "the whole 8-bit CSI sequence goes");
+        assert_eq!(rec.detail, "first line\nsecond line");
+        let line = serde_json::to_string(&rec).expect("serialises");
+        assert!(
+            !line.contains(['\u{1b}', '\u{9b}', '\u{202e}', '\u{7}']),
+            "{line}"
+        );
+    }
 
     #[test]
     fn appends_never_rewrite() {

@@ -8,6 +8,8 @@ pub mod backend;
 pub mod config;
 pub mod detect;
 pub mod domain;
+pub mod drill;
+pub mod logfile;
 pub mod memory;
 pub mod runbook;
 pub mod state;

@@ -2,13 +2,14 @@
 //! backends to the event loop.
 
 use chrono::Utc;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::{self, App};
 use oncall_cockpit::backend::clock::Clock;
 use oncall_cockpit::config::check;
 use oncall_cockpit::config::error::ConfigError;
 use oncall_cockpit::config::settings::{self, Overrides, Paths};
+use oncall_cockpit::drill::{report, Timetable};
 use oncall_cockpit::state::{Flash, FlashLevel, State, TICKS_PER_SEC};
 use oncall_cockpit::wiring;
 use std::path::PathBuf;
@@ -21,8 +22,6 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
-    #[command(subcommand)]
-    command: Option<Cmd>,
     /// Config file (default: config.toml in the user config directory).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
@@ -33,7 +32,8 @@ struct Cli {
     #[arg(long)]
     seed: Option<u64>,
     /// Simulated time per wall-clock second, for drills (10 = ten times faster).
-    #[arg(long)]
+    // A negative number is a value to refuse with a clear message, not an unknown flag.
+    #[arg(long, allow_negative_numbers = true)]
     speed: Option<f64>,
     /// Disable every action (ack, escalate, resolve, note, rollback, kill switch).
     #[arg(long)]
@@ -44,16 +44,111 @@ struct Cli {
     /// Keymap name (built-in: default, vim).
     #[arg(long)]
     keymap: Option<String>,
+    /// Timetable of the simulated fleet's drill: the documented one, or one drawn from the
+    /// seed (a game day that surprises the responder).
+    #[arg(long, value_enum, default_value_t = DrillKind::Default)]
+    drill: DrillKind,
     /// Panic after the first frame: proves the terminal is restored on a crash.
     #[arg(long, hide = true)]
     crash_test: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-#[derive(Subcommand, Debug)]
-enum Cmd {
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum DrillKind {
+    Default,
+    Random,
+}
+
+impl From<DrillKind> for Timetable {
+    fn from(k: DrillKind) -> Timetable {
+        match k {
+            DrillKind::Default => Timetable::Default,
+            DrillKind::Random => Timetable::Random,
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Run drills headless, as fast as the CPU allows, and score the detectors against what
+    /// each drill injected: per incident type detected, time to detect, SEV, false positives.
+    /// Exits 1 when anything was missed, late, mis-ranked, false or recovered too early.
+    Drill(DrillArgs),
     /// Check the config file and the theme and keymap it names, print every error at once and
     /// exit non-zero if there is any; the cockpit runs the same check before it starts.
     CheckConfig,
+}
+
+#[derive(clap::Args, Debug)]
+struct DrillArgs {
+    /// Print the report (the only thing `drill` does today; the TUI drill is the default
+    /// command).
+    #[arg(long)]
+    report: bool,
+    /// Number of seeds, from --seed on.
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Simulated hours per seed.
+    #[arg(long, default_value_t = 3.0)]
+    hours: f64,
+    /// The documented timetable or one drawn per seed.
+    #[arg(long, value_enum, default_value_t = DrillKind::Default)]
+    drill: DrillKind,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `drill --report`: headless drills scored against their ground truth.
+fn drill_report(args: &DrillArgs, detect: &oncall_cockpit::detect::DetectConfig) -> ExitCode {
+    if !args.report {
+        eprintln!("oncall-cockpit drill: add --report (the interactive drill is `oncall-cockpit --drill …`)");
+        return ExitCode::from(2);
+    }
+    if !(args.hours.is_finite() && args.hours > 0.0 && args.hours <= 48.0) {
+        eprintln!(
+            "oncall-cockpit drill: --hours must be between 0 and 48, got {}",
+            args.hours
+        );
+        return ExitCode::from(2);
+    }
+    let opts = report::Options {
+        timetable: args.drill.into(),
+        seeds: (args.seed..args.seed.saturating_add(args.seeds.max(1))).collect(),
+        hours: args.hours,
+        poll_secs: 10,
+        cfg: detect.clone(),
+    };
+    let summary = match report::run(&opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oncall-cockpit drill: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&summary).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    } else {
+        report::render(&summary)
+    };
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{text}");
+    let clean = summary.false_positives == 0
+        && summary.detected == summary.expected
+        && summary.recovered_while_firing == 0
+        && summary.late == 0
+        && summary.sev_wrong == 0
+        && summary.duplicates == 0;
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn init_logging(path: &std::path::Path) -> Result<(), String> {
@@ -68,7 +163,9 @@ fn init_logging(path: &std::path::Path) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONCALL_COCKPIT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
+        .with_writer(std::sync::Mutex::new(oncall_cockpit::logfile::SafeLog(
+            file,
+        )))
         .with_ansi(false)
         .with_env_filter(filter)
         .try_init()
@@ -82,17 +179,23 @@ fn author(configured: Option<String>) -> String {
         .unwrap_or_else(|| "responder".into())
 }
 
-/// SIGTERM and SIGHUP (an SSH drop) end the loop like `q` does, so the terminal is restored.
-/// The handlers are registered here, synchronously, before the terminal is touched: a signal
-/// can never arrive in a window where its default action would kill us mid-frame.
+/// SIGTERM, SIGHUP (an SSH drop), SIGINT and SIGQUIT (`kill -INT`, `kill -QUIT`; in raw
+/// mode ctrl-c and ctrl-\ arrive as keys instead) end the loop like `q` does, so the terminal
+/// is restored. The handlers are registered here, synchronously, before the terminal is
+/// touched: a signal can never arrive in a window where its default action would kill us
+/// mid-frame.
 fn watch_signals(tx: UnboundedSender<Action>) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
     let mut hup = signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    let mut quit = signal(SignalKind::quit()).map_err(|e| format!("SIGQUIT handler: {e}"))?;
     tokio::spawn(async move {
         let why = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = hup.recv() => "SIGHUP",
+            _ = int.recv() => "SIGINT",
+            _ = quit.recv() => "SIGQUIT",
         };
         tracing::info!("received {why}");
         let _ = tx.send(Action::Shutdown(why.into()));
@@ -131,7 +234,7 @@ fn main() -> ExitCode {
         &paths.config_dir,
         &overrides,
     );
-    if matches!(cli.command, Some(Cmd::CheckConfig)) {
+    if matches!(cli.command, Some(Command::CheckConfig)) {
         return check_config(&config_file, cli.config.is_some(), loaded);
     }
     let loaded = match loaded {
@@ -149,6 +252,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Drill(args)) = &cli.command {
+        return drill_report(args, &loaded.settings.detect);
+    }
     let mut warnings = loaded.warnings.clone();
     if let Err(e) = init_logging(&paths.log_file()) {
         warnings.push(format!("log file unavailable: {e}"));
@@ -254,14 +360,19 @@ async fn run(
     let banner = if real {
         wiring::banner(s)
     } else {
-        format!("sim seed {seed} ×{speed}")
+        match cli.drill {
+            DrillKind::Default => format!("sim seed {seed} ×{speed}"),
+            DrillKind::Random => format!("sim random drill seed {seed} ×{speed}"),
+        }
     };
     let mut state = State::new(clock.now(), &author(s.author.clone()), &banner);
     state.read_only = cli.read_only;
+    state.speed = speed;
+    state.alerts = s.alerts.clone();
     let router = if real {
         wiring::start_real(s, clock, &tx, &mut state)
     } else {
-        wiring::start_sim(s, seed, clock, &tx, &mut state)?
+        wiring::start_sim(s, seed, cli.drill.into(), clock, &tx, &mut state)?
     };
     if let Some(w) = warnings.first() {
         let more = if warnings.len() > 1 {
@@ -292,6 +403,7 @@ async fn run(
     let inputs = app::spawn_input_thread();
     let mut app = App {
         state,
+        clock,
         theme: &loaded.theme,
         keymap: &loaded.keymap,
         router,

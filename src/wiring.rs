@@ -14,10 +14,11 @@ use crate::backend::local::SharedIncidents;
 use crate::backend::pagerduty::PagerDuty;
 use crate::backend::pagerduty_events::PagerDutyEvents;
 use crate::backend::prometheus::Prometheus;
-use crate::backend::sim::{FleetSpec, Sim};
+use crate::backend::sim::Sim;
 use crate::backend::unleash::Unleash;
 use crate::backend::{CommandRequest, FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
+use crate::drill::{self, Timetable};
 use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -29,6 +30,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.clamp(0.1, 3600.0)).unwrap_or(Duration::from_secs(3600))
 }
+
+/// A random drill in the cockpit spreads its faults over the first hour and a half.
+const RANDOM_DRILL_SECS: i64 = 90 * 60;
 
 /// Registers a source whose adapter could not even be built (bad URL, missing token): it
 /// shows as failing with the reason, and the rest of the cockpit carries on.
@@ -170,11 +174,13 @@ fn polled<S>(
 pub fn start_sim(
     settings: &Settings,
     seed: u64,
+    timetable: Timetable,
     clock: Clock,
     tx: &UnboundedSender<Action>,
     state: &mut State,
 ) -> Result<Router, String> {
-    let sim = Sim::new(FleetSpec::builtin()?, seed, clock.origin())?;
+    let spec = drill::fleet(timetable, seed, RANDOM_DRILL_SECS)?;
+    let sim = Sim::new(spec, seed, clock.origin())?;
     let name = "sim".to_string();
     let poll = secs(settings.sim.poll_secs);
     let interval = Some(poll.as_secs_f64() * clock.speed());

@@ -207,6 +207,19 @@ fn sigterm_exits_cleanly() {
     signal_exits_cleanly("sigterm", "-TERM");
 }
 
+/// `kill -INT` (in raw mode ctrl-c is a key, so SIGINT only comes from outside) must restore the
+/// terminal like SIGTERM, not leave the alternate screen on and the cursor hidden.
+#[test]
+fn sigint_exits_cleanly() {
+    signal_exits_cleanly("sigint", "-INT");
+}
+
+/// `kill -QUIT` likewise: its default action would also dump core over the responder's screen.
+#[test]
+fn sigquit_exits_cleanly() {
+    signal_exits_cleanly("sigquit", "-QUIT");
+}
+
 fn signal_exits_cleanly(name: &str, sig: &str) {
     let mut c = Cockpit::start(name, 100, 30, &[]);
     c.wait_for("the first frame", |t| t.contains("oncall-cockpit"));

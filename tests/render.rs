@@ -320,3 +320,261 @@ fn incidents_not_shown_are_counted_in_the_list_title() {
     update(&mut s, report(0, false));
     assert!(!title_row(&s).contains("not shown"), "{}", title_row(&s));
 }
+
+/// Feeds the bytes a frame sends to the terminal into a vt100 parser (which, like tmux, gives
+/// each code point its own width) and checks that every cell it draws holds what the frame
+/// holds. A grapheme the layout counts at another width than the terminal draws it leaves
+/// stale cells and shifts everything after it on the row.
+fn assert_terminal_matches_frame(parser: &vt100::Parser, frame: &Buffer, what: &str) {
+    let screen = parser.screen();
+    let mut skip = 0;
+    for y in 0..frame.area.height {
+        for x in 0..frame.area.width {
+            let want = frame[(x, y)].symbol();
+            let cell = screen.cell(y, x).expect("cell in range");
+            if skip > 0 {
+                skip -= 1;
+                assert!(
+                    cell.is_wide_continuation() || cell.contents().is_empty(),
+                    "{what}: ({x},{y}) should be covered by the wide character before it, \
+                     terminal has {:?}",
+                    cell.contents()
+                );
+                continue;
+            }
+            let got = cell.contents();
+            let got = if got.is_empty() { " ".to_string() } else { got };
+            assert_eq!(
+                got, want,
+                "{what}: cell ({x},{y}) — terminal draws {got:?}, frame holds {want:?}"
+            );
+            skip = oncall_cockpit::domain::text::width(want).saturating_sub(1);
+        }
+    }
+}
+
+/// Emoji presentation sequences (VS16), skin tones, joiners, CJK, tag characters and Hangul
+/// fillers in titles — and in an incident id, which is shown verbatim and only passes the
+/// frame's last scrub — reach a terminal exactly as the frame holds them, frame after frame.
+#[test]
+fn the_terminal_draws_what_the_frame_holds_for_emoji_and_cjk() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        check_terminal_against_frames(w, h);
+    }
+}
+
+fn check_terminal_against_frames(w: u16, h: u16) {
+    let mut s = drill_state(15);
+    let mut incidents = s.incidents.clone();
+    let titles = [
+        "\u{26a0}\u{fe0f} disk full \u{2764}\u{fe0f} on the \u{1f525} path",
+        "日本語のタイトルは二列ずつ数えます、とても長い題名です",
+        "ok\u{e0041}\u{e0042}\u{e007f}\u{115f}end \u{1f44d}\u{1f3fd} \u{1f468}\u{200d}\u{1f469}",
+        "keycap 1\u{fe0f}\u{20e3} flag \u{1f1fa}\u{1f1f8} e\u{301}t\u{e9}",
+    ];
+    for (inc, title) in incidents.iter_mut().zip(titles) {
+        let mut json = serde_json::to_value(&*inc).expect("serialise");
+        json["title"] = title.into();
+        *inc = serde_json::from_value(json).expect("deserialise");
+    }
+    incidents[0].id = "pd:\u{26a0}\u{fe0f}\u{e0041}日本".into();
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "sim".into(),
+            at,
+            incidents,
+        }),
+    );
+    update(&mut s, Action::Top);
+    {
+        let wire = Wire::default();
+        let options = TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
+        };
+        let mut term =
+            Terminal::with_options(CrosstermBackend::new(wire.clone()), options).expect("term");
+        let (theme, keymap) = (theme("default"), keymap());
+        let view = View {
+            theme: &theme,
+            keymap: &keymap,
+        };
+        let mut screen = Screen::default();
+        let mut parser = vt100::Parser::new(h, w, 0);
+        let mut fed = 0;
+        let state = &mut s;
+        // The first frame, then diffs: the selection moving, the detail pane, the full view.
+        for (n, step) in [
+            None,
+            Some(Action::Down),
+            Some(Action::Down),
+            Some(Action::ToggleDetail),
+            Some(Action::Top),
+            Some(Action::Describe),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(a) = step {
+                update(state, a);
+            }
+            screen.present(&mut term, state, &view).expect("present");
+            let bytes = wire.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            parser.process(&bytes[fed..]);
+            fed = bytes.len();
+            let frame = render_with(state, w, h, &theme);
+            assert_terminal_matches_frame(&parser, &frame, &format!("{w}x{h} frame {n}"));
+            let text = parser.screen().contents();
+            assert!(
+                !text.contains(['\u{fe0f}', '\u{e0041}', '\u{115f}']),
+                "{text}"
+            );
+            if n == 0 {
+                assert!(text.contains("\u{26a0} disk full \u{2764}"), "{text}");
+                assert!(text.contains("日本語のタイ"), "{text}");
+            }
+        }
+    }
+}
+
+/// With many sources the footer line cannot hold them all: failures come first, the rest is
+/// counted in `+N more · s sources`, and the sources view shows every one with its whole error
+/// (the fix for a refused token file, "chmod 600", included). Rows from a failing source say
+/// their data may be stale.
+#[test]
+fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
+    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    let mut s = drill_state(15);
+    let now = s.now;
+    let failing = |name: &str, role, err: &str| {
+        let mut h = SourceHealth::new(name, role, Some(10.0));
+        h.last_error = Some((now, err.to_string()));
+        h
+    };
+    s.sources.extend([
+        failing(
+            "pagerduty-eu",
+            SourceRole::Incidents,
+            "token file /home/ana/.config/oncall-cockpit/pd-token is readable by group or others; \
+             refusing it (run: chmod 600 /home/ana/.config/oncall-cockpit/pd-token)",
+        ),
+        failing(
+            "prometheus-us",
+            SourceRole::Metrics,
+            "HTTP 503: overloaded, try later",
+        ),
+        SourceHealth::new("alertmanager", SourceRole::Incidents, Some(10.0)),
+        SourceHealth::new("flagd", SourceRole::Flags, None),
+        SourceHealth::new("unleash", SourceRole::Flags, None),
+    ]);
+    let out = screen(&s, 80, 24);
+    let footer = out.lines().last().unwrap_or_default().to_string();
+    assert!(footer.starts_with("✗ pagerduty-eu: token file"), "{footer}");
+    assert!(footer.contains("more · s sources"), "{footer}");
+    assert!(!out.contains("◌ STALE"), "the sim source is fine: {out}");
+
+    update(&mut s, Action::Sources);
+    let view = screen(&s, 80, 24);
+    for name in [
+        "pagerduty-eu",
+        "prometheus-us",
+        "alertmanager",
+        "flagd",
+        "unleash",
+        "sim",
+    ] {
+        assert!(view.contains(name), "{name} missing:\n{view}");
+    }
+    assert!(
+        view.contains("chmod 600"),
+        "the fix is shown whole:\n{view}"
+    );
+    update(&mut s, Action::Back);
+
+    // The drill's own source fails: its incidents' rows say their data may be stale.
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Failed {
+            source: "sim".into(),
+            at,
+            error: "connection refused".into(),
+        }),
+    );
+    let out = screen(&s, 100, 30);
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("│SEV") && !l.contains("TYPE"))
+        .collect();
+    assert!(!rows.is_empty(), "{out}");
+    assert!(rows.iter().all(|r| r.contains("◌ STALE")), "{out}");
+    update(&mut s, Action::ToggleDetail);
+    assert!(
+        screen(&s, 100, 30).contains("sim FAILING: connection refused"),
+        "the detail says why"
+    );
+}
+
+/// A recovered incident sits below the firing ones, quiet, and says what is left to do; its
+/// overdue countdown is no longer drawn as an emergency.
+#[test]
+fn recovered_incidents_are_demoted_and_suggest_resolve() {
+    let mut s = drill_state(15);
+    let mut incidents = s.incidents.clone();
+    let top = s.view[0];
+    incidents[top].firing = false;
+    incidents[top].respond_by = s.now - chrono::Duration::minutes(5);
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "sim".into(),
+            at,
+            incidents,
+        }),
+    );
+    let buf = render_with(&s, 100, 30, &theme("default"));
+    let out = text(&buf);
+    let rows: Vec<(u16, &str)> = out
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("│SEV") && !l.contains("TYPE"))
+        .map(|(y, l)| (y as u16, l))
+        .collect();
+    let (y, last) = rows.last().copied().expect("rows");
+    assert!(last.contains("recovered — R to resolve"), "{out}");
+    let overdue = theme("default").style(oncall_cockpit::config::theme::Role::Overdue);
+    let loud = (0..buf.area.width).any(|x| buf[(x, y)].fg == overdue.fg.unwrap_or_default());
+    assert!(
+        !loud,
+        "a recovered incident's countdown is not drawn overdue:\n{last}"
+    );
+}
+
+/// In the high-contrast theme the selected row is black on bright yellow: every cell of it,
+/// the countdown included, must be drawn in the selection's foreground (white on bright
+/// yellow could not be read), except the SEV badge on its own background.
+#[test]
+fn high_contrast_selected_row_is_readable() {
+    let s = drill_state(15);
+    let hc = theme("high-contrast");
+    let buf = render_with(&s, 100, 30, &hc);
+    let out = text(&buf);
+    let y = out
+        .lines()
+        .position(|l| l.contains("│SEV1"))
+        .expect("the selected SEV1 row") as u16;
+    let selected = hc.style(oncall_cockpit::config::theme::Role::Selected);
+    for x in 6..99 {
+        let cell = &buf[(x, y)];
+        if cell.bg == selected.bg.unwrap_or_default() && cell.symbol() != " " {
+            assert_eq!(
+                cell.fg,
+                selected.fg.unwrap_or_default(),
+                "({x},{y}) {:?} is not in the selection's colour",
+                cell.symbol()
+            );
+        }
+    }
+}

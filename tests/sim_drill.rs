@@ -3,25 +3,21 @@
 
 mod common;
 
+use chrono::Duration;
 use common::{origin, Drill};
+use oncall_cockpit::backend::sim::FleetSpec;
 use oncall_cockpit::backend::IncidentOp;
+use oncall_cockpit::detect;
 use oncall_cockpit::domain::{IncidentType, Sev, SignalKind, Status};
-
-fn open_types(d: &Drill) -> Vec<(IncidentType, String, Sev)> {
-    d.store
-        .incidents()
-        .iter()
-        .filter(|i| i.is_open() && i.firing)
-        .map(|i| (i.kind, i.feature.to_string(), i.sev))
-        .collect()
-}
+use oncall_cockpit::drill::report::{self, Options, Summary};
+use oncall_cockpit::drill::{Run, Timetable};
 
 #[test]
 fn every_incident_type_fires_within_half_an_hour_of_simulated_time() {
     // At --speed 10 this is three minutes of wall time.
     let mut d = Drill::new(42);
     d.minutes(30);
-    let seen: Vec<IncidentType> = d.store.incidents().iter().map(|i| i.kind).collect();
+    let seen: Vec<IncidentType> = d.run.store.incidents().iter().map(|i| i.kind).collect();
     // Every type the detectors know; `Other` is only for external sources.
     for kind in IncidentType::ALL
         .into_iter()
@@ -32,10 +28,20 @@ fn every_incident_type_fires_within_half_an_hour_of_simulated_time() {
 }
 
 #[test]
-fn calm_history_raises_nothing() {
-    let mut d = Drill::new(42);
-    d.minutes(1);
-    assert!(d.store.incidents().is_empty(), "{:?}", open_types(&d));
+fn a_calm_fleet_raises_nothing_for_three_hours() {
+    // Longer than every hold (errors 10 min, latency 15 min) and every baseline window, on
+    // several seeds: the bootstrap from history, the quarantine and the count tests all run.
+    for seed in [1, 2, 3] {
+        let mut spec = FleetSpec::builtin().expect("fleet");
+        spec.scenario.clear();
+        let mut run = Run::new(spec, seed, detect::builtin()).expect("run");
+        run.run_until(origin() + Duration::hours(3), 10);
+        assert!(
+            run.changes.is_empty(),
+            "seed {seed}: {:?}",
+            run.changes.first()
+        );
+    }
 }
 
 #[test]
@@ -43,7 +49,8 @@ fn the_drill_lands_on_the_sev_ladder_as_designed() {
     let mut d = Drill::new(42);
     d.minutes(30);
     let sev_of = |kind: IncidentType| {
-        d.store
+        d.run
+            .store
             .incidents()
             .iter()
             .find(|i| i.kind == kind)
@@ -64,7 +71,7 @@ fn same_seed_same_drill_other_seed_other_numbers() {
         d.minutes(12);
     }
     assert_eq!(a.last, b.last);
-    assert_eq!(a.store.incidents(), b.store.incidents());
+    assert_eq!(a.run.store.incidents(), b.run.store.incidents());
     assert_ne!(a.last.signals, c.last.signals);
 }
 
@@ -78,7 +85,8 @@ fn last(d: &Drill, feature: &str, kind: SignalKind) -> f64 {
 }
 
 fn firing(d: &Drill, feature: &str, kind: IncidentType) -> bool {
-    d.store
+    d.run
+        .store
         .incidents()
         .iter()
         .any(|i| i.feature.as_str() == feature && i.kind == kind && i.is_open() && i.firing)
@@ -90,9 +98,12 @@ fn kill_switch_stops_the_cost_loop_of_that_feature_only() {
     d.minutes(6);
     assert!(firing(&d, "triage-agent", IncidentType::CostExplosion));
     let support_cost = last(&d, "support-bot", SignalKind::CostPerMin);
-    assert!(d.world.kill_switch("triage-agent", None, true).is_ok());
+    assert!(d.run.world.kill_switch("triage-agent", None, true).is_ok());
     d.minutes(10);
     assert_eq!(last(&d, "triage-agent", SignalKind::CostPerMin), 0.0);
+    // Contained at once, but "recovered" only after a full recovery hold back inside.
+    assert!(firing(&d, "triage-agent", IncidentType::CostExplosion));
+    d.minutes(14);
     assert!(!firing(&d, "triage-agent", IncidentType::CostExplosion));
     // Other features keep serving.
     assert!(last(&d, "support-bot", SignalKind::CostPerMin) > support_cost * 0.5);
@@ -104,6 +115,7 @@ fn segment_kill_switch_ends_the_guardrail_bypass() {
     d.minutes(12);
     assert!(firing(&d, "code-assistant", IncidentType::GuardrailBypass));
     assert!(d
+        .run
         .world
         .kill_switch("code-assistant", Some("free-tier"), true)
         .is_ok());
@@ -119,7 +131,7 @@ fn prompt_rollback_heals_drift_and_eval() {
     assert!(firing(&d, "support-bot", IncidentType::CapabilityDrift));
     assert!(firing(&d, "support-bot", IncidentType::EvalRegression));
     assert_eq!(
-        d.world.rollback("support-bot", "v12").map(|_| ()),
+        d.run.world.rollback("support-bot", "v12").map(|_| ()),
         Ok(()),
         "rollback to last-known-good"
     );
@@ -128,21 +140,25 @@ fn prompt_rollback_heals_drift_and_eval() {
     assert!(!firing(&d, "support-bot", IncidentType::CapabilityDrift));
     assert!(!firing(&d, "support-bot", IncidentType::EvalRegression));
     assert!(
-        d.world.rollback("support-bot", "v12").is_err(),
+        d.run.world.rollback("support-bot", "v12").is_err(),
         "already on v12"
     );
-    assert!(d.world.rollback("support-bot", "v99").is_err());
+    assert!(d.run.world.rollback("support-bot", "v99").is_err());
 }
 
 #[test]
 fn acknowledging_stops_the_countdown() {
     let mut d = Drill::new(42);
     d.minutes(6);
-    let id = d.store.incidents()[0].id.clone();
-    let inc = &d.store.incidents()[0];
+    let id = d.run.store.incidents()[0].id.clone();
+    let inc = &d.run.store.incidents()[0];
     assert!(inc.seconds_left(d.now).is_some());
-    assert!(d.store.apply(&id, &IncidentOp::Ack, "ana", d.now).is_ok());
-    let inc = &d.store.incidents()[0];
+    assert!(d
+        .run
+        .store
+        .apply(&id, &IncidentOp::Ack, "ana", d.now)
+        .is_ok());
+    let inc = &d.run.store.incidents()[0];
     assert_eq!(inc.status, Status::Acknowledged);
     assert_eq!(inc.seconds_left(d.now), None);
     assert!(origin() < d.now);
@@ -152,13 +168,72 @@ fn acknowledging_stops_the_countdown() {
 fn levers_reject_unknown_targets_plainly() {
     let mut d = Drill::new(42);
     assert_eq!(
-        d.world.kill_switch("nope", None, true),
+        d.run.world.kill_switch("nope", None, true),
         Err("no feature nope in the fleet".into())
     );
     assert_eq!(
-        d.world.kill_switch("support-bot", Some("vip"), true),
+        d.run.world.kill_switch("support-bot", Some("vip"), true),
         Err("support-bot has no user segment vip".into())
     );
-    assert!(d.world.kill_switch("support-bot", None, false).is_err());
+    assert!(d.run.world.kill_switch("support-bot", None, false).is_err());
     d.minutes(1);
+}
+
+fn report(timetable: Timetable, seeds: std::ops::Range<u64>) -> Summary {
+    let opts = Options {
+        timetable,
+        seeds: seeds.collect(),
+        hours: 3.0,
+        poll_secs: 10,
+        cfg: detect::builtin(),
+    };
+    report::run(&opts).expect("drills run")
+}
+
+/// The acceptance bar of a drill report: every expected incident raised once at its SEV and
+/// within its bound, nothing else raised, nothing shown recovered while its cause lasts.
+fn assert_clean(s: &Summary) {
+    let text = report::render(s);
+    assert!(s.expected > 0, "{text}");
+    assert_eq!(s.detected, s.expected, "recall\n{text}");
+    assert_eq!(s.false_positives, 0, "false positives\n{text}");
+    assert_eq!(s.duplicates, 0, "raised more than once\n{text}");
+    assert_eq!(
+        s.recovered_while_firing, 0,
+        "recovered while firing\n{text}"
+    );
+    assert_eq!(s.late, 0, "time to detect\n{text}");
+    assert_eq!(s.sev_wrong, 0, "SEV\n{text}");
+}
+
+#[test]
+fn the_default_drill_raises_each_event_once_at_its_sev_on_twenty_seeds() {
+    let s = report(Timetable::Default, 1..21);
+    assert_clean(&s);
+    // Every one of the eight events, on every seed.
+    assert_eq!(s.expected, 8 * 20);
+    // The SEV1 guardrail bypass: within 3 minutes always, within 2 at the median, and the
+    // SEV2 cost explosion within 2 minutes always.
+    let guard = &s.by_type["guardrail bypass"];
+    assert!(guard.ttd_median_secs.is_some_and(|t| t <= 120), "{guard:?}");
+    assert!(guard.ttd_max_secs.is_some_and(|t| t <= 180), "{guard:?}");
+    let cost = &s.by_type["cost explosion"];
+    assert!(cost.ttd_max_secs.is_some_and(|t| t <= 120), "{cost:?}");
+    // Latency and errors keep their holds.
+    assert!(s.by_type["latency degradation"].ttd_median_secs >= Some(15 * 60 - 60));
+    assert!(s.by_type["errors"].ttd_median_secs >= Some(9 * 60));
+}
+
+#[test]
+fn random_drills_are_raised_once_each_and_nothing_else_on_twenty_seeds() {
+    let s = report(Timetable::Random, 1..21);
+    assert_clean(&s);
+    // Every incident type comes up somewhere in twenty random timetables.
+    for kind in IncidentType::ALL
+        .into_iter()
+        .filter(|k| *k != IncidentType::Other)
+    {
+        let st = s.by_type.get(kind.label());
+        assert!(st.is_some_and(|t| t.detected > 0), "{kind:?} never drawn");
+    }
 }

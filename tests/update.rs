@@ -246,7 +246,7 @@ fn incidents(source: &str, n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<I
         .collect()
 }
 
-fn poll(s: &mut State, source: &str, list: Vec<Incident>) -> Vec<Effect> {
+fn poll_from(s: &mut State, source: &str, list: Vec<Incident>) -> Vec<Effect> {
     let at = s.now;
     update(
         s,
@@ -264,7 +264,7 @@ fn fresh_view(s: &State) -> Vec<String> {
     fresh.sources = s.sources.clone();
     fresh.filter = s.filter.clone();
     let list: Vec<Incident> = s.incidents.clone();
-    poll(&mut fresh, "all", list);
+    poll_from(&mut fresh, "all", list);
     view_ids(&fresh)
 }
 
@@ -277,7 +277,7 @@ fn filtering_as_you_type_matches_filtering_from_scratch() {
         s.sources
             .push(SourceHealth::new(src, SourceRole::Incidents, Some(10.0)));
         let list = incidents(src, 300, s.now);
-        poll(&mut s, src, list);
+        poll_from(&mut s, src, list);
     }
     update(&mut s, Action::Filter);
     let typed = "sev1 SUPPORT über am:";
@@ -294,7 +294,7 @@ fn filtering_as_you_type_matches_filtering_from_scratch() {
         if n == 5 {
             // A poll while filtering: views of earlier filters are out of date.
             let list = incidents("pd", 200, s.now - chrono::Duration::minutes(3));
-            poll(&mut s, "pd", list);
+            poll_from(&mut s, "pd", list);
             assert_eq!(
                 view_ids(&s),
                 fresh_view(&s),
@@ -325,12 +325,12 @@ fn a_poll_replaces_only_its_own_sources_incidents() {
         s.sources
             .push(SourceHealth::new(src, SourceRole::Incidents, Some(10.0)));
         let list = incidents(src, 50, s.now);
-        poll(&mut s, src, list);
+        poll_from(&mut s, src, list);
     }
     let count = |s: &State, src: &str| s.incidents.iter().filter(|i| i.source == src).count();
     for (n, expect_freed) in [(20, 50), (80, 20), (0, 80)] {
         let list = incidents("pd", n, s.now);
-        let fx = poll(&mut s, "pd", list);
+        let fx = poll_from(&mut s, "pd", list);
         let freed = fx
             .iter()
             .map(|e| match e {
@@ -449,10 +449,35 @@ fn ack_of_an_acknowledged_incident_is_refused_locally() {
     );
 }
 
+/// Escalating pages the next level and undoes the ack: it asks first, names who is next and
+/// says what it undoes.
 #[test]
-fn escalate_sends_at_once() {
+fn escalate_asks_first_names_the_next_level_and_says_the_ack_is_undone() {
     let mut s = state();
+    let i = s.view[0];
+    s.incidents[i].status = Status::Acknowledged;
+    s.incidents[i].acked_by = Some("bo".into());
     let fx = update(&mut s, Action::Escalate);
+    assert!(fx.is_empty(), "nothing is sent before yes: {fx:?}");
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("escalate must confirm: {:?}", s.overlay);
+    };
+    assert!(c.title.contains("to level 2"), "{}", c.title);
+    assert!(
+        c.warnings
+            .iter()
+            .any(|l| l.contains("level 2 — secondary on-call")),
+        "who is next, from [alerts] escalation_levels: {c:?}"
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("acknowledgement by bo is UNDONE")),
+        "{c:?}"
+    );
+    assert!(update(&mut s, Action::Cancel).is_empty());
+    update(&mut s, Action::Escalate);
+    let fx = update(&mut s, Action::Confirm);
     assert!(matches!(
         sent(&fx).as_slice(),
         [Command::Incident {
@@ -460,6 +485,7 @@ fn escalate_sends_at_once() {
             ..
         }]
     ));
+    assert_eq!(audited(&fx), vec![("escalate".into(), "requested".into())]);
 }
 
 #[test]
@@ -471,7 +497,10 @@ fn resolve_confirms_first_and_cancel_sends_nothing() {
         panic!("resolve must confirm");
     };
     assert!(c.danger);
-    assert!(c.lines.iter().any(|l| l.contains("STILL FIRING")));
+    assert!(
+        c.warnings.iter().any(|l| l.contains("STILL FIRING")),
+        "a warning, drawn whatever the title's length: {c:?}"
+    );
     assert_eq!(s.input_mode(), Mode::Dialog);
     let fx = update(&mut s, Action::Cancel);
     assert!(fx.is_empty());
@@ -571,11 +600,14 @@ fn kill_switch_offers_feature_and_segments() {
     assert_eq!(
         labels,
         vec![
-            "ENGAGE whole feature",
+            "keep serving",
             "ENGAGE segment free-tier",
-            "ENGAGE segment enterprise"
-        ]
+            "ENGAGE segment enterprise",
+            "ENGAGE whole feature",
+        ],
+        "the harmless choice first, the whole feature last"
     );
+    assert_eq!(p.cursor, 0, "nothing dangerous is preselected");
     update(&mut s, Action::Down);
     update(&mut s, Action::Select);
     let fx = update(&mut s, Action::Confirm);
@@ -593,6 +625,16 @@ fn kill_switch_offers_feature_and_segments() {
     update(&mut s, Action::KillSwitch);
     assert!(update(&mut s, Action::Cancel).is_empty());
     assert!(matches!(s.overlay, Overlay::None));
+    // Habit keys change nothing: `K y y` and `K enter y` land on "keep serving".
+    for keys in [
+        [Action::KillSwitch, Action::Confirm, Action::Confirm],
+        [Action::KillSwitch, Action::Select, Action::Confirm],
+    ] {
+        for k in keys {
+            assert!(sent(&update(&mut s, k)).is_empty());
+        }
+        assert!(matches!(s.overlay, Overlay::None), "{:?}", s.overlay);
+    }
 }
 
 #[test]
@@ -757,6 +799,7 @@ fn runbook_prefills_confirms_and_edits() {
 fn tick_moves_time_and_fades_info_messages() {
     let mut s = state();
     update(&mut s, Action::Escalate);
+    update(&mut s, Action::Confirm);
     assert!(s.flash.is_some());
     let later = s.now + chrono::Duration::minutes(1);
     update(&mut s, Action::Tick(later));
@@ -991,4 +1034,253 @@ fn a_poll_replaces_only_its_sources_incidents_and_the_view_follows_the_ladder() 
     assert_eq!(discarded(&fx), ["pd:p1", "pd:p2", "pd:p3"]);
     assert_eq!(order(&s), ["am:a0", "am:a1", "pd:p2", "am:a2"]);
     assert_eq!(s.open_by_sev, [0, 0, 3, 0]);
+}
+
+/// At 40x10 nothing can be seen, so nothing may act: an `a`, or `K enter y` typed blind,
+/// once acknowledged an incident and engaged a whole-feature kill switch. Quit and help work.
+#[test]
+fn a_terminal_too_small_takes_no_action_but_quit_and_help() {
+    let mut s = state();
+    update(&mut s, Action::Resize(40, 10));
+    assert_eq!(s.input_mode(), Mode::Normal);
+    for a in [
+        Action::Ack,
+        Action::Escalate,
+        Action::Resolve,
+        Action::KillSwitch,
+        Action::Select,
+        Action::Confirm,
+        Action::Rollback,
+        Action::Note,
+        Action::Page,
+        Action::Export,
+        Action::Retry,
+        Action::Runbook,
+        Action::Filter,
+        Action::Down,
+    ] {
+        let before = (s.cursor, s.flash.clone());
+        let fx = update(&mut s, a.clone());
+        assert!(fx.is_empty(), "{a:?} acted while too small: {fx:?}");
+        assert!(matches!(s.overlay, Overlay::None), "{a:?}: {:?}", s.overlay);
+        assert_eq!(
+            (s.cursor, s.flash.clone()),
+            before,
+            "{a:?} changed the state"
+        );
+    }
+    update(&mut s, Action::Help);
+    assert!(matches!(s.overlay, Overlay::Help));
+    update(&mut s, Action::Back);
+    assert!(matches!(s.overlay, Overlay::None));
+
+    // A dialog open when the terminal shrank stays, and `y` does nothing until it grows back.
+    update(&mut s, Action::Resize(80, 24));
+    update(&mut s, Action::Resolve);
+    update(&mut s, Action::Resize(40, 10));
+    assert!(update(&mut s, Action::Confirm).is_empty());
+    assert!(matches!(s.overlay, Overlay::Confirm(_)));
+    update(&mut s, Action::Resize(80, 24));
+    assert_eq!(s.input_mode(), Mode::Dialog);
+    assert_eq!(update(&mut s, Action::Quit), vec![Effect::Quit]);
+}
+
+/// --read-only disables every action, and confirming a runbook answer is one: it writes the
+/// audit log.
+#[test]
+fn read_only_runbook_can_be_read_but_records_nothing() {
+    let mut s = state();
+    s.read_only = true;
+    select(&mut s, IncidentType::CapabilityDrift);
+    update(&mut s, Action::Runbook);
+    assert_eq!(s.input_mode(), Mode::Runbook, "the walkthrough can be read");
+    for a in [Action::ConfirmAnswer, Action::EditAnswer] {
+        let fx = update(&mut s, a.clone());
+        assert!(fx.is_empty(), "{a:?}: {fx:?}");
+        assert_eq!(s.input_mode(), Mode::Runbook, "{a:?} opened an editor");
+        assert!(flash(&s).contains("read-only"), "{}", flash(&s));
+    }
+    let id = s.selected_id.clone().unwrap_or_default();
+    assert_eq!(s.runbooks[&id].progress().0, 0);
+}
+
+/// Editing a pre-filled answer replaces it (it starts selected), and ctrl-u clears the box.
+#[test]
+fn an_edited_answer_replaces_the_prefill_and_ctrl_u_clears() {
+    let mut s = state();
+    select(&mut s, IncidentType::CapabilityDrift);
+    update(&mut s, Action::Runbook);
+    update(&mut s, Action::EditAnswer);
+    type_text(&mut s, "prompt v13");
+    update(&mut s, Action::Submit);
+    let id = s.selected_id.clone().unwrap_or_default();
+    assert_eq!(s.runbooks[&id].answers[0].text, "prompt v13");
+
+    update(&mut s, Action::EditAnswer);
+    type_text(&mut s, "x");
+    update(&mut s, Action::ClearText);
+    type_text(&mut s, "model");
+    update(&mut s, Action::Submit);
+    assert_eq!(s.runbooks[&id].answers[1].text, "model");
+}
+
+/// A poll of the drill's source bringing `incidents`.
+fn poll(s: &mut State, incidents: Vec<oncall_cockpit::domain::Incident>) -> Vec<Effect> {
+    let at = s.now;
+    update(
+        s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "sim".into(),
+            at,
+            incidents,
+        }),
+    )
+}
+
+/// A SEV1 arriving (or an open incident raised to SEV1) rings the bell and flashes; what was
+/// already open at start-up does not, and `bell_on_sev1 = false` keeps only the flash.
+#[test]
+fn a_new_sev1_rings_the_bell_and_flashes_its_row() {
+    use oncall_cockpit::domain::Sev;
+    let mut s = state();
+    let mut incidents = s.incidents.clone();
+    let drift = incidents
+        .iter()
+        .position(|i| i.kind == IncidentType::CapabilityDrift)
+        .expect("drift");
+    incidents[drift].sev = Sev::Sev1;
+    let id = incidents[drift].id.clone();
+    let fx = poll(&mut s, incidents.clone());
+    assert!(fx.contains(&Effect::Bell), "{fx:?}");
+    assert_eq!(
+        s.new_sev1.as_ref().map(|(i, _)| i.clone()),
+        Some(id.clone())
+    );
+    assert!(flash(&s).contains("NEW SEV1"), "{}", flash(&s));
+    // The next poll with the same SEV1 is not news.
+    let fx = poll(&mut s, incidents.clone());
+    assert!(!fx.contains(&Effect::Bell));
+    // The flash stops after a few seconds of ticks.
+    for _ in 0..20 {
+        let now = s.now;
+        update(&mut s, Action::Tick(now));
+    }
+    assert!(s.new_sev1.is_none());
+
+    let mut quiet = state();
+    quiet.alerts.bell_on_sev1 = false;
+    let fx = poll(&mut quiet, incidents);
+    assert!(!fx.contains(&Effect::Bell));
+    assert!(quiet.new_sev1.is_some());
+
+    // Already open when the cockpit starts: the drill's own SEV1 rang no bell.
+    let mut fresh = State::new(s.now, "ana", "sim");
+    let fx = poll(&mut fresh, s.incidents.clone());
+    assert!(!fx.contains(&Effect::Bell));
+}
+
+/// A recovered incident (signal back within its threshold, not yet resolved) sorts below
+/// every firing one, whatever its SEV.
+#[test]
+fn recovered_incidents_sort_below_firing_ones() {
+    let mut s = state();
+    let mut incidents = s.incidents.clone();
+    let top = s.view[0];
+    incidents[top].firing = false;
+    let id = incidents[top].id.clone();
+    poll(&mut s, incidents);
+    let order: Vec<&str> = s.view.iter().map(|&i| s.incidents[i].id.as_str()).collect();
+    assert_eq!(order.last().copied(), Some(id.as_str()), "{order:?}");
+}
+
+/// The describe view scrolls within its content and acts like the list on its incident.
+#[test]
+fn describe_scrolls_within_bounds_and_closes() {
+    let mut s = state();
+    let mut incidents = s.incidents.clone();
+    let top = s.view[0];
+    let at = s.now;
+    for n in 0..60 {
+        incidents[top]
+            .timeline
+            .push(oncall_cockpit::domain::TimelineEntry {
+                at,
+                text: format!("entry {n}").as_str().into(),
+            });
+    }
+    poll(&mut s, incidents);
+    update(&mut s, Action::Top);
+    let id = s.selected_id.clone().unwrap_or_default();
+    update(&mut s, Action::Describe);
+    assert!(matches!(&s.overlay, Overlay::Describe { id: d, scroll: 0 } if *d == id));
+    for _ in 0..500 {
+        update(&mut s, Action::Down);
+    }
+    let Overlay::Describe { scroll, .. } = s.overlay else {
+        panic!("still describing");
+    };
+    update(&mut s, Action::Up);
+    let Overlay::Describe { scroll: up, .. } = s.overlay else {
+        panic!("still describing");
+    };
+    assert_eq!(up + 1, scroll, "one key up moves one line up from the end");
+    assert!(
+        (50..100).contains(&scroll),
+        "bounded by the content: {scroll}"
+    );
+    update(&mut s, Action::Back);
+    assert!(matches!(s.overlay, Overlay::None));
+    assert_eq!(s.selected_id.as_deref(), Some(id.as_str()));
+}
+
+/// A 100,000-character title scrolls inside the resolve dialog, within bounds.
+#[test]
+fn a_huge_title_scrolls_inside_the_dialog() {
+    let mut s = state();
+    let mut incidents = s.incidents.clone();
+    let top = s.view[0];
+    incidents[top].title = "word ".repeat(20_000).as_str().into();
+    poll(&mut s, incidents);
+    update(&mut s, Action::Top);
+    update(&mut s, Action::Resolve);
+    for _ in 0..3000 {
+        update(&mut s, Action::PageDown);
+    }
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("resolve confirms");
+    };
+    // 100,000 characters in 66-column lines, less the lines shown.
+    assert!((1400..1600).contains(&c.scroll), "{}", c.scroll);
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(sent(&fx).len(), 1);
+}
+
+/// A page is evidence exported to another system: an id kept verbatim on screen is sanitised
+/// on its way out, in the dedup key as in the details.
+#[test]
+fn a_page_carries_no_control_sequences() {
+    use oncall_cockpit::backend::PageOp;
+    let mut s = state();
+    s.pager_source = Some("pd-events".into());
+    let mut incidents = s.incidents.clone();
+    let top = s.view[0];
+    incidents[top].id = "sim:INC-4\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}".into();
+    poll(&mut s, incidents);
+    update(&mut s, Action::Top);
+    update(&mut s, Action::Page);
+    let fx = update(&mut s, Action::Confirm);
+    let commands = sent(&fx);
+    let [Command::Page {
+        op: PageOp::Trigger {
+            dedup_key, details, ..
+        },
+        ..
+    }] = commands.as_slice()
+    else {
+        panic!("a page is sent: {fx:?}");
+    };
+    assert_eq!(dedup_key, "oncall-cockpit/sim:INC-4");
+    for (k, v) in details {
+        assert!(!v.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{k}: {v:?}");
+    }
 }

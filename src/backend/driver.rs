@@ -9,7 +9,7 @@ use super::{
     IncidentSource, MetricsSource, Pager,
 };
 use crate::action::Action;
-use crate::detect::{self, DetectConfig};
+use crate::detect::{self, DetectConfig, Engine};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
@@ -34,8 +34,9 @@ async fn bounded<T>(
     }
 }
 
-/// Polls a metrics source, runs the detectors over what it returns, and feeds the detections
-/// to the local incident store when the source has one.
+/// Polls a metrics source, runs the detection engine over what it returns, and feeds the
+/// open episodes to the local incident store when the source has one. The engine lives as
+/// long as the task: baselines and incident conditions carry over from poll to poll.
 pub async fn run_metrics<M: MetricsSource>(
     mut source: M,
     cfg: DriverConfig,
@@ -46,12 +47,14 @@ pub async fn run_metrics<M: MetricsSource>(
 ) {
     let mut tick = interval(cfg.poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut engine = Engine::new(detect_cfg);
     loop {
         tick.tick().await;
         let now = clock.now();
         let event = match bounded(cfg.timeout, source.fetch(now)).await {
             Ok(mut set) => {
-                let eval = detect::evaluate(&set, &detect_cfg);
+                let open = local.as_ref().map(|s| s.open_keys()).unwrap_or_default();
+                let eval = engine.ingest(&set, &open);
                 detect::apply_thresholds(&mut set, &eval);
                 if let Some(store) = &local {
                     store.observe(&eval.detections, now);

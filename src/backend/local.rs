@@ -8,6 +8,7 @@ use crate::domain::{
     Detection, Incident, IncidentId, IncidentType, SafeText, Status, TimelineEntry,
 };
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
@@ -35,6 +36,16 @@ impl LocalIncidents {
 
     pub fn incidents(&self) -> &[Incident] {
         &self.incidents
+    }
+
+    /// (feature, type) of every incident not yet resolved: the detectors keep those signals'
+    /// baselines frozen until a responder says the incident is over.
+    pub fn open_keys(&self) -> BTreeSet<(String, IncidentType)> {
+        self.incidents
+            .iter()
+            .filter(|i| i.is_open())
+            .map(|i| (i.feature.as_str().to_string(), i.kind))
+            .collect()
     }
 
     fn open_index(&self, feature: &str, kind: IncidentType) -> Option<usize> {
@@ -65,8 +76,11 @@ impl LocalIncidents {
                 .any(|d| d.kind == inc.kind && d.feature == inc.feature.as_str());
             if !still {
                 inc.firing = false;
-                inc.timeline
-                    .push(entry(now, "signal back within threshold".to_string()));
+                inc.timeline.push(entry(
+                    now,
+                    "recovered: back inside the pre-incident band for the recovery hold"
+                        .to_string(),
+                ));
             }
         }
     }
@@ -182,6 +196,10 @@ impl SharedIncidents {
 
     pub fn observe(&self, detections: &[Detection], now: DateTime<Utc>) {
         self.lock().observe(detections, now);
+    }
+
+    pub fn open_keys(&self) -> BTreeSet<(String, IncidentType)> {
+        self.lock().open_keys()
     }
 }
 

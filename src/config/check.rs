@@ -9,6 +9,7 @@
 //! limits (poll floor, reply cap, …), unique source names, and what each adapter refuses in
 //! its own config (URLs, flag names, matchers), without reading any secret.
 
+use super::alerts::AlertSettings;
 use super::error::{column_of, line_of, ConfigError};
 use super::settings::SimSettings;
 use super::sources::{
@@ -42,11 +43,12 @@ pub const SOURCE_KINDS: [&str; 7] = [
 ];
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 6] = [
+const SETTINGS_KEYS: [&str; 7] = [
     "theme",
     "keymap",
     "author",
     "sim",
+    "alerts",
     "detect",
     "source_defaults",
 ];
@@ -415,6 +417,7 @@ impl<'a> Checker<'a> {
                     self.section::<SimSettings>(key, value, "[sim]", &["sim"]);
                     self.sim_limits(value);
                 }
+                "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "source_defaults" => self.source_defaults(key, value),
                 kind if SOURCE_KINDS.contains(&kind) => {

@@ -1,3 +1,4 @@
+pub mod alerts;
 pub mod check;
 pub mod error;
 pub mod keymap;

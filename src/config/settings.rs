@@ -31,6 +31,7 @@ pub struct Settings {
     #[serde(default)]
     pub author: Option<String>,
     pub sim: SimSettings,
+    pub alerts: super::alerts::AlertSettings,
     pub detect: DetectConfig,
     /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.
     #[serde(default)]

@@ -1,44 +1,20 @@
-//! Cost explosion: $/min against its trailing average, and today's projected cost against the
+//! Cost explosion: $/min against its trailing median, and today's projected cost against the
 //! previous days. Tokens/min gets the same line drawn but raises nothing on its own: a token
 //! surge that costs nothing extra (a cheap model) is not a cost incident.
+//!
+//! The baseline is the median of the accepted minutes of the trailing window, so the runaway
+//! being measured never raises its own threshold (it is kept out of the baseline while it
+//! breaches and while its incident is open).
 
-use super::stats::{covered, finite, mean, points_for, tail, window_before};
-use super::{fmt_coverage, fmt_ratio, fmt_secs, sev, Breach, DetectConfig, Verdict};
+use super::rule::{held_beyond, held_inside, Band, Ctx, Dir, Finding, Rule};
+use super::stats::{finite, mean, positive, tail};
+use super::{fmt_ratio, fmt_secs, sev, DetectConfig};
 use crate::domain::{IncidentType, Sev, Signal, SignalKind};
 
-/// A trailing average from fewer than half its points is too noisy to multiply.
-const MIN_TRAILING_SHARE: f64 = 0.5;
 /// DESIGN.md: "daily cost > 2x 7-day average".
 const HISTORY_DAYS: usize = 7;
 /// Fewer past days than this say nothing about a normal day.
 const MIN_HISTORY_DAYS: usize = 3;
-
-/// Trailing average of a rate signal, ending `cost_exclude_recent_secs` before now so a spike
-/// does not dampen its own alarm.
-struct Trailing {
-    avg: f64,
-    coverage: String,
-}
-
-fn trailing(sig: &Signal, cfg: &DetectConfig) -> Option<Trailing> {
-    let skip = points_for(cfg.cost_exclude_recent_secs, sig.step_secs);
-    let n = points_for(cfg.cost_trailing_secs, sig.step_secs);
-    let window = window_before(&sig.points, skip, n);
-    if !covered(window, n, MIN_TRAILING_SHARE) {
-        return None;
-    }
-    Some(Trailing {
-        avg: mean(window)?,
-        coverage: fmt_coverage(window, n),
-    })
-}
-
-/// The latest value inside the excluded recent stretch; older than that is stale, and a
-/// scrape gap must not keep an old spike firing.
-fn recent_value(sig: &Signal, cfg: &DetectConfig) -> Option<f64> {
-    let skip = points_for(cfg.cost_exclude_recent_secs, sig.step_secs);
-    finite(tail(&sig.points, skip)).last()
-}
 
 /// A breach below the ladder's first cost rung (a trigger tuned under 2x) is still reported,
 /// as the minor rung.
@@ -46,231 +22,262 @@ fn cost_ladder(multiplier: f64) -> Sev {
     sev::cost_sev(multiplier).unwrap_or(Sev::Sev4)
 }
 
-/// $/min above `cost_rate_multiplier` x its trailing average.
-pub fn cost_rate(sig: &Signal, cfg: &DetectConfig) -> Verdict {
-    let Some(base) = trailing(sig, cfg) else {
-        return Verdict::default();
-    };
-    let threshold = base.avg * cfg.cost_rate_multiplier;
-    let verdict = Verdict::line(sig, Some(threshold), None);
-    let Some(now) = recent_value(sig, cfg) else {
-        return verdict;
-    };
-    if !(base.avg > 0.0 && now > threshold) {
-        return verdict;
+fn fmt_cost(v: f64) -> String {
+    SignalKind::CostPerMin.format(v)
+}
+
+/// $/min above `cost_rate_multiplier` x the trailing median, for every point of
+/// `cost_confirm_secs` (at least two points): one odd scrape is not a runaway.
+pub struct CostRate;
+
+impl CostRate {
+    fn confirm_secs(cx: &Ctx<'_>) -> u64 {
+        let two_steps = u64::try_from(cx.mem.step * 2).unwrap_or(120);
+        cx.cfg.cost_confirm_secs.max(two_steps)
     }
-    let multiplier = now / base.avg;
-    let fmt = |v| SignalKind::CostPerMin.format(v);
-    let window = fmt_secs(cfg.cost_trailing_secs);
-    verdict.with(
-        sig,
-        Breach {
-            kind: IncidentType::CostExplosion,
+
+    /// Which segment carries the spend now, against its share in normal times: tells the
+    /// responder which kill-switch scope contains the loop.
+    fn segment_line(cx: &Ctx<'_>) -> Option<String> {
+        let secs = Self::confirm_secs(cx);
+        let shares: Vec<(usize, f64)> = (0..cx.mem.segments.len())
+            .map(|i| (i, cx.mem.counts(cx.now, secs, Some(i)).0))
+            .collect();
+        let total: f64 = shares.iter().map(|(_, c)| c).sum();
+        let (top, spend) = shares.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
+        if !positive(total) {
+            return None;
+        }
+        let name = cx.mem.segments.get(top)?;
+        let normal_total: f64 = cx.base.segs.iter().map(|s| s.volume).sum();
+        let normal = cx
+            .base
+            .segs
+            .get(top)
+            .map(|s| s.volume / normal_total)
+            .filter(|v| v.is_finite());
+        Some(match normal {
+            Some(n) => format!(
+                "segment {name}: {:.0}% of spend now ({:.0}% of requests normally)",
+                100.0 * spend / total,
+                100.0 * n
+            ),
+            None => format!("segment {name}: {:.0}% of spend now", 100.0 * spend / total),
+        })
+    }
+}
+
+impl Rule for CostRate {
+    fn conditions(&self) -> &'static [(Dir, IncidentType)] {
+        &[(Dir::Up, IncidentType::CostExplosion)]
+    }
+
+    fn baseline_secs(&self, cfg: &DetectConfig) -> u64 {
+        cfg.cost_trailing_secs
+    }
+
+    fn keep_secs(&self, cfg: &DetectConfig) -> u64 {
+        // The daily cost detector reads the last hour's burn from here.
+        cfg.cost_confirm_secs.max(cfg.recover_hold_secs).max(3600) + 60
+    }
+
+    fn band(&self, base: &super::memory::Baseline, cfg: &DetectConfig) -> Band {
+        Band {
+            low: None,
+            high: Some(base.level * cfg.cost_rate_multiplier),
+        }
+    }
+
+    fn outside(&self, cx: &Ctx<'_>) -> bool {
+        let line = cx.base.level * cx.cfg.cost_rate_multiplier;
+        cx.mem.recent.back().is_some_and(|s| s.value > line)
+    }
+
+    fn enter(&self, _dir: Dir, cx: &Ctx<'_>) -> Option<Finding> {
+        let base = cx.base.level;
+        if !positive(base) {
+            return None;
+        }
+        let threshold = base * cx.cfg.cost_rate_multiplier;
+        let held = held_beyond(cx, Self::confirm_secs(cx), threshold, Dir::Up)?;
+        let now = *held.last()?;
+        let multiplier = now / base;
+        let window = fmt_secs(cx.cfg.cost_trailing_secs);
+        let mut evidence = vec![
+            format!(
+                "cost now {}/min = {} the trailing {window} median {}/min",
+                fmt_cost(now),
+                fmt_ratio(multiplier),
+                fmt_cost(base)
+            ),
+            format!(
+                "above {}/min ({} baseline) for all of the last {}",
+                fmt_cost(threshold),
+                fmt_ratio(cx.cfg.cost_rate_multiplier),
+                fmt_secs(Self::confirm_secs(cx))
+            ),
+            format!(
+                "baseline: {} of calm history, runaway minutes excluded",
+                fmt_secs(u64::try_from(cx.base.covered_secs).unwrap_or(0))
+            ),
+        ];
+        evidence.extend(Self::segment_line(cx));
+        Some(Finding {
+            segment: None,
             sev: cost_ladder(multiplier),
             value: now,
-            baseline: base.avg,
+            baseline: base,
             threshold,
             summary: format!(
-                "cost {}/min, {} trailing {window} avg",
-                fmt(now),
+                "cost {}/min, {} trailing {window} median",
+                fmt_cost(now),
                 fmt_ratio(multiplier)
             ),
-            evidence: vec![
-                format!(
-                    "cost now {}/min = {} baseline",
-                    fmt(now),
-                    fmt_ratio(multiplier)
-                ),
-                format!(
-                    "trailing {window} avg {}/min, ending {} ago ({})",
-                    fmt(base.avg),
-                    fmt_secs(cfg.cost_exclude_recent_secs),
-                    base.coverage
-                ),
-                format!(
-                    "threshold {}/min = {} trailing avg",
-                    fmt(threshold),
-                    fmt_ratio(cfg.cost_rate_multiplier)
-                ),
-            ],
-        },
-    )
+            evidence,
+        })
+    }
+
+    fn recovered(&self, _dir: Dir, cx: &Ctx<'_>) -> bool {
+        let line = cx.base.level * cx.cfg.cost_exit_multiplier;
+        held_inside(cx, cx.cfg.recover_hold_secs, line, Dir::Up)
+    }
 }
 
 /// Tokens/min: only the line, at the same multiple of the same trailing window as $/min.
-pub fn tokens_rate(sig: &Signal, cfg: &DetectConfig) -> Verdict {
-    match trailing(sig, cfg) {
-        Some(base) => Verdict::line(sig, Some(base.avg * cfg.cost_rate_multiplier), None),
-        None => Verdict::default(),
+pub struct TokensRate;
+
+impl Rule for TokensRate {
+    fn conditions(&self) -> &'static [(Dir, IncidentType)] {
+        &[]
+    }
+
+    fn baseline_secs(&self, cfg: &DetectConfig) -> u64 {
+        cfg.cost_trailing_secs
+    }
+
+    fn keep_secs(&self, _cfg: &DetectConfig) -> u64 {
+        600
+    }
+
+    fn band(&self, base: &super::memory::Baseline, cfg: &DetectConfig) -> Band {
+        Band {
+            low: None,
+            high: Some(base.level * cfg.cost_rate_multiplier),
+        }
+    }
+
+    fn outside(&self, cx: &Ctx<'_>) -> bool {
+        let line = cx.base.level * cx.cfg.cost_rate_multiplier;
+        cx.mem.recent.back().is_some_and(|s| s.value > line)
+    }
+
+    fn enter(&self, _dir: Dir, _cx: &Ctx<'_>) -> Option<Finding> {
+        None
+    }
+
+    fn recovered(&self, _dir: Dir, _cx: &Ctx<'_>) -> bool {
+        true
     }
 }
 
-/// Today's projected cost (last point) above `daily_cost_multiplier` x the average of up to
-/// the previous seven days.
-pub fn daily_cost(sig: &Signal, cfg: &DetectConfig) -> Verdict {
+/// Where a day at the recent burn would end, against a normal day.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Burn {
+    /// Mean $/min over the last hour.
+    pub hour_mean: f64,
+    /// Minutes of that hour with data.
+    pub minutes: f64,
+    /// Mean $/min over the recovery hold.
+    pub recent_mean: f64,
+}
+
+/// Daily cost: a day spent at the last hour's mean $/min would cost more than
+/// `daily_cost_multiplier` x the previous days' average. This catches the sustained 2-3x burn
+/// the rate detector lets through (it is inside the rate's band, so the rate's own baseline
+/// slowly learns it) against a baseline that cannot learn it: the previous days. It looks at
+/// the recent burn and not at what today already spent, so a runaway contained an hour ago
+/// stops paging. It enters when both the hour and the recovery hold burn above the line, and
+/// (`firing`) holds while the recovery hold's burn stays above 80% of it: the hour remembers
+/// a runaway for an hour after it stopped, the last minutes do not.
+///
+/// Returns the line to draw on the daily signal and, when the condition holds, the finding.
+pub fn daily_cost(
+    sig: &Signal,
+    cfg: &DetectConfig,
+    burn: Option<Burn>,
+    firing: bool,
+) -> (Option<f64>, Option<Finding>) {
     let Some((&today, past)) = sig.points.split_last() else {
-        return Verdict::default();
+        return (None, None);
     };
     let history = tail(past, HISTORY_DAYS);
     let days = finite(history).count();
-    let Some(avg) = mean(history).filter(|_| days >= MIN_HISTORY_DAYS) else {
-        return Verdict::default();
+    let Some(avg) = mean(history).filter(|_| days >= MIN_HISTORY_DAYS && avg_ok(history)) else {
+        return (None, None);
     };
     let threshold = avg * cfg.daily_cost_multiplier;
-    let verdict = Verdict::line(sig, Some(threshold), None);
-    if !(avg > 0.0 && today > threshold) {
-        // NaN today (no projection yet) also ends here.
-        return verdict;
+    // An hour mostly without data says nothing about the burn.
+    let Some(burn) = burn.filter(|b| b.minutes >= 48.0 && b.hour_mean.is_finite()) else {
+        return (Some(threshold), None);
+    };
+    // Enter when the hour and its last minutes both burn above the line; hold while the last
+    // minutes stay above 80% of it.
+    let mean_now = burn.recent_mean;
+    let holds = if firing {
+        mean_now * 1440.0 > threshold * 0.8
+    } else {
+        burn.hour_mean * 1440.0 > threshold && mean_now * 1440.0 > threshold
+    };
+    let day_at_burn = mean_now * 1440.0;
+    if !(avg > 0.0 && holds) {
+        return (Some(threshold), None);
     }
-    let multiplier = today / avg;
+    let multiplier = day_at_burn / avg;
     let fmt = |v| SignalKind::DailyCost.format(v);
-    verdict.with(
-        sig,
-        Breach {
-            kind: IncidentType::CostExplosion,
-            sev: cost_ladder(multiplier),
-            value: today,
-            baseline: avg,
-            threshold,
-            summary: format!(
-                "daily cost {} projected, {} {days}-day avg",
-                fmt(today),
-                fmt_ratio(multiplier)
-            ),
-            evidence: vec![
-                format!(
-                    "today projected {} = {} baseline",
-                    fmt(today),
-                    fmt_ratio(multiplier)
-                ),
-                format!("previous {days} days avg {}/day", fmt(avg)),
-                format!(
-                    "threshold {}/day = {} daily avg",
-                    fmt(threshold),
-                    fmt_ratio(cfg.daily_cost_multiplier)
-                ),
-            ],
-        },
-    )
+    let mut evidence = vec![
+        format!(
+            "a day at the recent burn ({}/min) costs {} = {} the previous {days} days' \
+             average {}/day",
+            fmt_cost(mean_now),
+            fmt(day_at_burn),
+            fmt_ratio(multiplier),
+            fmt(avg)
+        ),
+        format!(
+            "threshold {}/day = {} daily average",
+            fmt(threshold),
+            fmt_ratio(cfg.daily_cost_multiplier)
+        ),
+    ];
+    if today.is_finite() {
+        evidence.push(format!("today projected {} by the source", fmt(today)));
+    }
+    let finding = Finding {
+        segment: None,
+        sev: cost_ladder(multiplier),
+        value: day_at_burn,
+        baseline: avg,
+        threshold,
+        summary: format!(
+            "burning {}/min: {} a normal day",
+            fmt_cost(mean_now),
+            fmt_ratio(multiplier)
+        ),
+        evidence,
+    };
+    (Some(threshold), Some(finding))
+}
+
+/// Previous days with data, all positive: a day of zero cost (the feature was off) is not a
+/// normal day to compare with.
+fn avg_ok(history: &[f64]) -> bool {
+    finite(history).all(|v| v >= 0.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
-
-    fn rate(recent: usize, now: f64) -> Signal {
-        step_up(SignalKind::CostPerMin, 120, 0.10, recent, now)
-    }
-
-    fn fired(v: &Verdict) -> Option<(IncidentType, Sev)> {
-        v.detection.as_ref().map(|d| (d.kind, d.sev))
-    }
-
-    #[test]
-    fn cost_rate_fires_with_ladder_sev() {
-        let v = cost_rate(&rate(3, 4.2), &cfg());
-        assert_eq!(fired(&v), Some((IncidentType::CostExplosion, Sev::Sev2)));
-        let d = v.detection.as_ref().expect("detection");
-        assert!(close(d.baseline, 0.10) && close(d.value, 4.2));
-        assert!(close(d.threshold, 0.30));
-        assert_eq!(d.summary.as_str(), "cost $4.20/min, 42x trailing 1h avg");
-        assert!((2..=4).contains(&d.evidence.len()));
-        assert!(close(v.threshold.and_then(|t| t.high).unwrap_or(0.0), 0.30));
-
-        let sevs = [
-            (0.5, Sev::Sev3),
-            (0.99, Sev::Sev3),
-            (1.0, Sev::Sev2),
-            (10.01, Sev::Sev1),
-        ];
-        for (now, want) in sevs {
-            let v = cost_rate(&rate(3, now), &cfg());
-            assert_eq!(
-                fired(&v),
-                Some((IncidentType::CostExplosion, want)),
-                "{now}"
-            );
-        }
-    }
-
-    #[test]
-    fn cost_rate_just_under_threshold_is_quiet() {
-        let v = cost_rate(&rate(3, 0.29), &cfg());
-        assert_eq!(v.detection, None);
-        assert!(v.threshold.is_some());
-    }
-
-    #[test]
-    fn cost_spike_does_not_dampen_its_own_baseline() {
-        // Five minutes of spike sit in the excluded stretch, not in the trailing average.
-        let v = cost_rate(&rate(5, 4.2), &cfg());
-        let d = v.detection.expect("fires");
-        assert!(close(d.baseline, 0.10));
-    }
-
-    #[test]
-    fn cost_rate_needs_half_the_trailing_window() {
-        // 60-point window ending 5 points before now; 31 NaN leave 29 < 30 finite.
-        let mut sig = rate(3, 4.2);
-        for i in 55..86 {
-            sig.points[i] = NAN;
-        }
-        assert_eq!(cost_rate(&sig, &cfg()), Verdict::default());
-        sig.points[55] = 0.10; // 30 finite: enough
-        assert_eq!(
-            fired(&cost_rate(&sig, &cfg())),
-            Some((IncidentType::CostExplosion, Sev::Sev2))
-        );
-    }
-
-    #[test]
-    fn cost_rate_short_empty_or_stale_series_do_not_fire() {
-        let short = series(SignalKind::CostPerMin, 60, 10, |i| {
-            if i >= 7 {
-                4.2
-            } else {
-                0.1
-            }
-        });
-        assert_eq!(cost_rate(&short, &cfg()), Verdict::default());
-        assert_eq!(
-            cost_rate(&series(SignalKind::CostPerMin, 60, 0, |_| 0.0), &cfg()),
-            Verdict::default()
-        );
-        // The spike was 10 minutes ago and the last 5 points are missing: stale, no verdict.
-        let mut sig = rate(10, 4.2);
-        for p in sig.points.iter_mut().rev().take(5) {
-            *p = NAN;
-        }
-        let v = cost_rate(&sig, &cfg());
-        assert_eq!(v.detection, None);
-        assert!(v.threshold.is_some());
-    }
-
-    #[test]
-    fn cost_rate_zero_baseline_cannot_multiply() {
-        let v = cost_rate(&step_up(SignalKind::CostPerMin, 120, 0.0, 3, 5.0), &cfg());
-        assert_eq!(v.detection, None);
-    }
-
-    #[test]
-    fn tokens_draw_a_line_but_never_fire() {
-        let v = tokens_rate(
-            &step_up(SignalKind::TokensPerMin, 120, 1000.0, 3, 1e9),
-            &cfg(),
-        );
-        assert_eq!(v.detection, None);
-        let t = v.threshold.expect("line");
-        assert_eq!(
-            (t.kind, t.high, t.low),
-            (SignalKind::TokensPerMin, Some(3000.0), None)
-        );
-        assert_eq!(
-            tokens_rate(&series(SignalKind::TokensPerMin, 60, 4, |_| 1.0), &cfg()),
-            Verdict::default()
-        );
-    }
 
     fn days(today: f64) -> Signal {
         series(SignalKind::DailyCost, 86_400, 8, |i| {
@@ -282,60 +289,69 @@ mod tests {
         })
     }
 
+    fn burn(per_min: f64) -> Option<Burn> {
+        Some(Burn {
+            hour_mean: per_min,
+            minutes: 60.0,
+            recent_mean: per_min,
+        })
+    }
+
     #[test]
-    fn daily_cost_fires_above_twice_the_week() {
-        let v = daily_cost(&days(250.0), &cfg());
-        assert_eq!(fired(&v), Some((IncidentType::CostExplosion, Sev::Sev3)));
-        let d = v.detection.expect("fires");
+    fn a_day_at_the_last_hours_burn_above_twice_the_week_fires() {
+        // A normal day costs $100: $0.0694/min.
+        let (line, f) = daily_cost(&days(150.0), &cfg(), burn(250.0 / 1440.0), false);
+        assert_eq!(line, Some(200.0));
+        let f = f.expect("fires");
+        assert_eq!(f.sev, Sev::Sev3);
+        assert!(close(f.value, 250.0));
         assert_eq!(
-            d.summary.as_str(),
-            "daily cost $250 projected, 2.5x 7-day avg"
+            daily_cost(&days(150.0), &cfg(), burn(1500.0 / 1440.0), false)
+                .1
+                .map(|f| f.sev),
+            Some(Sev::Sev2)
         );
-        assert!(close(d.threshold, 200.0));
         assert_eq!(
-            fired(&daily_cost(&days(1500.0), &cfg())),
-            Some((IncidentType::CostExplosion, Sev::Sev2))
-        );
-        assert_eq!(
-            fired(&daily_cost(&days(10_500.0), &cfg())),
-            Some((IncidentType::CostExplosion, Sev::Sev1))
+            daily_cost(&days(150.0), &cfg(), burn(10_500.0 / 1440.0), false)
+                .1
+                .map(|f| f.sev),
+            Some(Sev::Sev1)
         );
     }
 
     #[test]
-    fn daily_cost_just_under_or_without_history_is_quiet() {
-        let v = daily_cost(&days(199.0), &cfg());
-        assert_eq!(v.detection, None);
-        assert!(v.threshold.is_some());
-        // Only seven previous days count: an expensive day 9 days ago is ignored.
-        let mut sig = days(250.0);
-        sig.points.insert(0, 10_000.0);
-        assert!(close(
-            daily_cost(&sig, &cfg()).detection.expect("fires").baseline,
-            100.0
-        ));
-        // Two days of history are not a baseline.
-        let short = series(SignalKind::DailyCost, 86_400, 3, |i| {
-            if i == 2 {
-                900.0
-            } else {
-                100.0
-            }
-        });
-        assert_eq!(daily_cost(&short, &cfg()), Verdict::default());
-        let gappy = series(SignalKind::DailyCost, 86_400, 8, |i| match i {
-            7 => 900.0,
-            0 | 3 => 100.0,
-            _ => NAN,
-        });
-        assert_eq!(daily_cost(&gappy, &cfg()), Verdict::default());
-        // No projection for today yet: the line, no verdict.
-        let v = daily_cost(&days(NAN), &cfg());
-        assert_eq!(v.detection, None);
-        assert!(v.threshold.is_some());
+    fn spent_money_alone_does_not_fire_and_firing_leaves_below_eighty_percent() {
+        // Today already cost 9x, but the last hour burned at a normal rate: contained.
         assert_eq!(
-            daily_cost(&series(SignalKind::DailyCost, 86_400, 0, |_| 0.0), &cfg()),
-            Verdict::default()
+            daily_cost(&days(900.0), &cfg(), burn(100.0 / 1440.0), false).1,
+            None
         );
+        // 190/day: under the line to enter, over 80% of it to stay.
+        assert_eq!(
+            daily_cost(&days(100.0), &cfg(), burn(190.0 / 1440.0), false).1,
+            None
+        );
+        assert!(daily_cost(&days(100.0), &cfg(), burn(190.0 / 1440.0), true)
+            .1
+            .is_some());
+        // An hour mostly without data.
+        let sparse = Some(Burn {
+            hour_mean: 1.0,
+            minutes: 20.0,
+            recent_mean: 1.0,
+        });
+        // Firing, the hour still remembers the runaway, but the last minutes burn normally.
+        let stopped = Some(Burn {
+            hour_mean: 400.0 / 1440.0,
+            minutes: 60.0,
+            recent_mean: 100.0 / 1440.0,
+        });
+        assert_eq!(daily_cost(&days(100.0), &cfg(), stopped, true).1, None);
+        assert_eq!(daily_cost(&days(100.0), &cfg(), sparse, false).1, None);
+        // Two days of history are not a baseline.
+        let short = series(SignalKind::DailyCost, 86_400, 3, |_| 100.0);
+        assert_eq!(daily_cost(&short, &cfg(), burn(1.0), false), (None, None));
+        let empty = series(SignalKind::DailyCost, 86_400, 0, |_| 0.0);
+        assert_eq!(daily_cost(&empty, &cfg(), burn(1.0), false), (None, None));
     }
 }

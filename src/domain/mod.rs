@@ -8,6 +8,7 @@ pub mod text;
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
 pub use sev::Sev;
 pub use signal::{
-    Detection, Distribution, FeatureInfo, PromptVersion, Signal, SignalKind, SignalSet,
+    Counts, Detection, Distribution, FeatureInfo, PromptVersion, SegmentCounts, Signal, SignalKind,
+    SignalSet,
 };
 pub use text::SafeText;

@@ -96,6 +96,24 @@ impl SignalKind {
     }
 }
 
+/// Counts behind a ratio (or traffic behind a rate), one entry per point: what happened in the
+/// step that ends at that point, not in an overlapping rate window, so consecutive entries
+/// are independent and can be summed over any window. `events` is the numerator (refusals,
+/// errors, retrieval hits) and `trials` the denominator (answers, requests, retrievals); for
+/// cost and tokens only `trials` (requests) means anything. NaN marks a step with no data.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub events: Vec<f64>,
+    pub trials: Vec<f64>,
+}
+
+/// The same counts for one user segment or tenant of the feature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentCounts {
+    pub segment: String,
+    pub counts: Counts,
+}
+
 /// One time series for one feature, oldest point first, evenly spaced `step_secs` apart and
 /// ending at `SignalSet::at`. NaN marks a step with no data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +122,13 @@ pub struct Signal {
     pub kind: SignalKind,
     pub step_secs: u32,
     pub points: Vec<f64>,
+    /// The counts behind the points, when the source has them: detectors then judge a rate by
+    /// how many requests it rests on instead of by the ratio alone.
+    #[serde(default)]
+    pub counts: Option<Counts>,
+    /// Per-segment counts, when the source splits the feature's traffic by user segment.
+    #[serde(default)]
+    pub segments: Vec<SegmentCounts>,
     /// Where the detector draws its line (filled in by detection, shown as the threshold line).
     pub threshold: Option<f64>,
     /// Second threshold for two-sided signals (refusals: the lower bound).
@@ -117,6 +142,8 @@ impl Signal {
             kind,
             step_secs,
             points,
+            counts: None,
+            segments: Vec::new(),
             threshold: None,
             threshold_low: None,
         }

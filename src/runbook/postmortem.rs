@@ -1,12 +1,21 @@
-//! The incident's story as a Markdown postmortem draft: what fired and on which numbers, what
-//! the responders did (from the audit log, which outlives the session), their runbook answers
-//! and notes. Facts only; the analysis is for people to write.
+//! The incident's story as a Markdown postmortem draft: a summary with time to acknowledge
+//! and time to contain, the impact and probable cause as far as the instrumentation knows
+//! them, what fired and on which numbers, what the responders did (from the audit log, which
+//! outlives the session; each action once), their runbook answers and notes, and the
+//! follow-ups the levers left behind. Facts only; the analysis is for people to write.
 //!
-//! `draft` takes what the state knows (pure); `render` adds the audit log's records, read by
+//! The draft is built from the state (pure); `render` adds the audit log's records, read by
 //! whoever writes the file, in order behind every record queued before the export.
+//!
+//! Everything in it went through the screen's sanitiser: a postmortem is read with `cat` too.
+//! Times are cockpit time (the incident's own clock); during a drill that is simulated time,
+//! and each action also shows the real time it happened.
 
 use super::RunbookSession;
-use crate::domain::{FeatureInfo, Incident, IncidentId, Signal, SignalKind, SignalSet};
+use crate::domain::text::{sanitize, sanitize_lines};
+use crate::domain::{
+    FeatureInfo, Incident, IncidentId, IncidentType, Signal, SignalKind, SignalSet,
+};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
@@ -17,6 +26,8 @@ pub struct SignalRow {
     pub at_detection: Option<f64>,
     pub now: Option<f64>,
     pub threshold: Option<f64>,
+    /// The lower edge of a band (refusals are judged both ways).
+    pub threshold_low: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -24,11 +35,20 @@ pub struct Draft {
     pub incident: Incident,
     pub info: Option<FeatureInfo>,
     pub signals: Vec<SignalRow>,
+    /// The walkthrough as far as it went, or its pre-filled answers when it was never opened:
+    /// what the instrumentation says about the cause belongs in the draft either way.
     pub runbook: Option<RunbookSession>,
+    /// Whether `runbook` is the responder's (false: pre-filled only, never opened).
+    pub runbook_used: bool,
     /// Ids of actions this session sent about the incident: pages carry a dedup key, not the id.
     pub related_targets: Vec<String>,
     pub exported_by: String,
+    /// Cockpit time: simulated during a drill.
     pub exported_at: DateTime<Utc>,
+    /// Real time, stamped by the app as the export leaves `update`.
+    pub exported_at_real: Option<DateTime<Utc>>,
+    /// Drill speed (1: real time).
+    pub speed: f64,
 }
 
 /// The series point covering `at`, when the on-screen window still reaches back that far.
@@ -58,6 +78,7 @@ pub fn signal_rows(inc: &Incident, now: &SignalSet) -> Vec<SignalRow> {
                 at_detection: value_at(sig, end, inc.triggered_at),
                 now: sig.last(),
                 threshold: sig.threshold,
+                threshold_low: sig.threshold_low,
             })
         })
         .collect()
@@ -67,13 +88,26 @@ pub fn signal_rows(inc: &Incident, now: &SignalSet) -> Vec<SignalRow> {
 /// counted and reported, never fatal: a torn last line after a crash must not block export.
 #[derive(Clone, Debug, Deserialize)]
 pub struct AuditLine {
+    /// Real time.
     pub at: DateTime<Utc>,
+    /// Simulated time, during a drill.
+    #[serde(default)]
+    pub sim_at: Option<DateTime<Utc>>,
     pub actor: String,
     pub action: String,
     pub target: String,
     pub outcome: String,
     #[serde(default)]
     pub detail: String,
+    #[serde(default)]
+    pub action_id: Option<u64>,
+}
+
+impl AuditLine {
+    /// When it happened on the incident's clock.
+    fn cockpit_at(&self) -> DateTime<Utc> {
+        self.sim_at.unwrap_or(self.at)
+    }
 }
 
 pub fn parse_audit(text: &str) -> (Vec<AuditLine>, usize) {
@@ -105,15 +139,50 @@ fn relevant(d: &Draft, a: &AuditLine) -> bool {
         "prompt_rollback" | "kill_switch_engage" | "kill_switch_release" | "change_event"
     );
     let window_start = inc.triggered_at - Duration::minutes(30);
+    let at = a.cockpit_at();
     lever
-        && a.at >= window_start
-        && a.at <= d.exported_at
+        && at >= window_start
+        && at <= d.exported_at
         && a.target.split_whitespace().next() == Some(feature)
 }
 
-/// Markdown cells cannot hold a pipe or a line break.
+/// Levers that contain an incident once they succeed.
+fn is_containment(a: &AuditLine) -> bool {
+    matches!(a.action.as_str(), "prompt_rollback" | "kill_switch_engage")
+        && a.outcome == "succeeded"
+}
+
+/// Markdown cells cannot hold a pipe or a line break; nothing in them may drive a terminal.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    sanitize(s).replace('|', "\\|")
+}
+
+/// "23m20s", "1h05m", "45s".
+fn span(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The threshold as the detector judged the signal: a ceiling, a floor, or for a band the edge
+/// this incident crossed (refusals that fell are judged by the band's floor).
+fn threshold_text(r: &SignalRow, incident: IncidentType) -> String {
+    let f = |v: f64| r.kind.format(v);
+    match (r.kind.breaches_upward(), r.threshold, r.threshold_low) {
+        (_, None, None) => "—".into(),
+        (Some(true), Some(h), _) => format!("≤ {}", f(h)),
+        (Some(false), Some(h), _) => format!("≥ {}", f(h)),
+        (None, Some(h), Some(l)) => match incident {
+            IncidentType::GuardrailBypass => format!("≥ {} (band floor; ceiling {})", f(l), f(h)),
+            IncidentType::OverRefusal => format!("≤ {} (band ceiling; floor {})", f(h), f(l)),
+            _ => format!("{}–{}", f(l), f(h)),
+        },
+        (_, Some(h), None) => format!("≤ {}", f(h)),
+        (_, None, Some(l)) => format!("≥ {}", f(l)),
+    }
 }
 
 fn fmt(kind: SignalKind, v: Option<f64>) -> String {
@@ -134,19 +203,164 @@ pub fn file_name(id: &IncidentId, at: DateTime<Utc>) -> String {
     format!("{safe}-{}.md", at.format("%Y%m%dT%H%M%SZ"))
 }
 
+/// One action as the timeline tells it: its request and its outcome on one row.
+struct ActionRow<'a> {
+    requested: Option<&'a AuditLine>,
+    outcome: Option<&'a AuditLine>,
+}
+
+impl ActionRow<'_> {
+    fn first(&self) -> &AuditLine {
+        self.requested.or(self.outcome).expect("a row has a record")
+    }
+}
+
+/// Pairs each request with its outcome by action id; records without one stand alone.
+fn action_rows<'a>(mine: &[&'a AuditLine]) -> Vec<ActionRow<'a>> {
+    let mut rows: Vec<ActionRow<'a>> = Vec::new();
+    for a in mine {
+        let pair = a.action_id.and_then(|id| {
+            rows.iter_mut()
+                .find(|r| r.first().action_id == Some(id) && r.first().action == a.action)
+        });
+        match (pair, a.outcome.as_str()) {
+            (Some(row), "requested") if row.requested.is_none() => row.requested = Some(a),
+            (Some(row), _) if row.outcome.is_none() && a.outcome != "requested" => {
+                row.outcome = Some(a)
+            }
+            (_, "requested") => rows.push(ActionRow {
+                requested: Some(a),
+                outcome: None,
+            }),
+            _ => rows.push(ActionRow {
+                requested: None,
+                outcome: Some(a),
+            }),
+        }
+    }
+    rows
+}
+
 pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
     let inc = &d.incident;
+    let id = sanitize(&inc.id);
     let ts = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let hms = |t: DateTime<Utc>| t.format("%H:%M:%S").to_string();
+    let mine: Vec<&AuditLine> = audit.iter().filter(|a| relevant(d, a)).collect();
+    let drill = d.speed != 1.0 || mine.iter().any(|a| a.sim_at.is_some());
     let mut out = String::new();
     out.push_str(&format!("# Postmortem draft: {}\n\n", inc.title));
+    let real = d.exported_at_real.unwrap_or(d.exported_at);
     out.push_str(&format!(
         "Exported by {} from oncall-cockpit at {}. Times are UTC.\n\n",
-        d.exported_by,
-        ts(d.exported_at)
+        cell(&d.exported_by),
+        ts(real)
     ));
-    out.push_str("| | |\n|---|---|\n");
+    if drill {
+        out.push_str(&format!(
+            "**Drill at ×{}**: the incident's times are simulated time (the drill's clock, {} \
+             at export); each action also gives the real time it happened.\n\n",
+            d.speed,
+            ts(d.exported_at)
+        ));
+    }
+
+    // The facts the summary and the follow-ups are made of.
+    let ack = inc.acked_at.or_else(|| {
+        mine.iter()
+            .find(|a| a.action == "ack" && a.outcome == "succeeded")
+            .map(|a| a.cockpit_at())
+    });
+    let contained = mine.iter().find(|a| is_containment(a));
+    let resolved = mine
+        .iter()
+        .find(|a| a.action == "resolve" && a.outcome == "succeeded")
+        .map(|a| a.cockpit_at());
+    let end = contained
+        .map(|a| a.cockpit_at())
+        .or(resolved)
+        .unwrap_or(d.exported_at);
+    let answers: Vec<(&super::Question, &super::Answer)> = d
+        .runbook
+        .iter()
+        .flat_map(|rb| rb.questions.iter().zip(&rb.answers))
+        .filter(|(_, a)| !a.text.trim().is_empty())
+        .collect();
+    let answer = |id: &str| answers.iter().find(|(q, _)| q.id == id).map(|(_, a)| *a);
+
+    out.push_str("## Summary\n\n");
+    out.push_str(&format!(
+        "- {} {} on {}, opened {} (source {}).\n",
+        inc.sev,
+        inc.kind.label(),
+        cell(inc.feature.as_str()),
+        hms(inc.triggered_at),
+        cell(&inc.source)
+    ));
+    let target = inc.sev.response_time().num_minutes();
+    match ack {
+        Some(at) => out.push_str(&format!(
+            "- Time to acknowledge: {} (target {target} min){}.\n",
+            span(at - inc.triggered_at),
+            inc.acked_by
+                .as_ref()
+                .map(|b| format!(", by {}", cell(b.as_str())))
+                .unwrap_or_default()
+        )),
+        None => out.push_str(&format!(
+            "- Time to acknowledge: not acknowledged at export (target {target} min).\n"
+        )),
+    }
+    match contained {
+        Some(a) => out.push_str(&format!(
+            "- Time to contain: {}, by {} ({}).\n",
+            span(a.cockpit_at() - inc.triggered_at),
+            cell(&a.target),
+            cell(&a.actor)
+        )),
+        None => out.push_str(
+            "- Time to contain: no containment lever (prompt rollback, kill switch) succeeded \
+             from the cockpit.\n",
+        ),
+    }
+    out.push_str(&format!(
+        "- At export: {}, {}.\n",
+        inc.status.short(),
+        if inc.firing {
+            "still firing"
+        } else {
+            "signal recovered"
+        }
+    ));
+
+    out.push_str("\n## Impact\n\n");
+    out.push_str(&format!(
+        "- {} for {} (opened {} to {}).\n",
+        cell(inc.feature.as_str()),
+        span(end - inc.triggered_at),
+        hms(inc.triggered_at),
+        if contained.is_some() {
+            "containment"
+        } else if resolved.is_some() {
+            "resolution"
+        } else {
+            "export"
+        }
+    ));
+    if let Some(info) = d.info.as_ref().filter(|i| !i.killed.is_empty()) {
+        out.push_str(&format!(
+            "- Served the fallback instead of the model: {} (kill switch).\n",
+            cell(&info.killed.join(", "))
+        ));
+    }
+    out.push_str(
+        "- Not known to the cockpit: how many users or requests were affected, and what they \
+         saw. Add it before the review.\n",
+    );
+
+    out.push_str("\n| | |\n|---|---|\n");
     let mut row = |k: &str, v: String| out.push_str(&format!("| {k} | {} |\n", cell(&v)));
-    row("Incident", inc.id.clone());
+    row("Incident", id.clone());
     row("Type", inc.kind.label().to_string());
     row("Feature", inc.feature.to_string());
     row(
@@ -163,9 +377,9 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
         row(
             "Acknowledged",
             format!(
-                "{} by {by} ({} min after opening)",
+                "{} by {by} ({} after opening)",
                 ts(at),
-                (at - inc.triggered_at).num_minutes()
+                span(at - inc.triggered_at)
             ),
         );
     }
@@ -194,7 +408,7 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
 
     out.push_str("\n## Why it fired\n\n");
     for e in &inc.evidence {
-        out.push_str(&format!("- {e}\n"));
+        out.push_str(&format!("- {}\n", cell(e.as_str())));
     }
     if inc.evidence.is_empty() {
         out.push_str("- The source gave no evidence beyond the title.\n");
@@ -214,38 +428,124 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
                 s.kind.label(),
                 fmt(s.kind, s.at_detection),
                 fmt(s.kind, s.now),
-                fmt(s.kind, s.threshold)
+                threshold_text(s, inc.kind)
             ));
         }
     }
 
-    out.push_str("\n## Timeline\n\n| time | who | what |\n|---|---|---|\n");
-    let mut events: Vec<(DateTime<Utc>, String, String)> = vec![(
+    out.push_str("\n## Root cause\n\n");
+    let mut cause = false;
+    for (qid, what) in [
+        ("layer", "Failing layer"),
+        ("last_known_good", "Last-known-good prompt"),
+        ("model_version", "Model"),
+        ("drift_categories", "Output categories that moved"),
+        ("cost_driver", "Cost driver"),
+    ] {
+        if let Some(a) = answer(qid) {
+            cause = true;
+            let how = if a.confirmed {
+                "confirmed by the responder"
+            } else {
+                "from instrumentation, not confirmed"
+            };
+            out.push_str(&format!("- {what}: {} _({how})_\n", cell(&a.text)));
+        }
+    }
+    if !cause {
+        out.push_str("- The instrumentation names no probable cause.\n");
+    }
+    out.push_str(
+        "- Why it happened and why it was not caught before production: for the team to write.\n",
+    );
+
+    let rows = action_rows(&mine);
+    // The source's own record of an action the cockpit took says what the outcome row says.
+    let told: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.outcome.map(|o| sanitize(&o.detail).to_lowercase()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    out.push_str("\n## Timeline\n\n");
+    if drill {
+        out.push_str("| time (drill) | real time | who | what |\n|---|---|---|---|\n");
+    } else {
+        out.push_str("| time | who | what |\n|---|---|---|\n");
+    }
+    // (cockpit time, real time for actions, who, what)
+    type Event = (DateTime<Utc>, Option<DateTime<Utc>>, String, String);
+    let mut events: Vec<Event> = vec![(
         inc.triggered_at,
+        None,
         inc.source.clone(),
         format!("opened: {}", inc.title),
     )];
     for t in &inc.timeline {
-        events.push((t.at, inc.source.clone(), t.text.to_string()));
-    }
-    let mine: Vec<&AuditLine> = audit.iter().filter(|a| relevant(d, a)).collect();
-    for a in &mine {
-        // "requested" and its outcome are both kept: the gap between them is how long the
-        // backend took, and a failure followed by a retry is part of the story.
-        let mut what = format!("{} {} {}", a.action, a.target, a.outcome);
-        if !a.detail.is_empty() {
-            what.push_str(&format!(": {}", a.detail));
+        if told.contains(&t.text.as_str().to_lowercase()) {
+            continue;
         }
-        events.push((a.at, a.actor.clone(), what));
+        events.push((t.at, None, inc.source.clone(), t.text.to_string()));
+    }
+    for r in &rows {
+        let first = r.first();
+        // The request and its outcome on one row: the gap is how long the backend took, and
+        // a failure followed by a retry is its own row.
+        let mut what = format!("{} {}", first.action, first.target);
+        match (r.requested, r.outcome) {
+            (Some(q), Some(o)) => {
+                let took = o.at - q.at;
+                let took = if took < Duration::seconds(1) {
+                    "<1s".to_string()
+                } else {
+                    span(took)
+                };
+                what.push_str(&format!(": {} after {took}", o.outcome));
+                if !q.detail.is_empty() {
+                    what.push_str(&format!(" — {}", q.detail));
+                }
+                if !o.detail.is_empty() {
+                    what.push_str(&format!(" — {}", o.detail));
+                }
+            }
+            (Some(q), None) => {
+                what.push_str(": requested, no outcome recorded");
+                if !q.detail.is_empty() {
+                    what.push_str(&format!(" — {}", q.detail));
+                }
+            }
+            (None, Some(o)) => {
+                what.push_str(&format!(" {}", o.outcome));
+                if !o.detail.is_empty() {
+                    what.push_str(&format!(": {}", o.detail));
+                }
+            }
+            (None, None) => {}
+        }
+        events.push((
+            first.cockpit_at(),
+            Some(first.at),
+            first.actor.clone(),
+            what,
+        ));
     }
     events.sort_by_key(|e| e.0);
-    for (at, who, what) in &events {
-        out.push_str(&format!(
-            "| {} | {} | {} |\n",
-            at.format("%H:%M:%S"),
-            cell(who),
-            cell(what)
-        ));
+    for (at, real, who, what) in &events {
+        if drill {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                hms(*at),
+                real.map(hms).unwrap_or_default(),
+                cell(who),
+                cell(what)
+            ));
+        } else {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                hms(*at),
+                cell(who),
+                cell(what)
+            ));
+        }
     }
     if unreadable > 0 {
         out.push_str(&format!(
@@ -255,11 +555,8 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
 
     out.push_str("\n## Runbook answers\n\n");
     let mut answered = false;
-    if let Some(rb) = &d.runbook {
-        for (q, a) in rb.questions.iter().zip(&rb.answers) {
-            if a.text.trim().is_empty() {
-                continue;
-            }
+    if d.runbook_used {
+        for (q, a) in &answers {
             answered = true;
             let how = if a.confirmed {
                 "confirmed"
@@ -268,14 +565,18 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
             } else {
                 "not confirmed"
             };
-            out.push_str(&format!("- **{}** {} _({how})_\n", q.text, a.text));
+            out.push_str(&format!("- **{}** {} _({how})_\n", q.text, cell(&a.text)));
         }
     }
     if !answered {
         // Answers confirmed in an earlier session live only in the audit log.
         for a in mine.iter().filter(|a| a.action == "runbook_answer") {
             answered = true;
-            out.push_str(&format!("- {} _(confirmed by {})_\n", a.detail, a.actor));
+            out.push_str(&format!(
+                "- {} _(confirmed by {})_\n",
+                cell(&a.detail),
+                cell(&a.actor)
+            ));
         }
     }
     if !answered {
@@ -288,17 +589,66 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
         .filter(|a| a.action == "note" && a.outcome == "requested")
         .collect();
     for n in &notes {
+        // A note keeps its lines, indented under its bullet.
+        let text = sanitize_lines(&n.detail);
+        let mut lines = text.lines();
         out.push_str(&format!(
             "- {} {}: {}\n",
-            n.at.format("%H:%M:%S"),
-            n.actor,
-            n.detail
+            hms(n.cockpit_at()),
+            cell(&n.actor),
+            lines.next().unwrap_or("")
         ));
+        for l in lines {
+            out.push_str(&format!("  {l}\n"));
+        }
     }
     if notes.is_empty() {
         out.push_str("No notes were added from the cockpit.\n");
     }
+
+    out.push_str("\n## Action items\n\n");
+    for item in follow_ups(d, &mine, ack.is_some()) {
+        out.push_str(&format!("- [ ] {}\n", cell(&item)));
+    }
+    out.push_str("- [ ] Prevent a recurrence: for the team to decide.\n");
     out
+}
+
+/// What the levers and the walkthrough left to do.
+fn follow_ups(d: &Draft, mine: &[&AuditLine], acked: bool) -> Vec<String> {
+    let inc = &d.incident;
+    let mut items = Vec::new();
+    for a in mine.iter().filter(|a| is_containment(a)) {
+        items.push(match a.action.as_str() {
+            "prompt_rollback" => format!(
+                "{}: fix what the rolled-back prompt broke before deploying it again.",
+                a.target
+            ),
+            _ => format!(
+                "Kill switch {}: release it once the cause is fixed (users get the fallback \
+                 until then).",
+                a.target
+            ),
+        });
+    }
+    if let Some(rb) = d.runbook.as_ref().filter(|_| d.runbook_used) {
+        let open = rb.answers.iter().filter(|a| !a.confirmed).count();
+        if open > 0 {
+            items.push(format!(
+                "Confirm or correct the {open} runbook answer(s) left unconfirmed."
+            ));
+        }
+    }
+    if !acked {
+        items.push("Find out why the incident was not acknowledged.".into());
+    }
+    if inc.is_open() {
+        items.push(format!(
+            "Resolve {} once the signal stays within its threshold.",
+            inc.id
+        ));
+    }
+    items
 }
 
 #[cfg(test)]

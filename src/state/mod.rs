@@ -7,6 +7,7 @@ pub use update::update;
 
 use crate::audit::AuditRecord;
 use crate::backend::{Command, CommandRequest, FeatureFlags, NotShown};
+use crate::config::alerts::AlertSettings;
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
 use crate::runbook::postmortem::Draft;
 use crate::runbook::RunbookSession;
@@ -25,6 +26,8 @@ pub enum Effect {
     /// incidents are some 100,000 allocations, and freeing them took ten times longer than
     /// drawing a frame.
     Discard(Vec<Incident>),
+    /// Ring the terminal bell (a new SEV1).
+    Bell,
     Quit,
 }
 
@@ -132,17 +135,25 @@ pub struct Flash {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confirm {
     pub title: String,
+    /// What the action is about (an incident title may be 100,000 characters): wrapped to a
+    /// bounded height, the rest scrolled to with up / down.
     pub lines: Vec<String>,
+    /// What the responder must know before saying yes ("STILL FIRING", "the ack is undone"):
+    /// always on screen, never scrolled away, like the yes / cancel line.
+    pub warnings: Vec<String>,
     /// Drawn in the danger style; kill switch, rollback and resolve.
     pub danger: bool,
     pub command: Command,
+    /// First wrapped line of `lines` shown.
+    pub scroll: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PickItem {
     pub label: String,
     pub detail: String,
-    pub confirm: Confirm,
+    /// None: the harmless choice ("keep serving"), which closes the picker and changes nothing.
+    pub confirm: Option<Confirm>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -167,13 +178,23 @@ pub enum Overlay {
     #[default]
     None,
     Help,
-    Confirm(Confirm),
+    Confirm(Box<Confirm>),
     Picker(Picker),
     Text {
         purpose: TextPurpose,
         editor: Box<TextArea<'static>>,
     },
     Runbook(IncidentId),
+    /// The selected incident in full, on the whole screen (k9s `describe`): title, evidence,
+    /// levers, runbook, timeline and notes, scrolled with the movement keys.
+    Describe {
+        id: IncidentId,
+        scroll: usize,
+    },
+    /// Every source's health with its whole error, for when the footer cannot hold them all.
+    Sources {
+        scroll: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -225,6 +246,18 @@ pub struct State {
     pub flash: Option<Flash>,
     pub runbooks: BTreeMap<IncidentId, RunbookSession>,
     pub size: (u16, u16),
+    /// Simulated seconds per wall-clock second (`--speed`); 1 outside drills. Audit records and
+    /// postmortems keep real time and mark simulated time separately when this is not 1.
+    pub speed: f64,
+    /// Bell and escalation roster, from `[alerts]` in the config.
+    pub alerts: AlertSettings,
+    /// An incident that just became SEV1, and the tick it did: its row flashes for a moment.
+    pub new_sev1: Option<(IncidentId, u64)>,
+    /// First row shown in the help overlay.
+    pub help_scroll: usize,
+    /// Lines and column width of the help overlay: it is generated from the keymap, which
+    /// only the app holds, and `update` needs its shape to keep scrolling within it.
+    pub help_shape: (usize, usize),
     /// Ticks seen so far; the app ticks at a fixed wall-clock rate (`TICKS_PER_SEC`).
     pub ticks: u64,
     pub quit: bool,
@@ -232,6 +265,10 @@ pub struct State {
 
 /// Wall-clock ticks per second the app sends.
 pub const TICKS_PER_SEC: u64 = 2;
+
+/// The smallest terminal the cockpit draws its panes in.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
 
 impl State {
     pub fn new(now: DateTime<Utc>, author: &str, banner: &str) -> Self {
@@ -265,6 +302,11 @@ impl State {
             flash: None,
             runbooks: BTreeMap::new(),
             size: (80, 24),
+            speed: 1.0,
+            alerts: AlertSettings::default(),
+            new_sev1: None,
+            help_scroll: 0,
+            help_shape: (0, 0),
             ticks: 0,
             quit: false,
         }
@@ -323,10 +365,31 @@ impl State {
             .find(|a| matches!(a.status, ActionStatus::Failed(_)))
     }
 
+    /// Below this the layout cannot show an incident row and its countdown legibly, and no
+    /// key but quit and help does anything: nothing acts on a screen that cannot show it.
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_WIDTH || self.size.1 < MIN_HEIGHT
+    }
+
+    /// Whether the incident's source is stale or failing: its row says so, because its status
+    /// and countdown may no longer be true.
+    pub fn source_in_doubt(&self, source: &str) -> bool {
+        self.sources
+            .iter()
+            .any(|h| h.name == source && (h.failing() || h.is_stale(self.now)))
+    }
+
     pub fn input_mode(&self) -> crate::config::keymap::Mode {
         use crate::config::keymap::Mode;
+        if self.too_small() {
+            // Quit and help are normal-mode keys; a dialog or text box must not take keys the
+            // responder cannot see.
+            return Mode::Normal;
+        }
         match &self.overlay {
-            Overlay::None | Overlay::Help => Mode::Normal,
+            Overlay::None | Overlay::Help | Overlay::Describe { .. } | Overlay::Sources { .. } => {
+                Mode::Normal
+            }
             Overlay::Confirm(_) | Overlay::Picker(_) => Mode::Dialog,
             Overlay::Text { .. } => Mode::Text,
             Overlay::Runbook(_) => Mode::Runbook,

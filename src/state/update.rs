@@ -11,7 +11,7 @@ use crate::backend::FeatureFlags;
 use crate::backend::{
     BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
 };
-use crate::domain::{FeatureInfo, Incident, PromptVersion, SafeText, Sev, Status};
+use crate::domain::{text, FeatureInfo, Incident, PromptVersion, SafeText, Sev, Status};
 use crate::runbook;
 use crate::runbook::postmortem;
 use tui_textarea::TextArea;
@@ -22,6 +22,8 @@ const PAGE: isize = 10;
 const FLASH_SECS: u64 = 8;
 /// Finished actions kept for the status line and retry.
 const ACTIONS_KEPT: usize = 50;
+/// How long a new SEV1's row flashes, in ticks (wall clock, whatever the drill speed).
+pub const NEW_SEV1_TICKS: u64 = 6 * super::TICKS_PER_SEC;
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
@@ -63,6 +65,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             state.quit = true;
             vec![Effect::Quit]
         }
+        other if state.too_small() => too_small(state, other),
         other => match &state.overlay {
             Overlay::None => normal(state, other),
             Overlay::Help => help(state, other),
@@ -70,8 +73,24 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             Overlay::Picker(_) => picker(state, other),
             Overlay::Text { .. } => text(state, other),
             Overlay::Runbook(_) => runbook_mode(state, other),
+            Overlay::Describe { .. } => describe(state, other),
+            Overlay::Sources { .. } => sources(state, other),
         },
     }
+}
+
+/// While the terminal is too small to draw the cockpit, no key may act: the responder cannot
+/// see what it would act on (an `a` or a `K enter y` typed blind at 40x10 acknowledged and
+/// killed a feature). Help is drawn even then, so it opens, scrolls and closes; quit is
+/// handled before this. A dialog or text box left open stays as it was for when the terminal
+/// grows back.
+fn too_small(state: &mut State, action: Action) -> Vec<Effect> {
+    match (&state.overlay, action) {
+        (Overlay::None, Action::Help) => open_help(state),
+        (Overlay::Help, a) => return help(state, a),
+        _ => {}
+    }
+    vec![]
 }
 
 fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
@@ -82,6 +101,13 @@ fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
     });
     if expired {
         state.flash = None;
+    }
+    if state
+        .new_sev1
+        .as_ref()
+        .is_some_and(|(_, at)| state.ticks - at > NEW_SEV1_TICKS)
+    {
+        state.new_sev1 = None;
     }
 }
 
@@ -141,7 +167,21 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             at,
             incidents,
         } => {
-            health_mut(state, &source, SourceRole::Incidents).last_ok = Some(at);
+            let health = health_mut(state, &source, SourceRole::Incidents);
+            // What is open when the cockpit starts is not news; what arrives after is.
+            let first_poll = health.last_ok.is_none();
+            health.last_ok = Some(at);
+            let was_sev1: std::collections::HashSet<&str> = state
+                .incidents
+                .iter()
+                .filter(|i| i.source == source && is_loud_sev1(i))
+                .map(|i| i.id.as_str())
+                .collect();
+            let new_sev1 = incidents
+                .iter()
+                .find(|i| is_loud_sev1(i) && !was_sev1.contains(i.id.as_str()))
+                .filter(|_| !first_poll)
+                .map(|i| (i.id.clone(), i.title.to_string()));
             // With one incident source (the usual case) everything old is replaced, and
             // nothing needs moving. Every source that ever sent incidents is in `sources`, so
             // this is known without reading 10,000 source names.
@@ -155,11 +195,14 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 replace_from(&mut state.incidents, &source, incidents)
             };
             state.rebuild_view();
-            if replaced.is_empty() {
-                vec![]
-            } else {
-                vec![Effect::Discard(replaced)]
+            let mut effects = Vec::new();
+            if let Some((id, title)) = new_sev1 {
+                effects.extend(announce_sev1(state, id, &title));
             }
+            if !replaced.is_empty() {
+                effects.push(Effect::Discard(replaced));
+            }
+            effects
         }
         BackendEvent::NotShown { source, not_shown } => {
             health_mut(state, &source, SourceRole::Incidents).not_shown = not_shown;
@@ -218,6 +261,33 @@ fn replace_from(
     }
     incidents.extend(fresh);
     replaced
+}
+
+/// An open, firing SEV1: what must reach a responder who is looking elsewhere.
+fn is_loud_sev1(i: &Incident) -> bool {
+    i.sev == Sev::Sev1 && i.is_open() && i.firing
+}
+
+/// A new SEV1 flashes its row and, unless configured off, rings the terminal bell. The footer
+/// says which one, unless it holds an error a responder still has to read.
+fn announce_sev1(state: &mut State, id: String, title: &str) -> Vec<Effect> {
+    state.new_sev1 = Some((id.clone(), state.ticks));
+    if state
+        .flash
+        .as_ref()
+        .is_none_or(|f| f.level != FlashLevel::Error)
+    {
+        flash(
+            state,
+            FlashLevel::Warn,
+            format!("NEW SEV1 {id}: {}", text::fit(title, 200)),
+        );
+    }
+    if state.alerts.bell_on_sev1 {
+        vec![Effect::Bell]
+    } else {
+        vec![]
+    }
 }
 
 /// Rebuilds the merged view the panes read from every source's latest set.
@@ -373,7 +443,8 @@ fn change_event(state: &State, op: &FlagOp, done: &str) -> Option<Command> {
 
 /// The dedup key of a page for an incident: the same incident always updates the same page.
 pub fn page_key(inc: &Incident) -> String {
-    format!("oncall-cockpit/{}", inc.id)
+    // Ids are kept verbatim on screen; what leaves for a pager goes through the sanitiser.
+    format!("oncall-cockpit/{}", text::sanitize(&inc.id))
 }
 
 fn page_severity(sev: Sev) -> PageSeverity {
@@ -402,13 +473,22 @@ fn export(state: &mut State) -> Vec<Effect> {
         })
         .map(|a| a.command.target())
         .collect();
+    let info = state.feature_info(inc.feature.as_str()).cloned();
+    // Never opened, the walkthrough still has what the instrumentation knows about the cause.
+    let (runbook, runbook_used) = match state.runbooks.get(&inc.id) {
+        Some(rb) => (rb.clone(), true),
+        None => (runbook::start(&inc, info.as_ref(), &state.signals), false),
+    };
     let draft = postmortem::Draft {
-        info: state.feature_info(inc.feature.as_str()).cloned(),
+        info,
         signals: postmortem::signal_rows(&inc, &state.signals),
-        runbook: state.runbooks.get(&inc.id).cloned(),
+        runbook: Some(runbook),
+        runbook_used,
         related_targets: related,
         exported_by: state.author.clone(),
         exported_at: state.now,
+        exported_at_real: None,
+        speed: state.speed,
         incident: inc.clone(),
     };
     flash(
@@ -477,30 +557,35 @@ fn page(state: &mut State) {
         details.push(("prompt_version".into(), p));
     }
     let severity = page_severity(inc.sev);
+    // The page is evidence exported to another system (and read in its UI and e-mails): every
+    // string in it goes through the same sanitiser as the screen.
+    let details = details
+        .into_iter()
+        .map(|(k, v)| (k, text::sanitize(&v)))
+        .collect();
     let command = Command::Page {
         source: source.clone(),
         op: PageOp::Trigger {
             dedup_key: page_key(&inc),
-            summary: format!("[{}] {}", inc.sev, inc.title),
+            summary: text::sanitize(&format!("[{}] {}", inc.sev, inc.title)),
             severity,
             source: inc.feature.to_string(),
-            component: info.map(|i| i.model.clone()).unwrap_or_default(),
+            component: text::sanitize(&info.map(|i| i.model.clone()).unwrap_or_default()),
             class: inc.kind.label().to_string(),
             details,
         },
     };
-    state.overlay = Overlay::Confirm(Confirm {
+    state.overlay = Overlay::Confirm(Box::new(Confirm {
         title: format!("Page on-call for {}?", inc.sev),
-        lines: vec![
-            format!("{} · {}", inc.feature, inc.title),
-            format!(
-                "{source} wakes the rotation ({} severity); paging again updates the same page.",
-                severity.as_str()
-            ),
-        ],
+        lines: vec![format!("{} · {}", inc.feature, inc.title)],
+        warnings: vec![format!(
+            "{source} wakes the rotation ({} severity); paging again updates the same page.",
+            severity.as_str()
+        )],
         danger: true,
         command,
-    });
+        scroll: 0,
+    }));
 }
 
 fn role_of(cmd: &Command) -> SourceRole {
@@ -617,7 +702,9 @@ fn editor(initial: &str, title: &str) -> Box<TextArea<'static>> {
 
 fn normal(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
-        Action::Help => state.overlay = Overlay::Help,
+        Action::Help => open_help(state),
+        Action::Describe => open_describe(state),
+        Action::Sources => state.overlay = Overlay::Sources { scroll: 0 },
         Action::Up => state.move_cursor(-1),
         Action::Down => state.move_cursor(1),
         Action::PageUp => state.move_cursor(-PAGE),
@@ -643,7 +730,7 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::Ack => return incident_op(state, IncidentOp::Ack),
-        Action::Escalate => return incident_op(state, IncidentOp::Escalate),
+        Action::Escalate => escalate(state),
         Action::Resolve => resolve(state),
         Action::Note => {
             let target = writable(state, "note")
@@ -733,16 +820,77 @@ fn resolve(state: &mut State) {
         );
         return;
     }
-    let mut lines = vec![format!("{} {}", inc.sev, inc.title)];
+    let mut warnings = Vec::new();
     if inc.firing {
-        lines.push("The signal is STILL FIRING.".to_string());
+        warnings.push("The signal is STILL FIRING.".to_string());
     }
-    state.overlay = Overlay::Confirm(Confirm {
+    state.overlay = Overlay::Confirm(Box::new(Confirm {
         title: format!("Resolve {}?", inc.id),
-        lines,
+        lines: vec![format!("{} {}", inc.sev, inc.title)],
+        warnings,
         danger: true,
         command: incident_command(&inc, IncidentOp::Resolve),
-    });
+        scroll: 0,
+    }));
+}
+
+/// Escalation pages the next level and undoes the acknowledgement (the local store and
+/// PagerDuty both make the next level acknowledge afresh), so it asks first and says who is
+/// next and what it undoes.
+fn escalate(state: &mut State) {
+    if !writable(state, "escalate") {
+        return;
+    }
+    let Some(inc) = selected_or_warn(state, "escalate") else {
+        return;
+    };
+    if !supported(state, "escalate") {
+        return;
+    }
+    if inc.status == Status::Resolved {
+        flash(state, FlashLevel::Warn, format!("{} is resolved", inc.id));
+        return;
+    }
+    let next = usize::from(inc.escalation_level) + 1;
+    let roster = state
+        .sources
+        .iter()
+        .any(|h| h.name == inc.source && h.role == SourceRole::Metrics);
+    let who = match state.alerts.level_name(next).filter(|_| roster) {
+        Some(name) => format!("Next: level {} — {name}.", next + 1),
+        None if roster => format!(
+            "Next: level {} (no one is named for it in [alerts] escalation_levels).",
+            next + 1
+        ),
+        None => format!(
+            "Next: level {} of {}'s escalation policy.",
+            next + 1,
+            inc.source
+        ),
+    };
+    let minutes = inc.sev.response_time().num_minutes();
+    // Who is next and what is undone stay on screen however long the title is.
+    let mut warnings = vec![who];
+    match (&inc.status, &inc.acked_by) {
+        (Status::Acknowledged, by) => warnings.push(format!(
+            "The acknowledgement{} is UNDONE: the incident goes back to TRIG until level {} \
+             acknowledges, with a new {minutes} min countdown.",
+            by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
+            next + 1
+        )),
+        _ => warnings.push(format!(
+            "Level {} is paged; the countdown restarts at {minutes} min.",
+            next + 1
+        )),
+    }
+    state.overlay = Overlay::Confirm(Box::new(Confirm {
+        title: format!("Escalate {} to level {}?", inc.id, next + 1),
+        lines: vec![format!("{} {}", inc.sev, inc.title)],
+        warnings,
+        danger: true,
+        command: incident_command(&inc, IncidentOp::Escalate),
+        scroll: 0,
+    }));
 }
 
 /// The flag system holding the feature's levers, else the default one.
@@ -806,12 +954,10 @@ fn rollback(state: &mut State) {
         items.push(PickItem {
             label: v.id.clone(),
             detail,
-            confirm: Confirm {
+            confirm: Some(Confirm {
                 title: format!("Roll back {} prompt?", info.name),
-                lines: vec![
-                    format!("{}: {current} → {}", info.name, v.id),
-                    "All traffic of the feature switches prompt at once.".into(),
-                ],
+                lines: vec![format!("{}: {current} → {}", info.name, v.id)],
+                warnings: vec!["All traffic of the feature switches prompt at once.".into()],
                 danger: true,
                 command: Command::Flag {
                     source: source.clone(),
@@ -820,7 +966,8 @@ fn rollback(state: &mut State) {
                         to_version: v.id.clone(),
                     },
                 },
-            },
+                scroll: 0,
+            }),
         });
     }
     if items.is_empty() {
@@ -857,46 +1004,63 @@ fn kill_switch(state: &mut State) {
     let Some(source) = flag_source(state, &info, "kill switch") else {
         return;
     };
-    let scopes = std::iter::once(None).chain(info.segments.iter().cloned().map(Some));
-    let items = scopes
-        .map(|segment| {
-            let key = segment.clone().unwrap_or_else(|| "*".into());
-            let engaged = info.killed.contains(&key);
-            let what = match &segment {
-                Some(s) => format!("segment {s}"),
-                None => "whole feature".to_string(),
-            };
-            let (verb, consequence) = if engaged {
-                ("RELEASE", "Traffic from this scope is served again.")
+    // Smallest blast radius first and the whole feature last; the cursor starts on "keep
+    // serving", so no key pressed out of habit (`K y y`, `K enter`) cuts anyone off.
+    let scopes = info
+        .segments
+        .iter()
+        .cloned()
+        .map(Some)
+        .chain(std::iter::once(None));
+    let mut items = vec![PickItem {
+        label: "keep serving".into(),
+        detail: "change nothing".into(),
+        confirm: None,
+    }];
+    items.extend(scopes.map(|segment| {
+        let key = segment.clone().unwrap_or_else(|| "*".into());
+        let engaged = info.killed.contains(&key);
+        let what = match &segment {
+            Some(s) => format!("segment {s}"),
+            None => "whole feature".to_string(),
+        };
+        let (verb, consequence) = if engaged {
+            ("RELEASE", "Traffic from this scope is served again.")
+        } else if segment.is_none() {
+            (
+                "ENGAGE",
+                "EVERY user of the feature gets the fallback, not the model.",
+            )
+        } else {
+            (
+                "ENGAGE",
+                "Requests from this scope get the fallback, not the model.",
+            )
+        };
+        PickItem {
+            label: format!("{verb} {what}"),
+            detail: if engaged {
+                "engaged now".into()
             } else {
-                (
-                    "ENGAGE",
-                    "Requests from this scope get the fallback, not the model.",
-                )
-            };
-            PickItem {
-                label: format!("{verb} {what}"),
-                detail: if engaged {
-                    "engaged now".into()
-                } else {
-                    "serving".into()
-                },
-                confirm: Confirm {
-                    title: format!("{verb} kill switch?"),
-                    lines: vec![format!("{} · {what}", info.name), consequence.into()],
-                    danger: true,
-                    command: Command::Flag {
-                        source: source.clone(),
-                        op: FlagOp::KillSwitch {
-                            feature: info.name.clone(),
-                            segment,
-                            engage: !engaged,
-                        },
+                "serving".into()
+            },
+            confirm: Some(Confirm {
+                title: format!("{verb} kill switch?"),
+                lines: vec![format!("{} · {what}", info.name)],
+                warnings: vec![consequence.into()],
+                danger: true,
+                command: Command::Flag {
+                    source: source.clone(),
+                    op: FlagOp::KillSwitch {
+                        feature: info.name.clone(),
+                        segment,
+                        engage: !engaged,
                     },
                 },
-            }
-        })
-        .collect();
+                scroll: 0,
+            }),
+        }
+    }));
     state.overlay = Overlay::Picker(Picker {
         title: format!("Kill switch · {}", info.name),
         items,
@@ -929,7 +1093,37 @@ fn retry(state: &mut State) -> Vec<Effect> {
     dispatch(state, failed.command)
 }
 
+/// Where a scrolled view goes on a movement key, within `0..=max`; None for other keys.
+fn scrolled(pos: usize, action: &Action, max: usize, page: usize) -> Option<usize> {
+    let pos = pos.min(max);
+    Some(match action {
+        Action::Up => pos.saturating_sub(1),
+        Action::Down => (pos + 1).min(max),
+        Action::PageUp => pos.saturating_sub(page),
+        Action::PageDown => (pos + page).min(max),
+        Action::Top => 0,
+        Action::Bottom => max,
+        _ => return None,
+    })
+}
+
+/// Rows a page key moves in a full-screen view: the screen less its frame, header and footer.
+fn screen_page(state: &State) -> usize {
+    usize::from(state.size.1.saturating_sub(6)).max(1)
+}
+
+fn open_help(state: &mut State) {
+    state.help_scroll = 0;
+    state.overlay = Overlay::Help;
+}
+
 fn help(state: &mut State, action: Action) -> Vec<Effect> {
+    let max = crate::ui::help_max_scroll(state);
+    let page = screen_page(state);
+    if let Some(pos) = scrolled(state.help_scroll, &action, max, page) {
+        state.help_scroll = pos;
+        return vec![];
+    }
     match action {
         Action::Help | Action::Back | Action::Cancel => state.overlay = Overlay::None,
         _ => {}
@@ -952,6 +1146,16 @@ fn confirm(state: &mut State, action: Action) -> Vec<Effect> {
                 "cancelled: nothing was changed".into(),
             );
         }
+        // A long title scrolls inside the dialog; the warnings and the yes / cancel line stay.
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            let size = state.size;
+            if let Overlay::Confirm(c) = &mut state.overlay {
+                let max = crate::ui::confirm_max_scroll(c, size);
+                if let Some(pos) = scrolled(c.scroll, &action, max, 3) {
+                    c.scroll = pos;
+                }
+            }
+        }
         _ => {}
     }
     vec![]
@@ -966,11 +1170,67 @@ fn picker(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Up => p.cursor = p.cursor.saturating_sub(1),
         Action::Down => p.cursor = (p.cursor + 1).min(last),
         Action::Select | Action::Confirm => {
-            if let Some(item) = p.items.get(p.cursor) {
-                state.overlay = Overlay::Confirm(item.confirm.clone());
+            match p.items.get(p.cursor).map(|i| i.confirm.clone()) {
+                Some(Some(c)) => state.overlay = Overlay::Confirm(Box::new(c)),
+                Some(None) => {
+                    state.overlay = Overlay::None;
+                    flash(
+                        state,
+                        FlashLevel::Info,
+                        "cancelled: nothing was changed".into(),
+                    );
+                }
+                None => {}
             }
         }
         Action::Cancel | Action::Back => state.overlay = Overlay::None,
+        _ => {}
+    }
+    vec![]
+}
+
+fn open_describe(state: &mut State) {
+    if let Some(inc) = selected_or_warn(state, "describe") {
+        state.overlay = Overlay::Describe {
+            id: inc.id,
+            scroll: 0,
+        };
+    }
+}
+
+/// The full view scrolls with the movement keys and closes with back (or its own key, or
+/// enter); every other key acts as in the list, on the incident being described.
+fn describe(state: &mut State, action: Action) -> Vec<Effect> {
+    let Overlay::Describe { id, scroll } = &state.overlay else {
+        return vec![];
+    };
+    let (id, pos) = (id.clone(), *scroll);
+    let max = crate::ui::describe_max_scroll(state, &id);
+    if let Some(pos) = scrolled(pos, &action, max, screen_page(state)) {
+        state.overlay = Overlay::Describe { id, scroll: pos };
+        return vec![];
+    }
+    match action {
+        Action::Back | Action::Describe | Action::ToggleDetail | Action::Cancel => {
+            state.overlay = Overlay::None;
+            vec![]
+        }
+        other => normal(state, other),
+    }
+}
+
+fn sources(state: &mut State, action: Action) -> Vec<Effect> {
+    let Overlay::Sources { scroll } = &state.overlay else {
+        return vec![];
+    };
+    let max = crate::ui::sources_max_scroll(state);
+    if let Some(pos) = scrolled(*scroll, &action, max, screen_page(state)) {
+        state.overlay = Overlay::Sources { scroll: pos };
+        return vec![];
+    }
+    match action {
+        Action::Back | Action::Sources | Action::Cancel => state.overlay = Overlay::None,
+        Action::Help => open_help(state),
         _ => {}
     }
     vec![]
@@ -980,10 +1240,22 @@ fn text(state: &mut State, action: Action) -> Vec<Effect> {
     let Overlay::Text { purpose, editor } = &mut state.overlay else {
         return vec![];
     };
-    let typed = editor.lines().join(" ");
+    // Only a note keeps its lines; a filter or an answer is one line.
+    let multi_line = matches!(purpose, TextPurpose::Note(_));
+    let typed = editor.lines().join(if multi_line { "\n" } else { " " });
     match action {
-        Action::TextInput(key) => {
-            editor.input(key);
+        Action::TextInput(_) | Action::ClearText | Action::NewLine => {
+            match action {
+                Action::TextInput(key) => {
+                    editor.input(key);
+                }
+                Action::ClearText => {
+                    editor.select_all();
+                    editor.cut();
+                }
+                _ if multi_line => editor.insert_newline(),
+                _ => {}
+            }
             if matches!(purpose, TextPurpose::Filter) {
                 // Filter as you type.
                 state.filter = editor.lines().join(" ");
@@ -1020,7 +1292,10 @@ fn text(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 fn submit_text(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect> {
-    let typed = SafeText::new(typed.trim()).to_string();
+    let typed = match purpose {
+        TextPurpose::Note(_) => text::sanitize_lines(typed.trim()),
+        _ => SafeText::new(typed.trim()).to_string(),
+    };
     match purpose {
         TextPurpose::Filter => {
             state.filter = typed;
@@ -1094,6 +1369,10 @@ fn runbook_mode(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Up => session.cursor = session.cursor.saturating_sub(1),
         Action::Down => session.cursor = (session.cursor + 1).min(last),
+        // Confirming an answer is recorded in the audit log; a read-only cockpit records nothing.
+        Action::ConfirmAnswer | Action::EditAnswer if state.read_only => {
+            writable(state, "recording runbook answers");
+        }
         // Nothing to confirm in a blank answer: ask for one instead.
         Action::ConfirmAnswer
             if session
@@ -1111,12 +1390,15 @@ fn runbook_mode(state: &mut State, action: Action) -> Vec<Effect> {
                 .get(q)
                 .map(|a| a.text.clone())
                 .unwrap_or_default();
+            // The answer is selected: typing replaces it, an arrow key keeps it to edit.
+            let mut ed = editor(&current, "your answer");
+            ed.select_all();
             state.overlay = Overlay::Text {
                 purpose: TextPurpose::Answer {
                     incident: id,
                     question: q,
                 },
-                editor: editor(&current, "your answer"),
+                editor: ed,
             };
         }
         Action::Back | Action::Cancel => state.overlay = Overlay::None,

@@ -1,17 +1,245 @@
-//! The selected incident in full: why it fired, what to do, what has happened since.
+//! The selected incident in full: why it fired, what to do, what has happened since. The same
+//! lines make the detail pane (as many as fit, then how many more and the key that shows them)
+//! and the full-screen describe view, which scrolls through all of them.
 
 use super::format::{age, countdown};
 use super::header::sev_role;
-use super::pane;
-use crate::config::theme::{Role, Theme};
-use crate::domain::FeatureInfo;
-use crate::state::State;
+use super::{first_key, pane, View};
+use crate::action::Action;
+use crate::backend::{Command, IncidentOp};
+use crate::config::keymap::Mode;
+use crate::config::theme::Role;
+use crate::domain::text::wrap;
+use crate::domain::{FeatureInfo, Incident};
+use crate::state::{ActionStatus, State};
+use chrono::Duration;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+/// Width of the label column ("evidence  ").
+const LABEL: usize = 10;
+
+/// Lines under construction, wrapped to a width as they are added.
+struct Lines<'a> {
+    out: Vec<Line<'a>>,
+    width: usize,
+    label_style: Style,
+}
+
+impl<'a> Lines<'a> {
+    /// `label` in the label column, `text` wrapped beside it and under itself.
+    fn field(&mut self, label: &str, text: &str, style: Style) {
+        let text_w = self.width.saturating_sub(LABEL).max(1);
+        for (n, r) in wrap(text, text_w).into_iter().enumerate() {
+            let head = if n == 0 { label } else { "" };
+            self.out.push(Line::from(vec![
+                Span::styled(format!("{head:<LABEL$}"), self.label_style),
+                Span::styled(text[r].to_string(), style),
+            ]));
+        }
+    }
+
+    /// `text` wrapped to the full width, the first line starting with `lead`.
+    fn text(&mut self, lead: Option<Span<'a>>, text: &str, style: Style) {
+        let lead_w = lead.as_ref().map_or(0, |s| s.width());
+        for (n, r) in wrap(text, self.width.saturating_sub(lead_w).max(1))
+            .into_iter()
+            .enumerate()
+        {
+            let mut spans = Vec::new();
+            match (&lead, n) {
+                (Some(l), 0) => spans.push(l.clone()),
+                (Some(_), _) => spans.push(Span::raw(" ".repeat(lead_w))),
+                _ => {}
+            }
+            spans.push(Span::styled(text[r].to_string(), style));
+            self.out.push(Line::from(spans));
+        }
+    }
+
+    fn heading(&mut self, text: &str, style: Style) {
+        self.out.push(Line::styled(text.to_string(), style));
+    }
+}
+
+/// Every line about `inc` at `width` columns. `full` adds each runbook answer (the pane shows
+/// only the progress). Without a view the lines are only counted (to bound scrolling): no
+/// styles, and a one-column stand-in for key names.
+pub fn lines<'a>(
+    state: &State,
+    inc: &Incident,
+    view: Option<&View>,
+    width: usize,
+    full: bool,
+) -> Vec<Line<'a>> {
+    let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
+    let key = |a: Action| {
+        view.map(|v| first_key(v, Mode::Normal, &a))
+            .unwrap_or_else(|| "_".into())
+    };
+    let muted = style(Role::Muted);
+    let base = style(Role::Base);
+    let mut l = Lines {
+        out: Vec::new(),
+        width: width.max(LABEL + 1),
+        label_style: muted,
+    };
+    l.text(
+        Some(Span::styled(
+            format!("{} ", inc.sev),
+            style(sev_role(inc.sev)),
+        )),
+        inc.title.as_str(),
+        base,
+    );
+    l.field(
+        "type",
+        &format!("{} · {}", inc.kind.label(), inc.feature),
+        base,
+    );
+    let status = match (&inc.acked_by, inc.seconds_left(state.now)) {
+        _ if !inc.firing && inc.is_open() => format!(
+            "{} · recovered: the signal is back within its threshold · {} to resolve",
+            inc.status.short(),
+            key(Action::Resolve)
+        ),
+        (Some(by), _) => format!("{} by {by}", inc.status.short()),
+        (None, Some(s)) if s < 0 => {
+            format!("{} · OVERDUE by {}", inc.status.short(), countdown(-s))
+        }
+        (None, Some(s)) => format!("{} · respond within {}", inc.status.short(), countdown(s)),
+        (None, None) => inc.status.short().to_string(),
+    };
+    l.field("status", &status, base);
+    l.field(
+        "opened",
+        &format!(
+            "{} ({} ago) · level {} · {}",
+            inc.triggered_at.format("%H:%M:%S"),
+            age(state.now - inc.triggered_at),
+            inc.escalation_level + 1,
+            if inc.firing {
+                "firing"
+            } else {
+                "signal recovered"
+            }
+        ),
+        base,
+    );
+    if let Some(doubt) = source_doubt(state, &inc.source) {
+        l.field("source", &doubt, style(Role::Stale));
+    }
+    // Before the evidence: at 80x24 the evidence fills the pane, and what the levers are set
+    // to decides the next move.
+    if let Some(info) = state.feature_info(inc.feature.as_str()) {
+        l.field("levers", &levers(info, state), base);
+    }
+    for e in &inc.evidence {
+        l.field("evidence", e.as_str(), base);
+    }
+    l.field("contain", inc.kind.containment(), style(Role::Key));
+    for ((source, op), why) in &state.unsupported {
+        if *source == inc.source {
+            l.field("n/a", &format!("{op}: {why}"), muted);
+        }
+    }
+    if let Some(rb) = state.runbooks.get(&inc.id) {
+        let (done, total) = rb.progress();
+        l.field(
+            "runbook",
+            &format!("{done}/{total} answers confirmed"),
+            base,
+        );
+        if full {
+            for (q, a) in rb.questions.iter().zip(&rb.answers) {
+                let mark = if a.confirmed {
+                    "✓ "
+                } else if a.prefilled {
+                    "? "
+                } else {
+                    "· "
+                };
+                l.field("", &format!("{mark}{}", q.text), base);
+                let answer = if a.text.is_empty() { "—" } else { &a.text };
+                l.field("", &format!("  {answer}"), muted);
+            }
+        }
+    }
+    let notes = notes(state, inc);
+    if !notes.is_empty() {
+        l.heading("notes from this cockpit", style(Role::Header));
+        for (at, status, text) in notes {
+            for (n, line) in text.lines().enumerate() {
+                let head = if n == 0 {
+                    format!("{} {status}", at.format("%H:%M:%S"))
+                } else {
+                    String::new()
+                };
+                l.text(Some(Span::styled(format!("{head:<17}"), muted)), line, base);
+            }
+        }
+    }
+    l.heading("timeline", style(Role::Header));
+    // Newest first: at 80x24 only the latest few entries fit.
+    for t in inc.timeline.iter().rev() {
+        l.text(
+            Some(Span::styled(format!("{} ", t.at.format("%H:%M:%S")), muted)),
+            t.text.as_str(),
+            base,
+        );
+    }
+    l.out
+}
+
+/// Notes sent from this cockpit on `inc`, oldest first, with whether they landed.
+fn notes<'s>(
+    state: &'s State,
+    inc: &Incident,
+) -> Vec<(chrono::DateTime<chrono::Utc>, &'s str, &'s str)> {
+    state
+        .actions
+        .iter()
+        .filter_map(|a| match &a.command {
+            Command::Incident {
+                id,
+                op: IncidentOp::Note(text),
+                ..
+            } if *id == inc.id => {
+                let status = match a.status {
+                    ActionStatus::Pending => "sending",
+                    ActionStatus::Succeeded(_) => "sent",
+                    ActionStatus::Failed(_) => "FAILED",
+                };
+                Some((a.at, status, text.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why what the screen shows of `source` may no longer be true, if it may not.
+pub fn source_doubt(state: &State, source: &str) -> Option<String> {
+    let roles: Vec<_> = state.sources.iter().filter(|s| s.name == source).collect();
+    let data_age = |s: &crate::state::SourceHealth| {
+        s.age_secs(state.now)
+            .map(|a| format!("data {} old", age(Duration::seconds(a))))
+            .unwrap_or_else(|| "no data yet".into())
+    };
+    if let Some(f) = roles.iter().find(|s| s.failing()) {
+        let err = f.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
+        return Some(format!("{source} FAILING: {err} · {}", data_age(f)));
+    }
+    roles
+        .iter()
+        .find(|s| s.is_stale(state.now))
+        .map(|s| format!("{source} STALE · {}", data_age(s)))
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
+    let theme = view.theme;
     let Some(inc) = state.selected() else {
         let block = pane(" Detail ".into(), theme);
         let inner = block.inner(area);
@@ -28,84 +256,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let block = pane(format!(" {} ", inc.id), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let muted = theme.style(Role::Muted);
-    let label = |s: &str| Span::styled(format!("{s:<10}"), muted);
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(format!("{}", inc.sev), theme.style(sev_role(inc.sev))),
-            Span::raw(" "),
-            Span::styled(inc.title.to_string(), theme.style(Role::Base)),
-        ]),
-        Line::from(vec![
-            label("type"),
-            Span::raw(format!("{} · {}", inc.kind.label(), inc.feature)),
-        ]),
-    ];
-    let status = match (&inc.acked_by, inc.seconds_left(state.now)) {
-        (Some(by), _) => format!("{} by {by}", inc.status.short()),
-        (None, Some(s)) if s < 0 => {
-            format!("{} · OVERDUE by {}", inc.status.short(), countdown(-s))
-        }
-        (None, Some(s)) => format!("{} · respond within {}", inc.status.short(), countdown(s)),
-        (None, None) => inc.status.short().to_string(),
-    };
-    lines.push(Line::from(vec![label("status"), Span::raw(status)]));
-    lines.push(Line::from(vec![
-        label("opened"),
-        Span::raw(format!(
-            "{} ({} ago) · level {} · {}",
-            inc.triggered_at.format("%H:%M:%S"),
-            age(state.now - inc.triggered_at),
-            inc.escalation_level + 1,
-            if inc.firing {
-                "firing"
-            } else {
-                "signal recovered"
-            }
-        )),
-    ]));
-    // Before the evidence: at 80x24 the evidence fills the pane, and what the levers are set
-    // to decides the next move.
-    if let Some(info) = state.feature_info(inc.feature.as_str()) {
+    let mut lines = lines(state, inc, Some(view), usize::from(inner.width), false);
+    let rows = usize::from(inner.height);
+    if lines.len() > rows && rows > 0 {
+        // What does not fit is one key away, and the pane says so instead of ending mid-way.
+        let more = lines.len() - (rows - 1);
+        lines.truncate(rows - 1);
         lines.push(Line::from(vec![
-            label("levers"),
-            Span::raw(levers(info, state)),
+            Span::styled(format!("… {more} more lines: "), theme.style(Role::Muted)),
+            Span::styled(
+                first_key(view, Mode::Normal, &Action::Describe),
+                theme.style(Role::Key),
+            ),
+            Span::styled(" shows them all", theme.style(Role::Muted)),
         ]));
     }
-    for e in &inc.evidence {
-        lines.push(Line::from(vec![
-            label("evidence"),
-            Span::raw(e.to_string()),
-        ]));
-    }
-    lines.push(Line::from(vec![
-        label("contain"),
-        Span::styled(inc.kind.containment(), theme.style(Role::Key)),
-    ]));
-    for ((source, op), why) in &state.unsupported {
-        if *source == inc.source {
-            lines.push(Line::from(vec![
-                label("n/a"),
-                Span::styled(format!("{op}: {why}"), muted),
-            ]));
-        }
-    }
-    if let Some(rb) = state.runbooks.get(&inc.id) {
-        let (done, total) = rb.progress();
-        lines.push(Line::from(vec![
-            label("runbook"),
-            Span::raw(format!("{done}/{total} answers confirmed")),
-        ]));
-    }
-    lines.push(Line::styled("timeline", theme.style(Role::Header)));
-    // Newest first: at 80x24 only the latest few entries fit.
-    for t in inc.timeline.iter().rev() {
-        lines.push(Line::from(vec![
-            Span::styled(format!("{} ", t.at.format("%H:%M:%S")), muted),
-            Span::raw(t.text.to_string()),
-        ]));
-    }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// The feature's prompt version and kill switches as the flag system serves them, so the

@@ -1,15 +1,26 @@
-//! Confirmation, list picker and text entry dialogs.
+//! Confirmation, list picker and text entry dialogs. Each is as tall as its content needs and
+//! the screen allows: the warnings and the key hints are always drawn, and what does not fit
+//! of a long text (a 100,000-character alert title) is scrolled to, never cut off silently.
 
-use super::{centered, first_key, key_hints, View};
+use super::{centered, first_key, key_hints, scroll_hint, View};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
+use crate::domain::text::{fit, width, wrap};
 use crate::state::{Confirm, Picker, TextPurpose};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
+use std::ops::Range;
 use tui_textarea::TextArea;
+
+/// Widest a confirmation gets, borders included.
+const CONFIRM_W: u16 = 68;
+/// Lines of a confirmation's text shown at once; the rest scrolls.
+const BODY_MAX: usize = 6;
+/// Lines of the question shown above a runbook answer being typed.
+const QUESTION_MAX: usize = 3;
 
 fn boxed<'a>(title: &str, danger: bool, view: &View) -> Block<'a> {
     let role = if danger {
@@ -23,13 +34,77 @@ fn boxed<'a>(title: &str, danger: bool, view: &View) -> Block<'a> {
         .style(view.theme.style(Role::Dialog))
 }
 
+/// Where everything of a confirmation goes in a screen of `area`.
+struct ConfirmGeometry {
+    rect: Rect,
+    /// Every wrapped line of the text: (which of `Confirm::lines`, byte range in it).
+    body: Vec<(usize, Range<usize>)>,
+    body_rows: usize,
+    warnings: Vec<String>,
+}
+
+impl ConfirmGeometry {
+    fn new(area: Rect, c: &Confirm) -> Self {
+        let text_w = usize::from(CONFIRM_W.min(area.width).saturating_sub(2)).max(1);
+        let body: Vec<(usize, Range<usize>)> = c
+            .lines
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| wrap(l, text_w).into_iter().map(move |r| (i, r)))
+            .collect();
+        let warnings: Vec<String> = c
+            .warnings
+            .iter()
+            .flat_map(|w| wrap(w, text_w).into_iter().map(|r| w[r].to_string()))
+            .collect();
+        // Borders, the blank line and the hints are fixed; warnings come next; the text gets
+        // what is left, at least one line.
+        let fixed = 2 + 2 + warnings.len();
+        let room = usize::from(area.height).saturating_sub(fixed);
+        let mut body_rows = body.len().min(BODY_MAX).min(room).max(1);
+        if body.len() > body_rows {
+            // One line says where the text is and how to scroll it.
+            body_rows = body_rows.min(room.saturating_sub(1)).max(1);
+        }
+        let more = usize::from(body.len() > body_rows);
+        let height = (fixed + body_rows + more) as u16;
+        ConfirmGeometry {
+            rect: centered(area, CONFIRM_W, height),
+            body,
+            body_rows,
+            warnings,
+        }
+    }
+
+    fn max_scroll(&self) -> usize {
+        self.body.len().saturating_sub(self.body_rows)
+    }
+}
+
+pub fn confirm_max_scroll(c: &Confirm, (w, h): (u16, u16)) -> usize {
+    ConfirmGeometry::new(Rect::new(0, 0, w, h), c).max_scroll()
+}
+
 pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
-    let rect = centered(area, 64, c.lines.len() as u16 + 5);
-    frame.render_widget(Clear, rect);
+    let g = ConfirmGeometry::new(area, c);
+    frame.render_widget(Clear, g.rect);
     let block = boxed(&c.title, c.danger, view);
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(l.clone())).collect();
+    let inner = block.inner(g.rect);
+    frame.render_widget(block, g.rect);
+    let first = c.scroll.min(g.max_scroll());
+    let mut lines: Vec<Line> = g
+        .body
+        .iter()
+        .skip(first)
+        .take(g.body_rows)
+        .map(|(i, r)| Line::raw(c.lines[*i][r.clone()].to_string()))
+        .collect();
+    if let Some(hint) = scroll_hint(view, Mode::Dialog, first, g.body_rows, g.body.len()) {
+        lines.push(hint);
+    }
+    for w in &g.warnings {
+        lines.push(Line::styled(w.clone(), view.theme.style(Role::Warn)));
+    }
     lines.push(Line::raw(""));
     // Only the explicit yes key confirms: enter alone must never fire a kill switch.
     lines.push(key_hints(
@@ -37,36 +112,52 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
         Mode::Dialog,
         &[(Action::Confirm, "yes, do it"), (Action::Cancel, "cancel")],
     ));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
-    let rect = centered(area, 72, p.items.len() as u16 + 5);
+    // As wide as its longest label and detail (a segment name is what is being chosen), within
+    // the screen.
+    let widest = p
+        .items
+        .iter()
+        .map(|i| width(&i.label) + 2 + width(&i.detail))
+        .max()
+        .unwrap_or(0)
+        .max(width(&p.title) + 4)
+        + 6;
+    let w = (widest.clamp(60, 120) as u16).min(area.width.saturating_sub(2));
+    let rect = centered(area, w, p.items.len() as u16 + 3);
     frame.render_widget(Clear, rect);
     let block = boxed(&p.title, false, view);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [list, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
-    let label_w = p
-        .items
-        .iter()
-        .map(|i| i.label.chars().count())
-        .max()
-        .unwrap_or(0)
-        + 2;
+    let label_w = p.items.iter().map(|i| width(&i.label)).max().unwrap_or(0) + 2;
+    // The label (a version, a segment) is what is chosen: it gets the room, the detail what is
+    // left.
+    let label_w = label_w.min(usize::from(list.width).saturating_sub(16).max(8));
+    // The cursor's row always shows, however many scopes a flag system reports.
+    let rows = usize::from(list.height).max(1);
+    let first = p.cursor.saturating_sub(rows - 1);
     let lines: Vec<Line> = p
         .items
         .iter()
         .enumerate()
+        .skip(first)
+        .take(rows)
         .map(|(i, item)| {
             let marker = if i == p.cursor { "▶ " } else { "  " };
+            let label = fit(&item.label, label_w.saturating_sub(2));
+            let pad = label_w.saturating_sub(width(&label));
+            let detail_w = usize::from(list.width).saturating_sub(label_w + 2);
             let line = Line::from(vec![
                 Span::raw(marker),
                 Span::styled(
-                    format!("{:<label_w$}", item.label),
+                    format!("{label}{}", " ".repeat(pad)),
                     view.theme.style(Role::Base),
                 ),
-                Span::styled(item.detail.clone(), view.theme.style(Role::Muted)),
+                Span::styled(fit(&item.detail, detail_w), view.theme.style(Role::Muted)),
             ]);
             if i == p.cursor {
                 line.style(view.theme.style(Role::Selected))
@@ -80,18 +171,49 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
         Paragraph::new(key_hints(
             view,
             Mode::Dialog,
-            &[(Action::Select, "choose"), (Action::Cancel, "cancel")],
+            &[
+                (Action::Down, "move"),
+                (Action::Select, "choose"),
+                (Action::Cancel, "cancel"),
+            ],
         )),
         foot,
     );
 }
 
-pub fn text(frame: &mut Frame, area: Rect, purpose: &TextPurpose, editor: &TextArea, view: &View) {
+pub fn text(
+    frame: &mut Frame,
+    area: Rect,
+    purpose: &TextPurpose,
+    question: Option<&str>,
+    editor: &TextArea,
+    view: &View,
+) {
+    let theme = view.theme;
     let title = match purpose {
         TextPurpose::Filter => "Filter incidents".to_string(),
         TextPurpose::Note(id) => format!("Note on {id}"),
         TextPurpose::Answer { .. } => "Runbook answer".to_string(),
     };
+    let inner_w = usize::from(area.width.min(72).saturating_sub(2)).max(1);
+    // The question an answer is for stays in view above it: the editor never hides it.
+    let question: Vec<String> = question
+        .map(|q| {
+            let wrapped = wrap(q, inner_w);
+            let mut lines: Vec<String> = wrapped
+                .iter()
+                .take(QUESTION_MAX)
+                .map(|r| q[r.clone()].to_string())
+                .collect();
+            if wrapped.len() > QUESTION_MAX {
+                if let Some(last) = lines.last_mut() {
+                    *last = fit(&format!("{last} …"), inner_w);
+                }
+            }
+            lines
+        })
+        .unwrap_or_default();
+    let editor_rows = editor.lines().len().clamp(1, 6) as u16;
     // The filter sits on the bottom rows so the list it narrows stays visible.
     let rect = match purpose {
         TextPurpose::Filter => Rect {
@@ -99,18 +221,37 @@ pub fn text(frame: &mut Frame, area: Rect, purpose: &TextPurpose, editor: &TextA
             height: 3,
             ..area
         },
-        _ => centered(area, 72, 5),
+        _ => centered(area, 72, 2 + question.len() as u16 + editor_rows),
     };
     frame.render_widget(Clear, rect);
-    let submit = first_key(view, Mode::Text, &Action::Submit);
-    let cancel = first_key(view, Mode::Text, &Action::Cancel);
-    let block = boxed(
-        &format!("{title} · {submit} done · {cancel} cancel"),
-        false,
-        view,
-    )
-    .border_style(view.theme.style(Role::Filter));
+    let key = |a: Action| first_key(view, Mode::Text, &a);
+    let mut hints = format!(
+        "{title} · {} done · {} cancel · {} clear",
+        key(Action::Submit),
+        key(Action::Cancel),
+        key(Action::ClearText)
+    );
+    if matches!(purpose, TextPurpose::Note(_)) {
+        hints.push_str(&format!(" · {} new line", key(Action::NewLine)));
+    }
+    let block = boxed(&hints, false, view).border_style(theme.style(Role::Filter));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    frame.render_widget(editor, inner);
+    let [q_area, e_area] = Layout::vertical([
+        Constraint::Length(question.len() as u16),
+        Constraint::Min(1),
+    ])
+    .areas(inner);
+    let q_lines: Vec<Line> = question
+        .into_iter()
+        .map(|l| Line::styled(l, theme.style(Role::Header)))
+        .collect();
+    frame.render_widget(Paragraph::new(q_lines), q_area);
+    // The editor lives in the state without colours; they come from the theme here.
+    let mut styled = editor.clone();
+    styled.set_style(theme.style(Role::Dialog));
+    styled.set_cursor_line_style(theme.style(Role::Dialog));
+    styled.set_placeholder_style(theme.style(Role::Muted));
+    styled.set_selection_style(theme.style(Role::Selected));
+    frame.render_widget(&styled, e_area);
 }

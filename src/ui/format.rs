@@ -24,17 +24,9 @@ pub fn countdown(secs: i64) -> String {
     }
 }
 
-/// Cuts to `width` characters with an ellipsis, so a long title never wraps a table row.
+/// Cuts to `width` terminal columns with an ellipsis, so a long title never wraps a table row.
 pub fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out: String = s.chars().take(width - 1).collect();
-    out.push('…');
-    out
+    crate::domain::text::fit(s, width)
 }
 
 #[cfg(test)]

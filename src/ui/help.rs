@@ -1,10 +1,15 @@
-//! The help overlay, generated from the keymap so it never lies about the bindings.
+//! The help overlay, generated from the keymap so it never lies about the bindings. It takes
+//! the whole screen and as many columns as fit with every key and description whole; what
+//! does not fit scrolls (at 60x16, one column of full descriptions rather than four columns of
+//! keys alone).
 
 use super::format::fit;
-use super::{centered, View};
+use super::{scroll_hint, View};
 use crate::action::Action;
-use crate::config::keymap::Mode;
+use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Role;
+use crate::domain::text::width;
+use crate::state::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
@@ -17,15 +22,93 @@ const SECTIONS: [(Mode, &str); 4] = [
     (Mode::Runbook, "runbook"),
     (Mode::Text, "text boxes"),
 ];
-const KEYS: usize = 11;
+/// Space between two columns.
+const GAP: usize = 2;
 
-pub fn render(frame: &mut Frame, area: Rect, view: &View) {
+pub struct Entry {
+    keys: String,
+    description: String,
+    heading: bool,
+}
+
+pub fn entries(keymap: &Keymap) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (mode, title) in SECTIONS {
+        let bindings = keymap.bindings(mode);
+        if bindings.is_empty() {
+            continue;
+        }
+        out.push(Entry {
+            keys: title.to_string(),
+            description: String::new(),
+            heading: true,
+        });
+        for (action, keys) in bindings {
+            // Quit is listed once, with the incident list; repeating it per mode is noise.
+            if action == Action::Quit && mode != Mode::Normal {
+                continue;
+            }
+            out.push(Entry {
+                keys: keys.join(" "),
+                description: action.description().to_string(),
+                heading: false,
+            });
+        }
+    }
+    out
+}
+
+/// Key column width of `entries`.
+fn key_width(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .filter(|e| !e.heading)
+        .map(|e| width(&e.keys))
+        .max()
+        .unwrap_or(0)
+}
+
+/// (lines, column width needed to show every entry whole).
+pub fn shape(entries: &[Entry]) -> (usize, usize) {
+    let desc = entries
+        .iter()
+        .map(|e| {
+            if e.heading {
+                width(&e.keys)
+            } else {
+                width(&e.description)
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    (entries.len(), 1 + key_width(entries) + 1 + desc)
+}
+
+/// Columns, rows per column, rows visible, for `entries` lines of `col_w` in `inner`.
+fn layout(inner: Rect, (entries, col_w): (usize, usize)) -> (usize, usize, usize) {
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height).max(1);
+    let cols = ((width + GAP) / (col_w + GAP).max(1)).clamp(1, 4);
+    let rows = entries.div_ceil(cols).max(1);
+    // A line for "lines 1–13 of 42 · j/k scroll" when it does not all fit.
+    let visible = if rows > height {
+        height.saturating_sub(1).max(1)
+    } else {
+        rows
+    };
+    (cols, rows, visible)
+}
+
+pub fn max_scroll(state: &State) -> usize {
+    let area = Rect::new(0, 0, state.size.0, state.size.1);
+    let inner = Block::bordered().inner(area);
+    let (_, rows, visible) = layout(inner, state.help_shape);
+    rows.saturating_sub(visible)
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let theme = view.theme;
-    let rect = centered(
-        area,
-        area.width.saturating_sub(2).min(120),
-        area.height.saturating_sub(2),
-    );
+    let rect = area;
     let block = Block::bordered()
         .title(Line::styled(
             " Help · esc closes ",
@@ -36,45 +119,58 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
-    let mut entries: Vec<(String, String, bool)> = Vec::new();
-    for (mode, title) in SECTIONS {
-        let bindings = view.keymap.bindings(mode);
-        if bindings.is_empty() {
-            continue;
-        }
-        entries.push((title.to_string(), String::new(), true));
-        for (action, keys) in bindings {
-            // Quit is listed once, with the incident list; repeating it per mode is noise.
-            if action == Action::Quit && mode != Mode::Normal {
-                continue;
-            }
-            entries.push((keys.join(" "), action.description().to_string(), false));
-        }
-    }
-    // As many columns as it takes to show every binding without scrolling.
-    let rows = (inner.height as usize).max(1);
-    let cols = entries.len().div_ceil(rows).max(1);
-    let col_w = inner.width / cols as u16;
+    let entries = entries(view.keymap);
+    let shape = shape(&entries);
+    let (cols, rows, visible) = layout(inner, shape);
+    let first = state.help_scroll.min(rows.saturating_sub(visible));
+    let col_w = if cols == 1 {
+        usize::from(inner.width)
+    } else {
+        (usize::from(inner.width) + GAP) / cols - GAP
+    };
+    let keys_w = key_width(&entries).min(col_w / 2);
+    let desc_w = col_w.saturating_sub(keys_w + 2);
     for (c, chunk) in entries.chunks(rows).enumerate() {
         let lines: Vec<Line> = chunk
             .iter()
-            .map(|(k, d, is_title)| {
-                if *is_title {
-                    Line::styled(k.clone(), theme.style(Role::Header))
+            .skip(first)
+            .take(visible)
+            .map(|e| {
+                if e.heading {
+                    Line::styled(fit(&e.keys, col_w), theme.style(Role::Header))
                 } else {
-                    let desc_w = (col_w as usize).saturating_sub(KEYS + 3);
+                    let keys = fit(&e.keys, keys_w);
+                    let pad = keys_w.saturating_sub(width(&keys));
                     Line::from(vec![
-                        Span::styled(format!(" {:<KEYS$} ", fit(k, KEYS)), theme.style(Role::Key)),
-                        Span::styled(fit(d, desc_w), theme.style(Role::Base)),
+                        Span::styled(
+                            format!(" {keys}{} ", " ".repeat(pad)),
+                            theme.style(Role::Key),
+                        ),
+                        Span::styled(fit(&e.description, desc_w), theme.style(Role::Base)),
                     ])
                 }
             })
             .collect();
+        let x = inner.x + (c * (col_w + GAP)) as u16;
         let col = Rect {
-            x: inner.x + c as u16 * col_w,
-            width: col_w,
+            x,
+            width: (col_w as u16).min(inner.right().saturating_sub(x)),
+            height: visible as u16,
             ..inner
         };
         frame.render_widget(Paragraph::new(lines), col);
+    }
+    if let Some(hint) = scroll_hint(view, Mode::Normal, first, visible, rows) {
+        let y = inner.y + visible as u16;
+        if y < inner.bottom() {
+            frame.render_widget(
+                Paragraph::new(hint),
+                Rect {
+                    y,
+                    height: 1,
+                    ..inner
+                },
+            );
+        }
     }
 }

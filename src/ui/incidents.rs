@@ -2,12 +2,15 @@
 
 use super::format::{age, countdown, fit};
 use super::header::sev_role;
-use super::pane;
+use super::{first_key, pane, View};
+use crate::action::Action;
 use crate::backend::Command;
+use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
 use crate::domain::{Incident, Status};
 use crate::state::{ActionStatus, State};
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
@@ -33,15 +36,39 @@ fn pending_on(state: &State, inc: &Incident) -> Option<&'static str> {
         })
 }
 
-fn respond_cell<'a>(inc: &Incident, state: &State, theme: &Theme) -> Cell<'a> {
+/// Recovered (open, but the signal is back within its threshold): still to resolve, no longer
+/// burning. Its row is quiet, so what is still firing stands out.
+fn recovered(inc: &Incident) -> bool {
+    inc.is_open() && !inc.firing
+}
+
+fn respond_cell(inc: &Incident, state: &State, theme: &Theme) -> Span<'static> {
     match inc.seconds_left(state.now) {
-        Some(s) if s < 0 => Cell::from(Span::styled(countdown(s), theme.style(Role::Overdue))),
-        Some(s) => Cell::from(Span::styled(countdown(s), theme.style(Role::Countdown))),
-        None => Cell::from(Span::styled("—", theme.style(Role::Muted))),
+        // An overdue deadline on a recovered incident is not an emergency any more.
+        Some(s) if recovered(inc) => Span::styled(countdown(s), theme.style(Role::Muted)),
+        Some(s) if s < 0 => Span::styled(countdown(s), theme.style(Role::Overdue)),
+        Some(s) => Span::styled(countdown(s), theme.style(Role::Countdown)),
+        None => Span::styled("—", theme.style(Role::Muted)),
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+/// On the selected row a cell's own foreground gives way to the selection's, unless the cell
+/// has its own background (the SEV badge): the high-contrast theme's white countdown on the
+/// bright yellow selection could not be read.
+fn on_row(span: Span<'static>, row: Style, selected: bool) -> Span<'static> {
+    if selected && span.style.bg.is_none() {
+        let style = span.style.patch(Style {
+            fg: row.fg,
+            ..Style::default()
+        });
+        span.style(style)
+    } else {
+        span
+    }
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
+    let theme = view.theme;
     let open: usize = state.open_by_sev.iter().sum();
     let mut title = format!(" Incidents {open} open ");
     // Past a source's cap on incidents or its pages per poll: never silently fewer.
@@ -78,6 +105,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     // Page-wise scrolling: deterministic from the cursor alone, so rendering keeps no state.
     let first = (state.cursor / rows_fit) * rows_fit;
     let title_width = (inner.width as usize).saturating_sub(4 + 9 + 14 + 8 + 6 + 7 + 6);
+    let resolve_key = first_key(view, Mode::Normal, &Action::Resolve);
+    let flashing = state
+        .new_sev1
+        .as_ref()
+        .filter(|(_, at)| (state.ticks - at) % 2 == 0)
+        .map(|(id, _)| id);
     let rows = state
         .view
         .iter()
@@ -86,36 +119,62 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         .enumerate()
         .filter_map(|(n, &ix)| state.incidents.get(ix).map(|inc| (first + n, inc)))
         .map(|(pos, inc)| {
+            let selected = pos == state.cursor;
+            let base = if inc.status == Status::Resolved || recovered(inc) {
+                theme.style(Role::Muted)
+            } else {
+                theme.style(Role::Base)
+            };
+            let mut row_style = if selected {
+                base.patch(theme.style(Role::Selected))
+            } else {
+                base
+            };
+            if flashing == Some(&inc.id) {
+                // A new SEV1 blinks in its badge's colours for a few seconds.
+                row_style = row_style.patch(theme.style(Role::Sev1));
+            }
+            let cell = |span: Span<'static>| Cell::from(on_row(span, row_style, selected));
             let status = match pending_on(state, inc) {
                 Some(op) => Span::styled(format!("{op}…"), theme.style(Role::Pending)),
                 None => Span::styled(inc.status.short(), theme.style(status_role(inc.status))),
             };
-            let mut title = inc.title.to_string();
-            if !inc.firing && inc.is_open() {
-                title = format!("(recovered) {title}");
+            // Marks go before the title, where the eye reads: data that may be stale, and a
+            // recovered incident's next step.
+            let mut marks = Vec::new();
+            if state.source_in_doubt(&inc.source) {
+                marks.push(Span::styled("◌ STALE ", theme.style(Role::Stale)));
             }
-            let row = Row::new(vec![
+            if recovered(inc) {
+                marks.push(Span::styled(
+                    format!("recovered — {resolve_key} to resolve · "),
+                    theme.style(Role::Muted),
+                ));
+            }
+            let used: usize = marks.iter().map(|m| m.width()).sum();
+            marks.push(Span::raw(fit(
+                inc.title.as_str(),
+                title_width.saturating_sub(used),
+            )));
+            let title = Line::from(
+                marks
+                    .into_iter()
+                    .map(|m| on_row(m, row_style, selected))
+                    .collect::<Vec<_>>(),
+            );
+            Row::new(vec![
                 Cell::from(Span::styled(
                     format!("{}", inc.sev),
                     theme.style(sev_role(inc.sev)),
                 )),
                 Cell::from(inc.kind.short()),
                 Cell::from(fit(inc.feature.as_str(), 14)),
-                Cell::from(status),
+                cell(status),
                 Cell::from(age(state.now - inc.triggered_at)),
-                respond_cell(inc, state, theme),
-                Cell::from(fit(&title, title_width)),
-            ]);
-            let base = if inc.status == Status::Resolved {
-                theme.style(Role::Muted)
-            } else {
-                theme.style(Role::Base)
-            };
-            if pos == state.cursor {
-                row.style(base.patch(theme.style(Role::Selected)))
-            } else {
-                row.style(base)
-            }
+                cell(respond_cell(inc, state, theme)),
+                Cell::from(title),
+            ])
+            .style(row_style)
         });
     let header = Row::new([
         "SEV", "TYPE", "FEATURE", "STATUS", "AGE", "RESPOND", "TITLE",

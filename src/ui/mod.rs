@@ -1,6 +1,7 @@
 //! Rendering: reads `State`, never changes it. One file per pane; every colour comes from a
 //! theme role and every key name from the keymap.
 
+mod describe;
 mod detail;
 mod dialog;
 pub mod format;
@@ -9,6 +10,7 @@ mod help;
 mod incidents;
 mod runbook;
 mod signals;
+mod sources;
 pub mod sparkline;
 mod status;
 
@@ -17,16 +19,13 @@ use crate::config::keymap::Keymap;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
 use crate::domain::{text, SignalKind};
-use crate::state::{Overlay, State};
+use crate::state::{Confirm, Overlay, State, TextPurpose, MIN_HEIGHT, MIN_WIDTH};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-/// Below this the layout cannot show an incident row and its countdown legibly.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 16;
 /// From this width the detail pane sits beside the list instead of replacing the signals.
 const WIDE: u16 = 120;
 
@@ -44,12 +43,23 @@ pub fn draw(frame: &mut Frame, state: &State, view: &View) {
 /// Text from outside becomes `SafeText` where it enters, but not all of what is shown is
 /// text: incident ids, feature, model and prompt names from labels are kept verbatim because
 /// they are keys. The backend writes cell symbols to the terminal as they are, so this last
-/// pass guarantees that no control or bidi character reaches it, whichever pane drew it.
+/// pass guarantees that no control or bidi character reaches it, whichever pane drew it, and
+/// that no cell holds a grapheme the terminal would draw at another width than the layout
+/// counted (`⚠️`: two columns for ratatui, one for tmux, and a stale cell beside it). The
+/// replacement is never wider than the columns the layout gave the cell, and the cells it
+/// covered already hold spaces, so the terminal is told to draw them.
 fn scrub(buf: &mut Buffer) {
     for cell in &mut buf.content {
-        if cell.symbol().chars().any(text::is_unsafe) {
-            let clean = text::sanitize(cell.symbol());
-            cell.set_symbol(if clean.is_empty() { " " } else { &clean });
+        let symbol = cell.symbol();
+        // One byte is one ASCII character: the common case, and never a problem once ratatui
+        // has dropped control characters.
+        if symbol.len() == 1 && !symbol.as_bytes()[0].is_ascii_control() {
+            continue;
+        }
+        if symbol.chars().any(text::is_unsafe) || !text::same_width_everywhere(symbol) {
+            let clean = text::sanitize(symbol);
+            let fits = (1..=text::width(symbol).max(1)).contains(&text::width(&clean));
+            cell.set_symbol(if fits { &clean } else { " " });
         }
     }
 }
@@ -58,7 +68,12 @@ fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
     let area = frame.area();
     frame.render_widget(Block::default().style(view.theme.style(Role::Base)), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(frame, area, view.theme);
+        // Help is the one thing that still works, so it is the one thing still drawn.
+        if matches!(state.overlay, Overlay::Help) {
+            help::render(frame, area, state, view);
+        } else {
+            too_small(frame, area, state, view);
+        }
         return;
     }
     let [head, body, foot] = Layout::vertical([
@@ -75,9 +90,9 @@ fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
                 .areas(body);
         let [list, sig] =
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
-        incidents::render(frame, list, state, view.theme);
-        signals::render(frame, sig, state, view.theme);
-        detail::render(frame, right, state, view.theme);
+        incidents::render(frame, list, state, view);
+        signals::render(frame, sig, state, view);
+        detail::render(frame, right, state, view);
     } else {
         // The signal pane needs a row per signal; the list gets everything else, and never
         // less than a few rows.
@@ -89,25 +104,38 @@ fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
             .max(6);
         let [list, lower] =
             Layout::vertical([Constraint::Length(list_rows), Constraint::Min(4)]).areas(body);
-        incidents::render(frame, list, state, view.theme);
+        incidents::render(frame, list, state, view);
         if state.show_detail {
-            detail::render(frame, lower, state, view.theme);
+            detail::render(frame, lower, state, view);
         } else {
-            signals::render(frame, lower, state, view.theme);
+            signals::render(frame, lower, state, view);
         }
     }
     match &state.overlay {
         Overlay::None => {}
-        Overlay::Help => help::render(frame, area, view),
+        Overlay::Help => help::render(frame, area, state, view),
         Overlay::Confirm(c) => dialog::confirm(frame, area, c, view),
         Overlay::Picker(p) => dialog::picker(frame, area, p, view),
-        Overlay::Text { purpose, editor } => dialog::text(frame, area, purpose, editor, view),
+        Overlay::Text { purpose, editor } => {
+            let question = match purpose {
+                TextPurpose::Answer { incident, question } => state
+                    .runbooks
+                    .get(incident)
+                    .and_then(|rb| rb.questions.get(*question))
+                    .map(|q| q.text.as_str()),
+                _ => None,
+            };
+            dialog::text(frame, area, purpose, question, editor, view)
+        }
         Overlay::Runbook(id) => runbook::render(frame, area, state, id, view),
+        Overlay::Describe { id, scroll } => describe::render(frame, area, state, id, *scroll, view),
+        Overlay::Sources { scroll } => sources::render(frame, area, state, *scroll, view),
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let msg = vec![
+fn too_small(frame: &mut Frame, area: Rect, state: &State, view: &View) {
+    let theme = view.theme;
+    let mut msg = vec![
         Line::styled("terminal too small", theme.style(Role::Warn)),
         Line::styled(
             format!(
@@ -116,8 +144,71 @@ fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
             ),
             theme.style(Role::Muted),
         ),
+        Line::styled(
+            "keys are ignored until it is bigger, except",
+            theme.style(Role::Muted),
+        ),
     ];
+    let mut keys = vec![(Action::Quit, "quit")];
+    // Help opens only over the list: a dialog left open keeps its place for when the
+    // terminal grows back.
+    if matches!(state.overlay, Overlay::None) {
+        keys.push((Action::Help, "help"));
+    }
+    msg.push(key_hints(view, Mode::Normal, &keys));
     frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+}
+
+/// How far `update` may scroll the help overlay at the current terminal size.
+pub fn help_max_scroll(state: &State) -> usize {
+    help::max_scroll(state)
+}
+
+/// Lines in the help overlay the keymap gives (headings included), and the width a column
+/// needs to show every key and description whole.
+pub fn help_shape(keymap: &Keymap) -> (usize, usize) {
+    help::shape(&help::entries(keymap))
+}
+
+/// How far a confirmation's text may scroll in a terminal of `size`.
+pub fn confirm_max_scroll(c: &Confirm, size: (u16, u16)) -> usize {
+    dialog::confirm_max_scroll(c, size)
+}
+
+/// How far the full view of incident `id` may scroll.
+pub fn describe_max_scroll(state: &State, id: &str) -> usize {
+    describe::max_scroll(state, id)
+}
+
+/// How far the sources view may scroll.
+pub fn sources_max_scroll(state: &State) -> usize {
+    sources::max_scroll(state)
+}
+
+/// "line 3–20 of 140 · j/k scroll": where a scrolled view is, with the keys that move it.
+pub(crate) fn scroll_hint<'a>(
+    view: &View,
+    mode: Mode,
+    first: usize,
+    shown: usize,
+    total: usize,
+) -> Option<Line<'a>> {
+    if total <= shown {
+        return None;
+    }
+    let last = (first + shown).min(total);
+    let keys = |a: Action| first_key(view, mode, &a);
+    Some(Line::from(vec![
+        Span::styled(
+            format!("lines {}–{last} of {total} · ", first + 1),
+            view.theme.style(Role::Muted),
+        ),
+        Span::styled(
+            format!("{}/{}", keys(Action::Down), keys(Action::Up)),
+            view.theme.style(Role::Key),
+        ),
+        Span::styled(" scroll", view.theme.style(Role::Muted)),
+    ]))
 }
 
 /// A centred rectangle of at most `w` x `h` inside `area`.

@@ -1,10 +1,11 @@
 //! The runbook walkthrough overlay.
 
 use super::format::fit;
-use super::{centered, key_hints, View};
+use super::{centered, first_key, key_hints, View};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
+use crate::domain::text::wrap;
 use crate::state::State;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -51,8 +52,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
         gauge,
     );
     let width = body.width as usize;
+    let edit_key = first_key(view, Mode::Runbook, &Action::EditAnswer);
     let mut lines = Vec::new();
-    let mut cursor_line = 0;
+    let mut cursor_end = 0;
     for (i, (q, a)) in session.questions.iter().zip(&session.answers).enumerate() {
         let (mark, role) = if a.confirmed {
             ("✓", Role::Ok)
@@ -61,18 +63,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
         } else {
             ("·", Role::Muted)
         };
-        if i == session.cursor {
-            cursor_line = lines.len();
-        }
-        let q_line = Line::from(vec![
-            Span::styled(format!("{mark} "), theme.style(role)),
-            Span::styled(
-                fit(&q.text, width.saturating_sub(2)),
-                theme.style(Role::Base),
-            ),
-        ]);
         let answer = if a.text.is_empty() {
-            "(no data: e to answer)".to_string()
+            format!("(no data: {edit_key} to answer)")
         } else {
             let source = if a.edited {
                 ""
@@ -83,23 +75,53 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
             };
             format!("{}{source}", a.text)
         };
-        let a_line = Line::styled(
-            format!("   {}", fit(&answer, width.saturating_sub(3))),
-            theme.style(Role::Muted),
-        );
-        if i == session.cursor {
-            lines.push(q_line.style(theme.style(Role::Selected)));
-            lines.push(a_line.style(theme.style(Role::Selected)));
-        } else {
-            lines.push(q_line);
-            lines.push(a_line);
+        let current = i == session.cursor;
+        // The question being answered is shown whole; the others one line each.
+        let cut = |text: &str, w: usize| -> Vec<String> {
+            if current {
+                wrap(text, w)
+                    .into_iter()
+                    .map(|r| text[r].to_string())
+                    .collect()
+            } else {
+                vec![fit(text, w)]
+            }
+        };
+        let style = |role: Role| {
+            let s = theme.style(role);
+            if current {
+                s.patch(theme.style(Role::Selected))
+            } else {
+                s
+            }
+        };
+        for (n, part) in cut(&q.text, width.saturating_sub(2))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if n == 0 {
+                format!("{mark} ")
+            } else {
+                "  ".into()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(lead, style(role)),
+                Span::styled(part, style(Role::Base)),
+            ]));
+        }
+        for part in cut(&answer, width.saturating_sub(3)) {
+            lines.push(Line::styled(format!("   {part}"), style(Role::Muted)));
+        }
+        if current {
+            cursor_end = lines.len();
         }
     }
     let visible = body.height as usize;
-    let skip = (cursor_line + 2).saturating_sub(visible);
+    let skip = cursor_end.saturating_sub(visible);
     let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     frame.render_widget(Paragraph::new(lines), body);
     let hints = [
+        (Action::Down, "next"),
         (Action::ConfirmAnswer, "confirm"),
         (Action::EditAnswer, "edit"),
         (Action::Back, "close"),

@@ -1,8 +1,10 @@
 //! The signal pane: every AI signal of one feature, newest on the right, with its threshold.
 
-use super::pane;
 use super::sparkline::ThresholdSparkline;
-use crate::config::theme::{Role, Theme};
+use super::{first_key, pane, View};
+use crate::action::Action;
+use crate::config::keymap::Mode;
+use crate::config::theme::Role;
 use crate::domain::{Signal, SignalKind};
 use crate::state::{SourceRole, State};
 use ratatui::layout::Rect;
@@ -28,7 +30,8 @@ fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
         .collect()
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
+    let theme = view.theme;
     let feature = state.shown_feature();
     let stale = state
         .sources
@@ -38,6 +41,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         Some(f) => format!(" Signals · {f} "),
         None => " Signals ".to_string(),
     };
+    // Pinned with next_feature, the pane no longer follows the selection: said first, so a
+    // narrow title never cuts it, with the key that lets it follow again.
+    if state.signal_feature.is_some() {
+        title.push_str(&format!(
+            "PINNED ({} unpins) ",
+            first_key(view, Mode::Normal, &Action::Back)
+        ));
+    }
     if let Some(info) = feature.as_ref().and_then(|f| state.feature_info(f)) {
         let prompt = info.current_prompt.as_deref().unwrap_or("?");
         title.push_str(&format!("· {} · prompt {prompt} ", info.model));

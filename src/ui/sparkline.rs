@@ -80,23 +80,46 @@ impl Widget for ThresholdSparkline<'_> {
         }
         let rows = area.height as usize;
         let levels = (rows * 8) as f64;
-        let scale = |v: f64| ((v - lo) / (hi - lo) * levels).round().clamp(0.0, levels) as usize;
+        // With room for it, a ceiling gets the top row to itself: values up to it fill the
+        // rows below, only a breach reaches into the top row, and the dotted line there never
+        // shares a row with ordinary data (where it did, a bar and the line were
+        // indistinguishable). Floors and single rows scale linearly.
+        let ceiling = self
+            .high
+            .filter(|_| rows >= 2 && self.kind.breaches_upward() != Some(false))
+            .filter(|h| *h > lo);
+        let below = ((rows - 1) * 8) as f64;
+        let scale = |v: f64| -> usize {
+            let level = match ceiling {
+                Some(h) if v <= h => (v - lo) / (h - lo) * below,
+                Some(h) if hi > h => below + (v - h) / (hi - h) * 8.0,
+                Some(_) => levels,
+                None => (v - lo) / (hi - lo) * levels,
+            };
+            level.round().clamp(0.0, levels) as usize
+        };
+        // A value, however low, is drawn as at least the lowest block: a blank cell means no
+        // data, and the worst minutes of a falling score must not look like a gap.
+        let bar = |v: f64| if v.is_finite() { scale(v).max(1) } else { 0 };
         let offset = width.saturating_sub(pts.len());
         let normal = self.theme.style(Role::Sparkline);
         let breach = self.theme.style(Role::SparklineBreach);
         let thr_style = self.theme.style(Role::Threshold);
         let thr_rows: Vec<usize> = if rows >= 2 {
-            [self.high, self.low]
-                .into_iter()
-                .flatten()
-                .map(|t| scale(t).min(rows * 8 - 1) / 8)
-                .collect()
+            let low = self
+                .low
+                .map(|t| (scale(t).min(rows * 8 - 1) / 8).min(rows - 2));
+            let high = match ceiling {
+                Some(_) => Some(rows - 1),
+                None => self.high.map(|t| scale(t).min(rows * 8 - 1) / 8),
+            };
+            [high, low].into_iter().flatten().collect()
         } else {
             Vec::new()
         };
         for (i, v) in pts.iter().enumerate() {
             let x = area.x + (offset + i) as u16;
-            let height = if v.is_finite() { scale(*v) } else { 0 };
+            let height = bar(*v);
             let style = if v.is_finite() && self.breach(*v) {
                 breach
             } else {
@@ -129,5 +152,49 @@ mod tests {
         assert_eq!(d.iter().copied().fold(0.0, f64::max), 50.0);
         let d = downsample(&[1.0, f64::NAN, 0.2, 3.0], 2, false);
         assert_eq!(d, vec![1.0, 0.2]);
+    }
+
+    fn draw(points: &[f64], high: Option<f64>, kind: SignalKind, rows: u16) -> Vec<String> {
+        let theme = crate::config::theme::Theme::parse(
+            "default",
+            crate::config::theme::Theme::builtin("default").expect("built-in"),
+        )
+        .expect("theme");
+        let area = Rect::new(0, 0, points.len() as u16, rows);
+        let mut buf = Buffer::empty(area);
+        ThresholdSparkline {
+            points,
+            high,
+            low: None,
+            kind,
+            theme: &theme,
+        }
+        .render(area, &mut buf);
+        (0..rows)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn the_lowest_value_is_the_lowest_block_not_a_gap() {
+        let eval = draw(
+            &[0.9, 0.5, 0.2, f64::NAN, 0.9],
+            Some(0.8),
+            SignalKind::EvalScore,
+            1,
+        );
+        assert_eq!(eval, ["█▃▁ █"], "only missing data is blank");
+    }
+
+    #[test]
+    fn a_ceiling_owns_the_top_row_and_only_breaches_reach_it() {
+        let rows = draw(
+            &[1.0, 2.0, 3.9, 4.0, 8.0],
+            Some(4.0),
+            SignalKind::ErrorRatio,
+            2,
+        );
+        assert_eq!(rows[0], "┈┈┈┈█", "the line alone, and the breach: {rows:?}");
+        assert_eq!(rows[1], "▂▄███", "{rows:?}");
     }
 }

@@ -2,13 +2,13 @@
 
 use super::format::{age, fit};
 
-/// Longest error text per source in the footer; the full text is in the log.
-const ERROR_WIDTH: usize = 72;
+/// Narrowest a failing source's entry is cut to before it goes behind `+N more`.
+const ERROR_MIN: usize = 24;
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
 use crate::state::{FlashLevel, State};
-use crate::ui::View;
+use crate::ui::{first_key, View};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -16,7 +16,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 /// Most important first: on a narrow terminal the tail is dropped, but help always shows.
-const HINTS: [(Action, &str); 10] = [
+const HINTS: [(Action, &str); 12] = [
     (Action::Ack, "ack"),
     (Action::Escalate, "escalate"),
     (Action::Resolve, "resolve"),
@@ -26,7 +26,9 @@ const HINTS: [(Action, &str); 10] = [
     (Action::Runbook, "runbook"),
     (Action::Page, "page"),
     (Action::Filter, "filter"),
+    (Action::Describe, "describe"),
     (Action::Export, "export"),
+    (Action::Sources, "sources"),
 ];
 
 /// The incident operation an action performs, for greying out what a source cannot do.
@@ -67,61 +69,106 @@ fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Spa
     spans
 }
 
-/// One entry per source name (a source may play several roles), at its worst state, failing
-/// sources first: with many sources on a narrow terminal the errors are what must show.
-fn source_spans<'a>(state: &State, theme: &Theme) -> Vec<Span<'a>> {
+/// One entry per source name (a source may play several roles) at its worst state, failing
+/// sources first, then stale ones, then every healthy one in a single `● a, b ok`. What does not
+/// fit becomes `+N more · s sources`, which opens the view with every source and its whole
+/// error, so no source is ever silently off screen.
+fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
+    let theme = view.theme;
     let mut names: Vec<&str> = Vec::new();
     for s in &state.sources {
         if !names.contains(&s.name.as_str()) {
             names.push(&s.name);
         }
     }
-    let mut entries: Vec<(u8, Span<'a>)> = names
-        .into_iter()
-        .map(|name| {
-            let roles: Vec<_> = state.sources.iter().filter(|s| s.name == name).collect();
-            if let Some(f) = roles.iter().find(|s| s.failing()) {
-                let err = f.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
-                let data = match f.age_secs(state.now) {
-                    Some(a) => format!(" · data {} old", age(Duration::seconds(a))),
-                    None => String::new(),
-                };
-                let text = format!("✗ {name}: {}{data}", fit(err, ERROR_WIDTH));
-                (0, Span::styled(text, theme.style(Role::Error)))
-            } else if let Some(s) = roles.iter().find(|s| s.is_stale(state.now)) {
-                let a = s
-                    .age_secs(state.now)
-                    .map(|a| age(Duration::seconds(a)))
-                    .unwrap_or_else(|| "no data yet".into());
-                (
-                    1,
-                    Span::styled(format!("◌ {name} STALE {a}"), theme.style(Role::Stale)),
-                )
-            } else {
-                // Fresh data shows no age: a counter cycling 0s..9s between polls says nothing
-                // a responder can act on, and redraws the screen every second. The age appears
-                // with STALE, once it means something.
-                (
-                    2,
-                    Span::styled(format!("● {name} ok"), theme.style(Role::Ok)),
-                )
-            }
-        })
-        .collect();
-    entries.sort_by_key(|(rank, _)| *rank);
-    let mut spans = Vec::new();
-    for (_, span) in entries {
-        spans.push(span);
-        spans.push(Span::raw("  "));
+    let mut ok = Vec::new();
+    let mut troubled: Vec<(u8, String, Role)> = Vec::new();
+    for name in names {
+        let roles: Vec<_> = state.sources.iter().filter(|s| s.name == name).collect();
+        if let Some(f) = roles.iter().find(|s| s.failing()) {
+            let err = f.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
+            let data = match f.age_secs(state.now) {
+                Some(a) => format!(" · data {} old", age(Duration::seconds(a))),
+                None => String::new(),
+            };
+            troubled.push((0, format!("✗ {name}: {err}{data}"), Role::Error));
+        } else if let Some(s) = roles.iter().find(|s| s.is_stale(state.now)) {
+            let a = s
+                .age_secs(state.now)
+                .map(|a| age(Duration::seconds(a)))
+                .unwrap_or_else(|| "no data yet".into());
+            troubled.push((1, format!("◌ {name} STALE {a}"), Role::Stale));
+        } else {
+            // Fresh data shows no age: a counter cycling 0s..9s between polls says nothing
+            // a responder can act on, and redraws the screen every second. The age appears
+            // with STALE, once it means something.
+            ok.push(name);
+        }
     }
+    troubled.sort_by_key(|(rank, _, _)| *rank);
+    let mut entries: Vec<(String, Role)> = troubled.into_iter().map(|(_, t, r)| (t, r)).collect();
+    if !ok.is_empty() {
+        entries.push((format!("● {} ok", ok.join(", ")), Role::Ok));
+    }
+    let mut spans = Vec::new();
+    let mut room = width;
     let pending = state.pending_count();
     if pending > 0 {
-        spans.push(Span::styled(
-            format!("{pending} action(s) pending"),
-            theme.style(Role::Pending),
-        ));
+        let text = format!("{pending} action(s) pending  ");
+        room = room.saturating_sub(width_of(&text));
+        spans.push(Span::styled(text, theme.style(Role::Pending)));
+    }
+    let sources_key = first_key(view, Mode::Normal, &Action::Sources);
+    let total = entries.len();
+    for (n, (text, role)) in entries.into_iter().enumerate() {
+        let left = total - n - 1;
+        // Room kept for "+N more · s sources" while entries remain after this one.
+        let more = if left > 0 {
+            width_of(&format!("+{left} more · {sources_key} sources")) + 2
+        } else {
+            0
+        };
+        let avail = room.saturating_sub(more);
+        let text = if width_of(&text) <= avail {
+            text
+        } else if role == Role::Error && avail >= ERROR_MIN {
+            // A failure shows as much as fits; its whole text is in the sources view.
+            fit(&text, avail)
+        } else {
+            let hidden = total - n;
+            spans.push(Span::styled(
+                format!("+{hidden} more · "),
+                theme.style(Role::Warn),
+            ));
+            spans.push(Span::styled(sources_key.clone(), theme.style(Role::Key)));
+            spans.push(Span::styled(" sources", theme.style(Role::Muted)));
+            return spans;
+        };
+        room = room.saturating_sub(width_of(&text) + 2);
+        spans.push(Span::styled(text, theme.style(role)));
+        spans.push(Span::raw("  "));
     }
     spans
+}
+
+/// Cuts a message to `width` columns in the middle of its text, never its closing
+/// parenthesis: "✗ ack sim:INC-4 FAILED: <a long error> (t: retry)" keeps the key that
+/// retries, and the whole error is in the sources view and the log.
+fn keep_tail(text: &str, width: usize) -> String {
+    if width_of(text) <= width {
+        return text.to_string();
+    }
+    match text.rfind(" (").filter(|_| text.ends_with(')')) {
+        Some(at) if width_of(&text[at..]) + 8 < width => {
+            let tail = &text[at..];
+            format!("{}{tail}", fit(&text[..at], width - width_of(tail)))
+        }
+        _ => fit(text, width),
+    }
+}
+
+fn width_of(s: &str) -> usize {
+    crate::domain::text::width(s)
 }
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
@@ -133,10 +180,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
                 FlashLevel::Warn => Role::Warn,
                 FlashLevel::Error => Role::Error,
             };
-            Line::styled(format!(" {}", f.text), theme.style(role))
+            Line::styled(
+                format!(
+                    " {}",
+                    keep_tail(&f.text, (area.width as usize).saturating_sub(1))
+                ),
+                theme.style(role),
+            )
         }
         None => Line::from(hints(state, view, theme, area.width as usize)),
     };
-    let second = Line::from(source_spans(state, theme));
+    let second = Line::from(source_spans(state, view, area.width as usize));
     frame.render_widget(Paragraph::new(vec![first, second]), area);
 }

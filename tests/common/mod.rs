@@ -2,27 +2,25 @@
 //! exactly what the cockpit would show at a given simulated minute.
 #![allow(dead_code)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use oncall_cockpit::action::Action;
-use oncall_cockpit::backend::local::LocalIncidents;
-use oncall_cockpit::backend::sim::{FleetSpec, SimWorld};
+use oncall_cockpit::backend::sim::FleetSpec;
 use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::detect;
 use oncall_cockpit::domain::SignalSet;
+use oncall_cockpit::drill::Run;
 use oncall_cockpit::state::{update, SourceHealth, SourceRole, State};
 
 pub const SOURCE: &str = "sim";
 
 pub fn origin() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0)
-        .single()
-        .expect("valid date")
+    oncall_cockpit::drill::origin()
 }
 
-/// The fleet, its detectors and its incident store, stepped like the metrics driver does.
+/// The fleet, its detection engine and its incident store, stepped like the metrics driver
+/// does (the library's headless drill runner, with the signal pane's view of it).
 pub struct Drill {
-    pub world: SimWorld,
-    pub store: LocalIncidents,
+    pub run: Run,
     pub now: DateTime<Utc>,
     pub last: SignalSet,
 }
@@ -31,8 +29,7 @@ impl Drill {
     pub fn new(seed: u64) -> Self {
         let spec = FleetSpec::builtin().expect("built-in fleet");
         Drill {
-            world: SimWorld::new(spec, seed, origin()).expect("world"),
-            store: LocalIncidents::new(SOURCE),
+            run: Run::new(spec, seed, detect::builtin()).expect("world"),
             now: origin(),
             last: SignalSet::default(),
         }
@@ -40,16 +37,9 @@ impl Drill {
 
     /// Advances in 10-second polls, running detection each time.
     pub fn run_until(&mut self, at: DateTime<Utc>) {
-        let cfg = detect::builtin();
-        while self.now < at {
-            self.now += Duration::seconds(10);
-            self.world.advance_to(self.now);
-            let mut set = self.world.snapshot();
-            let eval = detect::evaluate(&set, &cfg);
-            detect::apply_thresholds(&mut set, &eval);
-            self.store.observe(&eval.detections, self.now);
-            self.last = set;
-        }
+        self.run.run_until(at, 10);
+        self.now = self.run.now;
+        self.last = self.run.signals();
     }
 
     pub fn minutes(&mut self, m: i64) {
@@ -59,19 +49,17 @@ impl Drill {
 
     /// What the app would have received by now.
     pub fn events(&self) -> Vec<Action> {
-        let cfg = detect::builtin();
-        let eval = detect::evaluate(&self.last, &cfg);
         vec![
             Action::Backend(BackendEvent::Signals {
                 source: SOURCE.into(),
                 at: self.now,
                 set: self.last.clone(),
-                detections: eval.detections,
+                detections: self.run.eval.detections.clone(),
             }),
             Action::Backend(BackendEvent::Incidents {
                 source: SOURCE.into(),
                 at: self.now,
-                incidents: self.store.incidents().to_vec(),
+                incidents: self.run.store.incidents().to_vec(),
             }),
             Action::Tick(self.now),
         ]

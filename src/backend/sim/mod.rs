@@ -1,7 +1,7 @@
 //! The embedded simulated AI fleet: the default backend, so a new responder sees live
 //! incidents with no configuration. It implements the same traits as the real adapters.
 
-mod rng;
+pub mod rng;
 pub mod spec;
 pub mod telemetry;
 mod world;

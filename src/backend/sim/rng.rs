@@ -4,26 +4,32 @@
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
 
+/// SplitMix64's finaliser: a bijection on u64 that scatters nearby inputs.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 impl Rng {
-    #[cfg(test)]
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
 
     /// An independent stream per (seed, a, b), so what happens in second `b` of feature `a`
-    /// does not depend on how the cockpit happened to batch its polls.
+    /// does not depend on how the cockpit happened to batch its polls. Each part goes through
+    /// the full mixing function before the next is combined: a state that is a linear function
+    /// of `b` lets one second's stream be another's shifted by a few draws, which showed as
+    /// bursts of correlated refusals.
     pub fn for_key(seed: u64, a: u64, b: i64) -> Self {
-        let mut r = Rng(seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let mixed = r.next_u64() ^ (b as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
-        Rng(mixed)
+        let k = mix(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+        let k = mix(k ^ a.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        Rng(mix(k ^ (b as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)))
     }
 
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix(self.0)
     }
 
     /// Uniform in [0, 1).
@@ -57,6 +63,25 @@ impl Rng {
             p *= self.f64();
         }
         k
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.f64()
+    }
+
+    /// Log-uniform in [lo, hi): as likely 2x-4x as 20x-40x.
+    pub fn log_range(&mut self, lo: f64, hi: f64) -> f64 {
+        (lo.ln() + (hi.ln() - lo.ln()) * self.f64()).exp()
+    }
+
+    /// Uniform index below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
     }
 
     /// Index drawn by weight; weights need not sum to 1.

@@ -75,11 +75,15 @@ pub struct FeatureSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
-    /// A segment's requests carry `factor` times the tokens: an agent re-sending its context.
+    /// A segment's agents loop: every request carries `factor` times the tokens (the agent
+    /// re-sends its whole context) and `request_factor` times as many requests arrive, the
+    /// extra ones tool-call continuations that nobody would refuse.
     AgentLoop,
-    /// Deploys prompt `version`; its behaviour comes from the prompt's own spec.
+    /// Deploys prompt `version`; its behaviour comes from the prompt's own spec. With
+    /// `end_secs`, the team rolls it back to the previous version then.
     PromptDeploy,
-    /// A segment's refusal rate is multiplied by `factor` (< 1: guardrail bypass).
+    /// A segment's refusal rate (every segment's, without `segment`) is multiplied by
+    /// `factor` (< 1: guardrail bypass).
     Jailbreak,
     /// The feature's error rate becomes `factor`.
     Errors,
@@ -101,10 +105,17 @@ pub struct FaultSpec {
     pub segment: Option<String>,
     #[serde(default)]
     pub factor: f64,
+    /// Agent loops: requests per normal request (1 = no extra requests).
+    #[serde(default = "one")]
+    pub request_factor: f64,
     #[serde(default)]
     pub version: Option<String>,
     #[serde(default)]
     pub end_secs: Option<i64>,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl FleetSpec {
@@ -118,7 +129,7 @@ impl FleetSpec {
         Ok(spec)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), String> {
         if self.bucket_secs == 0 || self.history_secs < self.bucket_secs * 2 {
             return Err(
                 "fleet spec: bucket_secs must be > 0 and history at least two buckets".into(),

@@ -1,6 +1,8 @@
 //! Per-request telemetry folded into fixed-width time buckets, the way a metrics system would
 //! store it: counters and latency histograms, so percentiles over any window merge exactly.
 
+use std::collections::VecDeque;
+
 /// Log-spaced latency histogram from 1 ms to ~100 s.
 pub const HIST_BINS: usize = 40;
 const HIST_MIN: f64 = 0.001;
@@ -67,6 +69,8 @@ impl Hist {
 /// One simulated request, as an OpenTelemetry GenAI span would describe it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
+    /// Index of the user segment that sent it.
+    pub segment: usize,
     pub input_tokens: u32,
     pub output_tokens: u32,
     pub cost: f64,
@@ -76,6 +80,15 @@ pub struct Request {
     pub refused: bool,
     pub category: usize,
     pub retrieval_hit: Option<bool>,
+}
+
+/// What one user segment did within a bucket.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SegmentBucket {
+    pub requests: u32,
+    pub answered: u32,
+    pub refusals: u32,
+    pub cost: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -90,12 +103,14 @@ pub struct Bucket {
     pub categories: Vec<u32>,
     pub retrievals: u32,
     pub retrieval_hits: u32,
+    pub segments: Vec<SegmentBucket>,
 }
 
 impl Bucket {
-    pub fn new(categories: usize) -> Self {
+    pub fn new(categories: usize, segments: usize) -> Self {
         Bucket {
             categories: vec![0; categories],
+            segments: vec![SegmentBucket::default(); segments],
             ..Bucket::default()
         }
     }
@@ -104,6 +119,14 @@ impl Bucket {
         self.requests += 1;
         self.tokens += u64::from(r.input_tokens) + u64::from(r.output_tokens);
         self.cost += r.cost;
+        if let Some(seg) = self.segments.get_mut(r.segment) {
+            seg.requests += 1;
+            seg.cost += r.cost;
+            if !r.error {
+                seg.answered += 1;
+                seg.refusals += u32::from(r.refused);
+            }
+        }
         if r.error {
             self.errors += 1;
             return;
@@ -127,7 +150,7 @@ impl Bucket {
 
 /// Series derived from a run of buckets, one point per bucket, each over a trailing window.
 pub struct Windowed<'a> {
-    pub buckets: &'a [Bucket],
+    pub buckets: &'a VecDeque<Bucket>,
     pub bucket_secs: u32,
 }
 
@@ -140,15 +163,16 @@ fn ratio(num: u32, den: u32) -> f64 {
 }
 
 impl Windowed<'_> {
-    fn window(&self, end: usize, w: usize) -> &[Bucket] {
+    fn window(&self, end: usize, w: usize) -> std::collections::vec_deque::Iter<'_, Bucket> {
         let start = (end + 1).saturating_sub(w);
-        &self.buckets[start..=end]
+        let end = end.min(self.buckets.len().saturating_sub(1));
+        self.buckets.range(start.min(end)..=end)
     }
 
     pub fn per_minute(&self, end: usize, w: usize, f: impl Fn(&Bucket) -> f64) -> f64 {
         let win = self.window(end, w);
         let secs = (win.len() as u32 * self.bucket_secs) as f64;
-        win.iter().map(f).sum::<f64>() * 60.0 / secs
+        win.map(f).sum::<f64>() * 60.0 / secs
     }
 
     pub fn quantile(&self, end: usize, w: usize, q: f64, pick: impl Fn(&Bucket) -> &Hist) -> f64 {
@@ -165,33 +189,41 @@ impl Windowed<'_> {
     }
 
     pub fn error_ratio(&self, end: usize, w: usize) -> f64 {
-        let win = self.window(end, w);
         ratio(
-            win.iter().map(|b| b.errors).sum(),
-            win.iter().map(|b| b.requests).sum(),
+            self.window(end, w).map(|b| b.errors).sum(),
+            self.window(end, w).map(|b| b.requests).sum(),
         )
     }
 
     pub fn refusal_rate(&self, end: usize, w: usize) -> f64 {
-        let win = self.window(end, w);
-        let answered: u32 = win.iter().map(|b| b.requests - b.errors).sum();
-        ratio(win.iter().map(|b| b.refusals).sum(), answered)
+        let answered: u32 = self.window(end, w).map(|b| b.requests - b.errors).sum();
+        ratio(self.window(end, w).map(|b| b.refusals).sum(), answered)
     }
 
     pub fn retrieval_hit(&self, end: usize, w: usize) -> f64 {
-        let win = self.window(end, w);
         ratio(
-            win.iter().map(|b| b.retrieval_hits).sum(),
-            win.iter().map(|b| b.retrievals).sum(),
+            self.window(end, w).map(|b| b.retrieval_hits).sum(),
+            self.window(end, w).map(|b| b.retrievals).sum(),
         )
     }
 
     pub fn categories(&self, end: usize, w: usize) -> Vec<f64> {
-        let win = self.window(end, w);
-        let n = win.first().map(|b| b.categories.len()).unwrap_or(0);
-        (0..n)
-            .map(|i| win.iter().map(|b| b.categories[i] as f64).sum())
-            .collect()
+        let n = self
+            .window(end, w)
+            .next()
+            .map(|b| b.categories.len())
+            .unwrap_or(0);
+        let mut out = vec![0.0; n];
+        for b in self.window(end, w) {
+            for (o, c) in out.iter_mut().zip(&b.categories) {
+                *o += f64::from(*c);
+            }
+        }
+        out
+    }
+
+    pub fn bucket(&self, i: usize) -> Option<&Bucket> {
+        self.buckets.get(i)
     }
 }
 
@@ -214,8 +246,9 @@ mod tests {
 
     #[test]
     fn errors_do_not_count_as_refusals_or_latency() {
-        let mut b = Bucket::new(2);
+        let mut b = Bucket::new(2, 1);
         let ok = Request {
+            segment: 0,
             input_tokens: 10,
             output_tokens: 5,
             cost: 0.01,
@@ -231,13 +264,23 @@ mod tests {
             error: true,
             ..ok.clone()
         });
+        let buckets = VecDeque::from([b.clone()]);
         let w = Windowed {
-            buckets: std::slice::from_ref(&b),
+            buckets: &buckets,
             bucket_secs: 10,
         };
         assert_eq!(w.error_ratio(0, 1), 0.5);
         assert_eq!(w.refusal_rate(0, 1), 1.0);
         assert_eq!(b.ttft.total(), 1);
+        assert_eq!(
+            b.segments[0],
+            SegmentBucket {
+                requests: 2,
+                answered: 1,
+                refusals: 1,
+                cost: 0.02
+            }
+        );
         assert_eq!(w.categories(0, 1), vec![0.0, 1.0]);
         assert!((w.per_minute(0, 1, |b| b.cost) - 0.12).abs() < 1e-9);
     }

@@ -3,11 +3,12 @@
 
 use super::rng::Rng;
 use super::spec::{FaultKind, FaultSpec, FeatureSpec, FleetSpec, ModelSpec};
-use super::telemetry::{Bucket, Request, Windowed};
+use super::telemetry::{Bucket, Request, SegmentBucket, Windowed};
 use crate::backend::FeatureFlags;
 use crate::detect::stats::js_distance;
 use crate::domain::{
-    Distribution, FeatureInfo, PromptVersion, SafeText, Signal, SignalKind, SignalSet,
+    Counts, Distribution, FeatureInfo, PromptVersion, SafeText, SegmentCounts, Signal, SignalKind,
+    SignalSet,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::VecDeque;
@@ -106,6 +107,11 @@ impl SimWorld {
         self.origin
     }
 
+    /// The fleet and timetable this world runs.
+    pub fn spec(&self) -> &FleetSpec {
+        &self.spec
+    }
+
     fn bucket_secs(&self) -> i64 {
         i64::from(self.spec.bucket_secs)
     }
@@ -115,7 +121,7 @@ impl SimWorld {
         let n = (i64::from(self.spec.baseline_secs) / bs) as usize;
         for f in &mut self.features {
             let len = f.buckets.len();
-            let slice: Vec<Bucket> = f
+            let slice: VecDeque<Bucket> = f
                 .buckets
                 .iter()
                 .skip(len.saturating_sub(n))
@@ -193,13 +199,25 @@ impl SimWorld {
                 _ => {}
             }
         }
-        // A model update that ends is the provider rolling back.
+        // A model update that ends is the provider rolling back; a prompt deploy that ends is
+        // the team rolling back to the version before it (unless a responder already did).
         for (i, ev) in self.spec.scenario.iter().enumerate() {
-            if ev.fault == FaultKind::ModelUpdate && ev.end_secs == Some(t) && self.started[i] {
-                if let Some(f) = self.features.iter_mut().find(|f| f.spec.name == ev.feature) {
+            if ev.end_secs != Some(t) || !self.started[i] {
+                continue;
+            }
+            let Some(f) = self.features.iter_mut().find(|f| f.spec.name == ev.feature) else {
+                continue;
+            };
+            match ev.fault {
+                FaultKind::ModelUpdate => {
                     f.model_version = f.model.version.clone();
                     f.model_changed_secs = Some(t);
                 }
+                FaultKind::PromptDeploy if ev.version.as_ref() == Some(&f.current_prompt) => {
+                    f.current_prompt = f.last_known_good.clone();
+                    f.prompt_changed_secs = Some(t);
+                }
+                _ => {}
             }
         }
     }
@@ -218,23 +236,21 @@ impl SimWorld {
         let mut latency = 1.0;
         let mut hit = f.spec.retrieval_hit;
         let mut refusal_factor = 1.0;
-        let mut seg_tokens: Vec<(String, f64)> = Vec::new();
+        // (segment or "" for all, token factor, request factor)
+        let mut seg_loops: Vec<(String, f64, f64)> = Vec::new();
         let mut seg_refusal: Vec<(String, f64)> = Vec::new();
         for (i, ev) in self.spec.scenario.iter().enumerate() {
             if !self.active(i, ev, &name, t) {
                 continue;
             }
+            let segment = ev.segment.clone().unwrap_or_default();
             match ev.fault {
                 FaultKind::Errors => err_rate = ev.factor,
                 FaultKind::Latency => latency *= ev.factor,
                 FaultKind::Retrieval => hit = ev.factor,
                 FaultKind::ModelUpdate => refusal_factor *= ev.factor,
-                FaultKind::AgentLoop => {
-                    seg_tokens.push((ev.segment.clone().unwrap_or_default(), ev.factor))
-                }
-                FaultKind::Jailbreak => {
-                    seg_refusal.push((ev.segment.clone().unwrap_or_default(), ev.factor))
-                }
+                FaultKind::AgentLoop => seg_loops.push((segment, ev.factor, ev.request_factor)),
+                FaultKind::Jailbreak => seg_refusal.push((segment, ev.factor)),
                 FaultKind::PromptDeploy => {}
             }
         }
@@ -244,17 +260,34 @@ impl SimWorld {
             .unwrap_or_else(|| f.spec.category_weights.clone());
         let mut rng = Rng::for_key(self.seed, fi as u64, t);
         let mut requests = Vec::new();
-        for seg in &f.spec.segments {
+        for (si, seg) in f.spec.segments.iter().enumerate() {
             if f.killed
                 .iter()
                 .any(|k| k == WHOLE_FEATURE || *k == seg.name)
             {
                 continue;
             }
-            let token_factor = factor_for(&seg_tokens, &seg.name, 1.0);
-            let refusal =
-                f.spec.refusal_rate * refusal_factor * factor_for(&seg_refusal, &seg.name, 1.0);
-            for _ in 0..rng.poisson(f.spec.rps * seg.share) {
+            let applies = |s: &str| s.is_empty() || s == seg.name;
+            let (token_factor, request_factor) = seg_loops
+                .iter()
+                .filter(|(s, _, _)| applies(s))
+                .fold((1.0, 1.0), |(a, b), (_, tf, rf)| (a * tf, b * rf));
+            let refusal = f.spec.refusal_rate
+                * refusal_factor
+                * seg_refusal
+                    .iter()
+                    .filter(|(s, _)| applies(s))
+                    .map(|(_, x)| *x)
+                    .product::<f64>();
+            let normal = rng.poisson(f.spec.rps * seg.share);
+            // The loop's extra requests are drawn only while a loop runs, so calm seconds
+            // keep the same random stream whatever the timetable.
+            let extra = if request_factor > 1.0 {
+                rng.poisson(f.spec.rps * seg.share * (request_factor - 1.0))
+            } else {
+                0
+            };
+            for k in 0..normal + extra {
                 let input = rng.lognormal(f.spec.input_tokens, 0.35) * token_factor;
                 let output = rng
                     .lognormal(f.spec.output_tokens, 0.45)
@@ -262,7 +295,9 @@ impl SimWorld {
                     * token_factor;
                 let input_tokens = input.round() as u32;
                 let output_tokens = output.round() as u32;
+                let refused = rng.chance(refusal);
                 requests.push(Request {
+                    segment: si,
                     input_tokens,
                     output_tokens,
                     cost: (f64::from(input_tokens) * f.model.price_in
@@ -271,7 +306,8 @@ impl SimWorld {
                     ttft: rng.lognormal(f.model.ttft, 0.3) * latency,
                     tpot: rng.lognormal(f.model.tpot, 0.25) * latency,
                     error: rng.chance(err_rate),
-                    refused: rng.chance(refusal),
+                    // A tool-call continuation is never refused.
+                    refused: refused && k < normal,
                     category: rng.weighted(&weights),
                     retrieval_hit: (f.spec.retrieval_hit > 0.0).then(|| rng.chance(hit)),
                 });
@@ -289,7 +325,8 @@ impl SimWorld {
             f.first_bucket = b;
         }
         while f.first_bucket + f.buckets.len() as i64 <= b {
-            f.buckets.push_back(Bucket::new(f.spec.categories.len()));
+            f.buckets
+                .push_back(Bucket::new(f.spec.categories.len(), f.spec.segments.len()));
         }
         while f.buckets.len() > keep {
             f.buckets.pop_front();
@@ -309,9 +346,17 @@ impl SimWorld {
         }
     }
 
+    /// Everything the fleet would show: the whole sparkline window of every signal.
     pub fn snapshot(&self) -> SignalSet {
         let bs = self.bucket_secs();
-        let points = (i64::from(self.spec.history_secs) / bs) as usize;
+        self.snapshot_recent((i64::from(self.spec.history_secs) / bs) as usize)
+    }
+
+    /// The newest `points` of every signal: what a poll that already has the rest needs
+    /// (headless drills step every bucket and would otherwise rebuild two hours each time).
+    pub fn snapshot_recent(&self, points: usize) -> SignalSet {
+        let bs = self.bucket_secs();
+        let points = points.max(1);
         // Only whole buckets: a half-filled one would read as a sudden drop in traffic.
         let last_complete = self.generated_until.div_euclid(bs) - 1;
         let at = self.origin + Duration::seconds((last_complete + 1) * bs);
@@ -320,7 +365,7 @@ impl SimWorld {
             ..SignalSet::default()
         };
         for f in &self.features {
-            let buckets: Vec<Bucket> = f.buckets.iter().cloned().collect();
+            let buckets = &f.buckets;
             let end = last_complete - f.first_bucket;
             if end < 0 || buckets.is_empty() {
                 continue;
@@ -328,25 +373,55 @@ impl SimWorld {
             let end = (end as usize).min(buckets.len() - 1);
             let start = (end + 1).saturating_sub(points);
             let w = Windowed {
-                buckets: &buckets,
+                buckets,
                 bucket_secs: self.spec.bucket_secs,
             };
+            let pad = points - (end + 1 - start);
             let series = |g: &dyn Fn(usize) -> f64| -> Vec<f64> {
-                let mut v: Vec<f64> = vec![f64::NAN; points - (end + 1 - start)];
+                let mut v: Vec<f64> = vec![f64::NAN; pad];
                 v.extend((start..=end).map(g));
                 v
             };
+            let counts = |ev: &dyn Fn(&Bucket) -> f64, tr: &dyn Fn(&Bucket) -> f64| Counts {
+                events: series(&|e| w.bucket(e).map_or(f64::NAN, ev)),
+                trials: series(&|e| w.bucket(e).map_or(f64::NAN, tr)),
+            };
+            let per_segment = |ev: &dyn Fn(&SegmentBucket) -> f64,
+                               tr: &dyn Fn(&SegmentBucket) -> f64|
+             -> Vec<SegmentCounts> {
+                f.spec
+                    .segments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, seg)| SegmentCounts {
+                        segment: seg.name.clone(),
+                        counts: counts(&|b| b.segments.get(i).map_or(f64::NAN, ev), &|b| {
+                            b.segments.get(i).map_or(f64::NAN, tr)
+                        }),
+                    })
+                    .collect()
+            };
             let name = f.spec.name.as_str();
             let step = self.spec.bucket_secs;
-            let mut push = |kind, pts| set.signals.push(Signal::new(name, kind, step, pts));
-            push(
+            let requests = |b: &Bucket| f64::from(b.requests);
+            let mut cost = Signal::new(
+                name,
                 SignalKind::CostPerMin,
+                step,
                 series(&|e| w.per_minute(e, RATE_WINDOW, |b| b.cost)),
             );
-            push(
+            cost.counts = Some(counts(&|b| b.cost, &requests));
+            cost.segments = per_segment(&|s| s.cost, &|s| f64::from(s.requests));
+            set.signals.push(cost);
+            let mut tokens = Signal::new(
+                name,
                 SignalKind::TokensPerMin,
+                step,
                 series(&|e| w.per_minute(e, RATE_WINDOW, |b| b.tokens as f64)),
             );
+            tokens.counts = Some(counts(&|b| b.tokens as f64, &requests));
+            set.signals.push(tokens);
+            let mut push = |kind, pts| set.signals.push(Signal::new(name, kind, step, pts));
             push(
                 SignalKind::TtftP99,
                 series(&|e| w.quantile(e, RATE_WINDOW, 0.99, |b| &b.ttft)),
@@ -355,14 +430,26 @@ impl SimWorld {
                 SignalKind::TpotP99,
                 series(&|e| w.quantile(e, RATE_WINDOW, 0.99, |b| &b.tpot)),
             );
-            push(
+            let mut errors = Signal::new(
+                name,
                 SignalKind::ErrorRatio,
+                step,
                 series(&|e| w.error_ratio(e, RATE_WINDOW)),
             );
-            push(
+            errors.counts = Some(counts(&|b| f64::from(b.errors), &requests));
+            set.signals.push(errors);
+            let mut refusals = Signal::new(
+                name,
                 SignalKind::RefusalRate,
+                step,
                 series(&|e| w.refusal_rate(e, RATE_WINDOW)),
             );
+            refusals.counts = Some(counts(&|b| f64::from(b.refusals), &|b| {
+                f64::from(b.requests - b.errors)
+            }));
+            refusals.segments = per_segment(&|s| f64::from(s.refusals), &|s| f64::from(s.answered));
+            set.signals.push(refusals);
+            let mut push = |kind, pts| set.signals.push(Signal::new(name, kind, step, pts));
             push(
                 SignalKind::Drift,
                 series(&|e| {
@@ -388,10 +475,16 @@ impl SimWorld {
                 }),
             );
             if f.spec.retrieval_hit > 0.0 {
-                push(
+                let mut hits = Signal::new(
+                    name,
                     SignalKind::RetrievalHit,
+                    step,
                     series(&|e| w.retrieval_hit(e, RATE_WINDOW)),
                 );
+                hits.counts = Some(counts(&|b| f64::from(b.retrieval_hits), &|b| {
+                    f64::from(b.retrievals)
+                }));
+                set.signals.push(hits);
             }
             set.signals.push(self.daily_cost(f, &w, end));
             set.distributions.push(Distribution {
@@ -538,11 +631,4 @@ impl SimWorld {
             Ok(format!("kill switch released for {what}"))
         }
     }
-}
-
-fn factor_for(list: &[(String, f64)], segment: &str, default: f64) -> f64 {
-    list.iter()
-        .filter(|(s, _)| s == segment)
-        .map(|(_, f)| *f)
-        .fold(default, |a, b| a * b)
 }

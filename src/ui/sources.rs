@@ -1,0 +1,132 @@
+//! Every source's health in full: role, state, age of its data and its whole last error (the
+//! footer has one line for all of them, and a refused token file's "chmod 600" must not be
+//! what gets cut off).
+
+use super::format::age;
+use super::{first_key, scroll_hint, View};
+use crate::action::Action;
+use crate::config::keymap::Mode;
+use crate::config::theme::Role;
+use crate::domain::text::wrap;
+use crate::state::{SourceHealth, SourceRole, State};
+use chrono::Duration;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+const INDENT: usize = 4;
+
+fn role_name(r: SourceRole) -> &'static str {
+    match r {
+        SourceRole::Metrics => "metrics",
+        SourceRole::Incidents => "incidents",
+        SourceRole::Flags => "flags",
+        SourceRole::Pager => "pager",
+    }
+}
+
+/// Failing first, then stale, then healthy: the order the footer uses.
+pub fn rank(s: &SourceHealth, state: &State) -> u8 {
+    if s.failing() {
+        0
+    } else if s.is_stale(state.now) {
+        1
+    } else {
+        2
+    }
+}
+
+fn content<'a>(state: &State, view: Option<&View>, width: usize) -> Vec<Line<'a>> {
+    let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
+    let mut sorted: Vec<&SourceHealth> = state.sources.iter().collect();
+    sorted.sort_by_key(|s| rank(s, state));
+    let mut out = Vec::new();
+    if sorted.is_empty() {
+        out.push(Line::styled("No sources configured.", style(Role::Muted)));
+    }
+    for s in sorted {
+        let data = match s.age_secs(state.now) {
+            Some(a) => format!("last data {} ago", age(Duration::seconds(a))),
+            None => "no data yet".into(),
+        };
+        let every = s
+            .interval_secs
+            .map(|i| format!(" · polled every {i}s"))
+            .unwrap_or_default();
+        let (mark, what, role) = match rank(s, state) {
+            0 => ("✗", "FAILING", Role::Error),
+            1 => ("◌", "STALE", Role::Stale),
+            _ => ("●", "ok", Role::Ok),
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("{mark} {} ", s.name), style(role)),
+            Span::styled(
+                format!("({}) {what} · {data}{every}", role_name(s.role)),
+                style(Role::Base),
+            ),
+        ]));
+        if let Some((at, err)) = &s.last_error {
+            let label = if s.failing() { "error" } else { "last error" };
+            let text = format!("{label} at {}: {err}", at.format("%H:%M:%S"));
+            let err_style = if s.failing() {
+                style(Role::Error)
+            } else {
+                style(Role::Muted)
+            };
+            for r in wrap(&text, width.saturating_sub(INDENT).max(1)) {
+                out.push(Line::from(vec![
+                    Span::raw(" ".repeat(INDENT)),
+                    Span::styled(text[r].to_string(), err_style),
+                ]));
+            }
+        }
+    }
+    out
+}
+
+fn body(area: Rect) -> Rect {
+    let inner = Block::bordered().inner(area);
+    Rect {
+        height: inner.height.saturating_sub(1),
+        ..inner
+    }
+}
+
+pub fn max_scroll(state: &State) -> usize {
+    let area = body(Rect::new(0, 0, state.size.0, state.size.1));
+    content(state, None, usize::from(area.width))
+        .len()
+        .saturating_sub(usize::from(area.height))
+}
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: usize, view: &View) {
+    let theme = view.theme;
+    let back = first_key(view, Mode::Normal, &Action::Back);
+    let block = Block::bordered()
+        .title(Line::styled(
+            format!(" Sources · {back} back "),
+            theme.style(Role::Title),
+        ))
+        .border_style(theme.style(Role::Border))
+        .style(theme.style(Role::Base));
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    let text = body(area);
+    let lines = content(state, Some(view), usize::from(text.width));
+    let rows = usize::from(text.height);
+    let first = scroll.min(lines.len().saturating_sub(rows));
+    let total = lines.len();
+    let shown: Vec<Line> = lines.into_iter().skip(first).take(rows).collect();
+    frame.render_widget(Paragraph::new(shown), text);
+    if let Some(hint) = scroll_hint(view, Mode::Normal, first, rows, total) {
+        frame.render_widget(
+            Paragraph::new(hint),
+            Rect {
+                y: text.bottom(),
+                height: 1,
+                ..text
+            },
+        );
+    }
+}
