@@ -151,13 +151,14 @@ pub fn spawn_audit_writer(
     (tx, handle)
 }
 
-/// Frees `garbage` on tokio's blocking pool, so the next frame does not wait for it.
-fn discard<T: Send + 'static>(garbage: T) {
+/// Frees garbage (runs `free`) on tokio's blocking pool, so the next frame does not wait
+/// for it.
+fn discard(free: impl FnOnce() + Send + 'static) {
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => {
-            rt.spawn_blocking(move || drop(garbage));
+            rt.spawn_blocking(free);
         }
-        Err(_) => drop(garbage),
+        Err(_) => free(),
     }
 }
 
@@ -289,7 +290,15 @@ impl App<'_> {
                             .send(Action::AuditFailed("audit writer stopped".into()));
                     }
                 }
-                Effect::Discard(garbage) => discard(garbage),
+                Effect::Discard(garbage) => {
+                    let big = garbage.len() >= crate::memory::TRIM_AFTER;
+                    discard(move || {
+                        drop(garbage);
+                        if big {
+                            crate::memory::release_freed();
+                        }
+                    })
+                }
                 Effect::Bell => ring_bell(),
                 Effect::Quit => {}
             }

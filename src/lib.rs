@@ -11,6 +11,7 @@ pub mod detect;
 pub mod domain;
 pub mod drill;
 pub mod logfile;
+pub mod memory;
 pub mod runbook;
 pub mod state;
 pub mod ui;

@@ -6,6 +6,8 @@ use clap::Parser;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::{self, App};
 use oncall_cockpit::backend::clock::Clock;
+use oncall_cockpit::config::check;
+use oncall_cockpit::config::error::ConfigError;
 use oncall_cockpit::config::settings::{self, Overrides, Paths};
 use oncall_cockpit::drill::{report, Timetable};
 use oncall_cockpit::state::{Flash, FlashLevel, State, TICKS_PER_SEC};
@@ -21,7 +23,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 #[command(version, about)]
 struct Cli {
     /// Config file (default: config.toml in the user config directory).
-    #[arg(long)]
+    #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Where the audit log and the log file go (default: the user data directory).
     #[arg(long)]
@@ -77,6 +79,9 @@ enum Command {
     /// Run the detectors over a real Prometheus range and list the incidents they would have
     /// raised, with counts per day: how many pages these thresholds would have produced.
     Backtest(BacktestArgs),
+    /// Check the config file and the theme and keymap it names, print every error at once and
+    /// exit non-zero if there is any; the cockpit runs the same check before it starts.
+    CheckConfig,
 }
 
 #[derive(clap::Args, Debug)]
@@ -321,22 +326,34 @@ fn main() -> ExitCode {
         keymap: cli.keymap.as_deref(),
         no_color_env: no_color.as_deref(),
     };
-    let loaded = match settings::load(
+    let loaded = settings::load(
         &config_file,
         cli.config.is_some(),
         &paths.config_dir,
         &overrides,
-    ) {
+    );
+    if matches!(cli.command, Some(Command::CheckConfig)) {
+        return check_config(&config_file, cli.config.is_some(), loaded);
+    }
+    let loaded = match loaded {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("oncall-cockpit: {e}");
+        Err(errors) => {
+            // Like `promtool check config`: the whole list, then no cockpit. Starting on the
+            // defaults would show the simulated fleet where production was meant.
+            print_errors(&errors);
+            eprintln!(
+                "oncall-cockpit: not started: {} in {} (`oncall-cockpit check-config` checks \
+                 it again)",
+                count(errors.len(), "error"),
+                config_file.display()
+            );
             return ExitCode::FAILURE;
         }
     };
     match &cli.command {
         Some(Command::Drill(args)) => return drill_report(args, &loaded.settings.detect),
         Some(Command::Backtest(args)) => return backtest(args, &loaded.settings),
-        None => {}
+        Some(Command::CheckConfig) | None => {}
     }
     let mut warnings = loaded.warnings.clone();
     if let Err(e) = init_logging(&paths.log_file()) {
@@ -360,6 +377,53 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+fn print_errors(errors: &[ConfigError]) {
+    for e in errors {
+        eprintln!("{e}");
+    }
+}
+
+/// `check-config`: the start-up check, reported. Warnings (a theme or keymap file that falls
+/// back to the built-in one, a secret this machine cannot read) do not fail the check.
+fn check_config(
+    file: &std::path::Path,
+    explicit: bool,
+    loaded: Result<settings::Loaded, Vec<ConfigError>>,
+) -> ExitCode {
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(errors) => {
+            print_errors(&errors);
+            eprintln!("{}: {}", file.display(), count(errors.len(), "error"));
+            return ExitCode::FAILURE;
+        }
+    };
+    if !explicit && !file.exists() {
+        eprintln!(
+            "{}: no config file (the cockpit would run on the simulated fleet)",
+            file.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let mut warnings = loaded.warnings;
+    warnings.extend(check::secret_problems(&loaded.settings));
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let sources = check::sources(&loaded.settings);
+    let watches = if sources.is_empty() {
+        "no sources: the simulated fleet".to_string()
+    } else {
+        sources.join(", ")
+    };
+    println!("{}: OK: {watches}", file.display());
+    ExitCode::SUCCESS
 }
 
 /// For errors once the terminal was in use: stderr may be that terminal, gone after an SSH

@@ -5,6 +5,7 @@
 use crate::action::Action;
 use crate::app::Router;
 use crate::backend::alertmanager::Alertmanager;
+use crate::backend::bounds::{Bounded, CommandBell, Limits};
 use crate::backend::clock::Clock;
 use crate::backend::driver::{self, DriverConfig};
 use crate::backend::flagd::Flagd;
@@ -15,15 +16,17 @@ use crate::backend::pagerduty_events::PagerDutyEvents;
 use crate::backend::prometheus::Prometheus;
 use crate::backend::sim::Sim;
 use crate::backend::unleash::Unleash;
-use crate::backend::{FlagControl, IncidentOp, IncidentSource};
+use crate::backend::{CommandRequest, FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::drill::{self, Timetable};
 use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-/// A poll interval or timeout from config seconds, kept between 0.1 s and an hour. Settings
-/// refuse NaN; should one get here anyway, an hour beats a panic at start-up.
+/// A poll interval or timeout from config seconds. The config check refuses anything outside
+/// the documented limits before this runs (poll_secs 1 to 3600, timeout_secs 0.5 to 600); the
+/// bounds here only keep a value that did not come through it (a test's struct) from
+/// panicking or hammering a backend.
 pub fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.clamp(0.1, 3600.0)).unwrap_or(Duration::from_secs(3600))
 }
@@ -61,14 +64,39 @@ fn register_unsupported<I: IncidentSource>(state: &mut State, name: &str, source
     }
 }
 
+/// A command channel for a source's task. With a bell, every command rings it on the way,
+/// so a poll waiting for its pace gives way to the command.
+fn command_channel(
+    bell: Option<CommandBell>,
+) -> (
+    UnboundedSender<CommandRequest>,
+    UnboundedReceiver<CommandRequest>,
+) {
+    let (front, mut inbox) = unbounded_channel();
+    let Some(bell) = bell else {
+        return (front, inbox);
+    };
+    let (forward, back) = unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(req) = inbox.recv().await {
+            bell.ring();
+            if forward.send(req).is_err() {
+                return;
+            }
+        }
+    });
+    (front, back)
+}
+
 fn spawn_incidents<I: IncidentSource>(
     source: I,
     cfg: DriverConfig,
     clock: Clock,
+    bell: Option<CommandBell>,
     tx: &UnboundedSender<Action>,
     router: &mut Router,
 ) {
-    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (cmd_tx, cmd_rx) = command_channel(bell);
     router.incidents.insert(cfg.source.clone(), cmd_tx);
     tokio::spawn(driver::run_incidents(
         source,
@@ -85,6 +113,7 @@ fn spawn_flags<F: FlagControl>(
     control: F,
     cfg: DriverConfig,
     clock: Clock,
+    bell: Option<CommandBell>,
     tx: &UnboundedSender<Action>,
     router: &mut Router,
     state: &mut State,
@@ -97,9 +126,48 @@ fn spawn_flags<F: FlagControl>(
     if state.flag_source.is_none() {
         state.flag_source = Some(cfg.source.clone());
     }
-    let (cmd_tx, cmd_rx) = unbounded_channel();
+    let (cmd_tx, cmd_rx) = command_channel(bell);
     router.flags.insert(cfg.source.clone(), cmd_tx);
     tokio::spawn(driver::run_flags(control, cfg, clock, cmd_rx, tx.clone()));
+}
+
+/// A polled source with its limits applied (pacing, timeout, incident cap), the driver config
+/// that leaves room for its pacing, and the bell its commands ring.
+struct Polled<S> {
+    adapter: Bounded<S>,
+    cfg: DriverConfig,
+    bell: CommandBell,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn polled<S>(
+    adapter: S,
+    name: &str,
+    poll_secs: f64,
+    timeout_secs: f64,
+    answer_time_factor: f64,
+    max_incidents: usize,
+    clock: Clock,
+    tx: &UnboundedSender<Action>,
+) -> Polled<S> {
+    let limits = Limits {
+        source: name.to_string(),
+        timeout: secs(timeout_secs),
+        answer_time_factor,
+        max_incidents,
+        poll_secs,
+    };
+    let cfg = DriverConfig {
+        source: name.to_string(),
+        poll: secs(poll_secs),
+        timeout: limits.driver_timeout(),
+    };
+    let bell = CommandBell::default();
+    Polled {
+        adapter: Bounded::new(adapter, limits, clock, bell.clone(), tx.clone()),
+        cfg,
+        bell,
+    }
 }
 
 /// The embedded fleet: metrics, the cockpit's own incident store, and the flag levers.
@@ -138,7 +206,7 @@ pub fn start_sim(
         tx.clone(),
     ));
     let mut router = Router::default();
-    spawn_incidents(local, cfg.clone(), clock, tx, &mut router);
+    spawn_incidents(local, cfg.clone(), clock, None, tx, &mut router);
     let (flag_tx, flag_rx) = unbounded_channel();
     router.flags.insert(name, flag_tx);
     tokio::spawn(driver::run_flags(
@@ -161,14 +229,19 @@ pub fn start_real(
 ) -> Router {
     let mut router = Router::default();
     for p in &settings.sources.prometheus {
-        let cfg = DriverConfig {
-            source: p.name.clone(),
-            poll: secs(p.poll_secs),
-            timeout: secs(p.timeout_secs),
-        };
-        let interval = Some(cfg.poll.as_secs_f64());
         match Prometheus::new(p) {
             Ok(adapter) => {
+                let metrics = polled(
+                    adapter,
+                    &p.name,
+                    p.poll_secs,
+                    p.timeout_secs,
+                    p.answer_time_factor,
+                    usize::MAX,
+                    clock,
+                    tx,
+                );
+                let interval = Some(metrics.cfg.poll.as_secs_f64());
                 state
                     .sources
                     .push(SourceHealth::new(&p.name, SourceRole::Metrics, interval));
@@ -177,53 +250,68 @@ pub fn start_real(
                     .push(SourceHealth::new(&p.name, SourceRole::Incidents, interval));
                 let local = SharedIncidents::new(&p.name);
                 let detect = settings.detect.clone();
+                // The cockpit's own detections: a local store, nothing to pace.
+                let local_cfg = DriverConfig {
+                    timeout: secs(p.timeout_secs),
+                    ..metrics.cfg.clone()
+                };
                 tokio::spawn(driver::run_metrics(
-                    adapter,
-                    cfg.clone(),
+                    metrics.adapter,
+                    metrics.cfg,
                     detect,
                     clock,
                     Some(local.clone()),
                     tx.clone(),
                 ));
-                spawn_incidents(local, cfg, clock, tx, &mut router);
+                spawn_incidents(local, local_cfg, clock, None, tx, &mut router);
             }
             Err(e) => broken(state, &p.name, SourceRole::Metrics, e),
         }
     }
     for a in &settings.sources.alertmanager {
-        let cfg = DriverConfig {
-            source: a.name.clone(),
-            poll: secs(a.poll_secs),
-            timeout: secs(a.timeout_secs),
-        };
         match Alertmanager::new(a) {
             Ok(adapter) => {
+                register_unsupported(state, &a.name, &adapter);
+                let src = polled(
+                    adapter,
+                    &a.name,
+                    a.poll_secs,
+                    a.timeout_secs,
+                    a.answer_time_factor,
+                    a.max_incidents,
+                    clock,
+                    tx,
+                );
                 state.sources.push(SourceHealth::new(
                     &a.name,
                     SourceRole::Incidents,
-                    Some(cfg.poll.as_secs_f64()),
+                    Some(src.cfg.poll.as_secs_f64()),
                 ));
-                register_unsupported(state, &a.name, &adapter);
-                spawn_incidents(adapter, cfg, clock, tx, &mut router);
+                spawn_incidents(src.adapter, src.cfg, clock, Some(src.bell), tx, &mut router);
             }
             Err(e) => broken(state, &a.name, SourceRole::Incidents, e),
         }
     }
     for p in &settings.sources.pagerduty {
-        let cfg = DriverConfig {
-            source: p.name.clone(),
-            poll: secs(p.poll_secs),
-            timeout: secs(p.timeout_secs),
-        };
         match PagerDuty::new(p) {
             Ok(adapter) => {
+                register_unsupported(state, &p.name, &adapter);
+                let src = polled(
+                    adapter,
+                    &p.name,
+                    p.poll_secs,
+                    p.timeout_secs,
+                    p.answer_time_factor,
+                    p.max_incidents,
+                    clock,
+                    tx,
+                );
                 state.sources.push(SourceHealth::new(
                     &p.name,
                     SourceRole::Incidents,
-                    Some(cfg.poll.as_secs_f64()),
+                    Some(src.cfg.poll.as_secs_f64()),
                 ));
-                register_unsupported(state, &p.name, &adapter);
-                spawn_incidents(adapter, cfg, clock, tx, &mut router);
+                spawn_incidents(src.adapter, src.cfg, clock, Some(src.bell), tx, &mut router);
             }
             Err(e) => broken(state, &p.name, SourceRole::Incidents, e),
         }
@@ -251,13 +339,21 @@ pub fn start_real(
         }
     }
     for f in &settings.sources.flagd {
-        let cfg = DriverConfig {
-            source: f.name.clone(),
-            poll: secs(f.poll_secs),
-            timeout: secs(f.timeout_secs),
-        };
         match Flagd::new(f) {
-            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Ok(adapter) => {
+                let src = polled(
+                    adapter,
+                    &f.name,
+                    f.poll_secs,
+                    f.timeout_secs,
+                    f.answer_time_factor,
+                    usize::MAX,
+                    clock,
+                    tx,
+                );
+                let bell = Some(src.bell);
+                spawn_flags(src.adapter, src.cfg, clock, bell, tx, &mut router, state);
+            }
             Err(e) => broken(state, &f.name, SourceRole::Flags, e),
         }
     }
@@ -269,18 +365,26 @@ pub fn start_real(
             timeout: secs(h.timeout_secs),
         };
         match HttpHook::new(h) {
-            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Ok(adapter) => spawn_flags(adapter, cfg, clock, None, tx, &mut router, state),
             Err(e) => broken(state, &h.name, SourceRole::Flags, e),
         }
     }
     for u in &settings.sources.unleash {
-        let cfg = DriverConfig {
-            source: u.name.clone(),
-            poll: secs(u.poll_secs),
-            timeout: secs(u.timeout_secs),
-        };
         match Unleash::new(u) {
-            Ok(adapter) => spawn_flags(adapter, cfg, clock, tx, &mut router, state),
+            Ok(adapter) => {
+                let src = polled(
+                    adapter,
+                    &u.name,
+                    u.poll_secs,
+                    u.timeout_secs,
+                    u.answer_time_factor,
+                    usize::MAX,
+                    clock,
+                    tx,
+                );
+                let bell = Some(src.bell);
+                spawn_flags(src.adapter, src.cfg, clock, bell, tx, &mut router, state);
+            }
             Err(e) => broken(state, &u.name, SourceRole::Flags, e),
         }
     }

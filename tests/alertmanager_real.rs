@@ -23,6 +23,10 @@ fn config(url: &str) -> AlertmanagerConfig {
         url: url.into(),
         poll_secs: 1.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
+        max_incidents: 5000,
+        filter: Vec::new(),
         auth: None,
         // Short, so renewal is due a few (simulated) seconds after the ack.
         silence_secs: 20,
@@ -435,6 +439,36 @@ async fn labels_map_to_sev_type_feature_and_text_is_sanitised() {
     assert_eq!(bare.kind, IncidentType::Other);
 }
 
+/// `filter` matchers go to Alertmanager, which answers with the team's alerts only.
+#[tokio::test]
+async fn filter_matchers_narrow_the_list_server_side() {
+    let am = start("filter");
+    for (name, team, sev) in [
+        ("PaymentsDown", "payments", "sev1"),
+        ("PaymentsSlow", "payments", "sev4"),
+        ("SearchDown", "search", "sev1"),
+    ] {
+        let labels = BTreeMap::from([("alertname", name), ("team", team), ("severity", sev)]);
+        fire(&am, &labels, &[("summary", name)]).await;
+    }
+    let mut all = adapter_for(&am.url);
+    list_until(&mut all, Utc::now(), "three alerts", |l| {
+        (l.len() == 3).then_some(())
+    })
+    .await;
+    let mut cfg = config(&am.url);
+    cfg.filter = vec!["team=\"payments\"".into(), "severity=~\"sev1|sev2\"".into()];
+    let mut team = Alertmanager::new(&cfg).expect("adapter");
+    let titles: Vec<String> = team
+        .list(Utc::now())
+        .await
+        .expect("list")
+        .iter()
+        .map(|i| i.title.to_string())
+        .collect();
+    assert_eq!(titles, ["PaymentsDown"]);
+}
+
 #[test]
 fn escalation_is_unsupported_with_a_reason() {
     let adapter = adapter_for("http://127.0.0.1:9");
@@ -500,6 +534,29 @@ mod faults {
         let url = format!("http://127.0.0.1:{}", servers::free_port());
         let got = adapter_for(&url).list(Utc::now()).await;
         assert!(matches!(got, Err(BackendError::Unreachable(_))), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reply_past_the_cap_is_refused_whether_announced_or_not() {
+        let mut cfg = config(&servers::huge::start("/api/v2/alerts", 20 << 20, true).url);
+        cfg.max_reply_mib = 4;
+        let got = Alertmanager::new(&cfg)
+            .expect("adapter")
+            .list(Utc::now())
+            .await;
+        assert_eq!(
+            got.map_err(|e| e.to_string()),
+            Err("reply too large (20 MiB > cap 4 MiB)".into())
+        );
+        cfg.url = servers::huge::start("/api/v2/alerts", 20 << 20, false).url;
+        let got = Alertmanager::new(&cfg)
+            .expect("adapter")
+            .list(Utc::now())
+            .await;
+        assert_eq!(
+            got.map_err(|e| e.to_string()),
+            Err("reply too large (over the 4 MiB cap; not read further)".into())
+        );
     }
 
     #[tokio::test]

@@ -324,3 +324,101 @@ fn audit_log_survives_sigkill_and_is_only_appended() {
     );
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// A backend answering with a gigabyte (it used to cost 3 to 6.4 GB of RSS, 2.2 GB of it kept
+/// after the backend recovered): the cockpit stops reading at the source's cap, says so on
+/// screen as that source's error, keeps polling and drawing, and its peak memory stays far
+/// below the reply, measured from /proc. One source announces the length (refused before
+/// reading), the other streams chunks without one (refused at the cap).
+#[test]
+fn a_gigabyte_reply_is_refused_at_the_cap_and_memory_stays_bounded() {
+    const GIB: u64 = 1 << 30;
+    /// The cap (8 MiB) with room for the cockpit itself and the allocator; a gigabyte read
+    /// whole is over ten times this.
+    const PEAK_KIB: u64 = 96 << 10;
+    let chunked = servers::huge::start("/api/v2/alerts", GIB, false);
+    let announced = servers::huge::start("/api/v2/alerts", GIB, true);
+    let dir = std::env::temp_dir().join(format!("oc-gib-{}", std::process::id()));
+    let args = config_args(
+        &dir,
+        &format!(
+            r#"
+[[alertmanager]]
+name = "chunked"
+url = "{}"
+poll_secs = 1.0
+
+[[alertmanager]]
+name = "announced"
+url = "{}"
+poll_secs = 1.0
+"#,
+            chunked.url, announced.url
+        ),
+    );
+    let mut c = Cockpit::launch(Launch::new("gib", 160, 30, args));
+    c.wait_for("both sources refusing the reply", |s| {
+        s.contains("reply too large (over the 8 MiB cap; not read further)")
+            && s.contains("reply too large (1024 MiB > cap 8 MiB)")
+    });
+    // Several polls of each, every one refused at the cap.
+    let deadline = Instant::now() + TIMEOUT;
+    while chunked.replies.load(std::sync::atomic::Ordering::Relaxed) < 3 {
+        assert!(Instant::now() < deadline, "the cockpit stopped polling");
+        std::thread::sleep(POLL);
+    }
+    let peak = c.status_kib("VmHWM").expect("peak RSS from /proc");
+    assert!(
+        peak < PEAK_KIB,
+        "peak RSS {peak} KiB for 1 GiB replies capped at 8 MiB"
+    );
+    let sent = chunked.sent.load(std::sync::atomic::Ordering::Relaxed);
+    let polls = chunked.replies.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("1 GiB replies: peak RSS {peak} KiB; {sent} bytes sent in {polls} replies");
+    assert!(
+        sent / polls < GIB / 16,
+        "{sent} bytes sent in {polls} replies: the cockpit read past its cap"
+    );
+    // Still responsive: the help opens, and the cockpit quits cleanly.
+    c.send(b"?");
+    c.wait_for("help", |s| s.contains("acknowledge"));
+    c.quit_cleanly_with(KEY_CTRL_C);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a source holds past its pages per poll and its cap on incidents is never silently
+/// missing: 30 open incidents in PagerDuty, read 10 a page for at most 2 pages (10 left
+/// unread, counted from PagerDuty's total) and 5 kept (the most urgent): the list shows 5 and
+/// says 25 are not shown; the requests per poll stay at two.
+#[test]
+fn incidents_past_pages_and_cap_are_counted_on_screen() {
+    let rt = tokio_runtime();
+    let server = rt.block_on(PdServer::start());
+    for n in 1..=30u64 {
+        let mut inc = PdIncident::new(&format!("PCAP{n:03}"), n, &format!("incident {n}"));
+        // Five of the first two pages are the most urgent: they are the ones kept.
+        inc.priority = (16..=20).contains(&n).then(|| "P1".to_string());
+        server.add(inc);
+    }
+    let root = servers::temp_dir("faults-cap");
+    let section = pagerduty_section(&root, "pd", &server.url, TOKEN)
+        + "page_size = 10\nmax_pages = 2\nmax_incidents = 5\n";
+    let args = config_args(&root, &section);
+    let mut c = Cockpit::launch(Launch::new("cap", 160, 40, args));
+    c.wait_for("five shown, the rest counted", |s| {
+        s.contains("Incidents 5 open · +25 not shown") && s.contains("SEV1 5")
+    });
+    // Never a third page: offsets 0 and 10 only, however many polls ran.
+    let offsets: std::collections::BTreeSet<String> = server
+        .lock()
+        .list_queries
+        .iter()
+        .flat_map(|q| {
+            q.iter()
+                .filter(|(k, _)| k == "offset")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(offsets, ["0".to_string(), "10".to_string()].into());
+    c.quit_cleanly_with(b"q");
+}

@@ -28,6 +28,9 @@ fn config(path: &Path) -> FlagdConfig {
         segment_field: "segment".into(),
         poll_secs: 3600.0,
         timeout_secs: 10.0,
+        // The kill test below edits a file of more than 8 MiB.
+        max_reply_mib: 64,
+        answer_time_factor: 4.0,
     }
 }
 
@@ -204,6 +207,21 @@ async fn a_file_that_is_not_a_flag_file_fails_loudly_and_is_left_alone() {
         .await
         .expect_err("missing file");
     assert!(err.to_string().contains("missing.json"), "{err}");
+}
+
+/// A flag file bigger than the source's cap is refused before it is held in memory.
+#[tokio::test]
+async fn a_flag_file_past_the_cap_is_refused() {
+    let path = temp_file("huge", &team_file(2 << 20));
+    let mut cfg = config(&path);
+    cfg.max_reply_mib = 1;
+    let err = Flagd::new(&cfg)
+        .expect("adapter")
+        .read(Utc::now())
+        .await
+        .expect_err("over the cap");
+    assert!(err.to_string().starts_with("reply too large ("), "{err}");
+    assert!(err.to_string().contains("> cap 1 MiB"), "{err}");
 }
 
 /// Not a test on its own: the child process of the test below, which flips the kill switch

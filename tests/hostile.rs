@@ -273,6 +273,8 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
         feature_label: "job".into(),
         poll_secs: 15.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
         range_secs: 600,
         step_secs: 60,
         rate_window: "5m".into(),

@@ -6,7 +6,7 @@ mod servers;
 use chrono::Utc;
 use oncall_cockpit::backend::http::SecretSpec;
 use oncall_cockpit::backend::pagerduty::PagerDuty;
-use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource};
+use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
 use oncall_cockpit::config::sources::PagerDutyConfig;
 use oncall_cockpit::domain::{Incident, IncidentType, Sev, Status};
 use servers::pagerduty::{PdIncident, PdServer, ACCEPT, TOKEN};
@@ -30,6 +30,12 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
         from: "ana@example.com".into(),
         poll_secs: 15.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
+        max_incidents: 5000,
+        max_pages: 10,
+        team_ids: Vec::new(),
+        service_ids: Vec::new(),
         page_size: 100,
     }
 }
@@ -173,6 +179,112 @@ async fn lists_all_230_open_incidents_through_three_pages() {
         assert!(limit <= 100);
         assert_eq!(get("offset"), [(page * 100).to_string()]);
     }
+}
+
+/// `(key, value)` pairs of one `GET /incidents` query named `k`.
+fn query_values<'q>(q: &'q [(String, String)], k: &str) -> Vec<&'q str> {
+    q.iter()
+        .filter(|(key, _)| key == k)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// A reply that always says `more: true` used to be followed until the timeout (343 requests
+/// in 12 s); now one poll reads at most `max_pages` pages and says more is left unread.
+#[tokio::test]
+async fn more_true_forever_is_followed_for_max_pages_per_poll() {
+    let server = PdServer::start().await;
+    for n in 1..=5u64 {
+        server.add(PdIncident::new(&format!("PMORE{n:02}"), n, "incident"));
+    }
+    server.lock().more_forever = true;
+    let mut cfg = config(&server.url, "more-forever");
+    cfg.max_pages = 3;
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
+    for poll in 1..=2usize {
+        let incidents = list(&mut pd).await;
+        assert_eq!(
+            incidents.len(),
+            5,
+            "the same page read thrice is listed once"
+        );
+        assert_eq!(server.lock().list_queries.len(), 3 * poll);
+        assert_eq!(
+            pd.not_listed(),
+            NotShown {
+                count: 0,
+                more: true
+            },
+            "the backend said more without a total"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_past_max_pages_are_counted_from_the_total() {
+    let server = PdServer::start().await;
+    for n in 1..=250u64 {
+        server.add(PdIncident::new(&format!("PTOT{n:03}"), n, "incident"));
+    }
+    let mut cfg = config(&server.url, "total");
+    cfg.max_pages = 2;
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
+    assert_eq!(list(&mut pd).await.len(), 200);
+    assert_eq!(
+        pd.not_listed(),
+        NotShown {
+            count: 50,
+            more: false
+        }
+    );
+    let queries = server.lock().list_queries.clone();
+    assert_eq!(queries.len(), 2);
+    assert_eq!(
+        query_values(&queries[0], "total"),
+        ["true"],
+        "asked on the first page"
+    );
+    assert!(
+        query_values(&queries[1], "total").is_empty(),
+        "and only there"
+    );
+    // Everything fits again: nothing is left out.
+    server.lock().incidents.truncate(150);
+    assert_eq!(list(&mut pd).await.len(), 150);
+    assert_eq!(pd.not_listed(), NotShown::default());
+}
+
+/// A responder watches their team: PagerDuty filters by team and service server-side.
+#[tokio::test]
+async fn team_and_service_ids_filter_on_pagerduty() {
+    let server = PdServer::start().await;
+    for (n, team, service) in [
+        (1u64, "PTEAM01", "PSVC001"),
+        (2, "PTEAM02", "PSVC002"),
+        (3, "PTEAM02", "PSVC003"),
+    ] {
+        let mut inc = PdIncident::new(&format!("PFLT{n:03}"), n, "incident");
+        inc.team_id = team.into();
+        inc.service_id = service.into();
+        server.add(inc);
+    }
+    let mut cfg = config(&server.url, "filters");
+    cfg.team_ids = vec!["PTEAM02".into()];
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
+    let ids: Vec<String> = list(&mut pd).await.into_iter().map(|i| i.id).collect();
+    assert_eq!(ids, ["pagerduty:PFLT002", "pagerduty:PFLT003"]);
+    cfg.service_ids = vec!["PSVC003".into()];
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
+    let ids: Vec<String> = list(&mut pd).await.into_iter().map(|i| i.id).collect();
+    assert_eq!(ids, ["pagerduty:PFLT003"]);
+    let last = server
+        .lock()
+        .list_queries
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(query_values(&last, "team_ids[]"), ["PTEAM02"]);
+    assert_eq!(query_values(&last, "service_ids[]"), ["PSVC003"]);
 }
 
 #[tokio::test]

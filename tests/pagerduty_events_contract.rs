@@ -29,6 +29,7 @@ fn config(url: &str, test: &str, key: &str) -> PagerDutyEventsConfig {
             file: Some(path),
         },
         timeout_secs: 5.0,
+        max_reply_mib: 1,
         change_events: true,
     }
 }

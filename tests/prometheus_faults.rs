@@ -37,6 +37,8 @@ fn config(url: &str) -> PrometheusConfig {
         feature_label: "job".into(),
         poll_secs: 15.0,
         timeout_secs: 0.5,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
         range_secs: 600,
         step_secs: 60,
         rate_window: "5m".into(),

@@ -285,6 +285,42 @@ fn the_terminal_is_written_only_when_the_screen_changes() {
     assert!(present(&s), "moving the selection was not drawn");
 }
 
+/// A source past its cap on incidents (or its pages per poll) never looks like the whole
+/// list: the incident list's title says how many are not shown, and clears when none are.
+#[test]
+fn incidents_not_shown_are_counted_in_the_list_title() {
+    use oncall_cockpit::backend::NotShown;
+    let mut s = drill_state(15);
+    let title_row = |s: &State| {
+        screen(s, 80, 24)
+            .lines()
+            .find(|l| l.contains("Incidents"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(!title_row(&s).contains("not shown"), "{}", title_row(&s));
+    let report = |count, more| {
+        Action::Backend(BackendEvent::NotShown {
+            source: common::SOURCE.into(),
+            not_shown: NotShown { count, more },
+        })
+    };
+    update(&mut s, report(4995, false));
+    assert!(
+        title_row(&s).contains("· +4995 not shown"),
+        "{}",
+        title_row(&s)
+    );
+    update(&mut s, report(100, true));
+    assert!(
+        title_row(&s).contains("· +100 and more not shown"),
+        "{}",
+        title_row(&s)
+    );
+    update(&mut s, report(0, false));
+    assert!(!title_row(&s).contains("not shown"), "{}", title_row(&s));
+}
+
 /// Feeds the bytes a frame sends to the terminal into a vt100 parser (which, like tmux, gives
 /// each code point its own width) and checks that every cell it draws holds what the frame
 /// holds. A grapheme the layout counts at another width than the terminal draws it leaves

@@ -45,6 +45,8 @@ fn config(server: &UnleashServer, url: &str, token: &str, name: &str) -> Unleash
         segment_field: "segment".into(),
         poll_secs: 0.5,
         timeout_secs: 10.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
     }
 }
 

@@ -9,9 +9,9 @@ use oncall_cockpit::backend::{
     BackendEvent, Command, CommandOutcome, FeatureFlags, FlagOp, IncidentOp,
 };
 use oncall_cockpit::config::keymap::Mode;
-use oncall_cockpit::domain::{IncidentType, Status};
+use oncall_cockpit::domain::{Incident, IncidentType, SafeText, Sev, Status};
 use oncall_cockpit::state::{
-    update, ActionStatus, Effect, FlashLevel, Overlay, State, TextPurpose,
+    update, ActionStatus, Effect, FlashLevel, Overlay, SourceHealth, SourceRole, State, TextPurpose,
 };
 
 const MINUTE: i64 = 15;
@@ -211,6 +211,143 @@ fn filter_narrows_as_you_type_submit_keeps_cancel_clears() {
     update(&mut s, Action::Submit);
     update(&mut s, Action::Back);
     assert_eq!(s.view.len(), all);
+}
+
+/// Ids in the view, for comparing two ways of getting there.
+fn view_ids(s: &State) -> Vec<String> {
+    s.view.iter().map(|&i| s.incidents[i].id.clone()).collect()
+}
+
+/// Many incidents from several sources, as big backends send them.
+fn incidents(source: &str, n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<Incident> {
+    (0..n)
+        .map(|i| {
+            let sev = Sev::ALL[i % 4];
+            let status = [Status::Triggered, Status::Acknowledged, Status::Resolved][i % 3];
+            let triggered_at = at - chrono::Duration::seconds((i as i64 * 37) % 5000);
+            Incident {
+                id: format!("{source}:{i:05}"),
+                source: source.into(),
+                kind: IncidentType::ALL[i % IncidentType::ALL.len()],
+                feature: SafeText::new(["support-bot", "triage-agent", "Über-Bot"][i % 3]),
+                sev,
+                title: SafeText::new(&format!("{source} alert {i}")),
+                status,
+                triggered_at,
+                respond_by: triggered_at + sev.response_time(),
+                acked_by: None,
+                acked_at: None,
+                escalation_level: 0,
+                firing: true,
+                evidence: vec![],
+                timeline: vec![],
+            }
+        })
+        .collect()
+}
+
+fn poll_from(s: &mut State, source: &str, list: Vec<Incident>) -> Vec<Effect> {
+    let at = s.now;
+    update(
+        s,
+        Action::Backend(BackendEvent::Incidents {
+            source: source.into(),
+            at,
+            incidents: list,
+        }),
+    )
+}
+
+/// The view a filter gives from scratch: every incident that matches, sorted.
+fn fresh_view(s: &State) -> Vec<String> {
+    let mut fresh = State::new(s.now, "ana", "test");
+    fresh.sources = s.sources.clone();
+    fresh.filter = s.filter.clone();
+    let list: Vec<Incident> = s.incidents.clone();
+    poll_from(&mut fresh, "all", list);
+    view_ids(&fresh)
+}
+
+/// A filter keystroke walks the sorted order or, when typing narrows it, the current view;
+/// either way the view is exactly what filtering and sorting from scratch gives.
+#[test]
+fn filtering_as_you_type_matches_filtering_from_scratch() {
+    let mut s = State::new(common::origin(), "ana", "test");
+    for src in ["am", "pd"] {
+        s.sources
+            .push(SourceHealth::new(src, SourceRole::Incidents, Some(10.0)));
+        let list = incidents(src, 300, s.now);
+        poll_from(&mut s, src, list);
+    }
+    update(&mut s, Action::Filter);
+    let typed = "sev1 SUPPORT über am:";
+    for c in typed.chars() {
+        type_text(&mut s, &c.to_string());
+        assert_eq!(
+            view_ids(&s),
+            fresh_view(&s),
+            "after typing to {:?}",
+            s.filter
+        );
+    }
+    for n in 0..typed.chars().count() {
+        if n == 5 {
+            // A poll while filtering: views of earlier filters are out of date.
+            let list = incidents("pd", 200, s.now - chrono::Duration::minutes(3));
+            poll_from(&mut s, "pd", list);
+            assert_eq!(
+                view_ids(&s),
+                fresh_view(&s),
+                "after a poll at {:?}",
+                s.filter
+            );
+        }
+        update(
+            &mut s,
+            Action::TextInput(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE)),
+        );
+        assert_eq!(
+            view_ids(&s),
+            fresh_view(&s),
+            "after deleting to {:?}",
+            s.filter
+        );
+    }
+    assert_eq!(s.view.len(), 500);
+}
+
+/// A poll of one source replaces only that source's incidents, whether it brings fewer or
+/// more, and hands the old ones back to be freed off the frame path.
+#[test]
+fn a_poll_replaces_only_its_own_sources_incidents() {
+    let mut s = State::new(common::origin(), "ana", "test");
+    for src in ["am", "pd", "prom"] {
+        s.sources
+            .push(SourceHealth::new(src, SourceRole::Incidents, Some(10.0)));
+        let list = incidents(src, 50, s.now);
+        poll_from(&mut s, src, list);
+    }
+    let count = |s: &State, src: &str| s.incidents.iter().filter(|i| i.source == src).count();
+    for (n, expect_freed) in [(20, 50), (80, 20), (0, 80)] {
+        let list = incidents("pd", n, s.now);
+        let fx = poll_from(&mut s, "pd", list);
+        let freed = fx
+            .iter()
+            .map(|e| match e {
+                Effect::Discard(old) => {
+                    assert!(old.iter().all(|i| i.source == "pd"));
+                    old.len()
+                }
+                _ => 0,
+            })
+            .sum::<usize>();
+        assert_eq!(freed, expect_freed);
+        assert_eq!(
+            (count(&s, "am"), count(&s, "pd"), count(&s, "prom")),
+            (50, n, 50)
+        );
+        assert_eq!(view_ids(&s), fresh_view(&s));
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //! new one. Renewals therefore echo the server's `startsAt`, and the adapter keeps whichever id
 //! comes back.
 
-use super::http::{self, Auth};
+use super::http::{self, Auth, ReplyCap};
 use super::{BackendError, IncidentOp, IncidentSource};
 use crate::config::sources::AlertmanagerConfig;
 use crate::domain::{Incident, IncidentId, IncidentType, SafeText, Sev, Status, TimelineEntry};
@@ -141,16 +141,37 @@ pub struct Alertmanager {
     client: reqwest::Client,
     auth: Auth,
     timeout: Duration,
+    cap: ReplyCap,
     /// Alert fingerprint → the silence acknowledging it.
     held: HashMap<String, Held>,
 }
 
 impl Alertmanager {
-    pub fn new(cfg: &AlertmanagerConfig) -> Result<Self, String> {
-        let base = Url::parse(&cfg.url).map_err(|e| format!("{}: url: {e}", cfg.name))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!("{}: url must be http:// or https://", cfg.name));
+    /// What `new` refuses in the config itself, without reading any secret.
+    pub fn check(cfg: &AlertmanagerConfig) -> Result<(), String> {
+        Auth::check(cfg.auth.as_ref())?;
+        for m in &cfg.filter {
+            Self::check_filter(m)?;
         }
+        Self::new(&AlertmanagerConfig {
+            auth: None,
+            ..cfg.clone()
+        })
+        .map(drop)
+        .map_err(|e| {
+            e.strip_prefix(&format!("{}: ", cfg.name))
+                .unwrap_or(&e)
+                .to_string()
+        })
+    }
+
+    /// One matcher of `filter`, as Alertmanager would take it.
+    pub fn check_filter(matcher: &str) -> Result<(), String> {
+        check_matcher(matcher).map_err(|e| format!("filter {matcher:?}: {e}"))
+    }
+
+    pub fn new(cfg: &AlertmanagerConfig) -> Result<Self, String> {
+        let base = http::check_url(&cfg.url).map_err(|e| format!("{}: {e}", cfg.name))?;
         // try_: a huge finite timeout would panic in from_secs_f64.
         let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
             .ok()
@@ -169,6 +190,7 @@ impl Alertmanager {
             client: http::client(timeout).map_err(|e| e.to_string())?,
             auth: Auth::from_config(cfg.auth.as_ref()).map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
+            cap: ReplyCap::mib(cfg.max_reply_mib),
             held: HashMap::new(),
         })
     }
@@ -191,12 +213,28 @@ impl Alertmanager {
     async fn alerts(&self) -> Result<Vec<GettableAlert>, BackendError> {
         let mut url = self.endpoint(&["alerts"])?;
         url.set_query(Some(ALERTS_QUERY));
-        http::send_json(self.request(reqwest::Method::GET, url), self.timeout).await
+        // Alertmanager ANDs repeated `filter` matchers server-side, so only the responder's
+        // alerts cross the network.
+        url.query_pairs_mut()
+            .extend_pairs(self.cfg.filter.iter().map(|m| ("filter", m)));
+        http::send_json(
+            self.request(reqwest::Method::GET, url),
+            self.timeout,
+            self.cap,
+        )
+        .await
     }
 
+    /// Every silence, unfiltered: an alert of the team's may be silenced by a matcher that
+    /// does not name the team, and a filtered list would show it unacknowledged.
     async fn silences(&self) -> Result<Vec<GettableSilence>, BackendError> {
         let url = self.endpoint(&["silences"])?;
-        http::send_json(self.request(reqwest::Method::GET, url), self.timeout).await
+        http::send_json(
+            self.request(reqwest::Method::GET, url),
+            self.timeout,
+            self.cap,
+        )
+        .await
     }
 
     async fn snapshot(&self) -> Result<Snapshot, BackendError> {
@@ -208,7 +246,7 @@ impl Alertmanager {
     async fn post_silence(&self, body: &PostableSilence<'_>) -> Result<String, BackendError> {
         let url = self.endpoint(&["silences"])?;
         let req = self.request(reqwest::Method::POST, url).json(body);
-        let created: SilenceCreated = http::send_json(req, self.timeout).await?;
+        let created: SilenceCreated = http::send_json(req, self.timeout, self.cap).await?;
         Ok(created.silence_id)
     }
 
@@ -589,6 +627,36 @@ fn exact_matchers(labels: &BTreeMap<String, String>) -> Vec<Matcher> {
         .collect()
 }
 
+/// One matcher of Alertmanager's `filter` parameter: `name op value` with op one of `=`,
+/// `!=`, `=~`, `!~`, the value quoted or bare. Checked here because Alertmanager answers a bad
+/// one with a 400 on every poll, which would leave the team's alerts unseen.
+fn check_matcher(m: &str) -> Result<(), String> {
+    let m = m.trim();
+    let name_end = m
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(m.len());
+    let (name, rest) = m.split_at(name_end);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err("expected a label name first, like team=\"payments\"".into());
+    }
+    let rest = rest.trim_start();
+    let value = ["=~", "!~", "!=", "="]
+        .iter()
+        .find_map(|op| rest.strip_prefix(op))
+        .ok_or("expected =, !=, =~ or !~ after the label name")?
+        .trim();
+    let unquoted = value.strip_prefix('"').map(|v| v.strip_suffix('"'));
+    match unquoted {
+        Some(None) => Err("the value's closing quote is missing".into()),
+        Some(Some(_)) => Ok(()),
+        None if value.is_empty() => Err("expected a value after the operator".into()),
+        None if value.contains(|c: char| "=~!\",{}".contains(c) || c.is_whitespace()) => {
+            Err("quote a value with spaces or punctuation: name=\"value\"".into())
+        }
+        None => Ok(()),
+    }
+}
+
 /// "sev1".."sev4" / "SEV-2" / "3", and the severity names alerting rules commonly use.
 fn parse_sev(raw: &str) -> Option<Sev> {
     let v = raw.trim().to_ascii_lowercase();
@@ -681,6 +749,30 @@ fn timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_matchers() {
+        for ok in [
+            "team=\"payments\"",
+            "severity=~\"sev1|sev2\"",
+            "env != \"dev\"",
+            "job!~\"test.*\"",
+            "team=payments",
+        ] {
+            assert_eq!(check_matcher(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "=x",
+            "team",
+            "team==",
+            "team=\"x",
+            "1team=\"x\"",
+            "team:x",
+        ] {
+            assert!(check_matcher(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn severities_by_number_and_by_name() {

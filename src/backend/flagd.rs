@@ -10,6 +10,7 @@
 //! knows the last-known-good version and when it changed; a `lastKnownGood` set by a deploy
 //! pipeline takes precedence.
 
+use super::http::ReplyCap;
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::atomic_file;
 use crate::config::sources::FlagdConfig;
@@ -377,41 +378,76 @@ fn read_kill(flag: &Value, field: &str, out: &mut FeatureFlags) {
 pub struct Flagd {
     path: PathBuf,
     names: FlagNames,
+    cap: ReplyCap,
 }
 
 impl Flagd {
+    /// What `new` refuses in the config itself (flagd has no secrets: the same checks).
+    pub fn check(cfg: &FlagdConfig) -> Result<(), String> {
+        if cfg.path.as_os_str().is_empty() {
+            return Err("path is empty: name the flag file".into());
+        }
+        FlagNames::from_config(cfg).map(drop)
+    }
+
     pub fn new(cfg: &FlagdConfig) -> Result<Self, String> {
         Ok(Flagd {
             path: cfg.path.clone(),
             names: FlagNames::from_config(cfg).map_err(|e| format!("{}: {e}", cfg.name))?,
+            cap: ReplyCap::mib(cfg.max_reply_mib),
         })
     }
 }
 
-fn load(path: &std::path::Path) -> Result<(Vec<u8>, FlagFile), BackendError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| BackendError::Unreachable(format!("{}: {e}", path.display())))?;
+fn load(path: &std::path::Path, cap: ReplyCap) -> Result<(Vec<u8>, FlagFile), BackendError> {
+    let bytes = read_capped(path, cap)?;
     let file =
         decode(&bytes).map_err(|e| BackendError::Malformed(format!("{}: {e}", path.display())))?;
     Ok((bytes, file))
+}
+
+/// The file, unless it is bigger than `cap`: a flag file the size of a disk is a mistake
+/// (or an attack), never a reason to hold it in memory.
+fn read_capped(path: &std::path::Path, cap: ReplyCap) -> Result<Vec<u8>, BackendError> {
+    use std::io::Read;
+    let unreachable =
+        |e: std::io::Error| BackendError::Unreachable(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(unreachable)?;
+    let mut bytes = Vec::new();
+    // One byte past the cap tells "exactly the cap" from "more", whatever the file claims to be
+    // (a FIFO or /proc file has no size).
+    file.take(cap.bytes().saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreachable)?;
+    if bytes.len() as u64 > cap.bytes() {
+        let size = std::fs::metadata(path)
+            .ok()
+            .map(|m| m.len())
+            .filter(|&n| n > cap.bytes());
+        return Err(BackendError::TooLarge {
+            size,
+            cap: cap.bytes(),
+        });
+    }
+    Ok(bytes)
 }
 
 /// Read, change, and replace the file; if someone else wrote it in between, start again on
 /// their version rather than overwrite their change.
 fn edit(
     path: &std::path::Path,
+    cap: ReplyCap,
     names: &FlagNames,
     op: &FlagOp,
     author: &str,
     now: DateTime<Utc>,
 ) -> Result<String, BackendError> {
     for _ in 0..3 {
-        let (before, mut file) = load(path)?;
+        let (before, mut file) = load(path, cap)?;
         let msg = file
             .apply(op, names, author, now)
             .map_err(BackendError::Rejected)?;
-        let current = std::fs::read(path)
-            .map_err(|e| BackendError::Unreachable(format!("{}: {e}", path.display())))?;
+        let current = read_capped(path, cap)?;
         if current != before {
             continue;
         }
@@ -437,8 +473,8 @@ async fn blocking<T: Send + 'static>(
 impl FlagControl for Flagd {
     async fn read(&mut self, _now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
         let path = self.path.clone();
-        let names = self.names.clone();
-        blocking(move || Ok(load(&path)?.1.levers(&names))).await
+        let (names, cap) = (self.names.clone(), self.cap);
+        blocking(move || Ok(load(&path, cap)?.1.levers(&names))).await
     }
 
     async fn apply(
@@ -448,10 +484,10 @@ impl FlagControl for Flagd {
         now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
         let path = self.path.clone();
-        let names = self.names.clone();
+        let (names, cap) = (self.names.clone(), self.cap);
         let op = op.clone();
         let author = author.to_string();
-        blocking(move || edit(&path, &names, &op, &author, now)).await
+        blocking(move || edit(&path, cap, &names, &op, &author, now)).await
     }
 }
 

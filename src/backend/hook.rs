@@ -155,6 +155,32 @@ pub struct HttpHook {
 }
 
 impl HttpHook {
+    /// What `new` refuses in the config itself, without reading the secret headers.
+    pub fn check(cfg: &HttpHookConfig) -> Result<(), String> {
+        let strip =
+            |req: &Option<HookRequest>, what: &str| -> Result<Option<HookRequest>, String> {
+                let Some(req) = req else { return Ok(None) };
+                for (header, spec) in &req.secret_headers {
+                    spec.check()
+                        .map_err(|e| format!("{what}.secret_headers.{header}: {e}"))?;
+                }
+                Ok(Some(HookRequest {
+                    secret_headers: Default::default(),
+                    ..req.clone()
+                }))
+            };
+        let cfg = HttpHookConfig {
+            rollback: strip(&cfg.rollback, "rollback")?,
+            kill_switch: strip(&cfg.kill_switch, "kill_switch")?,
+            ..cfg.clone()
+        };
+        Self::new(&cfg).map(drop).map_err(|e| {
+            e.strip_prefix(&format!("{}: ", cfg.name))
+                .unwrap_or(&e)
+                .to_string()
+        })
+    }
+
     pub fn new(cfg: &HttpHookConfig) -> Result<Self, String> {
         if cfg.rollback.is_none() && cfg.kill_switch.is_none() {
             return Err(format!(
@@ -268,10 +294,10 @@ impl FlagControl for HttpHook {
             .map_err(|e| http::transport_error(e, self.timeout))?;
         let status = resp.status();
         if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
+            let body = http::read_error_body(resp).await;
             return Err(BackendError::Http {
                 status: status.as_u16(),
-                message: http::excerpt(&body),
+                message: http::excerpt(&String::from_utf8_lossy(&body)),
             });
         }
         self.record(op, now);

@@ -1,5 +1,5 @@
 //! What every HTTP adapter shares: secrets that never print, auth, a client with a timeout,
-//! and one mapping from transport failures to `BackendError`.
+//! replies read under a size cap, and one mapping from transport failures to `BackendError`.
 
 use super::BackendError;
 use reqwest::{RequestBuilder, Response};
@@ -37,6 +37,16 @@ pub struct SecretSpec {
 }
 
 impl SecretSpec {
+    /// What is wrong with the spec itself, before reading anything: exactly one of `env` and
+    /// `file`, so nobody wonders which one is used.
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.env, &self.file) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            (None, None) => Err("a secret needs `env` or `file`".into()),
+            (Some(_), Some(_)) => Err("a secret takes `env` or `file`, not both".into()),
+        }
+    }
+
     pub fn load(&self) -> Result<Secret, String> {
         if let Some(var) = &self.env {
             return match std::env::var(var) {
@@ -101,6 +111,19 @@ pub enum Auth {
 }
 
 impl Auth {
+    /// What `from_config` would refuse in the config itself, without reading any secret.
+    pub fn check(cfg: Option<&AuthConfig>) -> Result<(), String> {
+        let Some(cfg) = cfg else {
+            return Ok(());
+        };
+        match (&cfg.bearer, &cfg.basic_user, &cfg.basic_password) {
+            (Some(b), None, None) => b.check().map_err(|e| format!("auth: bearer: {e}")),
+            (None, Some(_), Some(p)) => p.check().map_err(|e| format!("auth: basic_password: {e}")),
+            (None, None, None) => Ok(()),
+            _ => Err("auth: use either `bearer` or `basic_user` + `basic_password`".into()),
+        }
+    }
+
     pub fn from_config(cfg: Option<&AuthConfig>) -> Result<Auth, String> {
         let Some(cfg) = cfg else {
             return Ok(Auth::None);
@@ -134,6 +157,15 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
         .map_err(|e| BackendError::Unreachable(format!("HTTP client: {e}")))
 }
 
+/// `url` as an http(s) base URL, or why not.
+pub fn check_url(url: &str) -> Result<reqwest::Url, String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+        Ok(u) => Err(format!("url {url:?} is {}://, not http(s)://", u.scheme())),
+        Err(e) => Err(format!("url {url:?} is not an http(s) URL ({e})")),
+    }
+}
+
 /// Transport failures, without the URL's query string (it may carry a token in some setups).
 pub fn transport_error(e: reqwest::Error, timeout: Duration) -> BackendError {
     if e.is_timeout() {
@@ -161,17 +193,80 @@ pub fn excerpt(body: &str) -> String {
     }
 }
 
+/// The most of one reply a source reads (`max_reply_mib`). A backend that answers with
+/// gigabytes (a proxy loop, a runaway query, an attacker) costs the cockpit at most this much
+/// memory: the body is read chunk by chunk and abandoned once it passes the cap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyCap(u64);
+
+impl ReplyCap {
+    pub const fn mib(mib: u64) -> ReplyCap {
+        ReplyCap(mib.saturating_mul(1 << 20))
+    }
+
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+/// How much of an error body is read: enough for the excerpt and a JSON error envelope.
+const ERROR_BODY_CAP: u64 = 64 << 10;
+
+/// The whole body, or `TooLarge` as soon as it is known to pass `cap`: at once when the
+/// server announces its length, else when the bytes read so far pass it. Never holds more
+/// than the cap, and preallocates only what the server announced within it.
+pub async fn read_body(
+    mut resp: Response,
+    cap: ReplyCap,
+    timeout: Duration,
+) -> Result<Vec<u8>, BackendError> {
+    let announced = resp.content_length();
+    if let Some(len) = announced.filter(|&len| len > cap.bytes()) {
+        return Err(BackendError::TooLarge {
+            size: Some(len),
+            cap: cap.bytes(),
+        });
+    }
+    let mut body = Vec::with_capacity(announced.unwrap_or(0) as usize);
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| transport_error(e, timeout))?
+    {
+        if (body.len() + chunk.len()) as u64 > cap.bytes() {
+            return Err(BackendError::TooLarge {
+                size: None,
+                cap: cap.bytes(),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The start of an error body, for a message: a failing backend's page of HTML (or endless
+/// stream) is cut, not read whole.
+pub async fn read_error_body(mut resp: Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        let room = (ERROR_BODY_CAP as usize).saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() as u64 >= ERROR_BODY_CAP {
+            break;
+        }
+    }
+    body
+}
+
 /// Sends, maps non-2xx to `Http` with a body excerpt, and decodes JSON to `T`.
 pub async fn send_json<T: DeserializeOwned>(
     req: RequestBuilder,
     timeout: Duration,
+    cap: ReplyCap,
 ) -> Result<T, BackendError> {
     let resp = send(req, timeout).await?;
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| transport_error(e, timeout))?;
-    decode_json(&bytes)
+    let body = read_body(resp, cap, timeout).await?;
+    decode_json(&body)
 }
 
 /// A 2xx body as `T`; anything else is `Malformed`.
@@ -186,10 +281,10 @@ pub async fn send(req: RequestBuilder, timeout: Duration) -> Result<Response, Ba
     if status.is_success() {
         return Ok(resp);
     }
-    let body = resp.text().await.unwrap_or_default();
+    let body = read_error_body(resp).await;
     Err(BackendError::Http {
         status: status.as_u16(),
-        message: excerpt(&body),
+        message: excerpt(&String::from_utf8_lossy(&body)),
     })
 }
 

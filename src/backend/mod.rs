@@ -4,6 +4,7 @@
 //! blocks the render loop.
 
 pub mod alertmanager;
+pub mod bounds;
 pub mod clock;
 pub mod driver;
 pub mod flagd;
@@ -33,6 +34,24 @@ pub enum BackendError {
     /// The backend understood and refused (conflict, unknown id, invalid state).
     #[error("{0}")]
     Rejected(String),
+    /// The reply passed the source's `max_reply_mib`; `size` when the server announced it.
+    #[error("reply too large ({})", too_large(*.size, *.cap))]
+    TooLarge { size: Option<u64>, cap: u64 },
+}
+
+fn too_large(size: Option<u64>, cap: u64) -> String {
+    let mib = |b: u64| {
+        let m = b as f64 / f64::from(1 << 20);
+        if m >= 10.0 || m.fract() == 0.0 {
+            format!("{m:.0} MiB")
+        } else {
+            format!("{m:.1} MiB")
+        }
+    };
+    match size {
+        Some(size) => format!("{} > cap {}", mib(size), mib(cap)),
+        None => format!("over the {} cap; not read further", mib(cap)),
+    }
 }
 
 /// What a driver task reports back to the app.
@@ -59,6 +78,15 @@ pub enum BackendEvent {
         source: String,
         at: DateTime<Utc>,
         error: String,
+    },
+    /// Incidents the source holds that the cockpit does not show (past its cap on incidents
+    /// or its pages per poll). Sent when it changes, before that poll's incidents.
+    NotShown { source: String, not_shown: NotShown },
+    /// Pacing stretched the poll interval to this many seconds (`None`: back to the
+    /// configured one); stale marks follow it.
+    Paced {
+        source: String,
+        interval_secs: Option<f64>,
     },
 }
 
@@ -260,10 +288,30 @@ pub trait MetricsSource: Send + 'static {
     ) -> impl Future<Output = Result<SignalSet, BackendError>> + Send;
 }
 
+/// Incidents a source holds but the cockpit does not show: past the pages read per poll, or
+/// past the cap on incidents held per source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotShown {
+    pub count: u64,
+    /// The backend said there is more without saying how much.
+    pub more: bool,
+}
+
+impl NotShown {
+    pub fn is_none(&self) -> bool {
+        self.count == 0 && !self.more
+    }
+}
+
 pub trait IncidentSource: Send + 'static {
     /// Why this source cannot do `op` at all (shown greyed out with the reason), if it can't.
     fn unsupported(&self, _op: &IncidentOp) -> Option<String> {
         None
+    }
+
+    /// What the last `list` left out by the backend's own count (paging stopped early).
+    fn not_listed(&self) -> NotShown {
+        NotShown::default()
     }
 
     fn list(

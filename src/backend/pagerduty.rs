@@ -1,5 +1,5 @@
 //! PagerDuty REST API v2 incident adapter: lists open incidents (following `more` through
-//! offset paging), acknowledges, resolves, escalates, adds notes, and builds each incident's
+//! offset paging, up to `max_pages` per poll), acknowledges, resolves, escalates, adds notes, and builds each incident's
 //! timeline from its log entries.
 //!
 //! Rate limits are respected in two ways: log entries are fetched only for incidents that are
@@ -10,8 +10,8 @@
 //! Severity: a priority named like "P1", "SEV1" or "SEV-1" maps to that SEV (P0 → SEV1, P4
 //! and beyond → SEV4). Without a usable priority, urgency decides: high → SEV2, low → SEV4.
 
-use super::http::{self, Secret};
-use super::{BackendError, IncidentOp, IncidentSource};
+use super::http::{self, ReplyCap, Secret};
+use super::{BackendError, IncidentOp, IncidentSource, NotShown};
 use crate::config::sources::PagerDutyConfig;
 use crate::domain::{Incident, IncidentId, IncidentType, SafeText, Sev, Status, TimelineEntry};
 use chrono::{DateTime, Utc};
@@ -126,6 +126,9 @@ struct IncidentPage {
     incidents: Vec<PdIncident>,
     #[serde(default)]
     more: bool,
+    /// Only with `total=true`, which the first page of each poll asks for.
+    #[serde(default)]
+    total: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +184,12 @@ pub struct PagerDuty {
     from: String,
     timeout: Duration,
     page_size: u32,
+    max_pages: u32,
+    cap: ReplyCap,
+    /// Server-side filters: `team_ids[]` and `service_ids[]` pairs for `GET /incidents`.
+    filters: Vec<(&'static str, String)>,
+    /// What the last list left unread, past `max_pages`.
+    unread: NotShown,
     client: reqwest::Client,
     /// Incidents as last listed (or returned by our writes), by PagerDuty id: the state the
     /// conflict checks run against.
@@ -204,28 +213,49 @@ impl std::fmt::Debug for PagerDuty {
 }
 
 impl PagerDuty {
+    /// What `new` refuses in the config itself, without reading the token.
+    pub fn check(cfg: &PagerDutyConfig) -> Result<(), String> {
+        cfg.token.check().map_err(|e| format!("token: {e}"))?;
+        if !cfg.from.trim().contains('@') {
+            return Err(
+                "`from` must be the email of a PagerDuty user (sent as From on writes)".into(),
+            );
+        }
+        Duration::try_from_secs_f64(cfg.timeout_secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or("timeout_secs must be a positive number")?;
+        http::check_url(cfg.url.trim_end_matches('/'))?;
+        for (key, ids) in [
+            ("team_ids", &cfg.team_ids),
+            ("service_ids", &cfg.service_ids),
+        ] {
+            if let Some(bad) = ids
+                .iter()
+                .find(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                return Err(format!(
+                    "{key}: {bad:?} is not a PagerDuty id (letters and digits, like \"PT4KHLK\")"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Loads the token and checks the config; errors name what to fix.
     pub fn new(cfg: &PagerDutyConfig) -> Result<Self, String> {
         let name = &cfg.name;
+        Self::check(cfg).map_err(|e| format!("{name}: {e}"))?;
         let token = cfg
             .token
             .load()
             .map_err(|e| format!("{name}: token: {e}"))?;
         let from = cfg.from.trim();
-        if !from.contains('@') {
-            return Err(format!(
-                "{name}: `from` must be the email of a PagerDuty user (sent as From on writes)"
-            ));
-        }
         let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or_else(|| format!("{name}: timeout_secs must be a positive number"))?;
         let base = cfg.url.trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&base) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(format!("{name}: url {base:?} is not an http(s) URL")),
-        }
         Ok(PagerDuty {
             name: name.clone(),
             base,
@@ -233,6 +263,15 @@ impl PagerDuty {
             from: from.to_string(),
             timeout,
             page_size: cfg.page_size.clamp(1, MAX_PAGE),
+            max_pages: cfg.max_pages.max(1),
+            cap: ReplyCap::mib(cfg.max_reply_mib),
+            filters: cfg
+                .team_ids
+                .iter()
+                .map(|t| ("team_ids[]", t.clone()))
+                .chain(cfg.service_ids.iter().map(|s| ("service_ids[]", s.clone())))
+                .collect(),
+            unread: NotShown::default(),
             client: http::client(timeout).map_err(|e| format!("{name}: {e}"))?,
             known: HashMap::new(),
             timelines: HashMap::new(),
@@ -290,14 +329,10 @@ impl PagerDuty {
             self.blocked_until = Some(Instant::now() + Duration::from_secs(secs));
             return Err(rate_limited(secs));
         }
-        let ok = resp.status().is_success();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| http::transport_error(e, self.timeout))?;
-        if ok {
-            Ok(body.to_vec())
+        if resp.status().is_success() {
+            http::read_body(resp, self.cap, self.timeout).await
         } else {
+            let body = http::read_error_body(resp).await;
             Err(map_error(status, &body, incident))
         }
     }
@@ -311,20 +346,30 @@ impl PagerDuty {
         http::decode_json(&body)
     }
 
-    /// All triggered and acknowledged incidents, page by page, without duplicates (an
-    /// incident can move between pages while we read them).
+    /// Triggered and acknowledged incidents, page by page, without duplicates (an incident
+    /// can move between pages while we read them), at most `max_pages` pages: a backend that
+    /// always says `more` must not keep one poll going until the timeout. What is left
+    /// unread is counted from the first page's `total` into `unread`.
     async fn fetch_open(&mut self) -> Result<Vec<PdIncident>, BackendError> {
         let mut all: Vec<PdIncident> = Vec::new();
         let mut seen = HashSet::new();
         let mut offset = 0usize;
-        loop {
-            let req = self.request(Method::GET, "/incidents").query(&[
+        let mut total = None;
+        for page_no in 0..self.max_pages {
+            let mut query: Vec<(&str, String)> = vec![
                 ("statuses[]", "triggered".to_string()),
                 ("statuses[]", "acknowledged".to_string()),
                 ("limit", self.page_size.to_string()),
                 ("offset", offset.to_string()),
-            ]);
+            ];
+            query.extend(self.filters.iter().map(|(k, v)| (*k, v.clone())));
+            if page_no == 0 {
+                // Costs PagerDuty a count once per poll; says how much a bounded read missed.
+                query.push(("total", "true".to_string()));
+            }
+            let req = self.request(Method::GET, "/incidents").query(&query);
             let page: IncidentPage = self.call_json(req, None).await?;
+            total = total.or(page.total);
             let got = page.incidents.len();
             all.extend(
                 page.incidents
@@ -332,10 +377,19 @@ impl PagerDuty {
                     .filter(|i| seen.insert(i.id.clone())),
             );
             offset += got;
-            if !page.more || got == 0 || offset >= MAX_OFFSET {
+            if !page.more || got == 0 {
+                self.unread = NotShown::default();
                 return Ok(all);
             }
+            if offset >= MAX_OFFSET {
+                break;
+            }
         }
+        self.unread = NotShown {
+            count: total.map_or(0, |t| t.saturating_sub(all.len() as u64)),
+            more: total.is_none(),
+        };
+        Ok(all)
     }
 
     fn needs_log(&self, inc: &PdIncident) -> bool {
@@ -473,6 +527,10 @@ impl PagerDuty {
 }
 
 impl IncidentSource for PagerDuty {
+    fn not_listed(&self) -> NotShown {
+        self.unread
+    }
+
     async fn list(&mut self, _now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
         let started = Instant::now();
         let incidents = self.fetch_open().await?;

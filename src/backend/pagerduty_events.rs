@@ -108,10 +108,20 @@ pub struct PagerDutyEvents {
     routing_key: Secret,
     client: reqwest::Client,
     timeout: Duration,
+    cap: http::ReplyCap,
 }
 
 impl PagerDutyEvents {
+    /// What `new` refuses in the config itself, without reading the routing key.
+    pub fn check(cfg: &PagerDutyEventsConfig) -> Result<(), String> {
+        cfg.routing_key
+            .check()
+            .map_err(|e| format!("routing_key: {e}"))?;
+        http::check_url(cfg.url.trim_end_matches('/')).map(drop)
+    }
+
     pub fn new(cfg: &PagerDutyEventsConfig) -> Result<Self, String> {
+        Self::check(cfg).map_err(|e| format!("{}: {e}", cfg.name))?;
         let routing_key = cfg
             .routing_key
             .load()
@@ -123,6 +133,7 @@ impl PagerDutyEvents {
             routing_key,
             client: http::client(timeout).map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
+            cap: http::ReplyCap::mib(cfg.max_reply_mib),
         })
     }
 }
@@ -141,7 +152,11 @@ impl Pager for PagerDutyEvents {
             .await
             .map_err(|e| http::transport_error(e, self.timeout))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.unwrap_or_default();
+        let bytes = if status.is_success() {
+            http::read_body(resp, self.cap, self.timeout).await?
+        } else {
+            http::read_error_body(resp).await
+        };
         let reply = decode_reply(&bytes);
         if !status.is_success() {
             let message = match reply {

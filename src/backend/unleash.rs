@@ -22,7 +22,7 @@
 //! rollback does not make the bad version "good"; "changed at" is the latest change of the
 //! served version. Both stay None when the log does not show them.
 
-use super::http::{self, Secret};
+use super::http::{self, ReplyCap, Secret};
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::config::sources::UnleashConfig;
 use chrono::{DateTime, Utc};
@@ -689,6 +689,7 @@ pub struct Unleash {
     kill: Naming,
     segment_field: String,
     timeout: Duration,
+    cap: ReplyCap,
     client: reqwest::Client,
     /// Per prompt flag; the log is read again only when the served variants change.
     history: HashMap<String, History>,
@@ -708,39 +709,46 @@ impl std::fmt::Debug for Unleash {
 
 impl Unleash {
     /// Loads the token and checks the config; errors name what to fix.
+    /// What `new` refuses in the config itself, without reading the token.
+    pub fn check(cfg: &UnleashConfig) -> Result<(), String> {
+        Self::parts(cfg).map(drop)
+    }
+
+    /// The flag names and base URL, checked.
+    fn parts(cfg: &UnleashConfig) -> Result<(Naming, Naming, String, Duration), String> {
+        cfg.token.check().map_err(|e| format!("token: {e}"))?;
+        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or("timeout_secs must be a positive number")?;
+        let base = cfg.url.trim_end_matches('/').to_string();
+        http::check_url(&base)?;
+        for (key, value) in [("project", &cfg.project), ("environment", &cfg.environment)] {
+            if !url_safe(value) {
+                return Err(format!("{key} {value:?} is not an Unleash name"));
+            }
+        }
+        let prompt = Naming::parse(&cfg.prompt_flag, "prompt_flag")?;
+        let kill = Naming::parse(&cfg.kill_flag, "kill_flag")?;
+        if prompt == kill {
+            return Err("prompt_flag and kill_flag must differ".into());
+        }
+        if !url_safe(&cfg.segment_field) {
+            return Err(format!(
+                "segment_field {:?} is not an Unleash context field name",
+                cfg.segment_field
+            ));
+        }
+        Ok((prompt, kill, base, timeout))
+    }
+
     pub fn new(cfg: &UnleashConfig) -> Result<Self, String> {
         let name = &cfg.name;
+        let (prompt, kill, base, timeout) = Self::parts(cfg).map_err(|e| format!("{name}: {e}"))?;
         let token = cfg
             .token
             .load()
             .map_err(|e| format!("{name}: token: {e}"))?;
-        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("{name}: timeout_secs must be a positive number"))?;
-        let base = cfg.url.trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&base) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(format!("{name}: url {base:?} is not an http(s) URL")),
-        }
-        for (key, value) in [("project", &cfg.project), ("environment", &cfg.environment)] {
-            if !url_safe(value) {
-                return Err(format!("{name}: {key} {value:?} is not an Unleash name"));
-            }
-        }
-        let prompt =
-            Naming::parse(&cfg.prompt_flag, "prompt_flag").map_err(|e| format!("{name}: {e}"))?;
-        let kill =
-            Naming::parse(&cfg.kill_flag, "kill_flag").map_err(|e| format!("{name}: {e}"))?;
-        if prompt == kill {
-            return Err(format!("{name}: prompt_flag and kill_flag must differ"));
-        }
-        if !url_safe(&cfg.segment_field) {
-            return Err(format!(
-                "{name}: segment_field {:?} is not an Unleash context field name",
-                cfg.segment_field
-            ));
-        }
         Ok(Unleash {
             name: name.clone(),
             admin: format!("{base}/api/admin"),
@@ -751,6 +759,7 @@ impl Unleash {
             kill,
             segment_field: cfg.segment_field.clone(),
             timeout,
+            cap: ReplyCap::mib(cfg.max_reply_mib),
             client: http::client(timeout).map_err(|e| format!("{name}: {e}"))?,
             history: HashMap::new(),
         })
@@ -775,14 +784,11 @@ impl Unleash {
             .await
             .map_err(|e| http::transport_error(e, self.timeout))?;
         let status = resp.status().as_u16();
-        let ok = resp.status().is_success();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| http::transport_error(e, self.timeout))?;
-        if ok {
-            return Ok((status, body.to_vec()));
+        if resp.status().is_success() {
+            let body = http::read_body(resp, self.cap, self.timeout).await?;
+            return Ok((status, body));
         }
+        let body = http::read_error_body(resp).await;
         let detail = decode_error(&body);
         let message = match status {
             401 => format!("{what}: Unleash refused the API token (expired or revoked?): {detail}"),
@@ -1074,6 +1080,8 @@ fn partly(e: BackendError, done: &[String]) -> BackendError {
         BackendError::Malformed(m) => BackendError::Malformed(format!("{m}{already}")),
         BackendError::Unreachable(m) => BackendError::Unreachable(format!("{m}{already}")),
         BackendError::Timeout(_) => e,
+        // Display says it all; the type only matters for the size, which is in the text.
+        BackendError::TooLarge { .. } => BackendError::Rejected(format!("{e}{already}")),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Errors from loading theme and keymap (and other config) files.
 //!
 //! A responder editing a keymap at 3 a.m. needs to know exactly where the mistake is, so every
-//! error carries the file, the 1-based line and the offending key whenever they can be known.
+//! error carries the file, the 1-based line (and column, for config.toml), the table entry and
+//! the offending key whenever they can be known.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -16,6 +17,10 @@ pub struct ConfigError {
     pub file: String,
     /// 1-based line of the offending key or value.
     pub line: Option<usize>,
+    /// 1-based column, in characters.
+    pub column: Option<usize>,
+    /// The table or entry the key is in, e.g. `[sim]` or `[[alertmanager]] #2 "prod"`.
+    pub table: Option<Box<str>>,
     /// Dotted key path, e.g. `sev1`, `sev1.fg` or `normal.ack`.
     pub key: Option<String>,
     pub message: String,
@@ -27,6 +32,12 @@ impl fmt::Display for ConfigError {
         if let Some(line) = self.line {
             write!(f, " line {line}")?;
         }
+        if let Some(column) = self.column {
+            write!(f, ", column {column}")?;
+        }
+        if let Some(table) = &self.table {
+            write!(f, ", {table}")?;
+        }
         if let Some(key) = &self.key {
             write!(f, ", key `{key}`")?;
         }
@@ -35,6 +46,18 @@ impl fmt::Display for ConfigError {
 }
 
 impl ConfigError {
+    /// A problem with the file as a whole (missing, unreadable).
+    pub fn whole(file: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            table: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+
     /// An error at a byte span of `text` (as reported by `toml::Spanned`).
     pub fn at(
         file: &str,
@@ -46,6 +69,8 @@ impl ConfigError {
         ConfigError {
             file: file.to_string(),
             line: Some(line_of(text, span.start)),
+            column: None,
+            table: None,
             key: Some(key.into()),
             message: message.into(),
         }
@@ -76,10 +101,22 @@ impl ConfigError {
         ConfigError {
             file: file.to_string(),
             line,
+            column: None,
+            table: None,
             key,
             message,
         }
     }
+}
+
+/// The 1-based column, in characters, of byte `offset` of `text`.
+pub fn column_of(text: &str, offset: usize) -> usize {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    text[start..end].chars().count() + 1
 }
 
 /// The 1-based line containing byte `offset` of `text` (clamped to the end of the text).
@@ -236,6 +273,8 @@ where
         Ok(other) => Err(ConfigError {
             file: file.to_string(),
             line: None,
+            column: None,
+            table: None,
             key: None,
             message: format!("expected a table of keys, found {}", other.kind()),
         }),
@@ -252,6 +291,8 @@ mod tests {
         let e = ConfigError {
             file: "themes/foo.toml".into(),
             line: Some(12),
+            column: None,
+            table: None,
             key: Some("sev1".into()),
             message: "unknown colour \"redd\"".into(),
         };

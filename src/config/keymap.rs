@@ -456,6 +456,8 @@ impl Keymap {
             None => ConfigError {
                 file: file_label.to_string(),
                 line: None,
+                column: None,
+                table: None,
                 key: Some("normal.quit".to_string()),
                 message,
             },

@@ -1,4 +1,5 @@
 pub mod alerts;
+pub mod check;
 pub mod error;
 pub mod keymap;
 pub mod settings;

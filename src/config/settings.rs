@@ -1,6 +1,8 @@
 //! Settings: the built-in defaults.toml overlaid with the user's config.toml, plus the theme
-//! and keymap they name. A bad user file never stops the cockpit: it falls back to the
-//! defaults and says which file, line and key were wrong.
+//! and keymap they name. A config.toml with any mistake is refused whole, with every error
+//! located (see `check`): falling back to defaults would swap the systems a responder watches
+//! for the simulated fleet. A bad theme or keymap file only changes how things look and which
+//! keys do what, so it falls back to the built-in one and says which file, line and key.
 
 use super::error::ConfigError;
 use super::keymap::Keymap;
@@ -76,7 +78,8 @@ pub struct Loaded {
     pub settings: Settings,
     pub theme: Theme,
     pub keymap: Keymap,
-    /// Shown in the cockpit at start-up: what was wrong and what was used instead.
+    /// Theme and keymap files that were wrong and what was used instead; shown in the
+    /// cockpit at start-up.
     pub warnings: Vec<String>,
 }
 
@@ -122,146 +125,49 @@ fn builtin_settings() -> Result<(toml::Table, Settings), String> {
     Ok((table, settings))
 }
 
-/// Reads the user's config file over the defaults. `Err` only if the built-in defaults
-/// themselves are broken, which tests rule out.
-pub fn load_settings(user_file: &Path, explicit: bool) -> Result<(Settings, Vec<String>), String> {
-    let (table, defaults) = builtin_settings()?;
-    let mut warnings = Vec::new();
+/// Reads the user's config file over the defaults. No file at the default place means the
+/// defaults (the simulated fleet); an explicit `--config` that cannot be read, or any mistake
+/// in the file, is every error found.
+pub fn load_settings(user_file: &Path, explicit: bool) -> Result<Settings, Vec<ConfigError>> {
+    let label = user_file.display().to_string();
+    let whole = |message: String| vec![ConfigError::whole(&label, message)];
     let text = match std::fs::read_to_string(user_file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-            return Ok((defaults, warnings))
+            return builtin_settings().map(|(_, s)| s).map_err(whole)
         }
-        Err(e) => {
-            warnings.push(format!(
-                "{}: cannot read ({e}); using defaults",
-                user_file.display()
-            ));
-            return Ok((defaults, warnings));
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(whole(
+                "no such file (a config named with --config must exist)".into(),
+            ))
         }
+        Err(e) => return Err(whole(format!("cannot read: {e}"))),
     };
-    let label = user_file.display().to_string();
-    match overlay_settings(table, &text) {
-        Ok(s) => Ok((s, warnings)),
-        Err(e) => {
-            warnings.push(format!("{label}: {}; using defaults", one_line(&e)));
-            Ok((defaults, warnings))
-        }
-    }
+    settings_from(&label, &text)
 }
 
-/// The text of a user config.toml over the built-in defaults, as `load_settings` reads it.
-/// `Err` is the message `load_settings` shows before falling back to the defaults.
+/// The text of a user config.toml over the built-in defaults, as `load_settings` reads it,
+/// with every error on one line each.
 pub fn parse_settings(text: &str) -> Result<Settings, String> {
-    let (table, _) = builtin_settings()?;
-    overlay_settings(table, text)
+    settings_from("config.toml", text).map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
-fn overlay_settings(mut table: toml::Table, text: &str) -> Result<Settings, String> {
-    let user = toml::from_str::<toml::Table>(text).map_err(|e| e.to_string())?;
+/// Checks `text` whole, then builds the settings from it over the defaults.
+pub fn settings_from(label: &str, text: &str) -> Result<Settings, Vec<ConfigError>> {
+    super::check::check(label, text, DEFAULTS)?;
+    let whole = |message: String| vec![ConfigError::whole(label, message)];
+    let (mut table, _) = builtin_settings().map_err(whole)?;
+    let user = toml::from_str::<toml::Table>(text).map_err(|e| whole(e.to_string()))?;
     merge(&mut table, user);
-    // Deserialising the user's own text (not the merged table) keeps its line numbers
-    // in the error message.
-    toml::from_str::<PartialSettings>(text).map_err(|e| e.to_string())?;
     fill_source_defaults(&mut table);
-    let settings = Settings::deserialize(toml::Value::Table(table)).map_err(|e| e.to_string())?;
-    check_intervals(&settings)?;
-    Ok(settings)
-}
-
-/// TOML has `nan` and `inf`; no poll interval or timeout can be either, and start-up would
-/// panic turning NaN into a Duration.
-fn check_intervals(s: &Settings) -> Result<(), String> {
-    let src = &s.sources;
-    let entry =
-        |kind: &str, name: &str, key: &'static str, v: f64| (format!("{kind} {name:?}"), key, v);
-    let mut all = vec![("sim".to_string(), "poll_secs", s.sim.poll_secs)];
-    for p in &src.prometheus {
-        all.push(entry("prometheus", &p.name, "poll_secs", p.poll_secs));
-        all.push(entry("prometheus", &p.name, "timeout_secs", p.timeout_secs));
-    }
-    for a in &src.alertmanager {
-        all.push(entry("alertmanager", &a.name, "poll_secs", a.poll_secs));
-        all.push(entry(
-            "alertmanager",
-            &a.name,
-            "timeout_secs",
-            a.timeout_secs,
-        ));
-    }
-    for p in &src.pagerduty {
-        all.push(entry("pagerduty", &p.name, "poll_secs", p.poll_secs));
-        all.push(entry("pagerduty", &p.name, "timeout_secs", p.timeout_secs));
-    }
-    for p in &src.pagerduty_events {
-        all.push(entry(
-            "pagerduty_events",
-            &p.name,
-            "timeout_secs",
-            p.timeout_secs,
-        ));
-    }
-    for f in &src.flagd {
-        all.push(entry("flagd", &f.name, "poll_secs", f.poll_secs));
-        all.push(entry("flagd", &f.name, "timeout_secs", f.timeout_secs));
-    }
-    for h in &src.http_hook {
-        all.push(entry("http_hook", &h.name, "timeout_secs", h.timeout_secs));
-    }
-    for u in &src.unleash {
-        all.push(entry("unleash", &u.name, "poll_secs", u.poll_secs));
-        all.push(entry("unleash", &u.name, "timeout_secs", u.timeout_secs));
-    }
-    for (what, key, secs) in all {
-        if !(secs.is_finite() && secs > 0.0) {
-            return Err(format!(
-                "{what}: {key} must be a positive number of seconds, got {secs}"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// toml's messages span several lines with a source excerpt; the status bar has one.
-fn one_line(msg: &str) -> String {
-    msg.lines()
-        .map(str::trim)
-        .filter(|l| {
-            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Mirror of `Settings` with every field optional, to validate a partial user file with
-/// precise positions.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct PartialSettings {
-    theme: Option<String>,
-    keymap: Option<String>,
-    author: Option<String>,
-    sim: Option<PartialSim>,
-    alerts: Option<toml::Table>,
-    detect: Option<toml::Table>,
-    source_defaults: Option<toml::Table>,
-    prometheus: Option<Vec<toml::Table>>,
-    alertmanager: Option<Vec<toml::Table>>,
-    pagerduty: Option<Vec<toml::Table>>,
-    pagerduty_events: Option<Vec<toml::Table>>,
-    flagd: Option<Vec<toml::Table>>,
-    http_hook: Option<Vec<toml::Table>>,
-    unleash: Option<Vec<toml::Table>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct PartialSim {
-    seed: Option<u64>,
-    speed: Option<f64>,
-    poll_secs: Option<f64>,
+    // The check above accepts only what deserialises; this cannot fail unless the two drift.
+    Settings::deserialize(toml::Value::Table(table)).map_err(|e| whole(e.to_string()))
 }
 
 fn read_user(dir: &Path, sub: &str, name: &str) -> Option<(String, String)> {
@@ -368,8 +274,11 @@ pub fn load(
     explicit: bool,
     config_dir: &Path,
     o: &Overrides,
-) -> Result<Loaded, String> {
-    let (settings, mut warnings) = load_settings(config_file, explicit)?;
+) -> Result<Loaded, Vec<ConfigError>> {
+    let settings = load_settings(config_file, explicit)?;
+    let mut warnings = Vec::new();
+    let builtin_broken =
+        |what: &str| vec![ConfigError::whole(&format!("built-in {what}"), "invalid")];
     // NO_COLOR wins over the configured theme, but not over one named on the command line.
     let theme_name = match (o.theme, theme::no_color_requested(o.no_color_env)) {
         (Some(t), _) => t.to_string(),
@@ -377,13 +286,13 @@ pub fn load(
         (None, false) => settings.theme.clone(),
     };
     let theme = load_theme(config_dir, &theme_name, &mut warnings)
-        .ok_or_else(|| "built-in default theme is invalid".to_string())?;
+        .ok_or_else(|| builtin_broken("default theme"))?;
     let keymap_name = o
         .keymap
         .map(str::to_string)
         .unwrap_or_else(|| settings.keymap.clone());
     let keymap = load_keymap(config_dir, &keymap_name, &mut warnings)
-        .ok_or_else(|| "built-in default keymap is invalid".to_string())?;
+        .ok_or_else(|| builtin_broken("default keymap"))?;
     Ok(Loaded {
         settings,
         theme,
@@ -406,8 +315,7 @@ mod tests {
     #[test]
     fn defaults_load_without_a_user_file() {
         let d = tmp("none");
-        let (s, w) = load_settings(&d.join("config.toml"), false).expect("defaults");
-        assert!(w.is_empty());
+        let s = load_settings(&d.join("config.toml"), false).expect("defaults");
         assert_eq!(s.theme, "default");
         assert_eq!(s.detect.error_ratio, 0.05);
     }
@@ -417,8 +325,7 @@ mod tests {
         let d = tmp("partial");
         let f = d.join("config.toml");
         std::fs::write(&f, "[detect]\nerror_ratio = 0.1\n").expect("write");
-        let (s, w) = load_settings(&f, true).expect("load");
-        assert!(w.is_empty(), "{w:?}");
+        let s = load_settings(&f, true).expect("load");
         assert_eq!(s.detect.error_ratio, 0.1);
         assert_eq!(s.detect.drift_js, 0.1);
     }
@@ -432,8 +339,7 @@ mod tests {
             "[[prometheus]]\nurl = \"http://127.0.0.1:9090\"\n[[prometheus]]\nname = \"vllm\"\nurl = \"http://127.0.0.1:9091\"\npreset = \"vllm\"\n[[pagerduty]]\ntoken = { env = \"PD_TOKEN\" }\nfrom = \"ana@example.com\"\n",
         )
         .expect("write");
-        let (s, w) = load_settings(&f, true).expect("load");
-        assert!(w.is_empty(), "{w:?}");
+        let s = load_settings(&f, true).expect("load");
         assert_eq!(s.sources.prometheus.len(), 2);
         assert_eq!(s.sources.prometheus[0].name, "prometheus");
         assert_eq!(s.sources.prometheus[0].preset, "otel");
@@ -452,8 +358,7 @@ mod tests {
             "[[unleash]]\nurl = \"http://127.0.0.1:4242\"\ntoken = { env = \"UNLEASH_TOKEN\" }\nenvironment = \"staging\"\n",
         )
         .expect("write");
-        let (s, w) = load_settings(&f, true).expect("load");
-        assert!(w.is_empty(), "{w:?}");
+        let s = load_settings(&f, true).expect("load");
         let u = &s.sources.unleash[0];
         assert_eq!(u.name, "unleash");
         assert_eq!(u.environment, "staging");
@@ -464,16 +369,29 @@ mod tests {
     }
 
     #[test]
-    fn bad_user_file_names_file_line_and_key_and_falls_back() {
+    fn bad_user_file_is_refused_with_every_error_located() {
         let d = tmp("bad");
         let f = d.join("config.toml");
-        std::fs::write(&f, "theme = \"default\"\n[sim]\nsped = 3\n").expect("write");
-        let (s, w) = load_settings(&f, true).expect("load");
-        assert_eq!(s.sim.speed, 1.0);
-        assert_eq!(w.len(), 1);
-        assert!(w[0].contains("config.toml"), "{}", w[0]);
-        assert!(w[0].contains("line 3"), "{}", w[0]);
-        assert!(w[0].contains("sped"), "{}", w[0]);
+        std::fs::write(&f, "theme = \"default\"\n[sim]\nsped = 3\nseed = \"x\"\n").expect("write");
+        let errors = load_settings(&f, true).expect_err("refused");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].line, Some(3));
+        assert_eq!(errors[0].key.as_deref(), Some("sped"));
+        assert_eq!(errors[1].line, Some(4));
+        assert!(
+            errors[1].to_string().contains("config.toml"),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error_and_a_missing_default_one_is_not() {
+        let d = tmp("missing");
+        let f = d.join("nope.toml");
+        assert!(load_settings(&f, false).is_ok());
+        let errors = load_settings(&f, true).expect_err("refused");
+        assert!(errors[0].message.contains("no such file"), "{errors:?}");
     }
 
     #[test]

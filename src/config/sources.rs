@@ -25,6 +25,11 @@ pub struct PrometheusConfig {
     pub feature_label: String,
     pub poll_secs: f64,
     pub timeout_secs: f64,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
+    /// A poll starts no sooner than this many times the last answer time after the
+    /// previous one started, so a slow backend is not kept busy by the cockpit.
+    pub answer_time_factor: f64,
     /// Sparkline history fetched with query_range, and its resolution.
     pub range_secs: u64,
     pub step_secs: u64,
@@ -47,6 +52,17 @@ pub struct AlertmanagerConfig {
     pub url: String,
     pub poll_secs: f64,
     pub timeout_secs: f64,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
+    /// A poll starts no sooner than this many times the last answer time after the
+    /// previous one started, so a slow backend is not kept busy by the cockpit.
+    pub answer_time_factor: f64,
+    /// Incidents held from this source; the least urgent beyond it are counted, not kept.
+    pub max_incidents: usize,
+    /// Matchers sent as `filter` to `GET /api/v2/alerts` (`team="payments"`,
+    /// `severity=~"sev1|sev2"`): Alertmanager returns only the alerts that match all of them.
+    #[serde(default)]
+    pub filter: Vec<String>,
     #[serde(default)]
     pub auth: Option<AuthConfig>,
     /// Each acknowledgement silence lasts this long and is renewed while the alert fires.
@@ -71,6 +87,20 @@ pub struct PagerDutyConfig {
     pub timeout_secs: f64,
     /// Incidents listed per page (PagerDuty caps at 100).
     pub page_size: u32,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
+    /// A poll starts no sooner than this many times the last answer time after the
+    /// previous one started, so a slow backend is not kept busy by the cockpit.
+    pub answer_time_factor: f64,
+    /// Incidents held from this source; the least urgent beyond it are counted, not kept.
+    pub max_incidents: usize,
+    /// Pages of incidents read per poll; what lies beyond is counted, not followed.
+    pub max_pages: u32,
+    /// Only incidents of these teams / services (PagerDuty's `team_ids[]`, `service_ids[]`).
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    #[serde(default)]
+    pub service_ids: Vec<String>,
 }
 
 /// A flagd flag file the cockpit edits in place (flagd's file provider, or a file a GitOps
@@ -87,6 +117,11 @@ pub struct FlagdConfig {
     pub segment_field: String,
     pub poll_secs: f64,
     pub timeout_secs: f64,
+    /// The largest flag file read, in MiB.
+    pub max_reply_mib: u64,
+    /// A poll starts no sooner than this many times the last answer time after the
+    /// previous one started, so a slow backend is not kept busy by the cockpit.
+    pub answer_time_factor: f64,
 }
 
 /// Unleash flags per cockpit feature: `prompt_flag` and `kill_flag` name them, with
@@ -106,6 +141,11 @@ pub struct UnleashConfig {
     pub segment_field: String,
     pub poll_secs: f64,
     pub timeout_secs: f64,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
+    /// A poll starts no sooner than this many times the last answer time after the
+    /// previous one started, so a slow backend is not kept busy by the cockpit.
+    pub answer_time_factor: f64,
 }
 
 /// One request of an HTTP hook. Strings may hold `{feature}`, `{segment}`, `{engage}`,
@@ -158,6 +198,8 @@ pub struct PagerDutyEventsConfig {
     /// The integration's routing key (env var or 0600 file).
     pub routing_key: SecretSpec,
     pub timeout_secs: f64,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
     /// Send a change event when a prompt is rolled back or a kill switch moves.
     pub change_events: bool,
 }

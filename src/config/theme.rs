@@ -180,6 +180,8 @@ impl Theme {
             return Err(ConfigError {
                 file: file_label.to_string(),
                 line: None,
+                column: None,
+                table: None,
                 key: Some((*first).to_string()),
                 message: format!(
                     "missing role{} {} (a full theme must style every role; a user theme that \

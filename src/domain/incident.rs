@@ -140,6 +140,28 @@ impl Incident {
         self.status != Status::Resolved
     }
 
+    /// Where it sorts in the incident list, most urgent first: open before resolved, firing
+    /// before recovered (open, but the signal is back within its threshold: resolving it is
+    /// all that is left), worst SEV first, unacknowledged before acknowledged, then the
+    /// nearest deadline. Packed into integers because lists of tens of thousands are sorted
+    /// on every poll.
+    pub fn urgency_rank(&self) -> (u8, i64, u32) {
+        let status = match self.status {
+            Status::Triggered => 0,
+            Status::Acknowledged => 1,
+            Status::Resolved => 2,
+        };
+        let recovered = self.is_open() && !self.firing;
+        let class = u8::from(self.status == Status::Resolved) * 64
+            + u8::from(recovered) * 32
+            + self.sev.number() * 8;
+        (
+            class + status,
+            self.respond_by.timestamp(),
+            self.respond_by.timestamp_subsec_nanos(),
+        )
+    }
+
     /// Seconds left to respond; negative when overdue; None once acknowledged or resolved.
     pub fn seconds_left(&self, now: DateTime<Utc>) -> Option<i64> {
         match self.status {

@@ -6,7 +6,7 @@ mod view;
 pub use update::update;
 
 use crate::audit::AuditRecord;
-use crate::backend::{Command, CommandRequest, FeatureFlags};
+use crate::backend::{Command, CommandRequest, FeatureFlags, NotShown};
 use crate::config::alerts::AlertSettings;
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
 use crate::runbook::postmortem::Draft;
@@ -47,6 +47,11 @@ pub struct SourceHealth {
     pub interval_secs: Option<f64>,
     pub last_ok: Option<DateTime<Utc>>,
     pub last_error: Option<(DateTime<Utc>, String)>,
+    /// Seconds between polls once pacing stretched them past `interval_secs` because the
+    /// backend answers slowly; stale marks follow it.
+    pub paced_secs: Option<f64>,
+    /// Incidents the source holds that are not shown (past its cap or its pages per poll).
+    pub not_shown: NotShown,
 }
 
 impl SourceHealth {
@@ -57,6 +62,8 @@ impl SourceHealth {
             interval_secs,
             last_ok: None,
             last_error: None,
+            paced_secs: None,
+            not_shown: NotShown::default(),
         }
     }
 
@@ -70,6 +77,7 @@ impl SourceHealth {
         let Some(interval) = self.interval_secs else {
             return false;
         };
+        let interval = interval.max(self.paced_secs.unwrap_or(0.0));
         match self.age_secs(now) {
             Some(age) => age as f64 > 3.0 * interval.max(1.0),
             None => true,
@@ -202,9 +210,14 @@ pub struct State {
     pub change_events: bool,
     /// In no particular order: `view` orders them.
     pub incidents: Vec<Incident>,
+    /// Indices of all `incidents` in display order. Derived when incidents change, so a filter
+    /// keystroke never sorts.
+    pub order: Vec<usize>,
     /// Indices into `incidents` that pass the filter, in display order. Derived; kept in step
     /// by `update` so rendering never recomputes it.
     pub view: Vec<usize>,
+    /// Views of filters typed since the incidents last changed (see `view`). Derived.
+    pub filter_views: Vec<(String, Vec<usize>)>,
     /// Open incidents per SEV, SEV1 first. Derived with `view`, so the header and the list
     /// title never walk every incident on every frame.
     pub open_by_sev: [usize; 4],
@@ -268,7 +281,9 @@ impl State {
             pager_source: None,
             change_events: false,
             incidents: Vec::new(),
+            order: Vec::new(),
             view: Vec::new(),
+            filter_views: Vec::new(),
             open_by_sev: [0; 4],
             cursor: 0,
             selected_id: None,
@@ -322,6 +337,18 @@ impl State {
         self.unsupported
             .get(&(inc.source.clone(), op.to_string()))
             .map(String::as_str)
+    }
+
+    /// Incidents held by sources but not shown, over every source: the list's "+N not
+    /// shown".
+    pub fn not_shown(&self) -> NotShown {
+        self.sources
+            .iter()
+            .filter(|h| h.role == SourceRole::Incidents)
+            .fold(NotShown::default(), |acc, h| NotShown {
+                count: acc.count.saturating_add(h.not_shown.count),
+                more: acc.more || h.not_shown.more,
+            })
     }
 
     pub fn pending_count(&self) -> usize {

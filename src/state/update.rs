@@ -174,7 +174,9 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             let was_sev1: std::collections::HashSet<&str> = state
                 .incidents
                 .iter()
-                .filter(|i| i.source == source && is_loud_sev1(i))
+                // The inline fields first: comparing tens of thousands of source names is the
+                // slow part of this scan.
+                .filter(|i| is_loud_sev1(i) && i.source == source)
                 .map(|i| i.id.as_str())
                 .collect();
             let new_sev1 = incidents
@@ -182,7 +184,6 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .find(|i| is_loud_sev1(i) && !was_sev1.contains(i.id.as_str()))
                 .filter(|_| !first_poll)
                 .map(|i| (i.id.clone(), i.title.to_string()));
-            let old = std::mem::replace(&mut state.incidents, incidents);
             // With one incident source (the usual case) everything old is replaced, and
             // nothing needs moving. Every source that ever sent incidents is in `sources`, so
             // this is known without reading 10,000 source names.
@@ -191,12 +192,9 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .iter()
                 .all(|h| h.role != SourceRole::Incidents || h.name == source);
             let replaced = if only_source {
-                old
+                std::mem::replace(&mut state.incidents, incidents)
             } else {
-                let (replaced, others): (Vec<_>, Vec<_>) =
-                    old.into_iter().partition(|i| i.source == source);
-                state.incidents.extend(others);
-                replaced
+                replace_from(&mut state.incidents, &source, incidents)
             };
             state.rebuild_view();
             let mut effects = Vec::new();
@@ -207,6 +205,20 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 effects.push(Effect::Discard(replaced));
             }
             effects
+        }
+        BackendEvent::NotShown { source, not_shown } => {
+            health_mut(state, &source, SourceRole::Incidents).not_shown = not_shown;
+            vec![]
+        }
+        BackendEvent::Paced {
+            source,
+            interval_secs,
+        } => {
+            // Every role the source plays is polled by the same task.
+            for h in state.sources.iter_mut().filter(|h| h.name == source) {
+                h.paced_secs = interval_secs;
+            }
+            vec![]
         }
         BackendEvent::Failed { source, at, error } => {
             // A source may play several roles; mark each one it plays.
@@ -222,6 +234,35 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             vec![]
         }
     }
+}
+
+/// Puts `fresh` in the slots of `source`'s incidents, so the other sources' incidents stay
+/// where they are (tens of thousands of moves of hundreds of bytes each took longer than a
+/// frame); returns the replaced ones. `incidents` has no order of its own: `view` sorts.
+fn replace_from(
+    incidents: &mut Vec<Incident>,
+    source: &str,
+    fresh: Vec<Incident>,
+) -> Vec<Incident> {
+    let mut fresh = fresh.into_iter();
+    let mut replaced = Vec::new();
+    let mut i = 0;
+    while i < incidents.len() {
+        if incidents[i].source != source {
+            i += 1;
+            continue;
+        }
+        match fresh.next() {
+            Some(new) => {
+                replaced.push(std::mem::replace(&mut incidents[i], new));
+                i += 1;
+            }
+            // Fewer than before: the last incident fills the hole, checked next.
+            None => replaced.push(incidents.swap_remove(i)),
+        }
+    }
+    incidents.extend(fresh);
+    replaced
 }
 
 /// An open, firing SEV1: what must reach a responder who is looking elsewhere.
@@ -677,7 +718,7 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Back => {
             if !state.filter.is_empty() {
                 state.filter.clear();
-                state.rebuild_view();
+                state.refilter_view();
             } else if state.signal_feature.is_some() {
                 state.signal_feature = None;
             } else {
@@ -1220,7 +1261,7 @@ fn text(state: &mut State, action: Action) -> Vec<Effect> {
             if matches!(purpose, TextPurpose::Filter) {
                 // Filter as you type.
                 state.filter = editor.lines().join(" ");
-                state.rebuild_view();
+                state.refilter_view();
             }
             vec![]
         }
@@ -1237,7 +1278,7 @@ fn text(state: &mut State, action: Action) -> Vec<Effect> {
             match purpose {
                 TextPurpose::Filter => {
                     state.filter.clear();
-                    state.rebuild_view();
+                    state.refilter_view();
                 }
                 TextPurpose::Answer { incident, .. } => {
                     state.overlay = Overlay::Runbook(incident);
@@ -1260,7 +1301,7 @@ fn submit_text(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Ef
     match purpose {
         TextPurpose::Filter => {
             state.filter = typed;
-            state.rebuild_view();
+            state.refilter_view();
             vec![]
         }
         TextPurpose::Note(id) => {

@@ -71,6 +71,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let theme = view.theme;
     let open: usize = state.open_by_sev.iter().sum();
     let mut title = format!(" Incidents {open} open ");
+    // Past a source's cap on incidents or its pages per poll: never silently fewer.
+    let hidden = state.not_shown();
+    match (hidden.count, hidden.more) {
+        (0, false) => {}
+        (0, true) => title = format!("{title}· more not shown "),
+        (n, false) => title = format!("{title}· +{n} not shown "),
+        (n, true) => title = format!("{title}· +{n} and more not shown "),
+    }
     if !state.filter.is_empty() {
         title = format!(
             "{title}· filter \"{}\" {} shown ",

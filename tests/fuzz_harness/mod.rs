@@ -106,6 +106,8 @@ pub fn prometheus_config() -> PrometheusConfig {
         feature_label: "job".into(),
         poll_secs: 15.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
         range_secs: 7200,
         step_secs: 60,
         rate_window: "5m".into(),
@@ -160,6 +162,10 @@ pub fn alertmanager_config() -> AlertmanagerConfig {
         url: "http://127.0.0.1:9/".into(),
         poll_secs: 15.0,
         timeout_secs: 5.0,
+        max_reply_mib: 8,
+        answer_time_factor: 4.0,
+        max_incidents: 5000,
+        filter: Vec::new(),
         auth: None,
         silence_secs: 3600,
         renew_before_secs: 600,
@@ -208,7 +214,7 @@ fn assert_error_inert(e: &BackendError) {
         BackendError::Rejected(m) | BackendError::Malformed(m) | BackendError::Unreachable(m) => {
             assert_inert("error", m)
         }
-        BackendError::Timeout(_) => {}
+        BackendError::Timeout(_) | BackendError::TooLarge { .. } => {}
     }
 }
 
@@ -256,13 +262,19 @@ pub fn pagerduty_rate_limit(data: &[u8]) -> u64 {
 // ---- config files ------------------------------------------------------------------------
 
 /// A config.toml as the cockpit reads it at start, then what start-up does with the numbers:
-/// poll intervals and timeouts, and building sources from their entries (secrets left out: loading one
-/// reads the environment or a file, which is not decoding).
+/// poll intervals and timeouts, and building sources from their entries (secrets left out:
+/// loading one reads the environment or a file, which is not decoding). Every error points
+/// inside the file, and whatever the check accepts, the adapters accept too.
 pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
-    // read_to_string refuses invalid UTF-8 before any parsing; the cockpit says so and uses
-    // the defaults.
+    // read_to_string refuses invalid UTF-8 before any parsing, and the cockpit says so.
     let text = std::str::from_utf8(data).ok()?;
-    let result = settings::parse_settings(text);
+    let result = settings::settings_from("config.toml", text);
+    if let Err(errors) = &result {
+        assert!(!errors.is_empty(), "refused without a reason");
+        for e in errors {
+            assert_error_in_file(text, e.line);
+        }
+    }
     if let Ok(s) = &result {
         let src = &s.sources;
         let intervals = [s.sim.poll_secs]
@@ -295,19 +307,27 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
             assert!(!d.is_zero(), "interval {secs} became zero");
         }
         for p in &s.sources.prometheus {
-            let _ = Prometheus::new(&PrometheusConfig {
+            let built = Prometheus::new(&PrometheusConfig {
                 auth: None,
                 ..p.clone()
             });
+            assert!(built.is_ok(), "checked config refused: {:?}", built.err());
         }
         for a in &s.sources.alertmanager {
-            let _ = Alertmanager::new(&AlertmanagerConfig {
+            let built = Alertmanager::new(&AlertmanagerConfig {
                 auth: None,
                 ..a.clone()
             });
+            assert!(built.is_ok(), "checked config refused: {:?}", built.err());
         }
     }
-    Some(result)
+    Some(result.map_err(|errors| {
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }))
 }
 
 fn assert_error_in_file(text: &str, line: Option<usize>) {

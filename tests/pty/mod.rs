@@ -240,6 +240,21 @@ impl Cockpit {
         Some(utime + stime)
     }
 
+    /// A `kB` field of /proc/<pid>/status (`VmRSS`, `VmHWM` for the peak), in KiB. `None` once
+    /// the process is reaped.
+    pub fn status_kib(&self, field: &str) -> Option<u64> {
+        let pid = self.child.process_id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
     pub fn out(&self) -> MutexGuard<'_, Output> {
         // A panic while the lock was held is already failing the test; keep reading the output.
         self.out.lock().unwrap_or_else(|e| e.into_inner())

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod alertmanager;
+pub mod huge;
 pub mod pagerduty;
 pub mod pagerduty_events;
 pub mod prometheus;

@@ -51,6 +51,10 @@ pub struct PdIncident {
     pub urgency: String,
     pub priority: Option<String>,
     pub service: String,
+    /// PagerDuty ids of the service and of the team that owns it, for `service_ids[]` and
+    /// `team_ids[]` filters.
+    pub service_id: String,
+    pub team_id: String,
     pub created_at: DateTime<Utc>,
     pub last_status_change_at: DateTime<Utc>,
     /// (at, acknowledger name)
@@ -72,6 +76,8 @@ impl PdIncident {
             urgency: "high".into(),
             priority: None,
             service: "support-bot".into(),
+            service_id: "PSVC001".into(),
+            team_id: "PTEAM01".into(),
             created_at: at,
             last_status_change_at: at,
             acks: Vec::new(),
@@ -137,6 +143,8 @@ pub struct PdState {
     /// Writes (PUT, POST) answer 500 while reads keep working: PagerDuty half down.
     pub fail_writes: bool,
     pub delay: Duration,
+    /// Every list page says `more: true` (with no total), as a broken proxy or API might.
+    pub more_forever: bool,
 }
 
 type Shared = Arc<Mutex<PdState>>;
@@ -324,7 +332,8 @@ fn render(i: &PdIncident) -> Value {
         "updated_at": ts(i.last_status_change_at),
         "last_status_change_at": ts(i.last_status_change_at),
         "incident_key": i.key,
-        "service": { "id": "PSVC001", "type": "service_reference", "summary": i.service },
+        "service": { "id": i.service_id, "type": "service_reference", "summary": i.service },
+        "teams": [{ "id": i.team_id, "type": "team_reference" }],
         "priority": i.priority.as_ref().map(|p| json!({
             "id": format!("PPRI{p}"), "type": "priority_reference", "summary": p
         })),
@@ -347,26 +356,44 @@ const ARRAY_PARAMS: [&str; 5] = [
 ];
 const STATUSES: [&str; 3] = ["triggered", "acknowledged", "resolved"];
 
-/// (statuses, limit, offset) from the query, or why PagerDuty's contract refuses it.
-fn list_params(q: &[(String, String)]) -> Result<(Vec<String>, usize, usize), &'static str> {
-    let mut statuses = Vec::new();
-    let (mut limit, mut offset) = (25usize, 0usize);
+/// Filters of `GET /incidents` as PagerDuty reads them.
+struct ListParams {
+    statuses: Vec<String>,
+    team_ids: Vec<String>,
+    service_ids: Vec<String>,
+    limit: usize,
+    offset: usize,
+    total: bool,
+}
+
+fn list_params(q: &[(String, String)]) -> Result<ListParams, &'static str> {
+    let mut p = ListParams {
+        statuses: Vec::new(),
+        team_ids: Vec::new(),
+        service_ids: Vec::new(),
+        limit: 25,
+        offset: 0,
+        total: false,
+    };
     for (k, v) in q {
         match k.as_str() {
-            "statuses[]" if STATUSES.contains(&v.as_str()) => statuses.push(v.clone()),
+            "statuses[]" if STATUSES.contains(&v.as_str()) => p.statuses.push(v.clone()),
             "statuses[]" => return Err("statuses[] has an unknown status"),
+            "team_ids[]" => p.team_ids.push(v.clone()),
+            "service_ids[]" => p.service_ids.push(v.clone()),
             "limit" => match v.parse::<usize>() {
-                Ok(n) if (1..=100).contains(&n) => limit = n,
+                Ok(n) if (1..=100).contains(&n) => p.limit = n,
                 _ => return Err("limit must be between 1 and 100"),
             },
-            "offset" => offset = v.parse().map_err(|_| "offset must be a number")?,
+            "offset" => p.offset = v.parse().map_err(|_| "offset must be a number")?,
+            "total" => p.total = v == "true",
             k if ARRAY_PARAMS.contains(&k) => {
                 return Err("array parameters must be sent as name[]")
             }
             _ => {}
         }
     }
-    Ok((statuses, limit, offset))
+    Ok(p)
 }
 
 async fn list(
@@ -379,7 +406,7 @@ async fn list(
     }
     let mut s = lock(&state);
     s.list_queries.push(q.clone());
-    let (statuses, limit, offset) = match list_params(&q) {
+    let p = match list_params(&q) {
         Ok(p) => p,
         Err(why) => return invalid(&[why]),
     };
@@ -393,18 +420,30 @@ async fn list(
     let mut matching: Vec<&PdIncident> = s
         .incidents
         .iter()
-        .filter(|i| statuses.is_empty() || statuses.contains(&i.status))
+        .filter(|i| p.statuses.is_empty() || p.statuses.contains(&i.status))
+        .filter(|i| p.team_ids.is_empty() || p.team_ids.contains(&i.team_id))
+        .filter(|i| p.service_ids.is_empty() || p.service_ids.contains(&i.service_id))
         .collect();
     matching.sort_by_key(|i| i.number);
+    if s.more_forever {
+        // The same first page again and again, always with more to come.
+        let page: Vec<Value> = matching.iter().take(p.limit).map(|i| render(i)).collect();
+        return Json(json!({
+            "incidents": page, "limit": p.limit, "offset": p.offset, "more": true, "total": null
+        }))
+        .into_response();
+    }
     let page: Vec<Value> = matching
         .iter()
-        .skip(offset)
-        .take(limit)
+        .skip(p.offset)
+        .take(p.limit)
         .map(|i| render(i))
         .collect();
-    let more = offset + page.len() < matching.len();
+    let more = p.offset + page.len() < matching.len();
+    // PagerDuty counts only when asked (`total=true`); null otherwise.
+    let total = p.total.then_some(matching.len());
     Json(json!({
-        "incidents": page, "limit": limit, "offset": offset, "more": more, "total": null
+        "incidents": page, "limit": p.limit, "offset": p.offset, "more": more, "total": total
     }))
     .into_response()
 }

@@ -4,7 +4,7 @@
 //! from a preset in `queries.toml` plus the user's `queries` overrides; all of them run
 //! concurrently so one poll costs one round trip.
 
-use super::http::{self, Auth};
+use super::http::{self, Auth, ReplyCap};
 use super::{BackendError, MetricsSource};
 use crate::config::sources::{Price, PrometheusConfig};
 use crate::domain::{FeatureInfo, SafeText, Signal, SignalKind, SignalSet};
@@ -130,6 +130,8 @@ pub struct Prometheus {
     client: reqwest::Client,
     auth: Auth,
     timeout: Duration,
+    /// Per query reply: the queries run at once, so a poll holds at most plan x cap.
+    cap: ReplyCap,
     feature_label: String,
     plan: Vec<Planned>,
     /// Labels of the priced tokens query, when it is in the plan.
@@ -144,6 +146,17 @@ impl Prometheus {
     /// mistakes surface at startup with the source named, not as a failing poll.
     pub fn new(cfg: &PrometheusConfig) -> Result<Prometheus, String> {
         Self::build(cfg).map_err(|e| format!("[[prometheus]] {:?}: {e}", cfg.name))
+    }
+
+    /// What `new` refuses in the config itself, without reading any secret (check-config
+    /// and start-up run it; a secret can be missing on the machine that checks).
+    pub fn check(cfg: &PrometheusConfig) -> Result<(), String> {
+        Auth::check(cfg.auth.as_ref())?;
+        Self::build(&PrometheusConfig {
+            auth: None,
+            ..cfg.clone()
+        })
+        .map(drop)
     }
 
     fn build(cfg: &PrometheusConfig) -> Result<Prometheus, String> {
@@ -164,6 +177,7 @@ impl Prometheus {
             client,
             auth,
             timeout,
+            cap: ReplyCap::mib(cfg.max_reply_mib),
             feature_label: cfg.feature_label.clone(),
             uses_retrieval: plan
                 .iter()
@@ -203,8 +217,8 @@ impl Prometheus {
         for (i, q) in self.plan.iter().enumerate() {
             let grid = Grid::ending_at(end_ms, range.unwrap_or(q.range_secs), q.step_secs);
             let req = self.request(&q.promql, grid);
-            let timeout = self.timeout;
-            tasks.spawn(async move { (i, query_range(req, timeout, grid).await) });
+            let (timeout, cap) = (self.timeout, self.cap);
+            tasks.spawn(async move { (i, query_range(req, timeout, cap, grid).await) });
         }
         let mut slots: Vec<Option<Result<Vec<Series>, BackendError>>> =
             self.plan.iter().map(|_| None).collect();
@@ -568,6 +582,7 @@ struct RawSeries {
 async fn query_range(
     req: RequestBuilder,
     timeout: Duration,
+    cap: ReplyCap,
     grid: Grid,
 ) -> Result<Vec<Series>, BackendError> {
     let resp = req
@@ -575,10 +590,11 @@ async fn query_range(
         .await
         .map_err(|e| http::transport_error(e, timeout))?;
     let status = resp.status();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| http::transport_error(e, timeout))?;
+    let body = if status.is_success() {
+        http::read_body(resp, cap, timeout).await?
+    } else {
+        http::read_error_body(resp).await
+    };
     decode_query_range(status.as_u16(), &body, grid)
 }
 
@@ -826,6 +842,8 @@ mod tests {
             feature_label: "job".into(),
             poll_secs: 15.0,
             timeout_secs: 5.0,
+            max_reply_mib: 8,
+            answer_time_factor: 4.0,
             range_secs: 7200,
             step_secs: 60,
             rate_window: "5m".into(),
