@@ -2,7 +2,8 @@
 //! the names used in keymap files; the rest come from the clock, the terminal and backends and
 //! cannot be bound to keys.
 
-use crate::backend::{BackendEvent, CommandOutcome};
+use crate::domain::command::CommandOutcome;
+use crate::domain::event::BackendEvent;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use serde::{Deserialize, Serialize};

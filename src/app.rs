@@ -5,9 +5,9 @@ use crate::action::Action;
 use crate::atomic_file;
 use crate::audit::{AuditLog, AuditRecord};
 use crate::backend::clock::Clock;
-use crate::backend::{Command, CommandOutcome, CommandRequest};
 use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Theme;
+use crate::domain::command::{Command, CommandOutcome, CommandRequest};
 use crate::runbook::postmortem::{self, Draft};
 use crate::state::{update, Effect, State};
 use crate::ui::{self, View};
@@ -219,12 +219,18 @@ impl Screen {
         view: &View,
     ) -> std::io::Result<bool> {
         if std::mem::take(&mut self.repaint) {
-            terminal.clear()?;
+            // `Terminal::clear` asks the terminal where its cursor is and waits for the answer
+            // on stdin, which the input task owns: the answer never comes and the frame fails.
+            // A resize to the current size clears and forgets the back buffer without asking.
+            let size = terminal.size().map_err(io_error)?;
+            terminal
+                .resize(ratatui::layout::Rect::new(0, 0, size.width, size.height))
+                .map_err(io_error)?;
         }
         // The same steps as `Terminal::draw`, split so the frame can be dropped unseen. The
         // renderer never places the terminal cursor (text boxes draw their own), so the cells
         // are the whole frame.
-        terminal.autoresize()?;
+        terminal.autoresize().map_err(io_error)?;
         let mut frame = terminal.get_frame();
         self.size = Some((frame.area().width, frame.area().height));
         ui::draw(&mut frame, state, view);
@@ -235,10 +241,10 @@ impl Screen {
             return Ok(false);
         }
         let drawn = cells.clone();
-        terminal.flush()?;
-        terminal.hide_cursor()?;
+        terminal.flush().map_err(io_error)?;
+        terminal.hide_cursor().map_err(io_error)?;
         terminal.swap_buffers();
-        terminal.backend_mut().flush()?;
+        terminal.backend_mut().flush().map_err(io_error)?;
         self.shown = Some(drawn);
         Ok(true)
     }
@@ -373,4 +379,10 @@ impl App<'_> {
         }
         Ok(())
     }
+}
+
+/// A backend's own error type (the test backend's cannot fail) as the I/O error the terminal
+/// loop reports.
+fn io_error<E: std::fmt::Display>(e: E) -> std::io::Error {
+    std::io::Error::other(e.to_string())
 }

@@ -1,5 +1,7 @@
 //! Plain data shared by backends, detectors, state and UI. No I/O, no clock.
 
+pub mod command;
+pub mod event;
 pub mod incident;
 pub mod sev;
 pub mod signal;

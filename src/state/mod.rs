@@ -6,14 +6,15 @@ mod view;
 pub use update::update;
 
 use crate::audit::AuditRecord;
-use crate::backend::{Command, CommandRequest, FeatureFlags, NotShown};
 use crate::config::alerts::AlertSettings;
+use crate::domain::command::{Command, CommandRequest};
+use crate::domain::event::{FeatureFlags, NotShown};
 use crate::domain::{Detection, FeatureInfo, Incident, IncidentId, SignalSet};
 use crate::runbook::postmortem::Draft;
 use crate::runbook::RunbookSession;
 use chrono::{DateTime, Utc};
+use ratatui_textarea::TextArea;
 use std::collections::BTreeMap;
-use tui_textarea::TextArea;
 
 /// What `update` asks the app to do; the only way state reaches the outside world.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,14 +7,14 @@ use super::{
 };
 use crate::action::Action;
 use crate::audit::AuditRecord;
-use crate::backend::FeatureFlags;
-use crate::backend::{
-    BackendEvent, Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
+use crate::domain::command::{
+    Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
 };
+use crate::domain::event::{BackendEvent, FeatureFlags};
 use crate::domain::{text, FeatureInfo, Incident, PromptVersion, SafeText, Sev, Status};
 use crate::runbook;
 use crate::runbook::postmortem;
-use tui_textarea::TextArea;
+use ratatui_textarea::TextArea;
 
 /// Rows moved by page_up / page_down.
 const PAGE: isize = 10;
@@ -697,7 +697,7 @@ fn incident_command(inc: &Incident, op: IncidentOp) -> Command {
 
 fn editor(initial: &str, title: &str) -> Box<TextArea<'static>> {
     let mut ta = TextArea::new(vec![initial.to_string()]);
-    ta.move_cursor(tui_textarea::CursorMove::End);
+    ta.move_cursor(ratatui_textarea::CursorMove::End);
     ta.set_placeholder_text(title.to_string());
     Box::new(ta)
 }

@@ -12,8 +12,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
+use ratatui_textarea::TextArea;
 use std::ops::Range;
-use tui_textarea::TextArea;
 
 /// Widest a confirmation gets, borders included.
 const CONFIRM_W: u16 = 68;

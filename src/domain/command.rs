@@ -1,0 +1,180 @@
+//! What the responder asks a system to do (acknowledge, roll back, page…), tagged so the
+//! state can track each request until it succeeds or fails. Plain data: the backends carry
+//! it out, the state only asks.
+
+use super::IncidentId;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum IncidentOp {
+    Ack,
+    Escalate,
+    Resolve,
+    Note(String),
+}
+
+impl IncidentOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            IncidentOp::Ack => "ack",
+            IncidentOp::Escalate => "escalate",
+            IncidentOp::Resolve => "resolve",
+            IncidentOp::Note(_) => "note",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlagOp {
+    Rollback {
+        feature: String,
+        to_version: String,
+    },
+    /// `segment: None` is the whole feature.
+    KillSwitch {
+        feature: String,
+        segment: Option<String>,
+        engage: bool,
+    },
+}
+
+impl FlagOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlagOp::Rollback { .. } => "prompt_rollback",
+            FlagOp::KillSwitch { engage: true, .. } => "kill_switch_engage",
+            FlagOp::KillSwitch { engage: false, .. } => "kill_switch_release",
+        }
+    }
+}
+
+/// PagerDuty's event severities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSeverity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl PageSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageSeverity::Critical => "critical",
+            PageSeverity::Error => "error",
+            PageSeverity::Warning => "warning",
+            PageSeverity::Info => "info",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PageOp {
+    /// Wake the on-call rotation for a detection. The same dedup key updates the same page.
+    Trigger {
+        dedup_key: String,
+        summary: String,
+        severity: PageSeverity,
+        /// The affected feature.
+        source: String,
+        component: String,
+        /// The incident type.
+        class: String,
+        details: Vec<(String, String)>,
+    },
+    /// Tell the pager's timeline a lever was pulled.
+    Change {
+        summary: String,
+        source: String,
+        details: Vec<(String, String)>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Incident {
+        source: String,
+        id: IncidentId,
+        op: IncidentOp,
+    },
+    Flag {
+        source: String,
+        op: FlagOp,
+    },
+    Page {
+        source: String,
+        op: PageOp,
+    },
+}
+
+impl Command {
+    pub fn source(&self) -> &str {
+        match self {
+            Command::Incident { source, .. }
+            | Command::Flag { source, .. }
+            | Command::Page { source, .. } => source,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Incident { op, .. } => op.name(),
+            Command::Flag { op, .. } => op.name(),
+            Command::Page {
+                op: PageOp::Trigger { .. },
+                ..
+            } => "page",
+            Command::Page {
+                op: PageOp::Change { .. },
+                ..
+            } => "change_event",
+        }
+    }
+
+    /// What the command acts on, for the audit log and status line.
+    pub fn target(&self) -> String {
+        match self {
+            Command::Incident { id, .. } => id.clone(),
+            Command::Page {
+                op: PageOp::Trigger { dedup_key, .. },
+                ..
+            } => dedup_key.clone(),
+            Command::Page {
+                op: PageOp::Change { summary, .. },
+                ..
+            } => summary.clone(),
+            Command::Flag {
+                op:
+                    FlagOp::Rollback {
+                        feature,
+                        to_version,
+                    },
+                ..
+            } => {
+                format!("{feature} prompt → {to_version}")
+            }
+            Command::Flag {
+                op: FlagOp::KillSwitch {
+                    feature, segment, ..
+                },
+                ..
+            } => match segment {
+                Some(s) => format!("{feature} segment {s}"),
+                None => format!("{feature} (whole feature)"),
+            },
+        }
+    }
+}
+
+/// A command tagged with the id the state uses to track it until it succeeds or fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRequest {
+    pub action_id: u64,
+    pub author: String,
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandOutcome {
+    pub action_id: u64,
+    pub result: Result<String, String>,
+}
