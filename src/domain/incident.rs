@@ -63,7 +63,7 @@ impl IncidentType {
         }
     }
 
-    /// The containment lever DESIGN.md prescribes for this failure type.
+    /// The first containment lever for this failure type (docs/incidents.md).
     pub fn containment(self) -> &'static str {
         match self {
             IncidentType::CapabilityDrift | IncidentType::EvalRegression => {
