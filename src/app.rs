@@ -95,10 +95,11 @@ fn write_postmortem(audit_path: &Path, draft: &Draft) -> Result<String, String> 
         .parent()
         .unwrap_or(Path::new("."))
         .join("postmortems");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::private::create_dir(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let at = draft.exported_at_real.unwrap_or(draft.exported_at);
     let path = dir.join(postmortem::file_name(&draft.incident.id, at));
-    atomic_file::write(&path, markdown.as_bytes())
+    atomic_file::write_private(&path, markdown.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.display().to_string())
 }

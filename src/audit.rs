@@ -4,7 +4,7 @@
 use crate::domain::text::{sanitize, sanitize_lines};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -67,11 +67,9 @@ pub struct AuditLog {
 
 impl AuditLog {
     pub fn open(path: &Path) -> io::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        // append(true) makes every write land at the end even if another cockpit shares the file.
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        // Appending (crate::private opens with append) makes every write land at the end even if
+        // another cockpit shares the file; it is created owner-only: it names who did what.
+        let file = crate::private::open_append(path)?;
         Ok(AuditLog {
             path: path.to_path_buf(),
             file,

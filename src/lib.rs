@@ -12,6 +12,7 @@ pub mod domain;
 pub mod drill;
 pub mod logfile;
 pub mod memory;
+pub mod private;
 pub mod runbook;
 pub mod state;
 pub mod ui;

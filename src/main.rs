@@ -250,13 +250,7 @@ fn drill_report(args: &DrillArgs, detect: &oncall_cockpit::detect::DetectConfig)
 }
 
 fn init_logging(path: &std::path::Path) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    let file = oncall_cockpit::private::open_append(path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ONCALL_COCKPIT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -333,7 +327,7 @@ fn main() -> ExitCode {
         &overrides,
     );
     if matches!(cli.command, Some(Command::CheckConfig)) {
-        return check_config(&config_file, cli.config.is_some(), loaded);
+        return check_config(&config_file, cli.config.is_some(), &paths, loaded);
     }
     let loaded = match loaded {
         Ok(l) => l,
@@ -359,6 +353,7 @@ fn main() -> ExitCode {
     if let Err(e) = init_logging(&paths.log_file()) {
         warnings.push(format!("log file unavailable: {e}"));
     }
+    warnings.extend(oncall_cockpit::private::data_dir_exposure(&paths.data_dir));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -394,6 +389,7 @@ fn print_errors(errors: &[ConfigError]) {
 fn check_config(
     file: &std::path::Path,
     explicit: bool,
+    paths: &Paths,
     loaded: Result<settings::Loaded, Vec<ConfigError>>,
 ) -> ExitCode {
     let loaded = match loaded {
@@ -413,6 +409,7 @@ fn check_config(
     }
     let mut warnings = loaded.warnings;
     warnings.extend(check::secret_problems(&loaded.settings));
+    warnings.extend(oncall_cockpit::private::data_dir_exposure(&paths.data_dir));
     for w in &warnings {
         eprintln!("warning: {w}");
     }

@@ -84,6 +84,73 @@ fn export_writes_a_postmortem_with_the_actions_taken() {
     c.quit_cleanly_with(b"q");
 }
 
+/// On a shared bastion host every file the cockpit writes must be its owner's alone,
+/// whatever umask the session has: the data directory, audit log, log file, postmortems.
+#[test]
+fn everything_written_is_private_under_a_permissive_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    for (name, mask) in [("umask022", 0o022), ("umask002", 0o002)] {
+        let mut launch = Launch::sim(name, 100, 30, &[]);
+        launch.umask = Some(mask);
+        let mut c = Cockpit::launch(launch);
+        c.wait_for_trig_row();
+        c.select_top();
+        c.send(b"a");
+        c.send(b"x");
+        c.wait_for("the export confirmation", |t| {
+            t.contains("postmortem written")
+        });
+        c.quit_cleanly_with(b"q");
+        let data = c.data_dir();
+        let postmortems = data.join("postmortems");
+        let mut written = vec![
+            (data.clone(), 0o700),
+            (data.join("audit.jsonl"), 0o600),
+            (data.join("cockpit.log"), 0o600),
+            (postmortems.clone(), 0o700),
+        ];
+        for e in std::fs::read_dir(&postmortems)
+            .expect("postmortems dir")
+            .flatten()
+        {
+            written.push((e.path(), 0o600));
+        }
+        assert_eq!(written.len(), 5, "one postmortem: {written:?}");
+        for (path, want) in written {
+            let mode = std::fs::metadata(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(
+                mode,
+                want,
+                "{} under umask {mask:03o}: {mode:03o}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// A data directory others can read (made before this version, or by hand) is not silently
+/// used: the cockpit says so at start, with the command that fixes it.
+#[test]
+fn an_exposed_data_directory_is_reported_with_its_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::env::temp_dir().join(format!("oncall-e2e-exposed-{}", std::process::id()));
+    let data = root.join("shared-data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut launch = Launch::sim("exposed", 160, 30, &[]);
+    launch.data_dir = Some(data.clone());
+    let mut c = Cockpit::launch(launch);
+    c.wait_for("the exposure warning with its fix", |t| {
+        t.contains("every user") && t.contains("chmod 700")
+    });
+    c.quit_cleanly_with(b"q");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// The levers from the keyboard, on a flagd flag file: the rollback picker preselects the
 /// last-known-good, `y` writes it, and the kill switch picker engages one segment. The file
 /// is read back: the team's other flags and fields are still there.

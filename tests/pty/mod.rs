@@ -57,6 +57,9 @@ pub struct Launch {
     /// sends SIGHUP as the kernel does on an SSH drop. Without it, the process only sees its
     /// terminal fail (EIO/EOF), as under a supervisor that started it with `setsid`.
     pub controlling_tty: bool,
+    /// Start the cockpit under this umask (through `/bin/sh`), with its data directory not
+    /// yet created: what the cockpit creates is then only the umask's and its own doing.
+    pub umask: Option<u32>,
 }
 
 impl Launch {
@@ -76,6 +79,7 @@ impl Launch {
             args,
             data_dir: None,
             controlling_tty: true,
+            umask: None,
         }
     }
 }
@@ -112,14 +116,18 @@ impl Cockpit {
             args,
             data_dir,
             controlling_tty,
+            umask,
         } = launch;
         // Test name + pid: tests run in parallel, and so may several `cargo test` runs.
         let root = std::env::temp_dir().join(format!("oncall-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let data = data_dir.unwrap_or_else(|| root.join("data"));
         let home = root.join("home");
-        for dir in [&data, &home.join(".config"), &home.join(".local/share")] {
+        for dir in [&home.join(".config"), &home.join(".local/share")] {
             std::fs::create_dir_all(dir).expect("create temp dir");
+        }
+        if umask.is_none() {
+            std::fs::create_dir_all(&data).expect("create temp dir");
         }
 
         let pty = native_pty_system()
@@ -130,7 +138,17 @@ impl Cockpit {
                 pixel_height: 0,
             })
             .expect("open pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_oncall-cockpit"));
+        let bin = env!("CARGO_BIN_EXE_oncall-cockpit");
+        let mut cmd = match umask {
+            Some(mask) => {
+                let mut c = CommandBuilder::new("/bin/sh");
+                c.arg("-c");
+                c.arg(format!("umask {mask:04o}; exec \"$0\" \"$@\""));
+                c.arg(bin);
+                c
+            }
+            None => CommandBuilder::new(bin),
+        };
         cmd.arg("--data-dir");
         cmd.arg(&data);
         cmd.args(&args);
