@@ -452,6 +452,101 @@ async fn resolve_escalate_and_note_reach_pagerduty() {
     );
 }
 
+/// What PagerDuty refuses, the cockpit reports as a failure with PagerDuty's own reason,
+/// changes nothing, and can retry: escalating past the policy's last level, and a note on
+/// an incident someone resolved meanwhile.
+#[tokio::test]
+async fn refusals_fail_loudly_with_pagerduty_reason() {
+    let server = PdServer::start().await;
+    let mut top = PdIncident::new("PTOP001", 1, "cost explosion");
+    top.log.push(servers::pagerduty::LogEntry {
+        kind: "escalate_log_entry".into(),
+        at: Utc::now(),
+        summary: "Escalated to level 3 by Bo Jensen".into(),
+        agent: Some("Bo Jensen".into()),
+        channel: None,
+    });
+    top.level = 3;
+    server.add(top);
+    server.add(PdIncident::new("PDONE01", 2, "eval regression"));
+    let mut pd = adapter(&server, "refusals");
+    list(&mut pd).await;
+
+    let err = apply(&mut pd, "pagerduty:PTOP001", IncidentOp::Escalate).await;
+    let Err(BackendError::Http {
+        status: 400,
+        message,
+    }) = &err
+    else {
+        panic!("escalating past the last level must fail: {err:?}");
+    };
+    assert!(
+        message.contains("escalation policy has 3 levels"),
+        "the reason is PagerDuty's: {message}"
+    );
+    assert_eq!(server.lock().escalations, Vec::<(String, u64)>::new());
+    assert_eq!(server.incident("PTOP001").level, 3, "nothing changed");
+
+    // Resolved by someone else between the cockpit's poll and the responder's note.
+    server.lock().incidents[1].status = "resolved".into();
+    let err = apply(
+        &mut pd,
+        "pagerduty:PDONE01",
+        IncidentOp::Note("tried v41".into()),
+    )
+    .await;
+    // The adapter knows this refusal: the incident's state, not a broken request.
+    let Err(BackendError::Rejected(message)) = &err else {
+        panic!("a note on a resolved incident must fail: {err:?}");
+    };
+    assert!(message.contains("Incident Already Resolved"), "{message}");
+    assert!(server.lock().notes.is_empty());
+}
+
+/// An incident with a longer history than one page of log entries: the timeline is built
+/// from PagerDuty's pages as PagerDuty serves them (newest first, `limit`, `more`), so the
+/// latest entries — the escalation level among them — are never the ones cut.
+#[tokio::test]
+async fn a_long_log_keeps_its_newest_entries() {
+    let server = PdServer::start().await;
+    let mut long = PdIncident::new("PLONG01", 1, "agent loop");
+    let start = Utc::now() - chrono::Duration::hours(3);
+    for n in 0..150 {
+        long.log.push(servers::pagerduty::LogEntry {
+            kind: "annotate_log_entry".into(),
+            at: start + chrono::Duration::seconds(n),
+            summary: format!("Note added by Bo Jensen ({n})"),
+            agent: Some("Bo Jensen".into()),
+            channel: Some(format!("note {n}")),
+        });
+    }
+    long.log.push(servers::pagerduty::LogEntry {
+        kind: "escalate_log_entry".into(),
+        at: Utc::now(),
+        summary: "Escalated to level 2 by Bo Jensen".into(),
+        agent: Some("Bo Jensen".into()),
+        channel: None,
+    });
+    server.add(long);
+    let mut pd = adapter(&server, "long-log");
+    let listed = list(&mut pd).await;
+    let inc = find(&listed, "pagerduty:PLONG01");
+    assert_eq!(inc.escalation_level, 1, "the newest entry says level 2");
+    let texts: Vec<&str> = inc.timeline.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts
+            .last()
+            .is_some_and(|t| t.contains("Escalated to level 2")),
+        "{:?}",
+        texts.last()
+    );
+    assert!(
+        texts.len() <= 100,
+        "one page of PagerDuty's at most: {}",
+        texts.len()
+    );
+}
+
 #[tokio::test]
 async fn timeline_comes_from_log_entries_in_order() {
     let server = PdServer::start().await;
@@ -604,10 +699,14 @@ async fn malformed_dead_and_slow_servers_fail_distinctly() {
     let mut cfg = config(&slow.url, "slow");
     cfg.timeout_secs = 0.3;
     let mut pd = PagerDuty::new(&cfg).expect("adapter");
-    let started = Instant::now();
     let err = pd.list(Utc::now()).await;
     assert_eq!(err, Err(BackendError::Timeout(1)));
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The adapter gave up rather than the server answering late: the reply was never sent.
+    assert_eq!(
+        slow.lock().answered,
+        0,
+        "the slow server answered before the timeout"
+    );
 }
 
 #[tokio::test]

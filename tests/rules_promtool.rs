@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PROMTOOL: &str = "/usr/bin/promtool";
 const RULES: &str = "rules/ai-detectors.rules.yml";
 const RULE_TESTS: &str = "rules/tests";
 
@@ -19,18 +18,27 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// promtool as tests/run finds it: on PATH (`command -v promtool`), wherever the package or
+/// a tarball put it.
+fn promtool_path() -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("promtool"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("promtool not found on PATH: apt-get install prometheus (see tests/run)")
+        })
+}
+
 /// Runs promtool from the repository root. Returns its output as the error when it fails.
 fn promtool(args: &[&str]) -> Result<(), String> {
-    let bin = Path::new(PROMTOOL);
-    assert!(
-        bin.exists(),
-        "{PROMTOOL} not found: apt-get install prometheus (see tests/run)"
-    );
-    let out = Command::new(bin)
+    let bin = promtool_path();
+    let out = Command::new(&bin)
         .args(args)
         .current_dir(root())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {PROMTOOL}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
     if out.status.success() {
         return Ok(());
     }

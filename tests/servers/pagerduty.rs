@@ -7,8 +7,12 @@
 //! - `GET /incidents`: array filters only as `statuses[]` (a bare `statuses` is refused so a
 //!   filter can never be silently ignored), known statuses, `limit` ≤ 100;
 //! - `PUT /incidents/{id}`: `{"incident":{"type":"incident_reference", status|escalation_level}}`;
-//!   changing a resolved incident → 400 "Incident Already Resolved";
-//! - `POST /incidents/{id}/notes`: `{"note":{"content":"…"}}` with non-empty content;
+//!   changing a resolved incident → 400 "Incident Already Resolved"; an `escalation_level`
+//!   past the last level of the incident's escalation policy (3 unless a test says) → 400;
+//! - `POST /incidents/{id}/notes`: `{"note":{"content":"…"}}` with non-empty content; a note
+//!   on a resolved incident → 400 "Incident Already Resolved";
+//! - `GET /incidents/{id}/log_entries`: newest first, `limit` ≤ 100 and `offset` paging with
+//!   `more`, like every PagerDuty list;
 //! - unknown incident → 404.
 //!
 //! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
@@ -143,6 +147,11 @@ pub struct PdState {
     /// Writes (PUT, POST) answer 500 while reads keep working: PagerDuty half down.
     pub fail_writes: bool,
     pub delay: Duration,
+    /// Requests that got past `delay`: a client that gave up first is never answered.
+    pub answered: u32,
+    /// Levels of the escalation policy every incident is on: escalating past the last one is
+    /// refused, as PagerDuty refuses a level its policy does not have.
+    pub policy_levels: u32,
     /// Every list page says `more: true` (with no total), as a broken proxy or API might.
     pub more_forever: bool,
 }
@@ -168,7 +177,10 @@ impl Drop for PdServer {
 impl PdServer {
     /// Binds a free port and serves on the current tokio runtime.
     pub async fn start() -> PdServer {
-        let state: Shared = Arc::default();
+        let state: Shared = Arc::new(Mutex::new(PdState {
+            policy_levels: 3,
+            ..PdState::default()
+        }));
         let app = Router::new()
             .route("/incidents", get(list))
             .route("/incidents/{id}", put(update))
@@ -263,6 +275,7 @@ async fn gate(state: &Shared, h: &HeaderMap, write: bool) -> Result<String, Resp
         tokio::time::sleep(delay).await;
     }
     let mut s = lock(state);
+    s.answered += 1;
     if let Some((n, reset)) = s.throttle {
         s.throttle = (n > 1).then_some((n - 1, reset));
         return Err(throttled(reset));
@@ -483,6 +496,12 @@ async fn update(
         (Some(st @ ("acknowledged" | "resolved")), None) => {
             set_status(&mut s.incidents[ix], st, &user)
         }
+        (None, Some(level)) if level > u64::from(s.policy_levels) => {
+            return invalid(&[&format!(
+                "Escalation level {level} is not valid: the escalation policy has {} levels",
+                s.policy_levels
+            )])
+        }
         (None, Some(level)) if level >= 1 => {
             s.escalations.push((id.clone(), level));
             escalate(&mut s.incidents[ix], level, &user)
@@ -564,6 +583,9 @@ async fn add_note(
     let Some(ix) = s.incidents.iter().position(|i| i.id == id) else {
         return not_found();
     };
+    if s.incidents[ix].status == "resolved" {
+        return invalid(&["Incident Already Resolved"]);
+    }
     let at = now();
     s.incidents[ix].log.push(LogEntry {
         kind: "annotate_log_entry".into(),
@@ -591,11 +613,16 @@ async fn add_note(
 async fn log_entries(
     State(state): State<Shared>,
     Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = gate(&state, &headers, false).await {
         return r;
     }
+    let p = match list_params(&query) {
+        Ok(p) => p,
+        Err(e) => return invalid(&[e]),
+    };
     let mut s = lock(&state);
     s.log_fetches.push(id.clone());
     let Some(inc) = s.incidents.iter().find(|i| i.id == id) else {
@@ -622,8 +649,10 @@ async fn log_entries(
             })
         })
         .collect();
+    let more = p.offset + p.limit < entries.len();
+    let page: Vec<Value> = entries.into_iter().skip(p.offset).take(p.limit).collect();
     Json(json!({
-        "log_entries": entries, "limit": 100, "offset": 0, "more": false, "total": null
+        "log_entries": page, "limit": p.limit, "offset": p.offset, "more": more, "total": null
     }))
     .into_response()
 }

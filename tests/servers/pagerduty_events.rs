@@ -35,14 +35,15 @@ pub struct EventsState {
 }
 
 impl EventsState {
-    /// Distinct alerts PagerDuty would hold: one per dedup key.
+    /// Distinct alerts PagerDuty would hold: one per dedup key, in the order first seen
+    /// (events for one alert need not be neighbours).
     pub fn dedup_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .events
-            .iter()
-            .filter_map(|e| e["dedup_key"].as_str().map(str::to_string))
-            .collect();
-        keys.dedup();
+        let mut keys: Vec<String> = Vec::new();
+        for key in self.events.iter().filter_map(|e| e["dedup_key"].as_str()) {
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_string());
+            }
+        }
         keys
     }
 }
