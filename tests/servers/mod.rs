@@ -7,6 +7,7 @@ pub mod huge;
 pub mod pagerduty;
 pub mod pagerduty_events;
 pub mod prometheus;
+pub mod tls;
 pub mod unleash;
 
 use std::net::TcpListener;
@@ -46,10 +47,15 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// Finds a server binary, or fails the test saying how to install it. Tests never skip:
 /// `.ci/run` installs the Debian packages.
 pub fn binary(candidates: &[&str], package: &str) -> PathBuf {
+    // PATH first, as tests/run looks for them (`command -v`), then the package's own dirs.
+    let path: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    let fixed = ["/usr/bin", "/usr/local/bin", "/usr/sbin"].map(PathBuf::from);
     for c in candidates {
-        for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
-            let p = Path::new(dir).join(c);
-            if p.exists() {
+        for dir in path.iter().chain(&fixed) {
+            let p = dir.join(c);
+            if p.is_file() {
                 return p;
             }
         }
