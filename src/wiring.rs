@@ -19,7 +19,7 @@ use crate::backend::unleash::Unleash;
 use crate::backend::{CommandRequest, FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::drill::{self, Timetable};
-use crate::state::{SourceHealth, SourceRole, State};
+use crate::state::{Operation, SourceHealth, SourceRole, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -59,7 +59,7 @@ fn register_unsupported<I: IncidentSource>(state: &mut State, name: &str, source
         if let Some(why) = source.unsupported(&op) {
             state
                 .unsupported
-                .insert((name.to_string(), op.name().to_string()), why);
+                .insert((name.to_string(), Operation::from(&op)), why);
         }
     }
 }

@@ -11,7 +11,8 @@ use oncall_cockpit::backend::{
 use oncall_cockpit::config::keymap::Mode;
 use oncall_cockpit::domain::{Incident, IncidentType, SafeText, Sev, Status};
 use oncall_cockpit::state::{
-    update, ActionStatus, Effect, FlashLevel, Overlay, SourceHealth, SourceRole, State, TextPurpose,
+    update, ActionStatus, Effect, FlashLevel, Operation, Overlay, SourceHealth, SourceRole, State,
+    TextPurpose,
 };
 
 const MINUTE: i64 = 15;
@@ -892,7 +893,7 @@ fn an_operation_the_source_cannot_do_is_refused_with_its_reason() {
     let mut s = state();
     let source = s.selected().map(|i| i.source.clone()).unwrap_or_default();
     s.unsupported.insert(
-        (source, "escalate".into()),
+        (source, Operation::Escalate),
         "Alertmanager has no escalation levels".into(),
     );
     assert!(update(&mut s, Action::Escalate).is_empty());

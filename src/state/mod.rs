@@ -1,7 +1,10 @@
 //! Plain data the screen is drawn from. Only `update` changes it.
 
+mod guard;
 pub mod update;
 mod view;
+
+pub use guard::{actionable, Operation, Refusal, Target};
 
 pub use update::update;
 
@@ -234,8 +237,8 @@ pub struct State {
     /// Latest levers per flag system; laid over `signals.features` so the panes show the
     /// prompt version and kill switches the flag system serves, not what metrics last saw.
     pub flag_sets: BTreeMap<String, Vec<FeatureFlags>>,
-    /// (source, operation name) → why that source cannot do it; shown instead of acting.
-    pub unsupported: BTreeMap<(String, String), String>,
+    /// (source, operation) → why that source cannot do it; shown instead of acting.
+    pub unsupported: BTreeMap<(String, Operation), String>,
     pub sources: Vec<SourceHealth>,
     pub filter: String,
     pub overlay: Overlay,
@@ -333,10 +336,10 @@ impl State {
     }
 
     /// Why the selected incident's source cannot do `op`, if it cannot.
-    pub fn unsupported_reason(&self, op: &str) -> Option<&str> {
+    pub fn unsupported_reason(&self, op: Operation) -> Option<&str> {
         let inc = self.selected()?;
         self.unsupported
-            .get(&(inc.source.clone(), op.to_string()))
+            .get(&(inc.source.clone(), op))
             .map(String::as_str)
     }
 

@@ -2,8 +2,8 @@
 //! Everything that must reach the outside world is returned as an `Effect`.
 
 use super::{
-    ActionStatus, Confirm, Effect, Flash, FlashLevel, Overlay, PickItem, Picker, SourceRole, State,
-    TextPurpose, TrackedAction,
+    actionable, ActionStatus, Confirm, Effect, Flash, FlashLevel, Operation, Overlay, PickItem,
+    Picker, SourceRole, State, Target, TextPurpose, TrackedAction,
 };
 use crate::action::Action;
 use crate::audit::AuditRecord;
@@ -460,7 +460,7 @@ fn page_severity(sev: Sev) -> PageSeverity {
 
 fn export(state: &mut State) -> Vec<Effect> {
     // Writing a local file changes no system, so read-only responders may export too.
-    let Some(inc) = selected_or_warn(state, "export") else {
+    let Some(inc) = allowed(state, Operation::Export).and_then(Target::into_incident) else {
         return vec![];
     };
     let related = state
@@ -502,10 +502,7 @@ fn export(state: &mut State) -> Vec<Effect> {
 }
 
 fn page(state: &mut State) {
-    if !writable(state, "page") {
-        return;
-    }
-    let Some(inc) = selected_or_warn(state, "page") else {
+    let Some(inc) = allowed(state, Operation::Page).and_then(Target::into_incident) else {
         return;
     };
     let Some(source) = state.pager_source.clone() else {
@@ -651,40 +648,15 @@ fn dispatch(state: &mut State, command: Command) -> Vec<Effect> {
     ]
 }
 
-/// False (and says why) when the selected incident's source cannot do `op` at all.
-fn supported(state: &mut State, op: &str) -> bool {
-    match state.unsupported_reason(op).map(str::to_string) {
-        Some(why) => {
-            flash(state, FlashLevel::Warn, format!("{op} unavailable: {why}"));
-            false
+/// The guard, saying why when it refuses: the responder always learns why a key did nothing.
+fn allowed(state: &mut State, op: Operation) -> Option<Target> {
+    match actionable(state, op) {
+        Ok(target) => Some(target),
+        Err(refusal) => {
+            flash(state, FlashLevel::Warn, refusal.to_string());
+            None
         }
-        None => true,
     }
-}
-
-/// Guards every action that changes something outside the cockpit.
-fn writable(state: &mut State, what: &str) -> bool {
-    if state.read_only {
-        flash(
-            state,
-            FlashLevel::Warn,
-            format!("read-only mode: {what} is disabled (started with --read-only)"),
-        );
-        return false;
-    }
-    true
-}
-
-fn selected_or_warn(state: &mut State, what: &str) -> Option<Incident> {
-    let inc = state.selected().cloned();
-    if inc.is_none() {
-        flash(
-            state,
-            FlashLevel::Warn,
-            format!("{what}: no incident selected"),
-        );
-    }
-    inc
 }
 
 fn incident_command(inc: &Incident, op: IncidentOp) -> Command {
@@ -735,11 +707,7 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Escalate => escalate(state),
         Action::Resolve => resolve(state),
         Action::Note => {
-            let target = writable(state, "note")
-                .then(|| selected_or_warn(state, "note"))
-                .flatten()
-                .filter(|_| supported(state, "note"));
-            if let Some(inc) = target {
+            if let Some(inc) = allowed(state, Operation::Note).and_then(Target::into_incident) {
                 state.overlay = Overlay::Text {
                     purpose: TextPurpose::Note(inc.id),
                     editor: editor("", "what you saw or did"),
@@ -776,15 +744,9 @@ fn next_feature(state: &mut State) {
 }
 
 fn incident_op(state: &mut State, op: IncidentOp) -> Vec<Effect> {
-    if !writable(state, op.name()) {
-        return vec![];
-    }
-    let Some(inc) = selected_or_warn(state, op.name()) else {
+    let Some(inc) = allowed(state, Operation::from(&op)).and_then(Target::into_incident) else {
         return vec![];
     };
-    if !supported(state, op.name()) {
-        return vec![];
-    }
     let refusal = match (&op, inc.status) {
         (_, Status::Resolved) => Some(format!("{} is resolved", inc.id)),
         (IncidentOp::Ack, Status::Acknowledged) => Some(format!(
@@ -805,15 +767,9 @@ fn incident_op(state: &mut State, op: IncidentOp) -> Vec<Effect> {
 }
 
 fn resolve(state: &mut State) {
-    if !writable(state, "resolve") {
-        return;
-    }
-    let Some(inc) = selected_or_warn(state, "resolve") else {
+    let Some(inc) = allowed(state, Operation::Resolve).and_then(Target::into_incident) else {
         return;
     };
-    if !supported(state, "resolve") {
-        return;
-    }
     if inc.status == Status::Resolved {
         flash(
             state,
@@ -840,15 +796,9 @@ fn resolve(state: &mut State) {
 /// PagerDuty both make the next level acknowledge afresh), so it asks first and says who is
 /// next and what it undoes.
 fn escalate(state: &mut State) {
-    if !writable(state, "escalate") {
-        return;
-    }
-    let Some(inc) = selected_or_warn(state, "escalate") else {
+    let Some(inc) = allowed(state, Operation::Escalate).and_then(Target::into_incident) else {
         return;
     };
-    if !supported(state, "escalate") {
-        return;
-    }
     if inc.status == Status::Resolved {
         flash(state, FlashLevel::Warn, format!("{} is resolved", inc.id));
         return;
@@ -895,44 +845,9 @@ fn escalate(state: &mut State) {
     }));
 }
 
-/// The flag system holding the feature's levers, else the default one.
-fn flag_source(state: &mut State, info: &FeatureInfo, what: &str) -> Option<String> {
-    let src = info
-        .flag_source
-        .clone()
-        .or_else(|| state.flag_source.clone());
-    if src.is_none() {
-        flash(
-            state,
-            FlashLevel::Warn,
-            format!("{what}: no flag system configured"),
-        );
-    }
-    src
-}
-
-/// Feature to act on: the selected incident's, else the one shown in the signal pane.
-fn target_feature(state: &State) -> Option<String> {
-    state
-        .selected()
-        .map(|i| i.feature.as_str().to_string())
-        .filter(|f| state.feature_info(f).is_some())
-        .or_else(|| state.shown_feature())
-}
-
 fn rollback(state: &mut State) {
-    if !writable(state, "prompt rollback") {
-        return;
-    }
-    let Some(info) = target_feature(state).and_then(|f| state.feature_info(&f).cloned()) else {
-        flash(
-            state,
-            FlashLevel::Warn,
-            "prompt rollback: no feature data yet".into(),
-        );
-        return;
-    };
-    let Some(source) = flag_source(state, &info, "prompt rollback") else {
+    let Some((info, source)) = allowed(state, Operation::Rollback).and_then(Target::into_feature)
+    else {
         return;
     };
     let current = info.current_prompt.clone().unwrap_or_default();
@@ -992,18 +907,8 @@ fn rollback(state: &mut State) {
 }
 
 fn kill_switch(state: &mut State) {
-    if !writable(state, "kill switch") {
-        return;
-    }
-    let Some(info) = target_feature(state).and_then(|f| state.feature_info(&f).cloned()) else {
-        flash(
-            state,
-            FlashLevel::Warn,
-            "kill switch: no feature data yet".into(),
-        );
-        return;
-    };
-    let Some(source) = flag_source(state, &info, "kill switch") else {
+    let Some((info, source)) = allowed(state, Operation::KillSwitch).and_then(Target::into_feature)
+    else {
         return;
     };
     // Smallest blast radius first and the whole feature last; the cursor starts on "keep
@@ -1071,7 +976,7 @@ fn kill_switch(state: &mut State) {
 }
 
 fn open_runbook(state: &mut State) {
-    let Some(inc) = selected_or_warn(state, "runbook") else {
+    let Some(inc) = allowed(state, Operation::Runbook).and_then(Target::into_incident) else {
         return;
     };
     if !state.runbooks.contains_key(&inc.id) {
@@ -1087,7 +992,7 @@ fn retry(state: &mut State) -> Vec<Effect> {
         flash(state, FlashLevel::Info, "nothing to retry".into());
         return vec![];
     };
-    if !writable(state, "retry") {
+    if allowed(state, Operation::Retry).is_none() {
         return vec![];
     }
     // The failed entry is replaced by the new attempt so it is not retried twice.
@@ -1192,7 +1097,7 @@ fn picker(state: &mut State, action: Action) -> Vec<Effect> {
 }
 
 fn open_describe(state: &mut State) {
-    if let Some(inc) = selected_or_warn(state, "describe") {
+    if let Some(inc) = allowed(state, Operation::Describe).and_then(Target::into_incident) {
         state.overlay = Overlay::Describe {
             id: inc.id,
             scroll: 0,
@@ -1373,7 +1278,7 @@ fn runbook_mode(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Down => session.cursor = (session.cursor + 1).min(last),
         // Confirming an answer is recorded in the audit log; a read-only cockpit records nothing.
         Action::ConfirmAnswer | Action::EditAnswer if state.read_only => {
-            writable(state, "recording runbook answers");
+            allowed(state, Operation::RecordAnswer);
         }
         // Nothing to confirm in a blank answer: ask for one instead.
         Action::ConfirmAnswer

@@ -7,7 +7,7 @@ const ERROR_MIN: usize = 24;
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
-use crate::state::{FlashLevel, State};
+use crate::state::{FlashLevel, Operation, State};
 use crate::ui::{first_key, View};
 use chrono::Duration;
 use ratatui::layout::Rect;
@@ -31,17 +31,6 @@ const HINTS: [(Action, &str); 12] = [
     (Action::Sources, "sources"),
 ];
 
-/// The incident operation an action performs, for greying out what a source cannot do.
-fn op_of(action: &Action) -> Option<&'static str> {
-    match action {
-        Action::Ack => Some("ack"),
-        Action::Escalate => Some("escalate"),
-        Action::Resolve => Some("resolve"),
-        Action::Note => Some("note"),
-        _ => None,
-    }
-}
-
 fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
     let key = |a: &Action| view.keymap.keys_for(Mode::Normal, a).into_iter().next();
     let help = key(&Action::Help).map(|k| (k, "help"));
@@ -57,7 +46,8 @@ fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Spa
             break;
         }
         room -= need;
-        let unavailable = op_of(&action).is_some_and(|op| state.unsupported_reason(op).is_some());
+        let unavailable =
+            Operation::of(&action).is_some_and(|op| state.unsupported_reason(op).is_some());
         let key_role = if unavailable { Role::Muted } else { Role::Key };
         spans.push(Span::styled(k, theme.style(key_role)));
         spans.push(Span::styled(format!(" {name}  "), theme.style(Role::Muted)));
