@@ -19,14 +19,14 @@ use chrono::{DateTime, Duration as Span, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
-use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
+use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{
     Bounds, FeatureInfo, Incident, IncidentType, SafeText, Sev, Signal, SignalKind, SignalSet,
     Status, TimelineEntry,
 };
-use oncall_cockpit::state::{update, Effect, SourceHealth, SourceRole, State};
+use oncall_cockpit::state::{update, Effect, SourceRole, SourceStatus, State};
 use oncall_cockpit::ui::View;
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 use ratatui::backend::TestBackend;
@@ -323,9 +323,9 @@ fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
     };
     let mut now = origin();
     let mut state = State::new(now, "bench", "bench");
-    state.sources = vec![
-        SourceHealth::new("bench", SourceRole::Metrics, Some(1.0)),
-        SourceHealth::new("bench", SourceRole::Incidents, Some(1.0)),
+    state.sources.list = vec![
+        SourceStatus::new("bench", SourceRole::Metrics, Some(1.0)),
+        SourceStatus::new("bench", SourceRole::Incidents, Some(1.0)),
     ];
     update(&mut state, Action::Resize(w, h));
     let mut term = Terminal::new(TestBackend::new(w, h)).map_err(|e| e.to_string())?;
@@ -499,9 +499,9 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
     };
     let now = origin();
     let mut state = State::new(now, "bench", "bench");
-    state.sources = SOURCES
+    state.sources.list = SOURCES
         .iter()
-        .map(|s| SourceHealth::new(s, SourceRole::Incidents, Some(10.0)))
+        .map(|s| SourceStatus::new(s, SourceRole::Incidents, Some(10.0)))
         .collect();
     update(&mut state, Action::Resize(w, h));
     let mut term = Terminal::new(TestBackend::new(w, h)).map_err(|e| e.to_string())?;
@@ -562,7 +562,7 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
         }
     }
     let size = format!("{w}x{h}");
-    let shown = state.incidents.len();
+    let shown = state.incidents.all.len();
     for (what, wall, cpu) in [
         (
             "poll of one source (view of 50,000 rebuilt)",

@@ -6,9 +6,9 @@ mod common;
 use common::drill_state;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
-use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
+use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{Incident, IncidentType};
 use oncall_cockpit::state::{update, State};
 use oncall_cockpit::ui::{self, View};
@@ -131,7 +131,7 @@ fn hostile_incident(template: &Incident) -> Incident {
 #[test]
 fn escape_sequences_in_incident_text_render_as_plain_text() {
     let mut s = drill_state(15);
-    let mut incidents = s.incidents.clone();
+    let mut incidents = s.incidents.all.clone();
     let hostile = hostile_incident(&incidents[0]);
     assert_eq!(hostile.title.as_str(), "Refund bot leaks policy");
     assert_eq!(hostile.feature.as_str(), "evilbot");
@@ -194,16 +194,17 @@ fn every_builtin_theme_renders_the_main_screen() {
 
 #[test]
 fn without_a_metrics_source_the_signal_pane_says_how_to_add_one() {
-    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    use oncall_cockpit::state::{SourceRole, SourceStatus};
     let mut s = State::new(common::origin(), "ana", "am");
-    s.sources = vec![SourceHealth::new("am", SourceRole::Incidents, Some(10.0))];
+    s.sources.list = vec![SourceStatus::new("am", SourceRole::Incidents, Some(10.0))];
     let out = screen(&s, 100, 30);
     assert!(
         out.contains("No metrics source: add a [[prometheus]]"),
         "{out}"
     );
     s.sources
-        .push(SourceHealth::new("prom", SourceRole::Metrics, Some(10.0)));
+        .list
+        .push(SourceStatus::new("prom", SourceRole::Metrics, Some(10.0)));
     assert!(screen(&s, 100, 30).contains("waiting for the first metrics"));
 }
 
@@ -289,7 +290,7 @@ fn the_terminal_is_written_only_when_the_screen_changes() {
 /// list: the incident list's title says how many are not shown, and clears when none are.
 #[test]
 fn incidents_not_shown_are_counted_in_the_list_title() {
-    use oncall_cockpit::backend::NotShown;
+    use oncall_cockpit::domain::event::NotShown;
     let mut s = drill_state(15);
     let title_row = |s: &State| {
         screen(s, 80, 24)
@@ -365,7 +366,7 @@ fn the_terminal_draws_what_the_frame_holds_for_emoji_and_cjk() {
 
 fn check_terminal_against_frames(w: u16, h: u16) {
     let mut s = drill_state(15);
-    let mut incidents = s.incidents.clone();
+    let mut incidents = s.incidents.all.clone();
     let titles = [
         "\u{26a0}\u{fe0f} disk full \u{2764}\u{fe0f} on the \u{1f525} path",
         "日本語のタイトルは二列ずつ数えます、とても長い題名です",
@@ -444,15 +445,15 @@ fn check_terminal_against_frames(w: u16, h: u16) {
 /// their data may be stale.
 #[test]
 fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
-    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    use oncall_cockpit::state::{SourceRole, SourceStatus};
     let mut s = drill_state(15);
     let now = s.now;
     let failing = |name: &str, role, err: &str| {
-        let mut h = SourceHealth::new(name, role, Some(10.0));
+        let mut h = SourceStatus::new(name, role, Some(10.0));
         h.last_error = Some((now, err.to_string()));
         h
     };
-    s.sources.extend([
+    s.sources.list.extend([
         failing(
             "pagerduty-eu",
             SourceRole::Incidents,
@@ -464,9 +465,9 @@ fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
             SourceRole::Metrics,
             "HTTP 503: overloaded, try later",
         ),
-        SourceHealth::new("alertmanager", SourceRole::Incidents, Some(10.0)),
-        SourceHealth::new("flagd", SourceRole::Flags, None),
-        SourceHealth::new("unleash", SourceRole::Flags, None),
+        SourceStatus::new("alertmanager", SourceRole::Incidents, Some(10.0)),
+        SourceStatus::new("flagd", SourceRole::Flags, None),
+        SourceStatus::new("unleash", SourceRole::Flags, None),
     ]);
     let out = screen(&s, 80, 24);
     let footer = out.lines().last().unwrap_or_default().to_string();
@@ -521,8 +522,8 @@ fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
 #[test]
 fn recovered_incidents_are_demoted_and_suggest_resolve() {
     let mut s = drill_state(15);
-    let mut incidents = s.incidents.clone();
-    let top = s.view[0];
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
     incidents[top].firing = false;
     incidents[top].respond_by = s.now - chrono::Duration::minutes(5);
     let at = s.now;

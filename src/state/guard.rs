@@ -193,7 +193,7 @@ pub fn actionable(state: &State, op: Operation) -> Result<Target, Refusal> {
             let flag_source = info
                 .flag_source
                 .clone()
-                .or_else(|| state.flag_source.clone())
+                .or_else(|| state.sources.flag_source.clone())
                 .ok_or(Refusal::NoFlagSystem(op))?;
             Ok(Target::Feature {
                 info: Box::new(info.clone()),
@@ -210,4 +210,25 @@ fn target_feature(state: &State) -> Option<String> {
         .map(|i| i.feature.as_str().to_string())
         .filter(|f| state.feature_info(f).is_some())
         .or_else(|| state.shown_feature())
+}
+
+/// The guard, saying why when it refuses: the responder always learns why a key did nothing.
+pub(super) fn allowed(state: &mut State, op: Operation) -> Option<Target> {
+    match actionable(state, op) {
+        Ok(target) => Some(target),
+        Err(refusal) => {
+            state.say(super::FlashLevel::Warn, refusal.to_string());
+            None
+        }
+    }
+}
+
+/// The selected incident, if `op` may act on it (else the footer says why not).
+pub(super) fn incident_for(state: &mut State, op: Operation) -> Option<Incident> {
+    allowed(state, op).and_then(Target::into_incident)
+}
+
+/// The feature and its flag system, if `op` may act on them (else the footer says why not).
+pub(super) fn feature_for(state: &mut State, op: Operation) -> Option<(FeatureInfo, String)> {
+    allowed(state, op).and_then(Target::into_feature)
 }

@@ -23,7 +23,7 @@ fn body(area: Rect) -> Rect {
 
 /// Lines of incident `id` at the screen's width; none when it is gone.
 fn content<'a>(state: &State, id: &str, view: Option<&View>, width: u16) -> Option<Vec<Line<'a>>> {
-    let inc = state.incidents.iter().find(|i| i.id == id)?;
+    let inc = state.incidents.all.iter().find(|i| i.id == id)?;
     Some(detail::lines(state, inc, view, usize::from(width), true))
 }
 

@@ -141,7 +141,7 @@ pub fn lines<'a>(
         l.field("evidence", e.as_str(), base);
     }
     l.field("contain", inc.kind.containment(), style(Role::Key));
-    for ((source, op), why) in &state.unsupported {
+    for ((source, op), why) in &state.sources.unsupported {
         if *source == inc.source {
             l.field("n/a", &format!("{op}: {why}"), muted);
         }
@@ -201,6 +201,7 @@ fn notes<'s>(
 ) -> Vec<(chrono::DateTime<chrono::Utc>, &'s str, &'s str)> {
     state
         .actions
+        .tracked
         .iter()
         .filter_map(|a| match &a.command {
             Command::Incident {
@@ -222,8 +223,13 @@ fn notes<'s>(
 
 /// Why what the screen shows of `source` may no longer be true, if it may not.
 pub fn source_doubt(state: &State, source: &str) -> Option<String> {
-    let roles: Vec<_> = state.sources.iter().filter(|s| s.name == source).collect();
-    let data_age = |s: &crate::state::SourceHealth| {
+    let roles: Vec<_> = state
+        .sources
+        .list
+        .iter()
+        .filter(|s| s.name == source)
+        .collect();
+    let data_age = |s: &crate::state::SourceStatus| {
         s.age_secs(state.now)
             .map(|a| format!("data {} old", age(Duration::seconds(a))))
             .unwrap_or_else(|| "no data yet".into())

@@ -24,7 +24,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         spans.push(Span::styled(" READ-ONLY ", theme.style(Role::ReadOnly)));
         spans.push(Span::raw(" "));
     }
-    for (sev, n) in Sev::ALL.into_iter().zip(state.open_by_sev) {
+    for (sev, n) in Sev::ALL.into_iter().zip(state.incidents.open_by_sev) {
         if n > 0 {
             spans.push(Span::styled(
                 format!(" {sev} {n} "),

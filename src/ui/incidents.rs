@@ -27,6 +27,7 @@ fn status_role(s: Status) -> Role {
 fn pending_on(state: &State, inc: &Incident) -> Option<&'static str> {
     state
         .actions
+        .tracked
         .iter()
         .find_map(|a| match (&a.command, &a.status) {
             (Command::Incident { id, op, .. }, ActionStatus::Pending) if *id == inc.id => {
@@ -69,28 +70,28 @@ fn on_row(span: Span<'static>, row: Style, selected: bool) -> Span<'static> {
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let theme = view.theme;
-    let open: usize = state.open_by_sev.iter().sum();
+    let open: usize = state.incidents.open_by_sev.iter().sum();
     let mut title = format!(" Incidents {open} open ");
     // Past a source's cap on incidents or its pages per poll: never silently fewer.
-    let hidden = state.not_shown();
+    let hidden = state.sources.not_shown();
     match (hidden.count, hidden.more) {
         (0, false) => {}
         (0, true) => title = format!("{title}· more not shown "),
         (n, false) => title = format!("{title}· +{n} not shown "),
         (n, true) => title = format!("{title}· +{n} and more not shown "),
     }
-    if !state.filter.is_empty() {
+    if !state.incidents.filter.is_empty() {
         title = format!(
             "{title}· filter \"{}\" {} shown ",
-            state.filter,
-            state.view.len()
+            state.incidents.filter,
+            state.incidents.shown.len()
         );
     }
     let block = pane(title, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if state.view.is_empty() {
-        let msg = if state.incidents.is_empty() {
+    if state.incidents.shown.is_empty() {
+        let msg = if state.incidents.all.is_empty() {
             "No incidents. Watching the signals below."
         } else {
             "No incident matches the filter (esc clears it)."
@@ -103,23 +104,25 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     }
     let rows_fit = inner.height.saturating_sub(1).max(1) as usize;
     // Page-wise scrolling: deterministic from the cursor alone, so rendering keeps no state.
-    let first = (state.cursor / rows_fit) * rows_fit;
+    let first = (state.incidents.cursor / rows_fit) * rows_fit;
     let title_width = (inner.width as usize).saturating_sub(4 + 9 + 14 + 8 + 6 + 7 + 6);
     let resolve_key = first_key(view, Mode::Normal, &Action::Resolve);
     let flashing = state
+        .incidents
         .new_sev1
         .as_ref()
         .filter(|(_, at)| (state.ticks - at) % 2 == 0)
         .map(|(id, _)| id);
     let rows = state
-        .view
+        .incidents
+        .shown
         .iter()
         .skip(first)
         .take(rows_fit)
         .enumerate()
-        .filter_map(|(n, &ix)| state.incidents.get(ix).map(|inc| (first + n, inc)))
+        .filter_map(|(n, &ix)| state.incidents.all.get(ix).map(|inc| (first + n, inc)))
         .map(|(pos, inc)| {
-            let selected = pos == state.cursor;
+            let selected = pos == state.incidents.cursor;
             let base = if inc.status == Status::Resolved || recovered(inc) {
                 theme.style(Role::Muted)
             } else {

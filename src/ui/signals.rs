@@ -22,6 +22,7 @@ fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
         .filter_map(|k| {
             state
                 .signals
+                .merged
                 .signals
                 .iter()
                 .find(|s| s.feature == feature && s.kind == *k)
@@ -35,6 +36,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let feature = state.shown_feature();
     let stale = state
         .sources
+        .list
         .iter()
         .any(|s| s.role == SourceRole::Metrics && s.is_stale(state.now));
     let mut title = match &feature {
@@ -43,7 +45,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     };
     // Pinned with next_feature, the pane no longer follows the selection: said first, so a
     // narrow title never cuts it, with the key that lets it follow again.
-    if state.signal_feature.is_some() {
+    if state.signals.pinned.is_some() {
         title.push_str(&format!(
             "PINNED ({} unpins) ",
             first_key(view, Mode::Normal, &Action::Back)
@@ -63,7 +65,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(feature) = feature else {
-        let has_metrics = state.sources.iter().any(|s| s.role == SourceRole::Metrics);
+        let has_metrics = state
+            .sources
+            .list
+            .iter()
+            .any(|s| s.role == SourceRole::Metrics);
         let msg = if has_metrics {
             "waiting for the first metrics…"
         } else {
@@ -86,6 +92,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     for (n, sig) in rows.iter().take(shown).enumerate() {
         let y = inner.y + n as u16 * per;
         let breaching = state
+            .signals
             .detections
             .iter()
             .any(|d| d.feature == feature && d.signal == sig.kind);

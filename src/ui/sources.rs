@@ -8,7 +8,7 @@ use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
 use crate::domain::text::wrap;
-use crate::state::{SourceHealth, SourceRole, State};
+use crate::state::{SourceRole, SourceStatus, State};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -27,7 +27,7 @@ fn role_name(r: SourceRole) -> &'static str {
 }
 
 /// Failing first, then stale, then healthy: the order the footer uses.
-pub fn rank(s: &SourceHealth, state: &State) -> u8 {
+pub fn rank(s: &SourceStatus, state: &State) -> u8 {
     if s.failing() {
         0
     } else if s.is_stale(state.now) {
@@ -39,7 +39,7 @@ pub fn rank(s: &SourceHealth, state: &State) -> u8 {
 
 fn content<'a>(state: &State, view: Option<&View>, width: usize) -> Vec<Line<'a>> {
     let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
-    let mut sorted: Vec<&SourceHealth> = state.sources.iter().collect();
+    let mut sorted: Vec<&SourceStatus> = state.sources.list.iter().collect();
     sorted.sort_by_key(|s| rank(s, state));
     let mut out = Vec::new();
     if sorted.is_empty() {

@@ -66,7 +66,7 @@ fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Spa
 fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
     let theme = view.theme;
     let mut names: Vec<&str> = Vec::new();
-    for s in &state.sources {
+    for s in &state.sources.list {
         if !names.contains(&s.name.as_str()) {
             names.push(&s.name);
         }
@@ -74,7 +74,12 @@ fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
     let mut ok = Vec::new();
     let mut troubled: Vec<(u8, String, Role)> = Vec::new();
     for name in names {
-        let roles: Vec<_> = state.sources.iter().filter(|s| s.name == name).collect();
+        let roles: Vec<_> = state
+            .sources
+            .list
+            .iter()
+            .filter(|s| s.name == name)
+            .collect();
         if let Some(f) = roles.iter().find(|s| s.failing()) {
             let err = f.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
             let data = match f.age_secs(state.now) {
@@ -102,7 +107,7 @@ fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
     }
     let mut spans = Vec::new();
     let mut room = width;
-    let pending = state.pending_count();
+    let pending = state.actions.pending_count();
     if pending > 0 {
         let text = format!("{pending} action(s) pending  ");
         room = room.saturating_sub(width_of(&text));
