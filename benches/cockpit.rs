@@ -27,7 +27,7 @@ use oncall_cockpit::domain::{
     Status, TimelineEntry,
 };
 use oncall_cockpit::state::{update, Effect, SourceRole, SourceStatus, State};
-use oncall_cockpit::ui::View;
+use oncall_cockpit::ui::Ctx;
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -317,10 +317,6 @@ enum FrameKind {
 fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
     let theme = theme()?;
     let keymap = keymap()?;
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let mut now = origin();
     let mut state = State::new(now, "bench", "bench");
     state.sources.list = vec![
@@ -387,7 +383,7 @@ fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
         let _ = discard.send(update(&mut state, action));
     }
     screen
-        .present(&mut term, &state, &view)
+        .present(&mut term, &Ctx::new(&state, &theme, &keymap))
         .map_err(|e| e.to_string())?;
     let first = first.elapsed();
 
@@ -433,7 +429,7 @@ fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
         let fx = update(&mut state, action);
         let _ = discard.send(fx);
         let wrote = screen
-            .present(&mut term, &state, &view)
+            .present(&mut term, &Ctx::new(&state, &theme, &keymap))
             .map_err(|e| e.to_string())?;
         let d = t.elapsed();
         let c = thread_cpu().saturating_sub(cpu);
@@ -493,10 +489,6 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
     const SOURCES: [&str; 5] = ["am-eu", "am-us", "am-ap", "pd-core", "pd-edge"];
     let theme = theme()?;
     let keymap = keymap()?;
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let now = origin();
     let mut state = State::new(now, "bench", "bench");
     state.sources.list = SOURCES
@@ -521,14 +513,14 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
         drop(update(&mut state, poll(n)));
     }
     screen
-        .present(&mut term, &state, &view)
+        .present(&mut term, &Ctx::new(&state, &theme, &keymap))
         .map_err(|e| e.to_string())?;
     let mut timed = |action: Action, state: &mut State| -> Res<(Duration, Duration)> {
         let cpu = thread_cpu();
         let t = Instant::now();
         let fx = update(state, action);
         screen
-            .present(&mut term, state, &view)
+            .present(&mut term, &Ctx::new(state, &theme, &keymap))
             .map_err(|e| e.to_string())?;
         let d = (t.elapsed(), thread_cpu().saturating_sub(cpu));
         // Freed outside the measure, as the app frees on its blocking pool.

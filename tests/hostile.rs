@@ -20,7 +20,7 @@ use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
 use oncall_cockpit::domain::Incident;
 use oncall_cockpit::state::{update, State};
-use oncall_cockpit::ui::{self, View};
+use oncall_cockpit::ui::{self, Ctx};
 use pty::*;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -332,12 +332,9 @@ fn draw(state: &State, w: u16, h: u16) -> Buffer {
     .expect("valid theme");
     let keymap = Keymap::parse("default", Keymap::builtin("default").expect("built-in"))
         .expect("valid keymap");
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    term.draw(|f| ui::draw(f, state, &view)).expect("draw");
+    term.draw(|f| ui::draw(f, &Ctx::new(state, &theme, &keymap)))
+        .expect("draw");
     term.backend().buffer().clone()
 }
 

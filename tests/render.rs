@@ -7,11 +7,11 @@ use common::drill_state;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
 use oncall_cockpit::config::keymap::Keymap;
-use oncall_cockpit::config::theme::Theme;
+use oncall_cockpit::config::theme::{Role, Theme};
 use oncall_cockpit::domain::event::BackendEvent;
-use oncall_cockpit::domain::{Incident, IncidentType};
+use oncall_cockpit::domain::{Incident, IncidentType, Sev};
 use oncall_cockpit::state::{update, State};
-use oncall_cockpit::ui::{self, View};
+use oncall_cockpit::ui::{self, Ctx};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -32,11 +32,8 @@ fn keymap() -> Keymap {
 fn render_with(state: &State, w: u16, h: u16, theme: &Theme) -> Buffer {
     let keymap = keymap();
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let view = View {
-        theme,
-        keymap: &keymap,
-    };
-    term.draw(|f| ui::draw(f, state, &view)).expect("draw");
+    term.draw(|f| ui::draw(f, &Ctx::new(state, theme, &keymap)))
+        .expect("draw");
     term.backend().buffer().clone()
 }
 
@@ -192,6 +189,62 @@ fn every_builtin_theme_renders_the_main_screen() {
     }
 }
 
+/// SEV badges (header and list) are drawn in the style their theme file gives `sev1`…`sev4`:
+/// in every built-in theme, and in a user file that restyles one SEV.
+#[test]
+fn sev_badges_take_their_look_from_the_theme_file() {
+    let s = drill_state(15);
+    let mut themes: Vec<(String, Theme)> = Theme::builtin_names()
+        .iter()
+        .map(|n| (n.to_string(), theme(n)))
+        .collect();
+    let user = Theme::overlay(
+        &theme("default"),
+        "user.toml",
+        "sev2 = { fg = \"#123456\", bg = \"#654321\", italic = true }\n",
+    )
+    .expect("valid overlay");
+    themes.push(("user sev2".into(), user));
+    for (name, t) in &themes {
+        let (w, h) = (100u16, 30u16);
+        let buf = render_with(&s, w, h, t);
+        let mut seen = [0usize; 4];
+        for y in 0..h {
+            // The selected row's cells give way to the selection's colours.
+            if y == 3 {
+                continue;
+            }
+            let row: Vec<&str> = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+            for x in 0..w.saturating_sub(4) {
+                let at = usize::from(x);
+                let Some(n) = (row[at..at + 3] == ["S", "E", "V"])
+                    .then(|| row[at + 3].parse::<usize>().ok())
+                    .flatten()
+                    .filter(|n| (1..=4).contains(n))
+                else {
+                    continue;
+                };
+                let want = t.style(Role::sev(Sev::from_number(n as u8).expect("1..=4")));
+                let cell = &buf[(x, y)];
+                if let Some(fg) = want.fg {
+                    assert_eq!(cell.fg, fg, "{name}: SEV{n} at {x},{y}");
+                }
+                if let Some(bg) = want.bg {
+                    assert_eq!(cell.bg, bg, "{name}: SEV{n} at {x},{y}");
+                }
+                assert!(
+                    cell.modifier.contains(want.add_modifier),
+                    "{name}: SEV{n} at {x},{y}: {:?} lacks {:?}",
+                    cell.modifier,
+                    want.add_modifier
+                );
+                seen[n - 1] += 1;
+            }
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{name}: badges seen {seen:?}");
+    }
+}
+
 #[test]
 fn without_a_metrics_source_the_signal_pane_says_how_to_add_one() {
     use oncall_cockpit::state::{SourceRole, SourceStatus};
@@ -245,12 +298,12 @@ fn the_terminal_is_written_only_when_the_screen_changes() {
     let mut term =
         Terminal::with_options(CrosstermBackend::new(wire.clone()), options).expect("terminal");
     let (theme, keymap) = (theme("default"), keymap());
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let mut screen = Screen::default();
-    let mut present = |s: &State| screen.present(&mut term, s, &view).expect("present");
+    let mut present = |s: &State| {
+        screen
+            .present(&mut term, &Ctx::new(s, &theme, &keymap))
+            .expect("present")
+    };
 
     assert!(present(&s), "the first frame is drawn");
     let full = wire.len();
@@ -397,10 +450,6 @@ fn check_terminal_against_frames(w: u16, h: u16) {
         let mut term =
             Terminal::with_options(CrosstermBackend::new(wire.clone()), options).expect("term");
         let (theme, keymap) = (theme("default"), keymap());
-        let view = View {
-            theme: &theme,
-            keymap: &keymap,
-        };
         let mut screen = Screen::default();
         let mut parser = vt100::Parser::new(h, w, 0);
         let mut fed = 0;
@@ -420,7 +469,9 @@ fn check_terminal_against_frames(w: u16, h: u16) {
             if let Some(a) = step {
                 update(state, a);
             }
-            screen.present(&mut term, state, &view).expect("present");
+            screen
+                .present(&mut term, &Ctx::new(state, &theme, &keymap))
+                .expect("present");
             let bytes = wire.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
             parser.process(&bytes[fed..]);
             fed = bytes.len();

@@ -9,6 +9,7 @@
 //! every colour without touching UI code.
 
 use super::error::{parse_document, value_kind, ConfigError, Raw};
+use crate::domain::Sev;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use std::str::FromStr;
@@ -128,6 +129,17 @@ impl Role {
             Role::Pending => "pending",
             Role::ReadOnly => "read_only",
             Role::Filter => "filter",
+        }
+    }
+
+    /// The badge role of a SEV: each SEV's look comes from the theme file, never from a
+    /// widget.
+    pub fn sev(sev: Sev) -> Role {
+        match sev {
+            Sev::Sev1 => Role::Sev1,
+            Sev::Sev2 => Role::Sev2,
+            Sev::Sev3 => Role::Sev3,
+            Sev::Sev4 => Role::Sev4,
         }
     }
 

@@ -3,8 +3,7 @@
 //! and the full-screen describe view, which scrolls through all of them.
 
 use super::format::{age, countdown};
-use super::header::sev_role;
-use super::{first_key, pane, View};
+use super::{first_key, pane, Ctx};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
@@ -71,13 +70,13 @@ impl<'a> Lines<'a> {
 pub fn lines<'a>(
     state: &State,
     inc: &Incident,
-    view: Option<&View>,
+    ctx: Option<&Ctx>,
     width: usize,
     full: bool,
 ) -> Vec<Line<'a>> {
-    let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
+    let style = |role: Role| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
     let key = |a: Action| {
-        view.map(|v| first_key(v, Mode::Normal, &a))
+        ctx.map(|c| first_key(c, Mode::Normal, &a))
             .unwrap_or_else(|| "_".into())
     };
     let muted = style(Role::Muted);
@@ -90,7 +89,7 @@ pub fn lines<'a>(
     l.text(
         Some(Span::styled(
             format!("{} ", inc.sev),
-            style(sev_role(inc.sev)),
+            style(Role::sev(inc.sev)),
         )),
         inc.title.as_str(),
         base,
@@ -244,8 +243,9 @@ pub fn source_doubt(state: &State, source: &str) -> Option<String> {
         .map(|s| format!("{source} STALE · {}", data_age(s)))
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let Some(inc) = state.selected() else {
         let block = pane(" Detail ".into(), theme);
         let inner = block.inner(area);
@@ -262,7 +262,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let block = pane(format!(" {} ", inc.id), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let mut lines = lines(state, inc, Some(view), usize::from(inner.width), false);
+    let mut lines = lines(state, inc, Some(ctx), usize::from(inner.width), false);
     let rows = usize::from(inner.height);
     if lines.len() > rows && rows > 0 {
         // What does not fit is one key away, and the pane says so instead of ending mid-way.
@@ -271,7 +271,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         lines.push(Line::from(vec![
             Span::styled(format!("… {more} more lines: "), theme.style(Role::Muted)),
             Span::styled(
-                first_key(view, Mode::Normal, &Action::Describe),
+                first_key(ctx, Mode::Normal, &Action::Describe),
                 theme.style(Role::Key),
             ),
             Span::styled(" shows them all", theme.style(Role::Muted)),

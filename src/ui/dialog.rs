@@ -2,7 +2,7 @@
 //! the screen allows: the warnings and the key hints are always drawn, and what does not fit
 //! of a long text (a 100,000-character alert title) is scrolled to, never cut off silently.
 
-use super::{centered, first_key, key_hints, scroll_hint, View};
+use super::{centered, first_key, key_hints, scroll_hint, Ctx};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
@@ -22,16 +22,16 @@ const BODY_MAX: usize = 6;
 /// Lines of the question shown above a runbook answer being typed.
 const QUESTION_MAX: usize = 3;
 
-fn boxed<'a>(title: &str, danger: bool, view: &View) -> Block<'a> {
+fn boxed<'a>(title: &str, danger: bool, ctx: &Ctx) -> Block<'a> {
     let role = if danger {
         Role::DialogDanger
     } else {
         Role::Dialog
     };
     Block::bordered()
-        .title(Line::styled(format!(" {title} "), view.theme.style(role)))
-        .border_style(view.theme.style(role))
-        .style(view.theme.style(Role::Dialog))
+        .title(Line::styled(format!(" {title} "), ctx.theme.style(role)))
+        .border_style(ctx.theme.style(role))
+        .style(ctx.theme.style(Role::Dialog))
 }
 
 /// Where everything of a confirmation goes in a screen of `area`.
@@ -85,10 +85,10 @@ pub fn confirm_max_scroll(c: &Confirm, (w, h): (u16, u16)) -> usize {
     ConfirmGeometry::new(Rect::new(0, 0, w, h), c).max_scroll()
 }
 
-pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
+pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, ctx: &Ctx) {
     let g = ConfirmGeometry::new(area, c);
     frame.render_widget(Clear, g.rect);
-    let block = boxed(&c.title, c.danger, view);
+    let block = boxed(&c.title, c.danger, ctx);
     let inner = block.inner(g.rect);
     frame.render_widget(block, g.rect);
     let first = c.scroll.min(g.max_scroll());
@@ -99,23 +99,23 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
         .take(g.body_rows)
         .map(|(i, r)| Line::raw(c.lines[*i][r.clone()].to_string()))
         .collect();
-    if let Some(hint) = scroll_hint(view, Mode::Dialog, first, g.body_rows, g.body.len()) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Dialog, first, g.body_rows, g.body.len()) {
         lines.push(hint);
     }
     for w in &g.warnings {
-        lines.push(Line::styled(w.clone(), view.theme.style(Role::Warn)));
+        lines.push(Line::styled(w.clone(), ctx.theme.style(Role::Warn)));
     }
     lines.push(Line::raw(""));
     // Only the explicit yes key confirms: enter alone must never fire a kill switch.
     lines.push(key_hints(
-        view,
+        ctx,
         Mode::Dialog,
         &[(Action::Confirm, "yes, do it"), (Action::Cancel, "cancel")],
     ));
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
+pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, ctx: &Ctx) {
     // As wide as its longest label and detail (a segment name is what is being chosen), within
     // the screen.
     let widest = p
@@ -129,7 +129,7 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
     let w = (widest.clamp(60, 120) as u16).min(area.width.saturating_sub(2));
     let rect = centered(area, w, p.items.len() as u16 + 3);
     frame.render_widget(Clear, rect);
-    let block = boxed(&p.title, false, view);
+    let block = boxed(&p.title, false, ctx);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [list, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
@@ -155,12 +155,12 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
                 Span::raw(marker),
                 Span::styled(
                     format!("{label}{}", " ".repeat(pad)),
-                    view.theme.style(Role::Base),
+                    ctx.theme.style(Role::Base),
                 ),
-                Span::styled(fit(&item.detail, detail_w), view.theme.style(Role::Muted)),
+                Span::styled(fit(&item.detail, detail_w), ctx.theme.style(Role::Muted)),
             ]);
             if i == p.cursor {
-                line.style(view.theme.style(Role::Selected))
+                line.style(ctx.theme.style(Role::Selected))
             } else {
                 line
             }
@@ -169,7 +169,7 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
     frame.render_widget(Paragraph::new(lines), list);
     frame.render_widget(
         Paragraph::new(key_hints(
-            view,
+            ctx,
             Mode::Dialog,
             &[
                 (Action::Down, "move"),
@@ -187,9 +187,9 @@ pub fn text(
     purpose: &TextPurpose,
     question: Option<&str>,
     editor: &TextArea,
-    view: &View,
+    ctx: &Ctx,
 ) {
-    let theme = view.theme;
+    let theme = ctx.theme;
     let title = match purpose {
         TextPurpose::Filter => "Filter incidents".to_string(),
         TextPurpose::Note(id) => format!("Note on {id}"),
@@ -224,7 +224,7 @@ pub fn text(
         _ => centered(area, 72, 2 + question.len() as u16 + editor_rows),
     };
     frame.render_widget(Clear, rect);
-    let key = |a: Action| first_key(view, Mode::Text, &a);
+    let key = |a: Action| first_key(ctx, Mode::Text, &a);
     let mut hints = format!(
         "{title} · {} done · {} cancel · {} clear",
         key(Action::Submit),
@@ -234,7 +234,7 @@ pub fn text(
     if matches!(purpose, TextPurpose::Note(_)) {
         hints.push_str(&format!(" · {} new line", key(Action::NewLine)));
     }
-    let block = boxed(&hints, false, view).border_style(theme.style(Role::Filter));
+    let block = boxed(&hints, false, ctx).border_style(theme.style(Role::Filter));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [q_area, e_area] = Layout::vertical([

@@ -4,7 +4,7 @@
 //! keys alone).
 
 use super::format::fit;
-use super::{scroll_hint, View};
+use super::{scroll_hint, Ctx};
 use crate::action::Action;
 use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Role;
@@ -106,8 +106,9 @@ pub fn max_scroll(state: &State) -> usize {
     rows.saturating_sub(visible)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let rect = area;
     let block = Block::bordered()
         .title(Line::styled(
@@ -119,7 +120,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
-    let entries = entries(view.keymap);
+    let entries = entries(ctx.keymap);
     let shape = shape(&entries);
     let (cols, rows, visible) = layout(inner, shape);
     let first = state.help_scroll.min(rows.saturating_sub(visible));
@@ -160,7 +161,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         };
         frame.render_widget(Paragraph::new(lines), col);
     }
-    if let Some(hint) = scroll_hint(view, Mode::Normal, first, visible, rows) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Normal, first, visible, rows) {
         let y = inner.y + visible as u16;
         if y < inner.bottom() {
             frame.render_widget(

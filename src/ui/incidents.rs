@@ -1,8 +1,7 @@
 //! The incident list: the row at the top is the one to act on.
 
 use super::format::{age, countdown, fit};
-use super::header::sev_role;
-use super::{first_key, pane, View};
+use super::{first_key, pane, Ctx};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
@@ -68,8 +67,9 @@ fn on_row(span: Span<'static>, row: Style, selected: bool) -> Span<'static> {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let open: usize = state.incidents.open_by_sev.iter().sum();
     let mut title = format!(" Incidents {open} open ");
     // Past a source's cap on incidents or its pages per poll: never silently fewer.
@@ -106,7 +106,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     // Page-wise scrolling: deterministic from the cursor alone, so rendering keeps no state.
     let first = (state.incidents.cursor / rows_fit) * rows_fit;
     let title_width = (inner.width as usize).saturating_sub(4 + 9 + 14 + 8 + 6 + 7 + 6);
-    let resolve_key = first_key(view, Mode::Normal, &Action::Resolve);
+    let resolve_key = first_key(ctx, Mode::Normal, &Action::Resolve);
     let flashing = state
         .incidents
         .new_sev1
@@ -166,10 +166,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
                     .collect::<Vec<_>>(),
             );
             Row::new(vec![
-                Cell::from(Span::styled(
-                    format!("{}", inc.sev),
-                    theme.style(sev_role(inc.sev)),
-                )),
+                Cell::from(Span::styled(format!("{}", inc.sev), ctx.sev(inc.sev))),
                 Cell::from(inc.kind.short()),
                 Cell::from(fit(inc.feature.as_str(), 14)),
                 cell(status),

@@ -1,19 +1,19 @@
 //! The runbook walkthrough overlay.
 
 use super::format::fit;
-use super::{centered, first_key, key_hints, View};
+use super::{centered, first_key, key_hints, Ctx};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
 use crate::domain::text::wrap;
-use crate::state::State;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Gauge, Paragraph};
 use ratatui::Frame;
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, id: &str, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let Some(session) = state.runbooks.get(id) else {
         return;
     };
@@ -52,7 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
         gauge,
     );
     let width = body.width as usize;
-    let edit_key = first_key(view, Mode::Runbook, &Action::EditAnswer);
+    let edit_key = first_key(ctx, Mode::Runbook, &Action::EditAnswer);
     let mut lines = Vec::new();
     let mut cursor_end = 0;
     for (i, (q, a)) in session.questions.iter().zip(&session.answers).enumerate() {
@@ -126,5 +126,5 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
         (Action::EditAnswer, "edit"),
         (Action::Back, "close"),
     ];
-    frame.render_widget(Paragraph::new(key_hints(view, Mode::Runbook, &hints)), foot);
+    frame.render_widget(Paragraph::new(key_hints(ctx, Mode::Runbook, &hints)), foot);
 }

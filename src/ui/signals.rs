@@ -1,7 +1,7 @@
 //! The signal pane: every AI signal of one feature, newest on the right, with its threshold.
 
 use super::sparkline::ThresholdSparkline;
-use super::{first_key, pane, View};
+use super::{first_key, pane, Ctx};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
@@ -31,8 +31,9 @@ fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
         .collect()
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let feature = state.shown_feature();
     let stale = state
         .sources
@@ -48,7 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     if state.signals.pinned.is_some() {
         title.push_str(&format!(
             "PINNED ({} unpins) ",
-            first_key(view, Mode::Normal, &Action::Back)
+            first_key(ctx, Mode::Normal, &Action::Back)
         ));
     }
     if let Some(info) = feature.as_ref().and_then(|f| state.feature_info(f)) {

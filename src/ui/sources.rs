@@ -3,7 +3,7 @@
 //! what gets cut off).
 
 use super::format::age;
-use super::{first_key, scroll_hint, View};
+use super::{first_key, scroll_hint, Ctx};
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::Role;
@@ -37,8 +37,8 @@ pub fn rank(s: &SourceStatus, state: &State) -> u8 {
     }
 }
 
-fn content<'a>(state: &State, view: Option<&View>, width: usize) -> Vec<Line<'a>> {
-    let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
+fn content<'a>(state: &State, ctx: Option<&Ctx>, width: usize) -> Vec<Line<'a>> {
+    let style = |role: Role| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
     let mut sorted: Vec<&SourceStatus> = state.sources.list.iter().collect();
     sorted.sort_by_key(|s| rank(s, state));
     let mut out = Vec::new();
@@ -100,9 +100,10 @@ pub fn max_scroll(state: &State) -> usize {
         .saturating_sub(usize::from(area.height))
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: usize, view: &View) {
-    let theme = view.theme;
-    let back = first_key(view, Mode::Normal, &Action::Back);
+pub fn render(frame: &mut Frame, area: Rect, scroll: usize, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
+    let back = first_key(ctx, Mode::Normal, &Action::Back);
     let block = Block::bordered()
         .title(Line::styled(
             format!(" Sources · {back} back "),
@@ -113,13 +114,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: usize, view:
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
     let text = body(area);
-    let lines = content(state, Some(view), usize::from(text.width));
+    let lines = content(state, Some(ctx), usize::from(text.width));
     let rows = usize::from(text.height);
     let first = scroll.min(lines.len().saturating_sub(rows));
     let total = lines.len();
     let shown: Vec<Line> = lines.into_iter().skip(first).take(rows).collect();
     frame.render_widget(Paragraph::new(shown), text);
-    if let Some(hint) = scroll_hint(view, Mode::Normal, first, rows, total) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Normal, first, rows, total) {
         frame.render_widget(
             Paragraph::new(hint),
             Rect {

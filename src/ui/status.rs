@@ -7,8 +7,8 @@ const ERROR_MIN: usize = 24;
 use crate::action::Action;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Role, Theme};
-use crate::state::{FlashLevel, Operation, State};
-use crate::ui::{first_key, View};
+use crate::state::{FlashLevel, Operation};
+use crate::ui::{first_key, Ctx};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -31,8 +31,9 @@ const HINTS: [(Action, &str); 12] = [
     (Action::Sources, "sources"),
 ];
 
-fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
-    let key = |a: &Action| view.keymap.keys_for(Mode::Normal, a).into_iter().next();
+fn hints<'a>(ctx: &Ctx, theme: &Theme, width: usize) -> Vec<Span<'a>> {
+    let state = ctx.state;
+    let key = |a: &Action| ctx.keymap.keys_for(Mode::Normal, a).into_iter().next();
     let help = key(&Action::Help).map(|k| (k, "help"));
     let reserved = help
         .as_ref()
@@ -63,8 +64,9 @@ fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Spa
 /// sources first, then stale ones, then every healthy one in a single `● a, b ok`. What does not
 /// fit becomes `+N more · s sources`, which opens the view with every source and its whole
 /// error, so no source is ever silently off screen.
-fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
-    let theme = view.theme;
+fn source_spans<'a>(ctx: &Ctx, width: usize) -> Vec<Span<'a>> {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let mut names: Vec<&str> = Vec::new();
     for s in &state.sources.list {
         if !names.contains(&s.name.as_str()) {
@@ -113,7 +115,7 @@ fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
         room = room.saturating_sub(width_of(&text));
         spans.push(Span::styled(text, theme.style(Role::Pending)));
     }
-    let sources_key = first_key(view, Mode::Normal, &Action::Sources);
+    let sources_key = first_key(ctx, Mode::Normal, &Action::Sources);
     let total = entries.len();
     for (n, (text, role)) in entries.into_iter().enumerate() {
         let left = total - n - 1;
@@ -166,8 +168,9 @@ fn width_of(s: &str) -> usize {
     crate::domain::text::width(s)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let first = match &state.flash {
         Some(f) => {
             let role = match f.level {
@@ -183,8 +186,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
                 theme.style(role),
             )
         }
-        None => Line::from(hints(state, view, theme, area.width as usize)),
+        None => Line::from(hints(ctx, theme, area.width as usize)),
     };
-    let second = Line::from(source_spans(state, view, area.width as usize));
+    let second = Line::from(source_spans(ctx, area.width as usize));
     frame.render_widget(Paragraph::new(vec![first, second]), area);
 }
