@@ -172,7 +172,7 @@ fn ring_bell() {
 
 pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {
     match keymap.action_for(mode, key) {
-        Some(a) => Some(a),
+        Some(name) => Some(Action::from(name)),
         None if mode == Mode::Text => Some(Action::TextInput(*key)),
         None => None,
     }

@@ -7,7 +7,7 @@ use common::drill_state;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
 use oncall_cockpit::config::keymap::Keymap;
-use oncall_cockpit::config::theme::{Role, Theme};
+use oncall_cockpit::config::theme::{Theme, ThemeRole};
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{Incident, IncidentType, Sev};
 use oncall_cockpit::state::{update, State};
@@ -224,7 +224,7 @@ fn sev_badges_take_their_look_from_the_theme_file() {
                 else {
                     continue;
                 };
-                let want = t.style(Role::sev(Sev::from_number(n as u8).expect("1..=4")));
+                let want = t.style(ThemeRole::sev(Sev::from_number(n as u8).expect("1..=4")));
                 let cell = &buf[(x, y)];
                 if let Some(fg) = want.fg {
                     assert_eq!(cell.fg, fg, "{name}: SEV{n} at {x},{y}");
@@ -596,7 +596,7 @@ fn recovered_incidents_are_demoted_and_suggest_resolve() {
         .collect();
     let (y, last) = rows.last().copied().expect("rows");
     assert!(last.contains("recovered — R to resolve"), "{out}");
-    let overdue = theme("default").style(oncall_cockpit::config::theme::Role::Overdue);
+    let overdue = theme("default").style(oncall_cockpit::config::theme::ThemeRole::Overdue);
     let loud = (0..buf.area.width).any(|x| buf[(x, y)].fg == overdue.fg.unwrap_or_default());
     assert!(
         !loud,
@@ -617,7 +617,7 @@ fn high_contrast_selected_row_is_readable() {
         .lines()
         .position(|l| l.contains("│SEV1"))
         .expect("the selected SEV1 row") as u16;
-    let selected = hc.style(oncall_cockpit::config::theme::Role::Selected);
+    let selected = hc.style(oncall_cockpit::config::theme::ThemeRole::Selected);
     for x in 6..99 {
         let cell = &buf[(x, y)];
         if cell.bg == selected.bg.unwrap_or_default() && cell.symbol() != " " {

@@ -3,7 +3,7 @@
 //! operation refuses for the same reasons in the same words.
 
 use super::State;
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::domain::command::IncidentOp;
 use crate::domain::{FeatureInfo, Incident};
 use std::fmt;
@@ -56,21 +56,21 @@ impl Operation {
         }
     }
 
-    /// The operation a key's action performs, if it is one.
-    pub fn of(action: &Action) -> Option<Operation> {
+    /// The operation a key performs, if it is one.
+    pub fn of(action: ActionName) -> Option<Operation> {
         Some(match action {
-            Action::Ack => Operation::Ack,
-            Action::Escalate => Operation::Escalate,
-            Action::Note => Operation::Note,
-            Action::Resolve => Operation::Resolve,
-            Action::Rollback => Operation::Rollback,
-            Action::KillSwitch => Operation::KillSwitch,
-            Action::Page => Operation::Page,
-            Action::Retry => Operation::Retry,
-            Action::Runbook => Operation::Runbook,
-            Action::Describe => Operation::Describe,
-            Action::Export => Operation::Export,
-            Action::ConfirmAnswer | Action::EditAnswer => Operation::RecordAnswer,
+            ActionName::Ack => Operation::Ack,
+            ActionName::Escalate => Operation::Escalate,
+            ActionName::Note => Operation::Note,
+            ActionName::Resolve => Operation::Resolve,
+            ActionName::Rollback => Operation::Rollback,
+            ActionName::KillSwitch => Operation::KillSwitch,
+            ActionName::Page => Operation::Page,
+            ActionName::Retry => Operation::Retry,
+            ActionName::Runbook => Operation::Runbook,
+            ActionName::Describe => Operation::Describe,
+            ActionName::Export => Operation::Export,
+            ActionName::ConfirmAnswer | ActionName::EditAnswer => Operation::RecordAnswer,
             _ => return None,
         })
     }

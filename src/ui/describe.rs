@@ -3,9 +3,9 @@
 //! of reach at 80x24.
 
 use super::{detail, first_key, scroll_hint, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::state::State;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -36,14 +36,14 @@ pub fn max_scroll(state: &State, id: &str) -> usize {
 pub fn render(frame: &mut Frame, area: Rect, id: &str, scroll: usize, ctx: &Ctx) {
     let state = ctx.state;
     let theme = ctx.theme;
-    let back = first_key(ctx, Mode::Normal, &Action::Back);
+    let back = first_key(ctx, Mode::Normal, ActionName::Back);
     let block = Block::bordered()
         .title(Line::styled(
             format!(" {id} · {back} back "),
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Base));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Base));
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
     let text = body(area);
@@ -51,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, id: &str, scroll: usize, ctx: &Ctx)
         frame.render_widget(
             Paragraph::new(Line::styled(
                 format!("{id} is no longer reported by its source."),
-                theme.style(Role::Muted),
+                theme.style(ThemeRole::Muted),
             )),
             text,
         );

@@ -4,9 +4,9 @@
 
 use super::format::{age, countdown};
 use super::{first_key, pane, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::command::{Command, IncidentOp};
 use crate::domain::text::wrap;
 use crate::domain::{FeatureInfo, Incident};
@@ -65,7 +65,7 @@ impl<'a> Lines<'a> {
 }
 
 /// Every line about `inc` at `width` columns. `full` adds each runbook answer (the pane shows
-/// only the progress). Without a view the lines are only counted (to bound scrolling): no
+/// only the progress). Without a render context the lines are only counted (to bound scrolling): no
 /// styles, and a one-column stand-in for key names.
 pub fn lines<'a>(
     state: &State,
@@ -74,13 +74,13 @@ pub fn lines<'a>(
     width: usize,
     full: bool,
 ) -> Vec<Line<'a>> {
-    let style = |role: Role| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
-    let key = |a: Action| {
-        ctx.map(|c| first_key(c, Mode::Normal, &a))
+    let style = |role: ThemeRole| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
+    let key = |a: ActionName| {
+        ctx.map(|c| first_key(c, Mode::Normal, a))
             .unwrap_or_else(|| "_".into())
     };
-    let muted = style(Role::Muted);
-    let base = style(Role::Base);
+    let muted = style(ThemeRole::Muted);
+    let base = style(ThemeRole::Base);
     let mut l = Lines {
         out: Vec::new(),
         width: width.max(LABEL + 1),
@@ -89,7 +89,7 @@ pub fn lines<'a>(
     l.text(
         Some(Span::styled(
             format!("{} ", inc.sev),
-            style(Role::sev(inc.sev)),
+            style(ThemeRole::sev(inc.sev)),
         )),
         inc.title.as_str(),
         base,
@@ -103,7 +103,7 @@ pub fn lines<'a>(
         _ if !inc.firing && inc.is_open() => format!(
             "{} · recovered: the signal is back within its threshold · {} to resolve",
             inc.status.short(),
-            key(Action::Resolve)
+            key(ActionName::Resolve)
         ),
         (Some(by), _) => format!("{} by {by}", inc.status.short()),
         (None, Some(s)) if s < 0 => {
@@ -129,7 +129,7 @@ pub fn lines<'a>(
         base,
     );
     if let Some(doubt) = source_doubt(state, &inc.source) {
-        l.field("source", &doubt, style(Role::Stale));
+        l.field("source", &doubt, style(ThemeRole::Stale));
     }
     // Before the evidence: at 80x24 the evidence fills the pane, and what the levers are set
     // to decides the next move.
@@ -139,7 +139,7 @@ pub fn lines<'a>(
     for e in &inc.evidence {
         l.field("evidence", e.as_str(), base);
     }
-    l.field("contain", inc.kind.containment(), style(Role::Key));
+    l.field("contain", inc.kind.containment(), style(ThemeRole::Key));
     for ((source, op), why) in &state.sources.unsupported {
         if *source == inc.source {
             l.field("n/a", &format!("{op}: {why}"), muted);
@@ -169,7 +169,7 @@ pub fn lines<'a>(
     }
     let notes = notes(state, inc);
     if !notes.is_empty() {
-        l.heading("notes from this cockpit", style(Role::Header));
+        l.heading("notes from this cockpit", style(ThemeRole::Header));
         for (at, status, text) in notes {
             for (n, line) in text.lines().enumerate() {
                 let head = if n == 0 {
@@ -181,7 +181,7 @@ pub fn lines<'a>(
             }
         }
     }
-    l.heading("timeline", style(Role::Header));
+    l.heading("timeline", style(ThemeRole::Header));
     // Newest first: at 80x24 only the latest few entries fit.
     for t in inc.timeline.iter().rev() {
         l.text(
@@ -253,7 +253,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "Select an incident.",
-                theme.style(Role::Muted),
+                theme.style(ThemeRole::Muted),
             )),
             inner,
         );
@@ -269,12 +269,15 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let more = lines.len() - (rows - 1);
         lines.truncate(rows - 1);
         lines.push(Line::from(vec![
-            Span::styled(format!("… {more} more lines: "), theme.style(Role::Muted)),
             Span::styled(
-                first_key(ctx, Mode::Normal, &Action::Describe),
-                theme.style(Role::Key),
+                format!("… {more} more lines: "),
+                theme.style(ThemeRole::Muted),
             ),
-            Span::styled(" shows them all", theme.style(Role::Muted)),
+            Span::styled(
+                first_key(ctx, Mode::Normal, ActionName::Describe),
+                theme.style(ThemeRole::Key),
+            ),
+            Span::styled(" shows them all", theme.style(ThemeRole::Muted)),
         ]));
     }
     frame.render_widget(Paragraph::new(lines), inner);

@@ -3,9 +3,9 @@
 //! of a long text (a 100,000-character alert title) is scrolled to, never cut off silently.
 
 use super::{centered, first_key, key_hints, scroll_hint, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::{fit, width, wrap};
 use crate::state::{Confirm, Picker, TextPurpose};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -24,14 +24,14 @@ const QUESTION_MAX: usize = 3;
 
 fn boxed<'a>(title: &str, danger: bool, ctx: &Ctx) -> Block<'a> {
     let role = if danger {
-        Role::DialogDanger
+        ThemeRole::DialogDanger
     } else {
-        Role::Dialog
+        ThemeRole::Dialog
     };
     Block::bordered()
         .title(Line::styled(format!(" {title} "), ctx.theme.style(role)))
         .border_style(ctx.theme.style(role))
-        .style(ctx.theme.style(Role::Dialog))
+        .style(ctx.theme.style(ThemeRole::Dialog))
 }
 
 /// Where everything of a confirmation goes in a screen of `area`.
@@ -103,14 +103,17 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, ctx: &Ctx) {
         lines.push(hint);
     }
     for w in &g.warnings {
-        lines.push(Line::styled(w.clone(), ctx.theme.style(Role::Warn)));
+        lines.push(Line::styled(w.clone(), ctx.theme.style(ThemeRole::Warn)));
     }
     lines.push(Line::raw(""));
     // Only the explicit yes key confirms: enter alone must never fire a kill switch.
     lines.push(key_hints(
         ctx,
         Mode::Dialog,
-        &[(Action::Confirm, "yes, do it"), (Action::Cancel, "cancel")],
+        &[
+            (ActionName::Confirm, "yes, do it"),
+            (ActionName::Cancel, "cancel"),
+        ],
     ));
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -155,12 +158,15 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, ctx: &Ctx) {
                 Span::raw(marker),
                 Span::styled(
                     format!("{label}{}", " ".repeat(pad)),
-                    ctx.theme.style(Role::Base),
+                    ctx.theme.style(ThemeRole::Base),
                 ),
-                Span::styled(fit(&item.detail, detail_w), ctx.theme.style(Role::Muted)),
+                Span::styled(
+                    fit(&item.detail, detail_w),
+                    ctx.theme.style(ThemeRole::Muted),
+                ),
             ]);
             if i == p.cursor {
-                line.style(ctx.theme.style(Role::Selected))
+                line.style(ctx.theme.style(ThemeRole::Selected))
             } else {
                 line
             }
@@ -172,9 +178,9 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, ctx: &Ctx) {
             ctx,
             Mode::Dialog,
             &[
-                (Action::Down, "move"),
-                (Action::Select, "choose"),
-                (Action::Cancel, "cancel"),
+                (ActionName::Down, "move"),
+                (ActionName::Select, "choose"),
+                (ActionName::Cancel, "cancel"),
             ],
         )),
         foot,
@@ -224,17 +230,17 @@ pub fn text(
         _ => centered(area, 72, 2 + question.len() as u16 + editor_rows),
     };
     frame.render_widget(Clear, rect);
-    let key = |a: Action| first_key(ctx, Mode::Text, &a);
+    let key = |a: ActionName| first_key(ctx, Mode::Text, a);
     let mut hints = format!(
         "{title} · {} done · {} cancel · {} clear",
-        key(Action::Submit),
-        key(Action::Cancel),
-        key(Action::ClearText)
+        key(ActionName::Submit),
+        key(ActionName::Cancel),
+        key(ActionName::ClearText)
     );
     if matches!(purpose, TextPurpose::Note(_)) {
-        hints.push_str(&format!(" · {} new line", key(Action::NewLine)));
+        hints.push_str(&format!(" · {} new line", key(ActionName::NewLine)));
     }
-    let block = boxed(&hints, false, ctx).border_style(theme.style(Role::Filter));
+    let block = boxed(&hints, false, ctx).border_style(theme.style(ThemeRole::Filter));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [q_area, e_area] = Layout::vertical([
@@ -244,14 +250,14 @@ pub fn text(
     .areas(inner);
     let q_lines: Vec<Line> = question
         .into_iter()
-        .map(|l| Line::styled(l, theme.style(Role::Header)))
+        .map(|l| Line::styled(l, theme.style(ThemeRole::Header)))
         .collect();
     frame.render_widget(Paragraph::new(q_lines), q_area);
     // The editor lives in the state without colours; they come from the theme here.
     let mut styled = editor.clone();
-    styled.set_style(theme.style(Role::Dialog));
-    styled.set_cursor_line_style(theme.style(Role::Dialog));
-    styled.set_placeholder_style(theme.style(Role::Muted));
-    styled.set_selection_style(theme.style(Role::Selected));
+    styled.set_style(theme.style(ThemeRole::Dialog));
+    styled.set_cursor_line_style(theme.style(ThemeRole::Dialog));
+    styled.set_placeholder_style(theme.style(ThemeRole::Muted));
+    styled.set_selection_style(theme.style(ThemeRole::Selected));
     frame.render_widget(&styled, e_area);
 }

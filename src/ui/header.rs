@@ -1,7 +1,7 @@
 //! The header line: what the cockpit watches, read-only, open incidents per SEV, the clock.
 
 use super::Ctx;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::Sev;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -11,11 +11,14 @@ use ratatui::Frame;
 pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let (state, theme) = (ctx.state, ctx.theme);
     let mut spans = vec![
-        Span::styled(" oncall-cockpit ", theme.style(Role::Title)),
-        Span::styled(format!("{} ", state.banner), theme.style(Role::Muted)),
+        Span::styled(" oncall-cockpit ", theme.style(ThemeRole::Title)),
+        Span::styled(format!("{} ", state.banner), theme.style(ThemeRole::Muted)),
     ];
     if state.read_only {
-        spans.push(Span::styled(" READ-ONLY ", theme.style(Role::ReadOnly)));
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            theme.style(ThemeRole::ReadOnly),
+        ));
         spans.push(Span::raw(" "));
     }
     for (sev, n) in Sev::ALL.into_iter().zip(state.incidents.open_by_sev) {
@@ -29,7 +32,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     // Countdowns and ages carry the second-level urgency where it matters.
     let clock = Span::styled(
         state.now.format("%H:%MZ ").to_string(),
-        theme.style(Role::Muted),
+        theme.style(ThemeRole::Muted),
     );
     let [left, right] =
         Layout::horizontal([Constraint::Min(10), Constraint::Length(10)]).areas(area);

@@ -5,9 +5,9 @@
 
 use super::format::fit;
 use super::{scroll_hint, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::{Keymap, Mode};
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::width;
 use crate::state::State;
 use ratatui::layout::Rect;
@@ -45,7 +45,7 @@ pub fn entries(keymap: &Keymap) -> Vec<Entry> {
         });
         for (action, keys) in bindings {
             // Quit is listed once, with the incident list; repeating it per mode is noise.
-            if action == Action::Quit && mode != Mode::Normal {
+            if action == ActionName::Quit && mode != Mode::Normal {
                 continue;
             }
             out.push(Entry {
@@ -113,10 +113,10 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let block = Block::bordered()
         .title(Line::styled(
             " Help · esc closes ",
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Dialog));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Dialog));
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
@@ -138,16 +138,16 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .take(visible)
             .map(|e| {
                 if e.heading {
-                    Line::styled(fit(&e.keys, col_w), theme.style(Role::Header))
+                    Line::styled(fit(&e.keys, col_w), theme.style(ThemeRole::Header))
                 } else {
                     let keys = fit(&e.keys, keys_w);
                     let pad = keys_w.saturating_sub(width(&keys));
                     Line::from(vec![
                         Span::styled(
                             format!(" {keys}{} ", " ".repeat(pad)),
-                            theme.style(Role::Key),
+                            theme.style(ThemeRole::Key),
                         ),
-                        Span::styled(fit(&e.description, desc_w), theme.style(Role::Base)),
+                        Span::styled(fit(&e.description, desc_w), theme.style(ThemeRole::Base)),
                     ])
                 }
             })

@@ -2,9 +2,9 @@
 
 use super::format::{age, countdown, fit};
 use super::{first_key, pane, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::{Role, Theme};
+use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::command::Command;
 use crate::domain::{Incident, Status};
 use crate::state::{ActionStatus, State};
@@ -14,11 +14,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-fn status_role(s: Status) -> Role {
+fn status_role(s: Status) -> ThemeRole {
     match s {
-        Status::Triggered => Role::Triggered,
-        Status::Acknowledged => Role::Acknowledged,
-        Status::Resolved => Role::Resolved,
+        Status::Triggered => ThemeRole::Triggered,
+        Status::Acknowledged => ThemeRole::Acknowledged,
+        Status::Resolved => ThemeRole::Resolved,
     }
 }
 
@@ -45,10 +45,10 @@ fn recovered(inc: &Incident) -> bool {
 fn respond_cell(inc: &Incident, state: &State, theme: &Theme) -> Span<'static> {
     match inc.seconds_left(state.now) {
         // An overdue deadline on a recovered incident is not an emergency any more.
-        Some(s) if recovered(inc) => Span::styled(countdown(s), theme.style(Role::Muted)),
-        Some(s) if s < 0 => Span::styled(countdown(s), theme.style(Role::Overdue)),
-        Some(s) => Span::styled(countdown(s), theme.style(Role::Countdown)),
-        None => Span::styled("—", theme.style(Role::Muted)),
+        Some(s) if recovered(inc) => Span::styled(countdown(s), theme.style(ThemeRole::Muted)),
+        Some(s) if s < 0 => Span::styled(countdown(s), theme.style(ThemeRole::Overdue)),
+        Some(s) => Span::styled(countdown(s), theme.style(ThemeRole::Countdown)),
+        None => Span::styled("—", theme.style(ThemeRole::Muted)),
     }
 }
 
@@ -97,7 +97,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             "No incident matches the filter (esc clears it)."
         };
         frame.render_widget(
-            Paragraph::new(Line::styled(msg, theme.style(Role::Muted))),
+            Paragraph::new(Line::styled(msg, theme.style(ThemeRole::Muted))),
             inner,
         );
         return;
@@ -106,7 +106,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     // Page-wise scrolling: deterministic from the cursor alone, so rendering keeps no state.
     let first = (state.incidents.cursor / rows_fit) * rows_fit;
     let title_width = (inner.width as usize).saturating_sub(4 + 9 + 14 + 8 + 6 + 7 + 6);
-    let resolve_key = first_key(ctx, Mode::Normal, &Action::Resolve);
+    let resolve_key = first_key(ctx, Mode::Normal, ActionName::Resolve);
     let flashing = state
         .incidents
         .new_sev1
@@ -124,34 +124,34 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .map(|(pos, inc)| {
             let selected = pos == state.incidents.cursor;
             let base = if inc.status == Status::Resolved || recovered(inc) {
-                theme.style(Role::Muted)
+                theme.style(ThemeRole::Muted)
             } else {
-                theme.style(Role::Base)
+                theme.style(ThemeRole::Base)
             };
             let mut row_style = if selected {
-                base.patch(theme.style(Role::Selected))
+                base.patch(theme.style(ThemeRole::Selected))
             } else {
                 base
             };
             if flashing == Some(&inc.id) {
                 // A new SEV1 blinks in its badge's colours for a few seconds.
-                row_style = row_style.patch(theme.style(Role::Sev1));
+                row_style = row_style.patch(theme.style(ThemeRole::Sev1));
             }
             let cell = |span: Span<'static>| Cell::from(on_row(span, row_style, selected));
             let status = match pending_on(state, inc) {
-                Some(op) => Span::styled(format!("{op}…"), theme.style(Role::Pending)),
+                Some(op) => Span::styled(format!("{op}…"), theme.style(ThemeRole::Pending)),
                 None => Span::styled(inc.status.short(), theme.style(status_role(inc.status))),
             };
             // Marks go before the title, where the eye reads: data that may be stale, and a
             // recovered incident's next step.
             let mut marks = Vec::new();
             if state.source_in_doubt(&inc.source) {
-                marks.push(Span::styled("◌ STALE ", theme.style(Role::Stale)));
+                marks.push(Span::styled("◌ STALE ", theme.style(ThemeRole::Stale)));
             }
             if recovered(inc) {
                 marks.push(Span::styled(
                     format!("recovered — {resolve_key} to resolve · "),
-                    theme.style(Role::Muted),
+                    theme.style(ThemeRole::Muted),
                 ));
             }
             let used: usize = marks.iter().map(|m| m.width()).sum();
@@ -179,7 +179,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let header = Row::new([
         "SEV", "TYPE", "FEATURE", "STATUS", "AGE", "RESPOND", "TITLE",
     ])
-    .style(theme.style(Role::Header));
+    .style(theme.style(ThemeRole::Header));
     let widths = [
         Constraint::Length(4),
         Constraint::Length(9),

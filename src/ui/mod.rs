@@ -14,10 +14,10 @@ mod sources;
 pub mod sparkline;
 mod status;
 
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Keymap;
 use crate::config::keymap::Mode;
-use crate::config::theme::{Role, Theme};
+use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::{text, Sev, SignalKind};
 use crate::state::{Confirm, Overlay, State, TextPurpose, MIN_HEIGHT, MIN_WIDTH};
 use ratatui::buffer::Buffer;
@@ -48,13 +48,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// The theme's style for a role.
-    pub fn style(&self, role: Role) -> Style {
+    pub fn style(&self, role: ThemeRole) -> Style {
         self.theme.style(role)
     }
 
     /// The theme's style for a SEV badge.
     pub fn sev(&self, sev: Sev) -> Style {
-        self.theme.style(Role::sev(sev))
+        self.theme.style(ThemeRole::sev(sev))
     }
 }
 
@@ -90,7 +90,10 @@ fn scrub(buf: &mut Buffer) {
 fn draw_panes(frame: &mut Frame, ctx: &Ctx) {
     let state = ctx.state;
     let area = frame.area();
-    frame.render_widget(Block::default().style(ctx.theme.style(Role::Base)), area);
+    frame.render_widget(
+        Block::default().style(ctx.theme.style(ThemeRole::Base)),
+        area,
+    );
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         // Help is the one thing that still works, so it is the one thing still drawn.
         if matches!(state.overlay, Overlay::Help) {
@@ -161,24 +164,24 @@ fn too_small(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let state = ctx.state;
     let theme = ctx.theme;
     let mut msg = vec![
-        Line::styled("terminal too small", theme.style(Role::Warn)),
+        Line::styled("terminal too small", theme.style(ThemeRole::Warn)),
         Line::styled(
             format!(
                 "{}x{} — need {MIN_WIDTH}x{MIN_HEIGHT}",
                 area.width, area.height
             ),
-            theme.style(Role::Muted),
+            theme.style(ThemeRole::Muted),
         ),
         Line::styled(
             "keys are ignored until it is bigger, except",
-            theme.style(Role::Muted),
+            theme.style(ThemeRole::Muted),
         ),
     ];
-    let mut keys = vec![(Action::Quit, "quit")];
+    let mut keys = vec![(ActionName::Quit, "quit")];
     // Help opens only over the list: a dialog left open keeps its place for when the
     // terminal grows back.
     if matches!(state.overlay, Overlay::None) {
-        keys.push((Action::Help, "help"));
+        keys.push((ActionName::Help, "help"));
     }
     msg.push(key_hints(ctx, Mode::Normal, &keys));
     frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
@@ -222,17 +225,17 @@ pub(crate) fn scroll_hint<'a>(
         return None;
     }
     let last = (first + shown).min(total);
-    let keys = |a: Action| first_key(ctx, mode, &a);
+    let keys = |a: ActionName| first_key(ctx, mode, a);
     Some(Line::from(vec![
         Span::styled(
             format!("lines {}–{last} of {total} · ", first + 1),
-            ctx.theme.style(Role::Muted),
+            ctx.theme.style(ThemeRole::Muted),
         ),
         Span::styled(
-            format!("{}/{}", keys(Action::Down), keys(Action::Up)),
-            ctx.theme.style(Role::Key),
+            format!("{}/{}", keys(ActionName::Down), keys(ActionName::Up)),
+            ctx.theme.style(ThemeRole::Key),
         ),
-        Span::styled(" scroll", ctx.theme.style(Role::Muted)),
+        Span::styled(" scroll", ctx.theme.style(ThemeRole::Muted)),
     ]))
 }
 
@@ -249,7 +252,7 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// The key to show for an action: the first one bound in `mode`.
-pub(crate) fn first_key(ctx: &Ctx, mode: Mode, action: &Action) -> String {
+pub(crate) fn first_key(ctx: &Ctx, mode: Mode, action: ActionName) -> String {
     ctx.keymap
         .keys_for(mode, action)
         .into_iter()
@@ -258,12 +261,12 @@ pub(crate) fn first_key(ctx: &Ctx, mode: Mode, action: &Action) -> String {
 }
 
 /// "y yes, do it    n cancel": the key for each action in `mode`, then its label.
-pub(crate) fn key_hints<'a>(ctx: &Ctx, mode: Mode, items: &[(Action, &'a str)]) -> Line<'a> {
+pub(crate) fn key_hints<'a>(ctx: &Ctx, mode: Mode, items: &[(ActionName, &'a str)]) -> Line<'a> {
     let mut spans = Vec::new();
     for (action, label) in items {
         spans.push(Span::styled(
-            first_key(ctx, mode, action),
-            ctx.theme.style(Role::Key),
+            first_key(ctx, mode, *action),
+            ctx.theme.style(ThemeRole::Key),
         ));
         spans.push(Span::raw(format!(" {label}    ")));
     }
@@ -272,6 +275,6 @@ pub(crate) fn key_hints<'a>(ctx: &Ctx, mode: Mode, items: &[(Action, &'a str)]) 
 
 pub(crate) fn pane<'a>(title: String, theme: &Theme) -> Block<'a> {
     Block::bordered()
-        .border_style(theme.style(Role::Border))
-        .title(Line::styled(title, theme.style(Role::Title)))
+        .border_style(theme.style(ThemeRole::Border))
+        .title(Line::styled(title, theme.style(ThemeRole::Title)))
 }

@@ -2,9 +2,9 @@
 
 use super::sparkline::ThresholdSparkline;
 use super::{first_key, pane, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::{Signal, SignalKind};
 use crate::state::{SourceRole, State};
 use ratatui::layout::Rect;
@@ -49,7 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     if state.signals.pinned.is_some() {
         title.push_str(&format!(
             "PINNED ({} unpins) ",
-            first_key(ctx, Mode::Normal, &Action::Back)
+            first_key(ctx, Mode::Normal, ActionName::Back)
         ));
     }
     if let Some(info) = feature.as_ref().and_then(|f| state.feature_info(f)) {
@@ -77,7 +77,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             "No metrics source: add a [[prometheus]] section to config.toml (see README)."
         };
         frame.render_widget(
-            Paragraph::new(Line::styled(msg, theme.style(Role::Muted))),
+            Paragraph::new(Line::styled(msg, theme.style(ThemeRole::Muted))),
             inner,
         );
         return;
@@ -98,11 +98,11 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             .iter()
             .any(|d| d.feature == feature && d.signal == sig.kind);
         let value_style = if stale {
-            theme.style(Role::Stale)
+            theme.style(ThemeRole::Stale)
         } else if breaching {
-            theme.style(Role::SparklineBreach)
+            theme.style(ThemeRole::SparklineBreach)
         } else {
-            theme.style(Role::Base)
+            theme.style(ThemeRole::Base)
         };
         let value = sig
             .last()
@@ -111,7 +111,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         let label = Line::from(vec![
             Span::styled(
                 format!("{:<width$}", sig.kind.label(), width = LABEL as usize),
-                theme.style(Role::Muted),
+                theme.style(ThemeRole::Muted),
             ),
             Span::styled(
                 format!("{value:>width$} ", width = VALUE as usize - 1),
@@ -137,7 +137,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 format!(" {thr}"),
-                theme.style(Role::Threshold),
+                theme.style(ThemeRole::Threshold),
             )),
             Rect::new(tx, y, THRESH, 1),
         );

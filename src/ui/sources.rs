@@ -1,12 +1,12 @@
-//! Every source's health in full: role, state, age of its data and its whole last error (the
-//! footer has one line for all of them, and a refused token file's "chmod 600" must not be
-//! what gets cut off).
+//! The sources view: every source's status in full, with its role, the age of its data and
+//! its whole last error (the footer has one line for all of them, and a refused token file's
+//! "chmod 600" must not be what gets cut off).
 
 use super::format::age;
 use super::{first_key, scroll_hint, Ctx};
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::wrap;
 use crate::state::{SourceRole, SourceStatus, State};
 use chrono::Duration;
@@ -38,12 +38,15 @@ pub fn rank(s: &SourceStatus, state: &State) -> u8 {
 }
 
 fn content<'a>(state: &State, ctx: Option<&Ctx>, width: usize) -> Vec<Line<'a>> {
-    let style = |role: Role| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
+    let style = |role: ThemeRole| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
     let mut sorted: Vec<&SourceStatus> = state.sources.list.iter().collect();
     sorted.sort_by_key(|s| rank(s, state));
     let mut out = Vec::new();
     if sorted.is_empty() {
-        out.push(Line::styled("No sources configured.", style(Role::Muted)));
+        out.push(Line::styled(
+            "No sources configured.",
+            style(ThemeRole::Muted),
+        ));
     }
     for s in sorted {
         let data = match s.age_secs(state.now) {
@@ -55,24 +58,24 @@ fn content<'a>(state: &State, ctx: Option<&Ctx>, width: usize) -> Vec<Line<'a>> 
             .map(|i| format!(" · polled every {i}s"))
             .unwrap_or_default();
         let (mark, what, role) = match rank(s, state) {
-            0 => ("✗", "FAILING", Role::Error),
-            1 => ("◌", "STALE", Role::Stale),
-            _ => ("●", "ok", Role::Ok),
+            0 => ("✗", "FAILING", ThemeRole::Error),
+            1 => ("◌", "STALE", ThemeRole::Stale),
+            _ => ("●", "ok", ThemeRole::Ok),
         };
         out.push(Line::from(vec![
             Span::styled(format!("{mark} {} ", s.name), style(role)),
             Span::styled(
                 format!("({}) {what} · {data}{every}", role_name(s.role)),
-                style(Role::Base),
+                style(ThemeRole::Base),
             ),
         ]));
         if let Some((at, err)) = &s.last_error {
             let label = if s.failing() { "error" } else { "last error" };
             let text = format!("{label} at {}: {err}", at.format("%H:%M:%S"));
             let err_style = if s.failing() {
-                style(Role::Error)
+                style(ThemeRole::Error)
             } else {
-                style(Role::Muted)
+                style(ThemeRole::Muted)
             };
             for r in wrap(&text, width.saturating_sub(INDENT).max(1)) {
                 out.push(Line::from(vec![
@@ -103,14 +106,14 @@ pub fn max_scroll(state: &State) -> usize {
 pub fn render(frame: &mut Frame, area: Rect, scroll: usize, ctx: &Ctx) {
     let state = ctx.state;
     let theme = ctx.theme;
-    let back = first_key(ctx, Mode::Normal, &Action::Back);
+    let back = first_key(ctx, Mode::Normal, ActionName::Back);
     let block = Block::bordered()
         .title(Line::styled(
             format!(" Sources · {back} back "),
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Base));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Base));
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
     let text = body(area);
