@@ -19,15 +19,15 @@ use chrono::{DateTime, Duration as Span, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
-use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
+use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{
     Bounds, FeatureInfo, Incident, IncidentType, SafeText, Sev, Signal, SignalKind, SignalSet,
     Status, TimelineEntry,
 };
-use oncall_cockpit::state::{update, Effect, SourceHealth, SourceRole, State};
-use oncall_cockpit::ui::View;
+use oncall_cockpit::state::{update, Effect, SourceRole, SourceStatus, State};
+use oncall_cockpit::ui::Ctx;
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -317,15 +317,11 @@ enum FrameKind {
 fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
     let theme = theme()?;
     let keymap = keymap()?;
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let mut now = origin();
     let mut state = State::new(now, "bench", "bench");
-    state.sources = vec![
-        SourceHealth::new("bench", SourceRole::Metrics, Some(1.0)),
-        SourceHealth::new("bench", SourceRole::Incidents, Some(1.0)),
+    state.sources.list = vec![
+        SourceStatus::new("bench", SourceRole::Metrics, Some(1.0)),
+        SourceStatus::new("bench", SourceRole::Incidents, Some(1.0)),
     ];
     update(&mut state, Action::Resize(w, h));
     let mut term = Terminal::new(TestBackend::new(w, h)).map_err(|e| e.to_string())?;
@@ -387,7 +383,7 @@ fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
         let _ = discard.send(update(&mut state, action));
     }
     screen
-        .present(&mut term, &state, &view)
+        .present(&mut term, &Ctx::new(&state, &theme, &keymap))
         .map_err(|e| e.to_string())?;
     let first = first.elapsed();
 
@@ -433,7 +429,7 @@ fn frames(report: &mut Report, w: u16, h: u16) -> Res<()> {
         let fx = update(&mut state, action);
         let _ = discard.send(fx);
         let wrote = screen
-            .present(&mut term, &state, &view)
+            .present(&mut term, &Ctx::new(&state, &theme, &keymap))
             .map_err(|e| e.to_string())?;
         let d = t.elapsed();
         let c = thread_cpu().saturating_sub(cpu);
@@ -493,15 +489,11 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
     const SOURCES: [&str; 5] = ["am-eu", "am-us", "am-ap", "pd-core", "pd-edge"];
     let theme = theme()?;
     let keymap = keymap()?;
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let now = origin();
     let mut state = State::new(now, "bench", "bench");
-    state.sources = SOURCES
+    state.sources.list = SOURCES
         .iter()
-        .map(|s| SourceHealth::new(s, SourceRole::Incidents, Some(10.0)))
+        .map(|s| SourceStatus::new(s, SourceRole::Incidents, Some(10.0)))
         .collect();
     update(&mut state, Action::Resize(w, h));
     let mut term = Terminal::new(TestBackend::new(w, h)).map_err(|e| e.to_string())?;
@@ -521,14 +513,14 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
         drop(update(&mut state, poll(n)));
     }
     screen
-        .present(&mut term, &state, &view)
+        .present(&mut term, &Ctx::new(&state, &theme, &keymap))
         .map_err(|e| e.to_string())?;
     let mut timed = |action: Action, state: &mut State| -> Res<(Duration, Duration)> {
         let cpu = thread_cpu();
         let t = Instant::now();
         let fx = update(state, action);
         screen
-            .present(&mut term, state, &view)
+            .present(&mut term, &Ctx::new(state, &theme, &keymap))
             .map_err(|e| e.to_string())?;
         let d = (t.elapsed(), thread_cpu().saturating_sub(cpu));
         // Freed outside the measure, as the app frees on its blocking pool.
@@ -562,7 +554,7 @@ fn big(report: &mut Report, w: u16, h: u16) -> Res<()> {
         }
     }
     let size = format!("{w}x{h}");
-    let shown = state.incidents.len();
+    let shown = state.incidents.all.len();
     for (what, wall, cpu) in [
         (
             "poll of one source (view of 50,000 rebuilt)",

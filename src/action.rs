@@ -1,15 +1,14 @@
-//! Everything that can change the state. The snake_case names of the user-facing variants are
-//! the names used in keymap files; the rest come from the clock, the terminal and backends and
-//! cannot be bound to keys.
+//! Everything that can change the state. The user-facing variants are the ones a key can be
+//! bound to, by their `ActionName` in keymap files; the rest come from the clock, the terminal
+//! and backends.
 
+use crate::config::keymap::ActionName;
 use crate::domain::command::CommandOutcome;
 use crate::domain::event::BackendEvent;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     Quit,
     Help,
@@ -23,7 +22,7 @@ pub enum Action {
     ToggleDetail,
     /// The selected incident in full, on the whole screen, scrollable.
     Describe,
-    /// Every source's health, with whole error messages.
+    /// The sources view: every source's status, with whole error messages.
     Sources,
     /// Cycle which feature's signals the signal pane shows.
     NextFeature,
@@ -60,104 +59,69 @@ pub enum Action {
     /// Text box: start a new line (notes may span lines).
     NewLine,
 
-    #[serde(skip)]
     Tick(DateTime<Utc>),
     /// A key typed into a text box; keymaps never see these.
-    #[serde(skip)]
     TextInput(KeyEvent),
-    #[serde(skip)]
     Resize(u16, u16),
-    #[serde(skip)]
     Backend(BackendEvent),
-    #[serde(skip)]
     CommandDone(CommandOutcome),
     /// The audit log could not be written: an action must never look recorded when it is not.
-    #[serde(skip)]
     AuditFailed(String),
     /// A postmortem export finished: the file written, or why not.
-    #[serde(skip)]
     Exported(Result<String, String>),
     /// SIGTERM, SIGHUP or a closed terminal.
-    #[serde(skip)]
     Shutdown(String),
 }
 
-impl Action {
-    /// One line for the help overlay, which is generated from the keymap.
-    pub fn description(&self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::Help => "help on / off",
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::Top => "first",
-            Action::Bottom => "last",
-            Action::ToggleDetail => "detail on / off",
-            Action::Describe => "incident in full (scrolls)",
-            Action::Sources => "every source's health",
-            Action::NextFeature => "pin next feature's signals",
-            Action::Back => "back / clear filter / unpin",
-            Action::Filter => "filter",
-            Action::Ack => "acknowledge",
-            Action::Escalate => "escalate",
-            Action::Resolve => "resolve (confirms)",
-            Action::Note => "add a note",
-            Action::Rollback => "prompt rollback (confirms)",
-            Action::KillSwitch => "kill switch (confirms)",
-            Action::Runbook => "runbook walkthrough",
-            Action::Page => "page on-call (confirms)",
-            Action::Export => "export postmortem",
-            Action::Retry => "retry failed action",
-            Action::Confirm => "yes, do it",
-            Action::Cancel => "cancel",
-            Action::Select => "choose",
-            Action::Submit => "done",
-            Action::ConfirmAnswer => "confirm answer",
-            Action::EditAnswer => "edit answer",
-            Action::ClearText => "clear the text",
-            Action::NewLine => "new line (notes)",
-            _ => "",
+impl From<ActionName> for Action {
+    /// What a bound key does: the one place a keymap name becomes something `update` runs.
+    fn from(name: ActionName) -> Action {
+        match name {
+            ActionName::Quit => Action::Quit,
+            ActionName::Help => Action::Help,
+            ActionName::Up => Action::Up,
+            ActionName::Down => Action::Down,
+            ActionName::PageUp => Action::PageUp,
+            ActionName::PageDown => Action::PageDown,
+            ActionName::Top => Action::Top,
+            ActionName::Bottom => Action::Bottom,
+            ActionName::ToggleDetail => Action::ToggleDetail,
+            ActionName::Describe => Action::Describe,
+            ActionName::Sources => Action::Sources,
+            ActionName::NextFeature => Action::NextFeature,
+            ActionName::Back => Action::Back,
+            ActionName::Filter => Action::Filter,
+            ActionName::Ack => Action::Ack,
+            ActionName::Escalate => Action::Escalate,
+            ActionName::Resolve => Action::Resolve,
+            ActionName::Note => Action::Note,
+            ActionName::Rollback => Action::Rollback,
+            ActionName::KillSwitch => Action::KillSwitch,
+            ActionName::Runbook => Action::Runbook,
+            ActionName::Page => Action::Page,
+            ActionName::Export => Action::Export,
+            ActionName::Retry => Action::Retry,
+            ActionName::Confirm => Action::Confirm,
+            ActionName::Cancel => Action::Cancel,
+            ActionName::Select => Action::Select,
+            ActionName::Submit => Action::Submit,
+            ActionName::ConfirmAnswer => Action::ConfirmAnswer,
+            ActionName::EditAnswer => Action::EditAnswer,
+            ActionName::ClearText => Action::ClearText,
+            ActionName::NewLine => Action::NewLine,
         }
     }
+}
 
-    /// Every action that a keymap may bind, for validation and the help screen.
-    pub fn bindable() -> &'static [Action] {
-        use Action::*;
-        &[
-            Quit,
-            Help,
-            Up,
-            Down,
-            PageUp,
-            PageDown,
-            Top,
-            Bottom,
-            ToggleDetail,
-            Describe,
-            Sources,
-            NextFeature,
-            Back,
-            Filter,
-            Ack,
-            Escalate,
-            Resolve,
-            Note,
-            Rollback,
-            KillSwitch,
-            Runbook,
-            Page,
-            Export,
-            Retry,
-            Confirm,
-            Cancel,
-            Select,
-            Submit,
-            ConfirmAnswer,
-            EditAnswer,
-            ClearText,
-            NewLine,
-        ]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name binds the action of the same name: a key bound to `ack` never escalates.
+    #[test]
+    fn every_name_binds_the_action_it_names() {
+        for name in ActionName::ALL {
+            assert_eq!(format!("{:?}", Action::from(name)), format!("{name:?}"));
+        }
     }
 }

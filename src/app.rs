@@ -10,7 +10,7 @@ use crate::config::theme::Theme;
 use crate::domain::command::{Command, CommandOutcome, CommandRequest};
 use crate::runbook::postmortem::{self, Draft};
 use crate::state::{update, Effect, State};
-use crate::ui::{self, View};
+use crate::ui::{self, Ctx};
 use chrono::Utc;
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use ratatui::backend::Backend;
@@ -173,7 +173,7 @@ fn ring_bell() {
 
 pub fn map_key(keymap: &Keymap, mode: Mode, key: &KeyEvent) -> Option<Action> {
     match keymap.action_for(mode, key) {
-        Some(a) => Some(a),
+        Some(name) => Some(Action::from(name)),
         None if mode == Mode::Text => Some(Action::TextInput(*key)),
         None => None,
     }
@@ -216,8 +216,7 @@ impl Screen {
     pub fn present<B: Backend>(
         &mut self,
         terminal: &mut Terminal<B>,
-        state: &State,
-        view: &View,
+        ctx: &Ctx,
     ) -> std::io::Result<bool> {
         if std::mem::take(&mut self.repaint) {
             // `Terminal::clear` asks the terminal where its cursor is and waits for the answer
@@ -234,7 +233,7 @@ impl Screen {
         terminal.autoresize().map_err(io_error)?;
         let mut frame = terminal.get_frame();
         self.size = Some((frame.area().width, frame.area().height));
-        ui::draw(&mut frame, state, view);
+        ui::draw(&mut frame, ctx);
         let cells = terminal.current_buffer_mut();
         if self.shown.as_ref() == Some(&*cells) {
             // Left as is, the next frame would be drawn over these cells.
@@ -328,18 +327,24 @@ impl App<'_> {
     }
 
     fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> std::io::Result<()> {
-        let view = View {
+        let ctx = Ctx {
+            state: &self.state,
             theme: self.theme,
             keymap: self.keymap,
         };
-        self.screen.present(terminal, &self.state, &view)?;
+        self.screen.present(terminal, &ctx)?;
         // A frame drawn at a size `update` has not heard of (crossterm's resize event can
         // arrive after keys typed at the new size): the state learns it now, so no key is
         // taken by a screen it no longer describes — at 40x10 the frame says "too small"
         // and `update` must refuse what the responder types blind.
         if let Some((w, h)) = self.screen.drawn_size().filter(|s| *s != self.state.size) {
             self.apply(Action::Resize(w, h));
-            self.screen.present(terminal, &self.state, &view)?;
+            let ctx = Ctx {
+                state: &self.state,
+                theme: self.theme,
+                keymap: self.keymap,
+            };
+            self.screen.present(terminal, &ctx)?;
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::backend::unleash::Unleash;
 use crate::backend::{CommandRequest, FlagControl, IncidentOp, IncidentSource};
 use crate::config::settings::Settings;
 use crate::drill::{self, Timetable};
-use crate::state::{SourceHealth, SourceRole, State};
+use crate::state::{Operation, SourceRole, SourceStatus, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -43,9 +43,9 @@ fn broken(state: &mut State, name: &str, role: SourceRole, error: String) {
         .strip_prefix(&format!("{name}: "))
         .map(str::to_string)
         .unwrap_or(error);
-    let mut h = SourceHealth::new(name, role, None);
+    let mut h = SourceStatus::new(name, role, None);
     h.last_error = Some((state.now, error));
-    state.sources.push(h);
+    state.sources.list.push(h);
 }
 
 fn register_unsupported<I: IncidentSource>(state: &mut State, name: &str, source: &I) {
@@ -58,8 +58,9 @@ fn register_unsupported<I: IncidentSource>(state: &mut State, name: &str, source
     for op in ops {
         if let Some(why) = source.unsupported(&op) {
             state
+                .sources
                 .unsupported
-                .insert((name.to_string(), op.name().to_string()), why);
+                .insert((name.to_string(), Operation::from(&op)), why);
         }
     }
 }
@@ -118,13 +119,13 @@ fn spawn_flags<F: FlagControl>(
     router: &mut Router,
     state: &mut State,
 ) {
-    state.sources.push(SourceHealth::new(
+    state.sources.list.push(SourceStatus::new(
         &cfg.source,
         SourceRole::Flags,
         Some(cfg.poll.as_secs_f64()),
     ));
-    if state.flag_source.is_none() {
-        state.flag_source = Some(cfg.source.clone());
+    if state.sources.flag_source.is_none() {
+        state.sources.flag_source = Some(cfg.source.clone());
     }
     let (cmd_tx, cmd_rx) = command_channel(bell);
     router.flags.insert(cfg.source.clone(), cmd_tx);
@@ -184,12 +185,12 @@ pub fn start_sim(
     let name = "sim".to_string();
     let poll = secs(settings.sim.poll_secs);
     let interval = Some(poll.as_secs_f64() * clock.speed());
-    state.sources.extend([
-        SourceHealth::new(&name, SourceRole::Metrics, interval),
-        SourceHealth::new(&name, SourceRole::Incidents, interval),
-        SourceHealth::new(&name, SourceRole::Flags, interval),
+    state.sources.list.extend([
+        SourceStatus::new(&name, SourceRole::Metrics, interval),
+        SourceStatus::new(&name, SourceRole::Incidents, interval),
+        SourceStatus::new(&name, SourceRole::Flags, interval),
     ]);
-    state.flag_source = Some(name.clone());
+    state.sources.flag_source = Some(name.clone());
     let cfg = DriverConfig {
         source: name.clone(),
         poll,
@@ -244,10 +245,13 @@ pub fn start_real(
                 let interval = Some(metrics.cfg.poll.as_secs_f64());
                 state
                     .sources
-                    .push(SourceHealth::new(&p.name, SourceRole::Metrics, interval));
-                state
-                    .sources
-                    .push(SourceHealth::new(&p.name, SourceRole::Incidents, interval));
+                    .list
+                    .push(SourceStatus::new(&p.name, SourceRole::Metrics, interval));
+                state.sources.list.push(SourceStatus::new(
+                    &p.name,
+                    SourceRole::Incidents,
+                    interval,
+                ));
                 let local = SharedIncidents::new(&p.name);
                 let detect = settings.detect.clone();
                 // The cockpit's own detections: a local store, nothing to pace.
@@ -282,7 +286,7 @@ pub fn start_real(
                     clock,
                     tx,
                 );
-                state.sources.push(SourceHealth::new(
+                state.sources.list.push(SourceStatus::new(
                     &a.name,
                     SourceRole::Incidents,
                     Some(src.cfg.poll.as_secs_f64()),
@@ -306,7 +310,7 @@ pub fn start_real(
                     clock,
                     tx,
                 );
-                state.sources.push(SourceHealth::new(
+                state.sources.list.push(SourceStatus::new(
                     &p.name,
                     SourceRole::Incidents,
                     Some(src.cfg.poll.as_secs_f64()),
@@ -326,10 +330,11 @@ pub fn start_real(
             Ok(adapter) => {
                 state
                     .sources
-                    .push(SourceHealth::new(&p.name, SourceRole::Pager, None));
-                if state.pager_source.is_none() {
-                    state.pager_source = Some(p.name.clone());
-                    state.change_events = p.change_events;
+                    .list
+                    .push(SourceStatus::new(&p.name, SourceRole::Pager, None));
+                if state.sources.pager_source.is_none() {
+                    state.sources.pager_source = Some(p.name.clone());
+                    state.sources.change_events = p.change_events;
                 }
                 let (cmd_tx, cmd_rx) = unbounded_channel();
                 router.pagers.insert(p.name.clone(), cmd_tx);

@@ -2,8 +2,8 @@
 //! with a message that names the file, the line and the key.
 
 use oncall_cockpit::config::error::ConfigError;
-use oncall_cockpit::config::keymap::{Keymap, Mode};
-use oncall_cockpit::config::theme::{Role, Theme};
+use oncall_cockpit::config::keymap::{ActionName, Keymap, Mode};
+use oncall_cockpit::config::theme::{Theme, ThemeRole};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -41,8 +41,7 @@ fn every_keymap_file_parses_and_can_quit() {
     for (label, _, text) in toml_files("keymaps") {
         let km = Keymap::parse(&label, &text).unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            !km.keys_for(Mode::Normal, &oncall_cockpit::action::Action::Quit)
-                .is_empty(),
+            !km.keys_for(Mode::Normal, ActionName::Quit).is_empty(),
             "{label}: no quit"
         );
     }
@@ -162,7 +161,10 @@ fn theme_missing_role() {
     assert!(e.to_string().contains("missing role overdue"), "{e}");
     // The same file is fine as an overlay.
     let t = Theme::overlay(&default_theme(), "themes/partial.toml", &without).expect("overlay");
-    assert_eq!(t.style(Role::Overdue), default_theme().style(Role::Overdue));
+    assert_eq!(
+        t.style(ThemeRole::Overdue),
+        default_theme().style(ThemeRole::Overdue)
+    );
 }
 
 #[test]
@@ -253,23 +255,31 @@ fn keymap_missing_quit() {
 #[test]
 fn keymap_action_for_default_and_vim() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use oncall_cockpit::action::Action;
     let ev = |c: char| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     let km = default_keymap();
-    assert_eq!(km.action_for(Mode::Normal, &ev('a')), Some(Action::Ack));
+    assert_eq!(km.action_for(Mode::Normal, &ev('a')), Some(ActionName::Ack));
     assert_eq!(
         km.action_for(Mode::Normal, &ev('K')),
-        Some(Action::KillSwitch)
+        Some(ActionName::KillSwitch)
     );
-    assert_eq!(km.action_for(Mode::Dialog, &ev('y')), Some(Action::Confirm));
+    assert_eq!(
+        km.action_for(Mode::Dialog, &ev('y')),
+        Some(ActionName::Confirm)
+    );
     assert_eq!(km.action_for(Mode::Text, &ev('q')), None);
     let vim = Keymap::parse("keymaps/vim.toml", Keymap::builtin("vim").expect("vim")).expect("vim");
-    assert_eq!(vim.action_for(Mode::Normal, &ev('G')), Some(Action::Bottom));
-    assert_eq!(vim.action_for(Mode::Normal, &ev('g')), Some(Action::Top));
+    assert_eq!(
+        vim.action_for(Mode::Normal, &ev('G')),
+        Some(ActionName::Bottom)
+    );
+    assert_eq!(
+        vim.action_for(Mode::Normal, &ev('g')),
+        Some(ActionName::Top)
+    );
     let ctrl_d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL);
     assert_eq!(
         vim.action_for(Mode::Normal, &ctrl_d),
-        Some(Action::PageDown)
+        Some(ActionName::PageDown)
     );
 }
 

@@ -20,7 +20,7 @@ use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
 use oncall_cockpit::domain::Incident;
 use oncall_cockpit::state::{update, State};
-use oncall_cockpit::ui::{self, View};
+use oncall_cockpit::ui::{self, Ctx};
 use pty::*;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -243,7 +243,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
     use oncall_cockpit::backend::prometheus::Prometheus;
     use oncall_cockpit::backend::MetricsSource;
     use oncall_cockpit::config::sources::PrometheusConfig;
-    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    use oncall_cockpit::state::{SourceRole, SourceStatus};
 
     let now = common::origin();
     let body = json!({
@@ -300,7 +300,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
     assert!(set.signals.iter().all(|s| s.feature == "rag api "));
 
     let mut state = State::new(now, "ana", "prom");
-    state.sources = vec![SourceHealth::new("prom", SourceRole::Metrics, Some(15.0))];
+    state.sources.list = vec![SourceStatus::new("prom", SourceRole::Metrics, Some(15.0))];
     update(
         &mut state,
         Action::Backend(BackendEvent::Signals {
@@ -332,12 +332,9 @@ fn draw(state: &State, w: u16, h: u16) -> Buffer {
     .expect("valid theme");
     let keymap = Keymap::parse("default", Keymap::builtin("default").expect("built-in"))
         .expect("valid keymap");
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    term.draw(|f| ui::draw(f, state, &view)).expect("draw");
+    term.draw(|f| ui::draw(f, &Ctx::new(state, &theme, &keymap)))
+        .expect("draw");
     term.backend().buffer().clone()
 }
 
@@ -379,7 +376,7 @@ fn hostile_state() -> (State, String) {
     let mut s = common::drill_state(15);
     update(&mut s, Action::Top);
     let feature = s.selected().expect("an incident").feature.to_string();
-    let mut set = s.signals.clone();
+    let mut set = s.signals.merged.clone();
     let info = set
         .features
         .iter_mut()
@@ -398,10 +395,10 @@ fn hostile_state() -> (State, String) {
         serde_json::from_value(j).expect("incident")
     };
     evil.feature = "other-bot".into();
-    let mut incidents = s.incidents.clone();
+    let mut incidents = s.incidents.all.clone();
     incidents.push(evil);
     let at = s.now;
-    let detections = s.detections.clone();
+    let detections = s.signals.detections.clone();
     update(
         &mut s,
         Action::Backend(BackendEvent::Signals {

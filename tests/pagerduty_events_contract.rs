@@ -36,8 +36,8 @@ fn config(url: &str, test: &str, key: &str) -> PagerDutyEventsConfig {
 
 fn cockpit() -> State {
     let mut s = drill_state(30);
-    s.pager_source = Some("pd-events".into());
-    s.change_events = true;
+    s.sources.pager_source = Some("pd-events".into());
+    s.sources.change_events = true;
     s
 }
 

@@ -6,12 +6,12 @@ mod common;
 use common::drill_state;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
-use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
-use oncall_cockpit::config::theme::Theme;
-use oncall_cockpit::domain::{Incident, IncidentType};
+use oncall_cockpit::config::theme::{Theme, ThemeRole};
+use oncall_cockpit::domain::event::BackendEvent;
+use oncall_cockpit::domain::{Incident, IncidentType, Sev};
 use oncall_cockpit::state::{update, State};
-use oncall_cockpit::ui::{self, View};
+use oncall_cockpit::ui::{self, Ctx};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -32,11 +32,8 @@ fn keymap() -> Keymap {
 fn render_with(state: &State, w: u16, h: u16, theme: &Theme) -> Buffer {
     let keymap = keymap();
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let view = View {
-        theme,
-        keymap: &keymap,
-    };
-    term.draw(|f| ui::draw(f, state, &view)).expect("draw");
+    term.draw(|f| ui::draw(f, &Ctx::new(state, theme, &keymap)))
+        .expect("draw");
     term.backend().buffer().clone()
 }
 
@@ -131,7 +128,7 @@ fn hostile_incident(template: &Incident) -> Incident {
 #[test]
 fn escape_sequences_in_incident_text_render_as_plain_text() {
     let mut s = drill_state(15);
-    let mut incidents = s.incidents.clone();
+    let mut incidents = s.incidents.all.clone();
     let hostile = hostile_incident(&incidents[0]);
     assert_eq!(hostile.title.as_str(), "Refund bot leaks policy");
     assert_eq!(hostile.feature.as_str(), "evilbot");
@@ -192,18 +189,75 @@ fn every_builtin_theme_renders_the_main_screen() {
     }
 }
 
+/// SEV badges (header and list) are drawn in the style their theme file gives `sev1`…`sev4`:
+/// in every built-in theme, and in a user file that restyles one SEV.
+#[test]
+fn sev_badges_take_their_look_from_the_theme_file() {
+    let s = drill_state(15);
+    let mut themes: Vec<(String, Theme)> = Theme::builtin_names()
+        .iter()
+        .map(|n| (n.to_string(), theme(n)))
+        .collect();
+    let user = Theme::overlay(
+        &theme("default"),
+        "user.toml",
+        "sev2 = { fg = \"#123456\", bg = \"#654321\", italic = true }\n",
+    )
+    .expect("valid overlay");
+    themes.push(("user sev2".into(), user));
+    for (name, t) in &themes {
+        let (w, h) = (100u16, 30u16);
+        let buf = render_with(&s, w, h, t);
+        let mut seen = [0usize; 4];
+        for y in 0..h {
+            // The selected row's cells give way to the selection's colours.
+            if y == 3 {
+                continue;
+            }
+            let row: Vec<&str> = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+            for x in 0..w.saturating_sub(4) {
+                let at = usize::from(x);
+                let Some(n) = (row[at..at + 3] == ["S", "E", "V"])
+                    .then(|| row[at + 3].parse::<usize>().ok())
+                    .flatten()
+                    .filter(|n| (1..=4).contains(n))
+                else {
+                    continue;
+                };
+                let want = t.style(ThemeRole::sev(Sev::from_number(n as u8).expect("1..=4")));
+                let cell = &buf[(x, y)];
+                if let Some(fg) = want.fg {
+                    assert_eq!(cell.fg, fg, "{name}: SEV{n} at {x},{y}");
+                }
+                if let Some(bg) = want.bg {
+                    assert_eq!(cell.bg, bg, "{name}: SEV{n} at {x},{y}");
+                }
+                assert!(
+                    cell.modifier.contains(want.add_modifier),
+                    "{name}: SEV{n} at {x},{y}: {:?} lacks {:?}",
+                    cell.modifier,
+                    want.add_modifier
+                );
+                seen[n - 1] += 1;
+            }
+        }
+        assert!(seen[0] > 0 && seen[1] > 0, "{name}: badges seen {seen:?}");
+    }
+}
+
 #[test]
 fn without_a_metrics_source_the_signal_pane_says_how_to_add_one() {
-    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    use oncall_cockpit::state::{SourceRole, SourceStatus};
     let mut s = State::new(common::origin(), "ana", "am");
-    s.sources = vec![SourceHealth::new("am", SourceRole::Incidents, Some(10.0))];
+    s.sources.list = vec![SourceStatus::new("am", SourceRole::Incidents, Some(10.0))];
     let out = screen(&s, 100, 30);
     assert!(
         out.contains("No metrics source: add a [[prometheus]]"),
         "{out}"
     );
     s.sources
-        .push(SourceHealth::new("prom", SourceRole::Metrics, Some(10.0)));
+        .list
+        .push(SourceStatus::new("prom", SourceRole::Metrics, Some(10.0)));
     assert!(screen(&s, 100, 30).contains("waiting for the first metrics"));
 }
 
@@ -244,12 +298,12 @@ fn the_terminal_is_written_only_when_the_screen_changes() {
     let mut term =
         Terminal::with_options(CrosstermBackend::new(wire.clone()), options).expect("terminal");
     let (theme, keymap) = (theme("default"), keymap());
-    let view = View {
-        theme: &theme,
-        keymap: &keymap,
-    };
     let mut screen = Screen::default();
-    let mut present = |s: &State| screen.present(&mut term, s, &view).expect("present");
+    let mut present = |s: &State| {
+        screen
+            .present(&mut term, &Ctx::new(s, &theme, &keymap))
+            .expect("present")
+    };
 
     assert!(present(&s), "the first frame is drawn");
     let full = wire.len();
@@ -289,7 +343,7 @@ fn the_terminal_is_written_only_when_the_screen_changes() {
 /// list: the incident list's title says how many are not shown, and clears when none are.
 #[test]
 fn incidents_not_shown_are_counted_in_the_list_title() {
-    use oncall_cockpit::backend::NotShown;
+    use oncall_cockpit::domain::event::NotShown;
     let mut s = drill_state(15);
     let title_row = |s: &State| {
         screen(s, 80, 24)
@@ -365,7 +419,7 @@ fn the_terminal_draws_what_the_frame_holds_for_emoji_and_cjk() {
 
 fn check_terminal_against_frames(w: u16, h: u16) {
     let mut s = drill_state(15);
-    let mut incidents = s.incidents.clone();
+    let mut incidents = s.incidents.all.clone();
     let titles = [
         "\u{26a0}\u{fe0f} disk full \u{2764}\u{fe0f} on the \u{1f525} path",
         "日本語のタイトルは二列ずつ数えます、とても長い題名です",
@@ -396,10 +450,6 @@ fn check_terminal_against_frames(w: u16, h: u16) {
         let mut term =
             Terminal::with_options(CrosstermBackend::new(wire.clone()), options).expect("term");
         let (theme, keymap) = (theme("default"), keymap());
-        let view = View {
-            theme: &theme,
-            keymap: &keymap,
-        };
         let mut screen = Screen::default();
         let mut parser = vt100::Parser::new(h, w, 0);
         let mut fed = 0;
@@ -419,7 +469,9 @@ fn check_terminal_against_frames(w: u16, h: u16) {
             if let Some(a) = step {
                 update(state, a);
             }
-            screen.present(&mut term, state, &view).expect("present");
+            screen
+                .present(&mut term, &Ctx::new(state, &theme, &keymap))
+                .expect("present");
             let bytes = wire.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
             parser.process(&bytes[fed..]);
             fed = bytes.len();
@@ -444,15 +496,15 @@ fn check_terminal_against_frames(w: u16, h: u16) {
 /// their data may be stale.
 #[test]
 fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
-    use oncall_cockpit::state::{SourceHealth, SourceRole};
+    use oncall_cockpit::state::{SourceRole, SourceStatus};
     let mut s = drill_state(15);
     let now = s.now;
     let failing = |name: &str, role, err: &str| {
-        let mut h = SourceHealth::new(name, role, Some(10.0));
+        let mut h = SourceStatus::new(name, role, Some(10.0));
         h.last_error = Some((now, err.to_string()));
         h
     };
-    s.sources.extend([
+    s.sources.list.extend([
         failing(
             "pagerduty-eu",
             SourceRole::Incidents,
@@ -464,9 +516,9 @@ fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
             SourceRole::Metrics,
             "HTTP 503: overloaded, try later",
         ),
-        SourceHealth::new("alertmanager", SourceRole::Incidents, Some(10.0)),
-        SourceHealth::new("flagd", SourceRole::Flags, None),
-        SourceHealth::new("unleash", SourceRole::Flags, None),
+        SourceStatus::new("alertmanager", SourceRole::Incidents, Some(10.0)),
+        SourceStatus::new("flagd", SourceRole::Flags, None),
+        SourceStatus::new("unleash", SourceRole::Flags, None),
     ]);
     let out = screen(&s, 80, 24);
     let footer = out.lines().last().unwrap_or_default().to_string();
@@ -521,8 +573,8 @@ fn every_source_is_reachable_and_a_failing_ones_rows_are_marked() {
 #[test]
 fn recovered_incidents_are_demoted_and_suggest_resolve() {
     let mut s = drill_state(15);
-    let mut incidents = s.incidents.clone();
-    let top = s.view[0];
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
     incidents[top].firing = false;
     incidents[top].respond_by = s.now - chrono::Duration::minutes(5);
     let at = s.now;
@@ -544,7 +596,7 @@ fn recovered_incidents_are_demoted_and_suggest_resolve() {
         .collect();
     let (y, last) = rows.last().copied().expect("rows");
     assert!(last.contains("recovered — R to resolve"), "{out}");
-    let overdue = theme("default").style(oncall_cockpit::config::theme::Role::Overdue);
+    let overdue = theme("default").style(oncall_cockpit::config::theme::ThemeRole::Overdue);
     let loud = (0..buf.area.width).any(|x| buf[(x, y)].fg == overdue.fg.unwrap_or_default());
     assert!(
         !loud,
@@ -565,7 +617,7 @@ fn high_contrast_selected_row_is_readable() {
         .lines()
         .position(|l| l.contains("│SEV1"))
         .expect("the selected SEV1 row") as u16;
-    let selected = hc.style(oncall_cockpit::config::theme::Role::Selected);
+    let selected = hc.style(oncall_cockpit::config::theme::ThemeRole::Selected);
     for x in 6..99 {
         let cell = &buf[(x, y)];
         if cell.bg == selected.bg.unwrap_or_default() && cell.symbol() != " " {

@@ -19,7 +19,7 @@ use oncall_cockpit::backend::{
 };
 use oncall_cockpit::config::sources::UnleashConfig;
 use oncall_cockpit::state::{
-    update, ActionStatus, Effect, Overlay, SourceHealth, SourceRole, State,
+    update, ActionStatus, Effect, Overlay, SourceRole, SourceStatus, State,
 };
 use serde_json::{json, Value};
 use servers::unleash::{shared, UnleashServer};
@@ -82,8 +82,9 @@ impl Cockpit {
         let mut state = State::new(Utc::now(), ANA, "unleash");
         state
             .sources
-            .push(SourceHealth::new("unleash", SourceRole::Flags, Some(0.5)));
-        state.flag_source = Some("unleash".into());
+            .list
+            .push(SourceStatus::new("unleash", SourceRole::Flags, Some(0.5)));
+        state.sources.flag_source = Some("unleash".into());
         Cockpit {
             commands: cmd_tx,
             events,
@@ -143,7 +144,7 @@ impl Cockpit {
         loop {
             if let Action::CommandDone(done) = self.next(deadline).await {
                 if done.action_id == id {
-                    let tracked = self.state.actions.iter().find(|a| a.id == id);
+                    let tracked = self.state.actions.tracked.iter().find(|a| a.id == id);
                     return tracked.map(|a| a.status.clone()).expect("tracked action");
                 }
             }
@@ -318,7 +319,7 @@ async fn prompt_rollback_rewrites_the_strategy_variants_and_history_gives_last_k
     assert!(before.killed.is_empty() && before.segments.is_empty());
 
     // The responder on rb-bot presses rollback: the picker offers the last-known-good first.
-    cockpit.state.signal_feature = Some("rb-bot".into());
+    cockpit.state.signals.pinned = Some("rb-bot".into());
     assert_eq!(cockpit.press(Action::Rollback), None);
     let Overlay::Picker(picker) = &cockpit.state.overlay else {
         panic!(
@@ -506,7 +507,7 @@ async fn segment_kill_switches_leave_other_scopes_alone() {
         engage,
     };
     // Engaged from the cockpit's own picker, where enterprise shows as engaged already.
-    cockpit.state.signal_feature = Some("sk-bot".into());
+    cockpit.state.signals.pinned = Some("sk-bot".into());
     let id = cockpit.pick(Action::KillSwitch, "ENGAGE segment eu-free");
     match cockpit.settled(id).await {
         ActionStatus::Succeeded(msg) => {

@@ -5,13 +5,13 @@ mod common;
 use common::drill_state;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use oncall_cockpit::action::Action;
-use oncall_cockpit::backend::{
-    BackendEvent, Command, CommandOutcome, FeatureFlags, FlagOp, IncidentOp,
-};
 use oncall_cockpit::config::keymap::Mode;
+use oncall_cockpit::domain::command::{Command, CommandOutcome, FlagOp, IncidentOp};
+use oncall_cockpit::domain::event::{BackendEvent, FeatureFlags};
 use oncall_cockpit::domain::{Incident, IncidentType, SafeText, Sev, Status};
 use oncall_cockpit::state::{
-    update, ActionStatus, Effect, FlashLevel, Overlay, SourceHealth, SourceRole, State, TextPurpose,
+    update, ActionStatus, Effect, FlashLevel, Operation, Overlay, SourceRole, SourceStatus, State,
+    TextPurpose,
 };
 
 const MINUTE: i64 = 15;
@@ -67,9 +67,9 @@ fn select(state: &mut State, kind: IncidentType) {
 #[test]
 fn drill_state_has_incidents_and_signals() {
     let s = state();
-    assert!(s.incidents.len() >= 4, "{}", s.incidents.len());
-    assert!(!s.signals.features.is_empty());
-    assert_eq!(s.view.len(), s.incidents.len());
+    assert!(s.incidents.all.len() >= 4, "{}", s.incidents.all.len());
+    assert!(!s.signals.merged.features.is_empty());
+    assert_eq!(s.incidents.shown.len(), s.incidents.all.len());
     // The worst, unacknowledged incident is on top.
     assert_eq!(
         s.selected().map(|i| i.kind),
@@ -107,22 +107,22 @@ fn help_opens_and_closes() {
 #[test]
 fn navigation_moves_and_clamps() {
     let mut s = state();
-    let n = s.view.len();
+    let n = s.incidents.shown.len();
     update(&mut s, Action::Down);
-    assert_eq!(s.cursor, 1);
+    assert_eq!(s.incidents.cursor, 1);
     update(&mut s, Action::Up);
     update(&mut s, Action::Up);
-    assert_eq!(s.cursor, 0);
+    assert_eq!(s.incidents.cursor, 0);
     update(&mut s, Action::PageDown);
-    assert_eq!(s.cursor, (n - 1).min(10));
+    assert_eq!(s.incidents.cursor, (n - 1).min(10));
     update(&mut s, Action::Bottom);
-    assert_eq!(s.cursor, n - 1);
+    assert_eq!(s.incidents.cursor, n - 1);
     update(&mut s, Action::PageUp);
-    assert_eq!(s.cursor, (n - 1).saturating_sub(10));
+    assert_eq!(s.incidents.cursor, (n - 1).saturating_sub(10));
     update(&mut s, Action::Top);
-    assert_eq!(s.cursor, 0);
+    assert_eq!(s.incidents.cursor, 0);
     assert_eq!(
-        s.selected_id.as_deref(),
+        s.incidents.selected_id.as_deref(),
         s.selected().map(|i| i.id.as_str())
     );
 }
@@ -131,9 +131,9 @@ fn navigation_moves_and_clamps() {
 fn selection_stays_on_the_same_incident_when_the_list_reorders() {
     let mut s = state();
     update(&mut s, Action::Bottom);
-    let id = s.selected_id.clone();
+    let id = s.incidents.selected_id.clone();
     // A new SEV1 arriving re-sorts the list under the responder's cursor.
-    let mut incidents: Vec<_> = s.incidents.clone();
+    let mut incidents: Vec<_> = s.incidents.all.clone();
     let mut new = incidents[0].clone();
     new.id = "sim:INC-999".into();
     incidents.push(new);
@@ -146,7 +146,7 @@ fn selection_stays_on_the_same_incident_when_the_list_reorders() {
             incidents,
         }),
     );
-    assert_eq!(s.selected_id, id);
+    assert_eq!(s.incidents.selected_id, id);
     assert_eq!(s.selected().map(|i| i.id.clone()), id);
 }
 
@@ -163,7 +163,7 @@ fn toggle_detail_and_back() {
 fn next_feature_cycles_through_every_feature() {
     let mut s = state();
     let first = s.shown_feature();
-    let n = s.signals.features.len();
+    let n = s.signals.merged.features.len();
     let mut seen = vec![];
     for _ in 0..n {
         update(&mut s, Action::NextFeature);
@@ -173,49 +173,55 @@ fn next_feature_cycles_through_every_feature() {
     seen.dedup();
     assert_eq!(seen.len(), n);
     update(&mut s, Action::Back);
-    assert_eq!(s.signal_feature, None);
+    assert_eq!(s.signals.pinned, None);
     assert_eq!(s.shown_feature(), first);
 }
 
 #[test]
 fn filter_narrows_as_you_type_submit_keeps_cancel_clears() {
     let mut s = state();
-    let all = s.view.len();
+    let all = s.incidents.shown.len();
     update(&mut s, Action::Filter);
     assert_eq!(s.input_mode(), Mode::Text);
     type_text(&mut s, "support");
-    let shown = s.view.len();
+    let shown = s.incidents.shown.len();
     assert!(shown > 0 && shown < all, "{shown} of {all}");
     assert!(s
-        .view
+        .incidents
+        .shown
         .iter()
-        .all(|&i| s.incidents[i].feature.as_str() == "support-bot"));
+        .all(|&i| s.incidents.all[i].feature.as_str() == "support-bot"));
     update(&mut s, Action::Submit);
     assert!(matches!(s.overlay, Overlay::None));
-    assert_eq!(s.filter, "support");
-    assert_eq!(s.view.len(), shown);
+    assert_eq!(s.incidents.filter, "support");
+    assert_eq!(s.incidents.shown.len(), shown);
     // Several words must all match.
     update(&mut s, Action::Filter);
     type_text(&mut s, " sev2 drift");
     assert!(s
-        .view
+        .incidents
+        .shown
         .iter()
-        .all(|&i| s.incidents[i].kind == IncidentType::CapabilityDrift));
+        .all(|&i| s.incidents.all[i].kind == IncidentType::CapabilityDrift));
     update(&mut s, Action::Cancel);
-    assert_eq!(s.filter, "");
-    assert_eq!(s.view.len(), all);
+    assert_eq!(s.incidents.filter, "");
+    assert_eq!(s.incidents.shown.len(), all);
     update(&mut s, Action::Filter);
     type_text(&mut s, "zzz-no-match");
-    assert!(s.view.is_empty());
+    assert!(s.incidents.shown.is_empty());
     assert!(s.selected().is_none());
     update(&mut s, Action::Submit);
     update(&mut s, Action::Back);
-    assert_eq!(s.view.len(), all);
+    assert_eq!(s.incidents.shown.len(), all);
 }
 
 /// Ids in the view, for comparing two ways of getting there.
 fn view_ids(s: &State) -> Vec<String> {
-    s.view.iter().map(|&i| s.incidents[i].id.clone()).collect()
+    s.incidents
+        .shown
+        .iter()
+        .map(|&i| s.incidents.all[i].id.clone())
+        .collect()
 }
 
 /// Many incidents from several sources, as big backends send them.
@@ -261,9 +267,9 @@ fn poll_from(s: &mut State, source: &str, list: Vec<Incident>) -> Vec<Effect> {
 /// The view a filter gives from scratch: every incident that matches, sorted.
 fn fresh_view(s: &State) -> Vec<String> {
     let mut fresh = State::new(s.now, "ana", "test");
-    fresh.sources = s.sources.clone();
-    fresh.filter = s.filter.clone();
-    let list: Vec<Incident> = s.incidents.clone();
+    fresh.sources.list = s.sources.list.clone();
+    fresh.incidents.filter = s.incidents.filter.clone();
+    let list: Vec<Incident> = s.incidents.all.clone();
     poll_from(&mut fresh, "all", list);
     view_ids(&fresh)
 }
@@ -275,7 +281,8 @@ fn filtering_as_you_type_matches_filtering_from_scratch() {
     let mut s = State::new(common::origin(), "ana", "test");
     for src in ["am", "pd"] {
         s.sources
-            .push(SourceHealth::new(src, SourceRole::Incidents, Some(10.0)));
+            .list
+            .push(SourceStatus::new(src, SourceRole::Incidents, Some(10.0)));
         let list = incidents(src, 300, s.now);
         poll_from(&mut s, src, list);
     }
@@ -287,7 +294,7 @@ fn filtering_as_you_type_matches_filtering_from_scratch() {
             view_ids(&s),
             fresh_view(&s),
             "after typing to {:?}",
-            s.filter
+            s.incidents.filter
         );
     }
     for n in 0..typed.chars().count() {
@@ -299,7 +306,7 @@ fn filtering_as_you_type_matches_filtering_from_scratch() {
                 view_ids(&s),
                 fresh_view(&s),
                 "after a poll at {:?}",
-                s.filter
+                s.incidents.filter
             );
         }
         update(
@@ -310,10 +317,10 @@ fn filtering_as_you_type_matches_filtering_from_scratch() {
             view_ids(&s),
             fresh_view(&s),
             "after deleting to {:?}",
-            s.filter
+            s.incidents.filter
         );
     }
-    assert_eq!(s.view.len(), 500);
+    assert_eq!(s.incidents.shown.len(), 500);
 }
 
 /// A poll of one source replaces only that source's incidents, whether it brings fewer or
@@ -323,11 +330,12 @@ fn a_poll_replaces_only_its_own_sources_incidents() {
     let mut s = State::new(common::origin(), "ana", "test");
     for src in ["am", "pd", "prom"] {
         s.sources
-            .push(SourceHealth::new(src, SourceRole::Incidents, Some(10.0)));
+            .list
+            .push(SourceStatus::new(src, SourceRole::Incidents, Some(10.0)));
         let list = incidents(src, 50, s.now);
         poll_from(&mut s, src, list);
     }
-    let count = |s: &State, src: &str| s.incidents.iter().filter(|i| i.source == src).count();
+    let count = |s: &State, src: &str| s.incidents.all.iter().filter(|i| i.source == src).count();
     for (n, expect_freed) in [(20, 50), (80, 20), (0, 80)] {
         let list = incidents("pd", n, s.now);
         let fx = poll_from(&mut s, "pd", list);
@@ -353,7 +361,7 @@ fn a_poll_replaces_only_its_own_sources_incidents() {
 #[test]
 fn ack_is_tracked_audited_and_confirmed() {
     let mut s = state();
-    let id = s.selected_id.clone().unwrap_or_default();
+    let id = s.incidents.selected_id.clone().unwrap_or_default();
     let fx = update(&mut s, Action::Ack);
     assert_eq!(
         sent(&fx),
@@ -364,8 +372,8 @@ fn ack_is_tracked_audited_and_confirmed() {
         }]
     );
     assert_eq!(audited(&fx), vec![("ack".into(), "requested".into())]);
-    assert_eq!(s.pending_count(), 1);
-    let action_id = s.actions[0].id;
+    assert_eq!(s.actions.pending_count(), 1);
+    let action_id = s.actions.tracked[0].id;
     let fx = update(
         &mut s,
         Action::CommandDone(CommandOutcome {
@@ -375,18 +383,18 @@ fn ack_is_tracked_audited_and_confirmed() {
     );
     assert_eq!(audited(&fx), vec![("ack".into(), "succeeded".into())]);
     assert_eq!(
-        s.actions[0].status,
+        s.actions.tracked[0].status,
         ActionStatus::Succeeded("acknowledged by ana".into())
     );
     assert!(flash(&s).contains("acknowledged by ana"));
-    assert_eq!(s.pending_count(), 0);
+    assert_eq!(s.actions.pending_count(), 0);
 }
 
 #[test]
 fn failed_action_is_loud_and_retry_sends_it_again() {
     let mut s = state();
     update(&mut s, Action::Ack);
-    let first = s.actions[0].id;
+    let first = s.actions.tracked[0].id;
     let fx = update(
         &mut s,
         Action::CommandDone(CommandOutcome {
@@ -411,12 +419,12 @@ fn failed_action_is_loud_and_retry_sends_it_again() {
     let fx = update(&mut s, Action::Retry);
     assert_eq!(sent(&fx).len(), 1);
     assert_eq!(
-        s.actions.len(),
+        s.actions.tracked.len(),
         1,
         "the failed attempt is replaced by the retry"
     );
-    assert_ne!(s.actions[0].id, first);
-    assert_eq!(s.actions[0].status, ActionStatus::Pending);
+    assert_ne!(s.actions.tracked[0].id, first);
+    assert_eq!(s.actions.tracked[0].status, ActionStatus::Pending);
     let fx = update(&mut s, Action::Retry);
     assert!(sent(&fx).is_empty(), "nothing failed any more");
 }
@@ -437,9 +445,9 @@ fn unknown_outcome_ids_are_ignored() {
 #[test]
 fn ack_of_an_acknowledged_incident_is_refused_locally() {
     let mut s = state();
-    let i = s.view[0];
-    s.incidents[i].status = Status::Acknowledged;
-    s.incidents[i].acked_by = Some("bo".into());
+    let i = s.incidents.shown[0];
+    s.incidents.all[i].status = Status::Acknowledged;
+    s.incidents.all[i].acked_by = Some("bo".into());
     let fx = update(&mut s, Action::Ack);
     assert!(fx.is_empty());
     assert!(
@@ -454,9 +462,9 @@ fn ack_of_an_acknowledged_incident_is_refused_locally() {
 #[test]
 fn escalate_asks_first_names_the_next_level_and_says_the_ack_is_undone() {
     let mut s = state();
-    let i = s.view[0];
-    s.incidents[i].status = Status::Acknowledged;
-    s.incidents[i].acked_by = Some("bo".into());
+    let i = s.incidents.shown[0];
+    s.incidents.all[i].status = Status::Acknowledged;
+    s.incidents.all[i].acked_by = Some("bo".into());
     let fx = update(&mut s, Action::Escalate);
     assert!(fx.is_empty(), "nothing is sent before yes: {fx:?}");
     let Overlay::Confirm(c) = &s.overlay else {
@@ -732,7 +740,7 @@ fn read_only_disables_every_action() {
 #[test]
 fn no_flag_system_means_a_clear_message() {
     let mut s = state();
-    s.flag_source = None;
+    s.sources.flag_source = None;
     update(&mut s, Action::KillSwitch);
     assert!(matches!(s.overlay, Overlay::None));
     assert!(flash(&s).contains("no flag system"), "{}", flash(&s));
@@ -744,7 +752,7 @@ fn runbook_prefills_confirms_and_edits() {
     select(&mut s, IncidentType::CapabilityDrift);
     update(&mut s, Action::Runbook);
     assert_eq!(s.input_mode(), Mode::Runbook);
-    let id = s.selected_id.clone().unwrap_or_default();
+    let id = s.incidents.selected_id.clone().unwrap_or_default();
     let rb = s.runbooks.get(&id).cloned().expect("session");
     let layer = rb
         .questions
@@ -814,7 +822,7 @@ fn tick_moves_time_and_fades_info_messages() {
 #[test]
 fn backend_failure_marks_the_source_without_losing_data() {
     let mut s = state();
-    let incidents = s.incidents.len();
+    let incidents = s.incidents.all.len();
     let at = s.now + chrono::Duration::seconds(5);
     update(
         &mut s,
@@ -825,11 +833,11 @@ fn backend_failure_marks_the_source_without_losing_data() {
         }),
     );
     assert_eq!(
-        s.incidents.len(),
+        s.incidents.all.len(),
         incidents,
         "data from before the failure stays"
     );
-    let m = &s.sources[0];
+    let m = &s.sources.list[0];
     assert!(m.failing());
     assert_eq!(
         m.last_error.as_ref().map(|e| e.1.as_str()),
@@ -837,7 +845,7 @@ fn backend_failure_marks_the_source_without_losing_data() {
     );
     let later = s.now + chrono::Duration::minutes(5);
     update(&mut s, Action::Tick(later));
-    assert!(s.sources[0].is_stale(s.now));
+    assert!(s.sources.list[0].is_stale(s.now));
 }
 
 #[test]
@@ -873,7 +881,7 @@ fn confirming_a_blank_runbook_answer_asks_for_one() {
     let mut s = state();
     select(&mut s, IncidentType::GuardrailBypass);
     update(&mut s, Action::Runbook);
-    let id = s.selected_id.clone().unwrap_or_default();
+    let id = s.incidents.selected_id.clone().unwrap_or_default();
     let first = &s.runbooks[&id].answers[0];
     assert_eq!(s.runbooks[&id].questions[0].id, "exposure");
     assert!(
@@ -891,8 +899,8 @@ fn confirming_a_blank_runbook_answer_asks_for_one() {
 fn an_operation_the_source_cannot_do_is_refused_with_its_reason() {
     let mut s = state();
     let source = s.selected().map(|i| i.source.clone()).unwrap_or_default();
-    s.unsupported.insert(
-        (source, "escalate".into()),
+    s.sources.unsupported.insert(
+        (source, Operation::Escalate),
         "Alertmanager has no escalation levels".into(),
     );
     assert!(update(&mut s, Action::Escalate).is_empty());
@@ -910,8 +918,8 @@ fn an_operation_the_source_cannot_do_is_refused_with_its_reason() {
 #[test]
 fn signals_from_two_sources_merge_and_one_failing_keeps_the_other() {
     let mut s = state();
-    let before = s.signals.signals.len();
-    let mut other = s.signals.clone();
+    let before = s.signals.merged.signals.len();
+    let mut other = s.signals.merged.clone();
     for sig in &mut other.signals {
         sig.feature = format!("prom-{}", sig.feature);
     }
@@ -928,7 +936,7 @@ fn signals_from_two_sources_merge_and_one_failing_keeps_the_other() {
             detections: vec![],
         }),
     );
-    assert_eq!(s.signals.signals.len(), before * 2);
+    assert_eq!(s.signals.merged.signals.len(), before * 2);
     assert!(s.feature_info("prom-support-bot").is_some());
     assert!(s.feature_info("support-bot").is_some());
     update(
@@ -940,17 +948,23 @@ fn signals_from_two_sources_merge_and_one_failing_keeps_the_other() {
         }),
     );
     assert_eq!(
-        s.signals.signals.len(),
+        s.signals.merged.signals.len(),
         before * 2,
         "last good data stays on screen"
     );
     let prom = s
         .sources
+        .list
         .iter()
         .find(|h| h.name == "prometheus")
         .expect("health");
     assert!(prom.failing());
-    let sim = s.sources.iter().find(|h| h.name == "sim").expect("health");
+    let sim = s
+        .sources
+        .list
+        .iter()
+        .find(|h| h.name == "sim")
+        .expect("health");
     assert!(!sim.failing());
 }
 
@@ -961,7 +975,7 @@ fn a_poll_replaces_only_its_sources_incidents_and_the_view_follows_the_ladder() 
     use oncall_cockpit::domain::Sev;
     let base = state();
     let now = base.now;
-    let template = base.incidents[0].clone();
+    let template = base.incidents.all[0].clone();
     let make = |source: &str, id: &str, sev: Sev, status: Status, respond_in_min: i64| {
         let mut i = template.clone();
         i.source = source.into();
@@ -978,8 +992,13 @@ fn a_poll_replaces_only_its_sources_incidents_and_the_view_follows_the_ladder() 
             incidents,
         })
     };
-    let order =
-        |s: &State| -> Vec<String> { s.view.iter().map(|&i| s.incidents[i].id.clone()).collect() };
+    let order = |s: &State| -> Vec<String> {
+        s.incidents
+            .shown
+            .iter()
+            .map(|&i| s.incidents.all[i].id.clone())
+            .collect()
+    };
     let discarded = |fx: &[Effect]| -> Vec<String> {
         let mut ids: Vec<String> = fx
             .iter()
@@ -1022,7 +1041,7 @@ fn a_poll_replaces_only_its_sources_incidents_and_the_view_follows_the_ladder() 
         order(&s),
         ["pd:p3", "am:a0", "am:a1", "pd:p2", "pd:p1", "am:a2"]
     );
-    assert_eq!(s.open_by_sev, [1, 0, 4, 0]);
+    assert_eq!(s.incidents.open_by_sev, [1, 0, 4, 0]);
 
     let fx = update(
         &mut s,
@@ -1033,7 +1052,7 @@ fn a_poll_replaces_only_its_sources_incidents_and_the_view_follows_the_ladder() 
     );
     assert_eq!(discarded(&fx), ["pd:p1", "pd:p2", "pd:p3"]);
     assert_eq!(order(&s), ["am:a0", "am:a1", "pd:p2", "am:a2"]);
-    assert_eq!(s.open_by_sev, [0, 0, 3, 0]);
+    assert_eq!(s.incidents.open_by_sev, [0, 0, 3, 0]);
 }
 
 /// At 40x10 nothing can be seen, so nothing may act: an `a`, or `K enter y` typed blind,
@@ -1059,12 +1078,12 @@ fn a_terminal_too_small_takes_no_action_but_quit_and_help() {
         Action::Filter,
         Action::Down,
     ] {
-        let before = (s.cursor, s.flash.clone());
+        let before = (s.incidents.cursor, s.flash.clone());
         let fx = update(&mut s, a.clone());
         assert!(fx.is_empty(), "{a:?} acted while too small: {fx:?}");
         assert!(matches!(s.overlay, Overlay::None), "{a:?}: {:?}", s.overlay);
         assert_eq!(
-            (s.cursor, s.flash.clone()),
+            (s.incidents.cursor, s.flash.clone()),
             before,
             "{a:?} changed the state"
         );
@@ -1100,7 +1119,7 @@ fn read_only_runbook_can_be_read_but_records_nothing() {
         assert_eq!(s.input_mode(), Mode::Runbook, "{a:?} opened an editor");
         assert!(flash(&s).contains("read-only"), "{}", flash(&s));
     }
-    let id = s.selected_id.clone().unwrap_or_default();
+    let id = s.incidents.selected_id.clone().unwrap_or_default();
     assert_eq!(s.runbooks[&id].progress().0, 0);
 }
 
@@ -1113,7 +1132,7 @@ fn an_edited_answer_replaces_the_prefill_and_ctrl_u_clears() {
     update(&mut s, Action::EditAnswer);
     type_text(&mut s, "prompt v13");
     update(&mut s, Action::Submit);
-    let id = s.selected_id.clone().unwrap_or_default();
+    let id = s.incidents.selected_id.clone().unwrap_or_default();
     assert_eq!(s.runbooks[&id].answers[0].text, "prompt v13");
 
     update(&mut s, Action::EditAnswer);
@@ -1143,7 +1162,7 @@ fn poll(s: &mut State, incidents: Vec<oncall_cockpit::domain::Incident>) -> Vec<
 fn a_new_sev1_rings_the_bell_and_flashes_its_row() {
     use oncall_cockpit::domain::Sev;
     let mut s = state();
-    let mut incidents = s.incidents.clone();
+    let mut incidents = s.incidents.all.clone();
     let drift = incidents
         .iter()
         .position(|i| i.kind == IncidentType::CapabilityDrift)
@@ -1153,7 +1172,7 @@ fn a_new_sev1_rings_the_bell_and_flashes_its_row() {
     let fx = poll(&mut s, incidents.clone());
     assert!(fx.contains(&Effect::Bell), "{fx:?}");
     assert_eq!(
-        s.new_sev1.as_ref().map(|(i, _)| i.clone()),
+        s.incidents.new_sev1.as_ref().map(|(i, _)| i.clone()),
         Some(id.clone())
     );
     assert!(flash(&s).contains("NEW SEV1"), "{}", flash(&s));
@@ -1165,17 +1184,17 @@ fn a_new_sev1_rings_the_bell_and_flashes_its_row() {
         let now = s.now;
         update(&mut s, Action::Tick(now));
     }
-    assert!(s.new_sev1.is_none());
+    assert!(s.incidents.new_sev1.is_none());
 
     let mut quiet = state();
     quiet.alerts.bell_on_sev1 = false;
     let fx = poll(&mut quiet, incidents);
     assert!(!fx.contains(&Effect::Bell));
-    assert!(quiet.new_sev1.is_some());
+    assert!(quiet.incidents.new_sev1.is_some());
 
     // Already open when the cockpit starts: the drill's own SEV1 rang no bell.
     let mut fresh = State::new(s.now, "ana", "sim");
-    let fx = poll(&mut fresh, s.incidents.clone());
+    let fx = poll(&mut fresh, s.incidents.all.clone());
     assert!(!fx.contains(&Effect::Bell));
 }
 
@@ -1184,12 +1203,17 @@ fn a_new_sev1_rings_the_bell_and_flashes_its_row() {
 #[test]
 fn recovered_incidents_sort_below_firing_ones() {
     let mut s = state();
-    let mut incidents = s.incidents.clone();
-    let top = s.view[0];
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
     incidents[top].firing = false;
     let id = incidents[top].id.clone();
     poll(&mut s, incidents);
-    let order: Vec<&str> = s.view.iter().map(|&i| s.incidents[i].id.as_str()).collect();
+    let order: Vec<&str> = s
+        .incidents
+        .shown
+        .iter()
+        .map(|&i| s.incidents.all[i].id.as_str())
+        .collect();
     assert_eq!(order.last().copied(), Some(id.as_str()), "{order:?}");
 }
 
@@ -1197,8 +1221,8 @@ fn recovered_incidents_sort_below_firing_ones() {
 #[test]
 fn describe_scrolls_within_bounds_and_closes() {
     let mut s = state();
-    let mut incidents = s.incidents.clone();
-    let top = s.view[0];
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
     let at = s.now;
     for n in 0..60 {
         incidents[top]
@@ -1210,7 +1234,7 @@ fn describe_scrolls_within_bounds_and_closes() {
     }
     poll(&mut s, incidents);
     update(&mut s, Action::Top);
-    let id = s.selected_id.clone().unwrap_or_default();
+    let id = s.incidents.selected_id.clone().unwrap_or_default();
     update(&mut s, Action::Describe);
     assert!(matches!(&s.overlay, Overlay::Describe { id: d, scroll: 0 } if *d == id));
     for _ in 0..500 {
@@ -1230,15 +1254,15 @@ fn describe_scrolls_within_bounds_and_closes() {
     );
     update(&mut s, Action::Back);
     assert!(matches!(s.overlay, Overlay::None));
-    assert_eq!(s.selected_id.as_deref(), Some(id.as_str()));
+    assert_eq!(s.incidents.selected_id.as_deref(), Some(id.as_str()));
 }
 
 /// A 100,000-character title scrolls inside the resolve dialog, within bounds.
 #[test]
 fn a_huge_title_scrolls_inside_the_dialog() {
     let mut s = state();
-    let mut incidents = s.incidents.clone();
-    let top = s.view[0];
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
     incidents[top].title = "word ".repeat(20_000).as_str().into();
     poll(&mut s, incidents);
     update(&mut s, Action::Top);
@@ -1259,11 +1283,11 @@ fn a_huge_title_scrolls_inside_the_dialog() {
 /// on its way out, in the dedup key as in the details.
 #[test]
 fn a_page_carries_no_control_sequences() {
-    use oncall_cockpit::backend::PageOp;
+    use oncall_cockpit::domain::command::PageOp;
     let mut s = state();
-    s.pager_source = Some("pd-events".into());
-    let mut incidents = s.incidents.clone();
-    let top = s.view[0];
+    s.sources.pager_source = Some("pd-events".into());
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
     incidents[top].id = "sim:INC-4\u{1b}]52;c;ZXZpbA==\u{7}\u{202e}".into();
     poll(&mut s, incidents);
     update(&mut s, Action::Top);

@@ -9,6 +9,7 @@
 //! every colour without touching UI code.
 
 use super::error::{parse_document, value_kind, ConfigError, Raw};
+use crate::domain::Sev;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use std::str::FromStr;
@@ -17,7 +18,7 @@ use toml::Spanned;
 /// What a piece of the screen means; themes map each role to a style.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum ThemeRole {
     /// Ordinary text and the screen background.
     Base,
     Border,
@@ -64,77 +65,88 @@ pub enum Role {
     Filter,
 }
 
-impl Role {
-    /// Every role, in declaration order (`Role::ALL[r as usize] == r`).
-    pub const ALL: [Role; 28] = [
-        Role::Base,
-        Role::Border,
-        Role::Title,
-        Role::Header,
-        Role::Muted,
-        Role::Selected,
-        Role::Sev1,
-        Role::Sev2,
-        Role::Sev3,
-        Role::Sev4,
-        Role::Triggered,
-        Role::Acknowledged,
-        Role::Resolved,
-        Role::Overdue,
-        Role::Countdown,
-        Role::Ok,
-        Role::Warn,
-        Role::Error,
-        Role::Stale,
-        Role::Sparkline,
-        Role::SparklineBreach,
-        Role::Threshold,
-        Role::Key,
-        Role::Dialog,
-        Role::DialogDanger,
-        Role::Pending,
-        Role::ReadOnly,
-        Role::Filter,
+impl ThemeRole {
+    /// Every role, in declaration order (`ThemeRole::ALL[r as usize] == r`).
+    pub const ALL: [ThemeRole; 28] = [
+        ThemeRole::Base,
+        ThemeRole::Border,
+        ThemeRole::Title,
+        ThemeRole::Header,
+        ThemeRole::Muted,
+        ThemeRole::Selected,
+        ThemeRole::Sev1,
+        ThemeRole::Sev2,
+        ThemeRole::Sev3,
+        ThemeRole::Sev4,
+        ThemeRole::Triggered,
+        ThemeRole::Acknowledged,
+        ThemeRole::Resolved,
+        ThemeRole::Overdue,
+        ThemeRole::Countdown,
+        ThemeRole::Ok,
+        ThemeRole::Warn,
+        ThemeRole::Error,
+        ThemeRole::Stale,
+        ThemeRole::Sparkline,
+        ThemeRole::SparklineBreach,
+        ThemeRole::Threshold,
+        ThemeRole::Key,
+        ThemeRole::Dialog,
+        ThemeRole::DialogDanger,
+        ThemeRole::Pending,
+        ThemeRole::ReadOnly,
+        ThemeRole::Filter,
     ];
 
     /// The name used in theme files.
     pub fn name(self) -> &'static str {
         match self {
-            Role::Base => "base",
-            Role::Border => "border",
-            Role::Title => "title",
-            Role::Header => "header",
-            Role::Muted => "muted",
-            Role::Selected => "selected",
-            Role::Sev1 => "sev1",
-            Role::Sev2 => "sev2",
-            Role::Sev3 => "sev3",
-            Role::Sev4 => "sev4",
-            Role::Triggered => "triggered",
-            Role::Acknowledged => "acknowledged",
-            Role::Resolved => "resolved",
-            Role::Overdue => "overdue",
-            Role::Countdown => "countdown",
-            Role::Ok => "ok",
-            Role::Warn => "warn",
-            Role::Error => "error",
-            Role::Stale => "stale",
-            Role::Sparkline => "sparkline",
-            Role::SparklineBreach => "sparkline_breach",
-            Role::Threshold => "threshold",
-            Role::Key => "key",
-            Role::Dialog => "dialog",
-            Role::DialogDanger => "dialog_danger",
-            Role::Pending => "pending",
-            Role::ReadOnly => "read_only",
-            Role::Filter => "filter",
+            ThemeRole::Base => "base",
+            ThemeRole::Border => "border",
+            ThemeRole::Title => "title",
+            ThemeRole::Header => "header",
+            ThemeRole::Muted => "muted",
+            ThemeRole::Selected => "selected",
+            ThemeRole::Sev1 => "sev1",
+            ThemeRole::Sev2 => "sev2",
+            ThemeRole::Sev3 => "sev3",
+            ThemeRole::Sev4 => "sev4",
+            ThemeRole::Triggered => "triggered",
+            ThemeRole::Acknowledged => "acknowledged",
+            ThemeRole::Resolved => "resolved",
+            ThemeRole::Overdue => "overdue",
+            ThemeRole::Countdown => "countdown",
+            ThemeRole::Ok => "ok",
+            ThemeRole::Warn => "warn",
+            ThemeRole::Error => "error",
+            ThemeRole::Stale => "stale",
+            ThemeRole::Sparkline => "sparkline",
+            ThemeRole::SparklineBreach => "sparkline_breach",
+            ThemeRole::Threshold => "threshold",
+            ThemeRole::Key => "key",
+            ThemeRole::Dialog => "dialog",
+            ThemeRole::DialogDanger => "dialog_danger",
+            ThemeRole::Pending => "pending",
+            ThemeRole::ReadOnly => "read_only",
+            ThemeRole::Filter => "filter",
+        }
+    }
+
+    /// The badge role of a SEV: each SEV's look comes from the theme file, never from a
+    /// widget.
+    pub fn sev(sev: Sev) -> ThemeRole {
+        match sev {
+            Sev::Sev1 => ThemeRole::Sev1,
+            Sev::Sev2 => ThemeRole::Sev2,
+            Sev::Sev3 => ThemeRole::Sev3,
+            Sev::Sev4 => ThemeRole::Sev4,
         }
     }
 
     /// Look a role up by its file name, through serde so the names cannot drift from the enum.
-    fn from_name(name: &str) -> Option<Role> {
+    fn from_name(name: &str) -> Option<ThemeRole> {
         let de = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name);
-        Role::deserialize(de).ok()
+        ThemeRole::deserialize(de).ok()
     }
 }
 
@@ -154,12 +166,12 @@ const COLOUR_HINT: &str = "expected a name like \"red\", \"#rrggbb\" or 0-255";
 /// A style for every role. Cheap to query: one array index per call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Theme {
-    styles: [Style; Role::ALL.len()],
+    styles: [Style; ThemeRole::ALL.len()],
 }
 
 impl Theme {
     /// The style for `role`; called for every cell drawn, so it must stay trivial.
-    pub fn style(&self, role: Role) -> Style {
+    pub fn style(&self, role: ThemeRole) -> Style {
         self.styles[role as usize]
     }
 
@@ -167,11 +179,11 @@ impl Theme {
     /// to unstyled text for something important like SEV1.
     pub fn parse(file_label: &str, text: &str) -> Result<Theme, ConfigError> {
         let entries = read_entries(file_label, text)?;
-        let mut styles: [Option<Style>; Role::ALL.len()] = [None; Role::ALL.len()];
+        let mut styles: [Option<Style>; ThemeRole::ALL.len()] = [None; ThemeRole::ALL.len()];
         for (role, style) in entries {
             styles[role as usize] = Some(style);
         }
-        let missing: Vec<&str> = Role::ALL
+        let missing: Vec<&str> = ThemeRole::ALL
             .iter()
             .filter(|r| styles[**r as usize].is_none())
             .map(|r| r.name())
@@ -224,12 +236,12 @@ pub fn no_color_requested(env_value: Option<&str>) -> bool {
 }
 
 /// Validate every `role = …` entry of a file, in file order.
-fn read_entries(file: &str, text: &str) -> Result<Vec<(Role, Style)>, ConfigError> {
+fn read_entries(file: &str, text: &str) -> Result<Vec<(ThemeRole, Style)>, ConfigError> {
     let entries = parse_document::<Raw<toml::Value>>(file, text)?;
     let mut out = Vec::with_capacity(entries.len());
     for (name, value) in entries {
-        let role = Role::from_name(name.get_ref()).ok_or_else(|| {
-            let known: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+        let role = ThemeRole::from_name(name.get_ref()).ok_or_else(|| {
+            let known: Vec<&str> = ThemeRole::ALL.iter().map(|r| r.name()).collect();
             ConfigError::at(
                 file,
                 text,
@@ -371,9 +383,9 @@ mod tests {
 
     #[test]
     fn role_all_is_in_declaration_order_and_names_round_trip() {
-        for (i, role) in Role::ALL.iter().enumerate() {
+        for (i, role) in ThemeRole::ALL.iter().enumerate() {
             assert_eq!(*role as usize, i);
-            assert_eq!(Role::from_name(role.name()), Some(*role));
+            assert_eq!(ThemeRole::from_name(role.name()), Some(*role));
         }
     }
 
@@ -388,7 +400,7 @@ mod tests {
     #[test]
     fn no_color_theme_uses_only_reset() {
         let theme = builtin("no-color");
-        for role in Role::ALL {
+        for role in ThemeRole::ALL {
             let s = theme.style(role);
             for colour in [s.fg, s.bg, s.underline_color] {
                 assert!(
@@ -404,13 +416,13 @@ mod tests {
     fn no_color_theme_keeps_key_distinctions() {
         let theme = builtin("no-color");
         let pairs = [
-            (Role::Sev1, Role::Sev4),
-            (Role::Sev1, Role::Sev2),
-            (Role::Sev2, Role::Sev3),
-            (Role::Sev3, Role::Sev4),
-            (Role::Selected, Role::Base),
-            (Role::SparklineBreach, Role::Sparkline),
-            (Role::Overdue, Role::Countdown),
+            (ThemeRole::Sev1, ThemeRole::Sev4),
+            (ThemeRole::Sev1, ThemeRole::Sev2),
+            (ThemeRole::Sev2, ThemeRole::Sev3),
+            (ThemeRole::Sev3, ThemeRole::Sev4),
+            (ThemeRole::Selected, ThemeRole::Base),
+            (ThemeRole::SparklineBreach, ThemeRole::Sparkline),
+            (ThemeRole::Overdue, ThemeRole::Countdown),
         ];
         for (a, b) in pairs {
             assert_ne!(
@@ -433,18 +445,18 @@ mod tests {
         )
         .expect("valid overlay");
         assert_eq!(
-            t.style(Role::Sev1),
+            t.style(ThemeRole::Sev1),
             Style::default().fg(Color::Rgb(255, 0, 0))
         );
         assert_eq!(
-            t.style(Role::Sev2),
+            t.style(ThemeRole::Sev2),
             Style::default()
                 .fg(Color::Reset)
                 .bg(Color::Indexed(17))
                 .add_modifier(Modifier::BOLD)
                 .remove_modifier(Modifier::DIM)
         );
-        assert_eq!(t.style(Role::Border), base.style(Role::Border));
+        assert_eq!(t.style(ThemeRole::Border), base.style(ThemeRole::Border));
     }
 
     #[test]

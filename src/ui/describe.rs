@@ -2,10 +2,10 @@
 //! each runbook answer, scrolled with the movement keys, so nothing about an incident is out
 //! of reach at 80x24.
 
-use super::{detail, first_key, scroll_hint, View};
-use crate::action::Action;
+use super::{detail, first_key, scroll_hint, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::state::State;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -22,9 +22,9 @@ fn body(area: Rect) -> Rect {
 }
 
 /// Lines of incident `id` at the screen's width; none when it is gone.
-fn content<'a>(state: &State, id: &str, view: Option<&View>, width: u16) -> Option<Vec<Line<'a>>> {
-    let inc = state.incidents.iter().find(|i| i.id == id)?;
-    Some(detail::lines(state, inc, view, usize::from(width), true))
+fn content<'a>(state: &State, id: &str, ctx: Option<&Ctx>, width: u16) -> Option<Vec<Line<'a>>> {
+    let inc = state.incidents.all.iter().find(|i| i.id == id)?;
+    Some(detail::lines(state, inc, ctx, usize::from(width), true))
 }
 
 pub fn max_scroll(state: &State, id: &str) -> usize {
@@ -33,24 +33,25 @@ pub fn max_scroll(state: &State, id: &str) -> usize {
         .map_or(0, |l| l.len().saturating_sub(usize::from(area.height)))
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, scroll: usize, view: &View) {
-    let theme = view.theme;
-    let back = first_key(view, Mode::Normal, &Action::Back);
+pub fn render(frame: &mut Frame, area: Rect, id: &str, scroll: usize, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
+    let back = first_key(ctx, Mode::Normal, ActionName::Back);
     let block = Block::bordered()
         .title(Line::styled(
             format!(" {id} · {back} back "),
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Base));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Base));
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
     let text = body(area);
-    let Some(lines) = content(state, id, Some(view), text.width) else {
+    let Some(lines) = content(state, id, Some(ctx), text.width) else {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 format!("{id} is no longer reported by its source."),
-                theme.style(Role::Muted),
+                theme.style(ThemeRole::Muted),
             )),
             text,
         );
@@ -61,7 +62,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, scroll: us
     let total = lines.len();
     let shown: Vec<Line> = lines.into_iter().skip(first).take(rows).collect();
     frame.render_widget(Paragraph::new(shown), text);
-    if let Some(hint) = scroll_hint(view, Mode::Normal, first, rows, total) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Normal, first, rows, total) {
         let y = text.bottom();
         frame.render_widget(
             Paragraph::new(hint),

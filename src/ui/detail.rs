@@ -3,11 +3,10 @@
 //! and the full-screen describe view, which scrolls through all of them.
 
 use super::format::{age, countdown};
-use super::header::sev_role;
-use super::{first_key, pane, View};
-use crate::action::Action;
+use super::{first_key, pane, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::command::{Command, IncidentOp};
 use crate::domain::text::wrap;
 use crate::domain::{FeatureInfo, Incident};
@@ -66,22 +65,22 @@ impl<'a> Lines<'a> {
 }
 
 /// Every line about `inc` at `width` columns. `full` adds each runbook answer (the pane shows
-/// only the progress). Without a view the lines are only counted (to bound scrolling): no
+/// only the progress). Without a render context the lines are only counted (to bound scrolling): no
 /// styles, and a one-column stand-in for key names.
 pub fn lines<'a>(
     state: &State,
     inc: &Incident,
-    view: Option<&View>,
+    ctx: Option<&Ctx>,
     width: usize,
     full: bool,
 ) -> Vec<Line<'a>> {
-    let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
-    let key = |a: Action| {
-        view.map(|v| first_key(v, Mode::Normal, &a))
+    let style = |role: ThemeRole| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
+    let key = |a: ActionName| {
+        ctx.map(|c| first_key(c, Mode::Normal, a))
             .unwrap_or_else(|| "_".into())
     };
-    let muted = style(Role::Muted);
-    let base = style(Role::Base);
+    let muted = style(ThemeRole::Muted);
+    let base = style(ThemeRole::Base);
     let mut l = Lines {
         out: Vec::new(),
         width: width.max(LABEL + 1),
@@ -90,7 +89,7 @@ pub fn lines<'a>(
     l.text(
         Some(Span::styled(
             format!("{} ", inc.sev),
-            style(sev_role(inc.sev)),
+            style(ThemeRole::sev(inc.sev)),
         )),
         inc.title.as_str(),
         base,
@@ -104,7 +103,7 @@ pub fn lines<'a>(
         _ if !inc.firing && inc.is_open() => format!(
             "{} · recovered: the signal is back within its threshold · {} to resolve",
             inc.status.short(),
-            key(Action::Resolve)
+            key(ActionName::Resolve)
         ),
         (Some(by), _) => format!("{} by {by}", inc.status.short()),
         (None, Some(s)) if s < 0 => {
@@ -130,7 +129,7 @@ pub fn lines<'a>(
         base,
     );
     if let Some(doubt) = source_doubt(state, &inc.source) {
-        l.field("source", &doubt, style(Role::Stale));
+        l.field("source", &doubt, style(ThemeRole::Stale));
     }
     // Before the evidence: at 80x24 the evidence fills the pane, and what the levers are set
     // to decides the next move.
@@ -140,8 +139,8 @@ pub fn lines<'a>(
     for e in &inc.evidence {
         l.field("evidence", e.as_str(), base);
     }
-    l.field("contain", inc.kind.containment(), style(Role::Key));
-    for ((source, op), why) in &state.unsupported {
+    l.field("contain", inc.kind.containment(), style(ThemeRole::Key));
+    for ((source, op), why) in &state.sources.unsupported {
         if *source == inc.source {
             l.field("n/a", &format!("{op}: {why}"), muted);
         }
@@ -170,7 +169,7 @@ pub fn lines<'a>(
     }
     let notes = notes(state, inc);
     if !notes.is_empty() {
-        l.heading("notes from this cockpit", style(Role::Header));
+        l.heading("notes from this cockpit", style(ThemeRole::Header));
         for (at, status, text) in notes {
             for (n, line) in text.lines().enumerate() {
                 let head = if n == 0 {
@@ -182,7 +181,7 @@ pub fn lines<'a>(
             }
         }
     }
-    l.heading("timeline", style(Role::Header));
+    l.heading("timeline", style(ThemeRole::Header));
     // Newest first: at 80x24 only the latest few entries fit.
     for t in inc.timeline.iter().rev() {
         l.text(
@@ -201,6 +200,7 @@ fn notes<'s>(
 ) -> Vec<(chrono::DateTime<chrono::Utc>, &'s str, &'s str)> {
     state
         .actions
+        .tracked
         .iter()
         .filter_map(|a| match &a.command {
             Command::Incident {
@@ -222,8 +222,13 @@ fn notes<'s>(
 
 /// Why what the screen shows of `source` may no longer be true, if it may not.
 pub fn source_doubt(state: &State, source: &str) -> Option<String> {
-    let roles: Vec<_> = state.sources.iter().filter(|s| s.name == source).collect();
-    let data_age = |s: &crate::state::SourceHealth| {
+    let roles: Vec<_> = state
+        .sources
+        .list
+        .iter()
+        .filter(|s| s.name == source)
+        .collect();
+    let data_age = |s: &crate::state::SourceStatus| {
         s.age_secs(state.now)
             .map(|a| format!("data {} old", age(Duration::seconds(a))))
             .unwrap_or_else(|| "no data yet".into())
@@ -238,8 +243,9 @@ pub fn source_doubt(state: &State, source: &str) -> Option<String> {
         .map(|s| format!("{source} STALE · {}", data_age(s)))
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let Some(inc) = state.selected() else {
         let block = pane(" Detail ".into(), theme);
         let inner = block.inner(area);
@@ -247,7 +253,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "Select an incident.",
-                theme.style(Role::Muted),
+                theme.style(ThemeRole::Muted),
             )),
             inner,
         );
@@ -256,19 +262,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let block = pane(format!(" {} ", inc.id), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let mut lines = lines(state, inc, Some(view), usize::from(inner.width), false);
+    let mut lines = lines(state, inc, Some(ctx), usize::from(inner.width), false);
     let rows = usize::from(inner.height);
     if lines.len() > rows && rows > 0 {
         // What does not fit is one key away, and the pane says so instead of ending mid-way.
         let more = lines.len() - (rows - 1);
         lines.truncate(rows - 1);
         lines.push(Line::from(vec![
-            Span::styled(format!("… {more} more lines: "), theme.style(Role::Muted)),
             Span::styled(
-                first_key(view, Mode::Normal, &Action::Describe),
-                theme.style(Role::Key),
+                format!("… {more} more lines: "),
+                theme.style(ThemeRole::Muted),
             ),
-            Span::styled(" shows them all", theme.style(Role::Muted)),
+            Span::styled(
+                first_key(ctx, Mode::Normal, ActionName::Describe),
+                theme.style(ThemeRole::Key),
+            ),
+            Span::styled(" shows them all", theme.style(ThemeRole::Muted)),
         ]));
     }
     frame.render_widget(Paragraph::new(lines), inner);

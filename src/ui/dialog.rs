@@ -2,10 +2,10 @@
 //! the screen allows: the warnings and the key hints are always drawn, and what does not fit
 //! of a long text (a 100,000-character alert title) is scrolled to, never cut off silently.
 
-use super::{centered, first_key, key_hints, scroll_hint, View};
-use crate::action::Action;
+use super::{centered, first_key, key_hints, scroll_hint, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::{fit, width, wrap};
 use crate::state::{Confirm, Picker, TextPurpose};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -22,16 +22,16 @@ const BODY_MAX: usize = 6;
 /// Lines of the question shown above a runbook answer being typed.
 const QUESTION_MAX: usize = 3;
 
-fn boxed<'a>(title: &str, danger: bool, view: &View) -> Block<'a> {
+fn boxed<'a>(title: &str, danger: bool, ctx: &Ctx) -> Block<'a> {
     let role = if danger {
-        Role::DialogDanger
+        ThemeRole::DialogDanger
     } else {
-        Role::Dialog
+        ThemeRole::Dialog
     };
     Block::bordered()
-        .title(Line::styled(format!(" {title} "), view.theme.style(role)))
-        .border_style(view.theme.style(role))
-        .style(view.theme.style(Role::Dialog))
+        .title(Line::styled(format!(" {title} "), ctx.theme.style(role)))
+        .border_style(ctx.theme.style(role))
+        .style(ctx.theme.style(ThemeRole::Dialog))
 }
 
 /// Where everything of a confirmation goes in a screen of `area`.
@@ -85,10 +85,10 @@ pub fn confirm_max_scroll(c: &Confirm, (w, h): (u16, u16)) -> usize {
     ConfirmGeometry::new(Rect::new(0, 0, w, h), c).max_scroll()
 }
 
-pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
+pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, ctx: &Ctx) {
     let g = ConfirmGeometry::new(area, c);
     frame.render_widget(Clear, g.rect);
-    let block = boxed(&c.title, c.danger, view);
+    let block = boxed(&c.title, c.danger, ctx);
     let inner = block.inner(g.rect);
     frame.render_widget(block, g.rect);
     let first = c.scroll.min(g.max_scroll());
@@ -99,23 +99,26 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, view: &View) {
         .take(g.body_rows)
         .map(|(i, r)| Line::raw(c.lines[*i][r.clone()].to_string()))
         .collect();
-    if let Some(hint) = scroll_hint(view, Mode::Dialog, first, g.body_rows, g.body.len()) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Dialog, first, g.body_rows, g.body.len()) {
         lines.push(hint);
     }
     for w in &g.warnings {
-        lines.push(Line::styled(w.clone(), view.theme.style(Role::Warn)));
+        lines.push(Line::styled(w.clone(), ctx.theme.style(ThemeRole::Warn)));
     }
     lines.push(Line::raw(""));
     // Only the explicit yes key confirms: enter alone must never fire a kill switch.
     lines.push(key_hints(
-        view,
+        ctx,
         Mode::Dialog,
-        &[(Action::Confirm, "yes, do it"), (Action::Cancel, "cancel")],
+        &[
+            (ActionName::Confirm, "yes, do it"),
+            (ActionName::Cancel, "cancel"),
+        ],
     ));
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
+pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, ctx: &Ctx) {
     // As wide as its longest label and detail (a segment name is what is being chosen), within
     // the screen.
     let widest = p
@@ -129,7 +132,7 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
     let w = (widest.clamp(60, 120) as u16).min(area.width.saturating_sub(2));
     let rect = centered(area, w, p.items.len() as u16 + 3);
     frame.render_widget(Clear, rect);
-    let block = boxed(&p.title, false, view);
+    let block = boxed(&p.title, false, ctx);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [list, foot] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
@@ -155,12 +158,15 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
                 Span::raw(marker),
                 Span::styled(
                     format!("{label}{}", " ".repeat(pad)),
-                    view.theme.style(Role::Base),
+                    ctx.theme.style(ThemeRole::Base),
                 ),
-                Span::styled(fit(&item.detail, detail_w), view.theme.style(Role::Muted)),
+                Span::styled(
+                    fit(&item.detail, detail_w),
+                    ctx.theme.style(ThemeRole::Muted),
+                ),
             ]);
             if i == p.cursor {
-                line.style(view.theme.style(Role::Selected))
+                line.style(ctx.theme.style(ThemeRole::Selected))
             } else {
                 line
             }
@@ -169,12 +175,12 @@ pub fn picker(frame: &mut Frame, area: Rect, p: &Picker, view: &View) {
     frame.render_widget(Paragraph::new(lines), list);
     frame.render_widget(
         Paragraph::new(key_hints(
-            view,
+            ctx,
             Mode::Dialog,
             &[
-                (Action::Down, "move"),
-                (Action::Select, "choose"),
-                (Action::Cancel, "cancel"),
+                (ActionName::Down, "move"),
+                (ActionName::Select, "choose"),
+                (ActionName::Cancel, "cancel"),
             ],
         )),
         foot,
@@ -187,9 +193,9 @@ pub fn text(
     purpose: &TextPurpose,
     question: Option<&str>,
     editor: &TextArea,
-    view: &View,
+    ctx: &Ctx,
 ) {
-    let theme = view.theme;
+    let theme = ctx.theme;
     let title = match purpose {
         TextPurpose::Filter => "Filter incidents".to_string(),
         TextPurpose::Note(id) => format!("Note on {id}"),
@@ -224,17 +230,17 @@ pub fn text(
         _ => centered(area, 72, 2 + question.len() as u16 + editor_rows),
     };
     frame.render_widget(Clear, rect);
-    let key = |a: Action| first_key(view, Mode::Text, &a);
+    let key = |a: ActionName| first_key(ctx, Mode::Text, a);
     let mut hints = format!(
         "{title} · {} done · {} cancel · {} clear",
-        key(Action::Submit),
-        key(Action::Cancel),
-        key(Action::ClearText)
+        key(ActionName::Submit),
+        key(ActionName::Cancel),
+        key(ActionName::ClearText)
     );
     if matches!(purpose, TextPurpose::Note(_)) {
-        hints.push_str(&format!(" · {} new line", key(Action::NewLine)));
+        hints.push_str(&format!(" · {} new line", key(ActionName::NewLine)));
     }
-    let block = boxed(&hints, false, view).border_style(theme.style(Role::Filter));
+    let block = boxed(&hints, false, ctx).border_style(theme.style(ThemeRole::Filter));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [q_area, e_area] = Layout::vertical([
@@ -244,14 +250,14 @@ pub fn text(
     .areas(inner);
     let q_lines: Vec<Line> = question
         .into_iter()
-        .map(|l| Line::styled(l, theme.style(Role::Header)))
+        .map(|l| Line::styled(l, theme.style(ThemeRole::Header)))
         .collect();
     frame.render_widget(Paragraph::new(q_lines), q_area);
     // The editor lives in the state without colours; they come from the theme here.
     let mut styled = editor.clone();
-    styled.set_style(theme.style(Role::Dialog));
-    styled.set_cursor_line_style(theme.style(Role::Dialog));
-    styled.set_placeholder_style(theme.style(Role::Muted));
-    styled.set_selection_style(theme.style(Role::Selected));
+    styled.set_style(theme.style(ThemeRole::Dialog));
+    styled.set_cursor_line_style(theme.style(ThemeRole::Dialog));
+    styled.set_placeholder_style(theme.style(ThemeRole::Muted));
+    styled.set_selection_style(theme.style(ThemeRole::Selected));
     frame.render_widget(&styled, e_area);
 }

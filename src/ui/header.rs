@@ -1,35 +1,29 @@
-use crate::config::theme::{Role, Theme};
+//! The header line: what the cockpit watches, read-only, open incidents per SEV, the clock.
+
+use super::Ctx;
+use crate::config::theme::ThemeRole;
 use crate::domain::Sev;
-use crate::state::State;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-pub fn sev_role(sev: Sev) -> Role {
-    match sev {
-        Sev::Sev1 => Role::Sev1,
-        Sev::Sev2 => Role::Sev2,
-        Sev::Sev3 => Role::Sev3,
-        Sev::Sev4 => Role::Sev4,
-    }
-}
-
-pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let (state, theme) = (ctx.state, ctx.theme);
     let mut spans = vec![
-        Span::styled(" oncall-cockpit ", theme.style(Role::Title)),
-        Span::styled(format!("{} ", state.banner), theme.style(Role::Muted)),
+        Span::styled(" oncall-cockpit ", theme.style(ThemeRole::Title)),
+        Span::styled(format!("{} ", state.banner), theme.style(ThemeRole::Muted)),
     ];
     if state.read_only {
-        spans.push(Span::styled(" READ-ONLY ", theme.style(Role::ReadOnly)));
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            theme.style(ThemeRole::ReadOnly),
+        ));
         spans.push(Span::raw(" "));
     }
-    for (sev, n) in Sev::ALL.into_iter().zip(state.open_by_sev) {
+    for (sev, n) in Sev::ALL.into_iter().zip(state.incidents.open_by_sev) {
         if n > 0 {
-            spans.push(Span::styled(
-                format!(" {sev} {n} "),
-                theme.style(sev_role(sev)),
-            ));
+            spans.push(Span::styled(format!(" {sev} {n} "), ctx.sev(sev)));
             spans.push(Span::raw(" "));
         }
     }
@@ -38,7 +32,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     // Countdowns and ages carry the second-level urgency where it matters.
     let clock = Span::styled(
         state.now.format("%H:%MZ ").to_string(),
-        theme.style(Role::Muted),
+        theme.style(ThemeRole::Muted),
     );
     let [left, right] =
         Layout::horizontal([Constraint::Min(10), Constraint::Length(10)]).areas(area);

@@ -4,10 +4,10 @@
 //! keys alone).
 
 use super::format::fit;
-use super::{scroll_hint, View};
-use crate::action::Action;
+use super::{scroll_hint, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::{Keymap, Mode};
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::width;
 use crate::state::State;
 use ratatui::layout::Rect;
@@ -45,7 +45,7 @@ pub fn entries(keymap: &Keymap) -> Vec<Entry> {
         });
         for (action, keys) in bindings {
             // Quit is listed once, with the incident list; repeating it per mode is noise.
-            if action == Action::Quit && mode != Mode::Normal {
+            if action == ActionName::Quit && mode != Mode::Normal {
                 continue;
             }
             out.push(Entry {
@@ -106,20 +106,21 @@ pub fn max_scroll(state: &State) -> usize {
     rows.saturating_sub(visible)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let rect = area;
     let block = Block::bordered()
         .title(Line::styled(
             " Help · esc closes ",
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Dialog));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Dialog));
     let inner = block.inner(rect);
     frame.render_widget(Clear, rect);
     frame.render_widget(block, rect);
-    let entries = entries(view.keymap);
+    let entries = entries(ctx.keymap);
     let shape = shape(&entries);
     let (cols, rows, visible) = layout(inner, shape);
     let first = state.help_scroll.min(rows.saturating_sub(visible));
@@ -137,16 +138,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
             .take(visible)
             .map(|e| {
                 if e.heading {
-                    Line::styled(fit(&e.keys, col_w), theme.style(Role::Header))
+                    Line::styled(fit(&e.keys, col_w), theme.style(ThemeRole::Header))
                 } else {
                     let keys = fit(&e.keys, keys_w);
                     let pad = keys_w.saturating_sub(width(&keys));
                     Line::from(vec![
                         Span::styled(
                             format!(" {keys}{} ", " ".repeat(pad)),
-                            theme.style(Role::Key),
+                            theme.style(ThemeRole::Key),
                         ),
-                        Span::styled(fit(&e.description, desc_w), theme.style(Role::Base)),
+                        Span::styled(fit(&e.description, desc_w), theme.style(ThemeRole::Base)),
                     ])
                 }
             })
@@ -160,7 +161,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         };
         frame.render_widget(Paragraph::new(lines), col);
     }
-    if let Some(hint) = scroll_hint(view, Mode::Normal, first, visible, rows) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Normal, first, visible, rows) {
         let y = inner.y + visible as u16;
         if y < inner.bottom() {
             frame.render_widget(

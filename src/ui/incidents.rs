@@ -1,11 +1,10 @@
 //! The incident list: the row at the top is the one to act on.
 
 use super::format::{age, countdown, fit};
-use super::header::sev_role;
-use super::{first_key, pane, View};
-use crate::action::Action;
+use super::{first_key, pane, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::{Role, Theme};
+use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::command::Command;
 use crate::domain::{Incident, Status};
 use crate::state::{ActionStatus, State};
@@ -15,11 +14,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-fn status_role(s: Status) -> Role {
+fn status_role(s: Status) -> ThemeRole {
     match s {
-        Status::Triggered => Role::Triggered,
-        Status::Acknowledged => Role::Acknowledged,
-        Status::Resolved => Role::Resolved,
+        Status::Triggered => ThemeRole::Triggered,
+        Status::Acknowledged => ThemeRole::Acknowledged,
+        Status::Resolved => ThemeRole::Resolved,
     }
 }
 
@@ -27,6 +26,7 @@ fn status_role(s: Status) -> Role {
 fn pending_on(state: &State, inc: &Incident) -> Option<&'static str> {
     state
         .actions
+        .tracked
         .iter()
         .find_map(|a| match (&a.command, &a.status) {
             (Command::Incident { id, op, .. }, ActionStatus::Pending) if *id == inc.id => {
@@ -45,10 +45,10 @@ fn recovered(inc: &Incident) -> bool {
 fn respond_cell(inc: &Incident, state: &State, theme: &Theme) -> Span<'static> {
     match inc.seconds_left(state.now) {
         // An overdue deadline on a recovered incident is not an emergency any more.
-        Some(s) if recovered(inc) => Span::styled(countdown(s), theme.style(Role::Muted)),
-        Some(s) if s < 0 => Span::styled(countdown(s), theme.style(Role::Overdue)),
-        Some(s) => Span::styled(countdown(s), theme.style(Role::Countdown)),
-        None => Span::styled("—", theme.style(Role::Muted)),
+        Some(s) if recovered(inc) => Span::styled(countdown(s), theme.style(ThemeRole::Muted)),
+        Some(s) if s < 0 => Span::styled(countdown(s), theme.style(ThemeRole::Overdue)),
+        Some(s) => Span::styled(countdown(s), theme.style(ThemeRole::Countdown)),
+        None => Span::styled("—", theme.style(ThemeRole::Muted)),
     }
 }
 
@@ -67,88 +67,91 @@ fn on_row(span: Span<'static>, row: Style, selected: bool) -> Span<'static> {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
-    let open: usize = state.open_by_sev.iter().sum();
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
+    let open: usize = state.incidents.open_by_sev.iter().sum();
     let mut title = format!(" Incidents {open} open ");
     // Past a source's cap on incidents or its pages per poll: never silently fewer.
-    let hidden = state.not_shown();
+    let hidden = state.sources.not_shown();
     match (hidden.count, hidden.more) {
         (0, false) => {}
         (0, true) => title = format!("{title}· more not shown "),
         (n, false) => title = format!("{title}· +{n} not shown "),
         (n, true) => title = format!("{title}· +{n} and more not shown "),
     }
-    if !state.filter.is_empty() {
+    if !state.incidents.filter.is_empty() {
         title = format!(
             "{title}· filter \"{}\" {} shown ",
-            state.filter,
-            state.view.len()
+            state.incidents.filter,
+            state.incidents.shown.len()
         );
     }
     let block = pane(title, theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if state.view.is_empty() {
-        let msg = if state.incidents.is_empty() {
+    if state.incidents.shown.is_empty() {
+        let msg = if state.incidents.all.is_empty() {
             "No incidents. Watching the signals below."
         } else {
             "No incident matches the filter (esc clears it)."
         };
         frame.render_widget(
-            Paragraph::new(Line::styled(msg, theme.style(Role::Muted))),
+            Paragraph::new(Line::styled(msg, theme.style(ThemeRole::Muted))),
             inner,
         );
         return;
     }
     let rows_fit = inner.height.saturating_sub(1).max(1) as usize;
     // Page-wise scrolling: deterministic from the cursor alone, so rendering keeps no state.
-    let first = (state.cursor / rows_fit) * rows_fit;
+    let first = (state.incidents.cursor / rows_fit) * rows_fit;
     let title_width = (inner.width as usize).saturating_sub(4 + 9 + 14 + 8 + 6 + 7 + 6);
-    let resolve_key = first_key(view, Mode::Normal, &Action::Resolve);
+    let resolve_key = first_key(ctx, Mode::Normal, ActionName::Resolve);
     let flashing = state
+        .incidents
         .new_sev1
         .as_ref()
         .filter(|(_, at)| (state.ticks - at) % 2 == 0)
         .map(|(id, _)| id);
     let rows = state
-        .view
+        .incidents
+        .shown
         .iter()
         .skip(first)
         .take(rows_fit)
         .enumerate()
-        .filter_map(|(n, &ix)| state.incidents.get(ix).map(|inc| (first + n, inc)))
+        .filter_map(|(n, &ix)| state.incidents.all.get(ix).map(|inc| (first + n, inc)))
         .map(|(pos, inc)| {
-            let selected = pos == state.cursor;
+            let selected = pos == state.incidents.cursor;
             let base = if inc.status == Status::Resolved || recovered(inc) {
-                theme.style(Role::Muted)
+                theme.style(ThemeRole::Muted)
             } else {
-                theme.style(Role::Base)
+                theme.style(ThemeRole::Base)
             };
             let mut row_style = if selected {
-                base.patch(theme.style(Role::Selected))
+                base.patch(theme.style(ThemeRole::Selected))
             } else {
                 base
             };
             if flashing == Some(&inc.id) {
                 // A new SEV1 blinks in its badge's colours for a few seconds.
-                row_style = row_style.patch(theme.style(Role::Sev1));
+                row_style = row_style.patch(theme.style(ThemeRole::Sev1));
             }
             let cell = |span: Span<'static>| Cell::from(on_row(span, row_style, selected));
             let status = match pending_on(state, inc) {
-                Some(op) => Span::styled(format!("{op}…"), theme.style(Role::Pending)),
+                Some(op) => Span::styled(format!("{op}…"), theme.style(ThemeRole::Pending)),
                 None => Span::styled(inc.status.short(), theme.style(status_role(inc.status))),
             };
             // Marks go before the title, where the eye reads: data that may be stale, and a
             // recovered incident's next step.
             let mut marks = Vec::new();
             if state.source_in_doubt(&inc.source) {
-                marks.push(Span::styled("◌ STALE ", theme.style(Role::Stale)));
+                marks.push(Span::styled("◌ STALE ", theme.style(ThemeRole::Stale)));
             }
             if recovered(inc) {
                 marks.push(Span::styled(
                     format!("recovered — {resolve_key} to resolve · "),
-                    theme.style(Role::Muted),
+                    theme.style(ThemeRole::Muted),
                 ));
             }
             let used: usize = marks.iter().map(|m| m.width()).sum();
@@ -163,10 +166,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
                     .collect::<Vec<_>>(),
             );
             Row::new(vec![
-                Cell::from(Span::styled(
-                    format!("{}", inc.sev),
-                    theme.style(sev_role(inc.sev)),
-                )),
+                Cell::from(Span::styled(format!("{}", inc.sev), ctx.sev(inc.sev))),
                 Cell::from(inc.kind.short()),
                 Cell::from(fit(inc.feature.as_str(), 14)),
                 cell(status),
@@ -179,7 +179,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let header = Row::new([
         "SEV", "TYPE", "FEATURE", "STATUS", "AGE", "RESPOND", "TITLE",
     ])
-    .style(theme.style(Role::Header));
+    .style(theme.style(ThemeRole::Header));
     let widths = [
         Constraint::Length(4),
         Constraint::Length(9),

@@ -14,14 +14,15 @@ mod sources;
 pub mod sparkline;
 mod status;
 
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Keymap;
 use crate::config::keymap::Mode;
-use crate::config::theme::{Role, Theme};
-use crate::domain::{text, SignalKind};
+use crate::config::theme::{Theme, ThemeRole};
+use crate::domain::{text, Sev, SignalKind};
 use crate::state::{Confirm, Overlay, State, TextPurpose, MIN_HEIGHT, MIN_WIDTH};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
@@ -29,14 +30,36 @@ use ratatui::Frame;
 /// From this width the detail pane sits beside the list instead of replacing the signals.
 const WIDE: u16 = 120;
 
-/// Everything the renderer reads besides the state.
-pub struct View<'a> {
+/// Everything a pane reads, passed as one (television's `draw::Ctx`): the state it shows, the
+/// theme that styles it and the keymap that names its keys. Nothing in it can be changed.
+pub struct Ctx<'a> {
+    pub state: &'a State,
     pub theme: &'a Theme,
     pub keymap: &'a Keymap,
 }
 
-pub fn draw(frame: &mut Frame, state: &State, view: &View) {
-    draw_panes(frame, state, view);
+impl<'a> Ctx<'a> {
+    pub fn new(state: &'a State, theme: &'a Theme, keymap: &'a Keymap) -> Self {
+        Ctx {
+            state,
+            theme,
+            keymap,
+        }
+    }
+
+    /// The theme's style for a role.
+    pub fn style(&self, role: ThemeRole) -> Style {
+        self.theme.style(role)
+    }
+
+    /// The theme's style for a SEV badge.
+    pub fn sev(&self, sev: Sev) -> Style {
+        self.theme.style(ThemeRole::sev(sev))
+    }
+}
+
+pub fn draw(frame: &mut Frame, ctx: &Ctx) {
+    draw_panes(frame, ctx);
     scrub(frame.buffer_mut());
 }
 
@@ -64,15 +87,19 @@ fn scrub(buf: &mut Buffer) {
     }
 }
 
-fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
+fn draw_panes(frame: &mut Frame, ctx: &Ctx) {
+    let state = ctx.state;
     let area = frame.area();
-    frame.render_widget(Block::default().style(view.theme.style(Role::Base)), area);
+    frame.render_widget(
+        Block::default().style(ctx.theme.style(ThemeRole::Base)),
+        area,
+    );
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         // Help is the one thing that still works, so it is the one thing still drawn.
         if matches!(state.overlay, Overlay::Help) {
-            help::render(frame, area, state, view);
+            help::render(frame, area, ctx);
         } else {
-            too_small(frame, area, state, view);
+            too_small(frame, area, ctx);
         }
         return;
     }
@@ -82,17 +109,17 @@ fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
         Constraint::Length(2),
     ])
     .areas(area);
-    header::render(frame, head, state, view.theme);
-    status::render(frame, foot, state, view);
+    header::render(frame, head, ctx);
+    status::render(frame, foot, ctx);
     if area.width >= WIDE {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
                 .areas(body);
         let [list, sig] =
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
-        incidents::render(frame, list, state, view);
-        signals::render(frame, sig, state, view);
-        detail::render(frame, right, state, view);
+        incidents::render(frame, list, ctx);
+        signals::render(frame, sig, ctx);
+        detail::render(frame, right, ctx);
     } else {
         // The signal pane needs a row per signal; the list gets everything else, and never
         // less than a few rows.
@@ -104,18 +131,18 @@ fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
             .max(6);
         let [list, lower] =
             Layout::vertical([Constraint::Length(list_rows), Constraint::Min(4)]).areas(body);
-        incidents::render(frame, list, state, view);
+        incidents::render(frame, list, ctx);
         if state.show_detail {
-            detail::render(frame, lower, state, view);
+            detail::render(frame, lower, ctx);
         } else {
-            signals::render(frame, lower, state, view);
+            signals::render(frame, lower, ctx);
         }
     }
     match &state.overlay {
         Overlay::None => {}
-        Overlay::Help => help::render(frame, area, state, view),
-        Overlay::Confirm(c) => dialog::confirm(frame, area, c, view),
-        Overlay::Picker(p) => dialog::picker(frame, area, p, view),
+        Overlay::Help => help::render(frame, area, ctx),
+        Overlay::Confirm(c) => dialog::confirm(frame, area, c, ctx),
+        Overlay::Picker(p) => dialog::picker(frame, area, p, ctx),
         Overlay::Text { purpose, editor } => {
             let question = match purpose {
                 TextPurpose::Answer { incident, question } => state
@@ -125,37 +152,38 @@ fn draw_panes(frame: &mut Frame, state: &State, view: &View) {
                     .map(|q| q.text.as_str()),
                 _ => None,
             };
-            dialog::text(frame, area, purpose, question, editor, view)
+            dialog::text(frame, area, purpose, question, editor, ctx)
         }
-        Overlay::Runbook(id) => runbook::render(frame, area, state, id, view),
-        Overlay::Describe { id, scroll } => describe::render(frame, area, state, id, *scroll, view),
-        Overlay::Sources { scroll } => sources::render(frame, area, state, *scroll, view),
+        Overlay::Runbook(id) => runbook::render(frame, area, id, ctx),
+        Overlay::Describe { id, scroll } => describe::render(frame, area, id, *scroll, ctx),
+        Overlay::Sources { scroll } => sources::render(frame, area, *scroll, ctx),
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+fn too_small(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let mut msg = vec![
-        Line::styled("terminal too small", theme.style(Role::Warn)),
+        Line::styled("terminal too small", theme.style(ThemeRole::Warn)),
         Line::styled(
             format!(
                 "{}x{} — need {MIN_WIDTH}x{MIN_HEIGHT}",
                 area.width, area.height
             ),
-            theme.style(Role::Muted),
+            theme.style(ThemeRole::Muted),
         ),
         Line::styled(
             "keys are ignored until it is bigger, except",
-            theme.style(Role::Muted),
+            theme.style(ThemeRole::Muted),
         ),
     ];
-    let mut keys = vec![(Action::Quit, "quit")];
+    let mut keys = vec![(ActionName::Quit, "quit")];
     // Help opens only over the list: a dialog left open keeps its place for when the
     // terminal grows back.
     if matches!(state.overlay, Overlay::None) {
-        keys.push((Action::Help, "help"));
+        keys.push((ActionName::Help, "help"));
     }
-    msg.push(key_hints(view, Mode::Normal, &keys));
+    msg.push(key_hints(ctx, Mode::Normal, &keys));
     frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
 }
 
@@ -187,7 +215,7 @@ pub fn sources_max_scroll(state: &State) -> usize {
 
 /// "line 3–20 of 140 · j/k scroll": where a scrolled view is, with the keys that move it.
 pub(crate) fn scroll_hint<'a>(
-    view: &View,
+    ctx: &Ctx,
     mode: Mode,
     first: usize,
     shown: usize,
@@ -197,17 +225,17 @@ pub(crate) fn scroll_hint<'a>(
         return None;
     }
     let last = (first + shown).min(total);
-    let keys = |a: Action| first_key(view, mode, &a);
+    let keys = |a: ActionName| first_key(ctx, mode, a);
     Some(Line::from(vec![
         Span::styled(
             format!("lines {}–{last} of {total} · ", first + 1),
-            view.theme.style(Role::Muted),
+            ctx.theme.style(ThemeRole::Muted),
         ),
         Span::styled(
-            format!("{}/{}", keys(Action::Down), keys(Action::Up)),
-            view.theme.style(Role::Key),
+            format!("{}/{}", keys(ActionName::Down), keys(ActionName::Up)),
+            ctx.theme.style(ThemeRole::Key),
         ),
-        Span::styled(" scroll", view.theme.style(Role::Muted)),
+        Span::styled(" scroll", ctx.theme.style(ThemeRole::Muted)),
     ]))
 }
 
@@ -224,8 +252,8 @@ pub(crate) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// The key to show for an action: the first one bound in `mode`.
-pub(crate) fn first_key(view: &View, mode: Mode, action: &Action) -> String {
-    view.keymap
+pub(crate) fn first_key(ctx: &Ctx, mode: Mode, action: ActionName) -> String {
+    ctx.keymap
         .keys_for(mode, action)
         .into_iter()
         .next()
@@ -233,12 +261,12 @@ pub(crate) fn first_key(view: &View, mode: Mode, action: &Action) -> String {
 }
 
 /// "y yes, do it    n cancel": the key for each action in `mode`, then its label.
-pub(crate) fn key_hints<'a>(view: &View, mode: Mode, items: &[(Action, &'a str)]) -> Line<'a> {
+pub(crate) fn key_hints<'a>(ctx: &Ctx, mode: Mode, items: &[(ActionName, &'a str)]) -> Line<'a> {
     let mut spans = Vec::new();
     for (action, label) in items {
         spans.push(Span::styled(
-            first_key(view, mode, action),
-            view.theme.style(Role::Key),
+            first_key(ctx, mode, *action),
+            ctx.theme.style(ThemeRole::Key),
         ));
         spans.push(Span::raw(format!(" {label}    ")));
     }
@@ -247,6 +275,6 @@ pub(crate) fn key_hints<'a>(view: &View, mode: Mode, items: &[(Action, &'a str)]
 
 pub(crate) fn pane<'a>(title: String, theme: &Theme) -> Block<'a> {
     Block::bordered()
-        .border_style(theme.style(Role::Border))
-        .title(Line::styled(title, theme.style(Role::Title)))
+        .border_style(theme.style(ThemeRole::Border))
+        .title(Line::styled(title, theme.style(ThemeRole::Title)))
 }

@@ -1,19 +1,19 @@
 //! The runbook walkthrough overlay.
 
 use super::format::fit;
-use super::{centered, first_key, key_hints, View};
-use crate::action::Action;
+use super::{centered, first_key, key_hints, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::wrap;
-use crate::state::State;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Gauge, Paragraph};
 use ratatui::Frame;
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, id: &str, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let Some(session) = state.runbooks.get(id) else {
         return;
     };
@@ -26,10 +26,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
     let block = Block::bordered()
         .title(Line::styled(
             format!(" Runbook · {id} "),
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Dialog));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Dialog));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [gauge, body, foot] = Layout::vertical([
@@ -48,20 +48,20 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
         Gauge::default()
             .ratio(ratio)
             .label(format!("{done}/{total} confirmed"))
-            .gauge_style(theme.style(Role::Ok)),
+            .gauge_style(theme.style(ThemeRole::Ok)),
         gauge,
     );
     let width = body.width as usize;
-    let edit_key = first_key(view, Mode::Runbook, &Action::EditAnswer);
+    let edit_key = first_key(ctx, Mode::Runbook, ActionName::EditAnswer);
     let mut lines = Vec::new();
     let mut cursor_end = 0;
     for (i, (q, a)) in session.questions.iter().zip(&session.answers).enumerate() {
         let (mark, role) = if a.confirmed {
-            ("✓", Role::Ok)
+            ("✓", ThemeRole::Ok)
         } else if a.prefilled {
-            ("?", Role::Warn)
+            ("?", ThemeRole::Warn)
         } else {
-            ("·", Role::Muted)
+            ("·", ThemeRole::Muted)
         };
         let answer = if a.text.is_empty() {
             format!("(no data: {edit_key} to answer)")
@@ -87,10 +87,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
                 vec![fit(text, w)]
             }
         };
-        let style = |role: Role| {
+        let style = |role: ThemeRole| {
             let s = theme.style(role);
             if current {
-                s.patch(theme.style(Role::Selected))
+                s.patch(theme.style(ThemeRole::Selected))
             } else {
                 s
             }
@@ -106,11 +106,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
             };
             lines.push(Line::from(vec![
                 Span::styled(lead, style(role)),
-                Span::styled(part, style(Role::Base)),
+                Span::styled(part, style(ThemeRole::Base)),
             ]));
         }
         for part in cut(&answer, width.saturating_sub(3)) {
-            lines.push(Line::styled(format!("   {part}"), style(Role::Muted)));
+            lines.push(Line::styled(format!("   {part}"), style(ThemeRole::Muted)));
         }
         if current {
             cursor_end = lines.len();
@@ -121,10 +121,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, id: &str, view: &Vie
     let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     frame.render_widget(Paragraph::new(lines), body);
     let hints = [
-        (Action::Down, "next"),
-        (Action::ConfirmAnswer, "confirm"),
-        (Action::EditAnswer, "edit"),
-        (Action::Back, "close"),
+        (ActionName::Down, "next"),
+        (ActionName::ConfirmAnswer, "confirm"),
+        (ActionName::EditAnswer, "edit"),
+        (ActionName::Back, "close"),
     ];
-    frame.render_widget(Paragraph::new(key_hints(view, Mode::Runbook, &hints)), foot);
+    frame.render_widget(Paragraph::new(key_hints(ctx, Mode::Runbook, &hints)), foot);
 }

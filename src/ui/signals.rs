@@ -1,10 +1,10 @@
 //! The signal pane: every AI signal of one feature, newest on the right, with its threshold.
 
 use super::sparkline::ThresholdSparkline;
-use super::{first_key, pane, View};
-use crate::action::Action;
+use super::{first_key, pane, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::{Signal, SignalKind};
 use crate::state::{SourceRole, State};
 use ratatui::layout::Rect;
@@ -22,6 +22,7 @@ fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
         .filter_map(|k| {
             state
                 .signals
+                .merged
                 .signals
                 .iter()
                 .find(|s| s.feature == feature && s.kind == *k)
@@ -30,11 +31,13 @@ fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
         .collect()
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let feature = state.shown_feature();
     let stale = state
         .sources
+        .list
         .iter()
         .any(|s| s.role == SourceRole::Metrics && s.is_stale(state.now));
     let mut title = match &feature {
@@ -43,10 +46,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     };
     // Pinned with next_feature, the pane no longer follows the selection: said first, so a
     // narrow title never cuts it, with the key that lets it follow again.
-    if state.signal_feature.is_some() {
+    if state.signals.pinned.is_some() {
         title.push_str(&format!(
             "PINNED ({} unpins) ",
-            first_key(view, Mode::Normal, &Action::Back)
+            first_key(ctx, Mode::Normal, ActionName::Back)
         ));
     }
     if let Some(info) = feature.as_ref().and_then(|f| state.feature_info(f)) {
@@ -63,14 +66,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(feature) = feature else {
-        let has_metrics = state.sources.iter().any(|s| s.role == SourceRole::Metrics);
+        let has_metrics = state
+            .sources
+            .list
+            .iter()
+            .any(|s| s.role == SourceRole::Metrics);
         let msg = if has_metrics {
             "waiting for the first metrics…"
         } else {
             "No metrics source: add a [[prometheus]] section to config.toml (see README)."
         };
         frame.render_widget(
-            Paragraph::new(Line::styled(msg, theme.style(Role::Muted))),
+            Paragraph::new(Line::styled(msg, theme.style(ThemeRole::Muted))),
             inner,
         );
         return;
@@ -86,15 +93,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
     for (n, sig) in rows.iter().take(shown).enumerate() {
         let y = inner.y + n as u16 * per;
         let breaching = state
+            .signals
             .detections
             .iter()
             .any(|d| d.feature == feature && d.signal == sig.kind);
         let value_style = if stale {
-            theme.style(Role::Stale)
+            theme.style(ThemeRole::Stale)
         } else if breaching {
-            theme.style(Role::SparklineBreach)
+            theme.style(ThemeRole::SparklineBreach)
         } else {
-            theme.style(Role::Base)
+            theme.style(ThemeRole::Base)
         };
         let value = sig
             .last()
@@ -103,7 +111,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         let label = Line::from(vec![
             Span::styled(
                 format!("{:<width$}", sig.kind.label(), width = LABEL as usize),
-                theme.style(Role::Muted),
+                theme.style(ThemeRole::Muted),
             ),
             Span::styled(
                 format!("{value:>width$} ", width = VALUE as usize - 1),
@@ -129,7 +137,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 format!(" {thr}"),
-                theme.style(Role::Threshold),
+                theme.style(ThemeRole::Threshold),
             )),
             Rect::new(tx, y, THRESH, 1),
         );

@@ -1,14 +1,14 @@
-//! Every source's health in full: role, state, age of its data and its whole last error (the
-//! footer has one line for all of them, and a refused token file's "chmod 600" must not be
-//! what gets cut off).
+//! The sources view: every source's status in full, with its role, the age of its data and
+//! its whole last error (the footer has one line for all of them, and a refused token file's
+//! "chmod 600" must not be what gets cut off).
 
 use super::format::age;
-use super::{first_key, scroll_hint, View};
-use crate::action::Action;
+use super::{first_key, scroll_hint, Ctx};
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::Role;
+use crate::config::theme::ThemeRole;
 use crate::domain::text::wrap;
-use crate::state::{SourceHealth, SourceRole, State};
+use crate::state::{SourceRole, SourceStatus, State};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -27,7 +27,7 @@ fn role_name(r: SourceRole) -> &'static str {
 }
 
 /// Failing first, then stale, then healthy: the order the footer uses.
-pub fn rank(s: &SourceHealth, state: &State) -> u8 {
+pub fn rank(s: &SourceStatus, state: &State) -> u8 {
     if s.failing() {
         0
     } else if s.is_stale(state.now) {
@@ -37,13 +37,16 @@ pub fn rank(s: &SourceHealth, state: &State) -> u8 {
     }
 }
 
-fn content<'a>(state: &State, view: Option<&View>, width: usize) -> Vec<Line<'a>> {
-    let style = |role: Role| view.map(|v| v.theme.style(role)).unwrap_or_default();
-    let mut sorted: Vec<&SourceHealth> = state.sources.iter().collect();
+fn content<'a>(state: &State, ctx: Option<&Ctx>, width: usize) -> Vec<Line<'a>> {
+    let style = |role: ThemeRole| ctx.map(|c| c.theme.style(role)).unwrap_or_default();
+    let mut sorted: Vec<&SourceStatus> = state.sources.list.iter().collect();
     sorted.sort_by_key(|s| rank(s, state));
     let mut out = Vec::new();
     if sorted.is_empty() {
-        out.push(Line::styled("No sources configured.", style(Role::Muted)));
+        out.push(Line::styled(
+            "No sources configured.",
+            style(ThemeRole::Muted),
+        ));
     }
     for s in sorted {
         let data = match s.age_secs(state.now) {
@@ -55,24 +58,24 @@ fn content<'a>(state: &State, view: Option<&View>, width: usize) -> Vec<Line<'a>
             .map(|i| format!(" · polled every {i}s"))
             .unwrap_or_default();
         let (mark, what, role) = match rank(s, state) {
-            0 => ("✗", "FAILING", Role::Error),
-            1 => ("◌", "STALE", Role::Stale),
-            _ => ("●", "ok", Role::Ok),
+            0 => ("✗", "FAILING", ThemeRole::Error),
+            1 => ("◌", "STALE", ThemeRole::Stale),
+            _ => ("●", "ok", ThemeRole::Ok),
         };
         out.push(Line::from(vec![
             Span::styled(format!("{mark} {} ", s.name), style(role)),
             Span::styled(
                 format!("({}) {what} · {data}{every}", role_name(s.role)),
-                style(Role::Base),
+                style(ThemeRole::Base),
             ),
         ]));
         if let Some((at, err)) = &s.last_error {
             let label = if s.failing() { "error" } else { "last error" };
             let text = format!("{label} at {}: {err}", at.format("%H:%M:%S"));
             let err_style = if s.failing() {
-                style(Role::Error)
+                style(ThemeRole::Error)
             } else {
-                style(Role::Muted)
+                style(ThemeRole::Muted)
             };
             for r in wrap(&text, width.saturating_sub(INDENT).max(1)) {
                 out.push(Line::from(vec![
@@ -100,26 +103,27 @@ pub fn max_scroll(state: &State) -> usize {
         .saturating_sub(usize::from(area.height))
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: usize, view: &View) {
-    let theme = view.theme;
-    let back = first_key(view, Mode::Normal, &Action::Back);
+pub fn render(frame: &mut Frame, area: Rect, scroll: usize, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
+    let back = first_key(ctx, Mode::Normal, ActionName::Back);
     let block = Block::bordered()
         .title(Line::styled(
             format!(" Sources · {back} back "),
-            theme.style(Role::Title),
+            theme.style(ThemeRole::Title),
         ))
-        .border_style(theme.style(Role::Border))
-        .style(theme.style(Role::Base));
+        .border_style(theme.style(ThemeRole::Border))
+        .style(theme.style(ThemeRole::Base));
     frame.render_widget(Clear, area);
     frame.render_widget(block, area);
     let text = body(area);
-    let lines = content(state, Some(view), usize::from(text.width));
+    let lines = content(state, Some(ctx), usize::from(text.width));
     let rows = usize::from(text.height);
     let first = scroll.min(lines.len().saturating_sub(rows));
     let total = lines.len();
     let shown: Vec<Line> = lines.into_iter().skip(first).take(rows).collect();
     frame.render_widget(Paragraph::new(shown), text);
-    if let Some(hint) = scroll_hint(view, Mode::Normal, first, rows, total) {
+    if let Some(hint) = scroll_hint(ctx, Mode::Normal, first, rows, total) {
         frame.render_widget(
             Paragraph::new(hint),
             Rect {

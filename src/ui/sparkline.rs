@@ -1,7 +1,7 @@
 //! A sparkline that knows its detector threshold: points beyond it are drawn in the breach
 //! style, and with two or more rows the threshold itself is drawn as a dotted line.
 
-use crate::config::theme::{Role, Theme};
+use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::{Bounds, SignalKind};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -92,9 +92,9 @@ impl Widget for ThresholdSparkline<'_> {
         // data, and the worst minutes of a falling score must not look like a gap.
         let bar = |v: f64| if v.is_finite() { scale(v).max(1) } else { 0 };
         let offset = width.saturating_sub(pts.len());
-        let normal = self.theme.style(Role::Sparkline);
-        let breach = self.theme.style(Role::SparklineBreach);
-        let thr_style = self.theme.style(Role::Threshold);
+        let normal = self.theme.style(ThemeRole::Sparkline);
+        let breach = self.theme.style(ThemeRole::SparklineBreach);
+        let thr_style = self.theme.style(ThemeRole::Threshold);
         let thr_rows: Vec<usize> = if rows >= 2 {
             let low = self
                 .bounds

@@ -1,14 +1,14 @@
-//! Two footer lines: what just happened (or the main keys), and the health of every source.
+//! Two footer lines: what just happened (or the main keys), and every source's status.
 
 use super::format::{age, fit};
 
 /// Narrowest a failing source's entry is cut to before it goes behind `+N more`.
 const ERROR_MIN: usize = 24;
-use crate::action::Action;
+use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
-use crate::config::theme::{Role, Theme};
-use crate::state::{FlashLevel, State};
-use crate::ui::{first_key, View};
+use crate::config::theme::{Theme, ThemeRole};
+use crate::state::{FlashLevel, Operation};
+use crate::ui::{first_key, Ctx};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -16,55 +16,56 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 /// Most important first: on a narrow terminal the tail is dropped, but help always shows.
-const HINTS: [(Action, &str); 12] = [
-    (Action::Ack, "ack"),
-    (Action::Escalate, "escalate"),
-    (Action::Resolve, "resolve"),
-    (Action::Note, "note"),
-    (Action::Rollback, "rollback"),
-    (Action::KillSwitch, "kill"),
-    (Action::Runbook, "runbook"),
-    (Action::Page, "page"),
-    (Action::Filter, "filter"),
-    (Action::Describe, "describe"),
-    (Action::Export, "export"),
-    (Action::Sources, "sources"),
+const HINTS: [(ActionName, &str); 12] = [
+    (ActionName::Ack, "ack"),
+    (ActionName::Escalate, "escalate"),
+    (ActionName::Resolve, "resolve"),
+    (ActionName::Note, "note"),
+    (ActionName::Rollback, "rollback"),
+    (ActionName::KillSwitch, "kill"),
+    (ActionName::Runbook, "runbook"),
+    (ActionName::Page, "page"),
+    (ActionName::Filter, "filter"),
+    (ActionName::Describe, "describe"),
+    (ActionName::Export, "export"),
+    (ActionName::Sources, "sources"),
 ];
 
-/// The incident operation an action performs, for greying out what a source cannot do.
-fn op_of(action: &Action) -> Option<&'static str> {
-    match action {
-        Action::Ack => Some("ack"),
-        Action::Escalate => Some("escalate"),
-        Action::Resolve => Some("resolve"),
-        Action::Note => Some("note"),
-        _ => None,
-    }
-}
-
-fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Span<'a>> {
-    let key = |a: &Action| view.keymap.keys_for(Mode::Normal, a).into_iter().next();
-    let help = key(&Action::Help).map(|k| (k, "help"));
+fn hints<'a>(ctx: &Ctx, theme: &Theme, width: usize) -> Vec<Span<'a>> {
+    let state = ctx.state;
+    let key = |a: ActionName| ctx.keymap.keys_for(Mode::Normal, a).into_iter().next();
+    let help = key(ActionName::Help).map(|k| (k, "help"));
     let reserved = help
         .as_ref()
         .map_or(0, |(k, n)| k.chars().count() + n.len() + 1);
     let mut room = width.saturating_sub(reserved);
     let mut spans = Vec::new();
     for (action, name) in HINTS {
-        let Some(k) = key(&action) else { continue };
+        let Some(k) = key(action) else { continue };
         let need = k.chars().count() + name.len() + 3;
         if need > room {
             break;
         }
         room -= need;
-        let unavailable = op_of(&action).is_some_and(|op| state.unsupported_reason(op).is_some());
-        let key_role = if unavailable { Role::Muted } else { Role::Key };
+        let unavailable =
+            Operation::of(action).is_some_and(|op| state.unsupported_reason(op).is_some());
+        let key_role = if unavailable {
+            ThemeRole::Muted
+        } else {
+            ThemeRole::Key
+        };
         spans.push(Span::styled(k, theme.style(key_role)));
-        spans.push(Span::styled(format!(" {name}  "), theme.style(Role::Muted)));
+        spans.push(Span::styled(
+            format!(" {name}  "),
+            theme.style(ThemeRole::Muted),
+        ));
     }
     if let Some((k, name)) = help {
-        spans.push(Span::styled(k, theme.style(Role::Key)));
-        spans.push(Span::styled(format!(" {name}"), theme.style(Role::Muted)));
+        spans.push(Span::styled(k, theme.style(ThemeRole::Key)));
+        spans.push(Span::styled(
+            format!(" {name}"),
+            theme.style(ThemeRole::Muted),
+        ));
     }
     spans
 }
@@ -73,31 +74,37 @@ fn hints<'a>(state: &State, view: &View, theme: &Theme, width: usize) -> Vec<Spa
 /// sources first, then stale ones, then every healthy one in a single `● a, b ok`. What does not
 /// fit becomes `+N more · s sources`, which opens the view with every source and its whole
 /// error, so no source is ever silently off screen.
-fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
-    let theme = view.theme;
+fn source_spans<'a>(ctx: &Ctx, width: usize) -> Vec<Span<'a>> {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let mut names: Vec<&str> = Vec::new();
-    for s in &state.sources {
+    for s in &state.sources.list {
         if !names.contains(&s.name.as_str()) {
             names.push(&s.name);
         }
     }
     let mut ok = Vec::new();
-    let mut troubled: Vec<(u8, String, Role)> = Vec::new();
+    let mut troubled: Vec<(u8, String, ThemeRole)> = Vec::new();
     for name in names {
-        let roles: Vec<_> = state.sources.iter().filter(|s| s.name == name).collect();
+        let roles: Vec<_> = state
+            .sources
+            .list
+            .iter()
+            .filter(|s| s.name == name)
+            .collect();
         if let Some(f) = roles.iter().find(|s| s.failing()) {
             let err = f.last_error.as_ref().map(|(_, e)| e.as_str()).unwrap_or("");
             let data = match f.age_secs(state.now) {
                 Some(a) => format!(" · data {} old", age(Duration::seconds(a))),
                 None => String::new(),
             };
-            troubled.push((0, format!("✗ {name}: {err}{data}"), Role::Error));
+            troubled.push((0, format!("✗ {name}: {err}{data}"), ThemeRole::Error));
         } else if let Some(s) = roles.iter().find(|s| s.is_stale(state.now)) {
             let a = s
                 .age_secs(state.now)
                 .map(|a| age(Duration::seconds(a)))
                 .unwrap_or_else(|| "no data yet".into());
-            troubled.push((1, format!("◌ {name} STALE {a}"), Role::Stale));
+            troubled.push((1, format!("◌ {name} STALE {a}"), ThemeRole::Stale));
         } else {
             // Fresh data shows no age: a counter cycling 0s..9s between polls says nothing
             // a responder can act on, and redraws the screen every second. The age appears
@@ -106,19 +113,20 @@ fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
         }
     }
     troubled.sort_by_key(|(rank, _, _)| *rank);
-    let mut entries: Vec<(String, Role)> = troubled.into_iter().map(|(_, t, r)| (t, r)).collect();
+    let mut entries: Vec<(String, ThemeRole)> =
+        troubled.into_iter().map(|(_, t, r)| (t, r)).collect();
     if !ok.is_empty() {
-        entries.push((format!("● {} ok", ok.join(", ")), Role::Ok));
+        entries.push((format!("● {} ok", ok.join(", ")), ThemeRole::Ok));
     }
     let mut spans = Vec::new();
     let mut room = width;
-    let pending = state.pending_count();
+    let pending = state.actions.pending_count();
     if pending > 0 {
         let text = format!("{pending} action(s) pending  ");
         room = room.saturating_sub(width_of(&text));
-        spans.push(Span::styled(text, theme.style(Role::Pending)));
+        spans.push(Span::styled(text, theme.style(ThemeRole::Pending)));
     }
-    let sources_key = first_key(view, Mode::Normal, &Action::Sources);
+    let sources_key = first_key(ctx, Mode::Normal, ActionName::Sources);
     let total = entries.len();
     for (n, (text, role)) in entries.into_iter().enumerate() {
         let left = total - n - 1;
@@ -131,17 +139,20 @@ fn source_spans<'a>(state: &State, view: &View, width: usize) -> Vec<Span<'a>> {
         let avail = room.saturating_sub(more);
         let text = if width_of(&text) <= avail {
             text
-        } else if role == Role::Error && avail >= ERROR_MIN {
+        } else if role == ThemeRole::Error && avail >= ERROR_MIN {
             // A failure shows as much as fits; its whole text is in the sources view.
             fit(&text, avail)
         } else {
             let hidden = total - n;
             spans.push(Span::styled(
                 format!("+{hidden} more · "),
-                theme.style(Role::Warn),
+                theme.style(ThemeRole::Warn),
             ));
-            spans.push(Span::styled(sources_key.clone(), theme.style(Role::Key)));
-            spans.push(Span::styled(" sources", theme.style(Role::Muted)));
+            spans.push(Span::styled(
+                sources_key.clone(),
+                theme.style(ThemeRole::Key),
+            ));
+            spans.push(Span::styled(" sources", theme.style(ThemeRole::Muted)));
             return spans;
         };
         room = room.saturating_sub(width_of(&text) + 2);
@@ -171,14 +182,15 @@ fn width_of(s: &str) -> usize {
     crate::domain::text::width(s)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
-    let theme = view.theme;
+pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
+    let state = ctx.state;
+    let theme = ctx.theme;
     let first = match &state.flash {
         Some(f) => {
             let role = match f.level {
-                FlashLevel::Info => Role::Ok,
-                FlashLevel::Warn => Role::Warn,
-                FlashLevel::Error => Role::Error,
+                FlashLevel::Info => ThemeRole::Ok,
+                FlashLevel::Warn => ThemeRole::Warn,
+                FlashLevel::Error => ThemeRole::Error,
             };
             Line::styled(
                 format!(
@@ -188,8 +200,8 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, view: &View) {
                 theme.style(role),
             )
         }
-        None => Line::from(hints(state, view, theme, area.width as usize)),
+        None => Line::from(hints(ctx, theme, area.width as usize)),
     };
-    let second = Line::from(source_spans(state, view, area.width as usize));
+    let second = Line::from(source_spans(ctx, area.width as usize));
     frame.render_widget(Paragraph::new(vec![first, second]), area);
 }

@@ -5,11 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::sim::FleetSpec;
-use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::detect;
+use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::SignalSet;
 use oncall_cockpit::drill::Run;
-use oncall_cockpit::state::{update, SourceHealth, SourceRole, State};
+use oncall_cockpit::state::{update, SourceRole, SourceStatus, State};
 
 pub const SOURCE: &str = "sim";
 
@@ -67,11 +67,11 @@ impl Drill {
 
     pub fn state(&self) -> State {
         let mut state = State::new(self.now, "ana", "sim seed 42 ×1");
-        state.flag_source = Some(SOURCE.into());
-        state.sources = vec![
-            SourceHealth::new(SOURCE, SourceRole::Metrics, Some(10.0)),
-            SourceHealth::new(SOURCE, SourceRole::Incidents, Some(10.0)),
-            SourceHealth::new(SOURCE, SourceRole::Flags, None),
+        state.sources.flag_source = Some(SOURCE.into());
+        state.sources.list = vec![
+            SourceStatus::new(SOURCE, SourceRole::Metrics, Some(10.0)),
+            SourceStatus::new(SOURCE, SourceRole::Incidents, Some(10.0)),
+            SourceStatus::new(SOURCE, SourceRole::Flags, None),
         ];
         for a in self.events() {
             update(&mut state, a);
@@ -100,11 +100,11 @@ pub fn drill_events(minutes: i64) -> Vec<Action> {
 pub fn drill_state(minutes: i64) -> State {
     let now = origin() + Duration::minutes(minutes);
     let mut state = State::new(now, "ana", "sim seed 42 ×1");
-    state.flag_source = Some(SOURCE.into());
-    state.sources = vec![
-        SourceHealth::new(SOURCE, SourceRole::Metrics, Some(10.0)),
-        SourceHealth::new(SOURCE, SourceRole::Incidents, Some(10.0)),
-        SourceHealth::new(SOURCE, SourceRole::Flags, None),
+    state.sources.flag_source = Some(SOURCE.into());
+    state.sources.list = vec![
+        SourceStatus::new(SOURCE, SourceRole::Metrics, Some(10.0)),
+        SourceStatus::new(SOURCE, SourceRole::Incidents, Some(10.0)),
+        SourceStatus::new(SOURCE, SourceRole::Flags, None),
     ];
     for a in drill_events(minutes) {
         update(&mut state, a);
@@ -118,7 +118,7 @@ pub fn select_where(
     pred: impl Fn(&oncall_cockpit::domain::Incident) -> bool,
 ) -> bool {
     update(state, Action::Top);
-    for _ in 0..state.view.len() {
+    for _ in 0..state.incidents.shown.len() {
         if state.selected().is_some_and(&pred) {
             return true;
         }

@@ -25,7 +25,7 @@ use oncall_cockpit::backend::{BackendError, FeatureFlags, FlagOp};
 use oncall_cockpit::config::keymap::{Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
 use oncall_cockpit::config::sources::{AlertmanagerConfig, Price, PrometheusConfig};
-use oncall_cockpit::config::theme::{Role, Theme};
+use oncall_cockpit::config::theme::{Theme, ThemeRole};
 use oncall_cockpit::domain::{Incident, SignalSet};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
@@ -374,7 +374,7 @@ pub fn theme(data: &[u8]) -> Option<Result<Theme, String>> {
             .expect("built-in theme parses");
         match Theme::overlay(&base, "fuzz.toml", text) {
             Ok(t) => {
-                for role in Role::ALL {
+                for role in ThemeRole::ALL {
                     let _ = t.style(role);
                 }
             }

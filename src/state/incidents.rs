@@ -1,17 +1,41 @@
-//! The derived incident view: sort order and filter.
+//! The incidents part: every incident held, their display order, the filter, the cursor.
 //!
-//! Tens of thousands of incidents must stay within a frame's budget, so the two change
-//! separately: all incidents are sorted once when their data changes (`order`), and a filter
-//! keystroke only walks that order, or the smallest earlier view the new filter narrows
-//! (typing on adds letters or words: nothing outside that view can start matching; deleting
-//! goes back to a filter already seen, whose view is kept until the incidents change).
+//! Tens of thousands of incidents must stay within a frame's budget, so order and filter
+//! change separately: all incidents are sorted once when their data changes (`order`), and a
+//! filter keystroke only walks that order, or the smallest earlier result the new filter
+//! narrows (typing on adds letters or words: nothing outside that result can start matching;
+//! deleting goes back to a filter already seen, whose result is kept until the incidents
+//! change).
 
-use super::State;
-use crate::domain::Incident;
+use crate::domain::{Incident, IncidentId, Sev};
+use std::collections::HashSet;
+
+#[derive(Debug, Default)]
+pub struct Incidents {
+    /// In no particular order: `order` and `shown` order them.
+    pub all: Vec<Incident>,
+    /// Indices of all incidents in display order. Derived when incidents change, so a filter
+    /// keystroke never sorts.
+    pub order: Vec<usize>,
+    /// Indices into `all` that pass the filter, in display order: the rows of the list.
+    /// Derived; kept in step by `update` so rendering never recomputes it.
+    pub shown: Vec<usize>,
+    /// Rows shown for each filter typed since the incidents last changed. Derived.
+    filtered: Vec<(String, Vec<usize>)>,
+    /// Open incidents per SEV, SEV1 first. Derived with `shown`, so the header and the list
+    /// title never walk every incident on every frame.
+    pub open_by_sev: [usize; 4],
+    /// Position in `shown`.
+    pub cursor: usize,
+    pub selected_id: Option<IncidentId>,
+    pub filter: String,
+    /// An incident that just became SEV1, and the tick it did: its row flashes for a moment.
+    pub new_sev1: Option<(IncidentId, u64)>,
+}
 
 /// Views of filters typed since the incidents last changed: enough for deleting back through
 /// a long filter without scanning everything again.
-const FILTER_VIEWS_KEPT: usize = 16;
+const FILTERS_KEPT: usize = 16;
 
 /// The filter's words, lowercased.
 pub fn filter_words(filter: &str) -> Vec<String> {
@@ -65,11 +89,48 @@ fn narrows(old: &[String], new: &[String]) -> bool {
         .all(|o| new.iter().any(|n| n.contains(o.as_str())))
 }
 
-impl State {
+impl Incidents {
+    pub fn selected(&self) -> Option<&Incident> {
+        self.shown.get(self.cursor).and_then(|&i| self.all.get(i))
+    }
+
+    /// Replaces `source`'s incidents with `fresh` and re-sorts. Returns the replaced ones
+    /// (to be freed off the frame path) and a SEV1 that was not firing before, unless this
+    /// is the source's first poll: what is open when the cockpit starts is not news.
+    /// `only_source`: no other source has incidents, so everything old is replaced.
+    pub(crate) fn replace(
+        &mut self,
+        source: &str,
+        fresh: Vec<Incident>,
+        only_source: bool,
+        first_poll: bool,
+    ) -> (Vec<Incident>, Option<(IncidentId, String)>) {
+        let was_sev1: HashSet<&str> = self
+            .all
+            .iter()
+            // The inline fields first: comparing tens of thousands of source names is the
+            // slow part of this scan.
+            .filter(|i| is_loud_sev1(i) && i.source == source)
+            .map(|i| i.id.as_str())
+            .collect();
+        let new_sev1 = fresh
+            .iter()
+            .find(|i| is_loud_sev1(i) && !was_sev1.contains(i.id.as_str()))
+            .filter(|_| !first_poll)
+            .map(|i| (i.id.clone(), i.title.to_string()));
+        let replaced = if only_source {
+            std::mem::replace(&mut self.all, fresh)
+        } else {
+            replace_from(&mut self.all, source, fresh)
+        };
+        self.rebuild();
+        (replaced, new_sev1)
+    }
+
     /// After the incidents changed: re-sorts all of them, re-filters, and keeps the same
     /// incident selected when it still shows.
-    pub(crate) fn rebuild_view(&mut self) {
-        let incidents = &self.incidents;
+    pub(crate) fn rebuild(&mut self) {
+        let incidents = &self.all;
         self.open_by_sev = [0; 4];
         for i in incidents.iter().filter(|i| i.is_open()) {
             self.open_by_sev[usize::from(i.sev.number() - 1)] += 1;
@@ -100,32 +161,33 @@ impl State {
         order.clear();
         order.extend(keyed.into_iter().map(|(_, i)| i));
         self.order = order;
-        self.filter_views.clear();
+        self.filtered.clear();
         self.apply_filter();
     }
 
-    /// After only the filter changed.
-    pub(crate) fn refilter_view(&mut self) {
+    /// The filter changed.
+    pub(crate) fn set_filter(&mut self, filter: String) {
+        self.filter = filter;
         self.apply_filter();
     }
 
-    /// The view for the current filter: a view already computed for it, else the matches
-    /// within the smallest known view the filter narrows, else within `order`.
+    /// The rows for the current filter: a result already computed for it, else the matches
+    /// within the smallest known result the filter narrows, else within `order`.
     fn apply_filter(&mut self) {
-        if let Some((_, v)) = self.filter_views.iter().find(|(f, _)| *f == self.filter) {
-            self.view = v.clone();
+        if let Some((_, v)) = self.filtered.iter().find(|(f, _)| *f == self.filter) {
+            self.shown = v.clone();
             self.keep_selection();
             return;
         }
         let words = filter_words(&self.filter);
         let known = self
-            .filter_views
+            .filtered
             .iter()
             .filter(|(f, _)| narrows(&filter_words(f), &words))
             .min_by_key(|(_, v)| v.len());
-        let incidents = &self.incidents;
+        let incidents = &self.all;
         let source = known.map_or(&self.order, |(_, v)| v);
-        let view: Vec<usize> = if words.is_empty() {
+        let shown: Vec<usize> = if words.is_empty() {
             source.clone()
         } else {
             // Matched in memory order, where the incidents and their text were allocated
@@ -140,38 +202,72 @@ impl State {
             }
             source.iter().copied().filter(|&i| keep[i]).collect()
         };
-        if self.filter_views.len() >= FILTER_VIEWS_KEPT {
-            self.filter_views.remove(0);
+        if self.filtered.len() >= FILTERS_KEPT {
+            self.filtered.remove(0);
         }
-        self.filter_views.push((self.filter.clone(), view.clone()));
-        self.view = view;
+        self.filtered.push((self.filter.clone(), shown.clone()));
+        self.shown = shown;
         self.keep_selection();
     }
 
     /// Keeps the selected incident selected when it still shows.
     fn keep_selection(&mut self) {
-        // Looked up in memory order, then in the view: following the view's order through
+        // Looked up in memory order, then in the rows: following display order through
         // tens of thousands of incidents misses the cache on every step.
         let keep = self
             .selected_id
             .as_ref()
-            .and_then(|id| self.incidents.iter().position(|i| &i.id == id))
-            .and_then(|ix| self.view.iter().position(|&i| i == ix));
+            .and_then(|id| self.all.iter().position(|i| &i.id == id))
+            .and_then(|ix| self.shown.iter().position(|&i| i == ix));
         self.cursor = match keep {
             Some(pos) => pos,
-            None => self.cursor.min(self.view.len().saturating_sub(1)),
+            None => self.cursor.min(self.shown.len().saturating_sub(1)),
         };
         self.selected_id = self.selected().map(|i| i.id.clone());
     }
 
     pub(crate) fn move_cursor(&mut self, delta: isize) {
-        if self.view.is_empty() {
+        if self.shown.is_empty() {
             return;
         }
-        let last = self.view.len() as isize - 1;
+        let last = self.shown.len() as isize - 1;
         self.cursor = (self.cursor as isize + delta).clamp(0, last) as usize;
         self.selected_id = self.selected().map(|i| i.id.clone());
     }
+}
+
+/// Puts `fresh` in the slots of `source`'s incidents, so the other sources' incidents stay
+/// where they are (tens of thousands of moves of hundreds of bytes each took longer than a
+/// frame); returns the replaced ones. `incidents` has no order of its own: `order` sorts.
+fn replace_from(
+    incidents: &mut Vec<Incident>,
+    source: &str,
+    fresh: Vec<Incident>,
+) -> Vec<Incident> {
+    let mut fresh = fresh.into_iter();
+    let mut replaced = Vec::new();
+    let mut i = 0;
+    while i < incidents.len() {
+        if incidents[i].source != source {
+            i += 1;
+            continue;
+        }
+        match fresh.next() {
+            Some(new) => {
+                replaced.push(std::mem::replace(&mut incidents[i], new));
+                i += 1;
+            }
+            // Fewer than before: the last incident fills the hole, checked next.
+            None => replaced.push(incidents.swap_remove(i)),
+        }
+    }
+    incidents.extend(fresh);
+    replaced
+}
+
+/// An open, firing SEV1: what must reach a responder who is looking elsewhere.
+fn is_loud_sev1(i: &Incident) -> bool {
+    i.sev == Sev::Sev1 && i.is_open() && i.firing
 }
 
 #[cfg(test)]

@@ -1,0 +1,85 @@
+//! What sources report, folded into the parts it concerns: freshness into `sources`,
+//! readings and levers into `signals`, incidents into `incidents` (announcing a new SEV1).
+
+use super::{Effect, FlashLevel, SourceRole, State};
+use crate::domain::event::BackendEvent;
+use crate::domain::text;
+
+pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
+    match ev {
+        BackendEvent::Signals {
+            source,
+            at,
+            set,
+            detections,
+        } => {
+            state.sources.fresh(&source, SourceRole::Metrics, at);
+            state.signals.readings(source, set, detections);
+            vec![]
+        }
+        BackendEvent::Flags { source, at, flags } => {
+            state.sources.fresh(&source, SourceRole::Flags, at);
+            state.signals.levers(source, &flags);
+            vec![]
+        }
+        BackendEvent::Incidents {
+            source,
+            at,
+            incidents,
+        } => {
+            let first_poll = state.sources.fresh(&source, SourceRole::Incidents, at);
+            let only_source = state.sources.only_incident_source(&source);
+            let (replaced, new_sev1) =
+                state
+                    .incidents
+                    .replace(&source, incidents, only_source, first_poll);
+            let mut effects = Vec::new();
+            if let Some((id, title)) = new_sev1 {
+                effects.extend(announce_sev1(state, id, &title));
+            }
+            if !replaced.is_empty() {
+                effects.push(Effect::Discard(replaced));
+            }
+            effects
+        }
+        BackendEvent::NotShown { source, not_shown } => {
+            state
+                .sources
+                .status_mut(&source, SourceRole::Incidents)
+                .not_shown = not_shown;
+            vec![]
+        }
+        BackendEvent::Paced {
+            source,
+            interval_secs,
+        } => {
+            state.sources.paced(&source, interval_secs);
+            vec![]
+        }
+        BackendEvent::Failed { source, at, error } => {
+            state.sources.failed(&source, at, &error);
+            vec![]
+        }
+    }
+}
+
+/// A new SEV1 flashes its row and, unless configured off, rings the terminal bell. The footer
+/// says which one, unless it holds an error a responder still has to read.
+fn announce_sev1(state: &mut State, id: String, title: &str) -> Vec<Effect> {
+    state.incidents.new_sev1 = Some((id.clone(), state.ticks));
+    if state
+        .flash
+        .as_ref()
+        .is_none_or(|f| f.level != FlashLevel::Error)
+    {
+        state.say(
+            FlashLevel::Warn,
+            format!("NEW SEV1 {id}: {}", text::fit(title, 200)),
+        );
+    }
+    if state.alerts.bell_on_sev1 {
+        vec![Effect::Bell]
+    } else {
+        vec![]
+    }
+}

@@ -1,0 +1,128 @@
+//! The signals part: every metrics source's latest readings and detections, every flag
+//! system's levers, and the merged set the panes show.
+
+use crate::domain::event::FeatureFlags;
+use crate::domain::{Detection, FeatureInfo, PromptVersion, SafeText, SignalSet};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// All metrics sources merged, levers laid over: what the panes show. Derived.
+    pub merged: SignalSet,
+    pub detections: Vec<Detection>,
+    /// Latest signals and detections per metrics source, so one source failing or lagging
+    /// never blanks another's.
+    per_source: BTreeMap<String, (SignalSet, Vec<Detection>)>,
+    /// Latest levers per flag system; laid over the features so the panes show the prompt
+    /// version and kill switches the flag system serves, not what metrics last saw.
+    levers: BTreeMap<String, Vec<FeatureFlags>>,
+    /// The feature pinned with next_feature; otherwise the selected incident's is shown.
+    pub pinned: Option<String>,
+}
+
+impl Signals {
+    pub fn feature(&self, name: &str) -> Option<&FeatureInfo> {
+        self.merged.features.iter().find(|f| f.name == name)
+    }
+
+    /// A metrics source's latest readings.
+    pub(crate) fn readings(&mut self, source: String, set: SignalSet, detections: Vec<Detection>) {
+        self.per_source.insert(source, (set, detections));
+        self.merge();
+    }
+
+    /// A flag system's latest levers.
+    pub(crate) fn levers(&mut self, source: String, flags: &[FeatureFlags]) {
+        self.levers
+            .insert(source, flags.iter().map(sanitize_flags).collect());
+        self.merge();
+    }
+
+    /// Pins the feature after `current` (wrapping), or the first.
+    pub(crate) fn pin_next(&mut self, current: Option<String>) {
+        let names: Vec<&String> = self.merged.features.iter().map(|f| &f.name).collect();
+        if names.is_empty() {
+            return;
+        }
+        let pos = current
+            .and_then(|c| names.iter().position(|n| **n == c))
+            .map(|p| (p + 1) % names.len())
+            .unwrap_or(0);
+        self.pinned = Some(names[pos].clone());
+    }
+
+    /// Rebuilds the merged set the panes read from every source's latest one.
+    fn merge(&mut self) {
+        let mut merged = SignalSet::default();
+        let mut detections = Vec::new();
+        for (set, dets) in self.per_source.values() {
+            merged.at = merged.at.max(set.at);
+            merged.signals.extend(set.signals.iter().cloned());
+            merged
+                .distributions
+                .extend(set.distributions.iter().cloned());
+            merged.features.extend(set.features.iter().cloned());
+            detections.extend(dets.iter().cloned());
+        }
+        for (source, flags) in &self.levers {
+            for ff in flags {
+                overlay_flags(&mut merged.features, source, ff);
+            }
+        }
+        self.merged = merged;
+        self.detections = detections;
+    }
+}
+
+/// Flag names, versions and segments come from outside like any other text.
+fn sanitize_flags(ff: &FeatureFlags) -> FeatureFlags {
+    let clean = |s: &String| SafeText::new(s).to_string();
+    FeatureFlags {
+        feature: clean(&ff.feature),
+        prompt_versions: ff.prompt_versions.iter().map(clean).collect(),
+        current_prompt: ff.current_prompt.as_ref().map(clean),
+        last_known_good: ff.last_known_good.as_ref().map(clean),
+        prompt_changed_at: ff.prompt_changed_at,
+        killed: ff.killed.iter().map(clean).collect(),
+        segments: ff.segments.iter().map(clean).collect(),
+    }
+}
+
+/// The flag system is the authority on levers; metrics only know what they last saw served.
+/// When two flag systems report one feature the first (by name) holds its levers.
+fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlags) {
+    let pos = match features.iter().position(|f| f.name == ff.feature) {
+        Some(p) => p,
+        None => {
+            features.push(FeatureInfo::traffic_only(&ff.feature, ""));
+            features.len() - 1
+        }
+    };
+    let info = &mut features[pos];
+    if info.flag_source.is_some() {
+        return;
+    }
+    info.flag_source = Some(source.to_string());
+    for id in &ff.prompt_versions {
+        if !info.prompt_versions.iter().any(|v| &v.id == id) {
+            info.prompt_versions.push(PromptVersion {
+                id: id.clone(),
+                deployed_at: None,
+                note: SafeText::new(""),
+            });
+        }
+    }
+    if ff.current_prompt.is_some() {
+        info.current_prompt = ff.current_prompt.clone();
+        info.prompt_changed_at = ff.prompt_changed_at.or(info.prompt_changed_at);
+    }
+    if ff.last_known_good.is_some() {
+        info.last_known_good_prompt = ff.last_known_good.clone();
+    }
+    info.killed = ff.killed.clone();
+    for s in ff.segments.iter().chain(&ff.killed) {
+        if s != "*" && !info.segments.contains(s) {
+            info.segments.push(s.clone());
+        }
+    }
+}

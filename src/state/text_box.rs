@@ -1,0 +1,100 @@
+//! The text box: typing a filter (applied as you type), a note, or a runbook answer, and
+//! what submitting or cancelling each does.
+
+use super::{actions, operations, runbook, Effect, FlashLevel, Overlay, State, TextPurpose};
+use crate::action::Action;
+use crate::domain::command::IncidentOp;
+use crate::domain::{text, SafeText};
+use ratatui_textarea::TextArea;
+
+/// A text box holding `initial`, the cursor at its end; `hint` shows while it is empty.
+pub(super) fn editor(initial: &str, hint: &str) -> Box<TextArea<'static>> {
+    let mut ta = TextArea::new(vec![initial.to_string()]);
+    ta.move_cursor(ratatui_textarea::CursorMove::End);
+    ta.set_placeholder_text(hint.to_string());
+    Box::new(ta)
+}
+
+pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let Overlay::Text { purpose, editor } = &mut state.overlay else {
+        return vec![];
+    };
+    // Only a note keeps its lines; a filter or an answer is one line.
+    let multi_line = matches!(purpose, TextPurpose::Note(_));
+    let typed = editor.lines().join(if multi_line { "\n" } else { " " });
+    match action {
+        Action::TextInput(_) | Action::ClearText | Action::NewLine => {
+            match action {
+                Action::TextInput(key) => {
+                    editor.input(key);
+                }
+                Action::ClearText => {
+                    editor.select_all();
+                    editor.cut();
+                }
+                _ if multi_line => editor.insert_newline(),
+                _ => {}
+            }
+            if matches!(purpose, TextPurpose::Filter) {
+                // Filter as you type.
+                let filter = editor.lines().join(" ");
+                state.incidents.set_filter(filter);
+            }
+            vec![]
+        }
+        Action::Submit => {
+            let Overlay::Text { purpose, .. } = std::mem::take(&mut state.overlay) else {
+                return vec![];
+            };
+            submit(state, purpose, typed)
+        }
+        Action::Cancel => {
+            let Overlay::Text { purpose, .. } = std::mem::take(&mut state.overlay) else {
+                return vec![];
+            };
+            match purpose {
+                TextPurpose::Filter => state.incidents.set_filter(String::new()),
+                TextPurpose::Answer { incident, .. } => {
+                    state.overlay = Overlay::Runbook(incident);
+                }
+                TextPurpose::Note(_) => {
+                    state.say(FlashLevel::Info, "note discarded".into());
+                }
+            }
+            vec![]
+        }
+        _ => vec![],
+    }
+}
+
+fn submit(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect> {
+    let typed = match purpose {
+        TextPurpose::Note(_) => text::sanitize_lines(typed.trim()),
+        _ => SafeText::new(typed.trim()).to_string(),
+    };
+    match purpose {
+        TextPurpose::Filter => {
+            state.incidents.set_filter(typed);
+            vec![]
+        }
+        TextPurpose::Note(id) => {
+            if typed.is_empty() {
+                state.say(FlashLevel::Info, "empty note not sent".into());
+                return vec![];
+            }
+            let Some(inc) = state.incidents.all.iter().find(|i| i.id == id).cloned() else {
+                state.say(
+                    FlashLevel::Error,
+                    format!("{id} is gone; note not sent: {typed}"),
+                );
+                return vec![];
+            };
+            let command = operations::incident_command(&inc, IncidentOp::Note(typed));
+            actions::dispatch(state, command)
+        }
+        TextPurpose::Answer { incident, question } => {
+            state.overlay = Overlay::Runbook(incident.clone());
+            runbook::answer(state, &incident, question, Some(typed))
+        }
+    }
+}
