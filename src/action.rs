@@ -63,6 +63,9 @@ pub enum Action {
     /// A key typed into a text box; keymaps never see these.
     TextInput(KeyEvent),
     Resize(u16, u16),
+    /// How far the open scrolled view (help, describe, sources, a long dialog) can scroll, as
+    /// the app measured it on the frame just drawn: layout is the renderer's to know.
+    ScrollLimit(Option<usize>),
     Backend(BackendEvent),
     CommandDone(CommandOutcome),
     /// The audit log could not be written: an action must never look recorded when it is not.

@@ -337,8 +337,19 @@ impl App<'_> {
         // arrive after keys typed at the new size): the state learns it now, so no key is
         // taken by a screen it no longer describes — at 40x10 the frame says "too small"
         // and `update` must refuse what the responder types blind.
+        let mut again = false;
         if let Some((w, h)) = self.screen.drawn_size().filter(|s| *s != self.state.size) {
             self.apply(Action::Resize(w, h));
+            again = true;
+        }
+        // Layout is the renderer's: how far the open view can scroll is measured on the frame
+        // and handed to `update`, which keeps the position within it.
+        let limit = crate::ui::scroll_limit(&self.state);
+        if limit != self.state.scroll_limit {
+            self.apply(Action::ScrollLimit(limit));
+            again = true;
+        }
+        if again {
             let ctx = Ctx {
                 state: &self.state,
                 theme: self.theme,

@@ -137,11 +137,13 @@ fn everything_written_is_private_under_a_permissive_umask() {
 #[test]
 fn an_exposed_data_directory_is_reported_with_its_fix() {
     use std::os::unix::fs::PermissionsExt;
-    let root = std::env::temp_dir().join(format!("oncall-e2e-exposed-{}", std::process::id()));
+    // Not the harness's own root for this test, which it empties before starting.
+    let root = std::env::temp_dir().join(format!("oncall-shared-{}", std::process::id()));
     let data = root.join("shared-data");
     std::fs::create_dir_all(&data).expect("mkdir");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let mut launch = Launch::sim("exposed", 160, 30, &[]);
+    // At real speed: no new SEV1 arrives to take the footer before the warning is read.
+    let mut launch = Launch::new("exposed", 160, 30, vec!["--seed".into(), "7".into()]);
     launch.data_dir = Some(data.clone());
     let mut c = Cockpit::launch(launch);
     c.wait_for("the exposure warning with its fix", |t| {

@@ -20,6 +20,15 @@ fn state() -> State {
     drill_state(MINUTE)
 }
 
+/// What the app does after each frame: measure how far the open view scrolls and tell
+/// `update`, which knows no layout.
+fn drawn(s: &mut State) {
+    let limit = oncall_cockpit::ui::scroll_limit(s);
+    if limit != s.scroll_limit {
+        update(s, Action::ScrollLimit(limit));
+    }
+}
+
 fn sent(effects: &[Effect]) -> Vec<Command> {
     effects
         .iter()
@@ -1237,13 +1246,16 @@ fn describe_scrolls_within_bounds_and_closes() {
     let id = s.incidents.selected_id.clone().unwrap_or_default();
     update(&mut s, Action::Describe);
     assert!(matches!(&s.overlay, Overlay::Describe { id: d, scroll: 0 } if *d == id));
+    drawn(&mut s);
     for _ in 0..500 {
         update(&mut s, Action::Down);
+        drawn(&mut s);
     }
     let Overlay::Describe { scroll, .. } = s.overlay else {
         panic!("still describing");
     };
     update(&mut s, Action::Up);
+    drawn(&mut s);
     let Overlay::Describe { scroll: up, .. } = s.overlay else {
         panic!("still describing");
     };
@@ -1257,6 +1269,47 @@ fn describe_scrolls_within_bounds_and_closes() {
     assert_eq!(s.incidents.selected_id.as_deref(), Some(id.as_str()));
 }
 
+/// Keys that arrive in one batch, before the frame that measures a newly opened view, may
+/// run past its end; the measure of the next frame brings the view back within its content,
+/// and one key up then moves one line up from the end.
+#[test]
+fn a_burst_of_keys_before_the_first_measure_is_brought_back_within_bounds() {
+    let mut s = state();
+    let mut incidents = s.incidents.all.clone();
+    let top = s.incidents.shown[0];
+    let at = s.now;
+    for n in 0..60 {
+        incidents[top]
+            .timeline
+            .push(oncall_cockpit::domain::TimelineEntry {
+                at,
+                text: format!("entry {n}").as_str().into(),
+            });
+    }
+    poll(&mut s, incidents);
+    update(&mut s, Action::Top);
+    update(&mut s, Action::Sources);
+    drawn(&mut s);
+    assert!(s.scroll_limit.is_some(), "the sources view was measured");
+    update(&mut s, Action::Back);
+    update(&mut s, Action::Describe);
+    assert_eq!(s.scroll_limit, None, "a new view starts unmeasured");
+    for _ in 0..500 {
+        update(&mut s, Action::Down);
+    }
+    let scroll = |s: &State| match s.overlay {
+        Overlay::Describe { scroll, .. } => scroll,
+        _ => panic!("still describing"),
+    };
+    assert_eq!(scroll(&s), 500, "nothing held it back before the measure");
+    drawn(&mut s);
+    let end = s.scroll_limit.expect("measured");
+    assert!((50..100).contains(&end), "the content's end: {end}");
+    assert_eq!(scroll(&s), end, "brought back to the end of the content");
+    update(&mut s, Action::Up);
+    assert_eq!(scroll(&s), end - 1);
+}
+
 /// A 100,000-character title scrolls inside the resolve dialog, within bounds.
 #[test]
 fn a_huge_title_scrolls_inside_the_dialog() {
@@ -1267,8 +1320,10 @@ fn a_huge_title_scrolls_inside_the_dialog() {
     poll(&mut s, incidents);
     update(&mut s, Action::Top);
     update(&mut s, Action::Resolve);
+    drawn(&mut s);
     for _ in 0..3000 {
         update(&mut s, Action::PageDown);
+        drawn(&mut s);
     }
     let Overlay::Confirm(c) = &s.overlay else {
         panic!("resolve confirms");

@@ -124,13 +124,37 @@ fn screen_page(state: &State) -> usize {
     usize::from(state.size.1.saturating_sub(6)).max(1)
 }
 
+/// How far the open view may scroll: what the app measured on the last frame. Before the
+/// first measure of a view nothing holds it back; the renderer shows it within its content
+/// and the next measure brings it back there.
+fn limit(state: &State) -> usize {
+    state.scroll_limit.unwrap_or(usize::MAX)
+}
+
+/// The app measured the open view on the frame it drew: keep its position within it (the
+/// content may have shrunk, or the terminal grown).
+pub(super) fn measured(state: &mut State, limit: Option<usize>) {
+    state.scroll_limit = limit;
+    let Some(max) = limit else {
+        return;
+    };
+    match &mut state.overlay {
+        Overlay::Help => state.help_scroll = state.help_scroll.min(max),
+        Overlay::Confirm(c) => c.scroll = c.scroll.min(max),
+        Overlay::Describe { scroll, .. } | Overlay::Sources { scroll } => {
+            *scroll = (*scroll).min(max)
+        }
+        _ => {}
+    }
+}
+
 pub(super) fn open_help(state: &mut State) {
     state.help_scroll = 0;
     state.overlay = Overlay::Help;
 }
 
 pub(super) fn help(state: &mut State, action: Action) -> Vec<Effect> {
-    let max = crate::ui::help_max_scroll(state);
+    let max = limit(state);
     let page = screen_page(state);
     if let Some(pos) = scrolled(state.help_scroll, &action, max, page) {
         state.help_scroll = pos;
@@ -156,9 +180,8 @@ pub(super) fn confirm(state: &mut State, action: Action) -> Vec<Effect> {
         }
         // A long title scrolls inside the dialog; the warnings and the yes / cancel line stay.
         Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
-            let size = state.size;
+            let max = limit(state);
             if let Overlay::Confirm(c) = &mut state.overlay {
-                let max = crate::ui::confirm_max_scroll(c, size);
                 if let Some(pos) = scrolled(c.scroll, &action, max, 3) {
                     c.scroll = pos;
                 }
@@ -210,7 +233,7 @@ pub(super) fn describe(state: &mut State, action: Action) -> Option<Vec<Effect>>
         return Some(vec![]);
     };
     let (id, pos) = (id.clone(), *scroll);
-    let max = crate::ui::describe_max_scroll(state, &id);
+    let max = limit(state);
     if let Some(pos) = scrolled(pos, &action, max, screen_page(state)) {
         state.overlay = Overlay::Describe { id, scroll: pos };
         return Some(vec![]);
@@ -228,7 +251,7 @@ pub(super) fn sources(state: &mut State, action: Action) -> Vec<Effect> {
     let Overlay::Sources { scroll } = &state.overlay else {
         return vec![];
     };
-    let max = crate::ui::sources_max_scroll(state);
+    let max = limit(state);
     if let Some(pos) = scrolled(*scroll, &action, max, screen_page(state)) {
         state.overlay = Overlay::Sources { scroll: pos };
         return vec![];

@@ -91,6 +91,9 @@ pub struct State {
     pub alerts: AlertSettings,
     /// First row shown in the help overlay.
     pub help_scroll: usize,
+    /// How far the open scrolled view can scroll, measured on the last frame drawn
+    /// (`Action::ScrollLimit`); `None` before the first measure of this view.
+    pub scroll_limit: Option<usize>,
     /// Lines and column width of the help overlay: it is generated from the keymap, which
     /// only the app holds, and `update` needs its shape to keep scrolling within it.
     pub help_shape: (usize, usize),
@@ -125,6 +128,7 @@ impl State {
             speed: 1.0,
             alerts: AlertSettings::default(),
             help_scroll: 0,
+            scroll_limit: None,
             help_shape: (0, 0),
             ticks: 0,
             quit: false,

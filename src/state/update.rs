@@ -20,6 +20,16 @@ const FLASH_SECS: u64 = 8;
 pub const NEW_SEV1_TICKS: u64 = 6 * TICKS_PER_SEC;
 
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let open = std::mem::discriminant(&state.overlay);
+    let effects = route(state, action);
+    // A limit measured for one view says nothing about the next one opened.
+    if std::mem::discriminant(&state.overlay) != open {
+        state.scroll_limit = None;
+    }
+    effects
+}
+
+fn route(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Tick(now) => {
             tick(state, now);
@@ -27,6 +37,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Resize(w, h) => {
             state.size = (w, h);
+            vec![]
+        }
+        Action::ScrollLimit(limit) => {
+            dialogs::measured(state, limit);
             vec![]
         }
         Action::Backend(ev) => feed::update(state, ev),

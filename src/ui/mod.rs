@@ -19,7 +19,7 @@ use crate::config::keymap::Keymap;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::{text, Sev, SignalKind};
-use crate::state::{Confirm, Overlay, State, TextPurpose, MIN_HEIGHT, MIN_WIDTH};
+use crate::state::{Overlay, State, TextPurpose, MIN_HEIGHT, MIN_WIDTH};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -187,30 +187,23 @@ fn too_small(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
 }
 
-/// How far `update` may scroll the help overlay at the current terminal size.
-pub fn help_max_scroll(state: &State) -> usize {
-    help::max_scroll(state)
+/// How far the open scrolled view can scroll at the current size and content: the app
+/// measures it after each frame and tells `update` (`Action::ScrollLimit`), which keeps
+/// positions within it without knowing layout.
+pub fn scroll_limit(state: &State) -> Option<usize> {
+    match &state.overlay {
+        Overlay::Help => Some(help::max_scroll(state)),
+        Overlay::Confirm(c) => Some(dialog::confirm_max_scroll(c, state.size)),
+        Overlay::Describe { id, .. } => Some(describe::max_scroll(state, id)),
+        Overlay::Sources { .. } => Some(sources::max_scroll(state)),
+        _ => None,
+    }
 }
 
 /// Lines in the help overlay the keymap gives (headings included), and the width a column
 /// needs to show every key and description whole.
 pub fn help_shape(keymap: &Keymap) -> (usize, usize) {
     help::shape(&help::entries(keymap))
-}
-
-/// How far a confirmation's text may scroll in a terminal of `size`.
-pub fn confirm_max_scroll(c: &Confirm, size: (u16, u16)) -> usize {
-    dialog::confirm_max_scroll(c, size)
-}
-
-/// How far the full view of incident `id` may scroll.
-pub fn describe_max_scroll(state: &State, id: &str) -> usize {
-    describe::max_scroll(state, id)
-}
-
-/// How far the sources view may scroll.
-pub fn sources_max_scroll(state: &State) -> usize {
-    sources::max_scroll(state)
 }
 
 /// "line 3–20 of 140 · j/k scroll": where a scrolled view is, with the keys that move it.

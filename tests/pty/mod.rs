@@ -121,14 +121,26 @@ impl Cockpit {
         // Test name + pid: tests run in parallel, and so may several `cargo test` runs.
         let root = std::env::temp_dir().join(format!("oncall-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let data = data_dir.unwrap_or_else(|| root.join("data"));
         let home = root.join("home");
         for dir in [&home.join(".config"), &home.join(".local/share")] {
             std::fs::create_dir_all(dir).expect("create temp dir");
         }
-        if umask.is_none() {
-            std::fs::create_dir_all(&data).expect("create temp dir");
-        }
+        // A test's own data dir is used as it is; the harness's is owner-only, as the
+        // cockpit makes it (a wider one is reported at start), or left for the cockpit to
+        // create when the test sets a umask.
+        let data = match data_dir {
+            Some(d) => d,
+            None => {
+                let d = root.join("data");
+                if umask.is_none() {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::create_dir_all(&d).expect("create temp dir");
+                    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700))
+                        .expect("chmod data dir");
+                }
+                d
+            }
+        };
 
         let pty = native_pty_system()
             .openpty(PtySize {
