@@ -5,7 +5,7 @@ use chrono::Utc;
 use clap::Parser;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::{self, App};
-use oncall_cockpit::backend::clock::Clock;
+use oncall_cockpit::clock::Clock;
 use oncall_cockpit::config::check;
 use oncall_cockpit::config::error::ConfigError;
 use oncall_cockpit::config::settings::{self, Overrides, Paths};

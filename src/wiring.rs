@@ -6,29 +6,35 @@ use crate::action::Action;
 use crate::app::Router;
 use crate::backend::alertmanager::Alertmanager;
 use crate::backend::bounds::{Bounded, CommandBell, Limits};
-use crate::backend::clock::Clock;
 use crate::backend::driver::{self, DriverConfig};
 use crate::backend::flagd::Flagd;
 use crate::backend::hook::HttpHook;
-use crate::backend::local::SharedIncidents;
+use crate::backend::incident_store::SharedIncidents;
 use crate::backend::pagerduty::PagerDuty;
 use crate::backend::pagerduty_events::PagerDutyEvents;
 use crate::backend::prometheus::Prometheus;
+use crate::backend::report::{Report, Reporter};
 use crate::backend::sim::Sim;
 use crate::backend::unleash::Unleash;
 use crate::backend::{CommandRequest, FlagControl, IncidentOp, IncidentSource};
+use crate::clock::Clock;
 use crate::config::settings::Settings;
+use crate::config::timing::Timing;
 use crate::drill::{self, Timetable};
 use crate::state::{SourceHealth, SourceRole, State};
 use std::time::Duration;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-/// A poll interval or timeout from config seconds. The config check refuses anything outside
-/// the documented limits before this runs (poll_secs 1 to 3600, timeout_secs 0.5 to 600); the
-/// bounds here only keep a value that did not come through it (a test's struct) from
-/// panicking or hammering a backend.
-pub fn secs(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s.clamp(0.1, 3600.0)).unwrap_or(Duration::from_secs(3600))
+/// Backend reports as the app's actions, on its channel.
+pub fn reporter(tx: &UnboundedSender<Action>) -> Reporter {
+    let tx = tx.clone();
+    Reporter::new(move |r| {
+        let action = match r {
+            Report::Event(ev) => Action::Backend(ev),
+            Report::Outcome(o) => Action::CommandDone(o),
+        };
+        tx.send(action).is_ok()
+    })
 }
 
 /// A random drill in the cockpit spreads its faults over the first hour and a half.
@@ -93,7 +99,7 @@ fn spawn_incidents<I: IncidentSource>(
     cfg: DriverConfig,
     clock: Clock,
     bell: Option<CommandBell>,
-    tx: &UnboundedSender<Action>,
+    tx: &Reporter,
     router: &mut Router,
 ) {
     let (cmd_tx, cmd_rx) = command_channel(bell);
@@ -114,7 +120,7 @@ fn spawn_flags<F: FlagControl>(
     cfg: DriverConfig,
     clock: Clock,
     bell: Option<CommandBell>,
-    tx: &UnboundedSender<Action>,
+    tx: &Reporter,
     router: &mut Router,
     state: &mut State,
 ) {
@@ -143,23 +149,22 @@ struct Polled<S> {
 fn polled<S>(
     adapter: S,
     name: &str,
-    poll_secs: f64,
-    timeout_secs: f64,
+    timing: Timing,
     answer_time_factor: f64,
     max_incidents: usize,
     clock: Clock,
-    tx: &UnboundedSender<Action>,
+    tx: &Reporter,
 ) -> Polled<S> {
     let limits = Limits {
         source: name.to_string(),
-        timeout: secs(timeout_secs),
+        timeout: timing.timeout,
         answer_time_factor,
         max_incidents,
-        poll_secs,
+        poll_secs: timing.poll.as_secs_f64(),
     };
     let cfg = DriverConfig {
         source: name.to_string(),
-        poll: secs(poll_secs),
+        poll: timing.poll,
         timeout: limits.driver_timeout(),
     };
     let bell = CommandBell::default();
@@ -179,10 +184,11 @@ pub fn start_sim(
     tx: &UnboundedSender<Action>,
     state: &mut State,
 ) -> Result<Router, String> {
+    let tx = &reporter(tx);
     let spec = drill::fleet(timetable, seed, RANDOM_DRILL_SECS)?;
     let sim = Sim::new(spec, seed, clock.origin())?;
     let name = "sim".to_string();
-    let poll = secs(settings.sim.poll_secs);
+    let poll = settings.sim.poll_secs.duration();
     let interval = Some(poll.as_secs_f64() * clock.speed());
     state.sources.extend([
         SourceHealth::new(&name, SourceRole::Metrics, interval),
@@ -227,6 +233,7 @@ pub fn start_real(
     tx: &UnboundedSender<Action>,
     state: &mut State,
 ) -> Router {
+    let tx = &reporter(tx);
     let mut router = Router::default();
     for p in &settings.sources.prometheus {
         match Prometheus::new(p) {
@@ -234,8 +241,7 @@ pub fn start_real(
                 let metrics = polled(
                     adapter,
                     &p.name,
-                    p.poll_secs,
-                    p.timeout_secs,
+                    Timing::new(p.poll_secs, p.timeout_secs),
                     p.answer_time_factor,
                     usize::MAX,
                     clock,
@@ -252,7 +258,7 @@ pub fn start_real(
                 let detect = settings.detect.clone();
                 // The cockpit's own detections: a local store, nothing to pace.
                 let local_cfg = DriverConfig {
-                    timeout: secs(p.timeout_secs),
+                    timeout: p.timeout_secs.duration(),
                     ..metrics.cfg.clone()
                 };
                 tokio::spawn(driver::run_metrics(
@@ -275,8 +281,7 @@ pub fn start_real(
                 let src = polled(
                     adapter,
                     &a.name,
-                    a.poll_secs,
-                    a.timeout_secs,
+                    Timing::new(a.poll_secs, a.timeout_secs),
                     a.answer_time_factor,
                     a.max_incidents,
                     clock,
@@ -299,8 +304,7 @@ pub fn start_real(
                 let src = polled(
                     adapter,
                     &p.name,
-                    p.poll_secs,
-                    p.timeout_secs,
+                    Timing::new(p.poll_secs, p.timeout_secs),
                     p.answer_time_factor,
                     p.max_incidents,
                     clock,
@@ -319,8 +323,8 @@ pub fn start_real(
     for p in &settings.sources.pagerduty_events {
         let cfg = DriverConfig {
             source: p.name.clone(),
-            poll: secs(3600.0),
-            timeout: secs(p.timeout_secs),
+            poll: Duration::from_secs(3600),
+            timeout: p.timeout_secs.duration(),
         };
         match PagerDutyEvents::new(p) {
             Ok(adapter) => {
@@ -344,8 +348,7 @@ pub fn start_real(
                 let src = polled(
                     adapter,
                     &f.name,
-                    f.poll_secs,
-                    f.timeout_secs,
+                    Timing::new(f.poll_secs, f.timeout_secs),
                     f.answer_time_factor,
                     usize::MAX,
                     clock,
@@ -361,8 +364,8 @@ pub fn start_real(
         // An endpoint has nothing to poll; the slow interval only republishes what was pulled.
         let cfg = DriverConfig {
             source: h.name.clone(),
-            poll: secs(60.0),
-            timeout: secs(h.timeout_secs),
+            poll: Duration::from_secs(60),
+            timeout: h.timeout_secs.duration(),
         };
         match HttpHook::new(h) {
             Ok(adapter) => spawn_flags(adapter, cfg, clock, None, tx, &mut router, state),
@@ -375,8 +378,7 @@ pub fn start_real(
                 let src = polled(
                     adapter,
                     &u.name,
-                    u.poll_secs,
-                    u.timeout_secs,
+                    Timing::new(u.poll_secs, u.timeout_secs),
                     u.answer_time_factor,
                     usize::MAX,
                     clock,

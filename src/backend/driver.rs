@@ -1,20 +1,20 @@
 //! One tokio task per adapter: poll on an interval, execute commands as they arrive, and send
-//! every result back over the app channel. Each call is bounded by a timeout so a hung backend
+//! every result to its `Reporter`. Each call is bounded by a timeout so a hung backend
 //! shows up as a stale pane with an error rather than silence.
 
-use super::clock::Clock;
-use super::local::SharedIncidents;
+use super::incident_store::SharedIncidents;
+use super::report::Reporter;
 use super::{
     BackendError, BackendEvent, Command, CommandOutcome, CommandRequest, FlagControl,
     IncidentSource, MetricsSource, Pager,
 };
-use crate::action::Action;
+use crate::clock::Clock;
 use crate::detect::{self, DetectConfig, Engine};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{interval, timeout, MissedTickBehavior};
 
 #[derive(Clone, Debug)]
@@ -43,7 +43,7 @@ pub async fn run_metrics<M: MetricsSource>(
     detect_cfg: DetectConfig,
     clock: Clock,
     local: Option<SharedIncidents>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     let mut tick = interval(cfg.poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -68,7 +68,7 @@ pub async fn run_metrics<M: MetricsSource>(
             }
             Err(e) => failed(&cfg.source, now, &e),
         };
-        if tx.send(Action::Backend(event)).is_err() {
+        if !tx.event(event) {
             return; // the app has quit
         }
     }
@@ -165,7 +165,7 @@ async fn serve<S: Served>(
     cfg: DriverConfig,
     clock: Clock,
     mut commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     let mut tick = interval(cfg.poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -192,7 +192,7 @@ async fn serve<S: Served>(
         let event = bounded(cfg.timeout, backend.poll(&cfg.source, now))
             .await
             .unwrap_or_else(|e| failed(&cfg.source, now, &e));
-        if tx.send(Action::Backend(event)).is_err() {
+        if !tx.event(event) {
             return;
         }
     }
@@ -203,7 +203,7 @@ pub async fn run_incidents<I: IncidentSource>(
     cfg: DriverConfig,
     clock: Clock,
     commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     serve(Incidents(source), cfg, clock, commands, tx).await
 }
@@ -214,7 +214,7 @@ pub async fn run_flags<F: FlagControl>(
     cfg: DriverConfig,
     clock: Clock,
     commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     serve(Flags(control), cfg, clock, commands, tx).await
 }
@@ -225,7 +225,7 @@ pub async fn run_pager<P: Pager>(
     cfg: DriverConfig,
     clock: Clock,
     mut commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     while let Some(req) = commands.recv().await {
         let result = match &req.command {
@@ -242,14 +242,10 @@ pub async fn run_pager<P: Pager>(
     }
 }
 
-fn send_outcome(
-    tx: &UnboundedSender<Action>,
-    action_id: u64,
-    result: Result<String, BackendError>,
-) -> bool {
+fn send_outcome(tx: &Reporter, action_id: u64, result: Result<String, BackendError>) -> bool {
     let outcome = CommandOutcome {
         action_id,
         result: result.map_err(|e| e.to_string()),
     };
-    tx.send(Action::CommandDone(outcome)).is_ok()
+    tx.outcome(outcome)
 }

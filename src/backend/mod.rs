@@ -5,15 +5,15 @@
 
 pub mod alertmanager;
 pub mod bounds;
-pub mod clock;
 pub mod driver;
 pub mod flagd;
 pub mod hook;
 pub mod http;
-pub mod local;
+pub mod incident_store;
 pub mod pagerduty;
 pub mod pagerduty_events;
 pub mod prometheus;
+pub mod report;
 pub mod sim;
 pub mod unleash;
 

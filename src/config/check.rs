@@ -16,6 +16,7 @@ use super::sources::{
     AlertmanagerConfig, FlagdConfig, HttpHookConfig, PagerDutyConfig, PagerDutyEventsConfig,
     PrometheusConfig, UnleashConfig,
 };
+use super::timing::Limit;
 use crate::backend::alertmanager::Alertmanager;
 use crate::backend::flagd::Flagd;
 use crate::backend::hook::HttpHook;
@@ -53,27 +54,6 @@ const SETTINGS_KEYS: [&str; 7] = [
     "source_defaults",
 ];
 
-/// Limits a number must stay within, inclusive. Out of range is refused, never clamped: a
-/// cockpit that quietly polls at another rate than written misleads whoever reads the file.
-struct Limit {
-    key: &'static str,
-    min: f64,
-    max: f64,
-    why: &'static str,
-}
-
-const POLL: Limit = Limit {
-    key: "poll_secs",
-    min: 1.0,
-    max: 3600.0,
-    why: "a cockpit must not poll a backend more than once a second",
-};
-const TIMEOUT: Limit = Limit {
-    key: "timeout_secs",
-    min: 0.5,
-    max: 600.0,
-    why: "seconds",
-};
 const REPLY: Limit = Limit {
     key: "max_reply_mib",
     min: 1.0,
@@ -115,8 +95,6 @@ trait Kind: DeserializeOwned {
 impl Kind for PrometheusConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
         vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
             (&REPLY, self.max_reply_mib as f64),
             (&PACE, self.answer_time_factor),
         ]
@@ -129,8 +107,6 @@ impl Kind for PrometheusConfig {
 impl Kind for AlertmanagerConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
         vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
             (&REPLY, self.max_reply_mib as f64),
             (&PACE, self.answer_time_factor),
             (&INCIDENTS, self.max_incidents as f64),
@@ -155,8 +131,6 @@ impl Kind for AlertmanagerConfig {
 impl Kind for PagerDutyConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
         vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
             (&REPLY, self.max_reply_mib as f64),
             (&PACE, self.answer_time_factor),
             (&INCIDENTS, self.max_incidents as f64),
@@ -171,10 +145,7 @@ impl Kind for PagerDutyConfig {
 
 impl Kind for PagerDutyEventsConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-        ]
+        vec![(&REPLY, self.max_reply_mib as f64)]
     }
     fn adapter_check(&self) -> Vec<String> {
         PagerDutyEvents::check(self).err().into_iter().collect()
@@ -184,8 +155,6 @@ impl Kind for PagerDutyEventsConfig {
 impl Kind for FlagdConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
         vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
             (&REPLY, self.max_reply_mib as f64),
             (&PACE, self.answer_time_factor),
         ]
@@ -197,7 +166,7 @@ impl Kind for FlagdConfig {
 
 impl Kind for HttpHookConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![(&TIMEOUT, self.timeout_secs)]
+        Vec::new()
     }
     fn adapter_check(&self) -> Vec<String> {
         HttpHook::check(self).err().into_iter().collect()
@@ -207,8 +176,6 @@ impl Kind for HttpHookConfig {
 impl Kind for UnleashConfig {
     fn limits(&self) -> Vec<(&'static Limit, f64)> {
         vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
             (&REPLY, self.max_reply_mib as f64),
             (&PACE, self.answer_time_factor),
         ]
@@ -249,7 +216,7 @@ pub fn sources(settings: &super::settings::Settings) -> Vec<String> {
 /// readable by others). Not config errors: the machine that checks a config may not hold the
 /// secrets, and at start such a source shows failing with the reason while the rest runs.
 pub fn secret_problems(settings: &super::settings::Settings) -> Vec<String> {
-    use crate::backend::http::{AuthConfig, SecretSpec};
+    use super::secret::{AuthConfig, SecretSpec};
     let s = &settings.sources;
     fn auth(what: String, a: &Option<AuthConfig>) -> Vec<(String, &SecretSpec)> {
         let Some(a) = a else { return Vec::new() };
@@ -415,7 +382,6 @@ impl<'a> Checker<'a> {
                 }
                 "sim" => {
                     self.section::<SimSettings>(key, value, "[sim]", &["sim"]);
-                    self.sim_limits(value);
                 }
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
@@ -478,19 +444,6 @@ impl<'a> Checker<'a> {
         for (k, v) in user.iter() {
             if let Some(e) = one_key::<T>(&base, k, v, value.span()) {
                 self.push_serde(&e, k.span(), Some(label), k.get_ref());
-            }
-        }
-    }
-
-    fn sim_limits(&mut self, value: &Value<'a>) {
-        let DeValue::Table(user) = value.get_ref() else {
-            return;
-        };
-        if let Some((k, v)) = user.get_key_value("poll_secs") {
-            if let Ok(secs) = f64::deserialize(ValueDeserializer::from(v.clone())) {
-                if let Some(msg) = out_of_range(&POLL, secs) {
-                    self.push(k.span(), Some("[sim]"), Some("poll_secs"), msg);
-                }
             }
         }
     }
@@ -660,7 +613,7 @@ impl<'a> Checker<'a> {
         };
         let mut limits_ok = true;
         for (limit, value) in cfg.limits() {
-            if let Some(msg) = out_of_range(limit, value) {
+            if let Some(msg) = limit.refuse(value) {
                 limits_ok = false;
                 self.push(at(limit.key), Some(&label), Some(limit.key), msg);
             }
@@ -809,15 +762,6 @@ fn one_key_of_kind<'a>(
         "http_hook" => one_key::<HttpHookConfig>(base, key, value, span),
         _ => one_key::<UnleashConfig>(base, key, value, span),
     }
-}
-
-fn out_of_range(limit: &Limit, value: f64) -> Option<String> {
-    (!(value >= limit.min && value <= limit.max)).then(|| {
-        format!(
-            "expected {} to {} ({}), found {value}",
-            limit.min, limit.max, limit.why
-        )
-    })
 }
 
 fn missing_field(message: &str) -> Option<String> {

@@ -2,6 +2,8 @@ pub mod alerts;
 pub mod check;
 pub mod error;
 pub mod keymap;
+pub mod secret;
 pub mod settings;
 pub mod sources;
 pub mod theme;
+pub mod timing;

@@ -19,7 +19,7 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub struct SimSettings {
     pub seed: u64,
     pub speed: f64,
-    pub poll_secs: f64,
+    pub poll_secs: super::timing::PollSecs,
 }
 
 #[derive(Clone, Debug, Deserialize)]

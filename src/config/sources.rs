@@ -1,7 +1,8 @@
 //! Real backends named in config.toml, several at once. Every field not given takes its value
 //! from `[source_defaults.<kind>]` in defaults.toml.
 
-use crate::backend::http::{AuthConfig, SecretSpec};
+use super::secret::{AuthConfig, SecretSpec};
+use super::timing::{PollSecs, TimeoutSecs};
 use crate::domain::SignalKind;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -23,8 +24,8 @@ pub struct PrometheusConfig {
     pub preset: String,
     /// The label that names a feature in the cockpit ("job", "service_name", …).
     pub feature_label: String,
-    pub poll_secs: f64,
-    pub timeout_secs: f64,
+    pub poll_secs: PollSecs,
+    pub timeout_secs: TimeoutSecs,
     /// The most of one reply read, in MiB; a bigger reply is a source error.
     pub max_reply_mib: u64,
     /// A poll starts no sooner than this many times the last answer time after the
@@ -50,8 +51,8 @@ pub struct PrometheusConfig {
 pub struct AlertmanagerConfig {
     pub name: String,
     pub url: String,
-    pub poll_secs: f64,
-    pub timeout_secs: f64,
+    pub poll_secs: PollSecs,
+    pub timeout_secs: TimeoutSecs,
     /// The most of one reply read, in MiB; a bigger reply is a source error.
     pub max_reply_mib: u64,
     /// A poll starts no sooner than this many times the last answer time after the
@@ -83,8 +84,8 @@ pub struct PagerDutyConfig {
     pub token: SecretSpec,
     /// Email of the acting PagerDuty user, sent as `From` on every write.
     pub from: String,
-    pub poll_secs: f64,
-    pub timeout_secs: f64,
+    pub poll_secs: PollSecs,
+    pub timeout_secs: TimeoutSecs,
     /// Incidents listed per page (PagerDuty caps at 100).
     pub page_size: u32,
     /// The most of one reply read, in MiB; a bigger reply is a source error.
@@ -115,8 +116,8 @@ pub struct FlagdConfig {
     pub kill_flag: String,
     /// Evaluation-context field that names the user segment in targeting rules.
     pub segment_field: String,
-    pub poll_secs: f64,
-    pub timeout_secs: f64,
+    pub poll_secs: PollSecs,
+    pub timeout_secs: TimeoutSecs,
     /// The largest flag file read, in MiB.
     pub max_reply_mib: u64,
     /// A poll starts no sooner than this many times the last answer time after the
@@ -139,8 +140,8 @@ pub struct UnleashConfig {
     pub kill_flag: String,
     /// Context field whose values name user segments in kill-switch constraints.
     pub segment_field: String,
-    pub poll_secs: f64,
-    pub timeout_secs: f64,
+    pub poll_secs: PollSecs,
+    pub timeout_secs: TimeoutSecs,
     /// The most of one reply read, in MiB; a bigger reply is a source error.
     pub max_reply_mib: u64,
     /// A poll starts no sooner than this many times the last answer time after the
@@ -174,7 +175,7 @@ fn default_method() -> String {
 #[serde(deny_unknown_fields)]
 pub struct HttpHookConfig {
     pub name: String,
-    pub timeout_secs: f64,
+    pub timeout_secs: TimeoutSecs,
     /// Features whose levers this hook holds.
     #[serde(default)]
     pub features: Vec<String>,
@@ -197,7 +198,7 @@ pub struct PagerDutyEventsConfig {
     pub url: String,
     /// The integration's routing key (env var or 0600 file).
     pub routing_key: SecretSpec,
-    pub timeout_secs: f64,
+    pub timeout_secs: TimeoutSecs,
     /// The most of one reply read, in MiB; a bigger reply is a source error.
     pub max_reply_mib: u64,
     /// Send a change event when a prompt is rolled back or a kill switch moves.

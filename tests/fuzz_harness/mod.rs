@@ -26,6 +26,7 @@ use oncall_cockpit::config::keymap::{Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
 use oncall_cockpit::config::sources::{AlertmanagerConfig, Price, PrometheusConfig};
 use oncall_cockpit::config::theme::{Role, Theme};
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, SignalSet};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
@@ -104,8 +105,8 @@ pub fn prometheus_config() -> PrometheusConfig {
         url: "http://127.0.0.1:9/".into(),
         preset: "otel".into(),
         feature_label: "job".into(),
-        poll_secs: 15.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         range_secs: 7200,
@@ -160,8 +161,8 @@ pub fn alertmanager_config() -> AlertmanagerConfig {
     AlertmanagerConfig {
         name: "am".into(),
         url: "http://127.0.0.1:9/".into(),
-        poll_secs: 15.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         max_incidents: 5000,
@@ -277,34 +278,41 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     }
     if let Ok(s) = &result {
         let src = &s.sources;
-        let intervals = [s.sim.poll_secs]
+        let intervals = [s.sim.poll_secs.duration()]
             .into_iter()
             .chain(
                 src.prometheus
                     .iter()
-                    .flat_map(|p| [p.poll_secs, p.timeout_secs]),
+                    .flat_map(|p| [p.poll_secs.duration(), p.timeout_secs.duration()]),
             )
             .chain(
                 src.alertmanager
                     .iter()
-                    .flat_map(|a| [a.poll_secs, a.timeout_secs]),
+                    .flat_map(|a| [a.poll_secs.duration(), a.timeout_secs.duration()]),
             )
             .chain(
                 src.pagerduty
                     .iter()
-                    .flat_map(|p| [p.poll_secs, p.timeout_secs]),
+                    .flat_map(|p| [p.poll_secs.duration(), p.timeout_secs.duration()]),
             )
-            .chain(src.pagerduty_events.iter().map(|p| p.timeout_secs))
-            .chain(src.flagd.iter().flat_map(|f| [f.poll_secs, f.timeout_secs]))
-            .chain(src.http_hook.iter().map(|h| h.timeout_secs))
+            .chain(
+                src.pagerduty_events
+                    .iter()
+                    .map(|p| p.timeout_secs.duration()),
+            )
+            .chain(
+                src.flagd
+                    .iter()
+                    .flat_map(|f| [f.poll_secs.duration(), f.timeout_secs.duration()]),
+            )
+            .chain(src.http_hook.iter().map(|h| h.timeout_secs.duration()))
             .chain(
                 src.unleash
                     .iter()
-                    .flat_map(|u| [u.poll_secs, u.timeout_secs]),
+                    .flat_map(|u| [u.poll_secs.duration(), u.timeout_secs.duration()]),
             );
-        for secs in intervals {
-            let d = oncall_cockpit::wiring::secs(secs);
-            assert!(!d.is_zero(), "interval {secs} became zero");
+        for d in intervals {
+            assert!(!d.is_zero(), "interval {d:?} became zero");
         }
         for p in &s.sources.prometheus {
             let built = Prometheus::new(&PrometheusConfig {

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
-pub struct LocalIncidents {
+pub struct IncidentStore {
     source: String,
     next: u64,
     incidents: Vec<Incident>,
@@ -25,9 +25,9 @@ fn entry(at: DateTime<Utc>, text: String) -> TimelineEntry {
     }
 }
 
-impl LocalIncidents {
+impl IncidentStore {
     pub fn new(source: &str) -> Self {
-        LocalIncidents {
+        IncidentStore {
             source: source.to_string(),
             next: 1,
             incidents: Vec::new(),
@@ -182,14 +182,14 @@ fn refresh(inc: &mut Incident, d: &Detection, now: DateTime<Utc>) {
 /// Shared between the metrics driver (which feeds detections) and the incident driver
 /// (which lists and acts). Critical sections are short and never span an await.
 #[derive(Clone, Debug)]
-pub struct SharedIncidents(Arc<Mutex<LocalIncidents>>);
+pub struct SharedIncidents(Arc<Mutex<IncidentStore>>);
 
 impl SharedIncidents {
     pub fn new(source: &str) -> Self {
-        SharedIncidents(Arc::new(Mutex::new(LocalIncidents::new(source))))
+        SharedIncidents(Arc::new(Mutex::new(IncidentStore::new(source))))
     }
 
-    fn lock(&self) -> MutexGuard<'_, LocalIncidents> {
+    fn lock(&self) -> MutexGuard<'_, IncidentStore> {
         // A panic while holding the lock leaves plain data behind; carry on with it.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn one_open_incident_per_feature_and_type_and_sev_only_rises() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         s.observe(&[det(IncidentType::CostExplosion, Sev::Sev3)], t0());
         s.observe(
             &[det(IncidentType::CostExplosion, Sev::Sev2)],
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn recovery_keeps_incident_open_and_resolved_ones_reopen_as_new() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         let d = det(IncidentType::Errors, Sev::Sev3);
         s.observe(std::slice::from_ref(&d), t0());
         s.observe(&[], t0() + Duration::minutes(1));
@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn ack_twice_is_a_visible_conflict_and_escalate_restarts_the_clock() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         s.observe(&[det(IncidentType::GuardrailBypass, Sev::Sev1)], t0());
         let id = s.incidents()[0].id.clone();
         assert!(s.apply(&id, &IncidentOp::Ack, "ana", t0()).is_ok());
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn resolved_incident_accepts_notes_only() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         s.observe(&[det(IncidentType::Errors, Sev::Sev3)], t0());
         let id = s.incidents()[0].id.clone();
         assert!(s.apply(&id, &IncidentOp::Resolve, "ana", t0()).is_ok());
