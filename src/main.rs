@@ -5,8 +5,8 @@ use chrono::Utc;
 use clap::Parser;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::{self, App};
+use oncall_cockpit::backend::registry;
 use oncall_cockpit::clock::Clock;
-use oncall_cockpit::config::check;
 use oncall_cockpit::config::error::ConfigError;
 use oncall_cockpit::config::settings::{self, Overrides, Paths};
 use oncall_cockpit::drill::{report, Timetable};
@@ -107,9 +107,15 @@ fn backtest(args: &BacktestArgs, settings: &settings::Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sources: Vec<_> = settings
-        .sources
-        .prometheus
+    let configured =
+        match oncall_cockpit::backend::prometheus::config::SCHEMA.entries(&settings.sources) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("oncall-cockpit backtest: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let sources: Vec<_> = configured
         .iter()
         .filter(|p| args.source.as_ref().is_none_or(|n| *n == p.name))
         .collect();
@@ -331,6 +337,7 @@ fn main() -> ExitCode {
         cli.config.is_some(),
         &paths.config_dir,
         &overrides,
+        &registry::schemas(),
     );
     if matches!(cli.command, Some(Command::CheckConfig)) {
         return check_config(&config_file, cli.config.is_some(), loaded);
@@ -412,11 +419,12 @@ fn check_config(
         return ExitCode::FAILURE;
     }
     let mut warnings = loaded.warnings;
-    warnings.extend(check::secret_problems(&loaded.settings));
+    let sources = &loaded.settings.sources;
+    warnings.extend(sources.secret_problems(&registry::schemas()));
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let sources = check::sources(&loaded.settings);
+    let sources = sources.labels();
     let watches = if sources.is_empty() {
         "no sources: the simulated fleet".to_string()
     } else {

@@ -4,9 +4,9 @@
 mod servers;
 
 use chrono::{DateTime, Duration, Utc};
+use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;
 use oncall_cockpit::backend::alertmanager::{Alertmanager, ACK_COMMENT};
 use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource};
-use oncall_cockpit::config::sources::AlertmanagerConfig;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, IncidentType, Sev, Status};
 use serde_json::{json, Value};

@@ -6,8 +6,8 @@ mod servers;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backtest;
-use oncall_cockpit::config::sources::{Price, PrometheusConfig};
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::detect;
 use oncall_cockpit::domain::{IncidentType, Sev};

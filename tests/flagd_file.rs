@@ -5,12 +5,12 @@
 use chrono::{TimeZone, Utc};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::driver::{self, DriverConfig};
+use oncall_cockpit::backend::flagd::FlagdConfig;
 use oncall_cockpit::backend::flagd::{self, Flagd};
 use oncall_cockpit::backend::{
     BackendEvent, Command, CommandRequest, FeatureFlags, FlagControl, FlagOp,
 };
 use oncall_cockpit::clock::Clock;
-use oncall_cockpit::config::sources::FlagdConfig;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

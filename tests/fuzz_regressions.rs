@@ -399,9 +399,17 @@ fn config_inputs_replay() {
                 .expect("UTF-8")
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             if name == "seed-sources.toml" {
-                assert_eq!(s.sources.prometheus[0].preset, "vllm");
-                assert_eq!(s.sources.alertmanager[0].timeout_secs.secs(), 3.5);
-                assert_eq!(s.sources.pagerduty[0].poll_secs.secs(), 15.0);
+                use oncall_cockpit::backend::{alertmanager, pagerduty, prometheus};
+                let p = prometheus::config::SCHEMA
+                    .entries(&s.sources)
+                    .expect("read");
+                assert_eq!(p[0].preset, "vllm");
+                let am = alertmanager::config::SCHEMA
+                    .entries(&s.sources)
+                    .expect("read");
+                assert_eq!(am[0].timeout_secs.secs(), 3.5);
+                let pd = pagerduty::config::SCHEMA.entries(&s.sources).expect("read");
+                assert_eq!(pd[0].poll_secs.secs(), 15.0);
             }
         }
     }

@@ -242,8 +242,8 @@ fn alertmanager_annotations_labels_and_silence_render_inert() {
 async fn prometheus_feature_and_model_labels_arrive_clean() {
     use axum::routing::get;
     use oncall_cockpit::backend::prometheus::Prometheus;
+    use oncall_cockpit::backend::prometheus::PrometheusConfig;
     use oncall_cockpit::backend::MetricsSource;
-    use oncall_cockpit::config::sources::PrometheusConfig;
     use oncall_cockpit::state::{SourceHealth, SourceRole};
 
     let now = common::origin();

@@ -5,9 +5,9 @@ mod servers;
 
 use chrono::Utc;
 use oncall_cockpit::backend::pagerduty::PagerDuty;
+use oncall_cockpit::backend::pagerduty::PagerDutyConfig;
 use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
 use oncall_cockpit::config::secret::SecretSpec;
-use oncall_cockpit::config::sources::PagerDutyConfig;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, IncidentType, Sev, Status};
 use servers::pagerduty::{PdIncident, PdServer, ACCEPT, TOKEN};

@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::driver::{run_flags, DriverConfig};
 use oncall_cockpit::backend::unleash::Unleash;
+use oncall_cockpit::backend::unleash::UnleashConfig;
 use oncall_cockpit::backend::{
     BackendError, BackendEvent, Command, CommandRequest, FeatureFlags, FlagControl, FlagOp,
 };
 use oncall_cockpit::clock::Clock;
 use oncall_cockpit::config::secret::SecretSpec;
-use oncall_cockpit::config::sources::UnleashConfig;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::state::{
     update, ActionStatus, Effect, Overlay, SourceHealth, SourceRole, State,

@@ -95,6 +95,20 @@ pub struct AuthConfig {
     pub basic_password: Option<SecretSpec>,
 }
 
+/// The secrets an `auth` table names, each with where it is written.
+pub fn auth_secrets(auth: Option<&AuthConfig>) -> Vec<(String, &SecretSpec)> {
+    let Some(a) = auth else { return Vec::new() };
+    a.bearer
+        .iter()
+        .map(|b| ("auth.bearer".to_string(), b))
+        .chain(
+            a.basic_password
+                .iter()
+                .map(|p| ("auth.basic_password".to_string(), p)),
+        )
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,36 +3,9 @@
 //! the adapters and the driver tasks receive a `Timing` that is valid by construction and
 //! never check it again.
 
+use super::limits::Limit;
 use serde::Deserialize;
 use std::time::Duration;
-
-/// Limits a number must stay within, inclusive. Out of range is refused, never clamped: a
-/// cockpit that quietly polls at another rate than written misleads whoever reads the file.
-#[derive(Debug)]
-pub struct Limit {
-    pub key: &'static str,
-    pub min: f64,
-    pub max: f64,
-    pub why: &'static str,
-}
-
-impl Limit {
-    /// What is wrong with `value`, if anything, in the one wording every limit uses.
-    pub fn refuse(&self, value: f64) -> Option<String> {
-        // A huge number in full would be a line of three hundred digits.
-        let found = if value.abs() >= 1e15 {
-            format!("{value:e}")
-        } else {
-            value.to_string()
-        };
-        (!(value >= self.min && value <= self.max)).then(|| {
-            format!(
-                "expected {} to {} ({}), found {found}",
-                self.min, self.max, self.why
-            )
-        })
-    }
-}
 
 pub const POLL: Limit = Limit {
     key: "poll_secs",

@@ -32,13 +32,7 @@ pub enum Effect {
     Quit,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceRole {
-    Metrics,
-    Incidents,
-    Flags,
-    Pager,
-}
+pub use crate::domain::SourceRole;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceHealth {

@@ -16,15 +16,17 @@
 
 use chrono::{DateTime, Utc};
 use oncall_cockpit::backend::alertmanager::Alertmanager;
+use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;
 use oncall_cockpit::backend::flagd::{self, FlagFile, FlagNames, KeyPattern};
 use oncall_cockpit::backend::pagerduty;
 use oncall_cockpit::backend::pagerduty_events;
 use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
+use oncall_cockpit::backend::registry;
 use oncall_cockpit::backend::unleash;
 use oncall_cockpit::backend::{BackendError, FeatureFlags, FlagOp};
 use oncall_cockpit::config::keymap::{Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
-use oncall_cockpit::config::sources::{AlertmanagerConfig, Price, PrometheusConfig};
 use oncall_cockpit::config::theme::{Role, Theme};
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, SignalSet};
@@ -269,7 +271,7 @@ pub fn pagerduty_rate_limit(data: &[u8]) -> u64 {
 pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     // read_to_string refuses invalid UTF-8 before any parsing, and the cockpit says so.
     let text = std::str::from_utf8(data).ok()?;
-    let result = settings::settings_from("config.toml", text);
+    let result = settings::settings_from("config.toml", text, &registry::schemas());
     if let Err(errors) = &result {
         assert!(!errors.is_empty(), "refused without a reason");
         for e in errors {
@@ -277,51 +279,25 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
         }
     }
     if let Ok(s) = &result {
-        let src = &s.sources;
-        let intervals = [s.sim.poll_secs.duration()]
-            .into_iter()
-            .chain(
-                src.prometheus
-                    .iter()
-                    .flat_map(|p| [p.poll_secs.duration(), p.timeout_secs.duration()]),
-            )
-            .chain(
-                src.alertmanager
-                    .iter()
-                    .flat_map(|a| [a.poll_secs.duration(), a.timeout_secs.duration()]),
-            )
-            .chain(
-                src.pagerduty
-                    .iter()
-                    .flat_map(|p| [p.poll_secs.duration(), p.timeout_secs.duration()]),
-            )
-            .chain(
-                src.pagerduty_events
-                    .iter()
-                    .map(|p| p.timeout_secs.duration()),
-            )
-            .chain(
-                src.flagd
-                    .iter()
-                    .flat_map(|f| [f.poll_secs.duration(), f.timeout_secs.duration()]),
-            )
-            .chain(src.http_hook.iter().map(|h| h.timeout_secs.duration()))
-            .chain(
-                src.unleash
-                    .iter()
-                    .flat_map(|u| [u.poll_secs.duration(), u.timeout_secs.duration()]),
-            );
-        for d in intervals {
-            assert!(!d.is_zero(), "interval {d:?} became zero");
+        // Every kind in the registry: what the check accepts reads as the kind's config,
+        // and the adapter's own checks find nothing more.
+        for entry in s.sources.iter() {
+            let kind = registry::kind(entry.kind).expect("settings hold registry kinds");
+            let cfg = kind.schema().read_entry(entry);
+            let cfg = cfg.unwrap_or_else(|e| panic!("checked entry unreadable: {e}"));
+            assert_eq!(cfg.problems(), Vec::<String>::new(), "{}", entry.name);
         }
-        for p in &s.sources.prometheus {
+        let prometheus = oncall_cockpit::backend::prometheus::config::SCHEMA.entries(&s.sources);
+        let alertmanager =
+            oncall_cockpit::backend::alertmanager::config::SCHEMA.entries(&s.sources);
+        for p in prometheus.iter().flatten() {
             let built = Prometheus::new(&PrometheusConfig {
                 auth: None,
                 ..p.clone()
             });
             assert!(built.is_ok(), "checked config refused: {:?}", built.err());
         }
-        for a in &s.sources.alertmanager {
+        for a in alertmanager.iter().flatten() {
             let built = Alertmanager::new(&AlertmanagerConfig {
                 auth: None,
                 ..a.clone()

@@ -4,11 +4,15 @@
 //! from a preset in `queries.toml` plus the user's `queries` overrides; all of them run
 //! concurrently so one poll costs one round trip.
 
+pub mod config;
+mod kind;
+
 use super::http::{self, Auth, ReplyCap};
 use super::{BackendError, MetricsSource};
-use crate::config::sources::{Price, PrometheusConfig};
 use crate::domain::{FeatureInfo, SafeText, Signal, SignalKind, SignalSet};
 use chrono::{DateTime, Utc};
+pub use config::{Price, PrometheusConfig};
+pub use kind::Kind;
 use reqwest::RequestBuilder;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};

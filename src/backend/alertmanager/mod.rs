@@ -13,11 +13,15 @@
 //! new one. Renewals therefore echo the server's `startsAt`, and the adapter keeps whichever id
 //! comes back.
 
+pub mod config;
+mod kind;
+
 use super::http::{self, Auth, ReplyCap};
 use super::{BackendError, IncidentOp, IncidentSource};
-use crate::config::sources::AlertmanagerConfig;
 use crate::domain::{Incident, IncidentId, IncidentType, SafeText, Sev, Status, TimelineEntry};
 use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
+pub use config::AlertmanagerConfig;
+pub use kind::Kind;
 use reqwest::{RequestBuilder, Url};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};

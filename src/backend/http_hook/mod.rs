@@ -9,11 +9,15 @@
 //! An endpoint cannot be asked what it has done, so the hook reports only the levers this
 //! cockpit pulled through it (and the features and versions its config declares).
 
+pub mod config;
+mod kind;
+
 use super::http;
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::config::secret::Secret;
-use crate::config::sources::{HookRequest, HttpHookConfig};
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use config::{HookRequest, HttpHookConfig};
+pub use kind::Kind;
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;

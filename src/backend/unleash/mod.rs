@@ -22,11 +22,15 @@
 //! rollback does not make the bad version "good"; "changed at" is the latest change of the
 //! served version. Both stay None when the log does not show them.
 
+pub mod config;
+mod kind;
+
 use super::http::{self, ReplyCap};
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::config::secret::Secret;
-use crate::config::sources::UnleashConfig;
 use chrono::{DateTime, Utc};
+pub use config::UnleashConfig;
+pub use kind::Kind;
 use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};

@@ -10,12 +10,16 @@
 //! Severity: a priority named like "P1", "SEV1" or "SEV-1" maps to that SEV (P0 → SEV1, P4
 //! and beyond → SEV4). Without a usable priority, urgency decides: high → SEV2, low → SEV4.
 
+pub mod config;
+mod kind;
+
 use super::http::{self, ReplyCap};
 use super::{BackendError, IncidentOp, IncidentSource, NotShown};
 use crate::config::secret::Secret;
-use crate::config::sources::PagerDutyConfig;
 use crate::domain::{Incident, IncidentId, IncidentType, SafeText, Sev, Status, TimelineEntry};
 use chrono::{DateTime, Utc};
+pub use config::PagerDutyConfig;
+pub use kind::Kind;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;

@@ -6,11 +6,15 @@
 //! The Events API authenticates with the integration's routing key in the body, not with the
 //! REST token; it answers 202 on success and 400 with `errors` for an invalid event.
 
+pub mod config;
+mod kind;
+
 use super::http;
 use super::{BackendError, PageOp, Pager};
 use crate::config::secret::Secret;
-use crate::config::sources::PagerDutyEventsConfig;
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use config::PagerDutyEventsConfig;
+pub use kind::Kind;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
