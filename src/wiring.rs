@@ -6,7 +6,6 @@
 use crate::action::Action;
 use crate::app::Router;
 use crate::backend::driver::{self, DriverConfig};
-use crate::backend::incident_store::SharedIncidents;
 use crate::backend::registry;
 use crate::backend::report::{Report, Reporter};
 use crate::backend::sim::Sim;
@@ -83,44 +82,32 @@ pub fn start_sim(
     tx: &UnboundedSender<Action>,
     state: &mut State,
 ) -> Result<Router, String> {
-    let tx = &reporter(tx);
+    let reporter = reporter(tx);
     let spec = drill::fleet(timetable, seed, RANDOM_DRILL_SECS)?;
     let sim = Sim::new(spec, seed, clock.origin())?;
     let name = "sim".to_string();
     let poll = settings.sim.poll_secs.duration();
+    // Polls come every `poll` of wall time, so `speed` times that of cockpit time.
     let interval = Some(poll.as_secs_f64() * clock.speed());
-    for role in [
-        SourceRole::Metrics,
-        SourceRole::Incidents,
-        SourceRole::Flags,
-    ] {
-        register(state, Registration::new(&name, role, interval));
-    }
     let cfg = DriverConfig {
         source: name.clone(),
         poll,
         timeout: Duration::from_secs(10),
     };
-    let local = SharedIncidents::new(&name);
-    let detect = settings.detect.clone();
-    tokio::spawn(driver::run_metrics(
-        sim.metrics(),
-        cfg.clone(),
-        detect,
-        clock,
-        Some(local.clone()),
-        tx.clone(),
-    ));
     let mut routes = Routes::default();
-    let (cmd_tx, cmd_rx) = unbounded_channel();
-    routes.incidents.insert(name.clone(), cmd_tx);
-    tokio::spawn(driver::run_incidents(
-        local,
-        cfg.clone(),
+    let mut registered = Vec::new();
+    let mut start = Start {
         clock,
-        cmd_rx,
-        tx.clone(),
-    ));
+        reporter: &reporter,
+        detect: &settings.detect,
+        routes: &mut routes,
+        registered: &mut registered,
+    };
+    start.detecting(sim.metrics(), cfg.clone(), interval);
+    registered.push(Registration::new(&name, SourceRole::Flags, interval));
+    for r in registered {
+        register(state, r);
+    }
     let (flag_tx, flag_rx) = unbounded_channel();
     routes.flags.insert(name, flag_tx);
     tokio::spawn(driver::run_flags(
@@ -128,7 +115,7 @@ pub fn start_sim(
         cfg,
         clock,
         flag_rx,
-        tx.clone(),
+        reporter,
     ));
     Ok(router(routes))
 }

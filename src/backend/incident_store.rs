@@ -1,15 +1,16 @@
 //! The cockpit's own incident store, fed by its detectors. It behaves like a paging system:
 //! one open incident per (feature, type), SEV only ever raised while open, a response
 //! deadline per SEV, and ack / escalate / resolve / note with a timeline. Incidents stay open
-//! after the signal recovers until a responder resolves them.
+//! after the signal recovers until a responder resolves them. The task of the source whose
+//! signals the detectors judge owns the store (see `driver::run_detecting`): nothing else
+//! reads or writes it, so it needs no lock.
 
-use super::{BackendError, IncidentOp, IncidentSource};
+use super::{BackendError, IncidentOp};
 use crate::domain::{
     Detection, Incident, IncidentId, IncidentType, SafeText, Status, TimelineEntry,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
 pub struct IncidentStore {
@@ -177,46 +178,6 @@ fn refresh(inc: &mut Incident, d: &Detection, now: DateTime<Utc>) {
         inc.title = SafeText::new(&format!("{}: {}", d.feature, d.summary));
     }
     inc.evidence = d.evidence.clone();
-}
-
-/// Shared between the metrics driver (which feeds detections) and the incident driver
-/// (which lists and acts). Critical sections are short and never span an await.
-#[derive(Clone, Debug)]
-pub struct SharedIncidents(Arc<Mutex<IncidentStore>>);
-
-impl SharedIncidents {
-    pub fn new(source: &str) -> Self {
-        SharedIncidents(Arc::new(Mutex::new(IncidentStore::new(source))))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, IncidentStore> {
-        // A panic while holding the lock leaves plain data behind; carry on with it.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn observe(&self, detections: &[Detection], now: DateTime<Utc>) {
-        self.lock().observe(detections, now);
-    }
-
-    pub fn open_keys(&self) -> BTreeSet<(String, IncidentType)> {
-        self.lock().open_keys()
-    }
-}
-
-impl IncidentSource for SharedIncidents {
-    async fn list(&mut self, _now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
-        Ok(self.lock().incidents().to_vec())
-    }
-
-    async fn apply(
-        &mut self,
-        id: &IncidentId,
-        op: &IncidentOp,
-        author: &str,
-        now: DateTime<Utc>,
-    ) -> Result<String, BackendError> {
-        self.lock().apply(id, op, author, now)
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 
 use super::bounds::{Bounded, CommandBell, Limits};
 use super::driver::{self, DriverConfig};
+use super::incident_store::IncidentStore;
 use super::report::Reporter;
-use super::{CommandRequest, FlagControl, IncidentOp, IncidentSource, Pager};
+use super::{CommandRequest, FlagControl, IncidentOp, IncidentSource, MetricsSource, Pager};
 use crate::clock::Clock;
 use crate::config::timing::Timing;
 use crate::detect::DetectConfig;
@@ -123,6 +124,32 @@ impl Start<'_> {
             source,
             cfg,
             self.clock,
+            cmd_rx,
+            self.reporter.clone(),
+        ));
+    }
+
+    /// A metrics source whose signals feed the cockpit's own detectors: one task polls,
+    /// detects and keeps the incidents they raise, which appear under the source's name and
+    /// take their commands through the same task.
+    pub fn detecting<M: MetricsSource>(
+        &mut self,
+        source: M,
+        cfg: DriverConfig,
+        interval_secs: Option<f64>,
+    ) {
+        for role in [SourceRole::Metrics, SourceRole::Incidents] {
+            self.register(Registration::new(&cfg.source, role, interval_secs));
+        }
+        let (cmd_tx, cmd_rx) = unbounded_channel();
+        self.routes.incidents.insert(cfg.source.clone(), cmd_tx);
+        let store = IncidentStore::new(&cfg.source);
+        tokio::spawn(driver::run_detecting(
+            source,
+            cfg,
+            self.detect.clone(),
+            self.clock,
+            store,
             cmd_rx,
             self.reporter.clone(),
         ));

@@ -206,6 +206,10 @@ fn backend_event(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             }
             effects
         }
+        BackendEvent::Turn(events) => events
+            .into_iter()
+            .flat_map(|ev| backend_event(state, ev))
+            .collect(),
         BackendEvent::NotShown { source, not_shown } => {
             health_mut(state, &source, SourceRole::Incidents).not_shown = not_shown;
             vec![]

@@ -3,10 +3,8 @@
 
 use super::config::SCHEMA;
 use super::Prometheus;
-use crate::backend::driver::{self, DriverConfig};
-use crate::backend::incident_store::SharedIncidents;
 use crate::backend::registry::SourceKind;
-use crate::backend::start::{Registration, Start};
+use crate::backend::start::Start;
 use crate::config::sources::{SourceEntry, SourceSchema};
 use crate::config::timing::Timing;
 use crate::domain::SourceRole;
@@ -29,22 +27,7 @@ impl SourceKind for Kind {
         let timing = Timing::new(c.poll_secs, c.timeout_secs);
         let metrics = start.polled(adapter, &c.name, timing, c.answer_time_factor, usize::MAX);
         let interval = Some(metrics.cfg.poll.as_secs_f64());
-        start.register(Registration::new(&c.name, SourceRole::Metrics, interval));
-        let local = SharedIncidents::new(&c.name);
-        // The cockpit's own detections: a local store, nothing to pace.
-        let local_cfg = DriverConfig {
-            timeout: timing.timeout,
-            ..metrics.cfg.clone()
-        };
-        tokio::spawn(driver::run_metrics(
-            metrics.adapter,
-            metrics.cfg,
-            start.detect.clone(),
-            start.clock,
-            Some(local.clone()),
-            start.reporter.clone(),
-        ));
-        start.incidents(local, local_cfg, None);
+        start.detecting(metrics.adapter, metrics.cfg, interval);
         Ok(())
     }
 }
