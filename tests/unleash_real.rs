@@ -44,7 +44,7 @@ fn config(server: &UnleashServer, url: &str, token: &str, name: &str) -> Unleash
         prompt_flag: "{feature}.prompt".into(),
         kill_flag: "{feature}.kill-switch".into(),
         segment_field: "segment".into(),
-        poll_secs: PollSecs::try_from(0.5).expect("in range"),
+        poll_secs: PollSecs::try_from(1.0).expect("in range"),
         timeout_secs: TimeoutSecs::try_from(10.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
