@@ -2,9 +2,11 @@
 //! bound to, by their `ActionName` in keymap files; the rest come from the clock, the terminal
 //! and backends.
 
+use crate::config::alerts::AlertSettings;
 use crate::config::keymap::ActionName;
 use crate::domain::command::CommandOutcome;
 use crate::domain::event::BackendEvent;
+use crate::domain::source::Registration;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
@@ -74,6 +76,23 @@ pub enum Action {
     Exported(Result<String, String>),
     /// SIGTERM, SIGHUP or a closed terminal.
     Shutdown(String),
+    /// What the cockpit starts with: applied through `update` like everything else, before
+    /// the first frame.
+    Started(Box<Startup>),
+}
+
+/// The settings and sources a session starts with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Startup {
+    pub read_only: bool,
+    /// Simulated seconds per wall-clock second (`--speed`).
+    pub speed: f64,
+    pub alerts: AlertSettings,
+    /// Every part each configured source plays, in the order they were started.
+    pub sources: Vec<Registration>,
+    /// What is wrong but did not stop the start (a theme file with an error, a data
+    /// directory others can read): the first is shown, all are logged.
+    pub warnings: Vec<String>,
 }
 
 impl From<ActionName> for Action {

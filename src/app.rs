@@ -4,7 +4,7 @@
 use crate::action::Action;
 use crate::atomic_file;
 use crate::audit::{AuditLog, AuditRecord};
-use crate::backend::clock::Clock;
+use crate::clock::Clock;
 use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Theme;
 use crate::domain::command::{Command, CommandOutcome, CommandRequest};

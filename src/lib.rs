@@ -6,6 +6,7 @@ pub mod atomic_file;
 pub mod audit;
 pub mod backend;
 pub mod backtest;
+pub mod clock;
 pub mod config;
 pub mod detect;
 pub mod domain;

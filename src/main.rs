@@ -3,14 +3,14 @@
 
 use chrono::Utc;
 use clap::Parser;
-use oncall_cockpit::action::Action;
+use oncall_cockpit::action::{Action, Startup};
 use oncall_cockpit::app::{self, App};
-use oncall_cockpit::backend::clock::Clock;
-use oncall_cockpit::config::check;
+use oncall_cockpit::backend::registry;
+use oncall_cockpit::clock::Clock;
 use oncall_cockpit::config::error::ConfigError;
 use oncall_cockpit::config::settings::{self, Overrides, Paths};
 use oncall_cockpit::drill::{report, Timetable};
-use oncall_cockpit::state::{Flash, FlashLevel, State, TICKS_PER_SEC};
+use oncall_cockpit::state::{update, State, TICKS_PER_SEC};
 use oncall_cockpit::wiring;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,9 +107,15 @@ fn backtest(args: &BacktestArgs, settings: &settings::Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sources: Vec<_> = settings
-        .sources
-        .prometheus
+    let configured =
+        match oncall_cockpit::backend::prometheus::config::SCHEMA.entries(&settings.sources) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("oncall-cockpit backtest: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let sources: Vec<_> = configured
         .iter()
         .filter(|p| args.source.as_ref().is_none_or(|n| *n == p.name))
         .collect();
@@ -325,6 +331,7 @@ fn main() -> ExitCode {
         cli.config.is_some(),
         &paths.config_dir,
         &overrides,
+        &registry::schemas(),
     );
     if matches!(cli.command, Some(Command::CheckConfig)) {
         return check_config(&config_file, cli.config.is_some(), &paths, loaded);
@@ -408,12 +415,13 @@ fn check_config(
         return ExitCode::FAILURE;
     }
     let mut warnings = loaded.warnings;
-    warnings.extend(check::secret_problems(&loaded.settings));
+    let sources = &loaded.settings.sources;
+    warnings.extend(sources.secret_problems(&registry::schemas()));
     warnings.extend(oncall_cockpit::private::data_dir_exposure(&paths.data_dir));
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let sources = check::sources(&loaded.settings);
+    let sources = sources.labels();
     let watches = if sources.is_empty() {
         "no sources: the simulated fleet".to_string()
     } else {
@@ -463,30 +471,25 @@ async fn run(
         }
     };
     let mut state = State::new(clock.now(), &author(s.author.clone()), &banner);
-    state.read_only = cli.read_only;
-    state.speed = speed;
-    state.alerts = s.alerts.clone();
-    let router = if real {
-        wiring::start_real(s, clock, &tx, &mut state)
+    let (router, sources) = if real {
+        wiring::start_real(s, clock, &tx)
     } else {
-        wiring::start_sim(s, seed, cli.drill.into(), clock, &tx, &mut state)?
+        wiring::start_sim(s, seed, cli.drill.into(), clock, &tx)?
     };
-    if let Some(w) = warnings.first() {
-        let more = if warnings.len() > 1 {
-            format!(" (+{} more in the log)", warnings.len() - 1)
-        } else {
-            String::new()
-        };
-        state.flash = Some(Flash {
-            level: FlashLevel::Warn,
-            text: format!("{w}{more}"),
-            at: state.now,
-            tick: 0,
-        });
-    }
     for w in &warnings {
         tracing::warn!("{w}");
     }
+    // Start-up is an action like any other: what `update` is given is all the state knows.
+    update(
+        &mut state,
+        Action::Started(Box::new(Startup {
+            read_only: cli.read_only,
+            speed,
+            alerts: s.alerts.clone(),
+            sources,
+            warnings,
+        })),
+    );
     watch_signals(tx.clone())?;
     spawn_ticker(clock, tx.clone());
     let (audit, audit_thread) = app::spawn_audit_writer(paths.audit_log(), tx.clone());

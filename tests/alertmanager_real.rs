@@ -4,9 +4,10 @@
 mod servers;
 
 use chrono::{DateTime, Duration, Utc};
+use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;
 use oncall_cockpit::backend::alertmanager::{Alertmanager, ACK_COMMENT};
 use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource};
-use oncall_cockpit::config::sources::AlertmanagerConfig;
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, IncidentType, Sev, Status};
 use serde_json::{json, Value};
 use servers::alertmanager::{start, AlertmanagerServer};
@@ -21,8 +22,8 @@ fn config(url: &str) -> AlertmanagerConfig {
     AlertmanagerConfig {
         name: "am".into(),
         url: url.into(),
-        poll_secs: 1.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(1.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         max_incidents: 5000,
@@ -563,7 +564,7 @@ mod faults {
     async fn hung_server_times_out() {
         let url = fake(StatusCode::OK, "[]").await;
         let mut cfg = config(&format!("{url}/slow"));
-        cfg.timeout_secs = 0.3;
+        cfg.timeout_secs = TimeoutSecs::try_from(0.5).expect("in range");
         let got = Alertmanager::new(&cfg)
             .expect("adapter")
             .list(Utc::now())

@@ -6,8 +6,9 @@ mod servers;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backtest;
-use oncall_cockpit::config::sources::{Price, PrometheusConfig};
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::detect;
 use oncall_cockpit::domain::{IncidentType, Sev};
 use servers::prometheus::start_backfilled;
@@ -199,8 +200,8 @@ fn config(url: &str) -> PrometheusConfig {
         url: url.into(),
         preset: "otel".into(),
         feature_label: "job".into(),
-        poll_secs: 15.0,
-        timeout_secs: 20.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(20.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         range_secs: 7200,

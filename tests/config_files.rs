@@ -1,6 +1,7 @@
 //! Every shipped theme and keymap loads, the built-in names match the files, and bad files fail
 //! with a message that names the file, the line and the key.
 
+use oncall_cockpit::backend::registry;
 use oncall_cockpit::config::error::ConfigError;
 use oncall_cockpit::config::keymap::{ActionName, Keymap, Mode};
 use oncall_cockpit::config::theme::{Theme, ThemeRole};
@@ -306,29 +307,18 @@ fn readme_config_examples_load_without_warnings() {
     assert!(blocks.len() >= 2, "README has its config examples");
     let dir = std::env::temp_dir().join(format!("cockpit-readme-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut kinds = 0;
+    let mut kinds = BTreeSet::new();
     for (i, block) in blocks.iter().enumerate() {
         let path = dir.join(format!("example-{i}.toml"));
         std::fs::write(&path, block).expect("write");
-        let settings = load_settings(&path, true).unwrap_or_else(|errors| {
+        let settings = load_settings(&path, true, &registry::schemas()).unwrap_or_else(|errors| {
             let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
             panic!("README example {i}:\n{}\n{block}", shown.join("\n"))
         });
-        let s = &settings.sources;
-        kinds += [
-            s.prometheus.len(),
-            s.alertmanager.len(),
-            s.pagerduty.len(),
-            s.pagerduty_events.len(),
-            s.flagd.len(),
-            s.http_hook.len(),
-            s.unleash.len(),
-        ]
-        .iter()
-        .filter(|n| **n > 0)
-        .count();
+        kinds.extend(settings.sources.iter().map(|e| e.kind));
     }
-    assert!(kinds >= 7, "the examples show every kind of source");
+    let every: BTreeSet<&str> = registry::KINDS.iter().map(|k| k.schema().table()).collect();
+    assert_eq!(kinds, every, "the examples show every kind of source");
 }
 
 // ---- config.toml: checked whole, every error located -------------------------------------
@@ -337,7 +327,7 @@ use oncall_cockpit::config::settings::settings_from;
 
 /// (line, column, table, key, message) of every error in `text`, in file order.
 fn config_errors(text: &str) -> Vec<(usize, usize, String, String, String)> {
-    let errors = settings_from("config.toml", text).expect_err("refused");
+    let errors = settings_from("config.toml", text, &registry::schemas()).expect_err("refused");
     errors
         .into_iter()
         .map(|e| {
@@ -625,7 +615,8 @@ fn duplicate_names_are_refused_naming_both_lines() {
     // Distinct names pass.
     assert!(settings_from(
         "config.toml",
-        "[[alertmanager]]\nname = \"a\"\nurl = \"http://a\"\n[[alertmanager]]\nname = \"b\"\nurl = \"http://b\"\n"
+        "[[alertmanager]]\nname = \"a\"\nurl = \"http://a\"\n[[alertmanager]]\nname = \"b\"\nurl = \"http://b\"\n",
+        &registry::schemas()
     )
     .is_ok());
 }

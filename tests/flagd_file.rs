@@ -4,13 +4,14 @@
 
 use chrono::{TimeZone, Utc};
 use oncall_cockpit::action::Action;
-use oncall_cockpit::backend::clock::Clock;
 use oncall_cockpit::backend::driver::{self, DriverConfig};
+use oncall_cockpit::backend::flagd::FlagdConfig;
 use oncall_cockpit::backend::flagd::{self, Flagd};
 use oncall_cockpit::backend::{
     BackendEvent, Command, CommandRequest, FeatureFlags, FlagControl, FlagOp,
 };
-use oncall_cockpit::config::sources::FlagdConfig;
+use oncall_cockpit::clock::Clock;
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
@@ -26,8 +27,8 @@ fn config(path: &Path) -> FlagdConfig {
         prompt_flag: "{feature}.prompt".into(),
         kill_flag: "{feature}.kill-switch".into(),
         segment_field: "segment".into(),
-        poll_secs: 3600.0,
-        timeout_secs: 10.0,
+        poll_secs: PollSecs::try_from(3600.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(10.0).expect("in range"),
         // The kill test below edits a file of more than 8 MiB.
         max_reply_mib: 64,
         answer_time_factor: 4.0,
@@ -85,7 +86,8 @@ async fn levers_pulled_through_the_driver_land_in_the_file_and_nothing_else_move
         poll: Duration::from_secs(3600),
         timeout: Duration::from_secs(10),
     };
-    tokio::spawn(driver::run_flags(control, cfg, clock, cmd_rx, tx));
+    let reporter = oncall_cockpit::wiring::reporter(&tx);
+    tokio::spawn(driver::run_flags(control, cfg, clock, cmd_rx, reporter));
 
     // The first poll reports the file's levers.
     let first = next_flags(&mut rx).await;

@@ -18,6 +18,7 @@ use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::Theme;
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::Incident;
 use oncall_cockpit::state::{update, State};
 use oncall_cockpit::ui::{self, Ctx};
@@ -241,8 +242,8 @@ fn alertmanager_annotations_labels_and_silence_render_inert() {
 async fn prometheus_feature_and_model_labels_arrive_clean() {
     use axum::routing::get;
     use oncall_cockpit::backend::prometheus::Prometheus;
+    use oncall_cockpit::backend::prometheus::PrometheusConfig;
     use oncall_cockpit::backend::MetricsSource;
-    use oncall_cockpit::config::sources::PrometheusConfig;
     use oncall_cockpit::state::{SourceRole, SourceStatus};
 
     let now = common::origin();
@@ -271,8 +272,8 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
         url,
         preset: "otel".into(),
         feature_label: "job".into(),
-        poll_secs: 15.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         range_secs: 600,

@@ -9,10 +9,11 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::any;
 use axum::Router;
 use chrono::Utc;
-use oncall_cockpit::backend::hook::HttpHook;
-use oncall_cockpit::backend::http::SecretSpec;
+use oncall_cockpit::backend::http_hook::HttpHook;
+use oncall_cockpit::backend::http_hook::{HookRequest, HttpHookConfig};
 use oncall_cockpit::backend::{BackendError, FlagControl, FlagOp};
-use oncall_cockpit::config::sources::{HookRequest, HttpHookConfig};
+use oncall_cockpit::config::secret::SecretSpec;
+use oncall_cockpit::config::timing::TimeoutSecs;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -86,7 +87,7 @@ fn config(url: &str, test: &str) -> HttpHookConfig {
                              "reason": "oncall-cockpit {action} on {feature}"});
     HttpHookConfig {
         name: "ops-api".into(),
-        timeout_secs: 5.0,
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         features: vec!["triage-agent".into()],
         prompt_versions: vec!["v3".into(), "v4".into()],
         segments: vec!["free tier/eu".into()],

@@ -4,10 +4,11 @@
 mod servers;
 
 use chrono::Utc;
-use oncall_cockpit::backend::http::SecretSpec;
 use oncall_cockpit::backend::pagerduty::PagerDuty;
+use oncall_cockpit::backend::pagerduty::PagerDutyConfig;
 use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
-use oncall_cockpit::config::sources::PagerDutyConfig;
+use oncall_cockpit::config::secret::SecretSpec;
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, IncidentType, Sev, Status};
 use servers::pagerduty::{PdIncident, PdServer, ACCEPT, TOKEN};
 use std::time::{Duration, Instant};
@@ -28,8 +29,8 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
             file: Some(path),
         },
         from: "ana@example.com".into(),
-        poll_secs: 15.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         max_incidents: 5000,
@@ -697,7 +698,7 @@ async fn malformed_dead_and_slow_servers_fail_distinctly() {
     let slow = PdServer::start().await;
     slow.lock().delay = Duration::from_secs(3);
     let mut cfg = config(&slow.url, "slow");
-    cfg.timeout_secs = 0.3;
+    cfg.timeout_secs = TimeoutSecs::try_from(0.5).expect("in range");
     let mut pd = PagerDuty::new(&cfg).expect("adapter");
     let err = pd.list(Utc::now()).await;
     assert_eq!(err, Err(BackendError::Timeout(1)));

@@ -7,10 +7,11 @@ mod servers;
 
 use common::{drill_state, select_where};
 use oncall_cockpit::action::Action;
-use oncall_cockpit::backend::http::SecretSpec;
 use oncall_cockpit::backend::pagerduty_events::PagerDutyEvents;
+use oncall_cockpit::backend::pagerduty_events::PagerDutyEventsConfig;
 use oncall_cockpit::backend::{BackendError, Command, CommandOutcome, FlagOp, PageOp, Pager};
-use oncall_cockpit::config::sources::PagerDutyEventsConfig;
+use oncall_cockpit::config::secret::SecretSpec;
+use oncall_cockpit::config::timing::TimeoutSecs;
 use oncall_cockpit::domain::{IncidentType, Sev};
 use oncall_cockpit::state::{update, Effect, FlashLevel, Overlay, State};
 use servers::pagerduty_events::{EventsServer, ROUTING_KEY};
@@ -28,7 +29,7 @@ fn config(url: &str, test: &str, key: &str) -> PagerDutyEventsConfig {
             env: None,
             file: Some(path),
         },
-        timeout_secs: 5.0,
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 1,
         change_events: true,
     }

@@ -10,10 +10,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
-use oncall_cockpit::backend::http::{AuthConfig, SecretSpec};
 use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::prometheus::PrometheusConfig;
 use oncall_cockpit::backend::{BackendError, MetricsSource};
-use oncall_cockpit::config::sources::PrometheusConfig;
+use oncall_cockpit::config::secret::{AuthConfig, SecretSpec};
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{SignalKind, SignalSet};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -35,8 +36,8 @@ fn config(url: &str) -> PrometheusConfig {
         url: url.into(),
         preset: "otel".into(),
         feature_label: "job".into(),
-        poll_secs: 15.0,
-        timeout_secs: 0.5,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(0.5).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         range_secs: 600,
@@ -185,7 +186,7 @@ async fn queries_run_concurrently() {
     };
     let url = serve(Router::new().route("/api/v1/query_range", get(handler))).await;
     let mut cfg = config(&url);
-    cfg.timeout_secs = 5.0;
+    cfg.timeout_secs = TimeoutSecs::try_from(5.0).expect("in range");
     let set = fetch(&cfg).await.expect("fetch");
     assert!(set.signals.is_empty() && set.features.is_empty());
     let peak = most.load(Ordering::SeqCst);

@@ -6,8 +6,9 @@ mod servers;
 
 use chrono::{DateTime, TimeZone, Utc};
 use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backend::MetricsSource;
-use oncall_cockpit::config::sources::{Price, PrometheusConfig};
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Signal, SignalKind, SignalSet};
 use servers::prometheus::start_backfilled;
 use std::collections::BTreeMap;
@@ -215,8 +216,8 @@ fn config(url: &str, preset: &str, feature_label: &str) -> PrometheusConfig {
         url: url.into(),
         preset: preset.into(),
         feature_label: feature_label.into(),
-        poll_secs: 15.0,
-        timeout_secs: 10.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(10.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         range_secs: 7200,

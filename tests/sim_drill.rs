@@ -237,3 +237,97 @@ fn random_drills_are_raised_once_each_and_nothing_else_on_twenty_seeds() {
         assert!(st.is_some_and(|t| t.detected > 0), "{kind:?} never drawn");
     }
 }
+
+/// The sim's metrics, read as if `ahead` more of the drill had gone by: the first poll already
+/// sees the drill's faults, with no wall-clock wait.
+struct Ahead(oncall_cockpit::backend::sim::SimMetrics, Duration);
+
+impl oncall_cockpit::backend::MetricsSource for Ahead {
+    async fn fetch(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<oncall_cockpit::domain::SignalSet, oncall_cockpit::backend::BackendError> {
+        self.0.fetch(now + self.1).await
+    }
+}
+
+#[tokio::test]
+async fn an_incident_arrives_in_the_same_turn_as_the_signals_that_raised_it() {
+    use oncall_cockpit::backend::driver::{run_detecting, DriverConfig};
+    use oncall_cockpit::backend::incident_store::IncidentStore;
+    use oncall_cockpit::backend::report::{Report, Reporter};
+    use oncall_cockpit::backend::sim::Sim;
+    use oncall_cockpit::backend::{BackendEvent, Command, CommandRequest};
+    use oncall_cockpit::clock::Clock;
+
+    let spec = oncall_cockpit::drill::fleet(Timetable::Default, 42, 90 * 60).expect("fleet");
+    let sim = Sim::new(spec, 42, origin()).expect("sim");
+    let (reporter, mut reports) = Reporter::channel();
+    let (commands, inbox) = tokio::sync::mpsc::unbounded_channel();
+    // An hour between polls: everything below comes from the first poll alone.
+    let cfg = DriverConfig {
+        source: "sim".into(),
+        poll: std::time::Duration::from_secs(3600),
+        timeout: std::time::Duration::from_secs(600),
+    };
+    tokio::spawn(run_detecting(
+        Ahead(sim.metrics(), Duration::minutes(40)),
+        cfg,
+        detect::builtin(),
+        Clock::new(origin(), 1.0),
+        IncidentStore::new("sim"),
+        inbox,
+        reporter,
+    ));
+    // The first report is the first poll's whole turn.
+    let first = reports.recv().await.expect("task alive");
+    let Report::Event(BackendEvent::Turn(events)) = first else {
+        panic!("first report is not one turn: {first:?}");
+    };
+    let [BackendEvent::Signals { detections, .. }, BackendEvent::Incidents { incidents, .. }] =
+        events.as_slice()
+    else {
+        panic!("a turn is the signals, then the incidents: {events:?}");
+    };
+    assert!(
+        !detections.is_empty(),
+        "40 minutes into the drill, something fires"
+    );
+    for d in detections {
+        assert!(
+            incidents
+                .iter()
+                .any(|i| i.kind == d.kind && i.feature.as_str() == d.feature && i.is_open()),
+            "{:?} on {} has no incident in the same turn",
+            d.kind,
+            d.feature
+        );
+    }
+    // A command on one of them is served by the same task, without another poll.
+    let id = incidents[0].id.clone();
+    commands
+        .send(CommandRequest {
+            action_id: 7,
+            author: "ana".into(),
+            command: Command::Incident {
+                source: "sim".into(),
+                id: id.clone(),
+                op: IncidentOp::Ack,
+            },
+        })
+        .expect("task alive");
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        seen.push(reports.recv().await.expect("task alive"));
+    }
+    let Report::Outcome(outcome) = &seen[0] else {
+        panic!("the command's outcome first: {seen:?}");
+    };
+    assert_eq!(outcome.action_id, 7);
+    assert!(outcome.result.is_ok(), "{outcome:?}");
+    let Report::Event(BackendEvent::Incidents { incidents, .. }) = &seen[1] else {
+        panic!("then the incidents as they now are: {seen:?}");
+    };
+    let acked = incidents.iter().find(|i| i.id == id).expect("still listed");
+    assert_eq!(acked.status, Status::Acknowledged);
+}

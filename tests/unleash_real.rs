@@ -10,14 +10,15 @@ mod servers;
 
 use chrono::{DateTime, Utc};
 use oncall_cockpit::action::Action;
-use oncall_cockpit::backend::clock::Clock;
 use oncall_cockpit::backend::driver::{run_flags, DriverConfig};
-use oncall_cockpit::backend::http::SecretSpec;
 use oncall_cockpit::backend::unleash::Unleash;
+use oncall_cockpit::backend::unleash::UnleashConfig;
 use oncall_cockpit::backend::{
     BackendError, BackendEvent, Command, CommandRequest, FeatureFlags, FlagControl, FlagOp,
 };
-use oncall_cockpit::config::sources::UnleashConfig;
+use oncall_cockpit::clock::Clock;
+use oncall_cockpit::config::secret::SecretSpec;
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::state::{
     update, ActionStatus, Effect, Overlay, SourceRole, SourceStatus, State,
 };
@@ -43,8 +44,8 @@ fn config(server: &UnleashServer, url: &str, token: &str, name: &str) -> Unleash
         prompt_flag: "{feature}.prompt".into(),
         kill_flag: "{feature}.kill-switch".into(),
         segment_field: "segment".into(),
-        poll_secs: 0.5,
-        timeout_secs: 10.0,
+        poll_secs: PollSecs::try_from(1.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(10.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
     }
@@ -77,7 +78,7 @@ impl Cockpit {
             cfg,
             Clock::new(Utc::now(), 1.0),
             cmd_rx,
-            tx,
+            oncall_cockpit::wiring::reporter(&tx),
         ));
         let mut state = State::new(Utc::now(), ANA, "unleash");
         state

@@ -10,18 +10,17 @@
 //! answer time, so a hung backend is not retried in a tight loop either. A command never waits
 //! for the pacing: it cuts the wait short (see `CommandBell`).
 
+use super::report::Reporter;
 use super::{
     BackendError, BackendEvent, FeatureFlags, FlagControl, FlagOp, IncidentOp, IncidentSource,
     MetricsSource, NotShown,
 };
-use crate::action::Action;
-use crate::backend::clock::Clock;
+use crate::clock::Clock;
 use crate::domain::{Incident, IncidentId, SignalSet};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::Notify;
 
 /// When the next poll may start, from the last one's start and answer time.
@@ -108,14 +107,14 @@ impl Limits {
 }
 
 /// A source with its limits applied. Reports how many incidents were left out and when pacing
-/// stretches the poll interval, on the app channel, before the poll's own result.
+/// stretches the poll interval, to its reporter, before the poll's own result.
 pub struct Bounded<S> {
     inner: S,
     limits: Limits,
     pace: Pace,
     clock: Clock,
     bell: CommandBell,
-    report: UnboundedSender<Action>,
+    report: Reporter,
     /// Last values reported, to send only changes.
     reported: (NotShown, Option<u64>),
 }
@@ -126,7 +125,7 @@ impl<S> Bounded<S> {
         limits: Limits,
         clock: Clock,
         bell: CommandBell,
-        report: UnboundedSender<Action>,
+        report: Reporter,
     ) -> Self {
         Bounded {
             pace: Pace::new(limits.answer_time_factor),
@@ -160,7 +159,7 @@ impl<S> Bounded<S> {
 
     fn send(&self, ev: BackendEvent) {
         // The app has quit if this fails; the driver notices on its own send.
-        let _ = self.report.send(Action::Backend(ev));
+        let _ = self.report.event(ev);
     }
 }
 
@@ -271,6 +270,7 @@ impl<F: FlagControl> FlagControl for Bounded<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::report::Report;
     use crate::domain::{IncidentType, SafeText, Sev, Status};
 
     fn incident(n: usize, sev: Sev, status: Status) -> Incident {
@@ -354,7 +354,7 @@ mod tests {
         let all: Vec<Incident> = (0..30)
             .map(|n| incident(n, Sev::ALL[n % 4], Status::Triggered))
             .collect();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = Reporter::channel();
         let clock = Clock::new(chrono::Utc::now(), 1.0);
         let mut src = Bounded::new(
             Fixed(all, 0),
@@ -368,7 +368,7 @@ mod tests {
             assert_eq!(shown.len(), 20);
         }
         let mut events = Vec::new();
-        while let Ok(Action::Backend(ev)) = rx.try_recv() {
+        while let Ok(Report::Event(ev)) = rx.try_recv() {
             events.push(ev);
         }
         assert_eq!(
@@ -386,7 +386,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_command_cuts_the_pacing_wait_short() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, _rx) = Reporter::channel();
         let clock = Clock::new(chrono::Utc::now(), 1.0);
         let bell = CommandBell::default();
         // A factor that would hold the second poll for hours after a one-second answer.

@@ -1,20 +1,20 @@
 //! One tokio task per adapter: poll on an interval, execute commands as they arrive, and send
-//! every result back over the app channel. Each call is bounded by a timeout so a hung backend
+//! every result to its `Reporter`. Each call is bounded by a timeout so a hung backend
 //! shows up as a stale pane with an error rather than silence.
 
-use super::clock::Clock;
-use super::local::SharedIncidents;
+use super::incident_store::IncidentStore;
+use super::report::Reporter;
 use super::{
     BackendError, BackendEvent, Command, CommandOutcome, CommandRequest, FlagControl,
     IncidentSource, MetricsSource, Pager,
 };
-use crate::action::Action;
+use crate::clock::Clock;
 use crate::detect::{self, DetectConfig, Engine};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{interval, timeout, MissedTickBehavior};
 
 #[derive(Clone, Debug)]
@@ -34,44 +34,103 @@ async fn bounded<T>(
     }
 }
 
-/// Polls a metrics source, runs the detection engine over what it returns, and feeds the
-/// open episodes to the local incident store when the source has one. The engine lives as
-/// long as the task: baselines and incident conditions carry over from poll to poll.
-pub async fn run_metrics<M: MetricsSource>(
+/// Polls a metrics source, runs the detection engine over what it returns, and keeps the
+/// incidents it raises in its own store. The signals of a poll and the incidents they raised
+/// go out together, as one turn, so an incident is on screen in the same frame as the
+/// sparkline that turned red. Commands on those incidents come to this task too, and are
+/// served even while a poll is under way: an ack never waits for a slow backend. The engine
+/// and the store live as long as the task: baselines, incident conditions and the incidents'
+/// history carry over from poll to poll.
+pub async fn run_detecting<M: MetricsSource>(
     mut source: M,
     cfg: DriverConfig,
     detect_cfg: DetectConfig,
     clock: Clock,
-    local: Option<SharedIncidents>,
-    tx: UnboundedSender<Action>,
+    mut store: IncidentStore,
+    mut commands: UnboundedReceiver<CommandRequest>,
+    tx: Reporter,
 ) {
     let mut tick = interval(cfg.poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut engine = Engine::new(detect_cfg);
     loop {
-        tick.tick().await;
-        let now = clock.now();
-        let event = match bounded(cfg.timeout, source.fetch(now)).await {
-            Ok(mut set) => {
-                let open = local.as_ref().map(|s| s.open_keys()).unwrap_or_default();
-                let eval = engine.ingest(&set, &open);
-                detect::apply_thresholds(&mut set, &eval);
-                if let Some(store) = &local {
-                    store.observe(&eval.detections, now);
+        tokio::select! {
+            _ = tick.tick() => {}
+            req = commands.recv() => {
+                let Some(req) = req else { return };
+                if !serve_own(&mut store, &cfg.source, &req, clock.now(), &tx) {
+                    return;
                 }
-                BackendEvent::Signals {
-                    source: cfg.source.clone(),
-                    at: now,
-                    set,
-                    detections: eval.detections,
+                continue;
+            }
+        }
+        let now = clock.now();
+        let fetched = {
+            let fetch = bounded(cfg.timeout, source.fetch(now));
+            tokio::pin!(fetch);
+            loop {
+                tokio::select! {
+                    done = &mut fetch => break done,
+                    req = commands.recv() => {
+                        let Some(req) = req else { return };
+                        if !serve_own(&mut store, &cfg.source, &req, clock.now(), &tx) {
+                            return;
+                        }
+                    }
                 }
             }
+        };
+        let event = match fetched {
+            Ok(mut set) => {
+                let eval = engine.ingest(&set, &store.open_keys());
+                detect::apply_thresholds(&mut set, &eval);
+                store.observe(&eval.detections, now);
+                BackendEvent::Turn(vec![
+                    BackendEvent::Signals {
+                        source: cfg.source.clone(),
+                        at: now,
+                        set,
+                        detections: eval.detections,
+                    },
+                    BackendEvent::Incidents {
+                        source: cfg.source.clone(),
+                        at: now,
+                        incidents: store.incidents().to_vec(),
+                    },
+                ])
+            }
+            // The store is as fresh as the signals it judged: while the source fails, so
+            // do its incidents.
             Err(e) => failed(&cfg.source, now, &e),
         };
-        if tx.send(Action::Backend(event)).is_err() {
+        if !tx.event(event) {
             return; // the app has quit
         }
     }
+}
+
+/// A command on the task's own incidents: its outcome, then the incidents as they now are.
+/// `false` once nobody listens.
+fn serve_own(
+    store: &mut IncidentStore,
+    source: &str,
+    req: &CommandRequest,
+    now: DateTime<Utc>,
+    tx: &Reporter,
+) -> bool {
+    let result = match &req.command {
+        Command::Incident { id, op, .. } => store.apply(id, op, &req.author, now),
+        other => Err(BackendError::Rejected(format!(
+            "{source} is an incident source and cannot {}",
+            other.name()
+        ))),
+    };
+    send_outcome(tx, req.action_id, result)
+        && tx.event(BackendEvent::Incidents {
+            source: source.to_string(),
+            at: now,
+            incidents: store.incidents().to_vec(),
+        })
 }
 
 fn failed(source: &str, at: chrono::DateTime<chrono::Utc>, e: &BackendError) -> BackendEvent {
@@ -165,7 +224,7 @@ async fn serve<S: Served>(
     cfg: DriverConfig,
     clock: Clock,
     mut commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     let mut tick = interval(cfg.poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -192,7 +251,7 @@ async fn serve<S: Served>(
         let event = bounded(cfg.timeout, backend.poll(&cfg.source, now))
             .await
             .unwrap_or_else(|e| failed(&cfg.source, now, &e));
-        if tx.send(Action::Backend(event)).is_err() {
+        if !tx.event(event) {
             return;
         }
     }
@@ -203,7 +262,7 @@ pub async fn run_incidents<I: IncidentSource>(
     cfg: DriverConfig,
     clock: Clock,
     commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     serve(Incidents(source), cfg, clock, commands, tx).await
 }
@@ -214,7 +273,7 @@ pub async fn run_flags<F: FlagControl>(
     cfg: DriverConfig,
     clock: Clock,
     commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     serve(Flags(control), cfg, clock, commands, tx).await
 }
@@ -225,7 +284,7 @@ pub async fn run_pager<P: Pager>(
     cfg: DriverConfig,
     clock: Clock,
     mut commands: UnboundedReceiver<CommandRequest>,
-    tx: UnboundedSender<Action>,
+    tx: Reporter,
 ) {
     while let Some(req) = commands.recv().await {
         let result = match &req.command {
@@ -242,14 +301,10 @@ pub async fn run_pager<P: Pager>(
     }
 }
 
-fn send_outcome(
-    tx: &UnboundedSender<Action>,
-    action_id: u64,
-    result: Result<String, BackendError>,
-) -> bool {
+fn send_outcome(tx: &Reporter, action_id: u64, result: Result<String, BackendError>) -> bool {
     let outcome = CommandOutcome {
         action_id,
         result: result.map_err(|e| e.to_string()),
     };
-    tx.send(Action::CommandDone(outcome)).is_ok()
+    tx.outcome(outcome)
 }

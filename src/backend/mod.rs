@@ -5,16 +5,19 @@
 
 pub mod alertmanager;
 pub mod bounds;
-pub mod clock;
 pub mod driver;
 pub mod flagd;
-pub mod hook;
+
 pub mod http;
-pub mod local;
+pub mod http_hook;
+pub mod incident_store;
 pub mod pagerduty;
 pub mod pagerduty_events;
 pub mod prometheus;
+pub mod registry;
+pub mod report;
 pub mod sim;
+pub mod start;
 pub mod unleash;
 
 pub use crate::domain::command::{

@@ -12,17 +12,8 @@
 use super::alerts::AlertSettings;
 use super::error::{column_of, line_of, ConfigError};
 use super::settings::SimSettings;
-use super::sources::{
-    AlertmanagerConfig, FlagdConfig, HttpHookConfig, PagerDutyConfig, PagerDutyEventsConfig,
-    PrometheusConfig, UnleashConfig,
-};
-use crate::backend::alertmanager::Alertmanager;
-use crate::backend::flagd::Flagd;
-use crate::backend::hook::HttpHook;
-use crate::backend::pagerduty::PagerDuty;
-use crate::backend::pagerduty_events::PagerDutyEvents;
-use crate::backend::prometheus::Prometheus;
-use crate::backend::unleash::Unleash;
+use super::sources::{SourceConfig, SourceSchema};
+use super::wording::{humanize, key_named_in, kind_of, missing_field, unknown};
 use crate::detect::DetectConfig;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -30,17 +21,6 @@ use std::borrow::Cow;
 use std::ops::Range;
 use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
-
-/// Every kind of source a config can name, as its `[[kind]]` table.
-pub const SOURCE_KINDS: [&str; 7] = [
-    "prometheus",
-    "alertmanager",
-    "pagerduty",
-    "pagerduty_events",
-    "flagd",
-    "http_hook",
-    "unleash",
-];
 
 /// Top-level keys that are not sources.
 const SETTINGS_KEYS: [&str; 7] = [
@@ -52,251 +32,6 @@ const SETTINGS_KEYS: [&str; 7] = [
     "detect",
     "source_defaults",
 ];
-
-/// Limits a number must stay within, inclusive. Out of range is refused, never clamped: a
-/// cockpit that quietly polls at another rate than written misleads whoever reads the file.
-struct Limit {
-    key: &'static str,
-    min: f64,
-    max: f64,
-    why: &'static str,
-}
-
-const POLL: Limit = Limit {
-    key: "poll_secs",
-    min: 1.0,
-    max: 3600.0,
-    why: "a cockpit must not poll a backend more than once a second",
-};
-const TIMEOUT: Limit = Limit {
-    key: "timeout_secs",
-    min: 0.5,
-    max: 600.0,
-    why: "seconds",
-};
-const REPLY: Limit = Limit {
-    key: "max_reply_mib",
-    min: 1.0,
-    max: 1024.0,
-    why: "MiB per reply",
-};
-const INCIDENTS: Limit = Limit {
-    key: "max_incidents",
-    min: 1.0,
-    max: 100_000.0,
-    why: "incidents held per source",
-};
-const PACE: Limit = Limit {
-    key: "answer_time_factor",
-    min: 1.0,
-    max: 100.0,
-    why: "times the last answer time between poll starts",
-};
-const PAGES: Limit = Limit {
-    key: "max_pages",
-    min: 1.0,
-    max: 100.0,
-    why: "pages per poll",
-};
-const PAGE_SIZE: Limit = Limit {
-    key: "page_size",
-    min: 1.0,
-    max: 100.0,
-    why: "PagerDuty refuses pages larger than 100",
-};
-
-/// A config struct the checker knows: its limits and the checks its adapter makes.
-trait Kind: DeserializeOwned {
-    fn limits(&self) -> Vec<(&'static Limit, f64)>;
-    /// The adapter's own refusals of this config, without secrets.
-    fn adapter_check(&self) -> Vec<String>;
-}
-
-impl Kind for PrometheusConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-            (&PACE, self.answer_time_factor),
-        ]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        Prometheus::check(self).err().into_iter().collect()
-    }
-}
-
-impl Kind for AlertmanagerConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-            (&PACE, self.answer_time_factor),
-            (&INCIDENTS, self.max_incidents as f64),
-        ]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        // Each matcher on its own, so two bad ones are two errors.
-        let mut problems: Vec<String> = self
-            .filter
-            .iter()
-            .filter_map(|m| Alertmanager::check_filter(m).err())
-            .collect();
-        let rest = AlertmanagerConfig {
-            filter: Vec::new(),
-            ..self.clone()
-        };
-        problems.extend(Alertmanager::check(&rest).err());
-        problems
-    }
-}
-
-impl Kind for PagerDutyConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-            (&PACE, self.answer_time_factor),
-            (&INCIDENTS, self.max_incidents as f64),
-            (&PAGES, f64::from(self.max_pages)),
-            (&PAGE_SIZE, f64::from(self.page_size)),
-        ]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        PagerDuty::check(self).err().into_iter().collect()
-    }
-}
-
-impl Kind for PagerDutyEventsConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-        ]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        PagerDutyEvents::check(self).err().into_iter().collect()
-    }
-}
-
-impl Kind for FlagdConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-            (&PACE, self.answer_time_factor),
-        ]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        Flagd::check(self).err().into_iter().collect()
-    }
-}
-
-impl Kind for HttpHookConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![(&TIMEOUT, self.timeout_secs)]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        HttpHook::check(self).err().into_iter().collect()
-    }
-}
-
-impl Kind for UnleashConfig {
-    fn limits(&self) -> Vec<(&'static Limit, f64)> {
-        vec![
-            (&POLL, self.poll_secs),
-            (&TIMEOUT, self.timeout_secs),
-            (&REPLY, self.max_reply_mib as f64),
-            (&PACE, self.answer_time_factor),
-        ]
-    }
-    fn adapter_check(&self) -> Vec<String> {
-        Unleash::check(self).err().into_iter().collect()
-    }
-}
-
-/// Every source the settings name, as `kind "name"`, in file order per kind.
-pub fn sources(settings: &super::settings::Settings) -> Vec<String> {
-    let s = &settings.sources;
-    let each = |kind: &str, names: Vec<&String>| {
-        names
-            .into_iter()
-            .map(|n| format!("{kind} {n:?}"))
-            .collect::<Vec<_>>()
-    };
-    [
-        each("prometheus", s.prometheus.iter().map(|c| &c.name).collect()),
-        each(
-            "alertmanager",
-            s.alertmanager.iter().map(|c| &c.name).collect(),
-        ),
-        each("pagerduty", s.pagerduty.iter().map(|c| &c.name).collect()),
-        each(
-            "pagerduty_events",
-            s.pagerduty_events.iter().map(|c| &c.name).collect(),
-        ),
-        each("flagd", s.flagd.iter().map(|c| &c.name).collect()),
-        each("http_hook", s.http_hook.iter().map(|c| &c.name).collect()),
-        each("unleash", s.unleash.iter().map(|c| &c.name).collect()),
-    ]
-    .concat()
-}
-
-/// Secrets that cannot be read on this machine right now (variable unset, file missing or
-/// readable by others). Not config errors: the machine that checks a config may not hold the
-/// secrets, and at start such a source shows failing with the reason while the rest runs.
-pub fn secret_problems(settings: &super::settings::Settings) -> Vec<String> {
-    use crate::backend::http::{AuthConfig, SecretSpec};
-    let s = &settings.sources;
-    fn auth(what: String, a: &Option<AuthConfig>) -> Vec<(String, &SecretSpec)> {
-        let Some(a) = a else { return Vec::new() };
-        a.bearer
-            .iter()
-            .map(|b| (format!("{what}: auth.bearer"), b))
-            .chain(
-                a.basic_password
-                    .iter()
-                    .map(|p| (format!("{what}: auth.basic_password"), p)),
-            )
-            .collect()
-    }
-    let mut specs: Vec<(String, &SecretSpec)> = Vec::new();
-    for p in &s.prometheus {
-        specs.extend(auth(format!("prometheus {:?}", p.name), &p.auth));
-    }
-    for a in &s.alertmanager {
-        specs.extend(auth(format!("alertmanager {:?}", a.name), &a.auth));
-    }
-    for p in &s.pagerduty {
-        specs.push((format!("pagerduty {:?}: token", p.name), &p.token));
-    }
-    for p in &s.pagerduty_events {
-        specs.push((
-            format!("pagerduty_events {:?}: routing_key", p.name),
-            &p.routing_key,
-        ));
-    }
-    for u in &s.unleash {
-        specs.push((format!("unleash {:?}: token", u.name), &u.token));
-    }
-    for h in &s.http_hook {
-        for (what, req) in [("rollback", &h.rollback), ("kill_switch", &h.kill_switch)] {
-            for (header, spec) in req.iter().flat_map(|r| r.secret_headers.iter()) {
-                specs.push((
-                    format!("http_hook {:?}: {what}.secret_headers.{header}", h.name),
-                    spec,
-                ));
-            }
-        }
-    }
-    specs
-        .into_iter()
-        .filter_map(|(what, spec)| spec.load().err().map(|e| format!("{what}: {e}")))
-        .collect()
-}
 
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -313,12 +48,19 @@ struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     defaults: Table<'static>,
+    /// The kinds of source a config may name.
+    kinds: &'a [&'a dyn SourceSchema],
     errors: Vec<ConfigError>,
 }
 
 /// Checks `text` (the file shown as `file`) over the built-in `defaults` text. `Ok` when
 /// there is nothing to report; else every error, in file order.
-pub fn check(file: &str, text: &str, defaults: &'static str) -> Result<(), Vec<ConfigError>> {
+pub fn check<'a>(
+    file: &'a str,
+    text: &'a str,
+    defaults: &'static str,
+    kinds: &'a [&'a dyn SourceSchema],
+) -> Result<(), Vec<ConfigError>> {
     let defaults = match DeTable::parse(defaults) {
         Ok(t) => t.into_inner(),
         Err(e) => {
@@ -333,6 +75,7 @@ pub fn check(file: &str, text: &str, defaults: &'static str) -> Result<(), Vec<C
         file,
         text,
         defaults,
+        kinds,
         errors: Vec::new(),
     };
     if !syntax.is_empty() {
@@ -415,20 +158,19 @@ impl<'a> Checker<'a> {
                 }
                 "sim" => {
                     self.section::<SimSettings>(key, value, "[sim]", &["sim"]);
-                    self.sim_limits(value);
                 }
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "source_defaults" => self.source_defaults(key, value),
-                kind if SOURCE_KINDS.contains(&kind) => {
+                kind if self.kind(kind).is_some() => {
                     let base = self.kind_defaults(kind, user_defaults.as_ref());
                     self.entries(kind, key, value, &base, user_defaults.as_ref(), &mut named);
                 }
                 other => {
                     let known: Vec<&str> = SETTINGS_KEYS
                         .iter()
-                        .chain(SOURCE_KINDS.iter())
                         .copied()
+                        .chain(self.kinds.iter().map(|k| k.table()))
                         .collect();
                     self.push(
                         key.span(),
@@ -440,6 +182,10 @@ impl<'a> Checker<'a> {
             }
         }
         self.duplicates(&mut named);
+    }
+
+    fn kind(&self, table: &str) -> Option<&'a dyn SourceSchema> {
+        self.kinds.iter().find(|k| k.table() == table).copied()
     }
 
     /// The built-in table at `path` (`["sim"]`, `["source_defaults", "flagd"]`).
@@ -476,21 +222,8 @@ impl<'a> Checker<'a> {
         };
         let base = self.builtin(path);
         for (k, v) in user.iter() {
-            if let Some(e) = one_key::<T>(&base, k, v, value.span()) {
+            if let Some(e) = one_key(&base, k, v, value.span(), read_as::<T>) {
                 self.push_serde(&e, k.span(), Some(label), k.get_ref());
-            }
-        }
-    }
-
-    fn sim_limits(&mut self, value: &Value<'a>) {
-        let DeValue::Table(user) = value.get_ref() else {
-            return;
-        };
-        if let Some((k, v)) = user.get_key_value("poll_secs") {
-            if let Ok(secs) = f64::deserialize(ValueDeserializer::from(v.clone())) {
-                if let Some(msg) = out_of_range(&POLL, secs) {
-                    self.push(k.span(), Some("[sim]"), Some("poll_secs"), msg);
-                }
             }
         }
     }
@@ -502,7 +235,7 @@ impl<'a> Checker<'a> {
         if let Some(DeValue::Table(over)) = user.and_then(|u| u.get(kind)).map(|v| v.get_ref()) {
             let builtin = base.clone();
             for (k, v) in over.iter() {
-                if one_key_of_kind(kind, &builtin, k, v, 0..0).is_none() {
+                if self.key_error(kind, &builtin, k, v, 0..0).is_none() {
                     base.insert(k.clone(), v.clone());
                 }
             }
@@ -523,12 +256,13 @@ impl<'a> Checker<'a> {
         for (kind_key, kind_value) in kinds.iter() {
             let kind = kind_key.get_ref().as_ref();
             let label = format!("[source_defaults.{kind}]");
-            if !SOURCE_KINDS.contains(&kind) {
+            if self.kind(kind).is_none() {
+                let known: Vec<&str> = self.kinds.iter().map(|k| k.table()).collect();
                 self.push(
                     kind_key.span(),
                     Some("[source_defaults]"),
                     Some(kind),
-                    unknown(kind, &SOURCE_KINDS, "kind of source"),
+                    unknown(kind, &known, "kind of source"),
                 );
                 continue;
             }
@@ -543,7 +277,7 @@ impl<'a> Checker<'a> {
             };
             let base = self.builtin(&["source_defaults", kind]);
             for (k, v) in user.iter() {
-                if let Some(e) = one_key_of_kind(kind, &base, k, v, kind_value.span()) {
+                if let Some(e) = self.key_error(kind, &base, k, v, kind_value.span()) {
                     self.push_serde(&e, k.span(), Some(&label), k.get_ref());
                 }
             }
@@ -598,19 +332,13 @@ impl<'a> Checker<'a> {
                     }
                 }),
             };
-            match kind {
-                "prometheus" => self.entry::<PrometheusConfig>(&ctx, named),
-                "alertmanager" => self.entry::<AlertmanagerConfig>(&ctx, named),
-                "pagerduty" => self.entry::<PagerDutyConfig>(&ctx, named),
-                "pagerduty_events" => self.entry::<PagerDutyEventsConfig>(&ctx, named),
-                "flagd" => self.entry::<FlagdConfig>(&ctx, named),
-                "http_hook" => self.entry::<HttpHookConfig>(&ctx, named),
-                _ => self.entry::<UnleashConfig>(&ctx, named),
+            if let Some(schema) = self.kind(kind) {
+                self.entry(schema, &ctx, named);
             }
         }
     }
 
-    fn entry<T: Kind>(&mut self, ctx: &Entry<'_, 'a>, named: &mut Vec<Named>) {
+    fn entry(&mut self, schema: &dyn SourceSchema, ctx: &Entry<'_, 'a>, named: &mut Vec<Named>) {
         let header = ctx.span.clone();
         // Where a key's value comes from: the entry, else the user's source defaults, else
         // (built in) the entry's header.
@@ -645,7 +373,7 @@ impl<'a> Checker<'a> {
         let mut whole = ctx.base.clone();
         let mut wrong = Vec::new();
         for (k, v) in ctx.entry.iter() {
-            match one_key::<T>(ctx.base, k, v, header.clone()) {
+            match one_key(ctx.base, k, v, header.clone(), |d| schema.read(d).map(drop)) {
                 Some(e) => {
                     wrong.push(k.get_ref().to_string());
                     self.push_serde(&e, k.span(), Some(&label), k.get_ref());
@@ -655,18 +383,18 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let Some((cfg, complete)) = self.required::<T>(whole, &header, &label) else {
+        let Some((cfg, complete)) = self.required(schema, whole, &header, &label) else {
             return;
         };
         let mut limits_ok = true;
         for (limit, value) in cfg.limits() {
-            if let Some(msg) = out_of_range(limit, value) {
+            if let Some(msg) = limit.refuse(value) {
                 limits_ok = false;
                 self.push(at(limit.key), Some(&label), Some(limit.key), msg);
             }
         }
-        // The adapter re-checks intervals in its own words, and would trip over the stand-ins
-        // of missing keys: only a complete entry within its limits goes to it.
+        // The adapter would trip over the stand-ins of missing keys and over numbers out of
+        // range: only a complete entry within its limits goes to it.
         if !(limits_ok && complete) {
             return;
         }
@@ -676,7 +404,7 @@ impl<'a> Checker<'a> {
             .chain(ctx.base.iter())
             .map(|(k, _)| k.get_ref().to_string())
             .collect();
-        for msg in cfg.adapter_check() {
+        for msg in cfg.problems() {
             let key = key_named_in(&msg, &keys);
             // A wrong key stood in for by its default can make the adapter complain about
             // that default; the key is already reported.
@@ -692,18 +420,19 @@ impl<'a> Checker<'a> {
     /// is reported at the entry's header; serde names one missing key at a time, so each is
     /// given a stand-in (a string, or a table if a string is the wrong type) and the entry is
     /// tried again. `None` if it still does not deserialise.
-    fn required<T: Kind>(
+    fn required(
         &mut self,
+        schema: &dyn SourceSchema,
         mut whole: Table<'a>,
         header: &Range<usize>,
         label: &str,
-    ) -> Option<(T, bool)> {
+    ) -> Option<(Box<dyn SourceConfig>, bool)> {
         let mut missing: Vec<String> = Vec::new();
         let mut table_tried = false;
         let stand_in = |v: DeValue<'a>| Spanned::new(header.clone(), v);
         let mut built = None;
         for _ in 0..16 {
-            let err = match T::deserialize(Deserializer::from(Spanned::new(
+            let err = match schema.read(Deserializer::from(Spanned::new(
                 header.clone(),
                 whole.clone(),
             ))) {
@@ -743,6 +472,19 @@ impl<'a> Checker<'a> {
         built.map(|cfg| (cfg, missing.is_empty()))
     }
 
+    /// `key = value` alone over `base` in a `kind` entry; the error if it does not fit.
+    fn key_error(
+        &self,
+        kind: &str,
+        base: &Table<'a>,
+        key: &Spanned<Cow<'a, str>>,
+        value: &Value<'a>,
+        span: Range<usize>,
+    ) -> Option<toml::de::Error> {
+        let schema = self.kind(kind)?;
+        one_key(base, key, value, span, |d| schema.read(d).map(drop))
+    }
+
     fn duplicates(&mut self, named: &mut [Named]) {
         // Kinds come in key order; the later one in the file is the one to rename.
         named.sort_by_key(|n| n.span.start);
@@ -774,236 +516,26 @@ struct Entry<'e, 'a> {
     user_defaults: Option<&'e Table<'a>>,
 }
 
-/// `key = value` alone over `base`, deserialised as `T`; the error if it does not fit.
-fn one_key<'a, T: DeserializeOwned>(
+fn read_as<T: DeserializeOwned>(d: Deserializer<'_>) -> Result<(), toml::de::Error> {
+    T::deserialize(d).map(drop)
+}
+
+/// `key = value` alone over `base`, read by `read`; the error if it does not fit.
+fn one_key<'a>(
     base: &Table<'a>,
     key: &Spanned<Cow<'a, str>>,
     value: &Value<'a>,
     table_span: Range<usize>,
+    read: impl Fn(Deserializer<'a>) -> Result<(), toml::de::Error>,
 ) -> Option<toml::de::Error> {
     let mut t = base.clone();
     t.insert(key.clone(), value.clone());
-    let result = T::deserialize(Deserializer::from(Spanned::new(table_span, t)));
+    let result = read(Deserializer::from(Spanned::new(table_span, t)));
     match result {
         Ok(_) => None,
         // The base alone may lack a required key (a source's url): only errors about this
         // key count here; missing keys are reported for the whole entry.
         Err(e) if missing_field(e.message()).is_some() => None,
         Err(e) => Some(e),
-    }
-}
-
-fn one_key_of_kind<'a>(
-    kind: &str,
-    base: &Table<'a>,
-    key: &Spanned<Cow<'a, str>>,
-    value: &Value<'a>,
-    span: Range<usize>,
-) -> Option<toml::de::Error> {
-    match kind {
-        "prometheus" => one_key::<PrometheusConfig>(base, key, value, span),
-        "alertmanager" => one_key::<AlertmanagerConfig>(base, key, value, span),
-        "pagerduty" => one_key::<PagerDutyConfig>(base, key, value, span),
-        "pagerduty_events" => one_key::<PagerDutyEventsConfig>(base, key, value, span),
-        "flagd" => one_key::<FlagdConfig>(base, key, value, span),
-        "http_hook" => one_key::<HttpHookConfig>(base, key, value, span),
-        _ => one_key::<UnleashConfig>(base, key, value, span),
-    }
-}
-
-fn out_of_range(limit: &Limit, value: f64) -> Option<String> {
-    (!(value >= limit.min && value <= limit.max)).then(|| {
-        format!(
-            "expected {} to {} ({}), found {value}",
-            limit.min, limit.max, limit.why
-        )
-    })
-}
-
-fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
-    Some(rest.split('`').next()?.to_string())
-}
-
-/// The first of `keys` that `msg` names as a word, e.g. `url` in "url \"x\" is not …".
-fn key_named_in(msg: &str, keys: &[String]) -> Option<String> {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    keys.iter()
-        .filter_map(|k| {
-            msg.match_indices(k.as_str())
-                .find(|(i, _)| {
-                    let before = msg[..*i].chars().next_back();
-                    let after = msg[i + k.len()..].chars().next();
-                    !before.is_some_and(word) && !after.is_some_and(word)
-                })
-                .map(|(i, _)| (i, k))
-        })
-        .min_by_key(|(i, k)| (*i, std::cmp::Reverse(k.len())))
-        .map(|(_, k)| k.clone())
-}
-
-fn kind_of(v: &DeValue<'_>) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date-time",
-        DeValue::Array(_) => "a list",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-/// "unknown key; did you mean `poll_secs`? (expected one of: …)".
-fn unknown(found: &str, known: &[&str], what: &str) -> String {
-    let list = known.join(", ");
-    match closest(found, known) {
-        Some(near) => format!("unknown {what}; did you mean `{near}`? (expected one of: {list})"),
-        None => format!("unknown {what} (expected one of: {list})"),
-    }
-}
-
-/// The known name within two edits of `found`, if one is. Ties go to the name `found` is a
-/// shortening of (a dropped letter is the commonest typo), then to the longest shared start.
-fn closest<'k>(found: &str, known: &[&'k str]) -> Option<&'k str> {
-    let shortening = |k: &str| {
-        let mut rest = k.chars();
-        found.chars().all(|c| rest.any(|r| r == c))
-    };
-    let shared = |k: &str| {
-        found
-            .chars()
-            .zip(k.chars())
-            .take_while(|(a, b)| a == b)
-            .count()
-    };
-    known
-        .iter()
-        .map(|k| {
-            let rank = (
-                edit_distance(found, k),
-                !shortening(k),
-                std::cmp::Reverse(shared(k)),
-            );
-            (rank, *k)
-        })
-        .filter(|((d, ..), _)| *d <= 2)
-        .min()
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// serde's wording, as a responder reads it: "expected …, found …", keys rather than fields.
-/// Returns the key the message is about (an unknown key names itself) and the message.
-fn humanize(key: &str, msg: &str) -> (String, String) {
-    let msg = msg.lines().next().unwrap_or(msg).trim();
-    if let Some(rest) = msg.strip_prefix("unknown field `") {
-        let (found, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        // An unknown key inside a nested table (auth = { bearr = … }) names its path.
-        let path = if found == key {
-            key.to_string()
-        } else {
-            format!("{key}.{found}")
-        };
-        return (path, unknown(found, &known, "key"));
-    }
-    if let Some(rest) = msg.strip_prefix("unknown variant `") {
-        let (found, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        return (format!("{key}.{found}"), unknown(found, &known, "name"));
-    }
-    for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = msg.strip_prefix(prefix) {
-            if let Some((found, expected)) = rest.split_once(", expected ") {
-                return (
-                    key.to_string(),
-                    format!("expected {}, found {found}", type_name(expected)),
-                );
-            }
-        }
-    }
-    if let Some(field) = missing_field(msg) {
-        return (format!("{key}.{field}"), format!("missing key `{field}`"));
-    }
-    (key.to_string(), msg.to_string())
-}
-
-fn type_name(expected: &str) -> String {
-    match expected {
-        "f64" | "f32" => "a number".into(),
-        "u64" | "u32" | "u16" | "u8" | "usize" => "a whole number, 0 or more".into(),
-        "i64" | "i32" => "a whole number".into(),
-        "a sequence" => "a list".into(),
-        "a map" => "a table".into(),
-        other if other.starts_with("struct ") => "a table".into(),
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edit_distance_and_closest() {
-        assert_eq!(edit_distance("poll_sec", "poll_secs"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(
-            closest("poll_sec", &["url", "poll_secs"]),
-            Some("poll_secs")
-        );
-        assert_eq!(closest("zzzzzz", &["url", "poll_secs"]), None);
-        assert_eq!(closest("sped", &["seed", "speed"]), Some("speed"));
-    }
-
-    #[test]
-    fn keys_named_in_adapter_messages() {
-        let keys: Vec<String> = ["url", "renew_before_secs", "silence_secs"]
-            .map(String::from)
-            .into();
-        assert_eq!(
-            key_named_in("renew_before_secs must be less than silence_secs", &keys).as_deref(),
-            Some("renew_before_secs")
-        );
-        assert_eq!(
-            key_named_in("url \"ftp://x\" is ftp://, not http(s)://", &keys).as_deref(),
-            Some("url")
-        );
-        assert_eq!(key_named_in("something else", &keys), None);
-    }
-
-    #[test]
-    fn serde_wording_becomes_expected_found() {
-        assert_eq!(
-            humanize("poll_secs", "invalid type: string \"fast\", expected f64"),
-            (
-                "poll_secs".into(),
-                "expected a number, found string \"fast\"".into()
-            )
-        );
-        let (key, msg) = humanize(
-            "poll_sec",
-            "unknown field `poll_sec`, expected `url` or `poll_secs`",
-        );
-        assert_eq!(key, "poll_sec");
-        assert!(
-            msg.starts_with("unknown key; did you mean `poll_secs`?"),
-            "{msg}"
-        );
     }
 }

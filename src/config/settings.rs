@@ -6,7 +6,7 @@
 
 use super::error::ConfigError;
 use super::keymap::Keymap;
-use super::sources::Sources;
+use super::sources::{SourceSchema, Sources};
 use super::theme::{self, Theme};
 use crate::detect::DetectConfig;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub struct SimSettings {
     pub seed: u64,
     pub speed: f64,
-    pub poll_secs: f64,
+    pub poll_secs: super::timing::PollSecs,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -36,7 +36,8 @@ pub struct Settings {
     /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.
     #[serde(default)]
     pub source_defaults: toml::Table,
-    #[serde(flatten)]
+    /// The `[[kind]]` tables, taken out before the rest is read (see `settings_from`).
+    #[serde(skip)]
     pub sources: Sources,
 }
 
@@ -128,7 +129,11 @@ fn builtin_settings() -> Result<(toml::Table, Settings), String> {
 /// Reads the user's config file over the defaults. No file at the default place means the
 /// defaults (the simulated fleet); an explicit `--config` that cannot be read, or any mistake
 /// in the file, is every error found.
-pub fn load_settings(user_file: &Path, explicit: bool) -> Result<Settings, Vec<ConfigError>> {
+pub fn load_settings(
+    user_file: &Path,
+    explicit: bool,
+    kinds: &[&dyn SourceSchema],
+) -> Result<Settings, Vec<ConfigError>> {
     let label = user_file.display().to_string();
     let whole = |message: String| vec![ConfigError::whole(&label, message)];
     let text = match std::fs::read_to_string(user_file) {
@@ -143,13 +148,13 @@ pub fn load_settings(user_file: &Path, explicit: bool) -> Result<Settings, Vec<C
         }
         Err(e) => return Err(whole(format!("cannot read: {e}"))),
     };
-    settings_from(&label, &text)
+    settings_from(&label, &text, kinds)
 }
 
 /// The text of a user config.toml over the built-in defaults, as `load_settings` reads it,
 /// with every error on one line each.
-pub fn parse_settings(text: &str) -> Result<Settings, String> {
-    settings_from("config.toml", text).map_err(|errors| {
+pub fn parse_settings(text: &str, kinds: &[&dyn SourceSchema]) -> Result<Settings, String> {
+    settings_from("config.toml", text, kinds).map_err(|errors| {
         errors
             .iter()
             .map(ToString::to_string)
@@ -158,16 +163,25 @@ pub fn parse_settings(text: &str) -> Result<Settings, String> {
     })
 }
 
-/// Checks `text` whole, then builds the settings from it over the defaults.
-pub fn settings_from(label: &str, text: &str) -> Result<Settings, Vec<ConfigError>> {
-    super::check::check(label, text, DEFAULTS)?;
+/// Checks `text` whole, then builds the settings from it over the defaults. `kinds` are the
+/// kinds of source a config may name (the source registry's list).
+pub fn settings_from(
+    label: &str,
+    text: &str,
+    kinds: &[&dyn SourceSchema],
+) -> Result<Settings, Vec<ConfigError>> {
+    super::check::check(label, text, DEFAULTS, kinds)?;
     let whole = |message: String| vec![ConfigError::whole(label, message)];
     let (mut table, _) = builtin_settings().map_err(whole)?;
     let user = toml::from_str::<toml::Table>(text).map_err(|e| whole(e.to_string()))?;
     merge(&mut table, user);
     fill_source_defaults(&mut table);
+    let sources = Sources::take(&mut table, kinds);
     // The check above accepts only what deserialises; this cannot fail unless the two drift.
-    Settings::deserialize(toml::Value::Table(table)).map_err(|e| whole(e.to_string()))
+    let mut settings =
+        Settings::deserialize(toml::Value::Table(table)).map_err(|e| whole(e.to_string()))?;
+    settings.sources = sources;
+    Ok(settings)
 }
 
 fn read_user(dir: &Path, sub: &str, name: &str) -> Option<(String, String)> {
@@ -274,8 +288,9 @@ pub fn load(
     explicit: bool,
     config_dir: &Path,
     o: &Overrides,
+    kinds: &[&dyn SourceSchema],
 ) -> Result<Loaded, Vec<ConfigError>> {
-    let settings = load_settings(config_file, explicit)?;
+    let settings = load_settings(config_file, explicit, kinds)?;
     let mut warnings = Vec::new();
     let builtin_broken =
         |what: &str| vec![ConfigError::whole(&format!("built-in {what}"), "invalid")];
@@ -315,7 +330,7 @@ mod tests {
     #[test]
     fn defaults_load_without_a_user_file() {
         let d = tmp("none");
-        let s = load_settings(&d.join("config.toml"), false).expect("defaults");
+        let s = load_settings(&d.join("config.toml"), false, &[]).expect("defaults");
         assert_eq!(s.theme, "default");
         assert_eq!(s.detect.error_ratio, 0.05);
     }
@@ -325,47 +340,9 @@ mod tests {
         let d = tmp("partial");
         let f = d.join("config.toml");
         std::fs::write(&f, "[detect]\nerror_ratio = 0.1\n").expect("write");
-        let s = load_settings(&f, true).expect("load");
+        let s = load_settings(&f, true, &[]).expect("load");
         assert_eq!(s.detect.error_ratio, 0.1);
         assert_eq!(s.detect.drift_js, 0.1);
-    }
-
-    #[test]
-    fn sources_take_missing_keys_from_source_defaults() {
-        let d = tmp("sources");
-        let f = d.join("config.toml");
-        std::fs::write(
-            &f,
-            "[[prometheus]]\nurl = \"http://127.0.0.1:9090\"\n[[prometheus]]\nname = \"vllm\"\nurl = \"http://127.0.0.1:9091\"\npreset = \"vllm\"\n[[pagerduty]]\ntoken = { env = \"PD_TOKEN\" }\nfrom = \"ana@example.com\"\n",
-        )
-        .expect("write");
-        let s = load_settings(&f, true).expect("load");
-        assert_eq!(s.sources.prometheus.len(), 2);
-        assert_eq!(s.sources.prometheus[0].name, "prometheus");
-        assert_eq!(s.sources.prometheus[0].preset, "otel");
-        assert_eq!(s.sources.prometheus[1].preset, "vllm");
-        assert_eq!(s.sources.prometheus[1].step_secs, 60);
-        assert_eq!(s.sources.pagerduty[0].url, "https://api.pagerduty.com");
-        assert!(s.sources.alertmanager.is_empty());
-    }
-
-    #[test]
-    fn unleash_takes_missing_keys_from_source_defaults() {
-        let d = tmp("unleash");
-        let f = d.join("config.toml");
-        std::fs::write(
-            &f,
-            "[[unleash]]\nurl = \"http://127.0.0.1:4242\"\ntoken = { env = \"UNLEASH_TOKEN\" }\nenvironment = \"staging\"\n",
-        )
-        .expect("write");
-        let s = load_settings(&f, true).expect("load");
-        let u = &s.sources.unleash[0];
-        assert_eq!(u.name, "unleash");
-        assert_eq!(u.environment, "staging");
-        assert_eq!(u.project, "default");
-        assert_eq!(u.prompt_flag, "{feature}.prompt");
-        assert_eq!(u.kill_flag, "{feature}.kill-switch");
-        assert_eq!(u.segment_field, "segment");
     }
 
     #[test]
@@ -373,7 +350,7 @@ mod tests {
         let d = tmp("bad");
         let f = d.join("config.toml");
         std::fs::write(&f, "theme = \"default\"\n[sim]\nsped = 3\nseed = \"x\"\n").expect("write");
-        let errors = load_settings(&f, true).expect_err("refused");
+        let errors = load_settings(&f, true, &[]).expect_err("refused");
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].line, Some(3));
         assert_eq!(errors[0].key.as_deref(), Some("sped"));
@@ -389,8 +366,8 @@ mod tests {
     fn a_missing_explicit_file_is_an_error_and_a_missing_default_one_is_not() {
         let d = tmp("missing");
         let f = d.join("nope.toml");
-        assert!(load_settings(&f, false).is_ok());
-        let errors = load_settings(&f, true).expect_err("refused");
+        assert!(load_settings(&f, false, &[]).is_ok());
+        let errors = load_settings(&f, true, &[]).expect_err("refused");
         assert!(errors[0].message.contains("no such file"), "{errors:?}");
     }
 

@@ -65,6 +65,9 @@ pub enum BackendEvent {
     /// Incidents the source holds that the cockpit does not show (past its cap on incidents
     /// or its pages per poll). Sent when it changes, before that poll's incidents.
     NotShown { source: String, not_shown: NotShown },
+    /// Several reports from one poll, folded in together: the signals of a poll and the
+    /// incidents they raised reach the screen in the same frame.
+    Turn(Vec<BackendEvent>),
     /// Pacing stretched the poll interval to this many seconds (`None`: back to the
     /// configured one); stale marks follow it.
     Paced {

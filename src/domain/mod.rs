@@ -5,6 +5,7 @@ pub mod event;
 pub mod incident;
 pub mod sev;
 pub mod signal;
+pub mod source;
 pub mod text;
 
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
@@ -13,4 +14,5 @@ pub use signal::{
     Bounds, Counts, Detection, Distribution, FeatureInfo, PromptVersion, SegmentCounts, Signal,
     SignalKind, SignalSet,
 };
+pub use source::SourceRole;
 pub use text::SafeText;

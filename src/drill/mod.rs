@@ -6,7 +6,7 @@ pub mod random;
 pub mod report;
 pub mod truth;
 
-use crate::backend::local::LocalIncidents;
+use crate::backend::incident_store::IncidentStore;
 use crate::backend::sim::{FleetSpec, SimWorld};
 use crate::detect::{self, Change, DetectConfig, Engine, Evaluation};
 use crate::domain::SignalSet;
@@ -42,7 +42,7 @@ pub fn fleet(timetable: Timetable, seed: u64, horizon_secs: i64) -> Result<Fleet
 pub struct Run {
     pub world: SimWorld,
     pub engine: Engine,
-    pub store: LocalIncidents,
+    pub store: IncidentStore,
     pub now: DateTime<Utc>,
     /// Every episode change so far, in time order.
     pub changes: Vec<Change>,
@@ -59,7 +59,7 @@ impl Run {
         Ok(Run {
             world,
             engine: Engine::new(cfg),
-            store: LocalIncidents::new("sim"),
+            store: IncidentStore::new("sim"),
             now: origin(),
             changes: Vec::new(),
             eval: Evaluation::default(),

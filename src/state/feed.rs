@@ -7,6 +7,12 @@ use crate::domain::text;
 
 pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
     match ev {
+        // A detecting source's poll: its signals, then the incidents they raised, folded in
+        // one turn so no frame shows one without the other.
+        BackendEvent::Turn(events) => events
+            .into_iter()
+            .flat_map(|ev| update(state, ev))
+            .collect(),
         BackendEvent::Signals {
             source,
             at,

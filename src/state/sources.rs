@@ -2,31 +2,13 @@
 //! and what each cannot do.
 
 use super::guard::Operation;
-use crate::domain::command::Command;
 use crate::domain::event::NotShown;
 use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-/// What a source does for the cockpit; one source may play several roles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceRole {
-    Metrics,
-    Incidents,
-    Flags,
-    Pager,
-}
-
-impl SourceRole {
-    /// The role a command's source plays: its failure is that role's.
-    pub fn of(cmd: &Command) -> SourceRole {
-        match cmd {
-            Command::Incident { .. } => SourceRole::Incidents,
-            Command::Flag { .. } => SourceRole::Flags,
-            Command::Page { .. } => SourceRole::Pager,
-        }
-    }
-}
+use crate::domain::source::Registration;
+pub use crate::domain::SourceRole;
 
 /// How fresh one source's data is in one role, and its last error.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,6 +79,36 @@ pub struct Sources {
 }
 
 impl Sources {
+    /// One part a started source plays. The first flag system is where levers go for
+    /// features no flag system has reported yet; the first pager is where pages go. A source
+    /// that could not start shows as failing with its reason.
+    pub fn register(&mut self, r: Registration, now: DateTime<Utc>) {
+        let mut status = SourceStatus::new(&r.name, r.role, r.interval_secs);
+        let started = r.error.is_none();
+        if let Some(error) = r.error {
+            // The footer already names the source.
+            let error = error
+                .strip_prefix(&format!("{}: ", r.name))
+                .map(str::to_string)
+                .unwrap_or(error);
+            status.last_error = Some((now, error));
+        }
+        self.list.push(status);
+        for (op, why) in r.unsupported {
+            self.unsupported
+                .insert((r.name.clone(), Operation::from(&op)), why);
+        }
+        match r.role {
+            _ if !started => {}
+            SourceRole::Flags if self.flag_source.is_none() => self.flag_source = Some(r.name),
+            SourceRole::Pager if self.pager_source.is_none() => {
+                self.pager_source = Some(r.name);
+                self.change_events = r.change_events;
+            }
+            _ => {}
+        }
+    }
+
     /// The entry for `source` in `role`, added when a source reports in a role it was not
     /// configured with.
     pub(crate) fn status_mut(&mut self, source: &str, role: SourceRole) -> &mut SourceStatus {

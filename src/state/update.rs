@@ -9,7 +9,7 @@ use super::{
     actions, dialogs, feed, levers, operations, runbook, text_box, Effect, FlashLevel, Overlay,
     State, TextPurpose, TICKS_PER_SEC,
 };
-use crate::action::Action;
+use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;
 
 /// Rows moved by page_up / page_down.
@@ -37,6 +37,10 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Resize(w, h) => {
             state.size = (w, h);
+            vec![]
+        }
+        Action::Started(startup) => {
+            start(state, *startup);
             vec![]
         }
         Action::ScrollLimit(limit) => {
@@ -76,6 +80,23 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
             },
             Overlay::Sources { .. } => dialogs::sources(state, other),
         },
+    }
+}
+
+fn start(state: &mut State, s: Startup) {
+    state.read_only = s.read_only;
+    state.speed = s.speed;
+    state.alerts = s.alerts;
+    let now = state.now;
+    for r in s.sources {
+        state.sources.register(r, now);
+    }
+    if let Some(first) = s.warnings.first() {
+        let more = match s.warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more in the log)", n - 1),
+        };
+        state.say(FlashLevel::Warn, format!("{first}{more}"));
     }
 }
 

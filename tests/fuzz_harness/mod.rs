@@ -16,16 +16,19 @@
 
 use chrono::{DateTime, Utc};
 use oncall_cockpit::backend::alertmanager::Alertmanager;
+use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;
 use oncall_cockpit::backend::flagd::{self, FlagFile, FlagNames, KeyPattern};
 use oncall_cockpit::backend::pagerduty;
 use oncall_cockpit::backend::pagerduty_events;
 use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
+use oncall_cockpit::backend::registry;
 use oncall_cockpit::backend::unleash;
 use oncall_cockpit::backend::{BackendError, FeatureFlags, FlagOp};
 use oncall_cockpit::config::keymap::{Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
-use oncall_cockpit::config::sources::{AlertmanagerConfig, Price, PrometheusConfig};
 use oncall_cockpit::config::theme::{Theme, ThemeRole};
+use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::{Incident, SignalSet};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
@@ -104,8 +107,8 @@ pub fn prometheus_config() -> PrometheusConfig {
         url: "http://127.0.0.1:9/".into(),
         preset: "otel".into(),
         feature_label: "job".into(),
-        poll_secs: 15.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         range_secs: 7200,
@@ -160,8 +163,8 @@ pub fn alertmanager_config() -> AlertmanagerConfig {
     AlertmanagerConfig {
         name: "am".into(),
         url: "http://127.0.0.1:9/".into(),
-        poll_secs: 15.0,
-        timeout_secs: 5.0,
+        poll_secs: PollSecs::try_from(15.0).expect("in range"),
+        timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
         max_incidents: 5000,
@@ -268,7 +271,7 @@ pub fn pagerduty_rate_limit(data: &[u8]) -> u64 {
 pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     // read_to_string refuses invalid UTF-8 before any parsing, and the cockpit says so.
     let text = std::str::from_utf8(data).ok()?;
-    let result = settings::settings_from("config.toml", text);
+    let result = settings::settings_from("config.toml", text, &registry::schemas());
     if let Err(errors) = &result {
         assert!(!errors.is_empty(), "refused without a reason");
         for e in errors {
@@ -276,44 +279,25 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
         }
     }
     if let Ok(s) = &result {
-        let src = &s.sources;
-        let intervals = [s.sim.poll_secs]
-            .into_iter()
-            .chain(
-                src.prometheus
-                    .iter()
-                    .flat_map(|p| [p.poll_secs, p.timeout_secs]),
-            )
-            .chain(
-                src.alertmanager
-                    .iter()
-                    .flat_map(|a| [a.poll_secs, a.timeout_secs]),
-            )
-            .chain(
-                src.pagerduty
-                    .iter()
-                    .flat_map(|p| [p.poll_secs, p.timeout_secs]),
-            )
-            .chain(src.pagerduty_events.iter().map(|p| p.timeout_secs))
-            .chain(src.flagd.iter().flat_map(|f| [f.poll_secs, f.timeout_secs]))
-            .chain(src.http_hook.iter().map(|h| h.timeout_secs))
-            .chain(
-                src.unleash
-                    .iter()
-                    .flat_map(|u| [u.poll_secs, u.timeout_secs]),
-            );
-        for secs in intervals {
-            let d = oncall_cockpit::wiring::secs(secs);
-            assert!(!d.is_zero(), "interval {secs} became zero");
+        // Every kind in the registry: what the check accepts reads as the kind's config,
+        // and the adapter's own checks find nothing more.
+        for entry in s.sources.iter() {
+            let kind = registry::kind(entry.kind).expect("settings hold registry kinds");
+            let cfg = kind.schema().read_entry(entry);
+            let cfg = cfg.unwrap_or_else(|e| panic!("checked entry unreadable: {e}"));
+            assert_eq!(cfg.problems(), Vec::<String>::new(), "{}", entry.name);
         }
-        for p in &s.sources.prometheus {
+        let prometheus = oncall_cockpit::backend::prometheus::config::SCHEMA.entries(&s.sources);
+        let alertmanager =
+            oncall_cockpit::backend::alertmanager::config::SCHEMA.entries(&s.sources);
+        for p in prometheus.iter().flatten() {
             let built = Prometheus::new(&PrometheusConfig {
                 auth: None,
                 ..p.clone()
             });
             assert!(built.is_ok(), "checked config refused: {:?}", built.err());
         }
-        for a in &s.sources.alertmanager {
+        for a in alertmanager.iter().flatten() {
             let built = Alertmanager::new(&AlertmanagerConfig {
                 auth: None,
                 ..a.clone()

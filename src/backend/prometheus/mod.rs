@@ -4,11 +4,15 @@
 //! from a preset in `queries.toml` plus the user's `queries` overrides; all of them run
 //! concurrently so one poll costs one round trip.
 
+pub mod config;
+mod kind;
+
 use super::http::{self, Auth, ReplyCap};
 use super::{BackendError, MetricsSource};
-use crate::config::sources::{Price, PrometheusConfig};
 use crate::domain::{FeatureInfo, SafeText, Signal, SignalKind, SignalSet};
 use chrono::{DateTime, Utc};
+pub use config::{Price, PrometheusConfig};
+pub use kind::Kind;
 use reqwest::RequestBuilder;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -161,10 +165,7 @@ impl Prometheus {
 
     fn build(cfg: &PrometheusConfig) -> Result<Prometheus, String> {
         let endpoint = endpoint(&cfg.url)?;
-        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("timeout_secs must be positive, got {}", cfg.timeout_secs))?;
+        let timeout = cfg.timeout_secs.duration();
         check_label_name(&cfg.feature_label)?;
         check_window(&cfg.rate_window)?;
         let step_secs = check_grid(cfg.range_secs, cfg.step_secs)?;
@@ -833,6 +834,7 @@ fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::timing::{PollSecs, TimeoutSecs};
 
     fn cfg(preset: &str) -> PrometheusConfig {
         PrometheusConfig {
@@ -840,8 +842,8 @@ mod tests {
             url: "http://127.0.0.1:9090/".into(),
             preset: preset.into(),
             feature_label: "job".into(),
-            poll_secs: 15.0,
-            timeout_secs: 5.0,
+            poll_secs: PollSecs::try_from(15.0).expect("in range"),
+            timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
             max_reply_mib: 8,
             answer_time_factor: 4.0,
             range_secs: 7200,
@@ -907,7 +909,6 @@ mod tests {
         assert!(err(&|c| c.rate_window = String::new()).contains("rate_window"));
         assert!(err(&|c| c.step_secs = 0).contains("step_secs"));
         assert!(err(&|c| c.range_secs = 86_400 * 30).contains("11000"));
-        assert!(err(&|c| c.timeout_secs = 0.0).contains("timeout_secs"));
         assert!(err(&|c| {
             c.prices.insert(
                 "m".into(),

@@ -13,11 +13,15 @@
 //! new one. Renewals therefore echo the server's `startsAt`, and the adapter keeps whichever id
 //! comes back.
 
+pub mod config;
+mod kind;
+
 use super::http::{self, Auth, ReplyCap};
 use super::{BackendError, IncidentOp, IncidentSource};
-use crate::config::sources::AlertmanagerConfig;
 use crate::domain::{Incident, IncidentId, IncidentType, SafeText, Sev, Status, TimelineEntry};
 use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
+pub use config::AlertmanagerConfig;
+pub use kind::Kind;
 use reqwest::{RequestBuilder, Url};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -172,11 +176,7 @@ impl Alertmanager {
 
     pub fn new(cfg: &AlertmanagerConfig) -> Result<Self, String> {
         let base = http::check_url(&cfg.url).map_err(|e| format!("{}: {e}", cfg.name))?;
-        // try_: a huge finite timeout would panic in from_secs_f64.
-        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("{}: timeout_secs must be positive", cfg.name))?;
+        let timeout = cfg.timeout_secs.duration();
         if cfg.renew_before_secs >= cfg.silence_secs {
             // Otherwise every poll would renew every silence.
             return Err(format!(

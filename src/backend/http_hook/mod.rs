@@ -9,10 +9,15 @@
 //! An endpoint cannot be asked what it has done, so the hook reports only the levers this
 //! cockpit pulled through it (and the features and versions its config declares).
 
-use super::http::{self, Secret};
+pub mod config;
+mod kind;
+
+use super::http;
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
-use crate::config::sources::{HookRequest, HttpHookConfig};
+use crate::config::secret::Secret;
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use config::{HookRequest, HttpHookConfig};
+pub use kind::Kind;
 use reqwest::Method;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -188,7 +193,7 @@ impl HttpHook {
                 cfg.name
             ));
         }
-        let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
+        let timeout = cfg.timeout_secs.duration();
         let client = http::client(timeout).map_err(|e| format!("{}: {e}", cfg.name))?;
         let rollback = cfg
             .rollback

@@ -22,10 +22,15 @@
 //! rollback does not make the bad version "good"; "changed at" is the latest change of the
 //! served version. Both stay None when the log does not show them.
 
-use super::http::{self, ReplyCap, Secret};
+pub mod config;
+mod kind;
+
+use super::http::{self, ReplyCap};
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
-use crate::config::sources::UnleashConfig;
+use crate::config::secret::Secret;
 use chrono::{DateTime, Utc};
+pub use config::UnleashConfig;
+pub use kind::Kind;
 use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
@@ -717,10 +722,7 @@ impl Unleash {
     /// The flag names and base URL, checked.
     fn parts(cfg: &UnleashConfig) -> Result<(Naming, Naming, String, Duration), String> {
         cfg.token.check().map_err(|e| format!("token: {e}"))?;
-        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or("timeout_secs must be a positive number")?;
+        let timeout = cfg.timeout_secs.duration();
         let base = cfg.url.trim_end_matches('/').to_string();
         http::check_url(&base)?;
         for (key, value) in [("project", &cfg.project), ("environment", &cfg.environment)] {

@@ -10,11 +10,16 @@
 //! Severity: a priority named like "P1", "SEV1" or "SEV-1" maps to that SEV (P0 → SEV1, P4
 //! and beyond → SEV4). Without a usable priority, urgency decides: high → SEV2, low → SEV4.
 
-use super::http::{self, ReplyCap, Secret};
+pub mod config;
+mod kind;
+
+use super::http::{self, ReplyCap};
 use super::{BackendError, IncidentOp, IncidentSource, NotShown};
-use crate::config::sources::PagerDutyConfig;
+use crate::config::secret::Secret;
 use crate::domain::{Incident, IncidentId, IncidentType, SafeText, Sev, Status, TimelineEntry};
 use chrono::{DateTime, Utc};
+pub use config::PagerDutyConfig;
+pub use kind::Kind;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
@@ -221,10 +226,6 @@ impl PagerDuty {
                 "`from` must be the email of a PagerDuty user (sent as From on writes)".into(),
             );
         }
-        Duration::try_from_secs_f64(cfg.timeout_secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or("timeout_secs must be a positive number")?;
         http::check_url(cfg.url.trim_end_matches('/'))?;
         for (key, ids) in [
             ("team_ids", &cfg.team_ids),
@@ -251,10 +252,7 @@ impl PagerDuty {
             .load()
             .map_err(|e| format!("{name}: token: {e}"))?;
         let from = cfg.from.trim();
-        let timeout = Duration::try_from_secs_f64(cfg.timeout_secs)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| format!("{name}: timeout_secs must be a positive number"))?;
+        let timeout = cfg.timeout_secs.duration();
         let base = cfg.url.trim_end_matches('/').to_string();
         Ok(PagerDuty {
             name: name.clone(),

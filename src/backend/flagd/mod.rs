@@ -10,11 +10,15 @@
 //! knows the last-known-good version and when it changed; a `lastKnownGood` set by a deploy
 //! pipeline takes precedence.
 
+pub mod config;
+mod kind;
+
 use super::http::ReplyCap;
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::atomic_file;
-use crate::config::sources::FlagdConfig;
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use config::FlagdConfig;
+pub use kind::Kind;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 

@@ -6,10 +6,15 @@
 //! The Events API authenticates with the integration's routing key in the body, not with the
 //! REST token; it answers 202 on success and 400 with `errors` for an invalid event.
 
-use super::http::{self, Secret};
+pub mod config;
+mod kind;
+
+use super::http;
 use super::{BackendError, PageOp, Pager};
-use crate::config::sources::PagerDutyEventsConfig;
+use crate::config::secret::Secret;
 use chrono::{DateTime, SecondsFormat, Utc};
+pub use config::PagerDutyEventsConfig;
+pub use kind::Kind;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -126,7 +131,7 @@ impl PagerDutyEvents {
             .routing_key
             .load()
             .map_err(|e| format!("{}: routing key: {e}", cfg.name))?;
-        let timeout = Duration::from_secs_f64(cfg.timeout_secs.clamp(0.1, 600.0));
+        let timeout = cfg.timeout_secs.duration();
         Ok(PagerDutyEvents {
             name: cfg.name.clone(),
             url: cfg.url.trim_end_matches('/').to_string(),

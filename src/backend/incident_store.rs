@@ -1,18 +1,19 @@
 //! The cockpit's own incident store, fed by its detectors. It behaves like a paging system:
 //! one open incident per (feature, type), SEV only ever raised while open, a response
 //! deadline per SEV, and ack / escalate / resolve / note with a timeline. Incidents stay open
-//! after the signal recovers until a responder resolves them.
+//! after the signal recovers until a responder resolves them. The task of the source whose
+//! signals the detectors judge owns the store (see `driver::run_detecting`): nothing else
+//! reads or writes it, so it needs no lock.
 
-use super::{BackendError, IncidentOp, IncidentSource};
+use super::{BackendError, IncidentOp};
 use crate::domain::{
     Detection, Incident, IncidentId, IncidentType, SafeText, Status, TimelineEntry,
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
-pub struct LocalIncidents {
+pub struct IncidentStore {
     source: String,
     next: u64,
     incidents: Vec<Incident>,
@@ -25,9 +26,9 @@ fn entry(at: DateTime<Utc>, text: String) -> TimelineEntry {
     }
 }
 
-impl LocalIncidents {
+impl IncidentStore {
     pub fn new(source: &str) -> Self {
-        LocalIncidents {
+        IncidentStore {
             source: source.to_string(),
             next: 1,
             incidents: Vec::new(),
@@ -179,46 +180,6 @@ fn refresh(inc: &mut Incident, d: &Detection, now: DateTime<Utc>) {
     inc.evidence = d.evidence.clone();
 }
 
-/// Shared between the metrics driver (which feeds detections) and the incident driver
-/// (which lists and acts). Critical sections are short and never span an await.
-#[derive(Clone, Debug)]
-pub struct SharedIncidents(Arc<Mutex<LocalIncidents>>);
-
-impl SharedIncidents {
-    pub fn new(source: &str) -> Self {
-        SharedIncidents(Arc::new(Mutex::new(LocalIncidents::new(source))))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, LocalIncidents> {
-        // A panic while holding the lock leaves plain data behind; carry on with it.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn observe(&self, detections: &[Detection], now: DateTime<Utc>) {
-        self.lock().observe(detections, now);
-    }
-
-    pub fn open_keys(&self) -> BTreeSet<(String, IncidentType)> {
-        self.lock().open_keys()
-    }
-}
-
-impl IncidentSource for SharedIncidents {
-    async fn list(&mut self, _now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
-        Ok(self.lock().incidents().to_vec())
-    }
-
-    async fn apply(
-        &mut self,
-        id: &IncidentId,
-        op: &IncidentOp,
-        author: &str,
-        now: DateTime<Utc>,
-    ) -> Result<String, BackendError> {
-        self.lock().apply(id, op, author, now)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,7 +208,7 @@ mod tests {
 
     #[test]
     fn one_open_incident_per_feature_and_type_and_sev_only_rises() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         s.observe(&[det(IncidentType::CostExplosion, Sev::Sev3)], t0());
         s.observe(
             &[det(IncidentType::CostExplosion, Sev::Sev2)],
@@ -266,7 +227,7 @@ mod tests {
 
     #[test]
     fn recovery_keeps_incident_open_and_resolved_ones_reopen_as_new() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         let d = det(IncidentType::Errors, Sev::Sev3);
         s.observe(std::slice::from_ref(&d), t0());
         s.observe(&[], t0() + Duration::minutes(1));
@@ -283,7 +244,7 @@ mod tests {
 
     #[test]
     fn ack_twice_is_a_visible_conflict_and_escalate_restarts_the_clock() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         s.observe(&[det(IncidentType::GuardrailBypass, Sev::Sev1)], t0());
         let id = s.incidents()[0].id.clone();
         assert!(s.apply(&id, &IncidentOp::Ack, "ana", t0()).is_ok());
@@ -304,7 +265,7 @@ mod tests {
 
     #[test]
     fn resolved_incident_accepts_notes_only() {
-        let mut s = LocalIncidents::new("sim");
+        let mut s = IncidentStore::new("sim");
         s.observe(&[det(IncidentType::Errors, Sev::Sev3)], t0());
         let id = s.incidents()[0].id.clone();
         assert!(s.apply(&id, &IncidentOp::Resolve, "ana", t0()).is_ok());

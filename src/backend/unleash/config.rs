@@ -1,0 +1,53 @@
+//! `[[unleash]]`: Unleash's admin API, prompt versions as variants and kill switches as strategies. Its config, as the file names it;
+//! every key an entry leaves out comes from `[source_defaults.unleash]` in defaults.toml.
+
+use crate::config::limits::{Limit, PACE, REPLY};
+use crate::config::secret::SecretSpec;
+use crate::config::sources::{Schema, SourceConfig};
+use crate::config::timing::{PollSecs, TimeoutSecs};
+use serde::Deserialize;
+
+/// The `[[unleash]]` table.
+pub const SCHEMA: Schema<UnleashConfig> = Schema::new("unleash");
+
+/// Unleash flags per cockpit feature: `prompt_flag` and `kill_flag` name them, with
+/// `{feature}` standing for the feature's name.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnleashConfig {
+    pub name: String,
+    pub url: String,
+    /// An admin API token, sent as `Authorization: <token>`.
+    pub token: SecretSpec,
+    pub project: String,
+    pub environment: String,
+    pub prompt_flag: String,
+    pub kill_flag: String,
+    /// Context field whose values name user segments in kill-switch constraints.
+    pub segment_field: String,
+    pub poll_secs: PollSecs,
+    pub timeout_secs: TimeoutSecs,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
+    /// A poll starts no sooner than this many times the last answer time after the
+    /// previous one started, so a slow backend is not kept busy by the cockpit.
+    pub answer_time_factor: f64,
+}
+
+impl SourceConfig for UnleashConfig {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn limits(&self) -> Vec<(&'static Limit, f64)> {
+        vec![
+            (&REPLY, self.max_reply_mib as f64),
+            (&PACE, self.answer_time_factor),
+        ]
+    }
+    fn problems(&self) -> Vec<String> {
+        super::Unleash::check(self).err().into_iter().collect()
+    }
+    fn secrets(&self) -> Vec<(String, &SecretSpec)> {
+        vec![("token".into(), &self.token)]
+    }
+}
