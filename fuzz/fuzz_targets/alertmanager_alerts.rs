@@ -1,8 +1,7 @@
 //! Alertmanager `/api/v2/alerts` and `/api/v2/silences` bodies (separated by 0xFF) to incidents.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 use oncall_cockpit::backend::alertmanager::Alertmanager;

@@ -1,8 +1,7 @@
 //! config.toml over the built-in defaults, then what start-up does with it.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

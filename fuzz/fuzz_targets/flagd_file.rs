@@ -1,8 +1,7 @@
 //! flagd flag files as read from disk; every lever pulled once and the result read back.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,8 +1,7 @@
 //! User keymap files, alone and over every built-in keymap.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

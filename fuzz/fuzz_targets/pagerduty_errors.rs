@@ -1,8 +1,7 @@
 //! PagerDuty error answers (`NNN\n` status, then the body) to the error the cockpit shows.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

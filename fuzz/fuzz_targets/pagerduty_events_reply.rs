@@ -1,8 +1,7 @@
 //! PagerDuty Events API v2 replies (`/v2/enqueue`, `/v2/change/enqueue`) to what a page reports.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

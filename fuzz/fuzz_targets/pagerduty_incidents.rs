@@ -1,8 +1,7 @@
 //! PagerDuty `/incidents` pages and `/log_entries` bodies (separated by 0xFF) to incidents.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

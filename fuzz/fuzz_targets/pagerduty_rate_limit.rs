@@ -1,8 +1,7 @@
 //! PagerDuty 429 headers (`name: value` lines) to the backoff before the next request.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

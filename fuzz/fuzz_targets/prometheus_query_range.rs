@@ -1,8 +1,7 @@
 //! Prometheus `/api/v1/query_range` answers (success, error JSON, proxy pages) to signals.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 use oncall_cockpit::backend::prometheus::Prometheus;

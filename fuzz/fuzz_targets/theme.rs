@@ -1,8 +1,7 @@
 //! User theme files, alone and over every built-in theme.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -2,8 +2,7 @@
 //! between them) through the adapter's decoders.
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use cockpit_testkit::fuzz_harness as harness;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -2,9 +2,8 @@
 //! OpenTelemetry GenAI history: long calm stretches with noise, three planted anomalies and
 //! two near-misses. The backtest must find exactly the three, at their SEV, near their onset.
 
-mod servers;
-
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use cockpit_testkit::servers;
 use oncall_cockpit::backend::prometheus::Prometheus;
 use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backtest;

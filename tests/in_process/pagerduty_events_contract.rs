@@ -2,9 +2,7 @@
 //! refuses what the public docs refuse (tests/servers/pagerduty_events.rs). The commands come
 //! out of `update` exactly as the responder's keys produce them.
 
-mod common;
-mod servers;
-
+use cockpit_testkit::{common, servers};
 use common::{drill_state, select_where};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::pagerduty_events::PagerDutyEvents;

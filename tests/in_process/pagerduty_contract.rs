@@ -1,9 +1,8 @@
 //! The PagerDuty adapter against a contract server that imitates PagerDuty's REST API v2 and
 //! refuses what PagerDuty refuses (see tests/servers/pagerduty.rs).
 
-mod servers;
-
 use chrono::Utc;
+use cockpit_testkit::servers;
 use oncall_cockpit::backend::pagerduty::PagerDuty;
 use oncall_cockpit::backend::pagerduty::PagerDutyConfig;
 use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource, NotShown};

@@ -2,14 +2,13 @@
 //! truncated bodies, hangs, nothing listening, and auth that must arrive intact. Each case
 //! runs its own axum server on 127.0.0.1.
 
-mod servers;
-
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, TimeZone, Utc};
+use cockpit_testkit::servers;
 use oncall_cockpit::backend::prometheus::Prometheus;
 use oncall_cockpit::backend::prometheus::PrometheusConfig;
 use oncall_cockpit::backend::{BackendError, MetricsSource};

@@ -1,6 +1,5 @@
 //! Real servers started by tests on 127.0.0.1: helpers shared by the Prometheus, Unleash,
 //! Alertmanager and PagerDuty-contract tests. Each submodule starts one kind of server.
-#![allow(dead_code)]
 
 pub mod alertmanager;
 pub mod huge;

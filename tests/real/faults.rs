@@ -3,9 +3,7 @@
 //! and has to be retried, and the cockpit is killed outright while the audit log is open.
 //! The clean-exit basics for q / ctrl-c / SIGHUP / SIGTERM live in e2e_pty.rs.
 
-mod pty;
-mod servers;
-
+use cockpit_testkit::{pty, servers};
 use portable_pty::ExitStatus;
 use pty::*;
 use servers::pagerduty::{PdIncident, PdServer, TOKEN};

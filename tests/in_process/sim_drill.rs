@@ -1,9 +1,8 @@
 //! The embedded drill: every incident type shows up early, the same seed replays the same
 //! drill, and the levers change the simulation the way DESIGN.md says they should.
 
-mod common;
-
 use chrono::Duration;
+use cockpit_testkit::common;
 use common::{origin, Drill};
 use oncall_cockpit::backend::sim::FleetSpec;
 use oncall_cockpit::backend::IncidentOp;

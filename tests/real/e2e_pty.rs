@@ -10,8 +10,7 @@
 //! `tests/pty/`. A drill at ×60 still takes a few seconds to raise an incident, so every wait
 //! polls the screen with a generous deadline.
 
-mod pty;
-
+use cockpit_testkit::pty;
 use pty::*;
 
 /// The core loop of the job: the top incident is acknowledged from the keyboard, the table

@@ -3,9 +3,7 @@
 //! binary in a pseudo-terminal (tests/pty), its output parsed by a vt100 emulator that, like
 //! tmux, gives every code point its own width.
 
-mod pty;
-mod servers;
-
+use cockpit_testkit::{pty, servers};
 use pty::*;
 use servers::pagerduty::{PdIncident, PdServer, TOKEN};
 

@@ -259,7 +259,16 @@ fn a_writer_killed_mid_write_never_leaves_a_half_written_file() {
     for round in 0..12 {
         let before = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
         let mut child = Process::new(&exe)
-            .args(["--exact", "flagd_writer_child", "--ignored", "--nocapture"])
+            // The child test by its full path in this binary (`flagd_file::…`).
+            .args([
+                "--exact",
+                &format!(
+                    "{}::flagd_writer_child",
+                    module_path!().split_once("::").map_or("", |(_, m)| m)
+                ),
+                "--ignored",
+                "--nocapture",
+            ])
             .env(WRITER_ENV, &path)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -12,8 +12,6 @@
 //! them with a 0xFF byte, which valid UTF-8 and so valid JSON never contains. A body may start
 //! with a three-digit HTTP status and a newline (`503\n<html>…`); without one it is a 200.
 
-#![allow(dead_code)] // Each fuzz target uses only its own driver.
-
 use chrono::{DateTime, Utc};
 use oncall_cockpit::backend::alertmanager::Alertmanager;
 use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;

@@ -1,9 +1,8 @@
 //! The Alertmanager adapter against a real Alertmanager on 127.0.0.1 (Debian package), and
 //! against a fake one that misbehaves on purpose.
 
-mod servers;
-
 use chrono::{DateTime, Duration, Utc};
+use cockpit_testkit::servers;
 use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;
 use oncall_cockpit::backend::alertmanager::{Alertmanager, ACK_COMMENT};
 use oncall_cockpit::backend::{BackendError, IncidentOp, IncidentSource};
@@ -502,7 +501,7 @@ mod faults {
                     "[]"
                 }),
             );
-        crate::servers::serve_http(app).await.0
+        cockpit_testkit::servers::serve_http(app).await.0
     }
 
     #[tokio::test]

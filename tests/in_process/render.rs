@@ -1,8 +1,7 @@
 //! Rendering tests on ratatui's TestBackend with a fixed clock: snapshots of the main screen
 //! at 80x24 and 160x48, overlays, hostile text, and the no-colour theme.
 
-mod common;
-
+use cockpit_testkit::common;
 use common::drill_state;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;

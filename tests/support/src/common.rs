@@ -1,6 +1,5 @@
 //! Shared fixtures: the simulated drill driven headlessly, with a fixed clock, so tests see
 //! exactly what the cockpit would show at a given simulated minute.
-#![allow(dead_code)]
 
 use chrono::{DateTime, Duration, Utc};
 use oncall_cockpit::action::Action;

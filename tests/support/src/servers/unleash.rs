@@ -36,7 +36,7 @@ pub fn shared() -> &'static UnleashServer {
 }
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/unleash")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../unleash")
 }
 
 /// The newest PostgreSQL server binaries Debian installed.

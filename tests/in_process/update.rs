@@ -1,7 +1,6 @@
 //! Pure tests of `update`: every action, driven without a terminal or a backend.
 
-mod common;
-
+use cockpit_testkit::common;
 use common::drill_state;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use oncall_cockpit::action::Action;

@@ -2,9 +2,8 @@
 //! the audit records it produced written as the audit thread writes them, rendered to
 //! Markdown. The snapshot is the file a team would get.
 
-mod common;
-
 use chrono::Duration;
+use cockpit_testkit::common;
 use common::{drill_state, select_where};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::audit::AuditRecord;

@@ -2,13 +2,12 @@
 //! configured template filled for the lever pulled, the secret header arrives but never shows
 //! in what the cockpit reports, and a refusal fails loudly with the endpoint's words.
 
-mod servers;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::routing::any;
 use axum::Router;
 use chrono::Utc;
+use cockpit_testkit::servers;
 use oncall_cockpit::backend::http_hook::HttpHook;
 use oncall_cockpit::backend::http_hook::{HookRequest, HttpHookConfig};
 use oncall_cockpit::backend::{BackendError, FlagControl, FlagOp};

@@ -2,9 +2,8 @@
 //! history whose rates, prices and histogram buckets are chosen so every expected value can
 //! be worked out by hand, including histogram_quantile's linear interpolation.
 
-mod servers;
-
 use chrono::{DateTime, TimeZone, Utc};
+use cockpit_testkit::servers;
 use oncall_cockpit::backend::prometheus::Prometheus;
 use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backend::MetricsSource;

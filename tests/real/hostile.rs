@@ -9,11 +9,8 @@
 //! footer) are drawn on a TestBackend and every cell is checked. `SafeText` itself is unit
 //! tested in src/domain/text.rs.
 
-mod common;
-mod pty;
-mod servers;
-
 use chrono::Utc;
+use cockpit_testkit::{common, pty, servers};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::BackendEvent;
 use oncall_cockpit::config::keymap::Keymap;

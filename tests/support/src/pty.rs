@@ -4,7 +4,6 @@
 //! and feeds a vt100 parser (to check the screen). Waiting is always by polling the parsed
 //! screen (or a file, or the process) against a condition with a generous deadline, never by a
 //! fixed sleep: CI machines are slow.
-#![allow(dead_code)]
 
 use portable_pty::{native_pty_system, Child, CommandBuilder, ExitStatus, MasterPty, PtySize};
 use std::io::{Read, Write};
@@ -84,6 +83,26 @@ impl Launch {
     }
 }
 
+/// The cockpit binary cargo built for the test binary running now: it sits in the target
+/// directory, one level above the test binary's `deps/`. `ONCALL_COCKPIT_BIN` overrides it.
+pub fn cockpit_binary() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("ONCALL_COCKPIT_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let target = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let bin = target.join("oncall-cockpit");
+    assert!(
+        bin.is_file(),
+        "{} not built: run the tests with cargo test (it builds the binary first)",
+        bin.display()
+    );
+    bin
+}
+
 /// One running cockpit in a PTY. Dropping it kills the process if it is still running.
 pub struct Cockpit {
     name: String,
@@ -150,7 +169,7 @@ impl Cockpit {
                 pixel_height: 0,
             })
             .expect("open pty");
-        let bin = env!("CARGO_BIN_EXE_oncall-cockpit");
+        let bin = cockpit_binary();
         let mut cmd = match umask {
             Some(mask) => {
                 let mut c = CommandBuilder::new("/bin/sh");

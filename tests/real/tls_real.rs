@@ -2,8 +2,7 @@
 //! from a private CA made for the run (tests/servers/tls.rs), one of them requiring client
 //! certificates.
 
-mod servers;
-
+use cockpit_testkit::servers;
 use servers::tls::{self, Kind, Pki};
 
 fn client(pki: &Pki, ca: Option<&std::path::Path>, identity: bool) -> reqwest::Client {

@@ -6,9 +6,8 @@
 //!
 //! The tests share one server (see tests/servers/unleash.rs) and keep apart by flag names.
 
-mod servers;
-
 use chrono::{DateTime, Utc};
+use cockpit_testkit::servers;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::driver::{run_flags, DriverConfig};
 use oncall_cockpit::backend::unleash::Unleash;

@@ -3,8 +3,7 @@
 //! goes through the same driver as the fuzz target, which panics on a violated property; then
 //! hand-written nasty inputs check what each decoder makes of them.
 
-mod fuzz_harness;
-
+use cockpit_testkit::fuzz_harness;
 use fuzz_harness as h;
 use oncall_cockpit::backend::BackendError;
 use oncall_cockpit::domain::{IncidentType, Sev, SignalKind, Status};

@@ -1,0 +1,15 @@
+//! The in-process suites, one test binary: update and render driven without a terminal,
+//! config files, fuzz regressions, the postmortem, contract servers for what cannot run here
+//! (PagerDuty) and fault servers, flagd files, HTTP hooks and the headless drills.
+
+mod config_files;
+mod flagd_file;
+mod fuzz_regressions;
+mod http_hook;
+mod pagerduty_contract;
+mod pagerduty_events_contract;
+mod postmortem;
+mod prometheus_faults;
+mod render;
+mod sim_drill;
+mod update;

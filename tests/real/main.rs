@@ -1,0 +1,14 @@
+//! Against real things, one test binary: real Prometheus, Alertmanager, Unleash+PostgreSQL and
+//! promtool started on 127.0.0.1 (tests/run installs them), TLS from a private CA, and the
+//! cockpit binary itself in a pseudo-terminal.
+
+mod alertmanager_real;
+mod backtest_real;
+mod e2e_pty;
+mod faults;
+mod hostile;
+mod prometheus_real;
+mod rules_promtool;
+mod screen_pty;
+mod tls_real;
+mod unleash_real;

@@ -1,0 +1,6 @@
+//! What the test binaries (`tests/in_process`, `tests/real`) and the fuzz targets share.
+
+pub mod common;
+pub mod fuzz_harness;
+pub mod pty;
+pub mod servers;
