@@ -3,6 +3,7 @@
 
 use super::BackendError;
 use crate::config::secret::{AuthConfig, Secret};
+use crate::config::tls::{TlsConfig, TlsMaterial};
 use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -56,13 +57,78 @@ impl Auth {
     }
 }
 
-pub fn client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
-    reqwest::Client::builder()
+/// An HTTP client for one source: its timeout, and its TLS settings on top of the bundled
+/// roots and the host's trust store.
+pub fn client(timeout: Duration, tls: Option<&TlsMaterial>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .user_agent(concat!("oncall-cockpit/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| BackendError::Unreachable(format!("HTTP client: {e}")))
+        .user_agent(concat!("oncall-cockpit/", env!("CARGO_PKG_VERSION")));
+    if let Some(tls) = tls {
+        if let Some(pem) = &tls.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("tls.ca_file: not a PEM certificate bundle ({e})"))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(pem) = &tls.identity_pem {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
+                format!("tls.client_cert / tls.client_key: not a certificate and its key ({e})")
+            })?;
+            builder = builder.identity(identity);
+        }
+    }
+    builder.build().map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// The client for a source whose config may carry a `tls` table: its files read and
+/// checked now, so a wrong path fails at start with the setting's name.
+pub fn client_for(timeout: Duration, tls: Option<&TlsConfig>) -> Result<reqwest::Client, String> {
+    let material = tls.map(TlsConfig::load).transpose()?;
+    client(timeout, material.as_ref())
+}
+
+/// What went wrong in a TLS handshake, in the words a responder can act on, with the
+/// setting that fixes it; `None` when the failure was not TLS.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        chain.push_str(&s.to_string());
+        chain.push(' ');
+        source = s.source();
+    }
+    let host = e
+        .url()
+        .and_then(|u| u.host_str())
+        .unwrap_or("the server")
+        .to_string();
+    if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
+        Some(format!(
+            "TLS: {host}'s certificate is signed by a CA this machine does not trust: name the              CA's certificate in `tls = {{ ca_file = \"…\" }}` or install it in the system store"
+        ))
+    } else if chain.contains("NotValidForName") || chain.contains("not valid for name") {
+        Some(format!(
+            "TLS: {host}'s certificate is not valid for the name {host}: use a url with a name              the certificate carries"
+        ))
+    } else if chain.contains("CertificateRequired")
+        || chain.contains("certificate required")
+        || chain.contains("BadCertificate")
+        || chain.contains("bad certificate")
+    {
+        Some(format!(
+            "TLS: {host} requires a client certificate it trusts: set `tls = {{ client_cert = \"…\", \
+             client_key = \"…\" }}`"
+        ))
+    } else if chain.contains("invalid peer certificate") || chain.contains("HandshakeFailure") {
+        Some(format!(
+            "TLS handshake with {host} failed: {}",
+            chain.trim()
+        ))
+    } else {
+        None
+    }
 }
 
 /// `url` as an http(s) base URL, or why not.
@@ -78,6 +144,8 @@ pub fn check_url(url: &str) -> Result<reqwest::Url, String> {
 pub fn transport_error(e: reqwest::Error, timeout: Duration) -> BackendError {
     if e.is_timeout() {
         BackendError::Timeout(timeout.as_secs().max(1))
+    } else if let Some(why) = tls_failure(&e) {
+        BackendError::Unreachable(why)
     } else if e.is_connect() {
         BackendError::Unreachable(match e.url() {
             Some(u) => format!("{}://{}", u.scheme(), u.authority()),

@@ -8,4 +8,5 @@ pub mod settings;
 pub mod sources;
 pub mod theme;
 pub mod timing;
+pub mod tls;
 mod wording;

@@ -65,7 +65,7 @@ impl SecretSpec {
 }
 
 #[cfg(unix)]
-fn check_private(path: &std::path::Path) -> Result<(), String> {
+pub(crate) fn check_private(path: &std::path::Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let meta =
         std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -80,7 +80,7 @@ fn check_private(path: &std::path::Path) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-fn check_private(_path: &std::path::Path) -> Result<(), String> {
+pub(crate) fn check_private(_path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 

@@ -24,6 +24,10 @@ pub trait SourceConfig {
     fn secrets(&self) -> Vec<(String, &SecretSpec)> {
         Vec::new()
     }
+    /// Its `tls` table, for HTTP sources that have one.
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        None
+    }
 }
 
 /// What the config layer needs of a kind of source: its table's name and how to read one
@@ -158,9 +162,14 @@ impl Sources {
             };
             let label = format!("{} {:?}", entry.kind, entry.name);
             match kind.read_entry(entry) {
-                Ok(cfg) => problems.extend(cfg.secrets().into_iter().filter_map(|(key, spec)| {
-                    spec.load().err().map(|e| format!("{label}: {key}: {e}"))
-                })),
+                Ok(cfg) => {
+                    problems.extend(cfg.secrets().into_iter().filter_map(|(key, spec)| {
+                        spec.load().err().map(|e| format!("{label}: {key}: {e}"))
+                    }));
+                    if let Some(Err(e)) = cfg.tls().map(|t| t.load()) {
+                        problems.push(format!("{label}: {e}"));
+                    }
+                }
                 Err(e) => problems.push(e),
             }
         }

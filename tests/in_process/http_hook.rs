@@ -116,6 +116,7 @@ fn config(url: &str, test: &str) -> HttpHookConfig {
             )]),
             body: Some(body),
         }),
+        tls: None,
     }
 }
 

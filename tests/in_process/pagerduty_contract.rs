@@ -37,6 +37,7 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
         team_ids: Vec::new(),
         service_ids: Vec::new(),
         page_size: 100,
+        tls: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn config(url: &str, test: &str, key: &str) -> PagerDutyEventsConfig {
         timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
         max_reply_mib: 1,
         change_events: true,
+        tls: None,
     }
 }
 

@@ -45,6 +45,7 @@ fn config(url: &str) -> PrometheusConfig {
         auth: None,
         queries: BTreeMap::new(),
         prices: BTreeMap::new(),
+        tls: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn config(url: &str) -> AlertmanagerConfig {
         severity_label: "severity".into(),
         feature_label: "feature".into(),
         type_label: "ai_incident_type".into(),
+        tls: None,
     }
 }
 

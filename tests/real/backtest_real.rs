@@ -209,6 +209,7 @@ fn config(url: &str) -> PrometheusConfig {
         auth: None,
         queries: BTreeMap::new(),
         prices,
+        tls: None,
     }
 }
 

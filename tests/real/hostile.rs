@@ -279,6 +279,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
         auth: None,
         queries: BTreeMap::new(),
         prices: BTreeMap::new(),
+        tls: None,
     };
     let set = Prometheus::new(&cfg)
         .expect("valid config")

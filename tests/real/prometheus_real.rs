@@ -225,6 +225,7 @@ fn config(url: &str, preset: &str, feature_label: &str) -> PrometheusConfig {
         auth: None,
         queries: BTreeMap::new(),
         prices,
+        tls: None,
     }
 }
 

@@ -51,3 +51,111 @@ async fn servers_speak_tls_from_the_private_ca() {
         "no client certificate must be refused: {anonymous:?}"
     );
 }
+
+use chrono::Utc;
+use cockpit_testkit::fuzz_harness::{alertmanager_config, prometheus_config};
+use oncall_cockpit::backend::alertmanager::Alertmanager;
+use oncall_cockpit::backend::prometheus::Prometheus;
+use oncall_cockpit::backend::{BackendError, IncidentSource, MetricsSource};
+use oncall_cockpit::config::tls::TlsConfig;
+
+fn unreachable_text(err: &BackendError) -> &str {
+    match err {
+        BackendError::Unreachable(why) => why,
+        other => panic!("a TLS failure is the source being unreachable: {other:?}"),
+    }
+}
+
+/// A Prometheus behind a private CA: trusted with `ca_file`; without it the error says the
+/// CA is not trusted and which setting fixes that; a url whose name the certificate does not
+/// carry fails saying so.
+#[tokio::test]
+async fn prometheus_behind_a_private_ca() {
+    let pki = Pki::generate("prom-ca");
+    let server = tls::start(Kind::Prometheus, "prom-ca", &pki, false);
+    let with_ca = Some(TlsConfig {
+        ca_file: Some(pki.ca.clone()),
+        ..Default::default()
+    });
+    let mut cfg = prometheus_config();
+    cfg.url = server.url.clone();
+    cfg.tls = with_ca.clone();
+    let mut prom = Prometheus::new(&cfg).expect("adapter");
+    let fetched = prom.fetch(Utc::now()).await;
+    assert!(fetched.is_ok(), "{fetched:?}\n{}", server.log());
+
+    cfg.tls = None;
+    let mut prom = Prometheus::new(&cfg).expect("adapter");
+    let err = prom.fetch(Utc::now()).await.expect_err("an untrusted CA");
+    let why = unreachable_text(&err);
+    assert!(
+        why.contains("not trust") && why.contains("ca_file"),
+        "says what is wrong and which setting fixes it: {why}"
+    );
+
+    cfg.tls = Some(TlsConfig {
+        ca_file: Some(pki.other_ca.clone()),
+        ..Default::default()
+    });
+    let mut prom = Prometheus::new(&cfg).expect("adapter");
+    let err = prom.fetch(Utc::now()).await.expect_err("another CA");
+    assert!(unreachable_text(&err).contains("ca_file"), "{err:?}");
+
+    cfg.url = format!("https://localhost:{}", server.port);
+    cfg.tls = with_ca;
+    let mut prom = Prometheus::new(&cfg).expect("adapter");
+    let err = prom
+        .fetch(Utc::now())
+        .await
+        .expect_err("a name not in the certificate");
+    let why = unreachable_text(&err);
+    assert!(
+        why.contains("not valid for the name localhost"),
+        "says the name does not match: {why}"
+    );
+}
+
+/// Alertmanager requiring client certificates (mutual TLS): the cockpit's certificate from
+/// `client_cert` + `client_key` is accepted; without one the error says the server wants
+/// one and which settings give it; a key others can read is refused before any connection.
+#[tokio::test]
+async fn alertmanager_with_mutual_tls() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::generate("am-mtls");
+    let server = tls::start(Kind::Alertmanager, "am-mtls", &pki, true);
+    let mutual = TlsConfig {
+        ca_file: Some(pki.ca.clone()),
+        client_cert: Some(pki.client_cert.clone()),
+        client_key: Some(pki.client_key.clone()),
+    };
+    let mut cfg = alertmanager_config();
+    cfg.url = server.url.clone();
+    cfg.tls = Some(mutual.clone());
+    let mut am = Alertmanager::new(&cfg).expect("adapter");
+    let listed = am.list(Utc::now()).await;
+    assert!(listed.is_ok(), "{listed:?}\n{}", server.log());
+
+    cfg.tls = Some(TlsConfig {
+        ca_file: Some(pki.ca.clone()),
+        ..Default::default()
+    });
+    let mut am = Alertmanager::new(&cfg).expect("adapter");
+    let err = am
+        .list(Utc::now())
+        .await
+        .expect_err("no client certificate");
+    let why = unreachable_text(&err);
+    assert!(
+        why.contains("client certificate") && why.contains("client_cert"),
+        "{why}"
+    );
+
+    std::fs::set_permissions(&pki.client_key, std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    cfg.tls = Some(mutual);
+    let err = Alertmanager::new(&cfg).err().unwrap_or_default();
+    assert!(
+        err.contains("tls.client_key") && err.contains("chmod 600"),
+        "{err}"
+    );
+}

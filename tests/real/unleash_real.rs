@@ -47,6 +47,7 @@ fn config(server: &UnleashServer, url: &str, token: &str, name: &str) -> Unleash
         timeout_secs: TimeoutSecs::try_from(10.0).expect("in range"),
         max_reply_mib: 8,
         answer_time_factor: 4.0,
+        tls: None,
     }
 }
 

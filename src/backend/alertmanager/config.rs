@@ -39,9 +39,15 @@ pub struct AlertmanagerConfig {
     pub feature_label: String,
     /// Label or annotation naming the incident type (cost_explosion, guardrail_bypass, …).
     pub type_label: String,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 impl SourceConfig for AlertmanagerConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
     fn name(&self) -> &str {
         &self.name
     }

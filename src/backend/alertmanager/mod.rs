@@ -157,8 +157,11 @@ impl Alertmanager {
         for m in &cfg.filter {
             Self::check_filter(m)?;
         }
+        // Secrets and certificate files may be missing on the machine that checks: those are
+        // warnings there (`secret_problems`), and the source's error where it runs.
         Self::new(&AlertmanagerConfig {
             auth: None,
+            tls: None,
             ..cfg.clone()
         })
         .map(drop)
@@ -187,7 +190,7 @@ impl Alertmanager {
         Ok(Alertmanager {
             cfg: cfg.clone(),
             base,
-            client: http::client(timeout).map_err(|e| e.to_string())?,
+            client: http::client_for(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?,
             auth: Auth::from_config(cfg.auth.as_ref()).map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),

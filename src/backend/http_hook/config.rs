@@ -49,9 +49,15 @@ pub struct HttpHookConfig {
     pub rollback: Option<HookRequest>,
     #[serde(default)]
     pub kill_switch: Option<HookRequest>,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 impl SourceConfig for HttpHookConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -36,9 +36,15 @@ pub struct PagerDutyConfig {
     pub team_ids: Vec<String>,
     #[serde(default)]
     pub service_ids: Vec<String>,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 impl SourceConfig for PagerDutyConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -23,9 +23,15 @@ pub struct PagerDutyEventsConfig {
     pub max_reply_mib: u64,
     /// Send a change event when a prompt is rolled back or a kill switch moves.
     pub change_events: bool,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 impl SourceConfig for PagerDutyEventsConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
     fn name(&self) -> &str {
         &self.name
     }

@@ -50,9 +50,15 @@ pub struct PrometheusConfig {
     /// Model name → price, for cost = tokens x price.
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 impl SourceConfig for PrometheusConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
     fn name(&self) -> &str {
         &self.name
     }

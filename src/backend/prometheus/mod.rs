@@ -158,6 +158,7 @@ impl Prometheus {
         Auth::check(cfg.auth.as_ref())?;
         Self::build(&PrometheusConfig {
             auth: None,
+            tls: None,
             ..cfg.clone()
         })
         .map(drop)
@@ -172,7 +173,7 @@ impl Prometheus {
         check_prices(&cfg.prices)?;
         let (plan, cost) = plan(load_preset(&cfg.preset)?, cfg, step_secs)?;
         let auth = Auth::from_config(cfg.auth.as_ref())?;
-        let client = http::client(timeout).map_err(|e| e.to_string())?;
+        let client = http::client_for(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?;
         Ok(Prometheus {
             endpoint,
             client,
@@ -852,6 +853,7 @@ mod tests {
             auth: None,
             queries: BTreeMap::new(),
             prices: BTreeMap::new(),
+            tls: None,
         }
     }
 

@@ -32,9 +32,15 @@ pub struct UnleashConfig {
     /// A poll starts no sooner than this many times the last answer time after the
     /// previous one started, so a slow backend is not kept busy by the cockpit.
     pub answer_time_factor: f64,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
 }
 
 impl SourceConfig for UnleashConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
     fn name(&self) -> &str {
         &self.name
     }

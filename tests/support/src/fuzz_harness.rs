@@ -121,6 +121,7 @@ pub fn prometheus_config() -> PrometheusConfig {
                 output: 10.0,
             },
         )]),
+        tls: None,
     }
 }
 
@@ -173,6 +174,7 @@ pub fn alertmanager_config() -> AlertmanagerConfig {
         severity_label: "severity".into(),
         feature_label: "feature".into(),
         type_label: "ai_incident_type".into(),
+        tls: None,
     }
 }
 
