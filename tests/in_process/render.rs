@@ -14,7 +14,7 @@ use oncall_cockpit::ui::{self, Ctx};
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Color;
+use ratatui::style::{Color, Modifier};
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -170,21 +170,51 @@ fn no_color_theme_paints_no_colour_at_all() {
         assert_eq!(cell.fg, Color::Reset, "{:?}", cell.symbol());
         assert_eq!(cell.bg, Color::Reset, "{:?}", cell.symbol());
     }
-    // Without colour, SEV1 still stands out: the badge is reversed.
-    let sev1 = buf
-        .content()
-        .iter()
-        .position(|c| c.symbol() == "S")
-        .map(|i| &buf.content()[i]);
-    assert!(sev1.is_some());
+    // Without colour, SEV1 still stands out: its badge is reversed, and SEV3's is not.
+    let badge = |n: char| {
+        let row: Vec<&str> = (0..160).map(|x| buf[(x, 0)].symbol()).collect();
+        let x = (0..156)
+            .find(|&x| row[x..x + 4] == ["S", "E", "V", &n.to_string()[..]])
+            .unwrap_or_else(|| panic!("no SEV{n} badge in the header: {}", row.concat()));
+        buf[(x as u16, 0)].modifier
+    };
+    assert!(badge('1').contains(Modifier::REVERSED), "{:?}", badge('1'));
+    assert!(!badge('3').contains(Modifier::REVERSED), "{:?}", badge('3'));
 }
 
+/// In every built-in theme the selected row is told apart from the rows around it, and a
+/// breaching sparkline from one within its threshold.
 #[test]
-fn every_builtin_theme_renders_the_main_screen() {
+fn every_builtin_theme_marks_the_selection_and_breaches() {
     let s = drill_state(15);
     for name in Theme::builtin_names() {
-        let out = text(&render_with(&s, 100, 30, &theme(name)));
-        assert!(out.contains("SEV1"), "{name}");
+        let t = theme(name);
+        let buf = render_with(&s, 100, 30, &t);
+        let look = |x: u16, y: u16| {
+            let c = &buf[(x, y)];
+            (c.fg, c.bg, c.modifier)
+        };
+        // Row 3 is the selected incident, row 4 the next one; column 20 is inside both.
+        assert_ne!(
+            look(20, 3),
+            look(20, 4),
+            "{name}: the selection does not show"
+        );
+        // Sparkline points come in two looks, the breach style among them.
+        let breach = t.style(ThemeRole::SparklineBreach);
+        let looks: std::collections::HashSet<_> = buf
+            .content()
+            .iter()
+            .filter(|c| "▁▂▃▄▅▆▇█".contains(c.symbol()))
+            .map(|c| (c.fg, c.modifier))
+            .collect();
+        assert!(
+            looks.len() >= 2
+                && looks.iter().any(|(fg, m)| {
+                    breach.fg.is_none_or(|b| *fg == b) && m.contains(breach.add_modifier)
+                }),
+            "{name}: breaches look like the rest: {looks:?}"
+        );
     }
 }
 

@@ -729,6 +729,18 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
 #[test]
 fn read_only_disables_every_action() {
     let mut s = state();
+    // Somewhere to page, and a failed ack a retry would send again: each action has what it
+    // needs, so only read-only mode can stop it.
+    s.sources.pager_source = Some("pd-events".into());
+    update(&mut s, Action::Ack);
+    let first = s.actions.tracked[0].id;
+    update(
+        &mut s,
+        Action::CommandDone(CommandOutcome {
+            action_id: first,
+            result: Err("timed out after 10s".into()),
+        }),
+    );
     s.read_only = true;
     for a in [
         Action::Ack,
@@ -737,6 +749,8 @@ fn read_only_disables_every_action() {
         Action::Note,
         Action::Rollback,
         Action::KillSwitch,
+        Action::Page,
+        Action::Retry,
     ] {
         let fx = update(&mut s, a.clone());
         assert!(fx.is_empty(), "{a:?} produced {fx:?}");

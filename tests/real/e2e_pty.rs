@@ -301,9 +301,9 @@ fn signal_exits_cleanly(name: &str, sig: &str) {
     assert_terminal_restored(&c.raw());
 }
 
-/// --read-only refuses actions with a visible reason and changes nothing.
+/// --read-only refuses every action with a visible reason and changes nothing.
 #[test]
-fn read_only_refuses_ack() {
+fn read_only_refuses_every_action() {
     let mut c = Cockpit::start("read_only", 100, 30, &["--read-only"]);
     c.wait_for_trig_row();
     c.wait_for("READ-ONLY in the header", |t| {
@@ -327,13 +327,27 @@ fn read_only_refuses_ack() {
     });
     assert_eq!(row.status, "TRIG", "{row:?}\n{}", c.screen_dump());
 
+    // Every other lever, with `y` and enter after each in case a dialog opened anyway: escalate,
+    // resolve, note, rollback, kill switch, page, retry.
+    for key in [b"e", b"R", b"n", b"p", b"K", b"P", b"t"] {
+        c.send(key);
+        c.send(b"y");
+        c.send(b"\r");
+        c.send(KEY_ESC);
+    }
+    c.wait_for("the read-only refusal still in the footer", |t| {
+        t.lines().rev().take(2).any(|l| l.contains("read-only"))
+    });
     c.quit_cleanly_with(b"q");
-    let acks: Vec<_> = c
+    let written: Vec<_> = c
         .audit_records()
         .into_iter()
-        .filter(|r| r["action"] == "ack")
+        .filter(|r| r["outcome"] == "requested")
         .collect();
-    assert!(acks.is_empty(), "read-only wrote ack records: {acks:#?}");
+    assert!(
+        written.is_empty(),
+        "read-only requested actions: {written:#?}"
+    );
 }
 
 /// 80x24 is the classic default terminal: header, the table with its deadline column, and the
