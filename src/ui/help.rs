@@ -50,7 +50,7 @@ pub fn entries(keymap: &Keymap) -> Vec<Entry> {
             }
             out.push(Entry {
                 keys: keys.join(" "),
-                description: action.description().to_string(),
+                description: action.description_in(mode).to_string(),
                 heading: false,
             });
         }

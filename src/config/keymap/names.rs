@@ -156,6 +156,17 @@ impl ActionName {
     }
 
     /// One line for the help overlay, which is generated from the keymap.
+    /// What the action does in `mode`, where that differs from what it does on the list:
+    /// help lists each mode's keys with its own wording.
+    pub fn description_in(self, mode: Mode) -> &'static str {
+        match (mode, self) {
+            (Mode::Runbook, ActionName::Back) => "close, answers kept",
+            (Mode::Runbook, ActionName::Up) => "previous question",
+            (Mode::Runbook, ActionName::Down) => "next question",
+            _ => self.description(),
+        }
+    }
+
     pub fn description(self) -> &'static str {
         use ActionName::*;
         match self {
@@ -169,7 +180,7 @@ impl ActionName {
             Bottom => "last",
             ToggleDetail => "detail on / off",
             Describe => "incident in full (scrolls)",
-            Sources => "every source's health",
+            Sources => "sources: status, errors",
             NextFeature => "pin next feature's signals",
             Back => "back / clear filter / unpin",
             Filter => "filter",
