@@ -11,7 +11,7 @@
 
 use super::alerts::AlertSettings;
 use super::error::{column_of, line_of, ConfigError};
-use super::settings::SimSettings;
+use super::sim::SimSettings;
 use super::sources::{SourceConfig, SourceSchema};
 use super::wording::{humanize, key_named_in, kind_of, missing_field, unknown};
 use crate::detect::DetectConfig;

@@ -5,6 +5,7 @@ pub mod keymap;
 pub mod limits;
 pub mod secret;
 pub mod settings;
+pub mod sim;
 pub mod sources;
 pub mod theme;
 pub mod timing;

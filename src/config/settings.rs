@@ -14,13 +14,7 @@ use std::path::{Path, PathBuf};
 
 const DEFAULTS: &str = include_str!("defaults.toml");
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimSettings {
-    pub seed: u64,
-    pub speed: f64,
-    pub poll_secs: super::timing::PollSecs,
-}
+pub use super::sim::SimSettings;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
