@@ -1,0 +1,388 @@
+//! The Prometheus HTTP client: builds the source from its config, runs every planned
+//! query at once, and assembles the answers into one `SignalSet`.
+
+use super::config::{Price, PrometheusConfig};
+use super::plan::{
+    check_grid, check_label_name, check_prices, check_window, endpoint, load_preset, plan,
+    CostQuery, Planned, Role, MAX_POINTS,
+};
+use super::reading::{feature_info, Reading, Warnings};
+use super::wire::{decode_query_range, secs_param, Grid, Series};
+use crate::backend::http::{self, Auth, ReplyCap};
+use crate::backend::{BackendError, MetricsSource};
+use crate::domain::{SignalKind, SignalSet};
+use chrono::{DateTime, Utc};
+use reqwest::RequestBuilder;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// One Prometheus server as a metrics source: built from its `[[prometheus]]` entry, polled
+/// by the metrics driver.
+pub struct Prometheus {
+    endpoint: String,
+    client: reqwest::Client,
+    auth: Auth,
+    timeout: Duration,
+    /// Per query reply: the queries run at once, so a poll holds at most plan x cap.
+    cap: ReplyCap,
+    feature_label: String,
+    plan: Vec<Planned>,
+    /// Labels of the priced tokens query, when it is in the plan.
+    cost: Option<CostQuery>,
+    prices: BTreeMap<String, Price>,
+    uses_retrieval: bool,
+    warnings: Warnings,
+}
+
+impl Prometheus {
+    /// Validates the config (URL, preset, label, window, grid, prices, auth secrets) so that
+    /// mistakes surface at startup with the source named, not as a failing poll.
+    pub fn new(cfg: &PrometheusConfig) -> Result<Prometheus, String> {
+        Self::build(cfg).map_err(|e| format!("[[prometheus]] {:?}: {e}", cfg.name))
+    }
+
+    /// What `new` refuses in the config itself, without reading any secret (check-config
+    /// and start-up run it; a secret can be missing on the machine that checks).
+    pub fn check(cfg: &PrometheusConfig) -> Result<(), String> {
+        Auth::check(cfg.auth.as_ref())?;
+        // Secrets and certificate files may be missing on the machine that checks: those are
+        // warnings there (`secret_problems`), and the source's error where it runs.
+        Self::build(&PrometheusConfig {
+            auth: None,
+            tls: None,
+            ..cfg.clone()
+        })
+        .map(drop)
+    }
+
+    fn build(cfg: &PrometheusConfig) -> Result<Prometheus, String> {
+        let endpoint = endpoint(&cfg.url)?;
+        let timeout = cfg.timeout_secs.duration();
+        check_label_name(&cfg.feature_label)?;
+        check_window(&cfg.rate_window)?;
+        let step_secs = check_grid(cfg.range_secs, cfg.step_secs)?;
+        check_prices(&cfg.prices)?;
+        let (plan, cost) = plan(load_preset(&cfg.preset)?, cfg, step_secs)?;
+        let auth = Auth::from_config(cfg.auth.as_ref())?;
+        let client = http::client_for(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?;
+        Ok(Prometheus {
+            endpoint,
+            client,
+            auth,
+            timeout,
+            cap: ReplyCap::mib(cfg.max_reply_mib),
+            feature_label: cfg.feature_label.clone(),
+            uses_retrieval: plan
+                .iter()
+                .any(|p| p.role == Role::Signal(SignalKind::RetrievalHit)),
+            plan,
+            cost,
+            prices: cfg.prices.clone(),
+            warnings: Warnings {
+                source: cfg.name.clone(),
+                seen: HashSet::new(),
+            },
+        })
+    }
+
+    fn request(&self, promql: &str, grid: Grid) -> RequestBuilder {
+        let step = secs_param(grid.step_ms);
+        let start = secs_param(grid.start_ms);
+        let end = secs_param(grid.end_ms());
+        let req = self.client.get(&self.endpoint).query(&[
+            ("query", promql),
+            ("start", start.as_str()),
+            ("end", end.as_str()),
+            ("step", step.as_str()),
+        ]);
+        self.auth.apply(req)
+    }
+
+    /// Runs every planned query at once; returns their series in plan order, or the first
+    /// failure in plan order (so the same breakage always names the same signal). `range`
+    /// replaces each query's own range (a backtest walks history a chunk at a time).
+    async fn run_queries(
+        &self,
+        end_ms: i64,
+        range: Option<u64>,
+    ) -> Result<Vec<Vec<Series>>, BackendError> {
+        let mut tasks = JoinSet::new();
+        for (i, q) in self.plan.iter().enumerate() {
+            let grid = Grid::ending_at(end_ms, range.unwrap_or(q.range_secs), q.step_secs);
+            let req = self.request(&q.promql, grid);
+            let (timeout, cap) = (self.timeout, self.cap);
+            tasks.spawn(async move { (i, query_range(req, timeout, cap, grid).await) });
+        }
+        let mut slots: Vec<Option<Result<Vec<Series>, BackendError>>> =
+            self.plan.iter().map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, result) =
+                joined.map_err(|e| BackendError::Unreachable(format!("query task failed: {e}")))?;
+            slots[i] = Some(result);
+        }
+        self.plan
+            .iter()
+            .zip(slots)
+            .map(|(q, slot)| match slot {
+                Some(result) => result.map_err(|e| naming_query(e, q.role)),
+                None => Err(BackendError::Unreachable(format!(
+                    "{} query never finished",
+                    q.role.name()
+                ))),
+            })
+            .collect()
+    }
+
+    fn assemble(&mut self, results: Vec<Vec<Series>>, now: DateTime<Utc>) -> SignalSet {
+        let mut signals = Vec::new();
+        let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut reading = Reading {
+            feature_label: &self.feature_label,
+            prices: &self.prices,
+            warnings: &mut self.warnings,
+        };
+        for (q, series) in self.plan.iter().zip(results) {
+            match (q.role, &self.cost) {
+                (Role::Signal(kind), _) => {
+                    signals.extend(reading.direct(kind, q.step_secs, series));
+                }
+                (Role::CostTokens, Some(cq)) => {
+                    let (cost, seen) = reading.priced(cq, q.step_secs, series);
+                    signals.extend(cost);
+                    for (feature, m) in seen {
+                        models.entry(feature).or_default().extend(m);
+                    }
+                }
+                // Never planned without its labels.
+                (Role::CostTokens, None) => {}
+            }
+        }
+        signals.sort_by(|a, b| (&a.feature, a.kind).cmp(&(&b.feature, b.kind)));
+        let names: BTreeSet<String> = signals
+            .iter()
+            .map(|s| s.feature.clone())
+            .chain(models.keys().cloned())
+            .collect();
+        let features = names
+            .iter()
+            .map(|n| feature_info(n, models.get(n), self.uses_retrieval))
+            .collect();
+        SignalSet {
+            at: Some(now),
+            signals,
+            distributions: Vec::new(),
+            features,
+        }
+    }
+}
+
+impl Prometheus {
+    /// What `fetch` makes of the server's answers, one `(HTTP status, body)` per planned query
+    /// in plan order (missing answers are empty bodies): the same decoding and assembly,
+    /// without the network, so fuzzing and the regression tests drive the production path.
+    pub fn decode_answers(
+        &mut self,
+        now: DateTime<Utc>,
+        answers: &[(u16, &[u8])],
+    ) -> Result<SignalSet, BackendError> {
+        let end_ms = now.timestamp_millis();
+        let results = self
+            .plan
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let (status, body) = answers.get(i).copied().unwrap_or((200, b""));
+                let grid = Grid::ending_at(end_ms, q.range_secs, q.step_secs);
+                decode_query_range(status, body, grid).map_err(|e| naming_query(e, q.role))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.assemble(results, now))
+    }
+
+    /// How many queries one poll runs, i.e. how many answers `decode_answers` takes.
+    pub fn query_count(&self) -> usize {
+        self.plan.len()
+    }
+}
+
+impl Prometheus {
+    /// The signals over `range_secs` ending at `end`, on the source's own step: one chunk of
+    /// a backtest. Queries on a coarser grid (daily cost) are left out: their points are
+    /// days, not steps of the chunk. At most `MAX_POINTS` points per query, as Prometheus
+    /// allows.
+    pub async fn fetch_range(
+        &mut self,
+        end: DateTime<Utc>,
+        range_secs: u64,
+    ) -> Result<SignalSet, BackendError> {
+        let step = self.plan.iter().map(|q| q.step_secs).min().unwrap_or(60);
+        let points = range_secs / u64::from(step.max(1)) + 1;
+        if points > MAX_POINTS {
+            return Err(BackendError::Rejected(format!(
+                "a chunk of {range_secs}s at {step}s steps is {points} points; Prometheus \
+                 allows {MAX_POINTS}"
+            )));
+        }
+        let daily: Vec<bool> = self.plan.iter().map(|q| q.step_secs != step).collect();
+        let results = self
+            .run_queries(end.timestamp_millis(), Some(range_secs))
+            .await?;
+        let results = results
+            .into_iter()
+            .zip(daily)
+            .map(|(r, skip)| if skip { Vec::new() } else { r })
+            .collect();
+        Ok(self.assemble(results, end))
+    }
+
+    /// The step of the source's signals, in seconds.
+    pub fn step_secs(&self) -> u32 {
+        self.plan.iter().map(|q| q.step_secs).min().unwrap_or(60)
+    }
+}
+
+impl MetricsSource for Prometheus {
+    async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {
+        let results = self.run_queries(now.timestamp_millis(), None).await?;
+        Ok(self.assemble(results, now))
+    }
+}
+
+/// Puts the failing query's signal name into errors about that query. Unreachable and
+/// timeout are about the server, not the query, and stay as they are.
+fn naming_query(e: BackendError, role: Role) -> BackendError {
+    let name = role.name();
+    match e {
+        BackendError::Http { status, message } => BackendError::Http {
+            status,
+            message: format!("{name} query: {message}"),
+        },
+        BackendError::Malformed(m) => BackendError::Malformed(format!("{name} query: {m}")),
+        BackendError::Rejected(m) => BackendError::Rejected(format!("{name} query: {m}")),
+        other => other,
+    }
+}
+
+/// One `query_range` call. Not `http::send_json`: that flattens an error body into an
+/// excerpt, and Prometheus puts the useful part (`errorType: error`) in JSON there.
+async fn query_range(
+    req: RequestBuilder,
+    timeout: Duration,
+    cap: ReplyCap,
+    grid: Grid,
+) -> Result<Vec<Series>, BackendError> {
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| http::transport_error(e, timeout))?;
+    let status = resp.status();
+    let body = if status.is_success() {
+        http::read_body(resp, cap, timeout).await?
+    } else {
+        http::read_error_body(resp).await
+    };
+    decode_query_range(status.as_u16(), &body, grid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::prometheus::plan::presets;
+    use crate::config::timing::{PollSecs, TimeoutSecs};
+
+    fn cfg(preset: &str) -> PrometheusConfig {
+        PrometheusConfig {
+            name: "prom".into(),
+            url: "http://127.0.0.1:9090/".into(),
+            preset: preset.into(),
+            feature_label: "job".into(),
+            poll_secs: PollSecs::try_from(15.0).expect("in range"),
+            timeout_secs: TimeoutSecs::try_from(5.0).expect("in range"),
+            max_reply_mib: 8,
+            answer_time_factor: 4.0,
+            range_secs: 7200,
+            step_secs: 60,
+            rate_window: "5m".into(),
+            auth: None,
+            tls: None,
+            queries: BTreeMap::new(),
+            prices: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn every_preset_loads_and_fills_its_placeholders() {
+        for name in presets().expect("presets").keys() {
+            let p = Prometheus::new(&cfg(name)).expect("preset builds");
+            assert!(p.cost.is_some(), "{name} prices tokens");
+            for q in &p.plan {
+                assert!(!q.promql.contains("{by}") && !q.promql.contains("{window}"));
+                assert!(
+                    q.promql.contains("job") && q.promql.contains("[5m]"),
+                    "{}",
+                    q.promql
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_replace_and_add_queries() {
+        let mut c = cfg("otel");
+        c.queries
+            .insert(SignalKind::TtftP99, "my_ttft{by=\"{by}\"}".into());
+        c.queries.insert(SignalKind::RetrievalHit, "hits".into());
+        c.queries.insert(SignalKind::CostPerMin, "usd".into());
+        let p = Prometheus::new(&c).expect("builds");
+        let q = |role| {
+            p.plan
+                .iter()
+                .find(|q| q.role == role)
+                .map(|q| q.promql.clone())
+        };
+        assert_eq!(
+            q(Role::Signal(SignalKind::TtftP99)),
+            Some("my_ttft{by=\"job\"}".into())
+        );
+        assert_eq!(q(Role::Signal(SignalKind::CostPerMin)), Some("usd".into()));
+        assert_eq!(q(Role::CostTokens), None);
+        assert!(p.uses_retrieval);
+    }
+
+    #[test]
+    fn bad_configs_are_named() {
+        let err = |f: &dyn Fn(&mut PrometheusConfig)| {
+            let mut c = cfg("otel");
+            f(&mut c);
+            Prometheus::new(&c).err().unwrap_or_default()
+        };
+        assert!(err(&|c| c.preset = "datadog".into()).contains("known presets: otel, vllm"));
+        assert!(err(&|c| c.url = "ftp://x".into()).contains("http://"));
+        assert!(err(&|c| c.url = "http://u:p@x".into()).contains("auth"));
+        assert!(err(&|c| c.feature_label = "job) or (x".into()).contains("feature_label"));
+        assert!(err(&|c| c.rate_window = "5 minutes".into()).contains("rate_window"));
+        assert!(err(&|c| c.rate_window = String::new()).contains("rate_window"));
+        assert!(err(&|c| c.step_secs = 0).contains("step_secs"));
+        assert!(err(&|c| c.range_secs = 86_400 * 30).contains("11000"));
+        assert!(err(&|c| {
+            c.prices.insert(
+                "m".into(),
+                Price {
+                    input: -1.0,
+                    output: 1.0,
+                },
+            );
+        })
+        .contains("prices"));
+        assert!(err(&|c| {
+            c.queries.insert(SignalKind::Drift, " ".into());
+        })
+        .contains("queries.drift is empty"));
+        assert!(err(&|c| {
+            c.name = "eu".into();
+            c.preset = "x".into();
+        })
+        .starts_with("[[prometheus]] \"eu\""));
+    }
+}
