@@ -1,0 +1,428 @@
+//! The PagerDuty HTTP client: lists open incidents page by page, keeps their timelines
+//! within the rate limit, and carries out acks, resolves, escalations and notes.
+
+use super::config::PagerDutyConfig;
+use super::errors::{map_error, rate_limited, reset_secs};
+use super::mapping::{cached_log, incident, level, CachedLog};
+use super::wire::{IncidentEnvelope, IncidentPage, LogEntry, LogPage, PdIncident, Reference};
+use crate::backend::http::{self, ReplyCap};
+use crate::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
+use crate::config::secret::Secret;
+use crate::domain::{Incident, IncidentId, SafeText, Status};
+use chrono::{DateTime, Utc};
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
+/// PagerDuty refuses pages larger than this.
+const MAX_PAGE: u32 = 100;
+/// Classic offset paging stops at 10 000 results; a server that keeps saying `more` past it
+/// must not keep us looping.
+const MAX_OFFSET: usize = 10_000;
+/// Log-entry fetches per poll: one request per incident, so a storm of new incidents would
+/// otherwise burn the account's rate limit in a single poll.
+const LOG_FETCHES_PER_POLL: usize = 10;
+
+pub struct PagerDuty {
+    name: String,
+    base: String,
+    token: Secret,
+    from: String,
+    timeout: Duration,
+    page_size: u32,
+    max_pages: u32,
+    cap: ReplyCap,
+    /// Server-side filters: `team_ids[]` and `service_ids[]` pairs for `GET /incidents`.
+    filters: Vec<(&'static str, String)>,
+    /// What the last list left unread, past `max_pages`.
+    unread: NotShown,
+    client: reqwest::Client,
+    /// Incidents as last listed (or returned by our writes), by PagerDuty id: the state the
+    /// conflict checks run against.
+    known: HashMap<String, PdIncident>,
+    timelines: HashMap<String, CachedLog>,
+    /// PagerDuty (1-based) levels set by our own escalations, until the log shows them.
+    escalated: HashMap<String, u32>,
+    /// After a 429, no request goes out before this instant.
+    blocked_until: Option<Instant>,
+}
+
+impl std::fmt::Debug for PagerDuty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagerDuty")
+            .field("name", &self.name)
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PagerDuty {
+    /// What `new` refuses in the config itself, without reading the token.
+    pub fn check(cfg: &PagerDutyConfig) -> Result<(), String> {
+        cfg.token.check().map_err(|e| format!("token: {e}"))?;
+        if !cfg.from.trim().contains('@') {
+            return Err(
+                "`from` must be the email of a PagerDuty user (sent as From on writes)".into(),
+            );
+        }
+        http::check_url(cfg.url.trim_end_matches('/'))?;
+        for (key, ids) in [
+            ("team_ids", &cfg.team_ids),
+            ("service_ids", &cfg.service_ids),
+        ] {
+            if let Some(bad) = ids
+                .iter()
+                .find(|id| id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                return Err(format!(
+                    "{key}: {bad:?} is not a PagerDuty id (letters and digits, like \"PT4KHLK\")"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the token and checks the config; errors name what to fix.
+    pub fn new(cfg: &PagerDutyConfig) -> Result<Self, String> {
+        let name = &cfg.name;
+        Self::check(cfg).map_err(|e| format!("{name}: {e}"))?;
+        let token = cfg
+            .token
+            .load()
+            .map_err(|e| format!("{name}: token: {e}"))?;
+        let from = cfg.from.trim();
+        let timeout = cfg.timeout_secs.duration();
+        let base = cfg.url.trim_end_matches('/').to_string();
+        Ok(PagerDuty {
+            name: name.clone(),
+            base,
+            token,
+            from: from.to_string(),
+            timeout,
+            page_size: cfg.page_size.clamp(1, MAX_PAGE),
+            max_pages: cfg.max_pages.max(1),
+            cap: ReplyCap::mib(cfg.max_reply_mib),
+            filters: cfg
+                .team_ids
+                .iter()
+                .map(|t| ("team_ids[]", t.clone()))
+                .chain(cfg.service_ids.iter().map(|s| ("service_ids[]", s.clone())))
+                .collect(),
+            unread: NotShown::default(),
+            client: http::client_for(timeout, cfg.tls.as_ref())
+                .map_err(|e| format!("{name}: {e}"))?,
+            known: HashMap::new(),
+            timelines: HashMap::new(),
+            escalated: HashMap::new(),
+            blocked_until: None,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header(
+                "Authorization",
+                format!("Token token={}", self.token.expose()),
+            )
+            .header("Accept", ACCEPT)
+    }
+
+    /// Writes need the acting user's email; `json` sets `Content-Type: application/json`.
+    fn write(&self, method: Method, path: &str, body: &serde_json::Value) -> RequestBuilder {
+        self.request(method, path)
+            .header("From", &self.from)
+            .json(body)
+    }
+
+    /// Fails without sending while a 429's reset time has not passed.
+    fn check_rate_limit(&mut self) -> Result<(), BackendError> {
+        let Some(until) = self.blocked_until else {
+            return Ok(());
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            self.blocked_until = None;
+            return Ok(());
+        }
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        Err(rate_limited(secs))
+    }
+
+    /// Sends and returns the body of a 2xx. Not `http::send`: a 429's headers say when to
+    /// retry, and PagerDuty's error bodies distinguish conflicts from other refusals.
+    async fn call(
+        &mut self,
+        req: RequestBuilder,
+        incident: Option<&str>,
+    ) -> Result<Vec<u8>, BackendError> {
+        self.check_rate_limit()?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, self.timeout))?;
+        let status = resp.status().as_u16();
+        if status == 429 {
+            let secs = reset_secs(resp.headers());
+            self.blocked_until = Some(Instant::now() + Duration::from_secs(secs));
+            return Err(rate_limited(secs));
+        }
+        if resp.status().is_success() {
+            http::read_body(resp, self.cap, self.timeout).await
+        } else {
+            let body = http::read_error_body(resp).await;
+            Err(map_error(status, &body, incident))
+        }
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &mut self,
+        req: RequestBuilder,
+        incident: Option<&str>,
+    ) -> Result<T, BackendError> {
+        let body = self.call(req, incident).await?;
+        http::decode_json(&body)
+    }
+
+    /// Triggered and acknowledged incidents, page by page, without duplicates (an incident
+    /// can move between pages while we read them), at most `max_pages` pages: a backend that
+    /// always says `more` must not keep one poll going until the timeout. What is left
+    /// unread is counted from the first page's `total` into `unread`.
+    async fn fetch_open(&mut self) -> Result<Vec<PdIncident>, BackendError> {
+        let mut all: Vec<PdIncident> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset = 0usize;
+        let mut total = None;
+        for page_no in 0..self.max_pages {
+            let mut query: Vec<(&str, String)> = vec![
+                ("statuses[]", "triggered".to_string()),
+                ("statuses[]", "acknowledged".to_string()),
+                ("limit", self.page_size.to_string()),
+                ("offset", offset.to_string()),
+            ];
+            query.extend(self.filters.iter().map(|(k, v)| (*k, v.clone())));
+            if page_no == 0 {
+                // Costs PagerDuty a count once per poll; says how much a bounded read missed.
+                query.push(("total", "true".to_string()));
+            }
+            let req = self.request(Method::GET, "/incidents").query(&query);
+            let page: IncidentPage = self.call_json(req, None).await?;
+            total = total.or(page.total);
+            let got = page.incidents.len();
+            all.extend(
+                page.incidents
+                    .into_iter()
+                    .filter(|i| seen.insert(i.id.clone())),
+            );
+            offset += got;
+            if !page.more || got == 0 {
+                self.unread = NotShown::default();
+                return Ok(all);
+            }
+            if offset >= MAX_OFFSET {
+                break;
+            }
+        }
+        self.unread = NotShown {
+            count: total.map_or(0, |t| t.saturating_sub(all.len() as u64)),
+            more: total.is_none(),
+        };
+        Ok(all)
+    }
+
+    fn needs_log(&self, inc: &PdIncident) -> bool {
+        match self.timelines.get(&inc.id) {
+            Some(c) => c.stale || c.changed_at != inc.last_status_change_at,
+            None => true,
+        }
+    }
+
+    /// Refreshes the timelines that need it, most urgent first, within the per-poll cap and
+    /// half the timeout since `list` started (the driver bounds the whole `list` by the
+    /// timeout). A failure leaves that incident for the next poll: the incident list itself
+    /// is still good.
+    async fn refresh_timelines(&mut self, incidents: &[PdIncident], started: Instant) {
+        let mut due: Vec<&PdIncident> = incidents.iter().filter(|i| self.needs_log(i)).collect();
+        due.sort_by_key(|i| (i.sev(), i.status != Status::Triggered, i.created_at));
+        for inc in due.into_iter().take(LOG_FETCHES_PER_POLL) {
+            if started.elapsed() > self.timeout / 2 {
+                break;
+            }
+            match self.fetch_log(&inc.id).await {
+                Ok(entries) => self.store_log(inc, &entries),
+                Err(BackendError::Http { status: 429, .. }) => break,
+                Err(e) => tracing::debug!(source = %self.name, incident = %inc.id, error = %e,
+                    "log entries not fetched"),
+            }
+        }
+    }
+
+    async fn fetch_log(&mut self, pd_id: &str) -> Result<Vec<LogEntry>, BackendError> {
+        let req = self
+            .request(Method::GET, &format!("/incidents/{pd_id}/log_entries"))
+            .query(&[("limit", MAX_PAGE)]);
+        let page: LogPage = self.call_json(req, Some(pd_id)).await?;
+        Ok(page.log_entries)
+    }
+
+    fn store_log(&mut self, inc: &PdIncident, entries: &[LogEntry]) {
+        self.escalated.remove(&inc.id);
+        self.timelines
+            .insert(inc.id.clone(), cached_log(inc, entries));
+    }
+
+    /// PagerDuty's 1-based escalation level: the incident's own field when present, else our
+    /// last escalation, else what the log says, else the first level.
+    fn level(&self, pd_id: &str) -> u32 {
+        level(
+            self.known.get(pd_id).and_then(|i| i.escalation_level),
+            self.escalated.get(pd_id).copied(),
+            self.timelines.get(pd_id).and_then(|c| c.level),
+        )
+    }
+
+    fn to_incident(&self, inc: &PdIncident) -> Incident {
+        let timeline = self
+            .timelines
+            .get(&inc.id)
+            .map(|c| c.timeline.clone())
+            .unwrap_or_default();
+        incident(&self.name, inc, self.level(&inc.id), timeline)
+    }
+
+    /// The PagerDuty id inside a cockpit id. Only plain alphanumeric ids are accepted, so an
+    /// id can never reach into another path of the API.
+    fn pd_id(&self, id: &str) -> Result<String, BackendError> {
+        id.strip_prefix(&format!("{}:", self.name))
+            .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+            .map(str::to_string)
+            .ok_or_else(|| BackendError::Rejected(format!("no incident {id}")))
+    }
+
+    /// Refuses what would silently overrule another responder, judged on the last-listed
+    /// state (PagerDuty itself accepts a second acknowledgement).
+    fn check_conflict(&self, pd_id: &str, op: &IncidentOp) -> Result<(), BackendError> {
+        let Some(inc) = self.known.get(pd_id) else {
+            return Ok(());
+        };
+        match (op, inc.status) {
+            (IncidentOp::Note(_), _) => Ok(()),
+            (_, Status::Resolved) => Err(BackendError::Rejected("already resolved".into())),
+            (IncidentOp::Ack, Status::Acknowledged) => {
+                let by = inc
+                    .acknowledgement()
+                    .and_then(|a| Reference::name(&a.acknowledger))
+                    .unwrap_or("someone");
+                Err(BackendError::Rejected(format!(
+                    "already acknowledged by {}",
+                    SafeText::new(by)
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn update(
+        &mut self,
+        pd_id: &str,
+        fields: serde_json::Value,
+        id: &str,
+    ) -> Result<(), BackendError> {
+        let mut incident = json!({ "type": "incident_reference" });
+        if let (Some(obj), Some(extra)) = (incident.as_object_mut(), fields.as_object()) {
+            obj.extend(extra.clone());
+        }
+        let req = self.write(
+            Method::PUT,
+            &format!("/incidents/{pd_id}"),
+            &json!({ "incident": incident }),
+        );
+        let body = self.call(req, Some(id)).await?;
+        // The write happened; an unreadable echo only means the next list fills the state in.
+        if let Ok(env) = serde_json::from_slice::<IncidentEnvelope>(&body) {
+            self.known.insert(pd_id.to_string(), env.incident);
+        }
+        Ok(())
+    }
+
+    async fn add_note(&mut self, pd_id: &str, text: &str, id: &str) -> Result<(), BackendError> {
+        if text.trim().is_empty() {
+            return Err(BackendError::Rejected("a note needs text".into()));
+        }
+        let req = self.write(
+            Method::POST,
+            &format!("/incidents/{pd_id}/notes"),
+            &json!({ "note": { "content": text } }),
+        );
+        self.call(req, Some(id)).await.map(|_| ())
+    }
+
+    fn mark_stale(&mut self, pd_id: &str) {
+        if let Some(c) = self.timelines.get_mut(pd_id) {
+            c.stale = true;
+        }
+    }
+}
+
+impl IncidentSource for PagerDuty {
+    fn not_listed(&self) -> NotShown {
+        self.unread
+    }
+
+    async fn list(&mut self, _now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
+        let started = Instant::now();
+        let incidents = self.fetch_open().await?;
+        self.known = incidents
+            .iter()
+            .map(|i| (i.id.clone(), i.clone()))
+            .collect();
+        let known = &self.known;
+        self.timelines.retain(|id, _| known.contains_key(id));
+        self.escalated.retain(|id, _| known.contains_key(id));
+        self.refresh_timelines(&incidents, started).await;
+        Ok(incidents.iter().map(|i| self.to_incident(i)).collect())
+    }
+
+    async fn apply(
+        &mut self,
+        id: &IncidentId,
+        op: &IncidentOp,
+        author: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<String, BackendError> {
+        let pd_id = self.pd_id(id)?;
+        self.check_rate_limit()?;
+        self.check_conflict(&pd_id, op)?;
+        let as_user = format!("{author} (PagerDuty user {})", self.from);
+        let msg = match op {
+            IncidentOp::Ack => {
+                self.update(&pd_id, json!({ "status": "acknowledged" }), id)
+                    .await?;
+                format!("acknowledged by {as_user}")
+            }
+            IncidentOp::Resolve => {
+                self.update(&pd_id, json!({ "status": "resolved" }), id)
+                    .await?;
+                format!("resolved by {as_user}")
+            }
+            IncidentOp::Escalate => {
+                let level = self.level(&pd_id).saturating_add(1);
+                self.update(&pd_id, json!({ "escalation_level": level }), id)
+                    .await?;
+                self.escalated.insert(pd_id.clone(), level);
+                format!("escalated to level {level} by {as_user}")
+            }
+            IncidentOp::Note(text) => {
+                self.add_note(&pd_id, text, id).await?;
+                format!("note added by {as_user}")
+            }
+        };
+        self.mark_stale(&pd_id);
+        Ok(msg)
+    }
+}

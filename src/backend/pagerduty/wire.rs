@@ -1,0 +1,112 @@
+//! PagerDuty REST API v2 wire types: incidents, their pages and log entries, as
+//! PagerDuty sends them.
+
+use super::mapping::sev_of;
+use crate::domain::{Sev, Status};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(super) struct Reference {
+    #[serde(default)]
+    pub(super) summary: Option<String>,
+}
+
+impl Reference {
+    pub(super) fn name(r: &Option<Reference>) -> Option<&str> {
+        r.as_ref().and_then(|r| r.summary.as_deref())
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct Acknowledgement {
+    pub(super) at: DateTime<Utc>,
+    #[serde(default)]
+    pub(super) acknowledger: Option<Reference>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct Assignment {
+    #[serde(default)]
+    pub(super) assignee: Option<Reference>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct PdIncident {
+    pub(super) id: String,
+    #[serde(default)]
+    pub(super) incident_number: Option<u64>,
+    #[serde(default)]
+    pub(super) title: String,
+    pub(super) status: Status,
+    #[serde(default)]
+    pub(super) urgency: Option<String>,
+    pub(super) created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(super) last_status_change_at: Option<String>,
+    #[serde(default)]
+    pub(super) service: Option<Reference>,
+    #[serde(default)]
+    pub(super) priority: Option<Reference>,
+    #[serde(default)]
+    pub(super) acknowledgements: Vec<Acknowledgement>,
+    #[serde(default)]
+    pub(super) assignments: Vec<Assignment>,
+    #[serde(default)]
+    pub(super) escalation_policy: Option<Reference>,
+    #[serde(default)]
+    pub(super) incident_key: Option<String>,
+    #[serde(default)]
+    pub(super) html_url: Option<String>,
+    /// Present in some responses only; otherwise the level is tracked (see `level`).
+    #[serde(default)]
+    pub(super) escalation_level: Option<u32>,
+}
+
+impl PdIncident {
+    pub(super) fn sev(&self) -> Sev {
+        sev_of(Reference::name(&self.priority), self.urgency.as_deref())
+    }
+
+    /// Who acknowledged it, while it is acknowledged (an escalation clears acknowledgements).
+    pub(super) fn acknowledgement(&self) -> Option<&Acknowledgement> {
+        match self.status {
+            Status::Acknowledged => self.acknowledgements.last(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct IncidentPage {
+    pub(super) incidents: Vec<PdIncident>,
+    #[serde(default)]
+    pub(super) more: bool,
+    /// Only with `total=true`, which the first page of each poll asks for.
+    #[serde(default)]
+    pub(super) total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct IncidentEnvelope {
+    pub(super) incident: PdIncident,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LogPage {
+    pub(super) log_entries: Vec<LogEntry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct LogEntry {
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    pub(super) created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(super) summary: Option<String>,
+    #[serde(default)]
+    pub(super) agent: Option<Reference>,
+    /// For notes, the channel's summary carries the note's text.
+    #[serde(default)]
+    pub(super) channel: Option<Reference>,
+}
