@@ -4,7 +4,7 @@
 //!
 //! [`Engine`] is the stateful part: per signal it keeps a baseline that never learns from
 //! anomalies and an incident condition that enters and leaves with different margins; see
-//! `engine.rs` for the state machine, `memory.rs` for how baselines are kept, and `rule.rs`
+//! `engine/track.rs` for the state machine, `memory.rs` for how baselines are kept, and `rule.rs`
 //! for what each detector (cost, health, quality) answers. docs/detection.md explains the
 //! reasoning for responders.
 
