@@ -3,7 +3,7 @@
 
 use super::Engine;
 use crate::detect::cost::{CostRate, TokensRate};
-use crate::detect::health::{Errors, Latency};
+use crate::detect::latency_errors::{Errors, Latency};
 use crate::detect::memory::{Baseline, Memory, Sample};
 use crate::detect::quality::{Drift, Eval, Refusals, Retrieval};
 use crate::detect::rule::{Ctx, Dir, Finding, Rule};
