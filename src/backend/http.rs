@@ -3,7 +3,7 @@
 
 use super::BackendError;
 use crate::config::secret::{AuthConfig, Secret};
-use crate::config::tls::{TlsConfig, TlsMaterial};
+use crate::config::tls::TlsConfig;
 use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -57,14 +57,15 @@ impl Auth {
     }
 }
 
-/// An HTTP client for one source: its timeout, and its TLS settings on top of the bundled
-/// roots and the host's trust store.
-pub fn client(timeout: Duration, tls: Option<&TlsMaterial>) -> Result<reqwest::Client, String> {
+/// An HTTP client for one source: its timeout, and its `tls` table (if any) on top of the
+/// bundled roots and the host's trust store. The table's files are read and checked here, so
+/// a wrong path fails at start with the setting's name.
+pub fn client(timeout: Duration, tls: Option<&TlsConfig>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .user_agent(concat!("oncall-cockpit/", env!("CARGO_PKG_VERSION")));
-    if let Some(tls) = tls {
+    if let Some(tls) = tls.map(TlsConfig::load).transpose()? {
         if let Some(pem) = &tls.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| format!("tls.ca_file: not a PEM certificate bundle ({e})"))?;
@@ -80,13 +81,6 @@ pub fn client(timeout: Duration, tls: Option<&TlsMaterial>) -> Result<reqwest::C
         }
     }
     builder.build().map_err(|e| format!("HTTP client: {e}"))
-}
-
-/// The client for a source whose config may carry a `tls` table: its files read and
-/// checked now, so a wrong path fails at start with the setting's name.
-pub fn client_for(timeout: Duration, tls: Option<&TlsConfig>) -> Result<reqwest::Client, String> {
-    let material = tls.map(TlsConfig::load).transpose()?;
-    client(timeout, material.as_ref())
 }
 
 /// What went wrong in a TLS handshake, in the words a responder can act on, with the

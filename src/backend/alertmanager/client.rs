@@ -86,7 +86,7 @@ impl Alertmanager {
         Ok(Alertmanager {
             cfg: cfg.clone(),
             base,
-            client: http::client_for(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?,
+            client: http::client(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?,
             auth: Auth::from_config(cfg.auth.as_ref()).map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),

@@ -194,8 +194,8 @@ impl HttpHook {
             ));
         }
         let timeout = cfg.timeout_secs.duration();
-        let client = http::client_for(timeout, cfg.tls.as_ref())
-            .map_err(|e| format!("{}: {e}", cfg.name))?;
+        let client =
+            http::client(timeout, cfg.tls.as_ref()).map_err(|e| format!("{}: {e}", cfg.name))?;
         let rollback = cfg
             .rollback
             .as_ref()

@@ -114,8 +114,7 @@ impl PagerDuty {
                 .chain(cfg.service_ids.iter().map(|s| ("service_ids[]", s.clone())))
                 .collect(),
             unread: NotShown::default(),
-            client: http::client_for(timeout, cfg.tls.as_ref())
-                .map_err(|e| format!("{name}: {e}"))?,
+            client: http::client(timeout, cfg.tls.as_ref()).map_err(|e| format!("{name}: {e}"))?,
             known: HashMap::new(),
             timelines: HashMap::new(),
             escalated: HashMap::new(),

@@ -136,7 +136,7 @@ impl PagerDutyEvents {
             name: cfg.name.clone(),
             url: cfg.url.trim_end_matches('/').to_string(),
             routing_key,
-            client: http::client_for(timeout, cfg.tls.as_ref())
+            client: http::client(timeout, cfg.tls.as_ref())
                 .map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
             cap: http::ReplyCap::mib(cfg.max_reply_mib),

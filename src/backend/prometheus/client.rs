@@ -65,7 +65,7 @@ impl Prometheus {
         check_prices(&cfg.prices)?;
         let (plan, cost) = plan(load_preset(&cfg.preset)?, cfg, step_secs)?;
         let auth = Auth::from_config(cfg.auth.as_ref())?;
-        let client = http::client_for(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?;
+        let client = http::client(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?;
         Ok(Prometheus {
             endpoint,
             client,

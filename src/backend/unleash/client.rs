@@ -109,8 +109,7 @@ impl Unleash {
             segment_field: cfg.segment_field.clone(),
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),
-            client: http::client_for(timeout, cfg.tls.as_ref())
-                .map_err(|e| format!("{name}: {e}"))?,
+            client: http::client(timeout, cfg.tls.as_ref()).map_err(|e| format!("{name}: {e}"))?,
             history: HashMap::new(),
         })
     }
