@@ -327,37 +327,41 @@ impl App<'_> {
     }
 
     fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>) -> std::io::Result<()> {
-        let ctx = Ctx {
-            state: &self.state,
-            theme: self.theme,
-            keymap: self.keymap,
-        };
-        self.screen.present(terminal, &ctx)?;
-        // A frame drawn at a size `update` has not heard of (crossterm's resize event can
-        // arrive after keys typed at the new size): the state learns it now, so no key is
-        // taken by a screen it no longer describes — at 40x10 the frame says "too small"
-        // and `update` must refuse what the responder types blind.
-        let mut again = false;
-        if let Some((w, h)) = self.screen.drawn_size().filter(|s| *s != self.state.size) {
-            self.apply(Action::Resize(w, h));
-            again = true;
-        }
-        // Layout is the renderer's: how far the open view can scroll is measured on the frame
-        // and handed to `update`, which keeps the position within it.
-        let limit = crate::ui::scroll_limit(&self.state);
-        if limit != self.state.scroll_limit {
-            self.apply(Action::ScrollLimit(limit));
-            again = true;
-        }
-        if again {
+        // A frame can show `update` something it had not heard of; the frame drawn after it
+        // describes what the state now knows. Twice at most: the second teaches nothing new.
+        for _ in 0..2 {
             let ctx = Ctx {
                 state: &self.state,
                 theme: self.theme,
                 keymap: self.keymap,
             };
             self.screen.present(terminal, &ctx)?;
+            if !self.learn_from_frame() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Tells `update` what only the frame just drawn knows. Returns whether anything changed.
+    fn learn_from_frame(&mut self) -> bool {
+        let mut changed = false;
+        // A frame drawn at a size `update` has not heard of (crossterm's resize event can
+        // arrive after keys typed at the new size): the state learns it now, so no key is
+        // taken by a screen it no longer describes — at 40x10 the frame says "too small"
+        // and `update` must refuse what the responder types blind.
+        if let Some((w, h)) = self.screen.drawn_size().filter(|s| *s != self.state.size) {
+            self.apply(Action::Resize(w, h));
+            changed = true;
+        }
+        // Layout is the renderer's: how far the open view can scroll is measured on the frame
+        // and handed to `update`, which keeps the position within it.
+        let limit = crate::ui::scroll_limit(&self.state);
+        if limit != self.state.scroll_limit {
+            self.apply(Action::ScrollLimit(limit));
+            changed = true;
+        }
+        changed
     }
 
     /// Runs until quit. Returns the reason the loop ended.
