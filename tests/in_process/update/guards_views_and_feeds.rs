@@ -516,9 +516,9 @@ fn recovered_incidents_sort_below_firing_ones() {
     assert_eq!(order.last().copied(), Some(id.as_str()), "{order:?}");
 }
 
-/// The describe view scrolls within its content and acts like the list on its incident.
-#[test]
-fn describe_scrolls_within_bounds_and_closes() {
+/// The drill's state with 60 more timeline entries on the top incident, which is selected:
+/// more than the describe view shows at once.
+fn top_with_a_long_timeline() -> State {
     let mut s = state();
     let mut incidents = s.incidents.all.clone();
     let top = s.incidents.shown[0];
@@ -533,6 +533,13 @@ fn describe_scrolls_within_bounds_and_closes() {
     }
     poll(&mut s, incidents);
     update(&mut s, Action::Top);
+    s
+}
+
+/// The describe view scrolls within its content and acts like the list on its incident.
+#[test]
+fn describe_scrolls_within_bounds_and_closes() {
+    let mut s = top_with_a_long_timeline();
     let id = s.incidents.selected_id.clone().unwrap_or_default();
     update(&mut s, Action::Describe);
     assert!(matches!(&s.overlay, Overlay::Describe { id: d, scroll: 0 } if *d == id));
@@ -564,20 +571,7 @@ fn describe_scrolls_within_bounds_and_closes() {
 /// and one key up then moves one line up from the end.
 #[test]
 fn a_burst_of_keys_before_the_first_measure_is_brought_back_within_bounds() {
-    let mut s = state();
-    let mut incidents = s.incidents.all.clone();
-    let top = s.incidents.shown[0];
-    let at = s.now;
-    for n in 0..60 {
-        incidents[top]
-            .timeline
-            .push(oncall_cockpit::domain::TimelineEntry {
-                at,
-                text: format!("entry {n}").as_str().into(),
-            });
-    }
-    poll(&mut s, incidents);
-    update(&mut s, Action::Top);
+    let mut s = top_with_a_long_timeline();
     update(&mut s, Action::Sources);
     drawn(&mut s);
     assert!(s.scroll_limit.is_some(), "the sources view was measured");
