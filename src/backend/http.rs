@@ -60,27 +60,103 @@ impl Auth {
 /// An HTTP client for one source: its timeout, and its `tls` table (if any) on top of the
 /// bundled roots and the host's trust store. The table's files are read and checked here, so
 /// a wrong path fails at start with the setting's name.
-pub fn client(timeout: Duration, tls: Option<&TlsConfig>) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .user_agent(concat!("oncall-cockpit/", env!("CARGO_PKG_VERSION")));
-    if let Some(tls) = tls.map(TlsConfig::load).transpose()? {
-        if let Some(pem) = &tls.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("tls.ca_file: not a PEM certificate bundle ({e})"))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
+///
+/// With `tls.server_name`, requests to the source's url host are sent to that host's
+/// address but name `server_name` (SNI, certificate check, `Host`), as curl's `--connect-to`
+/// does: the way through a TLS passthrough proxy, a tunnel, or a bare address.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: reqwest::Client,
+    rename: Option<Rename>,
+}
+
+/// Requests to `host` go to `host`'s address under `server_name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Rename {
+    host: String,
+    server_name: String,
+}
+
+impl Client {
+    /// `url` is the source's url: the host `tls.server_name` stands in for.
+    pub fn new(timeout: Duration, tls: Option<&TlsConfig>, url: &str) -> Result<Client, String> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .user_agent(concat!("oncall-cockpit/", env!("CARGO_PKG_VERSION")));
+        let mut rename = None;
+        if let Some(tls_cfg) = tls {
+            let tls = tls_cfg.load()?;
+            if let Some(pem) = &tls.ca_pem {
+                let certs = reqwest::Certificate::from_pem_bundle(pem)
+                    .map_err(|e| format!("tls.ca_file: not a PEM certificate bundle ({e})"))?;
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+            if let Some(pem) = &tls.identity_pem {
+                let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
+                    format!("tls.client_cert / tls.client_key: not a certificate and its key ({e})")
+                })?;
+                builder = builder.identity(identity);
+            }
+            if let Some(server_name) = &tls_cfg.server_name {
+                let host = reqwest::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+                    .ok_or_else(|| {
+                        format!("tls.server_name needs a url with a host, not {url:?}")
+                    })?;
+                let r = Rename {
+                    host,
+                    server_name: server_name.to_ascii_lowercase(),
+                };
+                builder = builder.dns_resolver(std::sync::Arc::new(r.clone()));
+                rename = Some(r);
             }
         }
-        if let Some(pem) = &tls.identity_pem {
-            let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
-                format!("tls.client_cert / tls.client_key: not a certificate and its key ({e})")
-            })?;
-            builder = builder.identity(identity);
+        let inner = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Client { inner, rename })
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: impl AsRef<str>) -> RequestBuilder {
+        let url = url.as_ref();
+        match (&self.rename, reqwest::Url::parse(url)) {
+            (Some(r), Ok(mut u))
+                if u.host_str().map(str::to_ascii_lowercase) == Some(r.host.clone()) =>
+            {
+                // A valid DNS name (checked when the config was read) always sets.
+                let _ = u.set_host(Some(&r.server_name));
+                self.inner.request(method, u)
+            }
+            // An unparsable url is reqwest's to report, when the request is sent.
+            _ => self.inner.request(method, url),
         }
     }
-    builder.build().map_err(|e| format!("HTTP client: {e}"))
+
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(reqwest::Method::POST, url)
+    }
+}
+
+impl reqwest::dns::Resolve for Rename {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = if name.as_str().eq_ignore_ascii_case(&self.server_name) {
+            self.host.clone()
+        } else {
+            name.as_str().to_string()
+        };
+        Box::pin(async move {
+            // The port is the url's: reqwest sets it on every address returned.
+            let addrs = tokio::net::lookup_host((host.trim_matches(['[', ']']), 0)).await?;
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.collect::<Vec<_>>().into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 /// What went wrong in a TLS handshake, in the words a responder can act on, with the
@@ -100,11 +176,13 @@ fn tls_failure(e: &reqwest::Error) -> Option<String> {
         .to_string();
     if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
         Some(format!(
-            "TLS: {host}'s certificate is signed by a CA this machine does not trust: name the              CA's certificate in `tls = {{ ca_file = \"…\" }}` or install it in the system store"
+            "TLS: {host}'s certificate is signed by a CA this machine does not trust: name the \
+             CA's certificate in `tls = {{ ca_file = \"…\" }}` or install it in the system store"
         ))
     } else if chain.contains("NotValidForName") || chain.contains("not valid for name") {
         Some(format!(
-            "TLS: {host}'s certificate is not valid for the name {host}: use a url with a name              the certificate carries"
+            "TLS: {host}'s certificate is not valid for the name {host}: use a url with a name \
+             the certificate carries, or set `tls = {{ server_name = \"…\" }}` to one"
         ))
     } else if chain.contains("CertificateRequired")
         || chain.contains("certificate required")
@@ -261,6 +339,71 @@ pub async fn send(req: RequestBuilder, timeout: Duration) -> Result<Response, Ba
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::dns::Resolve;
+
+    fn renaming() -> Client {
+        let tls = TlsConfig {
+            server_name: Some("Prometheus.Internal.Example".into()),
+            ..Default::default()
+        };
+        Client::new(
+            Duration::from_secs(5),
+            Some(&tls),
+            "https://127.0.0.1:9443/prom",
+        )
+        .expect("client")
+    }
+
+    #[test]
+    fn server_name_stands_in_for_the_url_host_only() {
+        let client = renaming();
+        let req = client
+            .get("https://127.0.0.1:9443/prom/api/v1/query?x=1")
+            .build()
+            .expect("request");
+        assert_eq!(
+            req.url().as_str(),
+            "https://prometheus.internal.example:9443/prom/api/v1/query?x=1",
+            "the port, path and query stay; only the name changes"
+        );
+        let other = client.get("https://10.0.0.7/x").build().expect("request");
+        assert_eq!(other.url().host_str(), Some("10.0.0.7"));
+        let plain = Client::new(Duration::from_secs(5), None, "https://127.0.0.1:9443")
+            .expect("client")
+            .get("https://127.0.0.1:9443/x")
+            .build()
+            .expect("request");
+        assert_eq!(plain.url().host_str(), Some("127.0.0.1"));
+    }
+
+    #[tokio::test]
+    async fn server_name_resolves_to_the_url_host() {
+        let rename = Rename {
+            host: "127.0.0.1".into(),
+            server_name: "prometheus.internal.example".into(),
+        };
+        let name = "prometheus.internal.example".parse().expect("name");
+        let addrs: Vec<_> = rename.resolve(name).await.expect("resolves").collect();
+        assert_eq!(addrs, vec!["127.0.0.1:0".parse().expect("addr")]);
+        let v6 = Rename {
+            host: "[::1]".into(),
+            ..rename
+        };
+        let name = "prometheus.internal.example".parse().expect("name");
+        let addrs: Vec<_> = v6.resolve(name).await.expect("resolves").collect();
+        assert_eq!(addrs, vec!["[::1]:0".parse().expect("addr")]);
+    }
+
+    #[test]
+    fn server_name_needs_a_url_with_a_host() {
+        let tls = TlsConfig {
+            server_name: Some("x.example".into()),
+            ..Default::default()
+        };
+        let err =
+            Client::new(Duration::from_secs(5), Some(&tls), "not a url").expect_err("no host");
+        assert!(err.contains("tls.server_name"), "{err}");
+    }
 
     #[test]
     fn excerpts_are_short_and_flat() {

@@ -22,6 +22,11 @@ pub struct TlsConfig {
     /// PEM file of the client certificate's private key; must be readable by its owner only.
     #[serde(default)]
     pub client_key: Option<PathBuf>,
+    /// The name the server's certificate is checked against, sent as SNI and `Host`, when
+    /// the url names something else: an address, a tunnel's `localhost`, or a TLS
+    /// passthrough proxy that routes by SNI. The connection still goes to the url's host.
+    #[serde(default)]
+    pub server_name: Option<String>,
 }
 
 /// The certificates and key, read and checked, for the HTTP client.
@@ -46,6 +51,9 @@ impl TlsConfig {
     /// Reads and checks the files the config names. Each error says which setting and
     /// which file.
     pub fn load(&self) -> Result<TlsMaterial, String> {
+        if let Some(name) = &self.server_name {
+            check_server_name(name)?;
+        }
         let ca_pem = match &self.ca_file {
             Some(path) => Some(read_pem(path, "tls.ca_file", "CERTIFICATE")?),
             None => None,
@@ -67,6 +75,27 @@ impl TlsConfig {
             ca_pem,
             identity_pem,
         })
+    }
+}
+
+/// A DNS name a certificate can carry: letters, digits, `-` and dots, no scheme or port.
+fn check_server_name(name: &str) -> Result<(), String> {
+    let labels_ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if labels_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "tls.server_name: {name:?} is not a DNS name (give the name alone, as the \
+             certificate carries it: no scheme, port or path)"
+        ))
     }
 }
 
@@ -160,5 +189,29 @@ mod tests {
             "TlsMaterial { ca: false, client_identity: true }"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn server_name_is_a_bare_dns_name() {
+        let with = |name: &str| {
+            TlsConfig {
+                server_name: Some(name.into()),
+                ..Default::default()
+            }
+            .load()
+        };
+        assert!(with("prometheus.internal.example").is_ok());
+        assert!(with("localhost").is_ok());
+        for bad in [
+            "",
+            "https://prometheus.internal",
+            "prometheus.internal:9090",
+            "a..b",
+            "-lead.example",
+            "sp ace",
+        ] {
+            let err = with(bad).expect_err(bad);
+            assert!(err.starts_with("tls.server_name:"), "{bad}: {err}");
+        }
     }
 }

@@ -222,3 +222,35 @@ fn a_hook_without_requests_or_with_a_bad_method_does_not_start() {
         .err()
         .is_some_and(|e| e.contains("bad HTTP method")));
 }
+
+/// `tls.server_name` renames one host: a hook whose requests go to two hosts, or whose host
+/// is a placeholder, is refused at start instead of renaming whichever request came first.
+#[test]
+fn server_name_needs_one_written_out_host() {
+    let server_name = Some(oncall_cockpit::config::tls::TlsConfig {
+        server_name: Some("ops.internal.example".into()),
+        ..Default::default()
+    });
+    let mut cfg = config("https://127.0.0.1:8443", "one-host");
+    cfg.tls = server_name.clone();
+    assert!(
+        HttpHook::new(&cfg).is_ok(),
+        "{:?}",
+        HttpHook::new(&cfg).err()
+    );
+    for (test, url) in [
+        ("two-hosts", "https://10.0.0.9:8443/kill"),
+        ("placeholder-host", "https://{feature}.ops.example/kill"),
+    ] {
+        let mut cfg = config("https://127.0.0.1:8443", test);
+        cfg.tls = server_name.clone();
+        if let Some(k) = cfg.kill_switch.as_mut() {
+            k.url = url.into();
+        }
+        let err = HttpHook::new(&cfg).err().unwrap_or_default();
+        assert!(
+            err.contains("tls.server_name needs every request url"),
+            "{test}: {err}"
+        );
+    }
+}

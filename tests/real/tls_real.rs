@@ -68,7 +68,7 @@ fn unreachable_text(err: &BackendError) -> &str {
 
 /// A Prometheus behind a private CA: trusted with `ca_file`; without it the error says the
 /// CA is not trusted and which setting fixes that; a url whose name the certificate does not
-/// carry fails saying so.
+/// carry fails saying so, and works once `server_name` names what the certificate carries.
 #[tokio::test]
 async fn prometheus_behind_a_private_ca() {
     let pki = Pki::generate("prom-ca");
@@ -110,8 +110,35 @@ async fn prometheus_behind_a_private_ca() {
         .expect_err("a name not in the certificate");
     let why = unreachable_text(&err);
     assert!(
-        why.contains("not valid for the name localhost"),
-        "says the name does not match: {why}"
+        why.contains("not valid for the name localhost") && why.contains("server_name"),
+        "says the name does not match and which setting fixes it: {why}"
+    );
+
+    // Reached as `localhost` (a tunnel, a proxy's address), checked as the name the
+    // certificate carries: `server_name` is what the certificate and SNI see.
+    cfg.tls = Some(TlsConfig {
+        ca_file: Some(pki.ca.clone()),
+        server_name: Some(pki.server_name.into()),
+        ..Default::default()
+    });
+    let mut prom = Prometheus::new(&cfg).expect("adapter");
+    let fetched = prom.fetch(Utc::now()).await;
+    assert!(fetched.is_ok(), "{fetched:?}\n{}", server.log());
+
+    cfg.tls = Some(TlsConfig {
+        ca_file: Some(pki.ca.clone()),
+        server_name: Some("grafana.internal.example".into()),
+        ..Default::default()
+    });
+    let mut prom = Prometheus::new(&cfg).expect("adapter");
+    let err = prom
+        .fetch(Utc::now())
+        .await
+        .expect_err("a server_name the certificate lacks");
+    let why = unreachable_text(&err);
+    assert!(
+        why.contains("not valid for the name grafana.internal.example"),
+        "names the server_name that did not match: {why}"
     );
 }
 
@@ -127,6 +154,7 @@ async fn alertmanager_with_mutual_tls() {
         ca_file: Some(pki.ca.clone()),
         client_cert: Some(pki.client_cert.clone()),
         client_key: Some(pki.client_key.clone()),
+        server_name: None,
     };
     let mut cfg = alertmanager_config();
     cfg.url = server.url.clone();

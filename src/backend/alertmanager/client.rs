@@ -38,7 +38,7 @@ struct Held {
 pub struct Alertmanager {
     cfg: AlertmanagerConfig,
     base: Url,
-    client: reqwest::Client,
+    client: http::Client,
     auth: Auth,
     timeout: Duration,
     cap: ReplyCap,
@@ -86,7 +86,8 @@ impl Alertmanager {
         Ok(Alertmanager {
             cfg: cfg.clone(),
             base,
-            client: http::client(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?,
+            client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
+                .map_err(|e| e.to_string())?,
             auth: Auth::from_config(cfg.auth.as_ref()).map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),

@@ -146,9 +146,37 @@ fn prepare(name: &str, what: &str, req: &HookRequest) -> Result<Prepared, String
     })
 }
 
+/// The url whose host `tls.server_name` stands in for: every request's url must name that
+/// one host, written out (a placeholder there could send the renamed request anywhere).
+fn renamed_url(cfg: &HttpHookConfig) -> Result<String, String> {
+    let urls: Vec<&str> = [&cfg.rollback, &cfg.kill_switch]
+        .into_iter()
+        .flatten()
+        .map(|r| r.url.as_str())
+        .collect();
+    let Some(first) = urls.first() else {
+        return Ok(String::new());
+    };
+    if cfg.tls.as_ref().is_some_and(|t| t.server_name.is_some()) {
+        let host = |url: &str| {
+            reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        };
+        let hosts: Vec<Option<String>> = urls.iter().map(|u| host(u)).collect();
+        if hosts.iter().any(Option::is_none) || hosts.windows(2).any(|w| w[0] != w[1]) {
+            return Err(format!(
+                "{}: tls.server_name needs every request url to name one host, written out",
+                cfg.name
+            ));
+        }
+    }
+    Ok(first.to_string())
+}
+
 pub struct HttpHook {
     name: String,
-    client: reqwest::Client,
+    client: http::Client,
     timeout: Duration,
     rollback: Option<Prepared>,
     kill_switch: Option<Prepared>,
@@ -194,8 +222,8 @@ impl HttpHook {
             ));
         }
         let timeout = cfg.timeout_secs.duration();
-        let client =
-            http::client(timeout, cfg.tls.as_ref()).map_err(|e| format!("{}: {e}", cfg.name))?;
+        let client = http::Client::new(timeout, cfg.tls.as_ref(), &renamed_url(cfg)?)
+            .map_err(|e| format!("{}: {e}", cfg.name))?;
         let rollback = cfg
             .rollback
             .as_ref()

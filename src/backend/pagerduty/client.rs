@@ -39,7 +39,7 @@ pub struct PagerDuty {
     filters: Vec<(&'static str, String)>,
     /// What the last list left unread, past `max_pages`.
     unread: NotShown,
-    client: reqwest::Client,
+    client: http::Client,
     /// Incidents as last listed (or returned by our writes), by PagerDuty id: the state the
     /// conflict checks run against.
     known: HashMap<String, PdIncident>,
@@ -114,7 +114,8 @@ impl PagerDuty {
                 .chain(cfg.service_ids.iter().map(|s| ("service_ids[]", s.clone())))
                 .collect(),
             unread: NotShown::default(),
-            client: http::client(timeout, cfg.tls.as_ref()).map_err(|e| format!("{name}: {e}"))?,
+            client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
+                .map_err(|e| format!("{name}: {e}"))?,
             known: HashMap::new(),
             timelines: HashMap::new(),
             escalated: HashMap::new(),

@@ -111,7 +111,7 @@ pub struct PagerDutyEvents {
     name: String,
     url: String,
     routing_key: Secret,
-    client: reqwest::Client,
+    client: http::Client,
     timeout: Duration,
     cap: http::ReplyCap,
 }
@@ -136,7 +136,7 @@ impl PagerDutyEvents {
             name: cfg.name.clone(),
             url: cfg.url.trim_end_matches('/').to_string(),
             routing_key,
-            client: http::client(timeout, cfg.tls.as_ref())
+            client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
                 .map_err(|e| format!("{}: {e}", cfg.name))?,
             timeout,
             cap: http::ReplyCap::mib(cfg.max_reply_mib),

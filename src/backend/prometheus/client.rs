@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 /// by the metrics driver.
 pub struct Prometheus {
     endpoint: String,
-    client: reqwest::Client,
+    client: http::Client,
     auth: Auth,
     timeout: Duration,
     /// Per query reply: the queries run at once, so a poll holds at most plan x cap.
@@ -65,7 +65,8 @@ impl Prometheus {
         check_prices(&cfg.prices)?;
         let (plan, cost) = plan(load_preset(&cfg.preset)?, cfg, step_secs)?;
         let auth = Auth::from_config(cfg.auth.as_ref())?;
-        let client = http::client(timeout, cfg.tls.as_ref()).map_err(|e| e.to_string())?;
+        let client =
+            http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url).map_err(|e| e.to_string())?;
         Ok(Prometheus {
             endpoint,
             client,

@@ -42,7 +42,7 @@ pub struct Unleash {
     segment_field: String,
     timeout: Duration,
     cap: ReplyCap,
-    client: reqwest::Client,
+    client: http::Client,
     /// Per prompt flag; the log is read again only when the served variants change.
     history: HashMap<String, History>,
 }
@@ -109,7 +109,8 @@ impl Unleash {
             segment_field: cfg.segment_field.clone(),
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),
-            client: http::client(timeout, cfg.tls.as_ref()).map_err(|e| format!("{name}: {e}"))?,
+            client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
+                .map_err(|e| format!("{name}: {e}"))?,
             history: HashMap::new(),
         })
     }
