@@ -69,6 +69,16 @@ pub trait Pager: Send + 'static {
     ) -> impl Future<Output = Result<String, BackendError>> + Send;
 }
 
+/// A system that keeps the requests a feature served (a tracing server, the simulated
+/// fleet): read when a responder opens the samples of an incident, and before a lever.
+pub trait SampleSource: Send + 'static {
+    /// Up to `query.limit` samples of `query.feature` between `from` and `to`, newest first.
+    fn samples(
+        &mut self,
+        query: &crate::domain::sample::SampleQuery,
+    ) -> impl Future<Output = Result<Vec<crate::domain::sample::Sample>, BackendError>> + Send;
+}
+
 pub trait FlagControl: Send + 'static {
     /// The levers of every feature this flag system knows. A write-only system (an HTTP hook)
     /// knows none and returns an empty list.

@@ -16,6 +16,12 @@ impl SafeText {
         SafeText(sanitize(raw))
     }
 
+    /// Like `new`, but line breaks survive as `\n`: model outputs, prompts and notes are
+    /// read as the lines they were written in.
+    pub fn lines(raw: &str) -> Self {
+        SafeText(sanitize_lines(raw))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
