@@ -6,9 +6,10 @@ use super::incident_store::IncidentStore;
 use super::report::Reporter;
 use super::{
     BackendError, BackendEvent, Command, CommandOutcome, CommandRequest, FlagControl,
-    IncidentSource, MetricsSource, Pager,
+    IncidentSource, MetricsSource, Pager, SampleSource,
 };
 use crate::clock::Clock;
+use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
 use crate::detect::{self, DetectConfig, Engine};
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -296,6 +297,45 @@ pub async fn run_pager<P: Pager>(
             ))),
         };
         if !send_outcome(&tx, req.action_id, result) {
+            return;
+        }
+    }
+}
+
+/// Answers samples queries one at a time, each within the source's timeout; a failure is
+/// that query's answer and the source's health, so a dead tracing server shows like any
+/// other dead source.
+pub async fn run_samples<S: SampleSource>(
+    mut source: S,
+    cfg: DriverConfig,
+    clock: Clock,
+    mut queries: UnboundedReceiver<SampleQuery>,
+    tx: Reporter,
+) {
+    while let Some(query) = queries.recv().await {
+        let result = bounded(cfg.timeout, source.samples(&query)).await;
+        let at = clock.now();
+        let failed = result.as_ref().err().map(|e| BackendEvent::Failed {
+            source: cfg.source.clone(),
+            at,
+            error: e.to_string(),
+        });
+        let mut samples = result.map_err(|e| e.to_string());
+        if let Ok(list) = samples.as_mut() {
+            list.truncate(query.limit.min(MAX_SAMPLES_PER_WINDOW));
+        }
+        let answer = BackendEvent::Samples {
+            source: cfg.source.clone(),
+            at,
+            feature: query.feature,
+            window: query.window,
+            samples,
+        };
+        let event = match failed {
+            Some(f) => BackendEvent::Turn(vec![f, answer]),
+            None => answer,
+        };
+        if !tx.event(event) {
             return;
         }
     }

@@ -6,7 +6,10 @@ use super::bounds::{Bounded, CommandBell, Limits};
 use super::driver::{self, DriverConfig};
 use super::incident_store::IncidentStore;
 use super::report::Reporter;
-use super::{CommandRequest, FlagControl, IncidentOp, IncidentSource, MetricsSource, Pager};
+use super::{
+    CommandRequest, FlagControl, IncidentOp, IncidentSource, MetricsSource, Pager, SampleSource,
+};
+use crate::domain::sample::SampleQuery;
 use crate::clock::Clock;
 use crate::config::timing::Timing;
 use crate::detect::DetectConfig;
@@ -21,6 +24,7 @@ pub struct Routes {
     pub incidents: HashMap<String, UnboundedSender<CommandRequest>>,
     pub flags: HashMap<String, UnboundedSender<CommandRequest>>,
     pub pagers: HashMap<String, UnboundedSender<CommandRequest>>,
+    pub samples: HashMap<String, UnboundedSender<SampleQuery>>,
 }
 
 /// What a kind's `start` works with.
@@ -166,6 +170,22 @@ impl Start<'_> {
             cfg,
             self.clock,
             cmd_rx,
+            self.reporter.clone(),
+        ));
+    }
+}
+
+impl Start<'_> {
+    /// A samples source's task: nothing to poll, it answers each query as it comes.
+    pub fn samples<S: SampleSource>(&mut self, source: S, cfg: DriverConfig) {
+        self.register(Registration::new(&cfg.source, SourceRole::Samples, None));
+        let (tx, rx) = unbounded_channel();
+        self.routes.samples.insert(cfg.source.clone(), tx);
+        tokio::spawn(driver::run_samples(
+            source,
+            cfg,
+            self.clock,
+            rx,
             self.reporter.clone(),
         ));
     }

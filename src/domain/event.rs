@@ -68,6 +68,14 @@ pub enum BackendEvent {
     /// Several reports from one poll, folded in together: the signals of a poll and the
     /// incidents they raised reach the screen in the same frame.
     Turn(Vec<BackendEvent>),
+    /// The answer to one samples request (`SampleQuery`), whole or failed.
+    Samples {
+        source: String,
+        at: DateTime<Utc>,
+        feature: String,
+        window: crate::domain::sample::Window,
+        samples: Result<Vec<crate::domain::sample::Sample>, String>,
+    },
     /// Pacing stretched the poll interval to this many seconds (`None`: back to the
     /// configured one); stale marks follow it.
     Paced {

@@ -10,6 +10,8 @@ pub enum SourceRole {
     Incidents,
     Flags,
     Pager,
+    /// Keeps the requests features served (a tracing server): read on demand.
+    Samples,
 }
 
 impl SourceRole {

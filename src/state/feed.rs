@@ -62,6 +62,19 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             state.sources.paced(&source, interval_secs);
             vec![]
         }
+        BackendEvent::Samples {
+            source,
+            at,
+            feature,
+            window,
+            samples,
+        } => {
+            if samples.is_ok() {
+                state.sources.fresh(&source, SourceRole::Samples, at);
+            }
+            state.samples.answered(source, at, feature, window, samples);
+            vec![]
+        }
         BackendEvent::Failed { source, at, error } => {
             state.sources.failed(&source, at, &error);
             vec![]

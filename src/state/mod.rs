@@ -11,6 +11,7 @@ mod incidents;
 mod levers;
 mod operations;
 mod runbook;
+mod samples;
 mod signals;
 mod sources;
 mod text_box;
@@ -21,6 +22,7 @@ pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
 pub use guard::{actionable, Operation, Refusal, Target};
 pub use incidents::Incidents;
 pub use operations::page_key;
+pub use samples::{Fetched, Samples};
 pub use signals::Signals;
 pub use sources::{SourceRole, SourceStatus, Sources};
 pub use update::{update, NEW_SEV1_TICKS};
@@ -78,6 +80,7 @@ pub struct State {
     pub incidents: Incidents,
     pub signals: Signals,
     pub sources: Sources,
+    pub samples: Samples,
     pub actions: Actions,
     pub overlay: Overlay,
     pub show_detail: bool,
@@ -119,6 +122,7 @@ impl State {
             incidents: Incidents::default(),
             signals: Signals::default(),
             sources: Sources::default(),
+            samples: Samples::default(),
             actions: Actions::default(),
             overlay: Overlay::None,
             show_detail: false,

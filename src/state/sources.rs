@@ -75,6 +75,8 @@ pub struct Sources {
     pub flag_source: Option<String>,
     /// Where pages go (PagerDuty Events API), and whether levers pulled become change events.
     pub pager_source: Option<String>,
+    /// Where samples queries go: the first samples source configured.
+    pub samples_source: Option<String>,
     pub change_events: bool,
 }
 
@@ -101,6 +103,9 @@ impl Sources {
         match r.role {
             _ if !started => {}
             SourceRole::Flags if self.flag_source.is_none() => self.flag_source = Some(r.name),
+            SourceRole::Samples if self.samples_source.is_none() => {
+                self.samples_source = Some(r.name)
+            }
             SourceRole::Pager if self.pager_source.is_none() => {
                 self.pager_source = Some(r.name);
                 self.change_events = r.change_events;

@@ -23,6 +23,7 @@ fn role_name(r: SourceRole) -> &'static str {
         SourceRole::Incidents => "incidents",
         SourceRole::Flags => "flags",
         SourceRole::Pager => "pager",
+        SourceRole::Samples => "samples",
     }
 }
 
