@@ -659,3 +659,122 @@ fn high_contrast_selected_row_is_readable() {
         }
     }
 }
+
+/// Every theme file under themes/, read from the directory so that a theme added there cannot
+/// be left out of the styled snapshots.
+fn theme_files() -> Vec<(String, Theme)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes");
+    let mut out: Vec<(String, Theme)> = std::fs::read_dir(&dir)
+        .expect("themes/")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("theme file name")
+                .to_string();
+            let text = std::fs::read_to_string(&p).expect("theme file");
+            let theme = Theme::parse(&name, &text).expect("valid theme");
+            (name, theme)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 3, "themes/ holds {} files", out.len());
+    out
+}
+
+/// Rows of `buf` whose text contains `needle`.
+fn rows_with(buf: &Buffer, needle: &str) -> Vec<u16> {
+    text(buf)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(y, _)| y as u16)
+        .collect()
+}
+
+/// The main screen, colours and modifiers included, in every theme: a theme that loses the
+/// SEV1 badge's fill, the selection or the breach style changes its snapshot.
+#[test]
+fn styled_main_screen_80x24_in_every_theme() {
+    let s = drill_state(15);
+    for (name, t) in theme_files() {
+        let dump = cockpit_testkit::styled::dump(&render_with(&s, 80, 24, &t));
+        insta::assert_snapshot!(format!("styled_main_screen_80x24_{name}"), dump);
+    }
+}
+
+/// The selected row against the rows around it, and the breaching sparklines against the
+/// calm ones, in every theme; in `no-color` they must stand out by modifiers alone.
+#[test]
+fn styled_selected_row_and_breaching_sparkline_in_every_theme() {
+    let s = drill_state(15);
+    for (name, t) in theme_files() {
+        let buf = render_with(&s, 80, 24, &t);
+        // The list's header, the selected incident (first) and the next one.
+        let header = rows_with(&buf, "│SEV  TYPE")[0];
+        let list = cockpit_testkit::styled::dump_rows(&buf, header..header + 3);
+        let lines: Vec<&str> = list.lines().collect();
+        let selected = t.style(ThemeRole::Selected);
+        let marks = selected_marks(&selected);
+        assert!(
+            marks.iter().all(|m| lines[1].contains(m.as_str()))
+                && !marks.iter().all(|m| lines[2].contains(m.as_str())),
+            "{name}: the selected row is not told apart by {marks:?}:\n{list}"
+        );
+        insta::assert_snapshot!(format!("styled_selected_row_{name}"), list);
+
+        // TTFT and TPOT breach their ceilings in the drill at minute 15; drift does not.
+        let mut rows = rows_with(&buf, "TTFT p99");
+        rows.extend(rows_with(&buf, "TPOT p99"));
+        rows.extend(rows_with(&buf, "drift JS"));
+        let spark = cockpit_testkit::styled::dump_rows(&buf, rows);
+        let breach = format!("[{}]", look_label(&t.style(ThemeRole::SparklineBreach)));
+        let spark_lines: Vec<&str> = spark.lines().collect();
+        assert!(
+            spark_lines[0].contains(&format!("{breach}█"))
+                && spark_lines[1].contains(&format!("{breach}█"))
+                && !spark_lines[2].contains(&breach),
+            "{name}: breaches are not in the breach style {breach}:\n{spark}"
+        );
+        insta::assert_snapshot!(format!("styled_breaching_sparkline_{name}"), spark);
+
+        if name == "no-color" {
+            let all = cockpit_testkit::styled::dump(&buf);
+            assert!(
+                !all.contains("fg=") && !all.contains("bg="),
+                "no-color paints a colour:\n{all}"
+            );
+            assert!(all.contains("[bold reversed]SEV1"), "{all}");
+            assert!(lines[1].contains("reversed"), "{list}");
+        }
+    }
+}
+
+/// How the dump labels a theme style's look (for the breach style, which the sparkline draws
+/// as it is).
+fn look_label(style: &ratatui::style::Style) -> String {
+    let mut buf = Buffer::empty(Rect::new(0, 0, 1, 1));
+    buf.set_style(buf.area, *style);
+    let dump = cockpit_testkit::styled::dump(&buf);
+    dump.trim_end()
+        .strip_prefix('[')
+        .and_then(|d| d.split_once(']'))
+        .map(|(label, _)| label.to_string())
+        .unwrap_or_default()
+}
+
+/// What a selected row's dump must hold: the selection's background, else its modifiers.
+fn selected_marks(style: &ratatui::style::Style) -> Vec<String> {
+    let mut marks = Vec::new();
+    if let Some(bg) = style.bg.filter(|c| *c != Color::Reset) {
+        let label = look_label(&ratatui::style::Style::default().bg(bg));
+        marks.push(label);
+    }
+    if style.add_modifier.contains(Modifier::REVERSED) {
+        marks.push("reversed".into());
+    }
+    assert!(!marks.is_empty(), "the selection has no look: {style:?}");
+    marks
+}
