@@ -5,7 +5,7 @@
 use super::memory::Baseline;
 use super::rule::{held_beyond, held_inside, Band, Ctx, Dir, Finding, Rule};
 use super::stats::{median, over, positive};
-use super::{fmt_ratio, fmt_secs, sev, DetectConfig};
+use super::{fmt_beyond, fmt_ratio, fmt_secs, sev, DetectConfig};
 use crate::domain::{IncidentType, SignalKind};
 
 /// TTFT or TPOT p99 above `latency_multiplier` x baseline for all of `latency_hold_secs`.
@@ -186,7 +186,11 @@ impl Rule for Errors {
             value: now,
             baseline: cx.base.level,
             threshold,
-            summary: format!("errors {} for {hold} (> {})", fmt(now), fmt(threshold)),
+            summary: format!(
+                "errors {} for {hold} (> {})",
+                fmt_beyond(SignalKind::ErrorRatio, now, threshold),
+                fmt(threshold)
+            ),
             evidence,
         })
     }

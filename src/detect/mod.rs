@@ -150,6 +150,45 @@ fn fmt_share(v: f64) -> String {
     }
 }
 
+/// A value that crossed `line`, as its signal prints it, with as many more decimals as it
+/// takes not to print the same as the line: a 5-minute mean of 0.1004 against 0.1 reads
+/// "0.1004 > 0.100", never "0.100 > 0.100". Scaled units (%, ms, k, M) keep theirs.
+fn fmt_beyond(kind: SignalKind, v: f64, line: f64) -> String {
+    let plain = kind.format(v);
+    if plain != kind.format(line) || !v.is_finite() || v == line {
+        return plain;
+    }
+    // The number inside the text ("$", "%", "ms", "k" around it) and the scale the signal
+    // printed it at (100 for a share, 1000 for ms, 1e-3 for k).
+    let Some(start) = plain.find(|c: char| c.is_ascii_digit()) else {
+        return plain;
+    };
+    let end = plain[start..]
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(plain.len(), |e| start + e);
+    let Ok(shown) = plain[start..end].parse::<f64>() else {
+        return plain;
+    };
+    let decimals = plain[start..end]
+        .split_once('.')
+        .map_or(0, |(_, d)| d.len());
+    let scale = if v != 0.0 && shown != 0.0 {
+        10f64.powf((shown / v).abs().log10().round())
+    } else {
+        1.0
+    };
+    for more in decimals + 1..=decimals + 6 {
+        let (a, b) = (
+            format!("{:.*}", more, v * scale),
+            format!("{:.*}", more, line * scale),
+        );
+        if a != b {
+            return format!("{}{a}{}", &plain[..start], &plain[end..]);
+        }
+    }
+    plain
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
@@ -204,5 +243,19 @@ mod tests {
         assert_eq!(fmt_ratio(3.06), "3.1x");
         assert_eq!(fmt_share(0.2345), "23.4%");
         assert_eq!(fmt_share(f64::NAN), "—");
+    }
+
+    #[test]
+    fn a_value_beyond_its_line_never_prints_as_the_line() {
+        assert_eq!(fmt_beyond(SignalKind::Drift, 0.1004, 0.1), "0.1004");
+        assert_eq!(fmt_beyond(SignalKind::Drift, 0.319, 0.1), "0.319");
+        assert_eq!(fmt_beyond(SignalKind::ErrorRatio, 0.05003, 0.05), "5.003%");
+        assert_eq!(fmt_beyond(SignalKind::EvalScore, 0.7696, 0.77), "0.7696");
+        assert_eq!(fmt_beyond(SignalKind::TpotP99, 0.0502, 0.05), "50.2ms");
+        assert_eq!(fmt_beyond(SignalKind::CostPerMin, 3.001, 3.0), "$3.001");
+        assert_eq!(
+            fmt_beyond(SignalKind::TokensPerMin, 2_000_040.0, 2e6),
+            "2.00004M"
+        );
     }
 }

@@ -404,6 +404,15 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
     }
 
     out.push_str("\n## Why it fired\n\n");
+    if !inc.evidence.is_empty() {
+        // The evidence follows the signal while the incident fires: it is the export's
+        // moment, and the detection's own reading is the line that says "at detection".
+        out.push_str(&format!(
+            "As last reported before export ({}); the reading the incident opened on, the \
+             number in its title, is the line \"at detection\" when it has moved since.\n\n",
+            hms(d.exported_at)
+        ));
+    }
     for e in &inc.evidence {
         out.push_str(&format!("- {}\n", cell(e.as_str())));
     }
@@ -416,9 +425,14 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
         out.push_str("No metrics for this feature were on screen.\n");
     } else {
         out.push_str(
-            "Read back from the series on screen; \"—\" when the window no longer reaches the detection.\n\n",
+            "Each signal's point (one poll's value) when the incident opened and at export, \
+             read back from the series on screen; \"—\" when the window no longer reaches the \
+             detection. A detector that judges a window (a mean, a hold) gives its own reading \
+             under Why it fired.\n\n",
         );
-        out.push_str("| signal | at detection | at export | threshold |\n|---|---|---|---|\n");
+        out.push_str(
+            "| signal | point at detection | point at export | threshold |\n|---|---|---|---|\n",
+        );
         for s in &d.signals {
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

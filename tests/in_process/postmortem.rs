@@ -8,7 +8,7 @@ use common::{drill_state, select_where};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::audit::AuditRecord;
 use oncall_cockpit::backend::CommandOutcome;
-use oncall_cockpit::domain::IncidentType;
+use oncall_cockpit::domain::{IncidentType, SignalKind};
 use oncall_cockpit::runbook::postmortem;
 use oncall_cockpit::state::{update, Effect, State};
 
@@ -267,4 +267,136 @@ fn hostile_ids_and_audit_lines_render_inert() {
         "a control character reached the postmortem: {md:?}"
     );
     assert!(md.contains("mallory: looks fine"), "{md}");
+}
+
+/// The first number in `text` after `after`, and how many decimals it was printed with.
+fn number_after(text: &str, after: &str) -> (f64, usize) {
+    let at = text
+        .find(after)
+        .unwrap_or_else(|| panic!("no {after:?} in:\n{text}"))
+        + after.len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let value = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {after:?}: {:?}", &text[at..]));
+    let decimals = digits.split_once('.').map_or(0, |(_, d)| d.len());
+    (value, decimals)
+}
+
+/// `printed` (a number printed with `decimals`) is `truth` to within its print precision.
+fn same_as_printed(what: &str, (printed, decimals): (f64, usize), truth: f64) {
+    let half = 0.5 * 10f64.powi(-(decimals as i32)) + 1e-12;
+    assert!(
+        (printed - truth).abs() <= half,
+        "{what}: the postmortem says {printed:.*}, the series says {truth}",
+        decimals
+    );
+}
+
+/// The drift incident's postmortem says one value per moment, and each is what the series on
+/// screen says: the title and the "at detection" line give the 5-minute mean the detector
+/// fired on, the latest evidence the 5-minute mean at export, and the table each moment's
+/// point; a mean just over the line never prints equal to it.
+#[test]
+fn drift_postmortem_numbers_are_the_series_numbers() {
+    let mut s = drill_state(30);
+    let mut log = Vec::new();
+    assert!(select_where(&mut s, |i| i.kind == IncidentType::CapabilityDrift));
+    let inc = s.selected().expect("the drift incident").clone();
+    let fx = act(&mut s, Action::Export, &mut log);
+    let [Effect::Export(draft)] = fx.as_slice() else {
+        panic!("export: {fx:?}");
+    };
+    let md = postmortem::render(draft, &[], 0);
+
+    // The series the screen shows, with each point's time as the engine gives it.
+    let set = &s.signals.merged;
+    let sig = set
+        .signals
+        .iter()
+        .find(|g| g.feature == inc.feature.as_str() && g.kind == SignalKind::Drift)
+        .expect("the feature's drift series");
+    let end = set.at.expect("the series' time");
+    let step = i64::from(sig.step_secs);
+    let n = sig.points.len();
+    let timed: Vec<(chrono::DateTime<chrono::Utc>, f64)> = sig
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (end - Duration::seconds((n - 1 - i) as i64 * step), *v))
+        .collect();
+    let cfg = oncall_cockpit::detect::builtin();
+    let window = Duration::seconds(cfg.drift_window_secs as i64);
+    let mean_to = |t: chrono::DateTime<chrono::Utc>| {
+        let vals: Vec<f64> = timed
+            .iter()
+            .filter(|(at, v)| *at > t - window && *at <= t && v.is_finite())
+            .map(|(_, v)| *v)
+            .collect();
+        assert!(!vals.is_empty(), "no points in the window to {t}");
+        vals.iter().sum::<f64>() / vals.len() as f64
+    };
+    let detected = inc.triggered_at;
+    let point_at_detection = timed
+        .iter()
+        .find(|(t, _)| *t == detected)
+        .map(|(_, v)| *v)
+        .unwrap_or_else(|| panic!("no point at {detected} in the series on screen"));
+    let (mean_at_detection, mean_at_export) = (mean_to(detected), mean_to(end));
+    let point_at_export = sig.last().expect("a point at export");
+    assert!(
+        mean_at_detection > cfg.drift_js && mean_at_export > cfg.drift_js,
+        "the drill's drift is not firing: {mean_at_detection} {mean_at_export}"
+    );
+
+    // Detection: the title, and the evidence line for that moment, give the detector's mean.
+    let title = md.lines().next().expect("a title");
+    let in_title = number_after(title, "output drift JS ");
+    same_as_printed("title", in_title, mean_at_detection);
+    assert!(
+        in_title.0 > cfg.drift_js,
+        "the title reads as if the mean were not over the line: {title}"
+    );
+    let when = detected.format("%H:%M:%S").to_string();
+    let detection_line = format!("- at detection ({when}): JS distance ");
+    let at_detection = number_after(&md, &detection_line);
+    assert_eq!(at_detection, in_title, "title and evidence disagree:\n{md}");
+    let line = md
+        .lines()
+        .find(|l| l.starts_with(&detection_line))
+        .expect("the detection line");
+    assert!(line.contains("(mean of the last 5m)"), "{line}");
+
+    // Export: the latest evidence gives the mean at export.
+    let why = md
+        .split("## Why it fired")
+        .nth(1)
+        .expect("why it fired")
+        .to_string();
+    let latest = number_after(&why, "\n- JS distance ");
+    same_as_printed("latest evidence", latest, mean_at_export);
+
+    // The table: each moment's point, labelled as a point.
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| drift JS |"))
+        .unwrap_or_else(|| panic!("no drift row:\n{md}"));
+    assert!(
+        md.contains("| signal | point at detection | point at export | threshold |"),
+        "{md}"
+    );
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    same_as_printed(
+        "point at detection",
+        number_after(cells[2], ""),
+        point_at_detection,
+    );
+    same_as_printed(
+        "point at export",
+        number_after(cells[3], ""),
+        point_at_export,
+    );
 }

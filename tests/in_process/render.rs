@@ -659,3 +659,251 @@ fn high_contrast_selected_row_is_readable() {
         }
     }
 }
+
+/// Every theme file under themes/, read from the directory so that a theme added there cannot
+/// be left out of the styled snapshots.
+fn theme_files() -> Vec<(String, Theme)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes");
+    let mut out: Vec<(String, Theme)> = std::fs::read_dir(&dir)
+        .expect("themes/")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("theme file name")
+                .to_string();
+            let text = std::fs::read_to_string(&p).expect("theme file");
+            let theme = Theme::parse(&name, &text).expect("valid theme");
+            (name, theme)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 3, "themes/ holds {} files", out.len());
+    out
+}
+
+/// Rows of `buf` whose text contains `needle`.
+fn rows_with(buf: &Buffer, needle: &str) -> Vec<u16> {
+    text(buf)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(y, _)| y as u16)
+        .collect()
+}
+
+/// The main screen, colours and modifiers included, in every theme: a theme that loses the
+/// SEV1 badge's fill, the selection or the breach style changes its snapshot.
+#[test]
+fn styled_main_screen_80x24_in_every_theme() {
+    let s = drill_state(15);
+    for (name, t) in theme_files() {
+        let dump = cockpit_testkit::styled::dump(&render_with(&s, 80, 24, &t));
+        insta::assert_snapshot!(format!("styled_main_screen_80x24_{name}"), dump);
+    }
+}
+
+/// The selected row against the rows around it, and the breaching sparklines against the
+/// calm ones, in every theme; in `no-color` they must stand out by modifiers alone.
+#[test]
+fn styled_selected_row_and_breaching_sparkline_in_every_theme() {
+    let s = drill_state(15);
+    for (name, t) in theme_files() {
+        let buf = render_with(&s, 80, 24, &t);
+        // The list's header, the selected incident (first) and the next one.
+        let header = rows_with(&buf, "│SEV  TYPE")[0];
+        let list = cockpit_testkit::styled::dump_rows(&buf, header..header + 3);
+        let lines: Vec<&str> = list.lines().collect();
+        let selected = t.style(ThemeRole::Selected);
+        let marks = selected_marks(&selected);
+        assert!(
+            marks.iter().all(|m| lines[1].contains(m.as_str()))
+                && !marks.iter().all(|m| lines[2].contains(m.as_str())),
+            "{name}: the selected row is not told apart by {marks:?}:\n{list}"
+        );
+        insta::assert_snapshot!(format!("styled_selected_row_{name}"), list);
+
+        // TTFT and TPOT breach their ceilings in the drill at minute 15; drift does not.
+        let mut rows = rows_with(&buf, "TTFT p99");
+        rows.extend(rows_with(&buf, "TPOT p99"));
+        rows.extend(rows_with(&buf, "drift JS"));
+        let spark = cockpit_testkit::styled::dump_rows(&buf, rows);
+        let breach = format!("[{}]", look_label(&t.style(ThemeRole::SparklineBreach)));
+        let spark_lines: Vec<&str> = spark.lines().collect();
+        assert!(
+            spark_lines[0].contains(&format!("{breach}█"))
+                && spark_lines[1].contains(&format!("{breach}█"))
+                && !spark_lines[2].contains(&breach),
+            "{name}: breaches are not in the breach style {breach}:\n{spark}"
+        );
+        insta::assert_snapshot!(format!("styled_breaching_sparkline_{name}"), spark);
+
+        if name == "no-color" {
+            let all = cockpit_testkit::styled::dump(&buf);
+            assert!(
+                !all.contains("fg=") && !all.contains("bg="),
+                "no-color paints a colour:\n{all}"
+            );
+            assert!(all.contains("[bold reversed]SEV1"), "{all}");
+            assert!(lines[1].contains("reversed"), "{list}");
+        }
+    }
+}
+
+/// How the dump labels a theme style's look (for the breach style, which the sparkline draws
+/// as it is).
+fn look_label(style: &ratatui::style::Style) -> String {
+    let mut buf = Buffer::empty(Rect::new(0, 0, 1, 1));
+    buf.set_style(buf.area, *style);
+    let dump = cockpit_testkit::styled::dump(&buf);
+    dump.trim_end()
+        .strip_prefix('[')
+        .and_then(|d| d.split_once(']'))
+        .map(|(label, _)| label.to_string())
+        .unwrap_or_default()
+}
+
+/// What a selected row's dump must hold: the selection's background, else its modifiers.
+fn selected_marks(style: &ratatui::style::Style) -> Vec<String> {
+    let mut marks = Vec::new();
+    if let Some(bg) = style.bg.filter(|c| *c != Color::Reset) {
+        let label = look_label(&ratatui::style::Style::default().bg(bg));
+        marks.push(label);
+    }
+    if style.add_modifier.contains(Modifier::REVERSED) {
+        marks.push("reversed".into());
+    }
+    assert!(!marks.is_empty(), "the selection has no look: {style:?}");
+    marks
+}
+
+/// Every overlay the cockpit opens, from the drill's screen: (what, the actions that open it).
+fn overlays() -> Vec<(&'static str, Vec<Action>)> {
+    vec![
+        ("help", vec![Action::Help]),
+        ("kill switch chooser", vec![Action::Top, Action::KillSwitch]),
+        (
+            "kill switch confirmation",
+            vec![
+                Action::Top,
+                Action::KillSwitch,
+                Action::Down,
+                Action::Select,
+            ],
+        ),
+        ("resolve confirmation", vec![Action::Top, Action::Resolve]),
+        ("escalate confirmation", vec![Action::Top, Action::Escalate]),
+        ("note", vec![Action::Top, Action::Note]),
+        ("filter", vec![Action::Filter]),
+        ("runbook", vec![Action::Top, Action::Runbook]),
+        ("describe", vec![Action::Top, Action::Describe]),
+        ("sources", vec![Action::Sources]),
+    ]
+}
+
+/// The drill's screen at `w`x`h` with `steps` applied; with `other_beneath`, something else
+/// is beneath the overlay: the other pane in the lower half, and every incident's title but
+/// the top one's made of the box-drawing characters and letters that showed through before
+/// (`┌┌`, `a└`).
+fn opened(w: u16, h: u16, steps: &[Action], other_beneath: bool) -> State {
+    let mut s = drill_state(15);
+    update(&mut s, Action::Resize(w, h));
+    if other_beneath {
+        update(&mut s, Action::ToggleDetail);
+        let top = s.incidents.shown[0];
+        for (i, inc) in s.incidents.all.iter_mut().enumerate() {
+            if i != top {
+                inc.title = oncall_cockpit::domain::SafeText::new(&"┌└│─a┐┘".repeat(40));
+            }
+        }
+    }
+    for a in steps {
+        update(&mut s, a.clone());
+    }
+    s
+}
+
+/// The rectangle an overlay draws on: the bounding box of the cells in the dialog's
+/// background, in a theme where nothing else has it; the whole screen for the views that
+/// take it all.
+fn overlay_rect(buf: &Buffer, dialog_bg: Color) -> Option<Rect> {
+    let mut found: Option<(u16, u16, u16, u16)> = None;
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            if buf[(x, y)].bg == dialog_bg {
+                let (x0, y0, x1, y1) = found.unwrap_or((x, y, x, y));
+                found = Some((x0.min(x), y0.min(y), x1.max(x), y1.max(y)));
+            }
+        }
+    }
+    found.map(|(x0, y0, x1, y1)| Rect::new(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+}
+
+/// Overlays clear what they draw on: whatever the screen beneath holds, every cell inside an
+/// overlay's rectangle is the same, and none of its inner cells holds a line-drawing
+/// character from a border beneath (the "┌┌" and "a└" seen at the edges of the help once).
+#[test]
+fn overlays_cover_everything_beneath_them() {
+    let probe_bg = Color::Rgb(1, 2, 3);
+    // Only the overlays' own background is this colour; the screen beneath gets another one
+    // everywhere, so a cell left from beneath shows in either test below.
+    let probe = Theme::overlay(
+        &theme("default"),
+        "probe.toml",
+        "dialog = { fg = \"252\", bg = \"#010203\" }\nbase = { fg = \"252\", bg = \"#0a0b0c\" }\n",
+    )
+    .expect("valid overlay");
+    for (w, h) in [(80u16, 24u16), (100, 30), (160, 48)] {
+        for (what, steps) in overlays() {
+            let s = opened(w, h, &steps, false);
+            assert!(
+                !matches!(s.overlay, oncall_cockpit::state::Overlay::None),
+                "{what} did not open"
+            );
+            let over = render_with(&s, w, h, &probe);
+            let other = render_with(&opened(w, h, &steps, true), w, h, &probe);
+            let full = matches!(what, "help" | "describe" | "sources");
+            let rect = if full {
+                Rect::new(0, 0, w, h)
+            } else {
+                overlay_rect(&over, probe_bg)
+                    .unwrap_or_else(|| panic!("{w}x{h} {what}: no overlay:\n{}", text(&over)))
+            };
+            assert!(
+                rect.width >= 20 && rect.height >= 3,
+                "{w}x{h} {what}: overlay found at {rect:?}:\n{}",
+                text(&over)
+            );
+            for y in rect.top()..rect.bottom() {
+                for x in rect.left()..rect.right() {
+                    let (a, b) = (&over[(x, y)], &other[(x, y)]);
+                    assert!(
+                        a.symbol() == b.symbol() && a.fg == b.fg && a.bg == b.bg,
+                        "{w}x{h} {what}: ({x},{y}) shows what is beneath: {:?} / {:?}\n{}\n{}",
+                        a.symbol(),
+                        b.symbol(),
+                        text(&over),
+                        text(&other)
+                    );
+                    let inner = x > rect.left()
+                        && x + 1 < rect.right()
+                        && y > rect.top()
+                        && y + 1 < rect.bottom();
+                    if inner {
+                        assert!(
+                            !a.symbol()
+                                .chars()
+                                .any(|c| ('\u{2500}'..='\u{257f}').contains(&c)),
+                            "{w}x{h} {what}: border character {:?} inside the overlay at \
+                             ({x},{y}):\n{}",
+                            a.symbol(),
+                            text(&over)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

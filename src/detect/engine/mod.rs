@@ -49,14 +49,16 @@ struct Member<'a> {
     onset: i64,
     signal: SignalKind,
     finding: &'a Finding,
+    /// The finding at `onset`.
+    opened: &'a Finding,
 }
 
 /// Stateful detection for one source; see the module documentation.
 pub struct Engine {
     cfg: DetectConfig,
     tracks: BTreeMap<(String, SignalKind), Track>,
-    /// Daily cost findings firing per feature, with the time they started.
-    daily: BTreeMap<String, (i64, Finding)>,
+    /// Daily cost findings firing per feature: when they started, the finding then, and now.
+    daily: BTreeMap<String, (i64, Finding, Finding)>,
     episodes: BTreeMap<(String, IncidentType), Episode>,
 }
 
@@ -190,8 +192,12 @@ impl Engine {
             let firing = self.daily.contains_key(&sig.feature);
             match daily_cost(sig, &self.cfg, burn, firing).1 {
                 Some(finding) => {
-                    let onset = self.daily.get(&sig.feature).map_or(at, |(o, _)| *o);
-                    self.daily.insert(sig.feature.clone(), (onset, finding));
+                    let (onset, opened) = self
+                        .daily
+                        .remove(&sig.feature)
+                        .map_or((at, finding.clone()), |(o, first, _)| (o, first));
+                    self.daily
+                        .insert(sig.feature.clone(), (onset, opened, finding));
                 }
                 None => {
                     self.daily.remove(&sig.feature);
@@ -211,17 +217,19 @@ impl Engine {
                             onset: f.onset,
                             signal: *signal,
                             finding: &f.finding,
+                            opened: &f.opened,
                         });
                 }
             }
         }
-        for (feature, (onset, finding)) in &self.daily {
+        for (feature, (onset, opened, finding)) in &self.daily {
             out.entry((feature.clone(), IncidentType::CostExplosion))
                 .or_default()
                 .push(Member {
                     onset: *onset,
                     signal: SignalKind::DailyCost,
                     finding,
+                    opened,
                 });
         }
         out
@@ -294,6 +302,19 @@ impl Engine {
                 "firing since {} (pre-incident baseline frozen until recovery)",
                 to_time(ep.onset).format("%H:%M:%S")
             )));
+            // The headline line above is the latest reading; the one the incident opened on
+            // (its title's number) is kept beside it once they differ.
+            if let Some(first) = lead
+                .opened
+                .evidence
+                .first()
+                .filter(|l| lead.finding.evidence.first() != Some(*l))
+            {
+                evidence.push(SafeText::new(&format!(
+                    "at detection ({}): {first}",
+                    to_time(lead.onset).format("%H:%M:%S")
+                )));
+            }
             for other in ms.iter().filter(|m| !std::ptr::eq(*m, lead)) {
                 evidence.push(SafeText::new(&format!("also: {}", other.finding.summary)));
                 evidence.extend(other.finding.evidence.iter().map(|l| SafeText::new(l)));

@@ -59,7 +59,11 @@ pub(super) struct Firing {
     frozen: Baseline,
     /// The segment that raised it: it must show the recovery itself.
     first_segment: Option<String>,
+    /// The latest evidence: the rule is asked again at every point while it fires.
     pub(super) finding: Finding,
+    /// The evidence it opened on, kept: the moment of detection must read the same in the
+    /// title, the detail and the postmortem however far the signal moves afterwards.
+    pub(super) opened: Finding,
     /// Since when the rule has said "back inside" without a break.
     back_since: Option<i64>,
 }
@@ -189,6 +193,7 @@ impl Engine {
                             onset: t,
                             frozen: base.clone(),
                             first_segment: finding.segment.clone(),
+                            opened: finding.clone(),
                             finding,
                             back_since: None,
                         });

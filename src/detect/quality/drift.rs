@@ -4,7 +4,7 @@
 use crate::detect::memory::Baseline;
 use crate::detect::rule::{fmt_p, held_inside, values, Band, Ctx, Dir, Finding, Rule};
 use crate::detect::stats::{finite, g_test, mean, psi, total_variation};
-use crate::detect::{fmt_secs, fmt_share, sev, DetectConfig};
+use crate::detect::{fmt_beyond, fmt_secs, fmt_share, sev, DetectConfig};
 use crate::domain::{Distribution, IncidentType, SignalKind};
 
 /// How the output categories moved, from the source's distribution when it sent one.
@@ -125,19 +125,19 @@ impl Rule for Drift {
             return None;
         }
         let fmt = |v| SignalKind::Drift.format(v);
+        let reading = fmt_beyond(SignalKind::Drift, now, threshold);
         let shift = cx.dist.map(shift);
         let tv = shift.as_ref().map_or(f64::NAN, |s| s.tv);
         // The ladder reads the share that surely moved, not the noise on top of it.
         let moved = shift
             .as_ref()
             .map_or(f64::NAN, |s| (s.tv - s.tv_noise.max(0.0)).max(0.0));
-        let mut summary = format!("output drift JS {} > {}", fmt(now), fmt(threshold));
+        let mut summary = format!("output drift JS {reading} > {}", fmt(threshold));
         if tv.is_finite() {
             summary.push_str(&format!(", {} of traffic shifted", fmt_share(tv)));
         }
         let mut evidence = vec![format!(
-            "JS distance {} (mean of the last {}), threshold {}",
-            fmt(now),
+            "JS distance {reading} (mean of the last {}), threshold {}",
             fmt_secs(cx.cfg.drift_window_secs),
             fmt(threshold)
         )];

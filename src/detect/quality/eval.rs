@@ -2,7 +2,7 @@
 
 use crate::detect::memory::Baseline;
 use crate::detect::rule::{values, Band, Ctx, Dir, Finding, Rule};
-use crate::detect::{fmt_share, sev, DetectConfig};
+use crate::detect::{fmt_beyond, fmt_share, sev, DetectConfig};
 use crate::domain::{IncidentType, SignalKind};
 
 /// Latest scheduled eval score below the minimum by more than the evals' own noise: a score
@@ -96,7 +96,11 @@ impl Rule for Eval {
             f64::NAN
         };
         let fmt = |v| SignalKind::EvalScore.format(v);
-        let mut summary = format!("eval score {} < {}", fmt(now), fmt(cfg.eval_min));
+        let mut summary = format!(
+            "eval score {} < {}",
+            fmt_beyond(SignalKind::EvalScore, now, cfg.eval_min),
+            fmt(cfg.eval_min)
+        );
         if baseline.is_finite() {
             summary.push_str(&format!(" (baseline {})", fmt(baseline)));
         }

@@ -4,3 +4,4 @@ pub mod common;
 pub mod fuzz_harness;
 pub mod pty;
 pub mod servers;
+pub mod styled;
