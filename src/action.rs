@@ -44,6 +44,11 @@ pub enum Action {
     Export,
     /// Re-send the most recent failed action.
     Retry,
+    /// The samples view: what the incident's model said, now and before.
+    Samples,
+    SampleWindow,
+    SampleSort,
+    WriteSample,
     /// Yes, in a confirmation dialog.
     Confirm,
     /// No / close, in a dialog or text box.
@@ -74,6 +79,12 @@ pub enum Action {
     AuditFailed(String),
     /// A postmortem export finished: the file written, or why not.
     Exported(Result<String, String>),
+    /// Files the journal thread was asked to write (an evidence snapshot, a sample): the
+    /// folder written, or why not.
+    Saved {
+        what: crate::state::Saving,
+        result: Result<String, String>,
+    },
     /// SIGTERM, SIGHUP or a closed terminal.
     Shutdown(String),
     /// What the cockpit starts with: applied through `update` like everything else, before
@@ -88,6 +99,7 @@ pub struct Startup {
     /// Simulated seconds per wall-clock second (`--speed`).
     pub speed: f64,
     pub alerts: AlertSettings,
+    pub samples: crate::config::samples::SampleSettings,
     /// Every part each configured source plays, in the order they were started.
     pub sources: Vec<Registration>,
     /// What is wrong but did not stop the start (a theme file with an error, a data
@@ -123,6 +135,10 @@ impl From<ActionName> for Action {
             ActionName::Page => Action::Page,
             ActionName::Export => Action::Export,
             ActionName::Retry => Action::Retry,
+            ActionName::Samples => Action::Samples,
+            ActionName::SampleWindow => Action::SampleWindow,
+            ActionName::SampleSort => Action::SampleSort,
+            ActionName::WriteSample => Action::WriteSample,
             ActionName::Confirm => Action::Confirm,
             ActionName::Cancel => Action::Cancel,
             ActionName::Select => Action::Select,

@@ -8,8 +8,10 @@ use crate::clock::Clock;
 use crate::config::keymap::{Keymap, Mode};
 use crate::config::theme::Theme;
 use crate::domain::command::{Command, CommandOutcome, CommandRequest};
+use crate::domain::event::BackendEvent;
+use crate::domain::sample::SampleQuery;
 use crate::runbook::postmortem::{self, Draft};
-use crate::state::{update, Effect, State};
+use crate::state::{update, Effect, Saving, State};
 use crate::ui::{self, Ctx};
 use chrono::Utc;
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
@@ -26,6 +28,7 @@ pub struct Router {
     pub incidents: HashMap<String, UnboundedSender<CommandRequest>>,
     pub flags: HashMap<String, UnboundedSender<CommandRequest>>,
     pub pagers: HashMap<String, UnboundedSender<CommandRequest>>,
+    pub samples: HashMap<String, UnboundedSender<SampleQuery>>,
 }
 
 impl Router {
@@ -43,6 +46,16 @@ impl Router {
                 .send(req)
                 .map_err(|_| (id, format!("{kind} {source} has stopped"))),
             None => Err((id, format!("no {kind} named {source}"))),
+        }
+    }
+
+    /// Hands a samples query to its source's task, or says why it cannot.
+    fn ask(&self, source: &str, query: SampleQuery) -> Result<(), String> {
+        match self.samples.get(source) {
+            Some(tx) => tx
+                .send(query)
+                .map_err(|_| format!("samples source {source} has stopped")),
+            None => Err(format!("no samples source named {source}")),
         }
     }
 }
@@ -80,6 +93,35 @@ pub fn spawn_input_thread() -> UnboundedReceiver<Input> {
 pub enum Journal {
     Record(AuditRecord),
     Export(Box<Draft>),
+    /// Files to write under the data directory, owner-only and fsynced.
+    Save {
+        what: Saving,
+        dir: String,
+        files: Vec<(String, Vec<u8>)>,
+    },
+}
+
+/// Writes `files` into `<data dir>/<dir>/`, each owner-only and fsynced, and returns the
+/// folder. `dir` is built by the state from cleaned names; a `..` in it is refused all the
+/// same.
+fn save_files(data_dir: &Path, dir: &str, files: &[(String, Vec<u8>)]) -> Result<String, String> {
+    let rel = Path::new(dir);
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "refusing to write outside the data directory: {dir}"
+        ));
+    }
+    let folder = data_dir.join(rel);
+    crate::private::create_dir(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    for (name, bytes) in files {
+        let path = folder.join(name);
+        atomic_file::write_private(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(folder.display().to_string())
 }
 
 /// Reads the audit log and writes the postmortem beside it, atomically.
@@ -127,6 +169,12 @@ pub fn spawn_audit_writer(
                 Journal::Record(rec) => rec,
                 Journal::Export(draft) => {
                     let _ = report.send(Action::Exported(write_postmortem(&path, &draft)));
+                    continue;
+                }
+                Journal::Save { what, dir, files } => {
+                    let data_dir = path.parent().unwrap_or(Path::new("."));
+                    let result = save_files(data_dir, &dir, &files);
+                    let _ = report.send(Action::Saved { what, result });
                     continue;
                 }
             };
@@ -304,6 +352,61 @@ impl App<'_> {
                             crate::memory::release_freed();
                         }
                     })
+                }
+                Effect::Samples { source, query } => {
+                    let (feature, window) = (query.feature.clone(), query.window);
+                    if let Err(e) = self.router.ask(&source, query) {
+                        let _ = self.feedback.send(Action::Backend(BackendEvent::Samples {
+                            source,
+                            at: self.clock.now(),
+                            feature,
+                            window,
+                            samples: Err(e),
+                        }));
+                    }
+                }
+                Effect::Evidence {
+                    snapshot,
+                    action_id,
+                } => {
+                    let what = Saving::Evidence(action_id);
+                    let job = Journal::Save {
+                        what,
+                        dir: snapshot.dir,
+                        files: snapshot.files,
+                    };
+                    if self.audit.send(job).is_err() {
+                        let _ = self.feedback.send(Action::Saved {
+                            what,
+                            result: Err("the journal writer has stopped".into()),
+                        });
+                    }
+                }
+                Effect::WriteSample { dir, sample } => {
+                    let what = Saving::Sample;
+                    let name = format!(
+                        "sample-{}.json",
+                        crate::state::evidence::folder_name(sample.id.as_str())
+                    );
+                    let mut doc = serde_json::to_value(&*sample).unwrap_or_default();
+                    if let Some(map) = doc.as_object_mut() {
+                        map.insert(
+                            "reproduce".into(),
+                            crate::state::samples::reproduce(&sample).into(),
+                        );
+                    }
+                    let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+                    let job = Journal::Save {
+                        what,
+                        dir,
+                        files: vec![(name, bytes)],
+                    };
+                    if self.audit.send(job).is_err() {
+                        let _ = self.feedback.send(Action::Saved {
+                            what,
+                            result: Err("the journal writer has stopped".into()),
+                        });
+                    }
                 }
                 Effect::Bell => ring_bell(),
                 Effect::Quit => {}

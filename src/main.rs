@@ -486,6 +486,7 @@ async fn run(
             read_only: cli.read_only,
             speed,
             alerts: s.alerts.clone(),
+            samples: s.samples.clone(),
             sources,
             warnings,
         })),

@@ -37,6 +37,7 @@ fn router(routes: Routes) -> Router {
         incidents: routes.incidents,
         flags: routes.flags,
         pagers: routes.pagers,
+        samples: routes.samples,
     }
 }
 
@@ -70,6 +71,7 @@ pub fn start_sim(
         registered: &mut registered,
     };
     start.detecting(sim.metrics(), cfg.clone(), interval);
+    start.samples(sim.samples(), cfg.clone());
     registered.push(Registration::new(&name, SourceRole::Flags, interval));
     let (flag_tx, flag_rx) = unbounded_channel();
     routes.flags.insert(name, flag_tx);

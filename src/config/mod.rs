@@ -3,6 +3,7 @@ pub mod check;
 pub mod error;
 pub mod keymap;
 pub mod limits;
+pub mod samples;
 pub mod secret;
 pub mod settings;
 pub mod sim;

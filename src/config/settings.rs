@@ -26,6 +26,7 @@ pub struct Settings {
     pub author: Option<String>,
     pub sim: SimSettings,
     pub alerts: super::alerts::AlertSettings,
+    pub samples: super::samples::SampleSettings,
     pub detect: DetectConfig,
     /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.
     #[serde(default)]

@@ -2,7 +2,7 @@
 //! nothing is silently dropped; each request and outcome goes to the audit log.
 
 use super::guard::{allowed, Operation};
-use super::{Effect, FlashLevel, SourceRole, State};
+use super::{Effect, FlashLevel, Saving, SourceRole, State};
 use crate::audit::AuditRecord;
 use crate::domain::command::{Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp};
 use crate::domain::SafeText;
@@ -38,6 +38,8 @@ pub struct Actions {
     /// Oldest first; pending ones are never dropped.
     pub tracked: Vec<TrackedAction>,
     next_id: u64,
+    /// Levers waiting for their evidence snapshot, with the tick they were held at.
+    pub held: Vec<(CommandRequest, u64)>,
 }
 
 impl Default for Actions {
@@ -45,6 +47,7 @@ impl Default for Actions {
         Actions {
             tracked: Vec::new(),
             next_id: 1,
+            held: Vec::new(),
         }
     }
 }
@@ -102,6 +105,13 @@ pub(super) fn dispatch(state: &mut State, command: Command) -> Vec<Effect> {
         } => text.clone(),
         _ => String::new(),
     };
+    // A lever waits for the evidence of what it is about to change; the audit record names
+    // the folder it goes to.
+    let snapshot = super::evidence::snapshot(state, &command);
+    let detail = match &snapshot {
+        Some(s) => format!("evidence: {}", s.dir),
+        None => detail,
+    };
     let record = AuditRecord::new(
         state.now,
         &state.author,
@@ -111,14 +121,94 @@ pub(super) fn dispatch(state: &mut State, command: Command) -> Vec<Effect> {
         &detail,
         Some(id),
     );
-    vec![
-        Effect::Audit(record),
-        Effect::Send(CommandRequest {
-            action_id: id,
-            author: state.author.clone(),
-            command,
-        }),
-    ]
+    let request = CommandRequest {
+        action_id: id,
+        author: state.author.clone(),
+        command,
+    };
+    match snapshot {
+        Some(snapshot) => {
+            state.actions.held.push((request, state.ticks));
+            vec![
+                Effect::Audit(record),
+                Effect::Evidence {
+                    snapshot: Box::new(snapshot),
+                    action_id: id,
+                },
+            ]
+        }
+        None => vec![Effect::Audit(record), Effect::Send(request)],
+    }
+}
+
+/// The journal thread wrote (or could not write) what it was asked to. A lever waiting on
+/// its evidence goes now either way: a failed snapshot is said loudly and audited, never a
+/// reason to leave a feature burning.
+pub(super) fn saved(
+    state: &mut State,
+    what: Saving,
+    result: Result<String, String>,
+) -> Vec<Effect> {
+    match what {
+        Saving::Sample => {
+            match result {
+                Ok(path) => state.say(FlashLevel::Info, format!("✓ sample written: {path}")),
+                Err(e) => state.say(FlashLevel::Error, format!("✗ sample NOT written: {e}")),
+            }
+            vec![]
+        }
+        Saving::Evidence(action_id) => {
+            let mut effects = Vec::new();
+            if let Err(e) = &result {
+                state.say(
+                    FlashLevel::Error,
+                    format!("✗ evidence snapshot NOT written: {e} (the lever goes ahead)"),
+                );
+                let target = state
+                    .actions
+                    .tracked
+                    .iter()
+                    .find(|a| a.id == action_id)
+                    .map(|a| a.command.target())
+                    .unwrap_or_default();
+                effects.push(Effect::Audit(AuditRecord::new(
+                    state.now,
+                    &state.author,
+                    "evidence_snapshot",
+                    &target,
+                    "failed",
+                    e,
+                    Some(action_id),
+                )));
+            }
+            effects.extend(release(state, |(req, _)| req.action_id == action_id));
+            effects
+        }
+    }
+}
+
+/// Levers whose evidence has not been written after `EVIDENCE_WAIT_TICKS` go without it.
+pub(super) fn release_overdue(state: &mut State) -> Vec<Effect> {
+    let now = state.ticks;
+    let overdue = |(_, held_at): &(CommandRequest, u64)| {
+        now.saturating_sub(*held_at) >= super::evidence::EVIDENCE_WAIT_TICKS
+    };
+    if !state.actions.held.iter().any(overdue) {
+        return vec![];
+    }
+    state.say(
+        FlashLevel::Warn,
+        "evidence snapshot still being written after 2 s: the lever went ahead".into(),
+    );
+    release(state, overdue)
+}
+
+fn release(state: &mut State, which: impl Fn(&(CommandRequest, u64)) -> bool) -> Vec<Effect> {
+    let (go, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut state.actions.held)
+        .into_iter()
+        .partition(|h| which(h));
+    state.actions.held = keep;
+    go.into_iter().map(|(req, _)| Effect::Send(req)).collect()
 }
 
 /// A backend answered: the action shows its outcome, the audit log records it, a failure

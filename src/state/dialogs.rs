@@ -44,6 +44,8 @@ pub struct Picker {
 #[derive(Debug)]
 pub enum TextPurpose {
     Filter,
+    /// The filter of the samples view, which opens again when the text is done.
+    SamplesFilter(Box<super::samples::SamplesView>),
     Note(IncidentId),
     Answer {
         incident: IncidentId,
@@ -75,15 +77,19 @@ pub enum Overlay {
     Sources {
         scroll: usize,
     },
+    /// The samples view: what the incident's model said, now and before.
+    Samples(Box<super::samples::SamplesView>),
 }
 
 impl Overlay {
     /// The key table the open dialog reads.
     pub fn input_mode(&self) -> Mode {
         match self {
-            Overlay::None | Overlay::Help | Overlay::Describe { .. } | Overlay::Sources { .. } => {
-                Mode::Normal
-            }
+            Overlay::None
+            | Overlay::Help
+            | Overlay::Describe { .. }
+            | Overlay::Sources { .. }
+            | Overlay::Samples(_) => Mode::Normal,
             Overlay::Confirm(_) | Overlay::Picker(_) => Mode::Dialog,
             Overlay::Text { .. } => Mode::Text,
             Overlay::Runbook(_) => Mode::Runbook,

@@ -5,13 +5,14 @@
 
 mod actions;
 mod dialogs;
+pub mod evidence;
 mod feed;
 mod guard;
 mod incidents;
 mod levers;
 mod operations;
 mod runbook;
-mod samples;
+pub mod samples;
 mod signals;
 mod sources;
 mod text_box;
@@ -48,9 +49,33 @@ pub enum Effect {
     /// incidents are some 100,000 allocations, and freeing them took ten times longer than
     /// drawing a frame.
     Discard(Vec<Incident>),
+    /// Ask a samples source for one window of a feature's requests.
+    Samples {
+        source: String,
+        query: crate::domain::sample::SampleQuery,
+    },
+    /// Write a snapshot's files under the data directory before the lever waiting on it
+    /// (`Saving::Evidence`) is sent.
+    Evidence {
+        snapshot: Box<evidence::Snapshot>,
+        action_id: u64,
+    },
+    /// Write one sample whole under the data directory.
+    WriteSample {
+        dir: String,
+        sample: Box<crate::domain::sample::Sample>,
+    },
     /// Ring the terminal bell (a new SEV1).
     Bell,
     Quit,
+}
+
+/// What the journal thread was asked to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saving {
+    /// The evidence snapshot the lever with this action id waits for.
+    Evidence(u64),
+    Sample,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

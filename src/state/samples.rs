@@ -1,8 +1,12 @@
 //! The samples part: what each feature's model said, fetched on demand per window (the
-//! incident's, the baseline's), with where it came from and when.
+//! incident's, the baseline's), and the view a responder reads them in.
 
-use crate::domain::sample::{Sample, Window};
-use chrono::{DateTime, Utc};
+use super::{Effect, FlashLevel, Overlay, State};
+use crate::action::Action;
+use crate::config::samples::SampleSettings;
+use crate::domain::sample::{Sample, SampleQuery, Window};
+use crate::domain::IncidentId;
+use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
 /// One window's answer: the samples, or why there are none.
@@ -15,6 +19,7 @@ pub struct Fetched {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Samples {
+    pub settings: SampleSettings,
     /// Per feature and window, the last answer.
     pub fetched: HashMap<(String, Window), Fetched>,
     /// Queries sent and not answered yet.
@@ -44,4 +49,382 @@ impl Samples {
             .iter()
             .any(|(f, w)| f == feature && *w == window)
     }
+
+    /// The samples of one window, as fetched (empty when none arrived or the fetch failed).
+    pub fn of(&self, feature: &str, window: Window) -> &[Sample] {
+        match self.get(feature, window).map(|f| &f.result) {
+            Some(Ok(list)) => list,
+            _ => &[],
+        }
+    }
+
+    /// Whether a sample is a refusal: labelled so by its source, or holding a template.
+    pub fn refused(&self, s: &Sample) -> bool {
+        s.labels.iter().any(|l| l.as_str() == "refused")
+            || self.settings.refusal_template(s.output.as_str()).is_some()
+    }
+}
+
+/// How the samples view orders its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SampleSort {
+    #[default]
+    WorstEval,
+    Errors,
+    Refusals,
+    Cost,
+    Latency,
+    Newest,
+}
+
+impl SampleSort {
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleSort::WorstEval => "worst eval",
+            SampleSort::Errors => "errors",
+            SampleSort::Refusals => "refusals",
+            SampleSort::Cost => "cost",
+            SampleSort::Latency => "latency",
+            SampleSort::Newest => "newest",
+        }
+    }
+
+    fn next(self) -> SampleSort {
+        match self {
+            SampleSort::WorstEval => SampleSort::Errors,
+            SampleSort::Errors => SampleSort::Refusals,
+            SampleSort::Refusals => SampleSort::Cost,
+            SampleSort::Cost => SampleSort::Latency,
+            SampleSort::Latency => SampleSort::Newest,
+            SampleSort::Newest => SampleSort::WorstEval,
+        }
+    }
+}
+
+/// The samples view of one incident: its feature's requests in the incident's window and in
+/// the baseline before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplesView {
+    pub incident: IncidentId,
+    pub feature: String,
+    /// The window the list shows (a wide screen shows both side by side).
+    pub window: Window,
+    pub incident_window: Span,
+    pub baseline_window: Span,
+    pub sort: SampleSort,
+    pub filter: String,
+    pub selected: usize,
+    /// The selected sample opened whole, scrolled this far.
+    pub open: Option<usize>,
+}
+
+impl SamplesView {
+    pub fn range(&self, window: Window) -> Span {
+        match window {
+            Window::Incident => self.incident_window,
+            Window::Baseline => self.baseline_window,
+        }
+    }
+}
+
+/// The rows of `window` the view shows: filtered by its text, in its order.
+pub fn rows<'a>(samples: &'a Samples, view: &SamplesView, window: Window) -> Vec<&'a Sample> {
+    let needle = view.filter.to_lowercase();
+    let mut rows: Vec<&Sample> = samples
+        .of(&view.feature, window)
+        .iter()
+        .filter(|s| needle.is_empty() || matches_filter(s, &needle))
+        .collect();
+    let key = |s: &Sample| -> f64 {
+        match view.sort {
+            SampleSort::WorstEval => s.eval_score.unwrap_or(f64::INFINITY),
+            SampleSort::Errors => -f64::from(u8::from(s.error.is_some())),
+            SampleSort::Refusals => -f64::from(u8::from(samples.refused(s))),
+            SampleSort::Cost => -s.cost.unwrap_or(0.0),
+            SampleSort::Latency => -s.latency_secs.unwrap_or(0.0),
+            SampleSort::Newest => -(s.at.timestamp_millis() as f64),
+        }
+    };
+    // Stable: ties keep the source's order (newest first).
+    rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    rows
+}
+
+fn matches_filter(s: &Sample, needle: &str) -> bool {
+    let fields = [
+        Some(s.output.as_str()),
+        Some(s.input.as_str()),
+        s.segment.as_ref().map(|t| t.as_str()),
+        s.user.as_ref().map(|t| t.as_str()),
+        s.prompt_version.as_ref().map(|t| t.as_str()),
+        s.model.as_ref().map(|t| t.as_str()),
+        s.error.as_ref().map(|t| t.as_str()),
+    ];
+    fields
+        .into_iter()
+        .flatten()
+        .chain(s.labels.iter().map(|l| l.as_str()))
+        .any(|f| f.to_lowercase().contains(needle))
+}
+
+/// Per refusal template, how many outputs of a window hold it.
+pub fn template_counts(samples: &Samples, feature: &str, window: Window) -> Vec<usize> {
+    let mut counts = vec![0; samples.settings.refusal_templates.len()];
+    for s in samples.of(feature, window) {
+        if let Some(i) = samples.settings.refusal_template(s.output.as_str()) {
+            counts[i] += 1;
+        }
+    }
+    counts
+}
+
+/// Per segment of a window: requests, refusals and samples labelled bad (jailbroken,
+/// hallucinated…), most requests first. What choosing a kill-switch scope needs.
+pub fn segment_split(samples: &Samples, feature: &str, window: Window) -> Vec<SegmentRow> {
+    let mut by: Vec<SegmentRow> = Vec::new();
+    for s in samples.of(feature, window) {
+        let name = s
+            .segment
+            .as_ref()
+            .map_or_else(|| "(none)".to_string(), |t| t.to_string());
+        let pos = match by.iter().position(|r| r.segment == name) {
+            Some(i) => i,
+            None => {
+                by.push(SegmentRow {
+                    segment: name,
+                    ..SegmentRow::default()
+                });
+                by.len() - 1
+            }
+        };
+        let row = &mut by[pos];
+        row.samples += 1;
+        row.refused += usize::from(samples.refused(s));
+        row.flagged += usize::from(s.labels.iter().any(|l| l.as_str() != "refused"));
+        row.cost += s.cost.unwrap_or(0.0);
+    }
+    by.sort_by(|a, b| b.samples.cmp(&a.samples).then(a.segment.cmp(&b.segment)));
+    by
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SegmentRow {
+    pub segment: String,
+    pub samples: usize,
+    pub refused: usize,
+    /// Labelled by an evaluator or the fleet (jailbroken, hallucinated, agent-loop…).
+    pub flagged: usize,
+    pub cost: f64,
+}
+
+/// Asks the samples source for both windows of `feature`, unless they are on their way.
+/// No samples source: nothing to ask, and the view says so.
+pub(super) fn fetch(state: &mut State, view: &SamplesView) -> Vec<Effect> {
+    let Some(source) = state.sources.samples_source.clone() else {
+        return vec![];
+    };
+    let mut effects = Vec::new();
+    for window in [Window::Incident, Window::Baseline] {
+        if state.samples.is_pending(&view.feature, window) {
+            continue;
+        }
+        let (from, to) = view.range(window);
+        state.samples.pending.push((view.feature.clone(), window));
+        effects.push(Effect::Samples {
+            source: source.clone(),
+            query: SampleQuery {
+                feature: view.feature.clone(),
+                window,
+                from,
+                to,
+                limit: state.samples.settings.per_window.get(),
+            },
+        });
+    }
+    effects
+}
+
+/// From, to (excluded).
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// The incident's and the baseline's windows for an incident that started at `onset`, seen
+/// at `now`.
+pub fn windows(
+    settings: &SampleSettings,
+    onset: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (Span, Span) {
+    let end = onset - Duration::seconds(i64::from(settings.baseline_gap_secs));
+    let start = end - Duration::seconds(i64::from(settings.baseline_secs));
+    // A second past now, so a request served this very second is in.
+    ((onset, now + Duration::seconds(1)), (start, end))
+}
+
+/// A lever's chooser is open: fetch the samples of the incident on its feature now, so the
+/// evidence snapshot taken when the lever is confirmed holds them even if nobody opened the
+/// samples view.
+pub(super) fn prefetch_for_lever(state: &mut State) -> Vec<Effect> {
+    if matches!(state.overlay, Overlay::None) {
+        return vec![];
+    }
+    let Some(inc) = state.selected().cloned() else {
+        return vec![];
+    };
+    let fresh = [Window::Incident, Window::Baseline].iter().all(|w| {
+        state
+            .samples
+            .get(inc.feature.as_str(), *w)
+            .is_some_and(|f| f.result.is_ok() && (state.now - f.at).num_seconds() < 60)
+    });
+    if fresh {
+        return vec![];
+    }
+    let (incident_window, baseline_window) =
+        windows(&state.samples.settings, inc.triggered_at, state.now);
+    let view = SamplesView {
+        incident: inc.id.clone(),
+        feature: inc.feature.to_string(),
+        window: Window::Incident,
+        incident_window,
+        baseline_window,
+        sort: SampleSort::default(),
+        filter: String::new(),
+        selected: 0,
+        open: None,
+    };
+    fetch(state, &view)
+}
+
+pub(super) fn open(state: &mut State) -> Vec<Effect> {
+    let Some(inc) = state.selected().cloned() else {
+        return vec![];
+    };
+    let (incident_window, baseline_window) =
+        windows(&state.samples.settings, inc.triggered_at, state.now);
+    let view = SamplesView {
+        incident: inc.id.clone(),
+        feature: inc.feature.to_string(),
+        window: Window::Incident,
+        incident_window,
+        baseline_window,
+        sort: SampleSort::default(),
+        filter: String::new(),
+        selected: 0,
+        open: None,
+    };
+    if state.sources.samples_source.is_none() {
+        state.say(
+            FlashLevel::Warn,
+            "no samples source configured: add a [[phoenix]] source (README, Real backends)".into(),
+        );
+    }
+    let effects = fetch(state, &view);
+    state.overlay = Overlay::Samples(Box::new(view));
+    effects
+}
+
+/// Keys in the samples view. `None`: not the view's own key, so it acts as on the list, on
+/// the incident the samples belong to (a kill switch pulled while reading them).
+pub(super) fn update(state: &mut State, action: Action) -> Option<Vec<Effect>> {
+    let Overlay::Samples(view) = &mut state.overlay else {
+        return Some(vec![]);
+    };
+    let count = rows(&state.samples, view, view.window).len();
+    let last = count.saturating_sub(1);
+    let page = usize::from(state.size.1.saturating_sub(8)).max(1);
+    match (&action, view.open) {
+        (Action::Up, Some(scroll)) => view.open = Some(scroll.saturating_sub(1)),
+        (Action::Down, Some(scroll)) => {
+            view.open = Some((scroll + 1).min(state.scroll_limit.unwrap_or(usize::MAX)))
+        }
+        (Action::PageUp, Some(scroll)) => view.open = Some(scroll.saturating_sub(page)),
+        (Action::PageDown, Some(scroll)) => {
+            view.open = Some((scroll + page).min(state.scroll_limit.unwrap_or(usize::MAX)))
+        }
+        (Action::Up, None) => view.selected = view.selected.saturating_sub(1),
+        (Action::Down, None) => view.selected = (view.selected + 1).min(last),
+        (Action::PageUp, None) => view.selected = view.selected.saturating_sub(page),
+        (Action::PageDown, None) => view.selected = (view.selected + page).min(last),
+        (Action::Top, None) => view.selected = 0,
+        (Action::Bottom, None) => view.selected = last,
+        (Action::ToggleDetail | Action::Select, None) if count > 0 => view.open = Some(0),
+        (Action::ToggleDetail | Action::Select | Action::Back | Action::Cancel, Some(_)) => {
+            view.open = None
+        }
+        (Action::SampleWindow, _) => {
+            view.window = match view.window {
+                Window::Incident => Window::Baseline,
+                Window::Baseline => Window::Incident,
+            };
+            view.selected = 0;
+            view.open = None;
+        }
+        (Action::SampleSort, None) => {
+            view.sort = view.sort.next();
+            view.selected = 0;
+        }
+        (Action::Filter, None) => {
+            let current = view.filter.clone();
+            let Overlay::Samples(view) = std::mem::take(&mut state.overlay) else {
+                return Some(vec![]);
+            };
+            state.overlay = Overlay::Text {
+                purpose: super::TextPurpose::SamplesFilter(view),
+                editor: super::text_box::editor(&current, "jailbroken free-tier refund …"),
+            };
+        }
+        // Refresh: the incident's window grows with time.
+        (Action::Samples, _) => {
+            view.incident_window.1 = state.now + Duration::seconds(1);
+            let view = (**view).clone();
+            return Some(fetch(state, &view));
+        }
+        (Action::Back | Action::Cancel, None) => {
+            if view.filter.is_empty() {
+                state.overlay = Overlay::None;
+            } else {
+                view.filter.clear();
+                view.selected = 0;
+            }
+        }
+        (Action::WriteSample, _) => return Some(write_selected(state)),
+        _ => return None,
+    }
+    Some(vec![])
+}
+
+/// Writes the selected sample whole (with its reproduce block) under the data directory.
+fn write_selected(state: &mut State) -> Vec<Effect> {
+    let Overlay::Samples(view) = &state.overlay else {
+        return vec![];
+    };
+    let Some(sample) = rows(&state.samples, view, view.window)
+        .get(view.selected)
+        .map(|s| (*s).clone())
+    else {
+        state.say(FlashLevel::Warn, "no sample selected to write".into());
+        return vec![];
+    };
+    let dir = format!("evidence/{}", super::evidence::folder_name(&view.incident));
+    vec![Effect::WriteSample {
+        dir,
+        sample: Box::new(sample),
+    }]
+}
+
+/// The parameters to reproduce a sample, one line, as the runbook asks for them.
+pub fn reproduce(s: &Sample) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    format!(
+        "model={} temperature={} top_p={} max_tokens={} seed={} prompt={} conversation={}",
+        opt(s.model.as_ref().map(|m| m.to_string())),
+        opt(s.params.temperature.map(|v| v.to_string())),
+        opt(s.params.top_p.map(|v| v.to_string())),
+        opt(s.params.max_tokens.map(|v| v.to_string())),
+        s.params
+            .seed
+            .map_or_else(|| "none".to_string(), |v| v.to_string()),
+        opt(s.prompt_version.as_ref().map(|m| m.to_string())),
+        opt(s.params.conversation.as_ref().map(|m| m.to_string())),
+    )
 }

@@ -60,6 +60,8 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 TextPurpose::Note(_) => {
                     state.say(FlashLevel::Info, "note discarded".into());
                 }
+                // The view comes back as it was, its filter unchanged.
+                TextPurpose::SamplesFilter(view) => state.overlay = Overlay::Samples(view),
             }
             vec![]
         }
@@ -95,6 +97,13 @@ fn submit(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect>
         TextPurpose::Answer { incident, question } => {
             state.overlay = Overlay::Runbook(incident.clone());
             runbook::answer(state, &incident, question, Some(typed))
+        }
+        TextPurpose::SamplesFilter(mut view) => {
+            view.filter = typed;
+            view.selected = 0;
+            view.open = None;
+            state.overlay = Overlay::Samples(view);
+            vec![]
         }
     }
 }

@@ -6,8 +6,8 @@
 //! open, `operations` and `levers` for the responder's keys on the list).
 
 use super::{
-    actions, dialogs, feed, levers, operations, runbook, text_box, Effect, FlashLevel, Overlay,
-    State, TextPurpose, TICKS_PER_SEC,
+    actions, dialogs, feed, levers, operations, runbook, samples, text_box, Effect, FlashLevel,
+    Overlay, State, TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;
@@ -33,7 +33,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Tick(now) => {
             tick(state, now);
-            vec![]
+            actions::release_overdue(state)
         }
         Action::Resize(w, h) => {
             state.size = (w, h);
@@ -56,6 +56,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
             }
             vec![]
         }
+        Action::Saved { what, result } => actions::saved(state, what, result),
         Action::AuditFailed(msg) => {
             state.say(FlashLevel::Error, format!("AUDIT LOG NOT WRITTEN: {msg}"));
             vec![]
@@ -79,6 +80,11 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
                 None => normal(state, other),
             },
             Overlay::Sources { .. } => dialogs::sources(state, other),
+            // Keys the samples view does not take act on the incident it belongs to.
+            Overlay::Samples(_) => match samples::update(state, other.clone()) {
+                Some(effects) => effects,
+                None => normal(state, other),
+            },
         },
     }
 }
@@ -87,6 +93,7 @@ fn start(state: &mut State, s: Startup) {
     state.read_only = s.read_only;
     state.speed = s.speed;
     state.alerts = s.alerts;
+    state.samples.settings = s.samples;
     let now = state.now;
     for r in s.sources {
         state.sources.register(r, now);
@@ -157,12 +164,19 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Escalate => operations::escalate(state),
         Action::Resolve => operations::resolve(state),
         Action::Note => operations::note(state),
-        Action::Rollback => levers::rollback(state),
-        Action::KillSwitch => levers::kill_switch(state),
+        Action::Rollback => {
+            levers::rollback(state);
+            return samples::prefetch_for_lever(state);
+        }
+        Action::KillSwitch => {
+            levers::kill_switch(state);
+            return samples::prefetch_for_lever(state);
+        }
         Action::Runbook => runbook::open(state),
         Action::Page => operations::page(state),
         Action::Export => return operations::export(state),
         Action::Retry => return actions::retry(state),
+        Action::Samples => return samples::open(state),
         _ => {}
     }
     vec![]

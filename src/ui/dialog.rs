@@ -198,6 +198,7 @@ pub fn text(
     let theme = ctx.theme;
     let title = match purpose {
         TextPurpose::Filter => "Filter incidents".to_string(),
+        TextPurpose::SamplesFilter(view) => format!("Filter samples of {}", view.feature),
         TextPurpose::Note(id) => format!("Note on {id}"),
         TextPurpose::Answer { .. } => "Runbook answer".to_string(),
     };

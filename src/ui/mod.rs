@@ -9,6 +9,7 @@ mod header;
 mod help;
 mod incidents;
 mod runbook;
+mod samples;
 mod signals;
 mod sources;
 pub mod sparkline;
@@ -157,6 +158,17 @@ fn draw_panes(frame: &mut Frame, ctx: &Ctx) {
         Overlay::Runbook(id) => runbook::render(frame, area, id, ctx),
         Overlay::Describe { id, scroll } => describe::render(frame, area, id, *scroll, ctx),
         Overlay::Sources { scroll } => sources::render(frame, area, *scroll, ctx),
+        // The status line stays visible below: a written sample or a lever's outcome is
+        // said there.
+        Overlay::Samples(view) => samples::render(
+            frame,
+            Rect {
+                height: area.height.saturating_sub(1),
+                ..area
+            },
+            view,
+            ctx,
+        ),
     }
 }
 
@@ -196,6 +208,7 @@ pub fn scroll_limit(state: &State) -> Option<usize> {
         Overlay::Confirm(c) => Some(dialog::confirm_max_scroll(c, state.size)),
         Overlay::Describe { id, .. } => Some(describe::max_scroll(state, id)),
         Overlay::Sources { .. } => Some(sources::max_scroll(state)),
+        Overlay::Samples(view) if view.open.is_some() => Some(samples::max_scroll(state, view)),
         _ => None,
     }
 }

@@ -52,7 +52,7 @@ fn press_and_confirm(s: &mut State, key: Action) -> Vec<(u64, Command)> {
     if matches!(s.overlay, Overlay::Picker(_)) {
         update(s, Action::Select);
     }
-    sends(&update(s, Action::Confirm))
+    sends(&common::evidence_written(s, Action::Confirm))
 }
 
 fn sends(fx: &[Effect]) -> Vec<(u64, Command)> {

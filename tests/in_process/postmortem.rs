@@ -15,7 +15,7 @@ use oncall_cockpit::state::{update, Effect, State};
 /// Runs an action, acknowledging every command it sends as the backend would, and keeps the
 /// audit records in order.
 fn act(s: &mut State, a: Action, log: &mut Vec<AuditRecord>) -> Vec<Effect> {
-    let fx = update(s, a);
+    let fx = common::evidence_written(s, a);
     let mut out = Vec::new();
     for e in fx {
         match e {

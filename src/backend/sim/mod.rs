@@ -2,6 +2,7 @@
 //! incidents with no configuration. It implements the same traits as the real adapters.
 
 pub mod rng;
+mod samples;
 pub mod spec;
 pub mod telemetry;
 mod world;
@@ -9,7 +10,8 @@ mod world;
 pub use spec::FleetSpec;
 pub use world::SimWorld;
 
-use super::{BackendError, FeatureFlags, FlagControl, FlagOp, MetricsSource};
+use super::{BackendError, FeatureFlags, FlagControl, FlagOp, MetricsSource, SampleSource};
+use crate::domain::sample::{Sample, SampleQuery};
 use crate::domain::SignalSet;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,10 +37,25 @@ impl Sim {
     pub fn flags(&self) -> SimFlags {
         SimFlags(self.clone())
     }
+
+    pub fn samples(&self) -> SimSamples {
+        SimSamples(self.clone())
+    }
 }
 
 pub struct SimMetrics(Sim);
 pub struct SimFlags(Sim);
+pub struct SimSamples(Sim);
+
+impl SampleSource for SimSamples {
+    async fn samples(&mut self, query: &SampleQuery) -> Result<Vec<Sample>, BackendError> {
+        let mut world = self.0.lock();
+        world.advance_to(query.to);
+        world
+            .samples(&query.feature, query.from, query.to, query.limit)
+            .map_err(BackendError::Rejected)
+    }
+}
 
 impl MetricsSource for SimMetrics {
     async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {

@@ -2,6 +2,7 @@
 //! levers (prompt version, kill switches) that the cockpit's actions pull.
 
 use super::rng::Rng;
+use super::samples::{Kept, Kind, Ring};
 use super::spec::{FaultKind, FaultSpec, FeatureSpec, FleetSpec, ModelSpec};
 use super::telemetry::{Bucket, Request, SegmentBucket, Windowed};
 use crate::backend::FeatureFlags;
@@ -35,6 +36,8 @@ struct FeatureState {
     baseline_dist: Vec<f64>,
     eval_baseline: Option<f64>,
     baseline_day_cost: f64,
+    /// Requests kept for responders to read.
+    ring: Ring,
 }
 
 #[derive(Debug)]
@@ -84,6 +87,7 @@ impl SimWorld {
                 baseline_dist: Vec::new(),
                 eval_baseline: None,
                 baseline_day_cost: 0.0,
+                ring: Ring::default(),
                 spec: f.clone(),
             });
         }
@@ -260,6 +264,9 @@ impl SimWorld {
             .unwrap_or_else(|| f.spec.category_weights.clone());
         let mut rng = Rng::for_key(self.seed, fi as u64, t);
         let mut requests = Vec::new();
+        // Per request: a tool-call continuation, and the chance an answer got past a
+        // guardrail that would have refused it.
+        let mut how: Vec<(bool, f64)> = Vec::new();
         for (si, seg) in f.spec.segments.iter().enumerate() {
             if f.killed
                 .iter()
@@ -279,6 +286,12 @@ impl SimWorld {
                     .filter(|(s, _)| applies(s))
                     .map(|(_, x)| *x)
                     .product::<f64>();
+            let usual_refusal = f.spec.refusal_rate * refusal_factor;
+            let jail_p = if refusal < usual_refusal {
+                (usual_refusal - refusal) / (1.0 - refusal).max(1e-9)
+            } else {
+                0.0
+            };
             let normal = rng.poisson(f.spec.rps * seg.share);
             // The loop's extra requests are drawn only while a loop runs, so calm seconds
             // keep the same random stream whatever the timetable.
@@ -296,6 +309,7 @@ impl SimWorld {
                 let input_tokens = input.round() as u32;
                 let output_tokens = output.round() as u32;
                 let refused = rng.chance(refusal);
+                how.push((k >= normal, jail_p));
                 requests.push(Request {
                     segment: si,
                     input_tokens,
@@ -319,6 +333,9 @@ impl SimWorld {
         });
         let bs = self.bucket_secs();
         let keep = (i64::from(self.spec.history_secs) / bs) as usize + DRIFT_WINDOW + 1;
+        let stale_index = hit < f.spec.retrieval_hit;
+        let eval_delta = prompt.map(|p| p.eval_delta).unwrap_or(0.0);
+        self.keep_samples(fi, t, &requests, &how, stale_index, eval_delta);
         let f = &mut self.features[fi];
         let b = t.div_euclid(bs);
         if f.buckets.is_empty() {
@@ -344,6 +361,118 @@ impl SimWorld {
                 f.evals.pop_front();
             }
         }
+    }
+
+    /// Offers this second's requests to the feature's ring, drawing from a stream of its own
+    /// so the traffic of a seed stays the same with or without samples.
+    fn keep_samples(
+        &mut self,
+        fi: usize,
+        t: i64,
+        requests: &[Request],
+        how: &[(bool, f64)],
+        stale_index: bool,
+        eval_delta: f64,
+    ) {
+        const SAMPLES_SALT: u64 = 0x5a4d_504c_4553;
+        let bs = self.bucket_secs();
+        let cap = (i64::from(self.spec.history_secs) / bs.max(1)) as usize * 5;
+        let mut rng = Rng::for_key(self.seed ^ SAMPLES_SALT, fi as u64, t);
+        let f = &mut self.features[fi];
+        // Look at the requests in a random order so the kept ones are not always the first
+        // segment's.
+        let start = if requests.is_empty() {
+            0
+        } else {
+            rng.below(requests.len())
+        };
+        for i in 0..requests.len() {
+            let ix = (start + i) % requests.len();
+            let r = &requests[ix];
+            let (continuation, jail_p) = how.get(ix).copied().unwrap_or((false, 0.0));
+            let hallucinated = eval_delta < 0.0 && rng.chance((-eval_delta * 2.0).min(0.9));
+            let kind = if r.error {
+                Kind::Error
+            } else if r.refused {
+                Kind::Refused
+            } else if continuation {
+                Kind::Looping
+            } else if jail_p > 0.0 && rng.chance(jail_p) {
+                Kind::Jailbroken
+            } else if stale_index && r.retrieval_hit == Some(false) {
+                Kind::Stale
+            } else if hallucinated {
+                Kind::Hallucinated
+            } else {
+                Kind::Normal
+            };
+            let penalty = match kind {
+                Kind::Hallucinated | Kind::Jailbroken => 0.45,
+                Kind::Stale => 0.3,
+                Kind::Looping => 0.2,
+                _ => 0.0,
+            };
+            let eval =
+                (f.spec.eval_score + eval_delta - penalty + 0.05 * rng.normal()).clamp(0.0, 1.0);
+            let n = f.ring.next_number();
+            let kept = Kept {
+                t,
+                n,
+                segment: r.segment,
+                prompt: f.current_prompt.clone(),
+                model_version: f.model_version.clone(),
+                input_tokens: r.input_tokens,
+                output_tokens: r.output_tokens,
+                cost: r.cost,
+                latency: r.ttft + r.tpot * f64::from(r.output_tokens),
+                category: r.category,
+                retrieval_hit: r.retrieval_hit,
+                eval,
+                kind,
+                variant: rng.next_u64(),
+            };
+            // Ordinary requests are kept at a rate, so the baseline shows a spread of them;
+            // the ring's per-bucket room does the rest.
+            if kind.notable() || rng.chance(0.3) {
+                f.ring.offer(t.div_euclid(bs), kept, cap);
+            }
+        }
+    }
+
+    /// Up to `limit` kept requests of `feature` from `from` to `to`, newest first, as the
+    /// samples a responder reads.
+    pub fn samples(
+        &self,
+        feature: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::sample::Sample>, String> {
+        let f = self
+            .features
+            .iter()
+            .find(|f| f.spec.name == feature)
+            .ok_or_else(|| format!("the fleet has no feature {feature}"))?;
+        let segments: Vec<String> = f.spec.segments.iter().map(|s| s.name.clone()).collect();
+        let voice = super::samples::Voice {
+            feature: &f.spec.name,
+            model: &f.model.name,
+            categories: &f.spec.categories,
+            segments: &segments,
+            params: crate::domain::sample::Params {
+                temperature: Some(f.spec.temperature),
+                top_p: Some(f.spec.top_p),
+                max_tokens: Some(u64::from(f.spec.max_tokens)),
+                seed: f.spec.seed.and_then(|s| i64::try_from(s).ok()),
+                conversation: None,
+            },
+            origin: self.origin,
+        };
+        Ok(f.ring
+            .between(secs(from, self.origin), secs(to, self.origin))
+            .take(limit)
+            .map(|k| super::samples::sample(&voice, k))
+            .collect())
     }
 
     /// Everything the fleet would show: the whole sparkline window of every signal.

@@ -83,6 +83,14 @@ pub enum ActionName {
     Export,
     /// Re-send the most recent failed action.
     Retry,
+    /// The samples view: what the incident's model said, now and before.
+    Samples,
+    /// Samples view: switch between the incident's window and the baseline's.
+    SampleWindow,
+    /// Samples view: next sort order.
+    SampleSort,
+    /// Samples view: write the selected sample whole, with its reproduce parameters.
+    WriteSample,
     /// Yes, in a confirmation dialog.
     Confirm,
     /// No / close, in a dialog or text box.
@@ -103,7 +111,7 @@ pub enum ActionName {
 
 impl ActionName {
     /// Every bindable action, in declaration (and help screen) order.
-    pub const ALL: [ActionName; 32] = {
+    pub const ALL: [ActionName; 36] = {
         use ActionName::*;
         [
             Quit,
@@ -130,6 +138,10 @@ impl ActionName {
             Page,
             Export,
             Retry,
+            Samples,
+            SampleWindow,
+            SampleSort,
+            WriteSample,
             Confirm,
             Cancel,
             Select,
@@ -194,6 +206,10 @@ impl ActionName {
             Page => "page on-call (confirms)",
             Export => "export postmortem",
             Retry => "retry failed action",
+            Samples => "samples: model outputs",
+            SampleWindow => "samples: incident/baseline",
+            SampleSort => "samples: next sort",
+            WriteSample => "samples: write one to file",
             Confirm => "yes, do it",
             Cancel => "cancel",
             Select => "choose",

@@ -493,7 +493,7 @@ fn escalate_asks_first_names_the_next_level_and_says_the_ack_is_undone() {
     );
     assert!(update(&mut s, Action::Cancel).is_empty());
     update(&mut s, Action::Escalate);
-    let fx = update(&mut s, Action::Confirm);
+    let fx = common::evidence_written(&mut s, Action::Confirm);
     assert!(matches!(
         sent(&fx).as_slice(),
         [Command::Incident {
@@ -524,7 +524,7 @@ fn resolve_confirms_first_and_cancel_sends_nothing() {
     update(&mut s, Action::Resolve);
     // Only the explicit yes confirms; select (enter) in a confirm dialog does nothing.
     assert!(update(&mut s, Action::Select).is_empty());
-    let fx = update(&mut s, Action::Confirm);
+    let fx = common::evidence_written(&mut s, Action::Confirm);
     assert!(matches!(
         sent(&fx).as_slice(),
         [Command::Incident {
@@ -587,7 +587,7 @@ fn rollback_preselects_last_known_good_and_confirms() {
     update(&mut s, Action::Up);
     update(&mut s, Action::Select);
     assert!(matches!(s.overlay, Overlay::Confirm(_)));
-    let fx = update(&mut s, Action::Confirm);
+    let fx = common::evidence_written(&mut s, Action::Confirm);
     assert_eq!(
         sent(&fx),
         vec![Command::Flag {
@@ -626,7 +626,7 @@ fn kill_switch_offers_feature_and_segments() {
     assert_eq!(p.cursor, 0, "nothing dangerous is preselected");
     update(&mut s, Action::Down);
     update(&mut s, Action::Select);
-    let fx = update(&mut s, Action::Confirm);
+    let fx = common::evidence_written(&mut s, Action::Confirm);
     assert_eq!(
         sent(&fx),
         vec![Command::Flag {
@@ -691,7 +691,7 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
     );
     update(&mut s, Action::Rollback);
     update(&mut s, Action::Select);
-    let fx = update(&mut s, Action::Confirm);
+    let fx = common::evidence_written(&mut s, Action::Confirm);
     assert_eq!(
         sent(&fx),
         vec![Command::Flag {

@@ -8,7 +8,7 @@ use oncall_cockpit::detect;
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::SignalSet;
 use oncall_cockpit::drill::Run;
-use oncall_cockpit::state::{update, SourceRole, SourceStatus, State};
+use oncall_cockpit::state::{update, Effect, Saving, SourceRole, SourceStatus, State};
 
 pub const SOURCE: &str = "sim";
 
@@ -124,4 +124,33 @@ pub fn select_where(
         update(state, Action::Down);
     }
     false
+}
+
+/// `update` with `action`, then as the app goes on once its journal thread has written every
+/// evidence snapshot asked for: each `Saved` reply applied, so the lever it held goes out.
+pub fn evidence_written(s: &mut State, action: Action) -> Vec<Effect> {
+    let fx = update(s, action);
+    let mut out = Vec::new();
+    for e in fx {
+        match e {
+            Effect::Evidence {
+                action_id,
+                snapshot,
+            } => {
+                out.push(Effect::Evidence {
+                    action_id,
+                    snapshot: snapshot.clone(),
+                });
+                out.extend(update(
+                    s,
+                    Action::Saved {
+                        what: Saving::Evidence(action_id),
+                        result: Ok(format!("/data/{}", snapshot.dir)),
+                    },
+                ));
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
