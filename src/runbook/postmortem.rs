@@ -51,9 +51,11 @@ pub struct Draft {
 }
 
 /// The series point covering `at`, when the on-screen window still reaches back that far.
-fn value_at(sig: &Signal, end: DateTime<Utc>, at: DateTime<Utc>) -> Option<f64> {
+/// `poll` is where the series ends unless it says otherwise (an engine's grid may end
+/// before the poll).
+fn value_at(sig: &Signal, poll: DateTime<Utc>, at: DateTime<Utc>) -> Option<f64> {
     let step = i64::from(sig.step_secs.max(1));
-    let back = (end - at).num_seconds();
+    let back = (sig.end.unwrap_or(poll) - at).num_seconds();
     if back < 0 {
         return None;
     }

@@ -86,9 +86,10 @@ impl Engine {
         set: &SignalSet,
         open: &BTreeSet<(String, IncidentType)>,
     ) -> Evaluation {
-        let Some(at) = set.at.map(|a| a.timestamp()) else {
+        let Some(poll) = set.at else {
             return self.evaluation(set, Vec::new());
         };
+        let at = poll.timestamp();
         let mut timeline: BTreeMap<i64, Vec<(TrackKey, Sample)>> = BTreeMap::new();
         for sig in &set.signals {
             let Some(rule) = rule_for(sig.kind) else {
@@ -110,11 +111,17 @@ impl Engine {
                 .iter()
                 .map(|s| track.mem.segment_index(&s.segment))
                 .collect();
-            let step = i64::from(sig.step_secs.max(1));
-            let n = sig.points.len();
             let last = track.mem.last_t;
-            for (i, &value) in sig.points.iter().enumerate() {
-                let t = at - (n - 1 - i) as i64 * step;
+            // Each point at its own time, from where the series ends (an engine's grid may
+            // end before the poll). Empty slots after the newest value are not taken: the
+            // engine may still fill them, and a slot once taken is never looked at again.
+            let filled = sig
+                .points
+                .iter()
+                .rposition(|v| v.is_finite())
+                .map_or(0, |i| i + 1);
+            for (i, &value) in sig.points.iter().enumerate().take(filled) {
+                let t = sig.slot_time(i, poll).timestamp();
                 if last.is_some_and(|l| t <= l) {
                     continue;
                 }
