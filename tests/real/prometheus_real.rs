@@ -351,17 +351,31 @@ async fn points_sit_on_the_step_grid_ending_at_now() {
     let cost = &signal(&set, "summarizer", SignalKind::CostPerMin).points;
     assert_close(cost[60], 0.06);
     assert_close(cost[66], 0.096);
-    // The grid is anchored at `now`, not rounded: half a second later still ends at now.
-    let later = now + chrono::Duration::milliseconds(500);
+    // A poll between two instants of the grid asks for the last one before it (aligned to the
+    // step, as caching engines need): 23.4 s after `now` the series still ends at `now`,
+    // the poll's own time stays `set.at`, and Prometheus answers on every slot.
+    assert_eq!(
+        set.engine.as_deref().map(|e| e.starts_with("Prometheus ")),
+        Some(true),
+        "{:?}",
+        set.engine
+    );
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
+    let later = now + chrono::Duration::milliseconds(23_400);
     let mut source = Prometheus::new(&config(&prom.url, "otel", "job")).expect("config");
     let set = source.fetch(later).await.expect("fetch");
     assert_eq!(set.at, Some(later));
     let s = signal(&set, "support-bot", SignalKind::TokensPerMin);
+    assert_eq!(s.end, Some(now));
     assert_eq!(s.points.len(), POINTS);
     assert!(
         s.points.iter().all(|v| (v - 72_000.0).abs() < 1e-6),
         "{:?}",
         s.points
+    );
+    assert_eq!(
+        s.freshness(later),
+        oncall_cockpit::domain::Freshness::Current(72_000.0)
     );
 }
 

@@ -80,14 +80,20 @@ impl VmServer {
         assert_eq!(status, 204, "import into VictoriaMetrics");
         let flushed = format!("{}/internal/force_flush", self.url);
         assert_eq!(http_get_status(&flushed), Some(200), "force_flush");
-        // Flushed parts become searchable within a moment; poll rather than sleep.
-        let probe = format!("{}/api/v1/series/count", self.url);
-        let want = format!("\"data\":[{}]", series.len());
+        // Flushed parts become searchable within a moment; poll rather than sleep. The
+        // export answers one JSON line per series (series/count is an estimate).
+        let probe = format!(
+            "{}/api/v1/export?match%5B%5D=%7B__name__%21%3D%22%22%7D",
+            self.url
+        );
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut last = None;
         while Instant::now() < deadline {
             last = self.get_body(&probe);
-            if last.as_deref().is_some_and(|b| b.contains(&want)) {
+            let exported = last.as_deref().map_or(0, |b| {
+                b.lines().filter(|l| l.starts_with("{\"metric\"")).count()
+            });
+            if exported == series.len() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
