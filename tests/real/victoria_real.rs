@@ -186,3 +186,51 @@ fn vmalert_loads_the_shipped_rules() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn check_config_probe_names_each_sources_engine_and_what_differs() {
+    let now = test_now();
+    let history = otel_history(now);
+    let vm = start_imported("probe", &history);
+    let prom = start_backfilled("probe", &history);
+    let dir = servers::temp_dir("probe-config");
+    let config = dir.join("config.toml");
+    let unreachable = format!("http://127.0.0.1:{}", servers::free_port());
+    std::fs::write(
+        &config,
+        format!(
+            "[[prometheus]]\nname = \"vm\"\nurl = \"{}\"\n\n\
+             [[prometheus]]\nname = \"prom\"\nurl = \"{}\"\n\n\
+             [[prometheus]]\nname = \"gone\"\nurl = \"{unreachable}\"\n",
+            vm.url, prom.url
+        ),
+    )
+    .expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_oncall-cockpit"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("check-config")
+        .arg("--probe")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run check-config");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // A source this machine cannot reach is a warning: the config itself is right.
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("prometheus \"vm\": engine VictoriaMetrics\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("VictoriaMetrics: rate() and increase() do not extrapolate"));
+    assert!(
+        stdout.contains("prometheus \"prom\": engine Prometheus "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning: [[prometheus]] \"gone\": not reached"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

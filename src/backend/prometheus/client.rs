@@ -156,25 +156,29 @@ impl Prometheus {
     /// Asks which engine answers, once it can. A server that cannot be reached is asked again
     /// next poll (its queries fail the poll anyway); any answer at all identifies it.
     async fn identify(&mut self) {
-        if self.engine.is_some() {
-            return;
+        if self.engine.is_none() {
+            if let Ok(engine) = self.probe_engine().await {
+                tracing::info!(source = %self.warnings.source, engine = %engine.name, "PromQL engine identified");
+                self.engine = Some(engine);
+            }
         }
+    }
+
+    /// Which engine answers, asked now (`check-config --probe` asks without polling).
+    pub async fn probe_engine(&self) -> Result<Engine, BackendError> {
         let req = self.auth.apply(self.client.get(&self.buildinfo));
-        let Ok(resp) = req.send().await else {
-            return;
-        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, self.timeout))?;
         let status = resp.status().as_u16();
         let victoria = resp.headers().contains_key("x-server-hostname");
         let body = if resp.status().is_success() {
-            http::read_body(resp, self.cap, self.timeout)
-                .await
-                .unwrap_or_default()
+            http::read_body(resp, self.cap, self.timeout).await?
         } else {
             http::read_error_body(resp).await
         };
-        let engine = Engine::identify(status, victoria, &body);
-        tracing::info!(source = %self.warnings.source, engine = %engine.name, "PromQL engine identified");
-        self.engine = Some(engine);
+        Ok(Engine::identify(status, victoria, &body))
     }
 
     /// The engine as identified (or assumed until then).
