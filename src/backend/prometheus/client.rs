@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// Polls that ask for the build info before the engine is taken as Prometheus-compatible.
+const IDENTIFY_TRIES: u32 = 3;
+
 /// One Prometheus server as a metrics source: built from its `[[prometheus]]` entry, polled
 /// by the metrics driver.
 pub struct Prometheus {
@@ -27,6 +30,7 @@ pub struct Prometheus {
     /// Known once its build info answered; until then the Prometheus behaviour is assumed
     /// and the next poll asks again.
     engine: Option<Engine>,
+    identify_tries: u32,
     client: reqwest::Client,
     auth: Auth,
     timeout: Duration,
@@ -77,6 +81,7 @@ impl Prometheus {
             endpoint,
             buildinfo,
             engine: None,
+            identify_tries: 0,
             client,
             auth,
             timeout,
@@ -155,11 +160,25 @@ impl Prometheus {
 
     /// Asks which engine answers, once it can. A server that cannot be reached is asked again
     /// next poll (its queries fail the poll anyway); any answer at all identifies it.
+    /// The question gets a quarter of the poll's timeout, so a proxy that swallows it never
+    /// costs the poll its signals; after `IDENTIFY_TRIES` unanswered, the engine is taken to
+    /// be Prometheus-compatible and no longer asked.
     async fn identify(&mut self) {
-        if self.engine.is_none() {
-            if let Ok(engine) = self.probe_engine().await {
+        if self.engine.is_some() {
+            return;
+        }
+        let asked = tokio::time::timeout(self.timeout / 4, self.probe_engine()).await;
+        match asked {
+            Ok(Ok(engine)) => {
                 tracing::info!(source = %self.warnings.source, engine = %engine.name, "PromQL engine identified");
                 self.engine = Some(engine);
+            }
+            _ => {
+                self.identify_tries += 1;
+                if self.identify_tries >= IDENTIFY_TRIES {
+                    tracing::warn!(source = %self.warnings.source, "build info never answered; assuming Prometheus behaviour");
+                    self.engine = Some(Engine::unanswered());
+                }
             }
         }
     }

@@ -71,6 +71,15 @@ impl Engine {
         }
     }
 
+    /// When the build info never answered (a proxy that swallows the question).
+    pub fn unanswered() -> Engine {
+        let compatible = known("compatible");
+        Engine {
+            name: format!("{} (build info: no answer)", compatible.name),
+            ..compatible
+        }
+    }
+
     /// From the buildinfo answer: its status, whether it carried VictoriaMetrics' header,
     /// and its body. Names and versions come from outside and are sanitised.
     pub fn identify(status: u16, victoria_header: bool, body: &[u8]) -> Engine {
