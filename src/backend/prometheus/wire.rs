@@ -247,7 +247,7 @@ mod tests {
         // Between two slots is neither's, however near the one it would round to.
         assert_eq!(g.index(1_000_000.502), None);
         assert_eq!(g.index(999_977.5), None);
-        assert_eq!(g.index(1_000_000.5006), Some(120));
+        assert_eq!(g.index(1_000_000.500_6), Some(120));
         assert_eq!(secs_param(1_000_000_500), "1000000.500");
         assert_eq!(secs_param(60_000), "60.000");
         // A range that is not a whole number of steps keeps the end at now.
