@@ -1,7 +1,8 @@
 //! How old "now" is, on screen: a signal's value is shown as current only when its newest
 //! point is within about a step of the poll; an older one carries its age, and a window with
 //! nothing in it says "no data yet". The sources view names the engine behind a metrics
-//! source and what it does differently.
+//! source and what it does differently, and every incident that source raises carries it in
+//! its evidence.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use oncall_cockpit::action::Action;
@@ -118,4 +119,73 @@ fn the_sources_view_names_the_engine_and_what_it_does_differently() {
     let s = screen(&state, 100, 30);
     assert!(s.contains("engine: VictoriaMetrics"), "{s}");
     assert!(s.contains("do not extrapolate"), "{s}");
+}
+
+/// The simulated fleet 40 minutes into its drill, as if a VictoriaMetrics had computed it.
+struct OnVictoria(oncall_cockpit::backend::sim::SimMetrics);
+
+impl oncall_cockpit::backend::MetricsSource for OnVictoria {
+    async fn fetch(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<SignalSet, oncall_cockpit::backend::BackendError> {
+        let mut set = self.0.fetch(now + Duration::minutes(40)).await?;
+        set.engine = Some("VictoriaMetrics".into());
+        set.notes = vec!["VictoriaMetrics: rate() does not extrapolate".into()];
+        Ok(set)
+    }
+}
+
+#[tokio::test]
+async fn an_engines_notes_are_evidence_of_every_incident_its_source_raises() {
+    use oncall_cockpit::backend::driver::{run_detecting, DriverConfig};
+    use oncall_cockpit::backend::incident_store::IncidentStore;
+    use oncall_cockpit::backend::report::{Report, Reporter};
+    use oncall_cockpit::backend::sim::Sim;
+    use oncall_cockpit::clock::Clock;
+    use oncall_cockpit::drill::Timetable;
+
+    let origin = oncall_cockpit::drill::origin();
+    let spec = oncall_cockpit::drill::fleet(Timetable::Default, 42, 90 * 60).expect("fleet");
+    let sim = Sim::new(spec, 42, origin).expect("sim");
+    let (reporter, mut reports) = Reporter::channel();
+    let (_commands, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = DriverConfig {
+        source: "vm".into(),
+        poll: std::time::Duration::from_secs(3600),
+        timeout: std::time::Duration::from_secs(600),
+    };
+    tokio::spawn(run_detecting(
+        OnVictoria(sim.metrics()),
+        cfg,
+        oncall_cockpit::detect::builtin(),
+        Clock::new(origin, 1.0),
+        IncidentStore::new("vm"),
+        inbox,
+        reporter,
+    ));
+    let Some(Report::Event(BackendEvent::Turn(events))) = reports.recv().await else {
+        panic!("the first report is the first poll's turn");
+    };
+    let incidents = events
+        .iter()
+        .find_map(|e| match e {
+            BackendEvent::Incidents { incidents, .. } => Some(incidents.clone()),
+            _ => None,
+        })
+        .expect("incidents in the turn");
+    assert!(
+        !incidents.is_empty(),
+        "40 minutes into the drill, something fires"
+    );
+    for inc in &incidents {
+        assert!(
+            inc.evidence
+                .iter()
+                .any(|e| e.as_str() == "VictoriaMetrics: rate() does not extrapolate"),
+            "{}: {:?}",
+            inc.title,
+            inc.evidence
+        );
+    }
 }
