@@ -655,6 +655,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_value_at_detection_is_read_on_the_signals_own_grid() {
+        use crate::domain::SignalKind;
+        use chrono::TimeZone;
+        let poll = Utc.timestamp_opt(1_800_000_083, 0).single().expect("valid");
+        let end = Utc.timestamp_opt(1_800_000_000, 0).single().expect("valid");
+        // Slots at end-120, end-60, end; the engine's grid ends 83 s before the poll.
+        let sig = Signal::new("f", SignalKind::CostPerMin, 60, vec![1.0, 2.0, 3.0]).ending_at(end);
+        assert_eq!(value_at(&sig, poll, end - Duration::seconds(60)), Some(2.0));
+        assert_eq!(value_at(&sig, poll, end), Some(3.0));
+        // Without an end of its own the series ends at the poll.
+        let sig = Signal::new("f", SignalKind::CostPerMin, 60, vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            value_at(&sig, poll, poll - Duration::seconds(60)),
+            Some(2.0)
+        );
+    }
+
+    #[test]
     fn torn_audit_lines_are_counted_not_fatal() {
         let text = "{\"at\":\"2026-11-23T02:00:00Z\",\"actor\":\"ana\",\"action\":\"ack\",\"target\":\"x\",\"outcome\":\"requested\"}\n{\"at\":\"2026-11";
         let (lines, bad) = parse_audit(text);
