@@ -81,7 +81,15 @@ enum Command {
     Backtest(BacktestArgs),
     /// Check the config file and the theme and keymap it names, print every error at once and
     /// exit non-zero if there is any; the cockpit runs the same check before it starts.
-    CheckConfig,
+    CheckConfig(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// Also ask each [[prometheus]] source which PromQL engine answers it, and print what
+    /// that engine does differently (the check alone never touches the network).
+    #[arg(long)]
+    probe: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -333,8 +341,8 @@ fn main() -> ExitCode {
         &overrides,
         &registry::schemas(),
     );
-    if matches!(cli.command, Some(Command::CheckConfig)) {
-        return check_config(&config_file, cli.config.is_some(), &paths, loaded);
+    if let Some(Command::CheckConfig(args)) = &cli.command {
+        return check_config(&config_file, cli.config.is_some(), &paths, loaded, args);
     }
     let loaded = match loaded {
         Ok(l) => l,
@@ -354,7 +362,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Drill(args)) => return drill_report(args, &loaded.settings.detect),
         Some(Command::Backtest(args)) => return backtest(args, &loaded.settings),
-        Some(Command::CheckConfig) | None => {}
+        Some(Command::CheckConfig(_)) | None => {}
     }
     let mut warnings = loaded.warnings.clone();
     if let Err(e) = init_logging(&paths.log_file()) {
@@ -398,6 +406,7 @@ fn check_config(
     explicit: bool,
     paths: &Paths,
     loaded: Result<settings::Loaded, Vec<ConfigError>>,
+    args: &CheckArgs,
 ) -> ExitCode {
     let loaded = match loaded {
         Ok(l) => l,
@@ -428,7 +437,48 @@ fn check_config(
         sources.join(", ")
     };
     println!("{}: OK: {watches}", file.display());
+    if args.probe {
+        probe_engines(&loaded.settings);
+    }
     ExitCode::SUCCESS
+}
+
+/// `check-config --probe`: which engine answers each [[prometheus]] source and what it does
+/// differently. A source this machine cannot reach is a warning, like a secret it cannot
+/// read: the config may be right for the machine that runs the cockpit.
+fn probe_engines(settings: &settings::Settings) {
+    use oncall_cockpit::backend::prometheus::{config::SCHEMA, Prometheus};
+    let Ok(configured) = SCHEMA.entries(&settings.sources) else {
+        return; // the check above already passed these entries
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("warning: --probe: cannot start runtime: {e}");
+            return;
+        }
+    };
+    for cfg in &configured {
+        let probed = Prometheus::new(cfg)
+            .map_err(|e| e.to_string())
+            .and_then(|p| {
+                runtime
+                    .block_on(p.probe_engine())
+                    .map_err(|e| format!("[[prometheus]] {:?}: not reached: {e}", cfg.name))
+            });
+        match probed {
+            Ok(engine) => {
+                println!("prometheus {:?}: engine {}", cfg.name, engine.name);
+                for note in engine.notes() {
+                    println!("  {note}");
+                }
+            }
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
 }
 
 /// For errors once the terminal was in use: stderr may be that terminal, gone after an SSH

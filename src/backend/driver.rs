@@ -11,6 +11,7 @@ use super::{
 use crate::clock::Clock;
 use crate::detect::{self, DetectConfig, Engine};
 use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
+use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
@@ -83,7 +84,13 @@ pub async fn run_detecting<M: MetricsSource>(
         };
         let event = match fetched {
             Ok(mut set) => {
-                let eval = engine.ingest(&set, &store.open_keys());
+                let mut eval = engine.ingest(&set, &store.open_keys());
+                // How the engine's numbers differ is evidence too: a responder comparing
+                // them with another engine's reads why they disagree.
+                for d in &mut eval.detections {
+                    d.evidence
+                        .extend(set.notes.iter().map(|n| SafeText::new(n)));
+                }
                 detect::apply_thresholds(&mut set, &eval);
                 store.observe(&eval.detections, now);
                 BackendEvent::Turn(vec![

@@ -140,7 +140,8 @@ impl Bounds {
 }
 
 /// One time series for one feature, oldest point first, evenly spaced `step_secs` apart and
-/// ending at `SignalSet::at`. NaN marks a step with no data.
+/// ending at `end` (or, when the source does not say, at the poll: `SignalSet::at`). NaN
+/// marks a step with no data. A point's time is its slot's: `end` minus the slots after it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
     pub feature: String,
@@ -158,6 +159,30 @@ pub struct Signal {
     /// sparkline, quoted in the postmortem).
     #[serde(default)]
     pub bounds: Option<Bounds>,
+    /// The instant of the last slot. A source that aligns its grid to the step, or whose
+    /// engine hides the newest seconds, ends its series before the poll: the points' times
+    /// come from here, never from their position relative to the poll.
+    #[serde(default)]
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// The newest value of a signal and the instant it is for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Newest {
+    pub value: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// How a signal's newest value stands against the poll that brought it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Freshness {
+    /// Within about a step of the poll: the value is current.
+    Current(f64),
+    /// The newest value is older than that (the newest slots are empty, or the engine's
+    /// grid ends well before the poll): shown only with its age.
+    Old(Newest),
+    /// No value anywhere in the window.
+    NoData,
 }
 
 impl Signal {
@@ -170,11 +195,54 @@ impl Signal {
             counts: None,
             segments: Vec::new(),
             bounds: None,
+            end: None,
         }
     }
 
+    /// The same signal with its last slot at `end`.
+    pub fn ending_at(self, end: DateTime<Utc>) -> Self {
+        Signal {
+            end: Some(end),
+            ..self
+        }
+    }
+
+    /// The newest value, however old. `Signal::freshness` says whether it is current.
     pub fn last(&self) -> Option<f64> {
         self.points.iter().rev().copied().find(|v| v.is_finite())
+    }
+
+    /// The instant of slot `i`, given where the series ends when it does not say itself
+    /// (`poll`: the `SignalSet::at` it came with).
+    pub fn slot_time(&self, i: usize, poll: DateTime<Utc>) -> DateTime<Utc> {
+        let end = self.end.unwrap_or(poll);
+        let back = self.points.len().saturating_sub(1 + i) as i64;
+        end - chrono::Duration::seconds(back * i64::from(self.step_secs))
+    }
+
+    /// The newest finite value and its instant.
+    pub fn newest(&self, poll: DateTime<Utc>) -> Option<Newest> {
+        let i = self.points.iter().rposition(|v| v.is_finite())?;
+        Some(Newest {
+            value: self.points[i],
+            at: self.slot_time(i, poll),
+        })
+    }
+
+    /// Whether the newest value is current at `poll`: no more than a step and a half before
+    /// it. Half a step of slack keeps an engine that hides its last seconds (VictoriaMetrics'
+    /// 30 s latency offset on a grid aligned to the minute) current while its data flows,
+    /// and still marks a value whose newest slot came back empty.
+    pub fn freshness(&self, poll: DateTime<Utc>) -> Freshness {
+        let Some(newest) = self.newest(poll) else {
+            return Freshness::NoData;
+        };
+        let slack_ms = i64::from(self.step_secs) * 1500;
+        if (poll - newest.at).num_milliseconds() <= slack_ms {
+            Freshness::Current(newest.value)
+        } else {
+            Freshness::Old(newest)
+        }
     }
 }
 
@@ -254,6 +322,14 @@ pub struct SignalSet {
     pub signals: Vec<Signal>,
     pub distributions: Vec<Distribution>,
     pub features: Vec<FeatureInfo>,
+    /// Which engine computed these numbers ("VictoriaMetrics", "Prometheus 2.42.0"), when
+    /// the source can tell.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// What that engine does differently from Prometheus, one line each: shown in the
+    /// sources view and added to the evidence of every incident the source raises.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// A detector's verdict that a feature is in trouble.
@@ -270,4 +346,67 @@ pub struct Detection {
     pub summary: SafeText,
     /// Supporting figures for the detail pane.
     pub evidence: Vec<SafeText>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + secs, 0)
+            .single()
+            .expect("valid")
+    }
+
+    #[test]
+    fn points_take_their_time_from_the_end_not_from_the_poll() {
+        let sig = Signal::new("f", SignalKind::CostPerMin, 60, vec![1.0, 2.0, 3.0]);
+        // Without an end of its own, the series ends at the poll.
+        assert_eq!(sig.slot_time(2, t(0)), t(0));
+        assert_eq!(sig.slot_time(0, t(0)), t(-120));
+        // An engine that answered up to 90 s before the poll.
+        let sig = sig.ending_at(t(-90));
+        assert_eq!(sig.slot_time(2, t(0)), t(-90));
+        assert_eq!(sig.slot_time(0, t(0)), t(-210));
+        assert_eq!(
+            sig.newest(t(0)),
+            Some(Newest {
+                value: 3.0,
+                at: t(-90)
+            })
+        );
+    }
+
+    #[test]
+    fn a_value_is_current_within_a_step_and_a_half_of_the_poll() {
+        let sig = |points: Vec<f64>, end: i64| {
+            Signal::new("f", SignalKind::CostPerMin, 60, points).ending_at(t(end))
+        };
+        assert_eq!(
+            sig(vec![1.0, 2.0], -90).freshness(t(0)),
+            Freshness::Current(2.0)
+        );
+        assert_eq!(
+            sig(vec![1.0, 2.0], -91).freshness(t(0)),
+            Freshness::Old(Newest {
+                value: 2.0,
+                at: t(-91)
+            })
+        );
+        // An empty newest slot: the value before it is a minute older than the slot.
+        assert_eq!(
+            sig(vec![2.98, f64::NAN], -37).freshness(t(0)),
+            Freshness::Old(Newest {
+                value: 2.98,
+                at: t(-97)
+            })
+        );
+        assert_eq!(
+            sig(vec![f64::NAN, f64::NAN], 0).freshness(t(0)),
+            Freshness::NoData
+        );
+        // `last` still finds the value, whatever its age.
+        assert_eq!(sig(vec![2.98, f64::NAN], -37).last(), Some(2.98));
+    }
 }

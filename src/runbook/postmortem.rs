@@ -51,9 +51,11 @@ pub struct Draft {
 }
 
 /// The series point covering `at`, when the on-screen window still reaches back that far.
-fn value_at(sig: &Signal, end: DateTime<Utc>, at: DateTime<Utc>) -> Option<f64> {
+/// `poll` is where the series ends unless it says otherwise (an engine's grid may end
+/// before the poll).
+fn value_at(sig: &Signal, poll: DateTime<Utc>, at: DateTime<Utc>) -> Option<f64> {
     let step = i64::from(sig.step_secs.max(1));
-    let back = (end - at).num_seconds();
+    let back = (sig.end.unwrap_or(poll) - at).num_seconds();
     if back < 0 {
         return None;
     }
@@ -665,6 +667,24 @@ fn follow_ups(d: &Draft, mine: &[&AuditLine], acked: bool) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_value_at_detection_is_read_on_the_signals_own_grid() {
+        use crate::domain::SignalKind;
+        use chrono::TimeZone;
+        let poll = Utc.timestamp_opt(1_800_000_083, 0).single().expect("valid");
+        let end = Utc.timestamp_opt(1_800_000_000, 0).single().expect("valid");
+        // Slots at end-120, end-60, end; the engine's grid ends 83 s before the poll.
+        let sig = Signal::new("f", SignalKind::CostPerMin, 60, vec![1.0, 2.0, 3.0]).ending_at(end);
+        assert_eq!(value_at(&sig, poll, end - Duration::seconds(60)), Some(2.0));
+        assert_eq!(value_at(&sig, poll, end), Some(3.0));
+        // Without an end of its own the series ends at the poll.
+        let sig = Signal::new("f", SignalKind::CostPerMin, 60, vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            value_at(&sig, poll, poll - Duration::seconds(60)),
+            Some(2.0)
+        );
+    }
 
     #[test]
     fn torn_audit_lines_are_counted_not_fatal() {

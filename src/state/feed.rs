@@ -20,6 +20,17 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             detections,
         } => {
             state.sources.fresh(&source, SourceRole::Metrics, at);
+            let status = state.sources.status_mut(&source, SourceRole::Metrics);
+            // From outside (build info): sanitised like any text bound for the screen.
+            status.engine = set
+                .engine
+                .as_deref()
+                .map(|e| text::SafeText::new(e).to_string());
+            status.notes = set
+                .notes
+                .iter()
+                .map(|n| text::SafeText::new(n).to_string())
+                .collect();
             state.signals.readings(source, set, detections);
             vec![]
         }

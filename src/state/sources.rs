@@ -24,6 +24,9 @@ pub struct SourceStatus {
     pub paced_secs: Option<f64>,
     /// Incidents the source holds that are not shown (past its cap or its pages per poll).
     pub not_shown: NotShown,
+    /// The engine that computes a metrics source's numbers, and what it does differently.
+    pub engine: Option<String>,
+    pub notes: Vec<String>,
 }
 
 impl SourceStatus {
@@ -36,6 +39,8 @@ impl SourceStatus {
             last_error: None,
             paced_secs: None,
             not_shown: NotShown::default(),
+            engine: None,
+            notes: Vec::new(),
         }
     }
 

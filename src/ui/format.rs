@@ -13,6 +13,17 @@ pub fn age(d: Duration) -> String {
     }
 }
 
+/// The age of a value shown in place of a current one: "37s", "1m37s", then as `age`.
+/// Seconds matter under an hour: a minute-old rate and a two-minute-old one are not the
+/// same reading.
+pub fn value_age(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => age(d),
+    }
+}
+
 /// Time left to respond: "14:59" under an hour, "3h59m" beyond, "-02:13" when overdue.
 pub fn countdown(secs: i64) -> String {
     let sign = if secs < 0 { "-" } else { "" };

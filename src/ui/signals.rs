@@ -1,12 +1,14 @@
 //! The signal pane: every AI signal of one feature, newest on the right, with its threshold.
 
+use super::format::value_age;
 use super::sparkline::ThresholdSparkline;
 use super::{first_key, pane, Ctx};
 use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
 use crate::config::theme::ThemeRole;
-use crate::domain::{Signal, SignalKind};
+use crate::domain::{Freshness, Signal, SignalKind};
 use crate::state::{SourceRole, State};
+use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -89,40 +91,50 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     // Taller panes give each signal more rows, so the threshold line becomes visible.
     let per = (inner.height as usize / rows.len()).clamp(1, 4) as u16;
     let shown = (inner.height / per) as usize;
-    let spark_w = inner.width.saturating_sub(LABEL + VALUE + THRESH + 2);
-    for (n, sig) in rows.iter().take(shown).enumerate() {
+    let poll = state.signals.merged.at.unwrap_or(state.now);
+    let values: Vec<(String, bool)> = rows
+        .iter()
+        .map(|sig| value_text(sig, poll, state.now))
+        .collect();
+    // A value shown with its age needs a wider column; every row takes the same width so
+    // the sparklines still share one time axis.
+    let widest = values
+        .iter()
+        .take(shown)
+        .map(|(v, _)| v.chars().count() as u16 + 1)
+        .max()
+        .unwrap_or(0);
+    let value_w = VALUE.max(widest).min(inner.width / 3);
+    let spark_w = inner.width.saturating_sub(LABEL + value_w + THRESH + 2);
+    for (n, (sig, (value, current))) in rows.iter().zip(values).take(shown).enumerate() {
         let y = inner.y + n as u16 * per;
         let breaching = state
             .signals
             .detections
             .iter()
             .any(|d| d.feature == feature && d.signal == sig.kind);
-        let value_style = if stale {
+        let value_style = if stale || !current {
             theme.style(ThemeRole::Stale)
         } else if breaching {
             theme.style(ThemeRole::SparklineBreach)
         } else {
             theme.style(ThemeRole::Base)
         };
-        let value = sig
-            .last()
-            .map(|v| sig.kind.format(v))
-            .unwrap_or_else(|| "—".into());
         let label = Line::from(vec![
             Span::styled(
                 format!("{:<width$}", sig.kind.label(), width = LABEL as usize),
                 theme.style(ThemeRole::Muted),
             ),
             Span::styled(
-                format!("{value:>width$} ", width = VALUE as usize - 1),
+                format!("{value:>width$} ", width = value_w as usize - 1),
                 value_style,
             ),
         ]);
         frame.render_widget(
             Paragraph::new(label),
-            Rect::new(inner.x, y, LABEL + VALUE, 1),
+            Rect::new(inner.x, y, LABEL + value_w, 1),
         );
-        let spark_area = Rect::new(inner.x + LABEL + VALUE + 1, y, spark_w, per);
+        let spark_area = Rect::new(inner.x + LABEL + value_w + 1, y, spark_w, per);
         frame.render_widget(
             ThresholdSparkline {
                 points: &sig.points,
@@ -141,5 +153,23 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             )),
             Rect::new(tx, y, THRESH, 1),
         );
+    }
+}
+
+/// The value column of one signal, and whether it is current: a value is shown as current
+/// only when its newest point is within about a step of the poll; an older one carries its
+/// age ("$2.98 · 1m37s ago", counted to now), and a window with no value at all says so.
+fn value_text(sig: &Signal, poll: DateTime<Utc>, now: DateTime<Utc>) -> (String, bool) {
+    match sig.freshness(poll) {
+        Freshness::Current(v) => (sig.kind.format(v), true),
+        Freshness::Old(n) => (
+            format!(
+                "{} · {} ago",
+                sig.kind.format(n.value),
+                value_age(now - n.at)
+            ),
+            false,
+        ),
+        Freshness::NoData => ("no data yet".into(), false),
     }
 }

@@ -70,6 +70,17 @@ fn content<'a>(state: &State, ctx: Option<&Ctx>, width: usize) -> Vec<Line<'a>> 
                 style(ThemeRole::Base),
             ),
         ]));
+        // Which engine computes the numbers, and what it does differently: wrapped whole,
+        // like errors, since a cut note would hide the part that explains a disagreement.
+        let about = s.engine.iter().map(|e| format!("engine: {e}"));
+        for note in about.chain(s.notes.iter().cloned()) {
+            for r in wrap(&note, width.saturating_sub(INDENT).max(1)) {
+                out.push(Line::from(vec![
+                    Span::raw(" ".repeat(INDENT)),
+                    Span::styled(note[r].to_string(), style(ThemeRole::Muted)),
+                ]));
+            }
+        }
         if let Some((at, err)) = &s.last_error {
             let label = if s.failing() { "error" } else { "last error" };
             let text = format!("{label} at {}: {err}", at.format("%H:%M:%S"));

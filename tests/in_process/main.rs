@@ -11,5 +11,6 @@ mod pagerduty_events_contract;
 mod postmortem;
 mod prometheus_faults;
 mod render;
+mod signal_age;
 mod sim_drill;
 mod update;

@@ -307,3 +307,32 @@ fn world_readable_token_file_is_rejected_naming_the_file() {
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("readable by others"), "{err}");
 }
+
+#[tokio::test]
+async fn a_build_info_that_never_answers_costs_no_poll_its_signals() {
+    // A proxy that passes queries but swallows /api/v1/status/buildinfo.
+    let asked = Arc::new(Mutex::new(0usize));
+    let counter = asked.clone();
+    let hang = move || {
+        let counter = counter.clone();
+        async move {
+            *counter.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            std::future::pending::<()>().await;
+        }
+    };
+    let router = Router::new()
+        .route("/api/v1/query_range", get(|| async { EMPTY_MATRIX }))
+        .route("/api/v1/status/buildinfo", get(hang));
+    let url = serve(router).await;
+    let mut source = Prometheus::new(&config(&url)).expect("valid config");
+    for poll in 0..5 {
+        let set = source.fetch(now()).await;
+        assert!(set.is_ok(), "poll {poll}: {set:?}");
+    }
+    // Asked on the first three polls, then taken as Prometheus-compatible.
+    assert_eq!(*asked.lock().unwrap_or_else(|p| p.into_inner()), 3);
+    assert_eq!(
+        source.engine().name,
+        "a Prometheus-compatible engine (build info: no answer)"
+    );
+}

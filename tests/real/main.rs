@@ -12,3 +12,4 @@ mod rules_promtool;
 mod screen_pty;
 mod tls_real;
 mod unleash_real;
+mod victoria_real;

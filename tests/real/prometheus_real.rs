@@ -14,17 +14,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// Seconds between samples, like a 15 s scrape.
-const SCRAPE: i64 = 15;
+pub(crate) const SCRAPE: i64 = 15;
 /// History length: the 2 h sparkline, the 5 m rate window before it, and room to spare.
-const HISTORY: i64 = 9000;
+pub(crate) const HISTORY: i64 = 9000;
 /// Some series start one hour before `now`, to check NaN filling and grid alignment.
-const LATE_START: i64 = 3600;
+pub(crate) const LATE_START: i64 = 3600;
 /// 2 h at one point a minute, both ends included.
-const POINTS: usize = 121;
+pub(crate) const POINTS: usize = 121;
 
 /// A minute-aligned instant ten minutes in the past: all samples are history to the server,
 /// and query timestamps land exactly on sample timestamps.
-fn test_now() -> DateTime<Utc> {
+pub(crate) fn test_now() -> DateTime<Utc> {
     let t = (Utc::now().timestamp() - 600) / 60 * 60;
     Utc.timestamp_opt(t, 0).single().expect("valid time")
 }
@@ -83,7 +83,7 @@ const TTFT_BOUNDS: [&str; 6] = ["0.1", "0.25", "0.5", "1", "2.5", "+Inf"];
 /// Two features on OTel GenAI metrics. Per second: support-bot uses gpt-a for 1000 input
 /// tokens (two instances, 600 + 400) and 200 output; summarizer uses gpt-a for 300 + 50 and,
 /// for the last hour only, claude-b for 100 + 20.
-fn otel_history(now: DateTime<Utc>) -> String {
+pub(crate) fn otel_history(now: DateTime<Utc>) -> String {
     let mut h = History::new(now);
     let usage = "gen_ai_client_token_usage_sum";
     h.family("gen_ai_client_token_usage", "histogram");
@@ -163,7 +163,7 @@ fn otel_history(now: DateTime<Utc>) -> String {
 }
 
 /// vLLM's own metrics for two models; mistral-7b only served the last hour.
-fn vllm_history(now: DateTime<Utc>) -> String {
+pub(crate) fn vllm_history(now: DateTime<Utc>) -> String {
     let mut h = History::new(now);
     let models = [("llama-3-8b", HISTORY), ("mistral-7b", LATE_START)];
     let lbl = |m: &str| format!("job=\"vllm\",model_name=\"{m}\"");
@@ -200,7 +200,7 @@ fn price(input: f64, output: f64) -> Price {
     Price { input, output }
 }
 
-fn config(url: &str, preset: &str, feature_label: &str) -> PrometheusConfig {
+pub(crate) fn config(url: &str, preset: &str, feature_label: &str) -> PrometheusConfig {
     let prices: BTreeMap<String, Price> = [
         ("gpt-a", price(2.0, 8.0)),
         ("claude-b", price(3.0, 15.0)),
@@ -229,14 +229,14 @@ fn config(url: &str, preset: &str, feature_label: &str) -> PrometheusConfig {
     }
 }
 
-async fn fetch(cfg: &PrometheusConfig, now: DateTime<Utc>) -> SignalSet {
+pub(crate) async fn fetch(cfg: &PrometheusConfig, now: DateTime<Utc>) -> SignalSet {
     let mut source = Prometheus::new(cfg).expect("valid config");
     let set = source.fetch(now).await.expect("fetch succeeds");
     assert_eq!(set.at, Some(now));
     set
 }
 
-fn signal<'a>(set: &'a SignalSet, feature: &str, kind: SignalKind) -> &'a Signal {
+pub(crate) fn signal<'a>(set: &'a SignalSet, feature: &str, kind: SignalKind) -> &'a Signal {
     let found: Vec<&Signal> = set
         .signals
         .iter()
@@ -247,7 +247,7 @@ fn signal<'a>(set: &'a SignalSet, feature: &str, kind: SignalKind) -> &'a Signal
 }
 
 /// The point at `now` (the last one), which must exist.
-fn last(set: &SignalSet, feature: &str, kind: SignalKind) -> f64 {
+pub(crate) fn last(set: &SignalSet, feature: &str, kind: SignalKind) -> f64 {
     let s = signal(set, feature, kind);
     assert_eq!(s.points.len(), POINTS, "{kind:?} for {feature}");
     assert_eq!(s.step_secs, 60);
@@ -255,7 +255,7 @@ fn last(set: &SignalSet, feature: &str, kind: SignalKind) -> f64 {
 }
 
 #[track_caller]
-fn assert_close(actual: f64, expected: f64) {
+pub(crate) fn assert_close(actual: f64, expected: f64) {
     let tolerance = 1e-9 * expected.abs().max(1e-3);
     assert!(
         (actual - expected).abs() <= tolerance,
@@ -263,7 +263,7 @@ fn assert_close(actual: f64, expected: f64) {
     );
 }
 
-fn feature_names(set: &SignalSet) -> Vec<(String, String)> {
+pub(crate) fn feature_names(set: &SignalSet) -> Vec<(String, String)> {
     set.features
         .iter()
         .map(|f| (f.name.clone(), f.model.clone()))
@@ -351,17 +351,31 @@ async fn points_sit_on_the_step_grid_ending_at_now() {
     let cost = &signal(&set, "summarizer", SignalKind::CostPerMin).points;
     assert_close(cost[60], 0.06);
     assert_close(cost[66], 0.096);
-    // The grid is anchored at `now`, not rounded: half a second later still ends at now.
-    let later = now + chrono::Duration::milliseconds(500);
+    // A poll between two instants of the grid asks for the last one before it (aligned to the
+    // step, as caching engines need): 23.4 s after `now` the series still ends at `now`,
+    // the poll's own time stays `set.at`, and Prometheus answers on every slot.
+    assert_eq!(
+        set.engine.as_deref().map(|e| e.starts_with("Prometheus ")),
+        Some(true),
+        "{:?}",
+        set.engine
+    );
+    assert!(set.notes.is_empty(), "{:?}", set.notes);
+    let later = now + chrono::Duration::milliseconds(23_400);
     let mut source = Prometheus::new(&config(&prom.url, "otel", "job")).expect("config");
     let set = source.fetch(later).await.expect("fetch");
     assert_eq!(set.at, Some(later));
     let s = signal(&set, "support-bot", SignalKind::TokensPerMin);
+    assert_eq!(s.end, Some(now));
     assert_eq!(s.points.len(), POINTS);
     assert!(
         s.points.iter().all(|v| (v - 72_000.0).abs() < 1e-6),
         "{:?}",
         s.points
+    );
+    assert_eq!(
+        s.freshness(later),
+        oncall_cockpit::domain::Freshness::Current(72_000.0)
     );
 }
 

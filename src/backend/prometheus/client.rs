@@ -2,12 +2,13 @@
 //! query at once, and assembles the answers into one `SignalSet`.
 
 use super::config::{Price, PrometheusConfig};
+use super::engine::Engine;
 use super::plan::{
     check_grid, check_label_name, check_prices, check_window, endpoint, load_preset, plan,
     CostQuery, Planned, Role, MAX_POINTS,
 };
 use super::reading::{feature_info, Reading, Warnings};
-use super::wire::{decode_query_range, secs_param, Grid, Series};
+use super::wire::{decode_query_range, secs_param, Answer, Grid};
 use crate::backend::http::{self, Auth, ReplyCap};
 use crate::backend::{BackendError, MetricsSource};
 use crate::domain::{SignalKind, SignalSet};
@@ -17,10 +18,19 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// Polls that ask for the build info before the engine is taken as Prometheus-compatible.
+const IDENTIFY_TRIES: u32 = 3;
+
 /// One Prometheus server as a metrics source: built from its `[[prometheus]]` entry, polled
 /// by the metrics driver.
 pub struct Prometheus {
     endpoint: String,
+    /// `/api/v1/status/buildinfo` under the same base URL: which engine answers.
+    buildinfo: String,
+    /// Known once its build info answered; until then the Prometheus behaviour is assumed
+    /// and the next poll asks again.
+    engine: Option<Engine>,
+    identify_tries: u32,
     client: http::Client,
     auth: Auth,
     timeout: Duration,
@@ -58,6 +68,7 @@ impl Prometheus {
 
     fn build(cfg: &PrometheusConfig) -> Result<Prometheus, String> {
         let endpoint = endpoint(&cfg.url)?;
+        let buildinfo = endpoint.replace("/api/v1/query_range", "/api/v1/status/buildinfo");
         let timeout = cfg.timeout_secs.duration();
         check_label_name(&cfg.feature_label)?;
         check_window(&cfg.rate_window)?;
@@ -69,6 +80,9 @@ impl Prometheus {
             http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url).map_err(|e| e.to_string())?;
         Ok(Prometheus {
             endpoint,
+            buildinfo,
+            engine: None,
+            identify_tries: 0,
             client,
             auth,
             timeout,
@@ -105,17 +119,17 @@ impl Prometheus {
     /// replaces each query's own range (a backtest walks history a chunk at a time).
     async fn run_queries(
         &self,
-        end_ms: i64,
+        now_ms: i64,
         range: Option<u64>,
-    ) -> Result<Vec<Vec<Series>>, BackendError> {
+    ) -> Result<Vec<Answer>, BackendError> {
         let mut tasks = JoinSet::new();
         for (i, q) in self.plan.iter().enumerate() {
-            let grid = Grid::ending_at(end_ms, range.unwrap_or(q.range_secs), q.step_secs);
+            let grid = self.grid(now_ms, range.unwrap_or(q.range_secs), q.step_secs);
             let req = self.request(&q.promql, grid);
             let (timeout, cap) = (self.timeout, self.cap);
             tasks.spawn(async move { (i, query_range(req, timeout, cap, grid).await) });
         }
-        let mut slots: Vec<Option<Result<Vec<Series>, BackendError>>> =
+        let mut slots: Vec<Option<Result<Answer, BackendError>>> =
             self.plan.iter().map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
             let (i, result) =
@@ -135,7 +149,89 @@ impl Prometheus {
             .collect()
     }
 
-    fn assemble(&mut self, results: Vec<Vec<Series>>, now: DateTime<Utc>) -> SignalSet {
+    /// The grid a query asks for at `now_ms`: aligned to the source's step, and ending
+    /// before the engine's latency offset.
+    fn grid(&self, now_ms: i64, range_secs: u64, step_secs: u32) -> Grid {
+        let lag_ms = self
+            .engine
+            .as_ref()
+            .map_or(0, |e| i64::from(e.latency_offset_secs) * 1000);
+        Grid::aligned(now_ms, lag_ms, self.step_secs(), range_secs, step_secs)
+    }
+
+    /// Asks which engine answers, once it can. A server that cannot be reached is asked again
+    /// next poll (its queries fail the poll anyway); any answer at all identifies it.
+    /// The question gets a quarter of the poll's timeout, so a proxy that swallows it never
+    /// costs the poll its signals; after `IDENTIFY_TRIES` unanswered, the engine is taken to
+    /// be Prometheus-compatible and no longer asked.
+    async fn identify(&mut self) {
+        if self.engine.is_some() {
+            return;
+        }
+        let asked = tokio::time::timeout(self.timeout / 4, self.probe_engine()).await;
+        match asked {
+            Ok(Ok(engine)) => {
+                tracing::info!(source = %self.warnings.source, engine = %engine.name, "PromQL engine identified");
+                self.engine = Some(engine);
+            }
+            _ => {
+                self.identify_tries += 1;
+                if self.identify_tries >= IDENTIFY_TRIES {
+                    tracing::warn!(source = %self.warnings.source, "build info never answered; assuming Prometheus behaviour");
+                    self.engine = Some(Engine::unanswered());
+                }
+            }
+        }
+    }
+
+    /// Which engine answers, asked now (`check-config --probe` asks without polling).
+    pub async fn probe_engine(&self) -> Result<Engine, BackendError> {
+        let req = self.auth.apply(self.client.get(&self.buildinfo));
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| http::transport_error(e, self.timeout))?;
+        let status = resp.status().as_u16();
+        let victoria = resp.headers().contains_key("x-server-hostname");
+        let body = if resp.status().is_success() {
+            http::read_body(resp, self.cap, self.timeout).await?
+        } else {
+            http::read_error_body(resp).await
+        };
+        Ok(Engine::identify(status, victoria, &body))
+    }
+
+    /// The engine as identified (or assumed until then).
+    pub fn engine(&self) -> Engine {
+        self.engine.clone().unwrap_or_else(Engine::assumed)
+    }
+
+    /// Logs once per query how an answer missed the grid it asked for.
+    fn warn_grid(&mut self, role: Role, answer: &Answer) {
+        if answer.shifted_ms != 0 && self.warnings.first(format!("shifted:{}", role.name())) {
+            tracing::warn!(
+                source = %self.warnings.source,
+                query = %role.name(),
+                shifted_ms = answer.shifted_ms,
+                "the engine answered on instants other than the ones asked for; its points \
+                 keep their own times"
+            );
+        }
+        if answer.off_grid > 0 && self.warnings.first(format!("off_grid:{}", role.name())) {
+            tracing::warn!(
+                source = %self.warnings.source,
+                query = %role.name(),
+                points = answer.off_grid,
+                "points between the step's instants were dropped"
+            );
+        }
+    }
+
+    fn assemble(&mut self, results: Vec<Answer>, now: DateTime<Utc>) -> SignalSet {
+        let plan = self.plan.clone();
+        for (q, answer) in plan.iter().zip(&results) {
+            self.warn_grid(q.role, answer);
+        }
         let mut signals = Vec::new();
         let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut reading = Reading {
@@ -143,14 +239,16 @@ impl Prometheus {
             prices: &self.prices,
             warnings: &mut self.warnings,
         };
-        for (q, series) in self.plan.iter().zip(results) {
+        for (q, answer) in self.plan.iter().zip(results) {
+            let end = DateTime::<Utc>::from_timestamp_millis(answer.end_ms).unwrap_or(now);
             match (q.role, &self.cost) {
                 (Role::Signal(kind), _) => {
-                    signals.extend(reading.direct(kind, q.step_secs, series));
+                    let read = reading.direct(kind, q.step_secs, answer.series);
+                    signals.extend(read.into_iter().map(|s| s.ending_at(end)));
                 }
                 (Role::CostTokens, Some(cq)) => {
-                    let (cost, seen) = reading.priced(cq, q.step_secs, series);
-                    signals.extend(cost);
+                    let (cost, seen) = reading.priced(cq, q.step_secs, answer.series);
+                    signals.extend(cost.into_iter().map(|s| s.ending_at(end)));
                     for (feature, m) in seen {
                         models.entry(feature).or_default().extend(m);
                     }
@@ -174,6 +272,8 @@ impl Prometheus {
             signals,
             distributions: Vec::new(),
             features,
+            engine: self.engine.as_ref().map(|e| e.name.clone()),
+            notes: self.engine().notes(),
         }
     }
 }
@@ -187,14 +287,14 @@ impl Prometheus {
         now: DateTime<Utc>,
         answers: &[(u16, &[u8])],
     ) -> Result<SignalSet, BackendError> {
-        let end_ms = now.timestamp_millis();
+        let now_ms = now.timestamp_millis();
         let results = self
             .plan
             .iter()
             .enumerate()
             .map(|(i, q)| {
                 let (status, body) = answers.get(i).copied().unwrap_or((200, b""));
-                let grid = Grid::ending_at(end_ms, q.range_secs, q.step_secs);
+                let grid = self.grid(now_ms, q.range_secs, q.step_secs);
                 decode_query_range(status, body, grid).map_err(|e| naming_query(e, q.role))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -232,7 +332,16 @@ impl Prometheus {
         let results = results
             .into_iter()
             .zip(daily)
-            .map(|(r, skip)| if skip { Vec::new() } else { r })
+            .map(|(r, skip)| {
+                if skip {
+                    Answer {
+                        series: Vec::new(),
+                        ..r
+                    }
+                } else {
+                    r
+                }
+            })
             .collect();
         Ok(self.assemble(results, end))
     }
@@ -245,6 +354,7 @@ impl Prometheus {
 
 impl MetricsSource for Prometheus {
     async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {
+        self.identify().await;
         let results = self.run_queries(now.timestamp_millis(), None).await?;
         Ok(self.assemble(results, now))
     }
@@ -272,7 +382,7 @@ async fn query_range(
     timeout: Duration,
     cap: ReplyCap,
     grid: Grid,
-) -> Result<Vec<Series>, BackendError> {
+) -> Result<Answer, BackendError> {
     let resp = req
         .send()
         .await

@@ -6,6 +6,7 @@
 
 mod client;
 pub mod config;
+mod engine;
 mod kind;
 mod plan;
 mod reading;
@@ -13,4 +14,5 @@ mod wire;
 
 pub use client::Prometheus;
 pub use config::{Price, PrometheusConfig};
+pub use engine::Engine;
 pub use kind::Kind;

@@ -88,9 +88,10 @@ impl Engine {
         set: &SignalSet,
         open: &BTreeSet<(String, IncidentType)>,
     ) -> Evaluation {
-        let Some(at) = set.at.map(|a| a.timestamp()) else {
+        let Some(poll) = set.at else {
             return self.evaluation(set, Vec::new());
         };
+        let at = poll.timestamp();
         let mut timeline: BTreeMap<i64, Vec<(TrackKey, Sample)>> = BTreeMap::new();
         for sig in &set.signals {
             let Some(rule) = rule_for(sig.kind) else {
@@ -112,11 +113,17 @@ impl Engine {
                 .iter()
                 .map(|s| track.mem.segment_index(&s.segment))
                 .collect();
-            let step = i64::from(sig.step_secs.max(1));
-            let n = sig.points.len();
             let last = track.mem.last_t;
-            for (i, &value) in sig.points.iter().enumerate() {
-                let t = at - (n - 1 - i) as i64 * step;
+            // Each point at its own time, from where the series ends (an engine's grid may
+            // end before the poll). Empty slots after the newest value are not taken: the
+            // engine may still fill them, and a slot once taken is never looked at again.
+            let filled = sig
+                .points
+                .iter()
+                .rposition(|v| v.is_finite())
+                .map_or(0, |i| i + 1);
+            for (i, &value) in sig.points.iter().enumerate().take(filled) {
+                let t = sig.slot_time(i, poll).timestamp();
                 if last.is_some_and(|l| t <= l) {
                     continue;
                 }
@@ -431,6 +438,54 @@ mod tests {
 
     fn kinds(e: &Evaluation) -> Vec<IncidentType> {
         e.detections.iter().map(|d| d.kind).collect()
+    }
+
+    #[test]
+    fn points_are_taken_at_their_own_times_and_empty_newest_slots_are_left_for_later() {
+        let mut engine = Engine::new(cfg());
+        let poll = to_time(1_800_000_023);
+        let key = ("chat".to_string(), SignalKind::ErrorRatio);
+        let times = |engine: &Engine| -> Vec<(i64, f64)> {
+            engine.tracks[&key]
+                .mem
+                .recent
+                .iter()
+                .map(|s| (s.t, s.value))
+                .collect()
+        };
+        // An engine whose grid ends 83 s before the poll, its newest slot not filled yet.
+        let lagging = Signal::new(
+            "chat",
+            SignalKind::ErrorRatio,
+            60,
+            vec![0.01, 0.02, f64::NAN],
+        )
+        .ending_at(to_time(1_799_999_940));
+        let set = |sig: Signal, at| SignalSet {
+            at: Some(at),
+            signals: vec![sig],
+            ..SignalSet::default()
+        };
+        engine.ingest(&set(lagging, poll), &BTreeSet::new());
+        // Each point at its slot's time, not counted back from the poll; the empty newest
+        // slot is not taken.
+        assert_eq!(
+            times(&engine),
+            vec![(1_799_999_820, 0.01), (1_799_999_880, 0.02)]
+        );
+        // The next poll brings that slot filled, and one more.
+        let filled = Signal::new("chat", SignalKind::ErrorRatio, 60, vec![0.02, 0.03, 0.04])
+            .ending_at(to_time(1_800_000_000));
+        engine.ingest(&set(filled, poll + Duration::seconds(60)), &BTreeSet::new());
+        assert_eq!(
+            times(&engine),
+            vec![
+                (1_799_999_820, 0.01),
+                (1_799_999_880, 0.02),
+                (1_799_999_940, 0.03),
+                (1_800_000_000, 0.04)
+            ]
+        );
     }
 
     fn band(e: &Evaluation, kind: SignalKind) -> (Option<f64>, Option<f64>) {

@@ -8,6 +8,7 @@ pub mod pagerduty_events;
 pub mod prometheus;
 pub mod tls;
 pub mod unleash;
+pub mod victoria;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
