@@ -85,6 +85,29 @@ pub struct SampleQuery {
     pub limit: usize,
 }
 
+impl Sample {
+    /// One sample as a Markdown quote: who, what it scored, and the start of what it said.
+    pub fn quote(&self) -> String {
+        let s = self;
+        let labels: Vec<&str> = s.labels.iter().map(|l| l.as_str()).collect();
+        let output: String = s.output.as_str().chars().take(300).collect();
+        format!(
+            "- {} · {} · {} · eval {} · {}\n  > {}\n",
+            s.at.format("%H:%M:%S"),
+            s.segment.as_ref().map_or("-", |t| t.as_str()),
+            s.prompt_version.as_ref().map_or("-", |t| t.as_str()),
+            s.eval_score
+                .map_or_else(|| "-".into(), |e| format!("{e:.2}")),
+            if labels.is_empty() {
+                "no labels".to_string()
+            } else {
+                labels.join(", ")
+            },
+            output.replace('\n', "\n  > ")
+        )
+    }
+}
+
 /// Text from outside (a prompt, an output), cut to `MAX_SAMPLE_TEXT` bytes on a character
 /// boundary, then made safe; its line breaks are kept.
 pub fn sample_text(raw: &str) -> SafeText {

@@ -48,6 +48,9 @@ pub struct Draft {
     pub exported_at_real: Option<DateTime<Utc>>,
     /// Drill speed (1: real time).
     pub speed: f64,
+    /// The worst samples of the incident's window and of the baseline, as fetched (none when
+    /// nobody read them and no lever was pulled).
+    pub samples: Vec<(crate::domain::sample::Window, crate::domain::sample::Sample)>,
 }
 
 /// The series point covering `at`, when the on-screen window still reaches back that far.
@@ -238,6 +241,34 @@ fn action_rows<'a>(mine: &[&'a AuditLine]) -> Vec<ActionRow<'a>> {
         }
     }
     rows
+}
+
+/// What the model said, worst first, in the incident's window and before it.
+fn samples_section(
+    samples: &[(crate::domain::sample::Window, crate::domain::sample::Sample)],
+) -> String {
+    use crate::domain::sample::Window;
+    let mut out = String::from("\n## What the model said\n\n");
+    if samples.is_empty() {
+        out.push_str("No samples were read for this incident (samples view `o`).\n");
+        return out;
+    }
+    for (window, title) in [
+        (Window::Incident, "During the incident"),
+        (Window::Baseline, "Before it (baseline)"),
+    ] {
+        out.push_str(&format!("{title}, worst eval first:\n\n"));
+        let mut any = false;
+        for (_, s) in samples.iter().filter(|(w, _)| *w == window) {
+            out.push_str(&s.quote());
+            any = true;
+        }
+        if !any {
+            out.push_str("- none fetched\n");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
@@ -479,6 +510,7 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
         .filter_map(|r| r.outcome.map(|o| sanitize(&o.detail).to_lowercase()))
         .filter(|t| !t.is_empty())
         .collect();
+    out.push_str(&samples_section(&d.samples));
     out.push_str("\n## Timeline\n\n");
     if drill {
         out.push_str("| time (drill) | real time | who | what |\n|---|---|---|---|\n");

@@ -229,30 +229,10 @@ fn summary(
             md.push_str("No samples were fetched for this window before the lever.\n\n");
         }
         for s in list.iter().take(QUOTED) {
-            md.push_str(&quote(s));
+            md.push_str(&s.quote());
         }
     }
     md
-}
-
-/// One sample as a Markdown quote: who, what it scored, and the start of what it said.
-pub fn quote(s: &Sample) -> String {
-    let labels: Vec<&str> = s.labels.iter().map(|l| l.as_str()).collect();
-    let output: String = s.output.as_str().chars().take(300).collect();
-    format!(
-        "- {} · {} · {} · eval {} · {}\n  > {}\n",
-        s.at.format("%H:%M:%S"),
-        s.segment.as_ref().map_or("-", |t| t.as_str()),
-        s.prompt_version.as_ref().map_or("-", |t| t.as_str()),
-        s.eval_score
-            .map_or_else(|| "-".into(), |e| format!("{e:.2}")),
-        if labels.is_empty() {
-            "no labels".to_string()
-        } else {
-            labels.join(", ")
-        },
-        output.replace('\n', "\n  > ")
-    )
 }
 
 #[cfg(test)]

@@ -81,6 +81,7 @@ pub(super) fn export(state: &mut State) -> Vec<Effect> {
         exported_at: state.now,
         exported_at_real: None,
         speed: state.speed,
+        samples: super::samples::worst(state, &inc),
         incident: inc.clone(),
     };
     state.say(

@@ -217,6 +217,35 @@ pub struct SegmentRow {
     pub cost: f64,
 }
 
+/// Samples quoted in a postmortem per window.
+const QUOTED: usize = 3;
+
+/// The worst samples of `inc`'s feature in each window, as fetched, for the postmortem.
+pub(super) fn worst(state: &State, inc: &crate::domain::Incident) -> Vec<(Window, Sample)> {
+    let (incident_window, baseline_window) =
+        windows(&state.samples.settings, inc.triggered_at, state.now);
+    let view = SamplesView {
+        incident: inc.id.clone(),
+        feature: inc.feature.to_string(),
+        window: Window::Incident,
+        incident_window,
+        baseline_window,
+        sort: SampleSort::WorstEval,
+        filter: String::new(),
+        selected: 0,
+        open: None,
+    };
+    [Window::Incident, Window::Baseline]
+        .into_iter()
+        .flat_map(|w| {
+            rows(&state.samples, &view, w)
+                .into_iter()
+                .take(QUOTED)
+                .map(move |s| (w, s.clone()))
+        })
+        .collect()
+}
+
 /// Asks the samples source for both windows of `feature`, unless they are on their way.
 /// No samples source: nothing to ask, and the view says so.
 pub(super) fn fetch(state: &mut State, view: &SamplesView) -> Vec<Effect> {
