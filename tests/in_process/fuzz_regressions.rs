@@ -435,6 +435,7 @@ fn config_nasty_inputs() {
     assert!(err("[sim\nseed = 1").contains("line 1"));
     assert!(err("[sim]\nseed = 99999999999999999999999").contains("line 2"));
     assert!(err("[sim]\nseed = -1").contains("seed"));
+    assert!(err("[sim]\n\"\\u001b[2J\\u202e\" = 1").contains("line 2"));
     assert!(!err(&format!("x = {}", "[".repeat(100_000))).is_empty());
     assert!(!err(&format!("x = {}", "{a=".repeat(100_000))).is_empty());
     // Numbers TOML allows that no poll interval or timeout can be, and intervals past the
@@ -485,6 +486,12 @@ fn keymap_and_theme_nasty_inputs() {
     assert!(theme_err("sev1 = { fg = \"#12345\" }").contains("sev1"));
     assert!(theme_err("sev1 = { fg = 1e999 }").contains("line 1"));
     assert!(!theme_err(&format!("sev1 = {}", "{a=".repeat(100_000))).is_empty());
+    // A quoted TOML key may hold any character: the error that names it must not replay an
+    // escape sequence on the terminal that shows it (the drivers check every error is inert).
+    let osc = r#""\u001b]52;c;eA==\u0007""#;
+    assert!(key_err(&format!("[{osc}]\nack = \"a\"")).contains("unknown mode table"));
+    assert!(key_err(&format!("[normal]\n{osc} = \"a\"")).contains("]52;c;eA=="));
+    assert!(theme_err(&format!("{osc} = \"red\"")).contains("]52;c;eA=="));
 }
 
 // ---- flag systems ------------------------------------------------------------------------
