@@ -916,11 +916,13 @@ mod checks_can_fail {
         check_config_error("[sim]\nseed = x", &config_error(Some(2), Some(10), "seed"));
     }
 
+    /// The inert part of this check cannot be fed a violating `ConfigError` any more: its
+    /// Display writes unsafe characters out (`\u{1b}`). It failed before that fix, on a
+    /// quoted key holding an escape sequence (`keymap_and_theme_nasty_inputs`).
     #[test]
-    #[should_panic(expected = "reaches the screen with")]
-    fn config_error_check_refuses_an_escape_in_a_key() {
-        let text = "[sim]\n\"\\u001b[2J\" = 1";
-        check_config_error(text, &config_error(Some(2), Some(1), "\u{1b}[2J"));
+    #[should_panic(expected = "a column without a line")]
+    fn config_error_check_refuses_a_column_without_a_line() {
+        check_config_error("[sim]\nseed = x", &config_error(None, Some(3), "seed"));
     }
 
     #[test]
