@@ -901,3 +901,121 @@ fn config_errors_name_what_to_fix() {
     let pd = PagerDuty::new(&config("http://127.0.0.1:1", "cfgerr3")).expect("adapter");
     assert!(!format!("{pd:?}").contains(TOKEN));
 }
+
+/// Sends what `effects` ask of PagerDuty through the adapter and hands each answer back to
+/// the state as the driver does (an error as its text); returns the state's effects.
+async fn carry(
+    pd: &mut PagerDuty,
+    s: &mut oncall_cockpit::state::State,
+    effects: Vec<oncall_cockpit::state::Effect>,
+) -> usize {
+    use oncall_cockpit::domain::command::{Command, CommandOutcome};
+    use oncall_cockpit::state::Effect;
+    let mut sent = 0;
+    for e in effects {
+        let Effect::Send(req) = e else { continue };
+        let Command::Incident { id, op, .. } = &req.command else {
+            panic!("not for PagerDuty: {:?}", req.command);
+        };
+        sent += 1;
+        let result = pd.apply(id, op, &req.author, Utc::now()).await;
+        oncall_cockpit::state::update(
+            s,
+            oncall_cockpit::action::Action::CommandDone(CommandOutcome {
+                action_id: req.action_id,
+                result: result.map_err(|e| e.to_string()),
+            }),
+        );
+    }
+    sent
+}
+
+fn flash(s: &oncall_cockpit::state::State) -> (oncall_cockpit::state::FlashLevel, String) {
+    let f = s.flash.as_ref().expect("something is said");
+    (f.level, f.text.clone())
+}
+
+/// Each refusal the contract server makes, carried through the cockpit as the driver carries
+/// it: the failure is said loudly with PagerDuty's reason and the retry hint, nothing is
+/// dropped, and `t` sends the same command again, which goes through once its cause is gone
+/// (a wider escalation policy) or is refused again, as loudly (a resolved incident stays
+/// resolved).
+#[tokio::test]
+async fn each_refusal_shows_loudly_and_can_be_retried() {
+    use oncall_cockpit::action::Action;
+    use oncall_cockpit::domain::event::BackendEvent;
+    use oncall_cockpit::state::{update, FlashLevel};
+    let server = PdServer::start().await;
+    let mut top = PdIncident::new("PTOP001", 1, "cost explosion");
+    top.log.push(servers::pagerduty::LogEntry {
+        kind: "escalate_log_entry".into(),
+        at: Utc::now(),
+        summary: "Escalated to level 3 by Bo Jensen".into(),
+        agent: Some("Bo Jensen".into()),
+        channel: None,
+    });
+    top.level = 3;
+    server.add(top);
+    server.add(PdIncident::new("PDONE01", 2, "eval regression"));
+    let mut pd = adapter(&server, "refusal-retry");
+    let incidents = list(&mut pd).await;
+    let mut s = cockpit_testkit::common::drill_state(1);
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "pagerduty".into(),
+            at,
+            incidents,
+        }),
+    );
+
+    // Escalating past the policy's last level.
+    assert!(cockpit_testkit::common::select_where(&mut s, |i| i.id == "pagerduty:PTOP001"));
+    update(&mut s, Action::Escalate);
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(carry(&mut pd, &mut s, fx).await, 1);
+    let (level, text) = flash(&s);
+    assert_eq!(level, FlashLevel::Error, "{text}");
+    assert!(
+        text.contains("FAILED")
+            && text.contains("escalation policy has 3 levels")
+            && text.ends_with("(t: retry)"),
+        "{text}"
+    );
+    assert!(server.lock().escalations.is_empty());
+    server.lock().policy_levels = 4;
+    let fx = update(&mut s, Action::Retry);
+    assert_eq!(carry(&mut pd, &mut s, fx).await, 1, "t sends it again");
+    let (level, text) = flash(&s);
+    assert_eq!(level, FlashLevel::Info, "{text}");
+    assert!(text.contains("escalated to level 4"), "{text}");
+    assert_eq!(server.lock().escalations, vec![("PTOP001".to_string(), 4)]);
+
+    // A note on an incident someone resolved meanwhile.
+    server.lock().incidents[1].status = "resolved".into();
+    assert!(cockpit_testkit::common::select_where(&mut s, |i| i.id == "pagerduty:PDONE01"));
+    update(&mut s, Action::Note);
+    for c in "tried v41".chars() {
+        update(
+            &mut s,
+            Action::TextInput(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            )),
+        );
+    }
+    let mut fx = update(&mut s, Action::Submit);
+    for attempt in ["first", "retried"] {
+        assert_eq!(carry(&mut pd, &mut s, fx).await, 1, "{attempt}");
+        let (level, text) = flash(&s);
+        assert_eq!(level, FlashLevel::Error, "{attempt}: {text}");
+        assert!(
+            text.contains("note") && text.contains("FAILED: Incident Already Resolved"),
+            "{attempt}: {text}"
+        );
+        assert!(text.ends_with("(t: retry)"), "{attempt}: {text}");
+        fx = update(&mut s, Action::Retry);
+    }
+    assert!(server.lock().notes.is_empty());
+}
