@@ -28,7 +28,7 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.file)?;
+        f.write_str(&visible(&self.file))?;
         if let Some(line) = self.line {
             write!(f, " line {line}")?;
         }
@@ -36,13 +36,32 @@ impl fmt::Display for ConfigError {
             write!(f, ", column {column}")?;
         }
         if let Some(table) = &self.table {
-            write!(f, ", {table}")?;
+            write!(f, ", {}", visible(table))?;
         }
         if let Some(key) = &self.key {
-            write!(f, ", key `{key}`")?;
+            write!(f, ", key `{}`", visible(key))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", visible(&self.message))
     }
+}
+
+/// The file's own text as an error quotes it: a quoted TOML key may hold an escape sequence
+/// or a bidi override, which would act on the terminal that prints the error. Written out as
+/// `\u{1b}` instead of dropped, so the responder sees which character to remove.
+fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(crate::domain::text::is_unsafe) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if crate::domain::text::is_unsafe(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 impl ConfigError {

@@ -58,6 +58,13 @@ pub const PAGES: Limit = Limit {
     why: "pages per poll",
 };
 
+pub const LOG_ENTRIES: Limit = Limit {
+    key: "max_log_entries",
+    min: 1.0,
+    max: 10_000.0,
+    why: "PagerDuty log entries read per incident timeline",
+};
+
 pub const PAGE_SIZE: Limit = Limit {
     key: "page_size",
     min: 1.0,

@@ -522,6 +522,12 @@ fn limits_are_refused_not_clamped() {
             ["0", "101"],
         ),
         (
+            "pagerduty",
+            "token = { env = \"T\" }\nfrom = \"a@b.c\"",
+            "max_log_entries",
+            ["0", "10001"],
+        ),
+        (
             "prometheus",
             "url = \"http://p\"",
             "poll_secs",

@@ -34,6 +34,7 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
         answer_time_factor: 4.0,
         max_incidents: 5000,
         max_pages: 10,
+        max_log_entries: 1000,
         team_ids: Vec::new(),
         service_ids: Vec::new(),
         page_size: 100,
@@ -504,9 +505,143 @@ async fn refusals_fail_loudly_with_pagerduty_reason() {
     assert!(server.lock().notes.is_empty());
 }
 
-/// An incident with a longer history than one page of log entries: the timeline is built
-/// from PagerDuty's pages as PagerDuty serves them (newest first, `limit`, `more`), so the
-/// latest entries — the escalation level among them — are never the ones cut.
+/// `n` notes on `inc`, a second apart, ending `end`, as PagerDuty logs them.
+fn add_notes(inc: &mut PdIncident, n: usize, end: chrono::DateTime<Utc>, first: usize) {
+    for k in 0..n {
+        let at = end - chrono::Duration::seconds((n - 1 - k) as i64);
+        let number = first + k;
+        inc.log.push(servers::pagerduty::LogEntry {
+            kind: "annotate_log_entry".into(),
+            at,
+            summary: format!("Note added by Bo Jensen ({number})"),
+            agent: Some("Bo Jensen".into()),
+            channel: Some(format!("note {number}")),
+        });
+    }
+}
+
+fn texts(inc: &Incident) -> Vec<&str> {
+    inc.timeline.iter().map(|e| e.text.as_str()).collect()
+}
+
+fn log_requests(server: &PdServer, id: &str) -> usize {
+    server
+        .lock()
+        .log_fetches
+        .iter()
+        .filter(|f| f.as_str() == id)
+        .count()
+}
+
+/// A log longer than one page is read page by page (PagerDuty's `limit` ≤ 100, `offset`,
+/// `more`), newest first, every entry up to `max_log_entries`; past it the newest are kept
+/// and the timeline's first line says older ones were not read.
+#[tokio::test]
+async fn log_entries_are_paged_up_to_max_log_entries_and_the_cut_is_said() {
+    let server = PdServer::start().await;
+    let end = Utc::now() - chrono::Duration::minutes(1);
+    let mut whole = PdIncident::new("PPAGE01", 1, "agent loop");
+    add_notes(&mut whole, 250, end, 1);
+    server.add(whole);
+    let mut long = PdIncident::new("PPAGE02", 2, "agent loop");
+    add_notes(&mut long, 1234, end, 1);
+    server.add(long);
+    let mut pd = adapter(&server, "log-pages");
+    let listed = list(&mut pd).await;
+
+    // 250 notes and the trigger: three pages, all of it, oldest first.
+    let whole = find(&listed, "pagerduty:PPAGE01");
+    let t = texts(whole);
+    assert_eq!(t.len(), 251, "every entry of a log under the bound");
+    assert!(t[0].starts_with("Triggered"), "{:?}", &t[..2]);
+    assert!(
+        t[1].contains("(1)") && t[250].contains("(250)"),
+        "{:?}",
+        &t[249..]
+    );
+    assert!(whole.timeline.windows(2).all(|w| w[0].at <= w[1].at));
+    assert_eq!(log_requests(&server, "PPAGE01"), 3);
+
+    // 1,235 entries against the default bound of 1,000: ten pages, the newest 1,000 kept,
+    // and the first line of the timeline says the rest were not read.
+    let long = find(&listed, "pagerduty:PPAGE02");
+    let t = texts(long);
+    assert_eq!(t.len(), 1001, "1,000 entries and the line saying so");
+    assert_eq!(
+        t[0],
+        "older PagerDuty log entries not read: the newest 1000 are shown (max_log_entries)"
+    );
+    assert!(t[1].contains("(235)"), "the 1,000th newest: {}", t[1]);
+    assert!(t[1000].contains("(1234)"), "the newest: {}", t[1000]);
+    assert_eq!(log_requests(&server, "PPAGE02"), 10);
+    let Some(limits) = server.lock().log_limits.get("PPAGE02").cloned() else {
+        panic!("log requests not recorded");
+    };
+    assert!(limits.iter().all(|(limit, _)| *limit <= 100), "{limits:?}");
+    let offsets: Vec<usize> = limits.iter().map(|(_, offset)| *offset).collect();
+    assert_eq!(offsets, (0..10).map(|p| p * 100).collect::<Vec<_>>());
+}
+
+/// After a change, only what is new is read: the first entry the cockpit already holds ends
+/// the read, and the new entries join the held ones in order.
+#[tokio::test]
+async fn a_changed_log_is_read_only_up_to_what_is_held() {
+    let server = PdServer::start().await;
+    let end = Utc::now() - chrono::Duration::minutes(2);
+    let mut inc = PdIncident::new("PMORE01", 1, "agent loop");
+    add_notes(&mut inc, 250, end, 1);
+    server.add(inc);
+    let mut pd = adapter(&server, "log-new-only");
+    list(&mut pd).await;
+    assert_eq!(log_requests(&server, "PMORE01"), 3);
+
+    {
+        let mut s = server.lock();
+        let inc = &mut s.incidents[0];
+        add_notes(inc, 3, Utc::now() - chrono::Duration::seconds(30), 251);
+        // PagerDuty's times are to the second: each change must land on another one.
+        inc.last_status_change_at = Utc::now() - chrono::Duration::seconds(20);
+    }
+    let listed = list(&mut pd).await;
+    assert_eq!(
+        log_requests(&server, "PMORE01"),
+        4,
+        "one page for three new entries"
+    );
+    let t = texts(find(&listed, "pagerduty:PMORE01"));
+    assert_eq!(t.len(), 254);
+    assert!(t[0].starts_with("Triggered"));
+    assert!(
+        t[253].contains("(253)") && t[250].contains("(250)"),
+        "{:?}",
+        &t[249..]
+    );
+
+    // Past the bound the oldest held entries give way, and the timeline says so.
+    let mut cfg = config(&server.url, "log-new-only-bound");
+    cfg.max_log_entries = 254;
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
+    list(&mut pd).await;
+    {
+        let mut s = server.lock();
+        let inc = &mut s.incidents[0];
+        add_notes(inc, 2, Utc::now() - chrono::Duration::seconds(10), 254);
+        inc.last_status_change_at = Utc::now() - chrono::Duration::seconds(5);
+    }
+    let listed = list(&mut pd).await;
+    let t = texts(find(&listed, "pagerduty:PMORE01"));
+    assert_eq!(t.len(), 255, "{:?}", &t[..3]);
+    assert!(t[0].starts_with("older PagerDuty log entries not read: the newest 254"));
+    // The trigger and note 1 gave way to notes 254 and 255.
+    assert!(
+        t[1].contains("(2)") && t[254].contains("(255)"),
+        "{:?}",
+        &t[..3]
+    );
+}
+
+/// An incident with a longer history than the bound: the latest entries — the escalation
+/// level among them — are never the ones cut.
 #[tokio::test]
 async fn a_long_log_keeps_its_newest_entries() {
     let server = PdServer::start().await;
@@ -529,11 +664,13 @@ async fn a_long_log_keeps_its_newest_entries() {
         channel: None,
     });
     server.add(long);
-    let mut pd = adapter(&server, "long-log");
+    let mut cfg = config(&server.url, "long-log");
+    cfg.max_log_entries = 100;
+    let mut pd = PagerDuty::new(&cfg).expect("adapter");
     let listed = list(&mut pd).await;
     let inc = find(&listed, "pagerduty:PLONG01");
     assert_eq!(inc.escalation_level, 1, "the newest entry says level 2");
-    let texts: Vec<&str> = inc.timeline.iter().map(|e| e.text.as_str()).collect();
+    let texts = texts(inc);
     assert!(
         texts
             .last()
@@ -541,11 +678,8 @@ async fn a_long_log_keeps_its_newest_entries() {
         "{:?}",
         texts.last()
     );
-    assert!(
-        texts.len() <= 100,
-        "one page of PagerDuty's at most: {}",
-        texts.len()
-    );
+    assert_eq!(texts.len(), 101, "the newest 100 and the line saying so");
+    assert!(texts[0].starts_with("older PagerDuty log entries not read"));
 }
 
 #[tokio::test]
@@ -766,4 +900,122 @@ fn config_errors_name_what_to_fix() {
         .contains("from"));
     let pd = PagerDuty::new(&config("http://127.0.0.1:1", "cfgerr3")).expect("adapter");
     assert!(!format!("{pd:?}").contains(TOKEN));
+}
+
+/// Sends what `effects` ask of PagerDuty through the adapter and hands each answer back to
+/// the state as the driver does (an error as its text); returns the state's effects.
+async fn carry(
+    pd: &mut PagerDuty,
+    s: &mut oncall_cockpit::state::State,
+    effects: Vec<oncall_cockpit::state::Effect>,
+) -> usize {
+    use oncall_cockpit::domain::command::{Command, CommandOutcome};
+    use oncall_cockpit::state::Effect;
+    let mut sent = 0;
+    for e in effects {
+        let Effect::Send(req) = e else { continue };
+        let Command::Incident { id, op, .. } = &req.command else {
+            panic!("not for PagerDuty: {:?}", req.command);
+        };
+        sent += 1;
+        let result = pd.apply(id, op, &req.author, Utc::now()).await;
+        oncall_cockpit::state::update(
+            s,
+            oncall_cockpit::action::Action::CommandDone(CommandOutcome {
+                action_id: req.action_id,
+                result: result.map_err(|e| e.to_string()),
+            }),
+        );
+    }
+    sent
+}
+
+fn flash(s: &oncall_cockpit::state::State) -> (oncall_cockpit::state::FlashLevel, String) {
+    let f = s.flash.as_ref().expect("something is said");
+    (f.level, f.text.clone())
+}
+
+/// Each refusal the contract server makes, carried through the cockpit as the driver carries
+/// it: the failure is said loudly with PagerDuty's reason and the retry hint, nothing is
+/// dropped, and `t` sends the same command again, which goes through once its cause is gone
+/// (a wider escalation policy) or is refused again, as loudly (a resolved incident stays
+/// resolved).
+#[tokio::test]
+async fn each_refusal_shows_loudly_and_can_be_retried() {
+    use oncall_cockpit::action::Action;
+    use oncall_cockpit::domain::event::BackendEvent;
+    use oncall_cockpit::state::{update, FlashLevel};
+    let server = PdServer::start().await;
+    let mut top = PdIncident::new("PTOP001", 1, "cost explosion");
+    top.log.push(servers::pagerduty::LogEntry {
+        kind: "escalate_log_entry".into(),
+        at: Utc::now(),
+        summary: "Escalated to level 3 by Bo Jensen".into(),
+        agent: Some("Bo Jensen".into()),
+        channel: None,
+    });
+    top.level = 3;
+    server.add(top);
+    server.add(PdIncident::new("PDONE01", 2, "eval regression"));
+    let mut pd = adapter(&server, "refusal-retry");
+    let incidents = list(&mut pd).await;
+    let mut s = cockpit_testkit::common::drill_state(1);
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "pagerduty".into(),
+            at,
+            incidents,
+        }),
+    );
+
+    // Escalating past the policy's last level.
+    assert!(cockpit_testkit::common::select_where(&mut s, |i| i.id == "pagerduty:PTOP001"));
+    update(&mut s, Action::Escalate);
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(carry(&mut pd, &mut s, fx).await, 1);
+    let (level, text) = flash(&s);
+    assert_eq!(level, FlashLevel::Error, "{text}");
+    assert!(
+        text.contains("FAILED")
+            && text.contains("escalation policy has 3 levels")
+            && text.ends_with("(t: retry)"),
+        "{text}"
+    );
+    assert!(server.lock().escalations.is_empty());
+    server.lock().policy_levels = 4;
+    let fx = update(&mut s, Action::Retry);
+    assert_eq!(carry(&mut pd, &mut s, fx).await, 1, "t sends it again");
+    let (level, text) = flash(&s);
+    assert_eq!(level, FlashLevel::Info, "{text}");
+    assert!(text.contains("escalated to level 4"), "{text}");
+    assert_eq!(server.lock().escalations, vec![("PTOP001".to_string(), 4)]);
+
+    // A note on an incident someone resolved meanwhile.
+    server.lock().incidents[1].status = "resolved".into();
+    assert!(cockpit_testkit::common::select_where(&mut s, |i| i.id == "pagerduty:PDONE01"));
+    update(&mut s, Action::Note);
+    for c in "tried v41".chars() {
+        update(
+            &mut s,
+            Action::TextInput(crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Char(c),
+                crossterm::event::KeyModifiers::NONE,
+            )),
+        );
+    }
+    let mut fx = update(&mut s, Action::Submit);
+    for attempt in ["first", "retried"] {
+        assert_eq!(carry(&mut pd, &mut s, fx).await, 1, "{attempt}");
+        let (level, text) = flash(&s);
+        assert_eq!(level, FlashLevel::Error, "{attempt}: {text}");
+        assert!(
+            text.contains("note") && text.contains("FAILED: Incident Already Resolved"),
+            "{attempt}: {text}"
+        );
+        assert!(text.ends_with("(t: retry)"), "{attempt}: {text}");
+        fx = update(&mut s, Action::Retry);
+    }
+    assert!(server.lock().notes.is_empty());
 }

@@ -6,6 +6,7 @@ mod alertmanager_real;
 mod backtest_real;
 mod e2e_pty;
 mod faults;
+mod fuzz_seeds;
 mod hostile;
 mod prometheus_real;
 mod rules_promtool;

@@ -22,8 +22,8 @@ const MAX_PAGE: u32 = 100;
 /// Classic offset paging stops at 10 000 results; a server that keeps saying `more` past it
 /// must not keep us looping.
 const MAX_OFFSET: usize = 10_000;
-/// Log-entry fetches per poll: one request per incident, so a storm of new incidents would
-/// otherwise burn the account's rate limit in a single poll.
+/// Timelines refreshed per poll: at least one request per incident, so a storm of new
+/// incidents would otherwise burn the account's rate limit in a single poll.
 const LOG_FETCHES_PER_POLL: usize = 10;
 
 pub struct PagerDuty {
@@ -34,6 +34,8 @@ pub struct PagerDuty {
     timeout: Duration,
     page_size: u32,
     max_pages: u32,
+    /// Log entries read per incident, newest first.
+    max_log_entries: usize,
     cap: ReplyCap,
     /// Server-side filters: `team_ids[]` and `service_ids[]` pairs for `GET /incidents`.
     filters: Vec<(&'static str, String)>,
@@ -48,6 +50,17 @@ pub struct PagerDuty {
     escalated: HashMap<String, u32>,
     /// After a 429, no request goes out before this instant.
     blocked_until: Option<Instant>,
+}
+
+/// What one read of an incident's log brought back.
+#[derive(Default)]
+struct LogRead {
+    /// Entries newer than what the cache holds, newest first.
+    fresh: Vec<LogEntry>,
+    /// The read met an entry the cache holds: everything older is already there.
+    reached_held: bool,
+    /// The read stopped at `max_log_entries` with more left unread.
+    bound_hit: bool,
 }
 
 impl std::fmt::Debug for PagerDuty {
@@ -106,6 +119,7 @@ impl PagerDuty {
             timeout,
             page_size: cfg.page_size.clamp(1, MAX_PAGE),
             max_pages: cfg.max_pages.max(1),
+            max_log_entries: cfg.max_log_entries.max(1),
             cap: ReplyCap::mib(cfg.max_reply_mib),
             filters: cfg
                 .team_ids
@@ -253,8 +267,8 @@ impl PagerDuty {
             if started.elapsed() > self.timeout / 2 {
                 break;
             }
-            match self.fetch_log(&inc.id).await {
-                Ok(entries) => self.store_log(inc, &entries),
+            match self.fetch_log(&inc.id, started).await {
+                Ok(read) => self.store_log(inc, read),
                 Err(BackendError::Http { status: 429, .. }) => break,
                 Err(e) => tracing::debug!(source = %self.name, incident = %inc.id, error = %e,
                     "log entries not fetched"),
@@ -262,18 +276,84 @@ impl PagerDuty {
         }
     }
 
-    async fn fetch_log(&mut self, pd_id: &str) -> Result<Vec<LogEntry>, BackendError> {
-        let req = self
-            .request(Method::GET, &format!("/incidents/{pd_id}/log_entries"))
-            .query(&[("limit", MAX_PAGE)]);
-        let page: LogPage = self.call_json(req, Some(pd_id)).await?;
-        Ok(page.log_entries)
+    /// The incident's log entries newer than what the cache holds, newest first, page by page
+    /// (`limit`, `offset`, `more`) up to `max_log_entries`: the first entry the cache already
+    /// holds (same id, or older than its newest) ends the read. A log that cannot be read
+    /// within half the timeout since `list` started is left for the next poll whole, never
+    /// kept half-read: a later read stops at what it holds and would not go back for the rest.
+    async fn fetch_log(&mut self, pd_id: &str, started: Instant) -> Result<LogRead, BackendError> {
+        let held = self.timelines.get(pd_id).map(|c| {
+            let newest = c.entries.iter().map(|e| e.created_at).max();
+            let ids: HashSet<String> = c.entries.iter().filter_map(|e| e.id.clone()).collect();
+            (newest, ids)
+        });
+        let known = |e: &LogEntry| match (&held, &e.id) {
+            (None, _) => false,
+            (Some((_, ids)), Some(id)) if ids.contains(id) => true,
+            (Some((newest, _)), _) => newest.is_some_and(|n| e.created_at < n),
+        };
+        let mut read = LogRead::default();
+        let mut offset = 0usize;
+        loop {
+            if offset > 0 && started.elapsed() > self.timeout / 2 {
+                return Err(BackendError::Timeout((self.timeout / 2).as_secs()));
+            }
+            let left = self.max_log_entries - read.fresh.len();
+            let limit = left.min(MAX_PAGE as usize);
+            let req = self
+                .request(Method::GET, &format!("/incidents/{pd_id}/log_entries"))
+                .query(&[("limit", limit), ("offset", offset)]);
+            let page: LogPage = self.call_json(req, Some(pd_id)).await?;
+            let got = page.log_entries.len();
+            for e in page.log_entries {
+                if known(&e) {
+                    read.reached_held = true;
+                    return Ok(read);
+                }
+                if read.fresh.len() == self.max_log_entries {
+                    read.bound_hit = true;
+                    return Ok(read);
+                }
+                read.fresh.push(e);
+            }
+            offset += got;
+            if !page.more || got == 0 {
+                return Ok(read);
+            }
+            if read.fresh.len() >= self.max_log_entries || offset >= MAX_OFFSET {
+                read.bound_hit = true;
+                return Ok(read);
+            }
+        }
     }
 
-    fn store_log(&mut self, inc: &PdIncident, entries: &[LogEntry]) {
+    /// The new entries in front of what the cache holds, cut to `max_log_entries`. When the
+    /// read stopped at the bound before reaching the held entries, those lie beyond a gap
+    /// that was not read: they go, and the timeline says older entries were not read.
+    fn store_log(&mut self, inc: &PdIncident, read: LogRead) {
         self.escalated.remove(&inc.id);
-        self.timelines
-            .insert(inc.id.clone(), cached_log(inc, entries));
+        let bound = self.max_log_entries;
+        let held = self.timelines.remove(&inc.id);
+        let mut entries = read.fresh;
+        let mut cut = read.bound_hit;
+        // A read that ran to the end of the log without meeting the held entries replaces
+        // them: PagerDuty no longer lists them.
+        if let Some(held) = held.filter(|_| read.reached_held) {
+            entries.extend(held.entries);
+            cut |= held.unread_past.is_some();
+        }
+        if entries.len() > bound {
+            entries.truncate(bound);
+            cut = true;
+        }
+        if cut {
+            tracing::info!(source = %self.name, incident = %inc.id, bound,
+                "log entries past max_log_entries not read");
+        }
+        self.timelines.insert(
+            inc.id.clone(),
+            cached_log(inc, &entries, cut.then_some(bound)),
+        );
     }
 
     /// PagerDuty's 1-based escalation level: the incident's own field when present, else our

@@ -1,7 +1,7 @@
 //! `[[pagerduty]]`: PagerDuty's REST API v2, incidents listed and acted on. Its config, as the file names it;
 //! every key an entry leaves out comes from `[source_defaults.pagerduty]` in defaults.toml.
 
-use crate::config::limits::{Limit, INCIDENTS, PACE, PAGES, PAGE_SIZE, REPLY};
+use crate::config::limits::{Limit, INCIDENTS, LOG_ENTRIES, PACE, PAGES, PAGE_SIZE, REPLY};
 use crate::config::secret::SecretSpec;
 use crate::config::sources::{Schema, SourceConfig};
 use crate::config::timing::{PollSecs, TimeoutSecs};
@@ -31,6 +31,9 @@ pub struct PagerDutyConfig {
     pub max_incidents: usize,
     /// Pages of incidents read per poll; what lies beyond is counted, not followed.
     pub max_pages: u32,
+    /// Log entries read per incident for its timeline (newest first, pages of 100); past
+    /// it the timeline says older entries were not read.
+    pub max_log_entries: usize,
     /// Only incidents of these teams / services (PagerDuty's `team_ids[]`, `service_ids[]`).
     #[serde(default)]
     pub team_ids: Vec<String>,
@@ -55,6 +58,7 @@ impl SourceConfig for PagerDutyConfig {
             (&INCIDENTS, self.max_incidents as f64),
             (&PAGES, f64::from(self.max_pages)),
             (&PAGE_SIZE, f64::from(self.page_size)),
+            (&LOG_ENTRIES, self.max_log_entries as f64),
         ]
     }
     fn problems(&self) -> Vec<String> {

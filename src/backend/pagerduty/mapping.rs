@@ -25,6 +25,10 @@ pub(super) struct CachedLog {
     pub(super) changed_at: Option<String>,
     /// Set after our own write: PagerDuty logged something the cache has not seen.
     pub(super) stale: bool,
+    /// The entries read, newest first: a later read stops where it reaches them.
+    pub(super) entries: Vec<LogEntry>,
+    /// `Some(bound)` when older entries exist than the `bound` read.
+    pub(super) unread_past: Option<usize>,
     pub(super) timeline: Vec<TimelineEntry>,
     pub(super) level: Option<u32>,
 }
@@ -43,7 +47,7 @@ pub fn decode_incidents(
         .incidents
         .iter()
         .map(|inc| {
-            let cached = cached_log(inc, &log.log_entries);
+            let cached = cached_log(inc, &log.log_entries, None);
             let level = level(inc.escalation_level, None, cached.level);
             incident(source, inc, level, cached.timeline)
         })
@@ -90,7 +94,14 @@ pub(super) fn incident(
     }
 }
 
-pub(super) fn cached_log(inc: &PdIncident, entries: &[LogEntry]) -> CachedLog {
+/// The timeline of `entries` (PagerDuty's order, newest first). `unread_past` is the bound
+/// when older entries were left unread: the timeline then starts by saying so, since a
+/// timeline that silently begins mid-incident reads as the whole story.
+pub(super) fn cached_log(
+    inc: &PdIncident,
+    entries: &[LogEntry],
+    unread_past: Option<usize>,
+) -> CachedLog {
     // PagerDuty lists newest first, with timestamps to the second: reverse before the
     // stable sort so entries within one second keep their real order.
     let mut sorted = entries.to_vec();
@@ -98,11 +109,28 @@ pub(super) fn cached_log(inc: &PdIncident, entries: &[LogEntry]) -> CachedLog {
         sorted.reverse();
     }
     sorted.sort_by_key(|e| e.created_at);
+    let mut timeline: Vec<TimelineEntry> = sorted.iter().map(timeline_entry).collect();
+    if let Some(bound) = unread_past {
+        let at = timeline.first().map_or(inc.created_at, |t| t.at);
+        let text = format!(
+            "older PagerDuty log entries not read: the newest {bound} are shown (max_log_entries)"
+        );
+        timeline.insert(
+            0,
+            TimelineEntry {
+                at,
+                text: SafeText::new(&text),
+            },
+        );
+    }
+    sorted.reverse();
     CachedLog {
         changed_at: inc.last_status_change_at.clone(),
         stale: false,
-        timeline: sorted.iter().map(timeline_entry).collect(),
-        level: log_level(&sorted),
+        level: log_level_newest_first(&sorted),
+        entries: sorted,
+        unread_past,
+        timeline,
     }
 }
 
@@ -181,11 +209,15 @@ fn timeline_entry(e: &LogEntry) -> TimelineEntry {
     }
 }
 
+fn log_level_newest_first(entries: &[LogEntry]) -> Option<u32> {
+    log_level(entries.iter().rev())
+}
+
 /// The level after the log's escalations, oldest first: "level N" in a summary sets it,
 /// an escalation that names no level counts as one step. None when nothing escalated.
-fn log_level(entries: &[LogEntry]) -> Option<u32> {
+fn log_level<'a>(entries: impl Iterator<Item = &'a LogEntry>) -> Option<u32> {
     let mut level = None;
-    for e in entries.iter().filter(|e| e.kind == "escalate_log_entry") {
+    for e in entries.filter(|e| e.kind == "escalate_log_entry") {
         let summary = e.summary.as_deref().unwrap_or("").to_lowercase();
         let named = summary.split("level").nth(1).and_then(|rest| {
             let digits: String = rest
@@ -269,16 +301,20 @@ mod tests {
     fn escalation_level_from_log_summaries() {
         let at = Utc::now();
         let entry = |summary: &str| LogEntry {
+            id: None,
             kind: "escalate_log_entry".into(),
             created_at: at,
             summary: Some(summary.into()),
             agent: None,
             channel: None,
         };
-        assert_eq!(log_level(&[]), None);
-        assert_eq!(log_level(&[entry("Escalated to Level 3 by Ana")]), Some(3));
+        assert_eq!(log_level([].iter()), None);
         assert_eq!(
-            log_level(&[entry("Escalated"), entry("Escalated")]),
+            log_level([entry("Escalated to Level 3 by Ana")].iter()),
+            Some(3)
+        );
+        assert_eq!(
+            log_level([entry("Escalated"), entry("Escalated")].iter()),
             Some(3)
         );
     }

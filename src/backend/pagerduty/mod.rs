@@ -1,6 +1,7 @@
 //! PagerDuty REST API v2 incident adapter: lists open incidents (following `more` through
 //! offset paging, up to `max_pages` per poll), acknowledges, resolves, escalates, adds notes, and builds each incident's
-//! timeline from its log entries.
+//! timeline from its log entries (newest first, paged up to `max_log_entries`, reading after a
+//! change only what is newer than the entries held; a cut timeline says so in its first line).
 //!
 //! Rate limits are respected in two ways: log entries are fetched only for incidents that are
 //! new or whose `last_status_change_at` moved (at most `LOG_FETCHES_PER_POLL` per poll, most

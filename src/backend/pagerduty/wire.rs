@@ -6,7 +6,7 @@ use crate::domain::{Sev, Status};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub(super) struct Reference {
     #[serde(default)]
     pub(super) summary: Option<String>,
@@ -92,13 +92,20 @@ pub(super) struct IncidentEnvelope {
     pub(super) incident: PdIncident,
 }
 
+/// One page of `GET /incidents/{id}/log_entries`, newest first; classic paging like every
+/// PagerDuty list (`limit`, `offset`, `more`).
 #[derive(Deserialize)]
 pub(super) struct LogPage {
     pub(super) log_entries: Vec<LogEntry>,
+    #[serde(default)]
+    pub(super) more: bool,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub(super) struct LogEntry {
+    /// PagerDuty's id: how a later read knows it has reached what the cockpit holds.
+    #[serde(default)]
+    pub(super) id: Option<String>,
     #[serde(rename = "type")]
     pub(super) kind: String,
     pub(super) created_at: DateTime<Utc>,

@@ -3,6 +3,7 @@
 
 use crate::backend::http;
 use crate::backend::BackendError;
+use crate::domain::SafeText;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 
@@ -144,8 +145,13 @@ pub fn decode_context_field(body: &[u8]) -> Result<Vec<String>, BackendError> {
         .map_err(|e| malformed("context field", e))
 }
 
-/// Unleash's error text (`{"message", "details":[{"message"}]}`), or a body excerpt.
+/// Unleash's error text (`{"message", "details":[{"message"}]}`), or a body excerpt; inert,
+/// like every error text bound for the footer (PagerDuty's are made so the same way).
 pub fn decode_error(body: &[u8]) -> String {
+    SafeText::new(&error_text(body)).to_string()
+}
+
+fn error_text(body: &[u8]) -> String {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(e) => {
             let mut parts: Vec<String> = e.message.into_iter().collect();

@@ -23,7 +23,8 @@ use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backend::registry;
 use oncall_cockpit::backend::unleash;
 use oncall_cockpit::backend::{BackendError, FeatureFlags, FlagOp};
-use oncall_cockpit::config::keymap::{Keymap, Mode};
+use oncall_cockpit::config::error::ConfigError;
+use oncall_cockpit::config::keymap::{ActionName, Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
 use oncall_cockpit::config::theme::{Theme, ThemeRole};
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
@@ -73,7 +74,10 @@ pub fn assert_inert(what: &str, s: &str) {
     );
 }
 
-fn assert_incident(inc: &Incident) {
+/// An incident as the list shows it: its text inert, its deadline not before its trigger, its
+/// timeline in time order, its id in the source's namespace (`prefix`).
+pub fn check_incident(inc: &Incident, prefix: &str) {
+    assert!(inc.id.starts_with(prefix), "{} outside {prefix}", inc.id);
     assert_inert("title", inc.title.as_str());
     assert_inert("feature", inc.feature.as_str());
     for e in &inc.evidence {
@@ -134,21 +138,27 @@ pub fn prometheus_with(prom: &mut Prometheus, data: &[u8]) -> Result<SignalSet, 
         .collect();
     let result = prom.decode_answers(now(), &answers);
     if let Ok(set) = &result {
-        assert_eq!(set.at, Some(now()));
-        for s in &set.signals {
-            assert_inert("signal feature", &s.feature);
-            assert!(
-                s.points.iter().all(|p| p.is_finite() || p.is_nan()),
-                "{:?} has an infinity",
-                s.kind
-            );
-        }
-        for f in &set.features {
-            assert_inert("feature name", &f.name);
-            assert_inert("feature model", &f.model);
-        }
+        check_signal_set(set);
     }
     result
+}
+
+/// A poll's signals: taken now, feature and model names inert, every point finite or NaN (no
+/// data), never an infinity a sparkline or detector would choke on.
+pub fn check_signal_set(set: &SignalSet) {
+    assert_eq!(set.at, Some(now()));
+    for s in &set.signals {
+        assert_inert("signal feature", &s.feature);
+        assert!(
+            s.points.iter().all(|p| p.is_finite() || p.is_nan()),
+            "{:?} has an infinity",
+            s.kind
+        );
+    }
+    for f in &set.features {
+        assert_inert("feature name", &f.name);
+        assert_inert("feature model", &f.model);
+    }
 }
 
 pub fn prometheus(data: &[u8]) -> Result<SignalSet, BackendError> {
@@ -184,8 +194,7 @@ pub fn alertmanager_with(am: &Alertmanager, data: &[u8]) -> Result<Vec<Incident>
     let silences = p.get(1).copied().unwrap_or(b"[]");
     let result = am.decode_incidents(p[0], silences);
     for inc in result.iter().flatten() {
-        assert_incident(inc);
-        assert!(inc.id.starts_with("am:"), "{}", inc.id);
+        check_incident(inc, "am:");
     }
     result
 }
@@ -204,8 +213,7 @@ pub fn pagerduty_incidents(data: &[u8]) -> Result<(Vec<Incident>, bool), Backend
     let result = pagerduty::decode_incidents("pd", p[0], log);
     if let Ok((incidents, _)) = &result {
         for inc in incidents {
-            assert_incident(inc);
-            assert!(inc.id.starts_with("pd:"), "{}", inc.id);
+            check_incident(inc, "pd:");
         }
     }
     result
@@ -225,17 +233,51 @@ fn assert_error_inert(e: &BackendError) {
 pub fn pagerduty_error(data: &[u8]) -> BackendError {
     let (status, body) = answer(data);
     let e = pagerduty::map_error(status, body, Some("pd:PD1"));
-    assert_error_inert(&e);
+    check_pagerduty_error(status, &e);
     e
+}
+
+/// What the footer shows of a refused write: inert, on one line, saying why, and, when it is
+/// not a conflict, the status PagerDuty answered (a 500 must not read as a 400).
+pub fn check_pagerduty_error(status: u16, e: &BackendError) {
+    assert_error_inert(e);
+    let text = e.to_string();
+    assert!(!text.contains('\n'), "error spans lines: {text:?}");
+    match e {
+        BackendError::Http { status: shown, .. } => {
+            assert_eq!(*shown, status, "status changed on the way: {text}")
+        }
+        BackendError::Rejected(m) => assert!(!m.trim().is_empty(), "refused without a reason"),
+        other => panic!("a PagerDuty answer became {other:?}"),
+    }
 }
 
 /// An Events API v2 reply body to the dedup key and the text a failure would show.
 pub fn pagerduty_events_reply(data: &[u8]) -> Result<(Option<String>, String), String> {
     let r = pagerduty_events::decode_reply(data);
-    if let Err(e) = &r {
-        assert!(!e.is_empty(), "a refused reply says why");
+    match &r {
+        Err(e) => assert!(!e.is_empty(), "a refused reply says why"),
+        Ok(decoded) => check_events_reply(data, decoded),
     }
     r
+}
+
+/// A decoded Events API reply against its JSON: the dedup key (which a later page or resolve
+/// must send back) unchanged, and every reason PagerDuty gave for refusing the event kept in
+/// the text the responder sees.
+pub fn check_events_reply(body: &[u8], (key, text): &(Option<String>, String)) {
+    let Some(raw) = json(body) else { return };
+    assert_eq!(
+        key.as_deref(),
+        str_at(&raw, "dedup_key"),
+        "dedup key changed"
+    );
+    for reason in list_at(&raw, "errors").iter().filter_map(|e| e.as_str()) {
+        assert!(text.contains(reason), "{reason:?} lost from {text:?}");
+    }
+    if let Some(said) = str_at(&raw, "message").or(str_at(&raw, "status")) {
+        assert!(text.contains(said), "{said:?} lost from {text:?}");
+    }
 }
 
 /// `name: value` lines (values are raw bytes) as a 429's headers; returns the backoff.
@@ -252,14 +294,32 @@ pub fn pagerduty_rate_limit(data: &[u8]) -> u64 {
         }
     }
     let secs = pagerduty::reset_secs(&headers);
-    assert!(secs >= 1, "a 429 must back off");
-    assert!(
-        std::time::Instant::now()
-            .checked_add(std::time::Duration::from_secs(secs))
-            .is_some(),
-        "backoff of {secs}s cannot be scheduled"
-    );
+    check_backoff(&headers, secs);
     secs
+}
+
+/// The longest a 429 may silence a source: PagerDuty's windows are a minute, so an hour is
+/// already a broken header (the adapter's `MAX_BACKOFF_SECS`).
+pub const MAX_BACKOFF_SECS: u64 = 3600;
+
+/// A 429 backs off at least a second and at most an hour, and never sooner than a reset
+/// header in that range asks: retrying early only earns another 429.
+pub fn check_backoff(headers: &HeaderMap, secs: u64) {
+    assert!(
+        (1..=MAX_BACKOFF_SECS).contains(&secs),
+        "backoff of {secs}s outside 1..={MAX_BACKOFF_SECS}"
+    );
+    for name in ["ratelimit-reset", "retry-after"] {
+        for v in headers.get_all(name) {
+            let asked = v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
+            if let Some(asked) = asked.filter(|a| *a <= MAX_BACKOFF_SECS) {
+                // Only the first of a repeated header counts, as `HeaderMap::get` reads it.
+                if headers.get(name) == Some(v) {
+                    assert!(secs >= asked, "{name}: {asked} but backs off {secs}s");
+                }
+            }
+        }
+    }
 }
 
 // ---- config files ------------------------------------------------------------------------
@@ -272,38 +332,9 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     // read_to_string refuses invalid UTF-8 before any parsing, and the cockpit says so.
     let text = std::str::from_utf8(data).ok()?;
     let result = settings::settings_from("config.toml", text, &registry::schemas());
-    if let Err(errors) = &result {
-        assert!(!errors.is_empty(), "refused without a reason");
-        for e in errors {
-            assert_error_in_file(text, e.line);
-        }
-    }
-    if let Ok(s) = &result {
-        // Every kind in the registry: what the check accepts reads as the kind's config,
-        // and the adapter's own checks find nothing more.
-        for entry in s.sources.iter() {
-            let kind = registry::kind(entry.kind).expect("settings hold registry kinds");
-            let cfg = kind.schema().read_entry(entry);
-            let cfg = cfg.unwrap_or_else(|e| panic!("checked entry unreadable: {e}"));
-            assert_eq!(cfg.problems(), Vec::<String>::new(), "{}", entry.name);
-        }
-        let prometheus = oncall_cockpit::backend::prometheus::config::SCHEMA.entries(&s.sources);
-        let alertmanager =
-            oncall_cockpit::backend::alertmanager::config::SCHEMA.entries(&s.sources);
-        for p in prometheus.iter().flatten() {
-            let built = Prometheus::new(&PrometheusConfig {
-                auth: None,
-                ..p.clone()
-            });
-            assert!(built.is_ok(), "checked config refused: {:?}", built.err());
-        }
-        for a in alertmanager.iter().flatten() {
-            let built = Alertmanager::new(&AlertmanagerConfig {
-                auth: None,
-                ..a.clone()
-            });
-            assert!(built.is_ok(), "checked config refused: {:?}", built.err());
-        }
+    match &result {
+        Err(errors) => check_config_errors(text, errors),
+        Ok(s) => check_settings(s),
     }
     Some(result.map_err(|errors| {
         errors
@@ -314,14 +345,102 @@ pub fn config_file(data: &[u8]) -> Option<Result<Settings, String>> {
     }))
 }
 
-fn assert_error_in_file(text: &str, line: Option<usize>) {
-    if let Some(line) = line {
-        let lines = text.split('\n').count();
-        assert!(
-            (1..=lines).contains(&line),
-            "error on line {line} of a {lines}-line file"
-        );
+/// A refused file is refused with reasons, each on one inert line, located inside the file.
+pub fn check_config_errors(text: &str, errors: &[ConfigError]) {
+    assert!(!errors.is_empty(), "refused without a reason");
+    for e in errors {
+        check_config_error(text, e);
     }
+}
+
+/// Settings the check accepted: every source entry reads as its kind's config, the adapter's
+/// own checks find nothing more, every number a limit governs is finite and within it, and
+/// poll intervals and timeouts can become a `Duration`.
+pub fn check_settings(s: &Settings) {
+    for entry in s.sources.iter() {
+        let kind = registry::kind(entry.kind).expect("settings hold registry kinds");
+        let cfg = kind.schema().read_entry(entry);
+        let cfg = cfg.unwrap_or_else(|e| panic!("checked entry unreadable: {e}"));
+        assert_eq!(cfg.problems(), Vec::<String>::new(), "{}", entry.name);
+        for (limit, value) in cfg.limits() {
+            assert!(
+                value.is_finite() && (limit.min..=limit.max).contains(&value),
+                "{}: {} = {value} accepted outside {}..={}",
+                entry.name,
+                limit.key,
+                limit.min,
+                limit.max
+            );
+        }
+    }
+    let prometheus = oncall_cockpit::backend::prometheus::config::SCHEMA.entries(&s.sources);
+    let alertmanager = oncall_cockpit::backend::alertmanager::config::SCHEMA.entries(&s.sources);
+    let pagerduty = oncall_cockpit::backend::pagerduty::config::SCHEMA.entries(&s.sources);
+    for p in prometheus.iter().flatten() {
+        check_timing(&p.name, p.poll_secs.secs(), p.timeout_secs.secs());
+        // Secrets and certificates left out: loading them reads files, which is not decoding.
+        let built = Prometheus::new(&PrometheusConfig {
+            auth: None,
+            tls: None,
+            ..p.clone()
+        });
+        assert!(built.is_ok(), "checked config refused: {:?}", built.err());
+    }
+    for a in alertmanager.iter().flatten() {
+        check_timing(&a.name, a.poll_secs.secs(), a.timeout_secs.secs());
+        let built = Alertmanager::new(&AlertmanagerConfig {
+            auth: None,
+            tls: None,
+            ..a.clone()
+        });
+        assert!(built.is_ok(), "checked config refused: {:?}", built.err());
+    }
+    for p in pagerduty.iter().flatten() {
+        check_timing(&p.name, p.poll_secs.secs(), p.timeout_secs.secs());
+    }
+}
+
+fn check_timing(name: &str, poll: f64, timeout: f64) {
+    for (what, secs) in [("poll_secs", poll), ("timeout_secs", timeout)] {
+        assert!(
+            secs.is_finite() && secs > 0.0,
+            "{name}: {what} = {secs} accepted"
+        );
+        // Panics on a value no Duration can hold: what start-up does with it.
+        let _ = std::time::Duration::from_secs_f64(secs);
+    }
+}
+
+/// An error about a file: on one inert line (the key and table it names are the file's own
+/// text, which may hold escape sequences), at a line and column that exist in the input.
+pub fn check_config_error(text: &str, e: &ConfigError) {
+    let shown = e.to_string();
+    assert_inert("config error", &shown);
+    assert!(!e.message.is_empty(), "error without a message: {shown}");
+    let lines: Vec<&str> = text.split('\n').collect();
+    if let Some(line) = e.line {
+        assert!(
+            (1..=lines.len()).contains(&line),
+            "error on line {line} of a {}-line file: {shown}",
+            lines.len()
+        );
+        if let Some(column) = e.column {
+            // One past the last character points at the end of the line (a missing value).
+            let width = lines[line - 1].chars().count() + 1;
+            assert!(
+                (1..=width).contains(&column),
+                "error at column {column} of a {}-character line {line}: {shown}",
+                width - 1
+            );
+        }
+    } else {
+        assert!(e.column.is_none(), "a column without a line: {shown}");
+    }
+}
+
+/// The `[table] key` pairs of a TOML text, when it parses as TOML at all.
+fn toml_keys(text: &str) -> Option<toml::Table> {
+    text.parse::<toml::Table>().ok()
 }
 
 /// A user keymap file, alone and over every built-in, as `load_keymap` reads it.
@@ -332,44 +451,117 @@ pub fn keymap(data: &[u8]) -> Option<Result<Keymap, String>> {
             .and_then(|t| Keymap::parse(name, t).ok())
             .expect("built-in keymap parses");
         match Keymap::overlay(&base, "fuzz.toml", text) {
-            Ok(k) => {
-                for mode in Mode::ALL {
-                    for (action, keys) in k.bindings(mode) {
-                        assert!(!keys.is_empty(), "{action:?} listed without keys");
-                    }
-                }
-            }
-            Err(e) => assert_error_in_file(text, e.line),
+            Ok(k) => check_keymap(text, &k),
+            Err(e) => check_config_error(text, &e),
         }
     }
     let parsed = Keymap::parse("fuzz.toml", text);
-    if let Err(e) = &parsed {
-        assert_error_in_file(text, e.line);
+    match &parsed {
+        Ok(k) => check_keymap(text, k),
+        Err(e) => check_config_error(text, e),
     }
     Some(parsed.map_err(|e| e.to_string()))
+}
+
+/// An accepted keymap: every mode and action name the file uses maps back to that same name
+/// (no alias or case folding silently rebinding something else), an action the file gives
+/// keys has keys, and the key names the help overlay shows are inert.
+pub fn check_keymap(text: &str, k: &Keymap) {
+    for mode in Mode::ALL {
+        for (action, keys) in k.bindings(mode) {
+            assert!(!keys.is_empty(), "{action:?} listed without keys");
+            assert_eq!(ActionName::from_name(&action.name()), Some(action));
+            for key in &keys {
+                assert_inert("key name", key);
+            }
+        }
+    }
+    let Some(tables) = toml_keys(text) else {
+        return;
+    };
+    for (mode_name, table) in &tables {
+        let mode = Mode::ALL.into_iter().find(|m| m.name() == mode_name);
+        let mode = mode.unwrap_or_else(|| panic!("mode [{mode_name}] accepted, named nothing"));
+        let Some(table) = table.as_table() else {
+            panic!("[{mode_name}] accepted but not a table");
+        };
+        for (action_name, keys) in table {
+            let action = ActionName::from_name(action_name)
+                .unwrap_or_else(|| panic!("action {action_name:?} accepted, names nothing"));
+            assert_eq!(
+                &action.name(),
+                action_name,
+                "[{mode_name}] {action_name:?} was read as another action"
+            );
+            let given = match keys {
+                toml::Value::Array(a) => !a.is_empty(),
+                _ => true,
+            };
+            if given {
+                assert!(
+                    !k.keys_for(mode, action).is_empty(),
+                    "[{mode_name}] {action_name} given keys but has none"
+                );
+            }
+        }
+    }
 }
 
 /// A user theme file, alone and over every built-in, as `load_theme` reads it.
 pub fn theme(data: &[u8]) -> Option<Result<Theme, String>> {
     let text = std::str::from_utf8(data).ok()?;
+    let mut overlays = Vec::new();
     for name in Theme::builtin_names() {
         let base = Theme::builtin(name)
             .and_then(|t| Theme::parse(name, t).ok())
             .expect("built-in theme parses");
         match Theme::overlay(&base, "fuzz.toml", text) {
-            Ok(t) => {
-                for role in ThemeRole::ALL {
-                    let _ = t.style(role);
-                }
-            }
-            Err(e) => assert_error_in_file(text, e.line),
+            Ok(t) => overlays.push((base, t)),
+            Err(e) => check_config_error(text, &e),
         }
     }
+    check_theme_overlays(text, &overlays);
     let parsed = Theme::parse("fuzz.toml", text);
     if let Err(e) = &parsed {
-        assert_error_in_file(text, e.line);
+        check_config_error(text, e);
     }
     Some(parsed.map_err(|e| e.to_string()))
+}
+
+/// `(base, file over base)` pairs of an accepted theme file: every key of the file names a
+/// role that maps back to that same name; a role the file names has the file's style whatever
+/// the base (it replaces the base style whole); a role it does not name keeps the base's.
+pub fn check_theme_overlays(text: &str, overlays: &[(Theme, Theme)]) {
+    let Some(keys) = toml_keys(text).filter(|_| !overlays.is_empty()) else {
+        return;
+    };
+    let named: Vec<ThemeRole> = keys
+        .keys()
+        .map(|k| {
+            let role = ThemeRole::ALL.into_iter().find(|r| r.name() == k);
+            role.unwrap_or_else(|| panic!("theme key {k:?} accepted, names no role"))
+        })
+        .collect();
+    let (_, first) = &overlays[0];
+    for (base, over) in overlays {
+        for role in ThemeRole::ALL {
+            if named.contains(&role) {
+                assert_eq!(
+                    over.style(role),
+                    first.style(role),
+                    "{} depends on the base theme",
+                    role.name()
+                );
+            } else {
+                assert_eq!(
+                    over.style(role),
+                    base.style(role),
+                    "{} changed though the file does not name it",
+                    role.name()
+                );
+            }
+        }
+    }
 }
 
 // ---- flag systems ------------------------------------------------------------------------
@@ -447,18 +639,385 @@ pub fn flagd_file(data: &[u8]) -> Result<Vec<FeatureFlags>, String> {
 }
 
 /// Unleash admin API bodies, separated by 0xFF: flag list, flag detail, strategy echo, event
-/// log, context field, error body; each through the adapter's decoder.
+/// log, context field, error body; each through the adapter's decoder, and what it decoded
+/// checked against the same body read as plain JSON.
 pub fn unleash(data: &[u8]) -> Vec<bool> {
     let p = parts(data);
     let body = |i: usize| p.get(i).copied().unwrap_or(b"");
-    let error = unleash::decode_error(body(5));
+    check_unleash_error(&unleash::decode_error(body(5)));
+    let list = unleash::decode_flag_list(body(0));
+    let flag = unleash::decode_flag(body(1));
+    let strategy = unleash::decode_strategy(body(2));
+    let events = unleash::decode_events(body(3));
+    let legal = unleash::decode_context_field(body(4));
+    if let Ok(l) = &list {
+        check_unleash_flag_list(body(0), l);
+    }
+    if let Ok(f) = &flag {
+        check_unleash_flag(body(1), f);
+    }
+    if let Ok(st) = &strategy {
+        if let Some(raw) = json(body(2)) {
+            check_unleash_strategy(&raw, st);
+        }
+    }
+    if let Ok(e) = &events {
+        check_unleash_events(body(3), e);
+    }
+    if let Ok(v) = &legal {
+        check_unleash_legal_values(body(4), v);
+    }
+    vec![
+        list.is_ok(),
+        flag.is_ok(),
+        strategy.is_ok(),
+        events.is_ok(),
+        legal.is_ok(),
+    ]
+}
+
+/// A body the adapter decoded, as generic JSON. serde skips the fields a decoder ignores
+/// without checking them, so a body the adapter rightly accepted may hold invalid UTF-8 there
+/// (the fuzzer found a byte in an avatar URL) or a lone surrogate escape (`"\ud800"` in an
+/// unknown key): read lossily, only such fields change; when even that fails, only an ignored
+/// field can be at fault, and there is nothing to compare against (None).
+fn json(body: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(body)
+        .or_else(|_| serde_json::from_str(&String::from_utf8_lossy(body)))
+        .ok()
+}
+
+fn str_at<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(serde_json::Value::as_str)
+}
+
+fn list_at<'a>(v: &'a serde_json::Value, key: &str) -> &'a [serde_json::Value] {
+    v.get(key)
+        .and_then(serde_json::Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Unleash's reason for a refusal, as the footer shows it: one inert line, cut to an excerpt.
+pub fn check_unleash_error(error: &str) {
+    assert_inert("Unleash error", error);
     assert!(error.chars().count() <= 201, "error excerpt too long");
     assert!(!error.contains('\n'), "error excerpt spans lines");
-    vec![
-        unleash::decode_flag_list(body(0)).is_ok(),
-        unleash::decode_flag(body(1)).is_ok(),
-        unleash::decode_strategy(body(2)).is_ok(),
-        unleash::decode_events(body(3)).is_ok(),
-        unleash::decode_context_field(body(4)).is_ok(),
-    ]
+}
+
+/// Flag names are what the adapter writes back into URLs, so they are carried unchanged (the
+/// state layer strips them for display): every flag of the body, in order, by the same name.
+pub fn check_unleash_flag_list(body: &[u8], decoded: &[unleash::FlagSummary]) {
+    let Some(raw) = json(body) else { return };
+    let features = list_at(&raw, "features");
+    let names: Vec<Option<&str>> = features.iter().map(|f| str_at(f, "name")).collect();
+    let got: Vec<Option<&str>> = decoded.iter().map(|f| Some(f.name.as_str())).collect();
+    assert_eq!(got, names, "flag names changed in decoding");
+    for (f, raw) in decoded.iter().zip(features) {
+        let archived = raw.get("archived").and_then(serde_json::Value::as_bool);
+        assert_eq!(f.archived, archived.unwrap_or(false), "{}", f.name);
+    }
+}
+
+/// A flag's environments and their strategies, unchanged.
+pub fn check_unleash_flag(body: &[u8], decoded: &unleash::FlagDetail) {
+    let Some(raw) = json(body) else { return };
+    assert_eq!(Some(decoded.name.as_str()), str_at(&raw, "name"));
+    let envs = list_at(&raw, "environments");
+    assert_eq!(
+        decoded.environments.len(),
+        envs.len(),
+        "environments dropped"
+    );
+    for (env, raw) in decoded.environments.iter().zip(envs) {
+        assert_eq!(
+            Some(env.name.as_str()),
+            str_at(raw, "name"),
+            "environment renamed"
+        );
+        let enabled = raw.get("enabled").and_then(serde_json::Value::as_bool);
+        assert_eq!(env.enabled, enabled.unwrap_or(false), "{}", env.name);
+        let strategies = list_at(raw, "strategies");
+        assert_eq!(env.strategies.len(), strategies.len(), "strategies dropped");
+        for (st, raw) in env.strategies.iter().zip(strategies) {
+            check_unleash_strategy(raw, st);
+        }
+    }
+}
+
+/// A strategy as decoded against its JSON: id and name, and the variants (prompt versions)
+/// and constraints (kill-switch segments) a rollback or kill switch sends back, unchanged;
+/// a sort order, if any, finite.
+pub fn check_unleash_strategy(raw: &serde_json::Value, st: &unleash::Strategy) {
+    assert_eq!(
+        Some(st.id.as_str()),
+        str_at(raw, "id"),
+        "strategy id changed"
+    );
+    assert_eq!(
+        Some(st.name.as_str()),
+        str_at(raw, "name"),
+        "strategy renamed"
+    );
+    assert_eq!(
+        st.variants.as_slice(),
+        list_at(raw, "variants"),
+        "variants changed"
+    );
+    assert_eq!(
+        st.constraints.as_slice(),
+        list_at(raw, "constraints"),
+        "constraints changed"
+    );
+    if let Some(order) = st.sort_order {
+        assert!(order.is_finite(), "sort order {order}");
+    }
+}
+
+/// Every event of the page, with its type, time and environment unchanged: the prompt's
+/// history (last-known-good) is rebuilt from them.
+pub fn check_unleash_events(body: &[u8], decoded: &[unleash::Event]) {
+    let Some(raw) = json(body) else { return };
+    let events = list_at(&raw, "events");
+    assert_eq!(decoded.len(), events.len(), "events dropped");
+    for (e, raw) in decoded.iter().zip(events) {
+        assert_eq!(Some(e.kind.as_str()), str_at(raw, "type"));
+        assert_eq!(e.created_at.as_deref(), str_at(raw, "createdAt"));
+        assert_eq!(e.environment.as_deref(), str_at(raw, "environment"));
+    }
+}
+
+/// The segments a kill switch can target, each legal value unchanged and in order.
+pub fn check_unleash_legal_values(body: &[u8], decoded: &[String]) {
+    let Some(raw) = json(body) else { return };
+    let values: Vec<Option<&str>> = list_at(&raw, "legalValues")
+        .iter()
+        .map(|v| str_at(v, "value"))
+        .collect();
+    let got: Vec<Option<&str>> = decoded.iter().map(|v| Some(v.as_str())).collect();
+    assert_eq!(got, values, "legal values changed");
+}
+
+/// Each check fails on an input that breaks its property: a check that cannot fail would let
+/// the fuzzer and the regression replay pass on anything.
+#[cfg(test)]
+mod checks_can_fail {
+    use super::*;
+
+    const PD_PAGE: &[u8] = br#"{"incidents":[{"id":"P1","title":"t","status":"triggered","created_at":"2026-11-23T01:00:00Z"}]}"#;
+    const MATRIX: &[u8] = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"job":"bot"},"values":[[1795399200,"2"]]}]}}"#;
+
+    #[test]
+    #[should_panic(expected = "reaches the screen with")]
+    fn inert_refuses_an_escape() {
+        assert_inert("title", "ok\u{1b}]52;c;eA==\u{7}");
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches the screen with")]
+    fn inert_refuses_a_bidi_override() {
+        assert_inert("title", "abc\u{202e}def");
+    }
+
+    #[test]
+    #[should_panic(expected = "has an infinity")]
+    fn prometheus_check_refuses_an_infinity() {
+        let mut set = prometheus(MATRIX).expect("decodes");
+        set.signals[0].points[0] = f64::INFINITY;
+        check_signal_set(&set);
+    }
+
+    #[test]
+    #[should_panic(expected = "before triggered_at")]
+    fn incident_check_refuses_a_deadline_before_the_trigger() {
+        let (mut incidents, _) = pagerduty_incidents(PD_PAGE).expect("decodes");
+        incidents[0].respond_by = incidents[0].triggered_at - chrono::Duration::minutes(1);
+        check_incident(&incidents[0], "pd:");
+    }
+
+    #[test]
+    #[should_panic(expected = "outside am:")]
+    fn incident_check_refuses_another_sources_id() {
+        let (incidents, _) = pagerduty_incidents(PD_PAGE).expect("decodes");
+        check_incident(&incidents[0], "am:");
+    }
+
+    #[test]
+    #[should_panic(expected = "status changed")]
+    fn pagerduty_error_check_refuses_a_changed_status() {
+        let e = BackendError::Http {
+            status: 400,
+            message: "Internal Server Error".into(),
+        };
+        check_pagerduty_error(500, &e);
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches the screen with")]
+    fn pagerduty_error_check_refuses_an_escape() {
+        check_pagerduty_error(409, &BackendError::Rejected("\u{1b}[2Jgone".into()));
+    }
+
+    #[test]
+    #[should_panic(expected = "refused without a reason")]
+    fn pagerduty_error_check_refuses_an_empty_reason() {
+        check_pagerduty_error(409, &BackendError::Rejected(" ".into()));
+    }
+
+    fn reset(name: &'static str, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    #[should_panic(expected = "but backs off 1s")]
+    fn backoff_check_refuses_retrying_before_the_reset() {
+        check_backoff(&reset("ratelimit-reset", "30"), 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside 1..=3600")]
+    fn backoff_check_refuses_silencing_a_source_for_hours() {
+        check_backoff(&HeaderMap::new(), 7200);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside 1..=3600")]
+    fn backoff_check_refuses_no_backoff() {
+        check_backoff(&reset("retry-after", "0"), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "lost from")]
+    fn events_check_refuses_a_lost_reason() {
+        let body = br#"{"status":"invalid event","message":"Event object is invalid","errors":["'payload.summary' is missing"]}"#;
+        check_events_reply(body, &(None, "Event object is invalid".into()));
+    }
+
+    #[test]
+    #[should_panic(expected = "dedup key changed")]
+    fn events_check_refuses_a_changed_dedup_key() {
+        let body = br#"{"status":"success","message":"Event processed","dedup_key":"k-1"}"#;
+        check_events_reply(body, &(Some("k-2".into()), "Event processed".into()));
+    }
+
+    fn config_error(line: Option<usize>, column: Option<usize>, key: &str) -> ConfigError {
+        ConfigError {
+            file: "config.toml".into(),
+            line,
+            column,
+            table: None,
+            key: Some(key.into()),
+            message: "expected a number".into(),
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "error on line 3 of a 2-line file")]
+    fn config_error_check_refuses_a_line_past_the_end() {
+        check_config_error("[sim]\nseed = 1", &config_error(Some(3), None, "seed"));
+    }
+
+    #[test]
+    #[should_panic(expected = "at column 10 of a 8-character line 2")]
+    fn config_error_check_refuses_a_column_past_the_line() {
+        check_config_error("[sim]\nseed = x", &config_error(Some(2), Some(10), "seed"));
+    }
+
+    /// The inert part of this check cannot be fed a violating `ConfigError` any more: its
+    /// Display writes unsafe characters out (`\u{1b}`). It failed before that fix, on a
+    /// quoted key holding an escape sequence (`keymap_and_theme_nasty_inputs`).
+    #[test]
+    #[should_panic(expected = "a column without a line")]
+    fn config_error_check_refuses_a_column_without_a_line() {
+        check_config_error("[sim]\nseed = x", &config_error(None, Some(3), "seed"));
+    }
+
+    #[test]
+    #[should_panic(expected = "given keys but has none")]
+    fn keymap_check_refuses_a_binding_that_did_not_take() {
+        let k = Keymap::parse(
+            "k.toml",
+            "[global]\nquit = \"ctrl-c\"\n[normal]\nup = \"k\"",
+        )
+        .expect("parses");
+        check_keymap("[normal]\nack = \"a\"", &k);
+    }
+
+    #[test]
+    #[should_panic(expected = "accepted, names nothing")]
+    fn keymap_check_refuses_a_name_that_does_not_round_trip() {
+        let k = Keymap::parse("k.toml", "[global]\nquit = \"ctrl-c\"").expect("parses");
+        check_keymap("[normal]\nAck = \"a\"", &k);
+    }
+
+    fn builtin_theme(name: &str) -> Theme {
+        Theme::builtin(name)
+            .and_then(|t| Theme::parse(name, t).ok())
+            .expect("built-in theme parses")
+    }
+
+    #[test]
+    #[should_panic(expected = "sev1 depends on the base theme")]
+    fn theme_check_refuses_a_named_role_that_kept_the_base() {
+        let pairs: Vec<(Theme, Theme)> = ["default", "high-contrast"]
+            .into_iter()
+            .map(|n| (builtin_theme(n), builtin_theme(n)))
+            .collect();
+        check_theme_overlays("sev1 = \"red\"", &pairs);
+    }
+
+    #[test]
+    #[should_panic(expected = "border changed though the file does not name it")]
+    fn theme_check_refuses_a_change_to_an_unnamed_role() {
+        let base = builtin_theme("default");
+        let over = Theme::overlay(&base, "t.toml", "border = \"red\"").expect("parses");
+        check_theme_overlays("sev1 = \"red\"", &[(base, over)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "names no role")]
+    fn theme_check_refuses_a_key_that_names_no_role() {
+        let base = builtin_theme("default");
+        check_theme_overlays("Sev1 = \"red\"", &[(base.clone(), base)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches the screen with")]
+    fn unleash_error_check_refuses_an_escape() {
+        check_unleash_error("\u{1b}]0;pwned\u{7}not found");
+    }
+
+    #[test]
+    #[should_panic(expected = "flag names changed")]
+    fn unleash_list_check_refuses_a_renamed_flag() {
+        let decoded = [unleash::FlagSummary {
+            name: "support-bot.prompt".into(),
+            archived: false,
+        }];
+        check_unleash_flag_list(br#"{"features":[{"name":"Support-Bot.prompt"}]}"#, &decoded);
+    }
+
+    #[test]
+    #[should_panic(expected = "variants changed")]
+    fn unleash_strategy_check_refuses_changed_variants() {
+        let raw = serde_json::json!({"id":"s1","name":"flexibleRollout","variants":[
+            {"name":"v13","weight":1000},{"name":"v12","weight":0}]});
+        let mut st = unleash::decode_strategy(raw.to_string().as_bytes()).expect("decodes");
+        st.variants.pop();
+        check_unleash_strategy(&raw, &st);
+    }
+
+    #[test]
+    #[should_panic(expected = "events dropped")]
+    fn unleash_events_check_refuses_a_dropped_event() {
+        let body = br#"{"events":[{"type":"feature-strategy-update","createdAt":"2026-11-23T01:00:00Z"}]}"#;
+        check_unleash_events(body, &[]);
+    }
+
+    #[test]
+    #[should_panic(expected = "legal values changed")]
+    fn unleash_legal_values_check_refuses_a_changed_value() {
+        check_unleash_legal_values(br#"{"legalValues":[{"value":"eu "}]}"#, &["eu".into()]);
+    }
 }

@@ -131,8 +131,10 @@ pub struct PdState {
     pub puts: u32,
     /// Query pairs of each `GET /incidents`, as decoded.
     pub list_queries: Vec<Vec<(String, String)>>,
-    /// Incident ids whose log entries were fetched, in order.
+    /// Incident ids whose log entries were fetched, in order: one per request (page).
     pub log_fetches: Vec<String>,
+    /// `(limit, offset)` of each log-entries request, by incident id.
+    pub log_limits: std::collections::HashMap<String, Vec<(usize, usize)>>,
     /// Accepted writes.
     pub writes: Vec<Write>,
     /// (incident id, escalation_level) of each accepted escalation.
@@ -625,6 +627,10 @@ async fn log_entries(
     };
     let mut s = lock(&state);
     s.log_fetches.push(id.clone());
+    s.log_limits
+        .entry(id.clone())
+        .or_default()
+        .push((p.limit, p.offset));
     let Some(inc) = s.incidents.iter().find(|i| i.id == id) else {
         return not_found();
     };
