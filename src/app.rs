@@ -510,3 +510,24 @@ impl App<'_> {
 fn io_error<E: std::fmt::Display>(e: E) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn saved_files_are_owner_only_and_stay_inside_the_data_directory() {
+        let data = std::env::temp_dir().join(format!("oc-save-{}", std::process::id()));
+        let files = vec![("evidence.json".to_string(), b"{}".to_vec())];
+        let folder = save_files(&data, "evidence/INC-1/20261201T000000Z", &files).expect("saved");
+        let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(Path::new(&folder)), 0o700);
+        assert_eq!(mode(&Path::new(&folder).join("evidence.json")), 0o600);
+        for bad in ["../outside", "/etc/x", "evidence/../../x"] {
+            let err = save_files(&data, bad, &files).expect_err(bad);
+            assert!(err.contains("outside the data directory"), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(&data);
+    }
+}

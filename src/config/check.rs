@@ -11,6 +11,7 @@
 
 use super::alerts::AlertSettings;
 use super::error::{column_of, line_of, ConfigError};
+use super::samples::SampleSettings;
 use super::sim::SimSettings;
 use super::sources::{SourceConfig, SourceSchema};
 use super::wording::{humanize, key_named_in, kind_of, missing_field, unknown};
@@ -23,12 +24,13 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 7] = [
+const SETTINGS_KEYS: [&str; 8] = [
     "theme",
     "keymap",
     "author",
     "sim",
     "alerts",
+    "samples",
     "detect",
     "source_defaults",
 ];
@@ -160,6 +162,7 @@ impl<'a> Checker<'a> {
                     self.section::<SimSettings>(key, value, "[sim]", &["sim"]);
                 }
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
+                "samples" => self.section::<SampleSettings>(key, value, "[samples]", &["samples"]),
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "source_defaults" => self.source_defaults(key, value),
                 kind if self.kind(kind).is_some() => {

@@ -11,6 +11,7 @@ mod pagerduty_events_contract;
 mod postmortem;
 mod prometheus_faults;
 mod render;
+mod samples;
 mod signal_age;
 mod sim_drill;
 mod update;

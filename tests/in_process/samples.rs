@@ -1,0 +1,334 @@
+//! The samples view and the evidence kept before a lever, on the default drill: the fleet's
+//! kept requests say what happened for the reasons the timetable gives, the view reads both
+//! windows, and a kill switch waits for its evidence folder.
+
+use cockpit_testkit::common::{drill_state, select_where, Drill};
+use oncall_cockpit::action::Action;
+use oncall_cockpit::domain::command::{Command, FlagOp};
+use oncall_cockpit::domain::event::BackendEvent;
+use oncall_cockpit::domain::sample::{SampleQuery, Window};
+use oncall_cockpit::domain::{IncidentType, SourceRole};
+use oncall_cockpit::state::samples::{rows, segment_split};
+use oncall_cockpit::state::{update, Effect, FlashLevel, Overlay, Saving, SourceStatus, State};
+
+const MINUTES: i64 = 15;
+
+/// The drill's state with the fleet as its samples source, the guardrail bypass selected.
+fn cockpit() -> State {
+    let mut s = drill_state(MINUTES);
+    s.sources.samples_source = Some("sim".into());
+    s.sources
+        .list
+        .push(SourceStatus::new("sim", SourceRole::Samples, None));
+    assert!(select_where(&mut s, |i| i.kind == IncidentType::GuardrailBypass));
+    s
+}
+
+/// Answers every samples query in `fx` from the drill's own fleet, as its task would.
+fn answer(s: &mut State, fx: &[Effect]) -> Vec<SampleQuery> {
+    let mut d = Drill::new(42);
+    d.minutes(MINUTES);
+    let mut asked = Vec::new();
+    for e in fx {
+        if let Effect::Samples { source, query } = e {
+            let samples = d
+                .run
+                .world
+                .samples(&query.feature, query.from, query.to, query.limit);
+            update(
+                s,
+                Action::Backend(BackendEvent::Samples {
+                    source: source.clone(),
+                    at: s.now,
+                    feature: query.feature.clone(),
+                    window: query.window,
+                    samples,
+                }),
+            );
+            asked.push(query.clone());
+        }
+    }
+    asked
+}
+
+#[test]
+fn the_jailbreak_reads_as_jailbroken_answers_from_one_segment_against_baseline_refusals() {
+    let mut s = cockpit();
+    let inc = s.selected().cloned().expect("the guardrail incident");
+    let fx = update(&mut s, Action::Samples);
+    let asked = answer(&mut s, &fx);
+    assert_eq!(asked.len(), 2, "both windows are asked for: {fx:?}");
+    let now_q = asked
+        .iter()
+        .find(|q| q.window == Window::Incident)
+        .expect("now");
+    let before_q = asked
+        .iter()
+        .find(|q| q.window == Window::Baseline)
+        .expect("before");
+    assert_eq!(now_q.from, inc.triggered_at);
+    assert!(
+        before_q.to < inc.triggered_at,
+        "the baseline ends before the onset"
+    );
+
+    let Overlay::Samples(view) = &s.overlay else {
+        panic!("the samples view is open");
+    };
+    let now = rows(&s.samples, view, Window::Incident);
+    let before = rows(&s.samples, view, Window::Baseline);
+    let jailbroken = |list: &[&oncall_cockpit::domain::sample::Sample]| {
+        list.iter()
+            .filter(|x| x.labels.iter().any(|l| l.as_str() == "jailbroken"))
+            .count()
+    };
+    assert!(jailbroken(&now) > 0, "jailbroken answers during the bypass");
+    assert_eq!(jailbroken(&before), 0, "none before it");
+    assert!(
+        before.iter().any(|x| s.samples.refused(x)),
+        "the baseline shows the refusals the guardrail gave"
+    );
+    // Worst eval first: the first row is a bad answer, not an ordinary one.
+    assert!(!now[0].labels.is_empty(), "{:?}", now[0]);
+    // The bypass was injected on one segment: the split says which.
+    let split = segment_split(&s.samples, &view.feature, Window::Incident);
+    let flagged: Vec<&str> = split
+        .iter()
+        .filter(|r| r.flagged > 0)
+        .map(|r| r.segment.as_str())
+        .collect();
+    assert_eq!(flagged.len(), 1, "one segment: {split:?}");
+    assert!(
+        inc.title.as_str().contains(flagged[0]),
+        "{} / {flagged:?}",
+        inc.title
+    );
+}
+
+#[test]
+fn the_view_sorts_filters_switches_window_and_opens_one_sample() {
+    let mut s = cockpit();
+    let fx = update(&mut s, Action::Samples);
+    answer(&mut s, &fx);
+    let view = |s: &State| match &s.overlay {
+        Overlay::Samples(v) => (**v).clone(),
+        other => panic!("samples view: {other:?}"),
+    };
+    update(&mut s, Action::SampleSort);
+    assert_eq!(view(&s).sort.name(), "errors");
+    update(&mut s, Action::SampleSort);
+    let refusals_first = rows(&s.samples, &view(&s), Window::Incident);
+    let refused = refusals_first
+        .iter()
+        .filter(|x| s.samples.refused(x))
+        .count();
+    assert!(refusals_first
+        .iter()
+        .take(refused)
+        .all(|x| s.samples.refused(x)));
+
+    update(&mut s, Action::Filter);
+    assert!(matches!(s.overlay, Overlay::Text { .. }));
+    for c in "jailbroken".chars() {
+        update(
+            &mut s,
+            Action::TextInput(crossterm::event::KeyEvent::from(
+                crossterm::event::KeyCode::Char(c),
+            )),
+        );
+    }
+    update(&mut s, Action::Submit);
+    let v = view(&s);
+    assert_eq!(v.filter, "jailbroken");
+    let shown = rows(&s.samples, &v, Window::Incident);
+    assert!(!shown.is_empty());
+    assert!(shown
+        .iter()
+        .all(|x| x.labels.iter().any(|l| l.as_str() == "jailbroken")));
+
+    update(&mut s, Action::SampleWindow);
+    assert_eq!(view(&s).window, Window::Baseline);
+    update(&mut s, Action::SampleWindow);
+    update(&mut s, Action::ToggleDetail);
+    assert_eq!(view(&s).open, Some(0), "enter opens the selected sample");
+    let fx = update(&mut s, Action::WriteSample);
+    assert!(
+        matches!(fx.as_slice(), [Effect::WriteSample { dir, .. }] if dir.starts_with("evidence/")),
+        "{fx:?}"
+    );
+    update(&mut s, Action::Back);
+    assert_eq!(view(&s).open, None);
+    update(&mut s, Action::Back);
+    assert_eq!(view(&s).filter, "", "back clears the filter first");
+    update(&mut s, Action::Back);
+    assert!(matches!(s.overlay, Overlay::None));
+}
+
+#[test]
+fn without_a_samples_source_the_view_says_so_and_asks_nobody() {
+    let mut s = drill_state(MINUTES);
+    assert!(select_where(&mut s, |i| i.kind == IncidentType::GuardrailBypass));
+    let fx = update(&mut s, Action::Samples);
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(matches!(s.overlay, Overlay::Samples(_)));
+    let flash = s.flash.as_ref().expect("says why");
+    assert!(flash.text.contains("no samples source"), "{}", flash.text);
+}
+
+/// A kill switch pulled from the samples view: it waits for the evidence folder, whose
+/// files hold the jailbroken answers; the audit names the folder; only then is it sent.
+#[test]
+fn a_kill_switch_waits_for_its_evidence_and_the_audit_names_the_folder() {
+    let mut s = cockpit();
+    let fx = update(&mut s, Action::Samples);
+    answer(&mut s, &fx);
+    update(&mut s, Action::KillSwitch);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!(
+            "a key the view does not take acts on the incident: {:?}",
+            s.overlay
+        );
+    };
+    let segment = p
+        .items
+        .iter()
+        .position(|i| i.label.starts_with("ENGAGE segment"))
+        .expect("a segment to cut");
+    for _ in 0..segment {
+        update(&mut s, Action::Down);
+    }
+    update(&mut s, Action::Select);
+    let fx = update(&mut s, Action::Confirm);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Send(_))),
+        "nothing sent before the evidence is written: {fx:?}"
+    );
+    let (snapshot, action_id) = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Evidence {
+                snapshot,
+                action_id,
+            } => Some((snapshot.clone(), *action_id)),
+            _ => None,
+        })
+        .expect("an evidence snapshot");
+    let audit = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Audit(r) if r.outcome == "requested" => Some(r.clone()),
+            _ => None,
+        })
+        .expect("the request is audited");
+    assert_eq!(audit.detail, format!("evidence: {}", snapshot.dir));
+    let file = |name: &str| {
+        snapshot
+            .files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    };
+    let json: serde_json::Value = serde_json::from_str(&file("evidence.json")).expect("JSON");
+    let now = json["samples"]["incident"].as_array().expect("samples");
+    assert!(now.iter().any(|x| x["labels"]
+        .as_array()
+        .is_some_and(|l| l.iter().any(|v| v == "jailbroken"))));
+    assert!(file("summary.md").contains("jailbroken"));
+
+    let fx = update(
+        &mut s,
+        Action::Saved {
+            what: Saving::Evidence(action_id),
+            result: Ok(format!("/data/{}", snapshot.dir)),
+        },
+    );
+    let sent: Vec<&Command> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send(r) => Some(&r.command),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Command::Flag {
+                op: FlagOp::KillSwitch {
+                    segment: Some(_),
+                    engage: true,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{sent:?}"
+    );
+    // The postmortem quotes what the model said.
+    let fx = update(&mut s, Action::Export);
+    let Some(Effect::Export(draft)) = fx.first() else {
+        panic!("{fx:?}");
+    };
+    let md = oncall_cockpit::runbook::postmortem::render(draft, &[], 0);
+    assert!(
+        md.contains("## What the model said") && md.contains("jailbroken"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_failed_or_slow_snapshot_is_said_and_the_lever_goes_anyway() {
+    for slow in [false, true] {
+        let mut s = cockpit();
+        update(&mut s, Action::KillSwitch);
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Select);
+        let fx = update(&mut s, Action::Confirm);
+        let action_id = fx
+            .iter()
+            .find_map(|e| match e {
+                Effect::Evidence { action_id, .. } => Some(*action_id),
+                _ => None,
+            })
+            .expect("an evidence snapshot");
+        let fx = if slow {
+            let mut fx = Vec::new();
+            let start = s.now;
+            for i in 0..8 {
+                let at = start + chrono::Duration::milliseconds(500 * i);
+                fx.extend(update(&mut s, Action::Tick(at)));
+            }
+            fx
+        } else {
+            update(
+                &mut s,
+                Action::Saved {
+                    what: Saving::Evidence(action_id),
+                    result: Err("disk full".into()),
+                },
+            )
+        };
+        let sends = fx.iter().filter(|e| matches!(e, Effect::Send(_))).count();
+        assert_eq!(sends, 1, "slow={slow}: the lever goes, once: {fx:?}");
+        let flash = s.flash.as_ref().expect("said");
+        if slow {
+            assert_eq!(flash.level, FlashLevel::Warn);
+            assert!(flash.text.contains("still being written"), "{}", flash.text);
+        } else {
+            assert_eq!(flash.level, FlashLevel::Error);
+            assert!(flash.text.contains("disk full"), "{}", flash.text);
+            assert!(fx.iter().any(
+                |e| matches!(e, Effect::Audit(r) if r.action == "evidence_snapshot" && r.outcome == "failed")
+            ));
+        }
+        // A late answer after the lever went sends nothing twice.
+        let late = update(
+            &mut s,
+            Action::Saved {
+                what: Saving::Evidence(action_id),
+                result: Ok("late".into()),
+            },
+        );
+        assert!(!late.iter().any(|e| matches!(e, Effect::Send(_))));
+    }
+}
