@@ -107,9 +107,11 @@ impl Cockpit {
     }
 
     /// A key press in the cockpit: commands it confirms go to the driver, as the app does.
+    /// Presses `action` as the app would, its journal thread writing any evidence snapshot a
+    /// lever waits for, and hands what is sent to the driver.
     fn press(&mut self, action: Action) -> Option<u64> {
         let mut sent = None;
-        for effect in update(&mut self.state, action) {
+        for effect in cockpit_testkit::common::evidence_written(&mut self.state, action) {
             if let Effect::Send(req) = effect {
                 sent = Some(req.action_id);
                 self.commands.send(req).expect("driver running");
