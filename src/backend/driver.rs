@@ -9,8 +9,8 @@ use super::{
     IncidentSource, MetricsSource, Pager, SampleSource,
 };
 use crate::clock::Clock;
-use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
 use crate::detect::{self, DetectConfig, Engine};
+use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;

@@ -9,10 +9,10 @@ use super::report::Reporter;
 use super::{
     CommandRequest, FlagControl, IncidentOp, IncidentSource, MetricsSource, Pager, SampleSource,
 };
-use crate::domain::sample::SampleQuery;
 use crate::clock::Clock;
 use crate::config::timing::Timing;
 use crate::detect::DetectConfig;
+use crate::domain::sample::SampleQuery;
 pub use crate::domain::source::Registration;
 use crate::domain::SourceRole;
 use std::collections::HashMap;

@@ -107,7 +107,12 @@ mod tests {
         let raw = "é".repeat(MAX_SAMPLE_TEXT);
         let t = sample_text(&raw);
         assert!(t.as_str().len() < MAX_SAMPLE_TEXT + 40);
-        assert!(t.as_str().ends_with(&format!("[{} bytes in all]", raw.len())));
-        assert_eq!(sample_text("ok \x1b]52;c;x\x07\r\nnext").as_str(), "ok \nnext");
+        assert!(t
+            .as_str()
+            .ends_with(&format!("[{} bytes in all]", raw.len())));
+        assert_eq!(
+            sample_text("ok \x1b]52;c;x\x07\r\nnext").as_str(),
+            "ok \nnext"
+        );
     }
 }

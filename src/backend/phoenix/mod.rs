@@ -1,0 +1,20 @@
+//! Arize Phoenix (open-source LLM tracing, REST API `/v1`) as a samples source: what the
+//! models of a feature actually said, read from the spans its instrumentation sent
+//! (OpenInference attributes), judged by the span annotations evaluators and people left.
+//!
+//! A window's samples are the newest spans of the feature's project (`projects` maps a
+//! feature to a project; by default the project of its name) between the window's bounds,
+//! of one span kind (`LLM` by default), paged through `next_cursor` within `max_pages`
+//! requests. Their annotations come from `span_annotations` (by span id), and documents a
+//! retriever span of the same trace returned fill `retrieved` when the span has none.
+
+mod client;
+pub mod config;
+mod kind;
+mod mapping;
+mod wire;
+
+pub use client::Phoenix;
+pub use config::PhoenixConfig;
+pub use kind::Kind;
+pub use mapping::{MAX_DOCUMENTS, MAX_LABELS, MAX_MESSAGES};
