@@ -3,14 +3,14 @@
 //! documents their trace's retriever spans returned.
 
 use super::config::PhoenixConfig;
-use super::mapping::{documents, to_sample, Attributes, MAX_DOCUMENTS};
+use super::mapping::{assemble, attach_documents, traces_without_documents, Attributes};
 use super::wire::{decode_annotations, decode_error, decode_spans, Annotation, Span};
 use crate::backend::http::{self, Auth, ReplyCap};
 use crate::backend::{BackendError, SampleSource};
-use crate::domain::sample::{Retrieved, Sample, SampleQuery, MAX_SAMPLES_PER_WINDOW};
+use crate::domain::sample::{Sample, SampleQuery, MAX_SAMPLES_PER_WINDOW};
 use chrono::SecondsFormat;
 use reqwest::Url;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Span ids (16 hex digits) per annotation request and trace ids (32) per retriever
@@ -301,15 +301,14 @@ impl Phoenix {
         Ok(out)
     }
 
-    /// The documents retriever spans returned, per trace, for samples that do not carry
-    /// their own (OpenInference puts them on the RETRIEVER span, beside the LLM span).
-    async fn trace_documents(
+    /// The RETRIEVER spans of `traces`, one page per request of `TRACE_IDS_PER_REQUEST`.
+    async fn retrievers(
         &self,
         q: &SampleQuery,
         project: &str,
-        traces: Vec<&str>,
-    ) -> Result<HashMap<String, Vec<Retrieved>>, BackendError> {
-        let mut docs: HashMap<String, Vec<Retrieved>> = HashMap::new();
+        traces: &[&str],
+    ) -> Result<Vec<Span>, BackendError> {
+        let mut out = Vec::new();
         for chunk in traces.chunks(TRACE_IDS_PER_REQUEST) {
             let mut query: Vec<(&str, String)> =
                 chunk.iter().map(|t| ("trace_id", t.to_string())).collect();
@@ -318,13 +317,9 @@ impl Phoenix {
             let body = self
                 .get(self.url(project, "spans")?, &query, &q.feature, project)
                 .await?;
-            for span in decode_spans(&body)?.data {
-                let list = docs.entry(span.context.trace_id.clone()).or_default();
-                let room = MAX_DOCUMENTS.saturating_sub(list.len());
-                list.extend(documents(&span).into_iter().take(room));
-            }
+            out.extend(decode_spans(&body)?.data);
         }
-        Ok(docs)
+        Ok(out)
     }
 
     async fn fetch(&self, q: &SampleQuery) -> Result<Vec<Sample>, BackendError> {
@@ -338,38 +333,13 @@ impl Phoenix {
             return Ok(Vec::new());
         }
         let annotations = self.annotations(q, project, &spans).await?;
-        let mut by_span: HashMap<&str, Vec<&Annotation>> = HashMap::new();
-        for a in &annotations {
-            by_span.entry(a.span_id.as_str()).or_default().push(a);
-        }
-        let mut samples: Vec<Sample> = spans
-            .iter()
-            .map(|s| {
-                let judged = by_span
-                    .get(s.context.span_id.as_str())
-                    .map_or(&[][..], Vec::as_slice);
-                to_sample(s, &q.feature, judged, &self.attrs)
-            })
-            .collect();
+        let mut samples = assemble(&q.feature, &spans, &annotations, &self.attrs);
         // Only when the samples are not retriever spans themselves.
         if self.span_kind.as_deref().is_some_and(|k| k != "RETRIEVER") {
-            let mut traces: Vec<&str> = spans
-                .iter()
-                .zip(&samples)
-                .filter(|(_, s)| s.retrieved.is_empty())
-                .map(|(span, _)| span.context.trace_id.as_str())
-                .collect();
-            traces.sort_unstable();
-            traces.dedup();
+            let traces = traces_without_documents(&spans, &samples);
             if !traces.is_empty() {
-                let mut docs = self.trace_documents(q, project, traces).await?;
-                for (span, sample) in spans.iter().zip(samples.iter_mut()) {
-                    if sample.retrieved.is_empty() {
-                        if let Some(d) = docs.get_mut(&span.context.trace_id) {
-                            sample.retrieved.clone_from(d);
-                        }
-                    }
-                }
+                let retrievers = self.retrievers(q, project, &traces).await?;
+                attach_documents(&spans, &mut samples, &retrievers);
             }
         }
         Ok(samples)

@@ -11,6 +11,7 @@ use crate::domain::sample::{sample_text, Params, Retrieved, Sample};
 use crate::domain::SafeText;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// The most messages of one conversation, documents of one retrieval and labels of one span
 /// read: a span that claims ten thousand is cut, not followed.
@@ -262,9 +263,57 @@ pub fn to_sample(
     }
 }
 
-/// The documents of a retriever span, for the samples of its trace.
-pub fn documents(span: &Span) -> Vec<Retrieved> {
-    retrieved(&span.attributes)
+/// The samples of `spans`, each judged by its own annotations among `annotations`.
+pub fn assemble(
+    feature: &str,
+    spans: &[Span],
+    annotations: &[Annotation],
+    attrs: &Attributes,
+) -> Vec<Sample> {
+    let mut by_span: HashMap<&str, Vec<&Annotation>> = HashMap::new();
+    for a in annotations {
+        by_span.entry(a.span_id.as_str()).or_default().push(a);
+    }
+    spans
+        .iter()
+        .map(|s| {
+            let judged = by_span
+                .get(s.context.span_id.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            to_sample(s, feature, judged, attrs)
+        })
+        .collect()
+}
+
+/// The traces whose samples carry no documents of their own, once each.
+pub fn traces_without_documents<'a>(spans: &'a [Span], samples: &[Sample]) -> Vec<&'a str> {
+    let mut traces: Vec<&str> = spans
+        .iter()
+        .zip(samples)
+        .filter(|(_, s)| s.retrieved.is_empty())
+        .map(|(span, _)| span.context.trace_id.as_str())
+        .collect();
+    traces.sort_unstable();
+    traces.dedup();
+    traces
+}
+
+/// Gives each sample without documents those its trace's `retrievers` returned (OpenInference
+/// puts them on the RETRIEVER span, beside the LLM span), at most `MAX_DOCUMENTS`.
+pub fn attach_documents(spans: &[Span], samples: &mut [Sample], retrievers: &[Span]) {
+    let mut docs: HashMap<&str, Vec<Retrieved>> = HashMap::new();
+    for r in retrievers {
+        let list = docs.entry(r.context.trace_id.as_str()).or_default();
+        let room = MAX_DOCUMENTS.saturating_sub(list.len());
+        list.extend(retrieved(&r.attributes).into_iter().take(room));
+    }
+    for (span, sample) in spans.iter().zip(samples.iter_mut()) {
+        if sample.retrieved.is_empty() {
+            if let Some(d) = docs.get(span.context.trace_id.as_str()) {
+                sample.retrieved.clone_from(d);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

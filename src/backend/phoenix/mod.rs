@@ -17,4 +17,25 @@ mod wire;
 pub use client::Phoenix;
 pub use config::PhoenixConfig;
 pub use kind::Kind;
-pub use mapping::{MAX_DOCUMENTS, MAX_LABELS, MAX_MESSAGES};
+pub use mapping::{Attributes, MAX_DOCUMENTS, MAX_LABELS, MAX_MESSAGES};
+pub use wire::decode_error;
+
+use crate::backend::BackendError;
+use crate::domain::sample::Sample;
+
+/// Samples of `feature` from raw replies, as the client decodes them: a page of spans, their
+/// annotations, and the retriever spans of their traces. For the fuzz harness.
+pub fn decode_samples(
+    feature: &str,
+    attrs: &Attributes,
+    spans: &[u8],
+    annotations: &[u8],
+    retrievers: &[u8],
+) -> Result<Vec<Sample>, BackendError> {
+    let spans = wire::decode_spans(spans)?.data;
+    let annotations = wire::decode_annotations(annotations)?.data;
+    let retrievers = wire::decode_spans(retrievers)?.data;
+    let mut samples = mapping::assemble(feature, &spans, &annotations, attrs);
+    mapping::attach_documents(&spans, &mut samples, &retrievers);
+    Ok(samples)
+}
