@@ -25,7 +25,11 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A `[[phoenix]]` entry as a config file would hold it, every other key from the defaults.
 fn config(url: &str, extra: &str) -> PhoenixConfig {
-    let dir = servers::temp_dir(&format!("phoenix-cfg-{}", fastrand()));
+    // Inside the shared server's directory, which its watchdog removes.
+    let dir = servers::phoenix::shared()
+        .dir
+        .join(format!("cfg-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("config dir");
     let file = dir.join("config.toml");
     std::fs::write(
         &file,
@@ -38,7 +42,7 @@ fn config(url: &str, extra: &str) -> PhoenixConfig {
 }
 
 /// A distinct number per call, for scratch directory names.
-fn fastrand() -> u64 {
+fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
@@ -109,6 +113,7 @@ fn ids(samples: &[Sample]) -> Vec<String> {
 #[tokio::test]
 async fn the_window_is_respected_newest_first_and_only_llm_spans_are_samples() {
     let server = servers::phoenix::shared();
+    eprintln!("TIMING phoenix started in {:?}", server.started_in);
     let t0 = base();
     let mut spans = Vec::new();
     // Before the window, inside it (from is inclusive), at its end (exclusive) and after.
@@ -151,25 +156,25 @@ async fn the_window_is_respected_newest_first_and_only_llm_spans_are_samples() {
 async fn paging_follows_next_cursor_up_to_the_limit_and_the_page_budget() {
     let server = servers::phoenix::shared();
     let t0 = base();
-    let spans: Vec<Value> = (0..250)
+    let spans: Vec<Value> = (0..120)
         .map(|i| span(2, i, "LLM", t0 + Span::seconds(i as i64), 50, json!({})))
         .collect();
-    server.seed("paging-bot", spans, 250).await;
-    let window = query("paging-bot", t0, t0 + Span::minutes(10), 230);
+    server.seed("paging-bot", spans, 120).await;
+    let window = query("paging-bot", t0, t0 + Span::minutes(10), 110);
 
-    let mut phoenix = adapter(server, "page_size = 40");
+    let mut phoenix = adapter(server, "page_size = 25");
     let got = phoenix.samples(&window).await.expect("samples");
-    let expected: Vec<String> = (20..250).rev().map(|i| span_id(2, i)).collect();
-    assert_eq!(got.len(), 230);
+    let expected: Vec<String> = (10..120).rev().map(|i| span_id(2, i)).collect();
+    assert_eq!(got.len(), 110);
     assert_eq!(
         ids(&got),
         expected,
-        "every span once, newest first, across 6 pages"
+        "every span once, newest first, across 5 pages"
     );
 
-    let mut budget = adapter(server, "page_size = 40\nmax_pages = 2");
+    let mut budget = adapter(server, "page_size = 25\nmax_pages = 2");
     let got = budget.samples(&window).await.expect("samples");
-    assert_eq!(ids(&got), expected[..80], "two pages of 40, then it stops");
+    assert_eq!(ids(&got), expected[..50], "two pages of 25, then it stops");
 }
 
 #[tokio::test]
@@ -315,7 +320,7 @@ async fn hostile_text_arrives_inert_and_huge_outputs_are_cut_not_fatal() {
     let server = servers::phoenix::shared();
     let t0 = base();
     let hostile = "\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07\x1b[2J\u{202e}Refunds\x1b]0;pwned\x07 are\r\nfine\x1b[31m";
-    let huge = format!("{}END", "loop ".repeat(600_000)); // 3 MB: an agent loop's transcript
+    let huge = format!("{}END", "loop ".repeat(120_000)); // 0.6 MB: an agent loop's transcript
     let mut spans = vec![span(
         4,
         0,
@@ -324,7 +329,7 @@ async fn hostile_text_arrives_inert_and_huge_outputs_are_cut_not_fatal() {
         10,
         json!({ "output.value": hostile, "llm.model_name": "\x1b[1mcoder\u{7}", "metadata": { "segment": "free\u{9b}31m-tier" } }),
     )];
-    // Four 3 MB outputs: 12 MB pages are over an 8 MiB cap, halves are not.
+    // Four 0.6 MB outputs: pages of four or two are over a 1 MiB cap, single spans are not.
     for i in 1..=4 {
         spans.push(span(
             4,
@@ -337,7 +342,7 @@ async fn hostile_text_arrives_inert_and_huge_outputs_are_cut_not_fatal() {
     }
     server.seed("hostile-bot", spans, 5).await;
 
-    let mut phoenix = adapter(server, "max_reply_mib = 8");
+    let mut phoenix = adapter(server, "max_reply_mib = 1");
     let got = phoenix
         .samples(&query("hostile-bot", t0, t0 + Span::minutes(1), 10))
         .await
@@ -358,11 +363,13 @@ async fn hostile_text_arrives_inert_and_huge_outputs_are_cut_not_fatal() {
     }
 
     // One span alone over the cap cannot be read at all: said, not skipped.
-    let mut tight = adapter(server, "max_reply_mib = 1");
-    let err = tight
-        .samples(&query("hostile-bot", t0, t0 + Span::minutes(1), 10))
+    let whale = format!("{huge}{huge}");
+    let big = span(4, 9, "LLM", t0, 10, json!({ "output.value": whale }));
+    server.seed("whale-bot", vec![big], 1).await;
+    let err = phoenix
+        .samples(&query("whale-bot", t0, t0 + Span::minutes(1), 10))
         .await
-        .expect_err("a 3 MB span over a 1 MiB cap");
+        .expect_err("a 1.2 MB span over a 1 MiB cap");
     assert!(matches!(err, BackendError::TooLarge { .. }), "{err:?}");
 }
 

@@ -3,7 +3,7 @@
 //! auth on, a fresh SQLite database and telemetry off, plus the raw REST calls tests need to
 //! seed spans and annotations without going through the adapter.
 //!
-//! One server per test binary (it takes 10–30 s to start): tests share it and keep apart by
+//! One server per test binary (it takes 10–20 s to start): tests share it and keep apart by
 //! using their own project names. Statics are never dropped, so a watchdog shell stops it and
 //! removes its files once the test process is gone.
 
@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Migrations and start-up take ~15 s on an idle 2-core machine; a busy one takes twice that.
+/// Start-up takes ~15 s on a 2-core machine (mostly Python imports); a busy one takes longer.
 const START_PATIENCE: Duration = Duration::from_secs(180);
 /// Ingestion is asynchronous (a queue drained about every 0.1 s); a busy machine is slower.
 const INGEST_PATIENCE: Duration = Duration::from_secs(60);
@@ -74,6 +74,13 @@ fn start() -> PhoenixServer {
     );
     let dir = temp_dir("phoenix");
     let log = dir.join("phoenix.log");
+    let db = dir.join("phoenix.db");
+    // tests/run keeps a migrated empty database beside the venv; without it Phoenix migrates
+    // a new one itself, which only takes longer.
+    let template = venv().join("template.db");
+    if template.is_file() {
+        std::fs::copy(&template, &db).expect("copy the migrated template database");
+    }
     let admin_secret = secret("admin");
     let mut server = None;
     for _ in 0..3 {
@@ -89,7 +96,7 @@ fn start() -> PhoenixServer {
             .env("PHOENIX_WORKING_DIR", &dir)
             .env(
                 "PHOENIX_SQL_DATABASE_URL",
-                format!("sqlite:///{}", dir.join("phoenix.db").display()),
+                format!("sqlite:///{}", db.display()),
             )
             .env("PHOENIX_TELEMETRY_ENABLED", "false")
             .env("PHOENIX_ENABLE_AUTH", "true")
@@ -212,16 +219,18 @@ impl PhoenixServer {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
-    /// How many spans `project` holds (0 while it does not exist yet).
+    /// How many spans `project` holds (0 while it does not exist yet). Counted from its
+    /// traces with their span summaries, which carry no attributes: polling a project of
+    /// multi-megabyte outputs must not keep Phoenix busy serialising them.
     pub async fn span_count(&self, project: &str) -> usize {
         let mut count = 0;
         let mut cursor: Option<String> = None;
         loop {
             let mut req = self
                 .http()
-                .get(format!("{}/v1/projects/{project}/spans", self.url))
+                .get(format!("{}/v1/projects/{project}/traces", self.url))
                 .bearer_auth(&self.admin_secret)
-                .query(&[("limit", "1000")]);
+                .query(&[("limit", "1000"), ("include_spans", "true")]);
             if let Some(c) = &cursor {
                 req = req.query(&[("cursor", c)]);
             }
@@ -229,8 +238,13 @@ impl PhoenixServer {
             if resp.status().as_u16() == 404 {
                 return 0;
             }
-            let page: Value = resp.json().await.expect("spans page");
-            count += page["data"].as_array().map_or(0, Vec::len);
+            let page: Value = resp.json().await.expect("traces page");
+            count += page["data"].as_array().map_or(0, |traces| {
+                traces
+                    .iter()
+                    .map(|t| t["spans"].as_array().map_or(0, Vec::len))
+                    .sum()
+            });
             match page["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_string()),
                 None => return count,
