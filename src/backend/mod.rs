@@ -13,6 +13,7 @@ pub mod http_hook;
 pub mod incident_store;
 pub mod pagerduty;
 pub mod pagerduty_events;
+pub mod phoenix;
 pub mod prometheus;
 pub mod registry;
 pub mod report;

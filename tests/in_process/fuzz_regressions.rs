@@ -743,3 +743,59 @@ fn unleash_nasty_inputs() {
     data.extend_from_slice(strategy);
     assert!(!h::unleash(&data)[2], "1e999 is not a sort order");
 }
+
+// ---- Phoenix -----------------------------------------------------------------------------
+
+#[test]
+fn phoenix_inputs_replay() {
+    for (name, data) in inputs("phoenix_spans") {
+        let decoded = h::phoenix(&data);
+        if name == "seed-spans.json" {
+            let samples = decoded.expect("the seed decodes");
+            assert_eq!(samples.len(), 2);
+            assert_eq!(samples[0].eval_score, Some(0.25));
+            assert_eq!(samples[0].retrieved.len(), 1, "from its trace's retriever");
+            assert_eq!(
+                samples[1].error.as_ref().map(|e| e.as_str()),
+                Some("upstream 503")
+            );
+        }
+    }
+}
+
+#[test]
+fn phoenix_nasty_inputs() {
+    let all = |spans: &str, annotations: &str| {
+        let mut data = spans.as_bytes().to_vec();
+        data.push(0xFF);
+        data.extend_from_slice(annotations.as_bytes());
+        data.push(0xFF);
+        data.extend_from_slice(br#"{"data":[],"next_cursor":null}"#);
+        h::phoenix(&data)
+    };
+    assert!(is_malformed(&h::phoenix(b"")));
+    assert!(is_malformed(&h::phoenix(nested(100_000).as_bytes())));
+    let empty = r#"{"data":[],"next_cursor":null}"#;
+    let span = |attrs: &str| {
+        format!(
+            r#"{{"data":[{{"context":{{"trace_id":"t","span_id":"s"}},"start_time":"2026-12-01T02:00:00Z","end_time":"2026-12-01T01:00:00Z","status_code":"ERROR","attributes":{attrs},"events":[]}}],"next_cursor":null}}"#
+        )
+    };
+    let odd = span(
+        r#"{"llm.token_count.prompt":1e300,"llm.cost.total":"NaN","llm.invocation_parameters":"{\"temperature\":1e400}","retrieval.documents.0.document.score":-1e308,"metadata":"not json","user.id":{"a":1}}"#,
+    );
+    let samples = all(&odd, empty).expect("odd values are dropped, not fatal");
+    // A number JSON cannot hold makes the whole reply malformed, as for every source.
+    assert!(is_malformed(&all(&span(r#"{"x":1e999}"#), empty)));
+    let s = &samples[0];
+    assert_eq!((s.input_tokens, s.cost, s.latency_secs), (None, None, None));
+    assert_eq!((s.segment.clone(), s.user.clone()), (None, None));
+    assert_eq!(s.error.as_ref().map(|e| e.as_str()), Some("ERROR"));
+    let annotations = r#"{"data":[{"span_id":"s","name":"correctness","result":{"score":1e999}}],"next_cursor":null}"#;
+    assert!(
+        is_malformed(&all(&span("{}"), annotations)),
+        "1e999 is not a score"
+    );
+    let no_time = r#"{"data":[{"context":{"trace_id":"t","span_id":"s"},"start_time":"yesterday","end_time":"2026-12-01T01:00:00Z"}],"next_cursor":null}"#;
+    assert!(is_malformed(&all(no_time, empty)));
+}

@@ -1,6 +1,6 @@
-//! Against real things, one test binary: real Prometheus, Alertmanager, Unleash+PostgreSQL and
-//! promtool started on 127.0.0.1 (tests/run installs them), TLS from a private CA, and the
-//! cockpit binary itself in a pseudo-terminal.
+//! Against real things, one test binary: real Prometheus, Alertmanager, Unleash+PostgreSQL,
+//! Arize Phoenix and promtool started on 127.0.0.1 (tests/run installs them), TLS from a
+//! private CA, and the cockpit binary itself in a pseudo-terminal.
 
 mod alertmanager_real;
 mod backtest_real;
@@ -8,6 +8,7 @@ mod e2e_pty;
 mod faults;
 mod fuzz_seeds;
 mod hostile;
+mod phoenix_real;
 mod prometheus_real;
 mod rules_promtool;
 mod screen_pty;

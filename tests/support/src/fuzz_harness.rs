@@ -18,6 +18,7 @@ use oncall_cockpit::backend::alertmanager::AlertmanagerConfig;
 use oncall_cockpit::backend::flagd::{self, FlagFile, FlagNames, KeyPattern};
 use oncall_cockpit::backend::pagerduty;
 use oncall_cockpit::backend::pagerduty_events;
+use oncall_cockpit::backend::phoenix;
 use oncall_cockpit::backend::prometheus::Prometheus;
 use oncall_cockpit::backend::prometheus::{Price, PrometheusConfig};
 use oncall_cockpit::backend::registry;
@@ -674,6 +675,76 @@ pub fn unleash(data: &[u8]) -> Vec<bool> {
         events.is_ok(),
         legal.is_ok(),
     ]
+}
+
+/// Phoenix REST bodies, separated by 0xFF: a page of spans, their span annotations, the
+/// retriever spans of their traces, an error body; through the adapter's decoders to samples.
+/// Every text field of a sample must be inert and bounded, every number finite and in range.
+pub fn phoenix(data: &[u8]) -> Result<Vec<oncall_cockpit::domain::sample::Sample>, BackendError> {
+    use oncall_cockpit::domain::sample::MAX_SAMPLE_TEXT;
+    let p = parts(data);
+    let body = |i: usize| p.get(i).copied().unwrap_or(b"");
+    let error = phoenix::decode_error(body(3));
+    assert!(error.chars().count() <= 201, "error excerpt too long");
+    assert!(!error.contains('\n'), "error excerpt spans lines");
+    let attrs = phoenix::Attributes {
+        segment: "metadata.segment".into(),
+        user: "user.id".into(),
+        conversation: "session.id".into(),
+        prompt_version: "llm.prompt_template.version".into(),
+        eval_annotation: "correctness".into(),
+        eval_inverted: false,
+    };
+    let samples = phoenix::decode_samples("support-bot", &attrs, body(0), body(1), body(2))?;
+    for s in &samples {
+        let short = [&s.id, &s.feature]
+            .into_iter()
+            .chain(&s.segment)
+            .chain(&s.user)
+            .chain(&s.prompt_version)
+            .chain(&s.model)
+            .chain(&s.error)
+            .chain(&s.params.conversation)
+            .chain(&s.labels)
+            .chain(s.retrieved.iter().map(|d| &d.id));
+        for t in short {
+            assert_inert("sample field", t.as_str());
+            assert!(t.as_str().chars().count() <= 257, "short field too long");
+        }
+        for t in [&s.input, &s.output] {
+            for line in t.as_str().split('\n') {
+                assert_inert("sample text", line);
+            }
+            assert!(
+                t.as_str().len() <= MAX_SAMPLE_TEXT + 64,
+                "sample text not cut"
+            );
+        }
+        assert!(
+            s.eval_score.is_none_or(|e| (0.0..=1.0).contains(&e)),
+            "eval out of range"
+        );
+        assert!(s.cost.is_none_or(|c| c.is_finite() && c >= 0.0), "cost");
+        assert!(
+            s.latency_secs.is_none_or(|l| l.is_finite() && l >= 0.0),
+            "latency"
+        );
+        for x in [s.params.temperature, s.params.top_p] {
+            assert!(x.is_none_or(f64::is_finite), "parameter not finite");
+        }
+        assert!(s.labels.len() <= phoenix::MAX_LABELS, "labels unbounded");
+        assert!(
+            s.retrieved.len() <= phoenix::MAX_DOCUMENTS,
+            "documents unbounded"
+        );
+        assert!(
+            s.retrieved
+                .iter()
+                .all(|d| d.score.is_none_or(f64::is_finite)),
+            "document score not finite"
+        );
+    }
+    Ok(samples)
 }
 
 /// A body the adapter decoded, as generic JSON. serde skips the fields a decoder ignores

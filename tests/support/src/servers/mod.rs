@@ -5,6 +5,7 @@ pub mod alertmanager;
 pub mod huge;
 pub mod pagerduty;
 pub mod pagerduty_events;
+pub mod phoenix;
 pub mod prometheus;
 pub mod tls;
 pub mod unleash;
@@ -12,7 +13,7 @@ pub mod victoria;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A port nobody listens on right now (the OS picks it; we release it and hand it over).
@@ -105,4 +106,33 @@ pub fn http_get_status(url: &str) -> Option<u16> {
     let n = s.read(&mut buf).ok()?;
     let head = String::from_utf8_lossy(&buf[..n]);
     head.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Stops the servers once this test process has exited, and removes their files.
+// It must outlive this process, so nobody here waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn watchdog(pids: &[u32], dir: &Path) {
+    let script = r#"
+        test_pid=$1; dir=$2; shift 2
+        while kill -0 "$test_pid" 2>/dev/null; do sleep 1; done
+        kill -INT "$@" 2>/dev/null
+        for pid in "$@"; do
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+        done
+        rm -rf "$dir"
+    "#;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .arg("watchdog")
+        .arg(std::process::id().to_string())
+        .arg(dir);
+    for pid in pids {
+        cmd.arg(pid.to_string());
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watchdog");
 }

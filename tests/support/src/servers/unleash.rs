@@ -6,7 +6,7 @@
 //! using their own flag names. Statics are never dropped, so a watchdog shell stops both
 //! servers and removes the temp dir once the test process is gone.
 
-use super::{free_port, http_get_status, temp_dir};
+use super::{free_port, http_get_status, temp_dir, watchdog};
 use serde_json::{json, Value};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -256,35 +256,6 @@ fn unleash_ready(url: &str, child: &mut Child, log: &Path) -> bool {
         "{health} not ready after {START_PATIENCE:?}:\n{}",
         read(log)
     );
-}
-
-/// Stops the servers once this test process has exited, and removes their files.
-// It must outlive this process, so nobody here waits for it.
-#[allow(clippy::zombie_processes)]
-fn watchdog(pids: &[u32], dir: &Path) {
-    let script = r#"
-        test_pid=$1; dir=$2; shift 2
-        while kill -0 "$test_pid" 2>/dev/null; do sleep 1; done
-        kill -INT "$@" 2>/dev/null
-        for pid in "$@"; do
-            while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-        done
-        rm -rf "$dir"
-    "#;
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(script)
-        .arg("watchdog")
-        .arg(std::process::id().to_string())
-        .arg(dir);
-    for pid in pids {
-        cmd.arg(pid.to_string());
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn watchdog");
 }
 
 impl UnleashServer {

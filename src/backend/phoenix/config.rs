@@ -1,0 +1,89 @@
+//! `[[phoenix]]`: an Arize Phoenix tracing server, read for samples of what the models said.
+//! Its config, as the file names it; every key an entry leaves out comes from
+//! `[source_defaults.phoenix]` in defaults.toml.
+
+use crate::config::limits::{Limit, PAGES, REPLY};
+use crate::config::secret::{auth_secrets, AuthConfig, SecretSpec};
+use crate::config::sources::{Schema, SourceConfig};
+use crate::config::timing::TimeoutSecs;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The `[[phoenix]]` table.
+pub const SCHEMA: Schema<PhoenixConfig> = Schema::new("phoenix");
+
+/// Phoenix answers at most 1000 spans a page.
+pub const SPAN_PAGE: Limit = Limit {
+    key: "page_size",
+    min: 1.0,
+    max: 1000.0,
+    why: "Phoenix refuses pages larger than 1000 spans",
+};
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoenixConfig {
+    pub name: String,
+    pub url: String,
+    /// The whole fetch of one window (every page and the annotations) must end within it.
+    pub timeout_secs: TimeoutSecs,
+    /// The most of one reply read, in MiB; a bigger reply is a source error.
+    pub max_reply_mib: u64,
+    /// Spans asked for per request, and the most requests one window's fetch makes.
+    pub page_size: u32,
+    pub max_pages: u32,
+    /// Only spans of this OpenInference kind are samples ("LLM"); empty: every kind.
+    pub span_kind: String,
+    /// Cockpit feature → Phoenix project; a feature not listed is read from the project
+    /// of its own name.
+    #[serde(default)]
+    pub projects: BTreeMap<String, String>,
+    /// Span attributes for what OpenInference has no standard name for (a segment), or
+    /// where a deployment uses another (a tenant id for the user).
+    pub segment_attribute: String,
+    pub user_attribute: String,
+    pub conversation_attribute: String,
+    pub prompt_version_attribute: String,
+    /// The span annotation whose score is the eval score (0 to 1, higher is better).
+    pub eval_annotation: String,
+    /// The eval annotation scores badness (a hallucination score): the eval score is 1 − it.
+    pub eval_inverted: bool,
+    /// `Authorization: Bearer <API key>` when Phoenix runs with auth on.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// A private CA and a client certificate (mutual TLS); see README, Security.
+    #[serde(default)]
+    pub tls: Option<crate::config::tls::TlsConfig>,
+}
+
+impl PhoenixConfig {
+    /// The Phoenix project `feature`'s spans are in.
+    pub fn project(&self, feature: &str) -> String {
+        self.projects
+            .get(feature)
+            .cloned()
+            .unwrap_or_else(|| feature.to_string())
+    }
+}
+
+impl SourceConfig for PhoenixConfig {
+    fn tls(&self) -> Option<&crate::config::tls::TlsConfig> {
+        self.tls.as_ref()
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn limits(&self) -> Vec<(&'static Limit, f64)> {
+        vec![
+            (&REPLY, self.max_reply_mib as f64),
+            (&PAGES, f64::from(self.max_pages)),
+            (&SPAN_PAGE, f64::from(self.page_size)),
+        ]
+    }
+    fn problems(&self) -> Vec<String> {
+        super::Phoenix::check(self).err().into_iter().collect()
+    }
+    fn secrets(&self) -> Vec<(String, &SecretSpec)> {
+        auth_secrets(self.auth.as_ref())
+    }
+}

@@ -1,0 +1,491 @@
+//! The Phoenix samples adapter against a real Arize Phoenix (PyPI `arize-phoenix`, pinned in
+//! tests/phoenix/requirements.txt), with auth on as a deployment would run it. Spans and
+//! annotations are sent through Phoenix's own REST API, the way an OpenInference exporter and
+//! an evaluator would leave them; the adapter reads them back as the cockpit asks for a
+//! window of samples, through `driver::run_samples` where the source's name matters.
+//!
+//! The tests share one server (tests/support/src/servers/phoenix.rs) and keep apart by project
+//! names and span ids (each test has its own id prefix).
+
+use chrono::{DateTime, Duration as Span, DurationRound, Utc};
+use cockpit_testkit::servers::{self, phoenix::PhoenixServer};
+use oncall_cockpit::backend::driver::{run_samples, DriverConfig};
+use oncall_cockpit::backend::phoenix::{config::SCHEMA, Phoenix, PhoenixConfig};
+use oncall_cockpit::backend::report::{Report, Reporter};
+use oncall_cockpit::backend::{BackendError, BackendEvent, SampleSource};
+use oncall_cockpit::clock::Clock;
+use oncall_cockpit::config::settings::load_settings;
+use oncall_cockpit::domain::sample::{Sample, SampleQuery, Window, MAX_SAMPLE_TEXT};
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::sync::mpsc::unbounded_channel;
+
+/// Only bounds how long a broken run takes to fail; every wait is on a condition.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A `[[phoenix]]` entry as a config file would hold it, every other key from the defaults.
+fn config(url: &str, extra: &str) -> PhoenixConfig {
+    // Inside the shared server's directory, which its watchdog removes.
+    let dir = servers::phoenix::shared()
+        .dir
+        .join(format!("cfg-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!("[[phoenix]]\nname = \"phoenix-test\"\nurl = \"{url}\"\n{extra}\n"),
+    )
+    .expect("write config");
+    let settings = load_settings(&file, true, &oncall_cockpit::backend::registry::schemas())
+        .unwrap_or_else(|e| panic!("config: {e:?}"));
+    SCHEMA.entries(&settings.sources).expect("read").remove(0)
+}
+
+/// A distinct number per call, for scratch directory names.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The adapter with the server's API key from a 0600 file, plus `extra` config lines.
+fn adapter(server: &PhoenixServer, extra: &str) -> Phoenix {
+    let key = server.key_file();
+    let cfg = config(
+        &server.url,
+        &format!(
+            "auth = {{ bearer = {{ file = \"{}\" }} }}\n{extra}",
+            key.display()
+        ),
+    );
+    Phoenix::new(&cfg).expect("adapter")
+}
+
+/// A whole minute an hour ago: the windows' bounds, clear of the present.
+fn base() -> DateTime<Utc> {
+    (Utc::now() - Span::hours(1))
+        .duration_trunc(Span::minutes(1))
+        .expect("truncate")
+}
+
+fn span_id(test: u16, i: usize) -> String {
+    format!("{test:04x}{i:012x}")
+}
+
+fn trace_id(test: u16, i: usize) -> String {
+    format!("{test:04x}{i:028x}")
+}
+
+/// A span as an OpenInference exporter leaves it in Phoenix.
+fn span(
+    test: u16,
+    i: usize,
+    kind: &str,
+    start: DateTime<Utc>,
+    ms: i64,
+    attributes: Value,
+) -> Value {
+    json!({
+        "name": format!("{} call", kind.to_lowercase()),
+        "context": { "trace_id": trace_id(test, i), "span_id": span_id(test, i) },
+        "span_kind": kind,
+        "start_time": start.to_rfc3339(),
+        "end_time": (start + Span::milliseconds(ms)).to_rfc3339(),
+        "status_code": "OK",
+        "attributes": attributes,
+    })
+}
+
+fn query(feature: &str, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> SampleQuery {
+    SampleQuery {
+        feature: feature.into(),
+        window: Window::Incident,
+        from,
+        to,
+        limit,
+    }
+}
+
+fn ids(samples: &[Sample]) -> Vec<String> {
+    samples.iter().map(|s| s.id.as_str().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_window_is_respected_newest_first_and_only_llm_spans_are_samples() {
+    let server = servers::phoenix::shared();
+    eprintln!("TIMING phoenix started in {:?}", server.started_in);
+    let t0 = base();
+    let mut spans = Vec::new();
+    // Before the window, inside it (from is inclusive), at its end (exclusive) and after.
+    for (i, offset) in [-120, -1, 0, 30, 60, 90, 119, 120, 200]
+        .into_iter()
+        .enumerate()
+    {
+        let start = t0 + Span::seconds(offset);
+        spans.push(span(
+            1,
+            i,
+            "LLM",
+            start,
+            100,
+            json!({ "output.value": format!("at {offset}") }),
+        ));
+    }
+    // Inside, but a chain span: not a model's answer.
+    spans.push(span(1, 99, "CHAIN", t0 + Span::seconds(45), 100, json!({})));
+    server.seed("window-bot", spans, 10).await;
+
+    let mut phoenix = adapter(server, "");
+    let got = phoenix
+        .samples(&query("window-bot", t0, t0 + Span::seconds(120), 100))
+        .await
+        .expect("samples");
+    let expected: Vec<String> = [6, 5, 4, 3, 2].iter().map(|i| span_id(1, *i)).collect();
+    assert_eq!(ids(&got), expected, "inside the window, newest first");
+    assert_eq!(got[0].output.as_str(), "at 119");
+    assert!(got.iter().all(|s| s.feature.as_str() == "window-bot"));
+
+    let two = phoenix
+        .samples(&query("window-bot", t0, t0 + Span::seconds(120), 2))
+        .await
+        .expect("samples");
+    assert_eq!(ids(&two), expected[..2], "the limit keeps the newest");
+}
+
+#[tokio::test]
+async fn paging_follows_next_cursor_up_to_the_limit_and_the_page_budget() {
+    let server = servers::phoenix::shared();
+    let t0 = base();
+    let spans: Vec<Value> = (0..120)
+        .map(|i| span(2, i, "LLM", t0 + Span::seconds(i as i64), 50, json!({})))
+        .collect();
+    server.seed("paging-bot", spans, 120).await;
+    let window = query("paging-bot", t0, t0 + Span::minutes(10), 110);
+
+    let mut phoenix = adapter(server, "page_size = 25");
+    let got = phoenix.samples(&window).await.expect("samples");
+    let expected: Vec<String> = (10..120).rev().map(|i| span_id(2, i)).collect();
+    assert_eq!(got.len(), 110);
+    assert_eq!(
+        ids(&got),
+        expected,
+        "every span once, newest first, across 5 pages"
+    );
+
+    let mut budget = adapter(server, "page_size = 25\nmax_pages = 2");
+    let got = budget.samples(&window).await.expect("samples");
+    assert_eq!(ids(&got), expected[..50], "two pages of 25, then it stops");
+}
+
+#[tokio::test]
+async fn fields_map_from_spans_annotations_and_the_traces_retriever() {
+    let server = servers::phoenix::shared();
+    let t0 = base();
+    let answered = span(
+        3,
+        1,
+        "LLM",
+        t0 + Span::seconds(10),
+        1_500,
+        json!({
+            "llm.model_name": "gpt-4o-2024-08-06",
+            "llm.invocation_parameters": "{\"temperature\": 0.7, \"top_p\": 0.95, \"max_tokens\": 512, \"seed\": 7}",
+            "llm.token_count.prompt": 812,
+            "llm.token_count.completion": 64,
+            "llm.prompt_template.version": "v13",
+            "metadata": { "segment": "free-tier" },
+            "user.id": "u-42",
+            "session.id": "conv-9",
+            "input.value": "Can I get a refund after 60 days?",
+            "output.value": "Yes, our policy allows refunds within 90 days.",
+        }),
+    );
+    // The retriever span of the same trace holds the documents.
+    let mut retriever = span(
+        3,
+        2,
+        "RETRIEVER",
+        t0 + Span::seconds(9),
+        200,
+        json!({
+            "retrieval.documents.0.document.id": "kb-refunds-2019",
+            "retrieval.documents.0.document.score": 0.41,
+            "retrieval.documents.1.document.id": "kb-shipping",
+            "retrieval.documents.1.document.score": 0.12,
+        }),
+    );
+    retriever["context"]["trace_id"] = json!(trace_id(3, 1));
+    // A failed call, its input given as chat messages.
+    let mut failed = span(
+        3,
+        3,
+        "LLM",
+        t0 + Span::seconds(20),
+        30_000,
+        json!({
+            "llm.model_name": "gpt-4o-2024-08-06",
+            "llm.input_messages.0.message.role": "system",
+            "llm.input_messages.0.message.content": "You are a support agent.",
+            "llm.input_messages.1.message.role": "user",
+            "llm.input_messages.1.message.content": "Where is my order?",
+            "retrieval.documents.0.document.id": "kb-orders",
+        }),
+    );
+    failed["status_code"] = json!("ERROR");
+    failed["status_message"] = json!("upstream timeout after 30s");
+    server
+        .seed("fields-bot", vec![answered, retriever, failed], 3)
+        .await;
+    server
+        .annotate(vec![
+            json!({ "name": "correctness", "annotator_kind": "LLM", "span_id": span_id(3, 1),
+                    "result": { "label": "incorrect", "score": 0.25 } }),
+            json!({ "name": "hallucination", "annotator_kind": "LLM", "span_id": span_id(3, 1),
+                    "result": { "label": "hallucinated", "score": 1.0 } }),
+            json!({ "name": "correctness", "annotator_kind": "HUMAN", "span_id": span_id(3, 3),
+                    "result": { "label": "correct", "score": 1.0 } }),
+        ])
+        .await;
+
+    let mut phoenix = adapter(server, "");
+    let got = phoenix
+        .samples(&query("fields-bot", t0, t0 + Span::minutes(1), 10))
+        .await
+        .expect("samples");
+    assert_eq!(ids(&got), [span_id(3, 3), span_id(3, 1)]);
+
+    let s = &got[1];
+    assert_eq!(s.at, t0 + Span::seconds(10));
+    assert_eq!(
+        s.model.as_ref().map(|m| m.as_str()),
+        Some("gpt-4o-2024-08-06")
+    );
+    assert_eq!(s.prompt_version.as_ref().map(|m| m.as_str()), Some("v13"));
+    assert_eq!(s.segment.as_ref().map(|m| m.as_str()), Some("free-tier"));
+    assert_eq!(s.user.as_ref().map(|m| m.as_str()), Some("u-42"));
+    assert_eq!(
+        s.params.conversation.as_ref().map(|m| m.as_str()),
+        Some("conv-9")
+    );
+    assert_eq!(
+        (
+            s.params.temperature,
+            s.params.top_p,
+            s.params.max_tokens,
+            s.params.seed
+        ),
+        (Some(0.7), Some(0.95), Some(512), Some(7))
+    );
+    assert_eq!((s.input_tokens, s.output_tokens), (Some(812), Some(64)));
+    assert_eq!(s.latency_secs, Some(1.5));
+    assert_eq!(s.error, None);
+    assert_eq!(s.eval_score, Some(0.25));
+    let labels: Vec<&str> = s.labels.iter().map(|l| l.as_str()).collect();
+    let mut sorted = labels.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["hallucinated", "incorrect"]);
+    assert_eq!(s.input.as_str(), "Can I get a refund after 60 days?");
+    assert_eq!(
+        s.output.as_str(),
+        "Yes, our policy allows refunds within 90 days."
+    );
+    let docs: Vec<(&str, Option<f64>)> = s
+        .retrieved
+        .iter()
+        .map(|d| (d.id.as_str(), d.score))
+        .collect();
+    assert_eq!(
+        docs,
+        [("kb-refunds-2019", Some(0.41)), ("kb-shipping", Some(0.12))]
+    );
+
+    let f = &got[0];
+    assert_eq!(
+        f.error.as_ref().map(|e| e.as_str()),
+        Some("upstream timeout after 30s")
+    );
+    assert_eq!(f.latency_secs, Some(30.0));
+    assert_eq!(f.eval_score, Some(1.0));
+    assert_eq!(
+        f.input.as_str(),
+        "system: You are a support agent.\n\nuser: Where is my order?"
+    );
+    assert_eq!(f.output.as_str(), "");
+    let docs: Vec<&str> = f.retrieved.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(docs, ["kb-orders"], "its own documents, not its trace's");
+}
+
+#[tokio::test]
+async fn hostile_text_arrives_inert_and_huge_outputs_are_cut_not_fatal() {
+    let server = servers::phoenix::shared();
+    let t0 = base();
+    let hostile = "\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07\x1b[2J\u{202e}Refunds\x1b]0;pwned\x07 are\r\nfine\x1b[31m";
+    let huge = format!("{}END", "loop ".repeat(120_000)); // 0.6 MB: an agent loop's transcript
+    let mut spans = vec![span(
+        4,
+        0,
+        "LLM",
+        t0,
+        10,
+        json!({ "output.value": hostile, "llm.model_name": "\x1b[1mcoder\u{7}", "metadata": { "segment": "free\u{9b}31m-tier" } }),
+    )];
+    // Four 0.6 MB outputs: pages of four or two are over a 1 MiB cap, single spans are not.
+    for i in 1..=4 {
+        spans.push(span(
+            4,
+            i,
+            "LLM",
+            t0 + Span::seconds(i as i64),
+            10,
+            json!({ "output.value": huge }),
+        ));
+    }
+    server.seed("hostile-bot", spans, 5).await;
+
+    let mut phoenix = adapter(server, "max_reply_mib = 1");
+    let got = phoenix
+        .samples(&query("hostile-bot", t0, t0 + Span::minutes(1), 10))
+        .await
+        .expect("a page over the cap is asked for again in halves");
+    assert_eq!(got.len(), 5);
+    let calm = got.last().expect("the hostile one is oldest");
+    assert_eq!(calm.output.as_str(), "Refunds are\nfine");
+    assert_eq!(calm.model.as_ref().map(|m| m.as_str()), Some("coder"));
+    assert_eq!(calm.segment.as_ref().map(|m| m.as_str()), Some("free-tier"));
+    for s in &got[..4] {
+        let out = s.output.as_str();
+        assert!(out.len() < MAX_SAMPLE_TEXT + 64, "cut: {} bytes", out.len());
+        assert!(
+            out.ends_with(&format!("[{} bytes in all]", huge.len())),
+            "{}",
+            &out[out.len() - 40..]
+        );
+    }
+
+    // One span alone over the cap cannot be read at all: said, not skipped.
+    let whale = format!("{huge}{huge}");
+    let big = span(4, 9, "LLM", t0, 10, json!({ "output.value": whale }));
+    server.seed("whale-bot", vec![big], 1).await;
+    let err = phoenix
+        .samples(&query("whale-bot", t0, t0 + Span::minutes(1), 10))
+        .await
+        .expect_err("a 1.2 MB span over a 1 MiB cap");
+    assert!(matches!(err, BackendError::TooLarge { .. }), "{err:?}");
+}
+
+/// Runs one query through the samples task, as the cockpit does, and returns what it reported.
+async fn through_driver(phoenix: Phoenix, q: SampleQuery) -> BackendEvent {
+    let (tx, mut reports) = Reporter::channel();
+    let (queries, rx) = unbounded_channel();
+    let cfg = DriverConfig {
+        source: "phoenix-test".into(),
+        poll: Duration::from_secs(3600),
+        timeout: Duration::from_secs(10),
+    };
+    tokio::spawn(run_samples(
+        phoenix,
+        cfg,
+        Clock::new(Utc::now(), 1.0),
+        rx,
+        tx,
+    ));
+    queries.send(q).expect("task listens");
+    match tokio::time::timeout(PATIENCE, reports.recv()).await {
+        Ok(Some(Report::Event(ev))) => ev,
+        other => panic!("no report: {other:?}"),
+    }
+}
+
+/// The `Failed` event's source and error of a failed query.
+fn failure(ev: BackendEvent) -> (String, String) {
+    let BackendEvent::Turn(events) = ev else {
+        panic!("a failure comes with its answer: {ev:?}");
+    };
+    match &events[..] {
+        [BackendEvent::Failed { source, error, .. }, BackendEvent::Samples {
+            samples: Err(e), ..
+        }] => {
+            assert_eq!(e, error);
+            (source.clone(), error.clone())
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_dead_phoenix_and_a_wrong_project_are_clear_errors_of_the_source() {
+    let server = servers::phoenix::shared();
+    let t0 = base();
+    let (source, error) = failure(
+        through_driver(
+            adapter(server, ""),
+            query("no-such-feature", t0, t0 + Span::minutes(1), 10),
+        )
+        .await,
+    );
+    assert_eq!(source, "phoenix-test");
+    assert!(
+        error.contains("no project \"no-such-feature\" in Phoenix")
+            && error.contains("projects = { \"no-such-feature\" = \"<project>\" }"),
+        "{error}"
+    );
+
+    let mapped = adapter(server, "projects = { checkout = \"checkout-prod\" }");
+    let (_, error) =
+        failure(through_driver(mapped, query("checkout", t0, t0 + Span::minutes(1), 10)).await);
+    assert!(
+        error.contains("no project \"checkout-prod\"") && error.contains("projects.checkout"),
+        "{error}"
+    );
+
+    let port = servers::free_port();
+    let dead = Phoenix::new(&config(&format!("http://127.0.0.1:{port}"), "")).expect("adapter");
+    let (source, error) =
+        failure(through_driver(dead, query("any", t0, t0 + Span::minutes(1), 10)).await);
+    assert_eq!(source, "phoenix-test");
+    assert!(
+        error.starts_with("unreachable:") && error.contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn with_auth_on_a_bearer_key_works_and_a_missing_or_wrong_one_says_so() {
+    let server = servers::phoenix::shared();
+    let t0 = base();
+    server
+        .seed(
+            "auth-bot",
+            vec![span(6, 0, "LLM", t0, 10, json!({ "output.value": "ok" }))],
+            1,
+        )
+        .await;
+    let window = query("auth-bot", t0, t0 + Span::minutes(1), 10);
+
+    let mut keyed = adapter(server, "");
+    assert_eq!(
+        ids(&keyed.samples(&window).await.expect("samples")),
+        [span_id(6, 0)]
+    );
+
+    let mut keyless = Phoenix::new(&config(&server.url, "")).expect("adapter");
+    let err = keyless.samples(&window).await.expect_err("auth is on");
+    assert!(
+        matches!(&err, BackendError::Http { status: 401, message } if message.contains("no API key is configured")),
+        "{err}"
+    );
+
+    let var = "OC_TEST_PHOENIX_WRONG_KEY";
+    std::env::set_var(var, "not-a-key");
+    let mut wrong = Phoenix::new(&config(
+        &server.url,
+        &format!("auth = {{ bearer = {{ env = \"{var}\" }} }}"),
+    ))
+    .expect("adapter");
+    let err = wrong.samples(&window).await.expect_err("a wrong key");
+    assert!(
+        matches!(&err, BackendError::Http { status: 401, message } if message.contains("refused the API key")),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("not-a-key"), "{err}");
+}
