@@ -37,7 +37,7 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 /// are the assertion.
 type Driver = fn(&[u8]);
 
-const TARGETS: [(&str, Driver); 11] = [
+const TARGETS: [(&str, Driver); 12] = [
     ("prometheus_query_range", |d| drop(h::prometheus(d))),
     ("alertmanager_alerts", |d| drop(h::alertmanager(d))),
     ("pagerduty_incidents", |d| drop(h::pagerduty_incidents(d))),
@@ -53,6 +53,7 @@ const TARGETS: [(&str, Driver); 11] = [
     ("theme", |d| drop(h::theme(d))),
     ("flagd_file", |d| drop(h::flagd_file(d))),
     ("unleash_responses", |d| drop(h::unleash(d))),
+    ("phoenix_spans", |d| drop(h::phoenix(d))),
 ];
 
 /// Every file of every target through its driver's property checks. The counts only guard
