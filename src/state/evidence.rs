@@ -97,6 +97,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
             filter: String::new(),
             selected: 0,
             open: None,
+            asked_tick: state.ticks,
         }
     });
     let worst = |w: Window| -> Vec<&Sample> {

@@ -116,7 +116,14 @@ pub struct SamplesView {
     pub selected: usize,
     /// The selected sample opened whole, scrolled this far.
     pub open: Option<usize>,
+    /// `State::ticks` when the incident's window was last asked for.
+    pub asked_tick: u64,
 }
+
+/// While the view is open, the incident's window is asked for again this often (wall clock,
+/// whatever the drill speed): opened the moment an incident fires, it would otherwise stay
+/// at the few seconds that had passed.
+pub const REFRESH_TICKS: u64 = 10 * super::TICKS_PER_SEC;
 
 impl SamplesView {
     pub fn range(&self, window: Window) -> Span {
@@ -217,6 +224,8 @@ pub struct SegmentRow {
     pub cost: f64,
 }
 
+const BOTH: [Window; 2] = [Window::Incident, Window::Baseline];
+
 /// Samples quoted in a postmortem per window.
 const QUOTED: usize = 3;
 
@@ -234,6 +243,7 @@ pub(super) fn worst(state: &State, inc: &crate::domain::Incident) -> Vec<(Window
         filter: String::new(),
         selected: 0,
         open: None,
+        asked_tick: state.ticks,
     };
     [Window::Incident, Window::Baseline]
         .into_iter()
@@ -248,12 +258,12 @@ pub(super) fn worst(state: &State, inc: &crate::domain::Incident) -> Vec<(Window
 
 /// Asks the samples source for both windows of `feature`, unless they are on their way.
 /// No samples source: nothing to ask, and the view says so.
-pub(super) fn fetch(state: &mut State, view: &SamplesView) -> Vec<Effect> {
+pub(super) fn fetch(state: &mut State, view: &SamplesView, windows: &[Window]) -> Vec<Effect> {
     let Some(source) = state.sources.samples_source.clone() else {
         return vec![];
     };
     let mut effects = Vec::new();
-    for window in [Window::Incident, Window::Baseline] {
+    for &window in windows {
         if state.samples.is_pending(&view.feature, window) {
             continue;
         }
@@ -320,8 +330,9 @@ pub(super) fn prefetch_for_lever(state: &mut State) -> Vec<Effect> {
         filter: String::new(),
         selected: 0,
         open: None,
+        asked_tick: state.ticks,
     };
-    fetch(state, &view)
+    fetch(state, &view, &BOTH)
 }
 
 pub(super) fn open(state: &mut State) -> Vec<Effect> {
@@ -340,6 +351,7 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
         filter: String::new(),
         selected: 0,
         open: None,
+        asked_tick: state.ticks,
     };
     if state.sources.samples_source.is_none() {
         state.say(
@@ -347,9 +359,26 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
             "no samples source configured: add a [[phoenix]] source (README, Real backends)".into(),
         );
     }
-    let effects = fetch(state, &view);
+    let effects = fetch(state, &view, &BOTH);
     state.overlay = Overlay::Samples(Box::new(view));
     effects
+}
+
+/// The open view's incident window, asked for again once `REFRESH_TICKS` have passed.
+pub(super) fn refresh_due(state: &mut State) -> Vec<Effect> {
+    let (ticks, now) = (state.ticks, state.now);
+    let Overlay::Samples(view) = &mut state.overlay else {
+        return vec![];
+    };
+    if ticks.saturating_sub(view.asked_tick) < REFRESH_TICKS
+        || state.samples.is_pending(&view.feature, Window::Incident)
+    {
+        return vec![];
+    }
+    view.asked_tick = ticks;
+    view.incident_window.1 = now + Duration::seconds(1);
+    let view = (**view).clone();
+    fetch(state, &view, &[Window::Incident])
 }
 
 /// Keys in the samples view. `None`: not the view's own key, so it acts as on the list, on
@@ -405,8 +434,9 @@ pub(super) fn update(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         // Refresh: the incident's window grows with time.
         (Action::Samples, _) => {
             view.incident_window.1 = state.now + Duration::seconds(1);
+            view.asked_tick = state.ticks;
             let view = (**view).clone();
-            return Some(fetch(state, &view));
+            return Some(fetch(state, &view, &BOTH));
         }
         (Action::Back | Action::Cancel, None) => {
             if view.filter.is_empty() {

@@ -33,7 +33,9 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Tick(now) => {
             tick(state, now);
-            actions::release_overdue(state)
+            let mut effects = actions::release_overdue(state);
+            effects.extend(samples::refresh_due(state));
+            effects
         }
         Action::Resize(w, h) => {
             state.size = (w, h);

@@ -332,3 +332,33 @@ fn a_failed_or_slow_snapshot_is_said_and_the_lever_goes_anyway() {
         assert!(!late.iter().any(|e| matches!(e, Effect::Send(_))));
     }
 }
+
+/// Opened the moment an incident fires, the incident's window holds seconds: while the view
+/// is open it is asked for again every ten wall-clock seconds, up to now, the baseline not.
+#[test]
+fn the_open_view_asks_again_for_the_incident_window_as_it_grows() {
+    let mut s = cockpit();
+    let fx = update(&mut s, Action::Samples);
+    answer(&mut s, &fx);
+    let start = s.now;
+    let mut asked = Vec::new();
+    for i in 1..=(2 * oncall_cockpit::state::samples::REFRESH_TICKS) {
+        let at = start + chrono::Duration::seconds(i as i64 * 30);
+        let fx = update(&mut s, Action::Tick(at));
+        asked.extend(answer(&mut s, &fx));
+    }
+    assert_eq!(asked.len(), 2, "once per refresh period: {asked:?}");
+    assert!(asked.iter().all(|q| q.window == Window::Incident));
+    assert!(
+        asked[1].to > s.now - chrono::Duration::seconds(1),
+        "{:?}",
+        asked[1]
+    );
+    update(&mut s, Action::Back);
+    let later = s.now + chrono::Duration::seconds(300);
+    let fx = update(&mut s, Action::Tick(later));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Samples { .. })),
+        "closed: {fx:?}"
+    );
+}

@@ -468,3 +468,61 @@ from = "ana@example.com"
     c.quit_cleanly_with(b"q");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The drill's jailbreak at 80x24, as a responder works it: the samples show jailbroken
+/// answers now and refusals before, the segment split names the segment, the kill switch on
+/// that segment waits for its evidence folder, and the postmortem quotes the samples.
+#[test]
+fn a_jailbreak_is_read_in_its_samples_contained_on_its_segment_and_kept_as_evidence() {
+    let mut c = Cockpit::start("samples", 80, 24, &[]);
+    c.wait_for("the guardrail bypass", |t| t.contains("guardrail"));
+    c.send(b"/guardrail\r");
+    c.wait_for("the list filtered to it", |t| t.contains("1 shown"));
+    c.send(b"o");
+    c.wait_for("jailbroken answers in the incident's window", |t| {
+        t.contains("[incident]") && t.contains("jailbroken") && t.contains("segments:")
+    });
+    c.send(b"\t");
+    c.wait_for("refusals in the baseline", |t| {
+        t.contains("[baseline]") && t.contains(" ref ") && !t.contains("jailbroken")
+    });
+    c.send(b"\t");
+    c.wait_for("the incident's window again", |t| t.contains("[incident]"));
+    c.send(b"K");
+    c.wait_for("the scope picker", |t| {
+        t.contains("ENGAGE segment free-tier")
+    });
+    c.send(b"\x1b[B\r");
+    c.wait_for("the confirmation", |t| t.contains("ENGAGE kill switch?"));
+    c.send(b"y");
+    c.wait_for("the outcome", |t| {
+        t.contains("✓ kill switch engaged for code-assistant segment free-tier")
+    });
+    let requested = c
+        .audit_records()
+        .into_iter()
+        .find(|r| r["action"] == "kill_switch_engage" && r["outcome"] == "requested")
+        .expect("the lever's request is audited");
+    let folder = requested["detail"]
+        .as_str()
+        .and_then(|d| d.strip_prefix("evidence: "))
+        .expect("the audit names the evidence folder")
+        .to_string();
+    let summary = std::fs::read_to_string(c.data_dir().join(&folder).join("summary.md"))
+        .expect("the evidence was written before the lever");
+    assert!(summary.contains("jailbroken"), "{summary}");
+
+    c.send(b"x");
+    c.wait_for("the export", |t| t.contains("postmortem written"));
+    let dir = c.data_dir().join("postmortems");
+    let md: String = std::fs::read_dir(&dir)
+        .expect("postmortems")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    assert!(
+        md.contains("## What the model said") && md.contains("jailbroken"),
+        "{md}"
+    );
+    c.quit_cleanly_with(b"q");
+}
