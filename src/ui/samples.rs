@@ -71,8 +71,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &SamplesView, ctx: &Ctx) {
         }
         None => {
             if area.width >= SIDE_BY_SIDE {
-                let [left, right] =
-                    Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)]).areas(body);
+                let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+                    .spacing(2)
+                    .areas(body);
                 list(frame, left, view, Window::Incident, ctx);
                 list(frame, right, view, Window::Baseline, ctx);
             } else {
