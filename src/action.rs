@@ -82,7 +82,7 @@ pub enum Action {
     /// Files the journal thread was asked to write (an evidence snapshot, a sample): the
     /// folder written, or why not.
     Saved {
-        what: crate::state::Saving,
+        what: Saving,
         result: Result<String, String>,
     },
     /// SIGTERM, SIGHUP or a closed terminal.
@@ -90,6 +90,14 @@ pub enum Action {
     /// What the cockpit starts with: applied through `update` like everything else, before
     /// the first frame.
     Started(Box<Startup>),
+}
+
+/// What the journal thread was asked to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saving {
+    /// The evidence snapshot the lever with this action id waits for.
+    Evidence(u64),
+    Sample,
 }
 
 /// The settings and sources a session starts with.

@@ -8,7 +8,7 @@
 //! write, but never longer than `EVIDENCE_WAIT_TICKS`: containment must not hang on a slow
 //! disk.
 
-use super::samples::{rows, template_counts, SampleSort, SamplesView};
+use super::samples::{folder_name, rows, template_counts, SampleSort, SamplesView};
 use super::{State, TICKS_PER_SEC};
 use crate::domain::command::{Command, FlagOp};
 use crate::domain::sample::{Sample, Window};
@@ -26,26 +26,6 @@ const QUOTED: usize = 5;
 pub struct Snapshot {
     pub dir: String,
     pub files: Vec<(String, Vec<u8>)>,
-}
-
-/// An incident id as one path component: ids come from outside (a PagerDuty id, an
-/// Alertmanager fingerprint) and must not climb out of the evidence folder.
-pub fn folder_name(id: &str) -> String {
-    let clean: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    match clean.trim_matches('.') {
-        "" => "incident".to_string(),
-        s => s.to_string(),
-    }
 }
 
 /// The feature a lever moves.
@@ -234,17 +214,4 @@ fn summary(
         }
     }
     md
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folder_names_cannot_climb_out() {
-        assert_eq!(folder_name("../../etc/passwd"), "_.._etc_passwd");
-        assert_eq!(folder_name(".."), "incident");
-        assert_eq!(folder_name("PD-Q1W2"), "PD-Q1W2");
-        assert_eq!(folder_name(&"x".repeat(200)).len(), 80);
-    }
 }

@@ -18,6 +18,7 @@ mod sources;
 mod text_box;
 pub mod update;
 
+pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
 pub use guard::{actionable, Operation, Refusal, Target};
@@ -68,14 +69,6 @@ pub enum Effect {
     /// Ring the terminal bell (a new SEV1).
     Bell,
     Quit,
-}
-
-/// What the journal thread was asked to write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Saving {
-    /// The evidence snapshot the lever with this action id waits for.
-    Evidence(u64),
-    Sample,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
