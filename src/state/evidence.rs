@@ -8,7 +8,7 @@
 //! write, but never longer than `EVIDENCE_WAIT_TICKS`: containment must not hang on a slow
 //! disk.
 
-use super::samples::{folder_name, rows, template_counts, SampleSort, SamplesView};
+use super::samples::{folder_name, rows, template_counts, SamplesView};
 use super::{State, TICKS_PER_SEC};
 use crate::domain::command::{Command, FlagOp};
 use crate::domain::sample::{Sample, Window};
@@ -64,22 +64,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
         folder_name(&owner),
         state.now.format("%Y%m%dT%H%M%SZ")
     );
-    let view = incident.map(|inc| {
-        let (incident_window, baseline_window) =
-            super::samples::windows(&state.samples.settings, inc.triggered_at, state.now);
-        SamplesView {
-            incident: inc.id.clone(),
-            feature: feature.to_string(),
-            window: Window::Incident,
-            incident_window,
-            baseline_window,
-            sort: SampleSort::WorstEval,
-            filter: String::new(),
-            selected: 0,
-            open: None,
-            asked_tick: state.ticks,
-        }
-    });
+    let view = incident.map(|inc| SamplesView::new(state, inc));
     let worst = |w: Window| -> Vec<&Sample> {
         match &view {
             Some(v) => rows(&state.samples, v, w),

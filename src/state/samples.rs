@@ -126,6 +126,24 @@ pub struct SamplesView {
 pub const REFRESH_TICKS: u64 = 10 * super::TICKS_PER_SEC;
 
 impl SamplesView {
+    /// The view of `inc`'s samples as it opens: its windows seen from now, worst eval first.
+    pub(super) fn new(state: &State, inc: &crate::domain::Incident) -> SamplesView {
+        let (incident_window, baseline_window) =
+            windows(&state.samples.settings, inc.triggered_at, state.now);
+        SamplesView {
+            incident: inc.id.clone(),
+            feature: inc.feature.to_string(),
+            window: Window::Incident,
+            incident_window,
+            baseline_window,
+            sort: SampleSort::default(),
+            filter: String::new(),
+            selected: 0,
+            open: None,
+            asked_tick: state.ticks,
+        }
+    }
+
     pub fn range(&self, window: Window) -> Span {
         match window {
             Window::Incident => self.incident_window,
@@ -231,22 +249,8 @@ const QUOTED: usize = 3;
 
 /// The worst samples of `inc`'s feature in each window, as fetched, for the postmortem.
 pub(super) fn worst(state: &State, inc: &crate::domain::Incident) -> Vec<(Window, Sample)> {
-    let (incident_window, baseline_window) =
-        windows(&state.samples.settings, inc.triggered_at, state.now);
-    let view = SamplesView {
-        incident: inc.id.clone(),
-        feature: inc.feature.to_string(),
-        window: Window::Incident,
-        incident_window,
-        baseline_window,
-        sort: SampleSort::WorstEval,
-        filter: String::new(),
-        selected: 0,
-        open: None,
-        asked_tick: state.ticks,
-    };
-    [Window::Incident, Window::Baseline]
-        .into_iter()
+    let view = SamplesView::new(state, inc);
+    BOTH.into_iter()
         .flat_map(|w| {
             rows(&state.samples, &view, w)
                 .into_iter()
@@ -309,7 +313,7 @@ pub(super) fn prefetch_for_lever(state: &mut State) -> Vec<Effect> {
     let Some(inc) = state.selected().cloned() else {
         return vec![];
     };
-    let fresh = [Window::Incident, Window::Baseline].iter().all(|w| {
+    let fresh = BOTH.iter().all(|w| {
         state
             .samples
             .get(inc.feature.as_str(), *w)
@@ -318,20 +322,7 @@ pub(super) fn prefetch_for_lever(state: &mut State) -> Vec<Effect> {
     if fresh {
         return vec![];
     }
-    let (incident_window, baseline_window) =
-        windows(&state.samples.settings, inc.triggered_at, state.now);
-    let view = SamplesView {
-        incident: inc.id.clone(),
-        feature: inc.feature.to_string(),
-        window: Window::Incident,
-        incident_window,
-        baseline_window,
-        sort: SampleSort::default(),
-        filter: String::new(),
-        selected: 0,
-        open: None,
-        asked_tick: state.ticks,
-    };
+    let view = SamplesView::new(state, &inc);
     fetch(state, &view, &BOTH)
 }
 
@@ -339,20 +330,7 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
     let Some(inc) = state.selected().cloned() else {
         return vec![];
     };
-    let (incident_window, baseline_window) =
-        windows(&state.samples.settings, inc.triggered_at, state.now);
-    let view = SamplesView {
-        incident: inc.id.clone(),
-        feature: inc.feature.to_string(),
-        window: Window::Incident,
-        incident_window,
-        baseline_window,
-        sort: SampleSort::default(),
-        filter: String::new(),
-        selected: 0,
-        open: None,
-        asked_tick: state.ticks,
-    };
+    let view = SamplesView::new(state, &inc);
     if state.sources.samples_source.is_none() {
         state.say(
             FlashLevel::Warn,
