@@ -386,7 +386,7 @@ impl App<'_> {
                     let what = Saving::Sample;
                     let name = format!(
                         "sample-{}.json",
-                        crate::state::samples::folder_name(sample.id.as_str())
+                        crate::private::file_component(sample.id.as_str())
                     );
                     let mut doc = serde_json::to_value(&*sample).unwrap_or_default();
                     if let Some(map) = doc.as_object_mut() {

@@ -13,6 +13,31 @@ pub const DIR_MODE: u32 = 0o700;
 /// Files the cockpit writes: owner read and write only.
 pub const FILE_MODE: u32 = 0o600;
 
+/// Characters of an id kept in a file or folder name; the rest become `_`.
+const NAME_CHARS: usize = 80;
+
+/// An id from outside (a PagerDuty id, an Alertmanager fingerprint, a span id) as one path
+/// component: only letters, digits, `-` and `_`, so it can neither climb out of its folder
+/// nor hide as a dot file, and short enough for any file system's name limit.
+pub fn file_component(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(NAME_CHARS)
+        .collect();
+    if safe.is_empty() {
+        "incident".to_string()
+    } else {
+        safe
+    }
+}
+
 /// Creates `dir` (and any missing parent) as 0700. An existing directory is left as it is:
 /// changing a directory the user chose is theirs to do; [`exposure`] reports it instead.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
@@ -93,6 +118,15 @@ pub fn data_dir_exposure(data_dir: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_become_one_safe_path_component() {
+        assert_eq!(file_component("../../etc/passwd"), "______etc_passwd");
+        assert_eq!(file_component(".."), "__");
+        assert_eq!(file_component(""), "incident");
+        assert_eq!(file_component("PD-Q1W2"), "PD-Q1W2");
+        assert_eq!(file_component(&"x".repeat(200)).len(), 80);
+    }
 
     fn scratch(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("oncall-private-{name}-{}", std::process::id()));

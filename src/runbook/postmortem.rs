@@ -192,17 +192,11 @@ fn fmt(kind: SignalKind, v: Option<f64>) -> String {
 }
 
 pub fn file_name(id: &IncidentId, at: DateTime<Utc>) -> String {
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{safe}-{}.md", at.format("%Y%m%dT%H%M%SZ"))
+    format!(
+        "{}-{}.md",
+        crate::private::file_component(id),
+        at.format("%Y%m%dT%H%M%SZ")
+    )
 }
 
 /// One action as the timeline tells it: its request and its outcome on one row.

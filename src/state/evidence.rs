@@ -8,11 +8,12 @@
 //! write, but never longer than `EVIDENCE_WAIT_TICKS`: containment must not hang on a slow
 //! disk.
 
-use super::samples::{folder_name, rows, template_counts, SamplesView};
+use super::samples::{rows, template_counts, SamplesView};
 use super::{State, TICKS_PER_SEC};
 use crate::domain::command::{Command, FlagOp};
 use crate::domain::sample::{Sample, Window};
 use crate::domain::IncidentId;
+use crate::private::file_component;
 use serde_json::json;
 
 /// How long a lever waits for its evidence to be written: two seconds of wall clock.
@@ -61,7 +62,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
     let owner: IncidentId = incident.map_or_else(|| format!("feature-{feature}"), |i| i.id.clone());
     let dir = format!(
         "evidence/{}/{}",
-        folder_name(&owner),
+        file_component(&owner),
         state.now.format("%Y%m%dT%H%M%SZ")
     );
     let view = incident.map(|inc| SamplesView::new(state, inc));

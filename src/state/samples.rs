@@ -442,31 +442,14 @@ fn write_selected(state: &mut State) -> Vec<Effect> {
         state.say(FlashLevel::Warn, "no sample selected to write".into());
         return vec![];
     };
-    let dir = format!("evidence/{}", folder_name(&view.incident));
+    let dir = format!(
+        "evidence/{}",
+        crate::private::file_component(&view.incident)
+    );
     vec![Effect::WriteSample {
         dir,
         sample: Box::new(sample),
     }]
-}
-
-/// An incident id as one path component: ids come from outside (a PagerDuty id, an
-/// Alertmanager fingerprint) and must not climb out of the evidence folder.
-pub fn folder_name(id: &str) -> String {
-    let clean: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    match clean.trim_matches('.') {
-        "" => "incident".to_string(),
-        s => s.to_string(),
-    }
 }
 
 /// The parameters to reproduce a sample, one line, as the runbook asks for them.
@@ -484,17 +467,4 @@ pub fn reproduce(s: &Sample) -> String {
         opt(s.prompt_version.as_ref().map(|m| m.to_string())),
         opt(s.params.conversation.as_ref().map(|m| m.to_string())),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folder_names_cannot_climb_out() {
-        assert_eq!(folder_name("../../etc/passwd"), "_.._etc_passwd");
-        assert_eq!(folder_name(".."), "incident");
-        assert_eq!(folder_name("PD-Q1W2"), "PD-Q1W2");
-        assert_eq!(folder_name(&"x".repeat(200)).len(), 80);
-    }
 }
