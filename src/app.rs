@@ -365,41 +365,11 @@ impl App<'_> {
                         }));
                     }
                 }
-                Effect::Evidence {
-                    snapshot,
-                    action_id,
-                } => {
-                    let what = Saving::Evidence(action_id);
+                Effect::Save { what, snapshot } => {
                     let job = Journal::Save {
                         what,
                         dir: snapshot.dir,
                         files: snapshot.files,
-                    };
-                    if self.audit.send(job).is_err() {
-                        let _ = self.feedback.send(Action::Saved {
-                            what,
-                            result: Err("the journal writer has stopped".into()),
-                        });
-                    }
-                }
-                Effect::WriteSample { dir, sample } => {
-                    let what = Saving::Sample;
-                    let name = format!(
-                        "sample-{}.json",
-                        crate::private::file_component(sample.id.as_str())
-                    );
-                    let mut doc = serde_json::to_value(&*sample).unwrap_or_default();
-                    if let Some(map) = doc.as_object_mut() {
-                        map.insert(
-                            "reproduce".into(),
-                            crate::state::samples::reproduce(&sample).into(),
-                        );
-                    }
-                    let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-                    let job = Journal::Save {
-                        what,
-                        dir,
-                        files: vec![(name, bytes)],
                     };
                     if self.audit.send(job).is_err() {
                         let _ = self.feedback.send(Action::Saved {

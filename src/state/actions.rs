@@ -131,9 +131,9 @@ pub(super) fn dispatch(state: &mut State, command: Command) -> Vec<Effect> {
             state.actions.held.push((request, state.ticks));
             vec![
                 Effect::Audit(record),
-                Effect::Evidence {
+                Effect::Save {
+                    what: Saving::Evidence(id),
                     snapshot: Box::new(snapshot),
-                    action_id: id,
                 },
             ]
         }

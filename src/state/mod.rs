@@ -55,16 +55,11 @@ pub enum Effect {
         source: String,
         query: crate::domain::sample::SampleQuery,
     },
-    /// Write a snapshot's files under the data directory before the lever waiting on it
-    /// (`Saving::Evidence`) is sent.
-    Evidence {
+    /// Write files under the data directory, owner-only: an evidence snapshot a lever waits
+    /// for (`Saving::Evidence`), or one sample a responder keeps.
+    Save {
+        what: Saving,
         snapshot: Box<evidence::Snapshot>,
-        action_id: u64,
-    },
-    /// Write one sample whole under the data directory.
-    WriteSample {
-        dir: String,
-        sample: Box<crate::domain::sample::Sample>,
     },
     /// Ring the terminal bell (a new SEV1).
     Bell,

@@ -446,9 +446,21 @@ fn write_selected(state: &mut State) -> Vec<Effect> {
         "evidence/{}",
         crate::private::file_component(&view.incident)
     );
-    vec![Effect::WriteSample {
-        dir,
-        sample: Box::new(sample),
+    let name = format!(
+        "sample-{}.json",
+        crate::private::file_component(sample.id.as_str())
+    );
+    let mut doc = serde_json::to_value(&sample).unwrap_or_default();
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("reproduce".into(), reproduce(&sample).into());
+    }
+    let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    vec![Effect::Save {
+        what: super::Saving::Sample,
+        snapshot: Box::new(super::evidence::Snapshot {
+            dir,
+            files: vec![(name, bytes)],
+        }),
     }]
 }
 

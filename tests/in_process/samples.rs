@@ -153,7 +153,10 @@ fn the_view_sorts_filters_switches_window_and_opens_one_sample() {
     assert_eq!(view(&s).open, Some(0), "enter opens the selected sample");
     let fx = update(&mut s, Action::WriteSample);
     assert!(
-        matches!(fx.as_slice(), [Effect::WriteSample { dir, .. }] if dir.starts_with("evidence/")),
+        matches!(fx.as_slice(), [Effect::Save { what: Saving::Sample, snapshot }]
+            if snapshot.dir.starts_with("evidence/")
+                && snapshot.files.iter().any(|(n, b)| n.starts_with("sample-")
+                    && String::from_utf8_lossy(b).contains("\"reproduce\""))),
         "{fx:?}"
     );
     update(&mut s, Action::Back);
@@ -206,9 +209,9 @@ fn a_kill_switch_waits_for_its_evidence_and_the_audit_names_the_folder() {
     let (snapshot, action_id) = fx
         .iter()
         .find_map(|e| match e {
-            Effect::Evidence {
+            Effect::Save {
+                what: Saving::Evidence(action_id),
                 snapshot,
-                action_id,
             } => Some((snapshot.clone(), *action_id)),
             _ => None,
         })
@@ -287,7 +290,10 @@ fn a_failed_or_slow_snapshot_is_said_and_the_lever_goes_anyway() {
         let action_id = fx
             .iter()
             .find_map(|e| match e {
-                Effect::Evidence { action_id, .. } => Some(*action_id),
+                Effect::Save {
+                    what: Saving::Evidence(action_id),
+                    ..
+                } => Some(*action_id),
                 _ => None,
             })
             .expect("an evidence snapshot");

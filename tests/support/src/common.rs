@@ -133,21 +133,13 @@ pub fn evidence_written(s: &mut State, action: Action) -> Vec<Effect> {
     let mut out = Vec::new();
     for e in fx {
         match e {
-            Effect::Evidence {
-                action_id,
+            Effect::Save {
+                what: what @ Saving::Evidence(_),
                 snapshot,
             } => {
-                out.push(Effect::Evidence {
-                    action_id,
-                    snapshot: snapshot.clone(),
-                });
-                out.extend(update(
-                    s,
-                    Action::Saved {
-                        what: Saving::Evidence(action_id),
-                        result: Ok(format!("/data/{}", snapshot.dir)),
-                    },
-                ));
+                let result = Ok(format!("/data/{}", snapshot.dir));
+                out.push(Effect::Save { what, snapshot });
+                out.extend(update(s, Action::Saved { what, result }));
             }
             other => out.push(other),
         }
