@@ -270,31 +270,37 @@ pub(crate) fn feature_names(set: &SignalSet) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The figures `otel_history` must read as, whichever PromQL engine answers.
+pub(crate) fn assert_otel_figures(set: &SignalSet) {
+    use SignalKind::*;
+    assert_close(last(set, "support-bot", TokensPerMin), 1200.0 * 60.0);
+    assert_close(last(set, "summarizer", TokensPerMin), 470.0 * 60.0);
+    // support-bot: 60k input at $2/M + 12k output at $8/M per minute.
+    assert_close(last(set, "support-bot", CostPerMin), 0.216);
+    // summarizer: gpt-a 18k x 2 + 3k x 8, claude-b 6k x 3 + 1.2k x 15, all per 1M tokens.
+    assert_close(last(set, "summarizer", CostPerMin), 0.096);
+    // Rank 0.99 x 200 = 198 falls in the (0.5, 1] bucket holding 9: 8/9 of the way in.
+    assert_close(last(set, "support-bot", TtftP99), 0.5 + 0.5 * 8.0 / 9.0);
+    // Rank 99 of 100 falls in (1, 2.5] holding 20, 19 of them below the rank.
+    assert_close(last(set, "summarizer", TtftP99), 1.0 + 1.5 * 19.0 / 20.0);
+    // Rank 198 in (0.025, 0.05] holding 100, 98 below the rank.
+    assert_close(
+        last(set, "support-bot", TpotP99),
+        0.025 + 0.025 * 98.0 / 100.0,
+    );
+    assert_close(last(set, "support-bot", ErrorRatio), 0.04);
+    // No error series at all reads 0, not "no value".
+    assert_close(last(set, "summarizer", ErrorRatio), 0.0);
+}
+
 #[tokio::test]
 async fn otel_preset_reads_tokens_cost_latency_and_errors_per_feature() {
     let now = test_now();
     let prom = start_backfilled("otel", &otel_history(now));
     let set = fetch(&config(&prom.url, "otel", "job"), now).await;
 
+    assert_otel_figures(&set);
     use SignalKind::*;
-    assert_close(last(&set, "support-bot", TokensPerMin), 1200.0 * 60.0);
-    assert_close(last(&set, "summarizer", TokensPerMin), 470.0 * 60.0);
-    // support-bot: 60k input at $2/M + 12k output at $8/M per minute.
-    assert_close(last(&set, "support-bot", CostPerMin), 0.216);
-    // summarizer: gpt-a 18k x 2 + 3k x 8, claude-b 6k x 3 + 1.2k x 15, all per 1M tokens.
-    assert_close(last(&set, "summarizer", CostPerMin), 0.096);
-    // Rank 0.99 x 200 = 198 falls in the (0.5, 1] bucket holding 9: 8/9 of the way in.
-    assert_close(last(&set, "support-bot", TtftP99), 0.5 + 0.5 * 8.0 / 9.0);
-    // Rank 99 of 100 falls in (1, 2.5] holding 20, 19 of them below the rank.
-    assert_close(last(&set, "summarizer", TtftP99), 1.0 + 1.5 * 19.0 / 20.0);
-    // Rank 198 in (0.025, 0.05] holding 100, 98 below the rank.
-    assert_close(
-        last(&set, "support-bot", TpotP99),
-        0.025 + 0.025 * 98.0 / 100.0,
-    );
-    assert_close(last(&set, "support-bot", ErrorRatio), 0.04);
-    // No error series at all reads 0, not "no value".
-    assert_close(last(&set, "summarizer", ErrorRatio), 0.0);
 
     // Only what the preset and the data provide: no TPOT for summarizer, nothing custom.
     let kinds = |f: &str| -> Vec<SignalKind> {

@@ -4,7 +4,8 @@
 //! newest point's age told; and vmalert loading the shipped rules.
 
 use crate::prometheus_real::{
-    assert_close, config, last, otel_history, signal, test_now, vllm_history, POINTS,
+    assert_close, assert_otel_figures, config, last, otel_history, signal, test_now, vllm_history,
+    POINTS,
 };
 use chrono::{DateTime, Duration, Utc};
 use cockpit_testkit::servers;
@@ -68,19 +69,8 @@ async fn otel_preset_reads_the_same_signals_on_victoria_metrics() {
 
     // The same figures as against Prometheus (prometheus_real.rs): on series older than
     // the rate window, rate() agrees between the engines.
+    assert_otel_figures(&set);
     use SignalKind::*;
-    assert_close(last(&set, "support-bot", TokensPerMin), 1200.0 * 60.0);
-    assert_close(last(&set, "summarizer", TokensPerMin), 470.0 * 60.0);
-    assert_close(last(&set, "support-bot", CostPerMin), 0.216);
-    assert_close(last(&set, "summarizer", CostPerMin), 0.096);
-    assert_close(last(&set, "support-bot", TtftP99), 0.5 + 0.5 * 8.0 / 9.0);
-    assert_close(last(&set, "summarizer", TtftP99), 1.0 + 1.5 * 19.0 / 20.0);
-    assert_close(
-        last(&set, "support-bot", TpotP99),
-        0.025 + 0.025 * 98.0 / 100.0,
-    );
-    assert_close(last(&set, "support-bot", ErrorRatio), 0.04);
-    assert_close(last(&set, "summarizer", ErrorRatio), 0.0);
     // The grid is the Prometheus tests' grid: point 66 (now - 54 min) has claude-b's whole
     // rate window, point 60 none of it.
     let tokens = &signal(&set, "summarizer", TokensPerMin).points;
