@@ -2,54 +2,22 @@
 //! at 80x24 and 160x48, overlays, hostile text, and the no-colour theme.
 
 use cockpit_testkit::common;
+use cockpit_testkit::screen::{keymap, render as render_with, screen, text, theme};
 use common::drill_state;
 use oncall_cockpit::action::Action;
 use oncall_cockpit::app::Screen;
-use oncall_cockpit::config::keymap::Keymap;
 use oncall_cockpit::config::theme::{Theme, ThemeRole};
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{Incident, IncidentType, Sev};
 use oncall_cockpit::state::{update, State};
-use oncall_cockpit::ui::{self, Ctx};
-use ratatui::backend::{CrosstermBackend, TestBackend};
+use oncall_cockpit::ui::Ctx;
+use ratatui::backend::CrosstermBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-
-fn theme(name: &str) -> Theme {
-    let text = Theme::builtin(name).expect("built-in theme");
-    Theme::parse(name, text).expect("valid theme")
-}
-
-fn keymap() -> Keymap {
-    Keymap::parse("default", Keymap::builtin("default").expect("built-in")).expect("valid keymap")
-}
-
-fn render_with(state: &State, w: u16, h: u16, theme: &Theme) -> Buffer {
-    let keymap = keymap();
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    term.draw(|f| ui::draw(f, &Ctx::new(state, theme, &keymap)))
-        .expect("draw");
-    term.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn screen(state: &State, w: u16, h: u16) -> String {
-    text(&render_with(state, w, h, &theme("default")))
-}
 
 #[test]
 fn main_screen_80x24() {

@@ -5,15 +5,11 @@
 //! its evidence.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use cockpit_testkit::screen::screen;
 use oncall_cockpit::action::Action;
-use oncall_cockpit::config::keymap::Keymap;
-use oncall_cockpit::config::theme::Theme;
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{FeatureInfo, Signal, SignalKind, SignalSet};
 use oncall_cockpit::state::{update, SourceRole, SourceStatus, State};
-use oncall_cockpit::ui::{self, Ctx};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
 
 const SOURCE: &str = "vm";
 
@@ -72,20 +68,6 @@ fn state() -> State {
         }),
     );
     state
-}
-
-fn screen(state: &State, w: u16, h: u16) -> String {
-    let theme = Theme::parse("default", Theme::builtin("default").expect("theme")).expect("theme");
-    let keymap =
-        Keymap::parse("default", Keymap::builtin("default").expect("keymap")).expect("keymap");
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| ui::draw(f, &Ctx::new(state, &theme, &keymap)))
-        .expect("draw");
-    let buf = term.backend().buffer().clone();
-    (0..h)
-        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn row<'a>(screen: &'a str, label: &str) -> &'a str {

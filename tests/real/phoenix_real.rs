@@ -496,14 +496,10 @@ async fn with_auth_on_a_bearer_key_works_and_a_missing_or_wrong_one_says_so() {
 #[tokio::test]
 async fn the_samples_view_reads_what_phoenix_holds_in_each_window() {
     use cockpit_testkit::common::{drill_state, select_where};
+    use cockpit_testkit::screen::screen;
     use oncall_cockpit::action::Action;
-    use oncall_cockpit::config::keymap::Keymap;
-    use oncall_cockpit::config::theme::Theme;
     use oncall_cockpit::domain::IncidentType;
     use oncall_cockpit::state::{update, Effect};
-    use oncall_cockpit::ui::{self, Ctx};
-    use ratatui::backend::TestBackend;
-    use ratatui::Terminal;
 
     let server = servers::phoenix::shared();
     let mut s = drill_state(15);
@@ -559,30 +555,13 @@ async fn the_samples_view_reads_what_phoenix_holds_in_each_window() {
         let ev = through_driver(phoenix, q).await;
         update(&mut s, Action::Backend(ev));
     }
-    let theme = Theme::parse("default", Theme::builtin("default").expect("theme")).expect("theme");
-    let keymap =
-        Keymap::parse("default", Keymap::builtin("default").expect("keymap")).expect("keymap");
-    let screen = |s: &oncall_cockpit::state::State| {
-        let mut term = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-        term.draw(|f| ui::draw(f, &Ctx::new(s, &theme, &keymap)))
-            .expect("draw");
-        let buf = term.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
-    };
-    let now = screen(&s);
+    let now = screen(&s, 80, 24);
     assert!(
         now.contains("[incident]") && now.contains("Sure! Ignoring") && !now.contains("I'm sorry"),
         "{now}"
     );
     update(&mut s, Action::SampleWindow);
-    let before = screen(&s);
+    let before = screen(&s, 80, 24);
     assert!(
         before.contains("[baseline]")
             && before.contains(" ref ")

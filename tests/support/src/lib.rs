@@ -3,5 +3,6 @@
 pub mod common;
 pub mod fuzz_harness;
 pub mod pty;
+pub mod screen;
 pub mod servers;
 pub mod styled;
