@@ -10,19 +10,14 @@
 //! tested in src/domain/text.rs.
 
 use chrono::Utc;
-use cockpit_testkit::{common, pty, servers};
+use cockpit_testkit::{common, pty, screen, servers};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::backend::BackendEvent;
-use oncall_cockpit::config::keymap::Keymap;
-use oncall_cockpit::config::theme::Theme;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
 use oncall_cockpit::domain::Incident;
 use oncall_cockpit::state::{update, State};
-use oncall_cockpit::ui::{self, Ctx};
 use pty::*;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use ratatui::Terminal;
 use serde_json::json;
 use servers::pagerduty::{LogEntry, PdIncident, PdServer, TOKEN};
 use std::collections::BTreeMap;
@@ -311,7 +306,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
     );
     let buf = draw(&state, 160, 48);
     assert_cells_inert(&buf, "signals pane from Prometheus");
-    let text = buffer_text(&buf);
+    let text = screen::text(&buf);
     assert!(
         text.contains("Signals · rag api") && text.contains("llama 70b"),
         "{text}"
@@ -324,28 +319,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
 // ---- render level ------------------------------------------------------------------------
 
 fn draw(state: &State, w: u16, h: u16) -> Buffer {
-    let theme = Theme::parse(
-        "default",
-        Theme::builtin("default").expect("built-in theme"),
-    )
-    .expect("valid theme");
-    let keymap = Keymap::parse("default", Keymap::builtin("default").expect("built-in"))
-        .expect("valid keymap");
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    term.draw(|f| ui::draw(f, &Ctx::new(state, &theme, &keymap)))
-        .expect("draw");
-    term.backend().buffer().clone()
-}
-
-fn buffer_text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    screen::render(state, w, h, &screen::theme("default"))
 }
 
 /// Every cell is printable: the crossterm backend writes cell symbols to the terminal as
@@ -362,7 +336,7 @@ fn assert_cells_inert(buf: &Buffer, pane: &str) {
             assert!(
                 bad.is_none(),
                 "{pane}: {bad:?} in cell ({x},{y}) {symbol:?}\n{}",
-                buffer_text(buf)
+                screen::text(buf)
             );
         }
     }
@@ -424,7 +398,7 @@ fn signals_title_and_pickers_with_hostile_feature_metadata_render_inert() {
     assert!(common::select_where(&mut s, |i| i.feature.as_str() == feature));
     let main = draw(&s, 160, 48);
     assert_cells_inert(&main, "signals pane");
-    let text = buffer_text(&main);
+    let text = screen::text(&main);
     // Metadata that did not come through an adapter is not sanitised, so the payloads' inert
     // remains may sit between the words; the words are still there.
     assert!(
@@ -435,7 +409,7 @@ fn signals_title_and_pickers_with_hostile_feature_metadata_render_inert() {
     update(&mut s, Action::KillSwitch);
     let picker = draw(&s, 160, 48);
     assert_cells_inert(&picker, "kill switch picker");
-    assert!(buffer_text(&picker).contains("quokka"));
+    assert!(screen::text(&picker).contains("quokka"));
     update(&mut s, Action::Down);
     update(&mut s, Action::Select);
     assert_cells_inert(&draw(&s, 160, 48), "kill switch confirmation");
@@ -444,7 +418,7 @@ fn signals_title_and_pickers_with_hostile_feature_metadata_render_inert() {
     update(&mut s, Action::Rollback);
     let picker = draw(&s, 160, 48);
     assert_cells_inert(&picker, "rollback picker");
-    assert!(buffer_text(&picker).contains("platypus"));
+    assert!(screen::text(&picker).contains("platypus"));
     update(&mut s, Action::Select);
     assert_cells_inert(&draw(&s, 160, 48), "rollback confirmation");
 }
@@ -469,6 +443,6 @@ fn hostile_incident_id_in_detail_title_and_footer_renders_inert() {
     update(&mut s, Action::Ack);
     let buf = draw(&s, 160, 48);
     assert_cells_inert(&buf, "detail title and footer");
-    let text = buffer_text(&buf);
+    let text = screen::text(&buf);
     assert!(text.contains("INC"), "the id is not shown:\n{text}");
 }
