@@ -150,6 +150,11 @@ pub(super) fn measured(state: &mut State, limit: Option<usize>) {
         Overlay::Describe { scroll, .. } | Overlay::Sources { scroll } => {
             *scroll = (*scroll).min(max)
         }
+        Overlay::Samples(view) => {
+            if let Some(scroll) = &mut view.open {
+                *scroll = (*scroll).min(max)
+            }
+        }
         _ => {}
     }
 }

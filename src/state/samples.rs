@@ -1,6 +1,7 @@
 //! The samples part: what each feature's model said, fetched on demand per window (the
 //! incident's, the baseline's), and the view a responder reads them in.
 
+use super::dialogs::scrolled;
 use super::{Effect, FlashLevel, Overlay, State};
 use crate::action::Action;
 use crate::config::samples::SampleSettings;
@@ -368,21 +369,18 @@ pub(super) fn update(state: &mut State, action: Action) -> Option<Vec<Effect>> {
     let count = rows(&state.samples, view, view.window).len();
     let last = count.saturating_sub(1);
     let page = usize::from(state.size.1.saturating_sub(8)).max(1);
+    // The movement keys scroll the open sample, or move through the list.
+    let moved = match view.open {
+        Some(scroll) => {
+            let limit = state.scroll_limit.unwrap_or(usize::MAX);
+            scrolled(scroll, &action, limit, page).map(|pos| view.open = Some(pos))
+        }
+        None => scrolled(view.selected, &action, last, page).map(|pos| view.selected = pos),
+    };
+    if moved.is_some() {
+        return Some(vec![]);
+    }
     match (&action, view.open) {
-        (Action::Up, Some(scroll)) => view.open = Some(scroll.saturating_sub(1)),
-        (Action::Down, Some(scroll)) => {
-            view.open = Some((scroll + 1).min(state.scroll_limit.unwrap_or(usize::MAX)))
-        }
-        (Action::PageUp, Some(scroll)) => view.open = Some(scroll.saturating_sub(page)),
-        (Action::PageDown, Some(scroll)) => {
-            view.open = Some((scroll + page).min(state.scroll_limit.unwrap_or(usize::MAX)))
-        }
-        (Action::Up, None) => view.selected = view.selected.saturating_sub(1),
-        (Action::Down, None) => view.selected = (view.selected + 1).min(last),
-        (Action::PageUp, None) => view.selected = view.selected.saturating_sub(page),
-        (Action::PageDown, None) => view.selected = (view.selected + page).min(last),
-        (Action::Top, None) => view.selected = 0,
-        (Action::Bottom, None) => view.selected = last,
         (Action::ToggleDetail | Action::Select, None) if count > 0 => view.open = Some(0),
         (Action::ToggleDetail | Action::Select | Action::Back | Action::Cancel, Some(_)) => {
             view.open = None
