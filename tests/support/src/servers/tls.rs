@@ -140,6 +140,7 @@ pub fn start(kind: Kind, name: &str, pki: &Pki, mutual: bool) -> TlsServer {
     let log = dir.join("server.log");
     let out = std::fs::File::create(&log).expect("log file");
     let err = out.try_clone().expect("log file");
+    let prometheus = matches!(kind, Kind::Prometheus);
     let mut cmd = match kind {
         Kind::Prometheus => {
             let config = dir.join("prometheus.yml");
@@ -185,7 +186,28 @@ pub fn start(kind: Kind, name: &str, pki: &Pki, mutual: bool) -> TlsServer {
         log,
     };
     wait_listening(&mut server);
+    if prometheus {
+        // Listening is not ready: until its storage is up Prometheus answers queries 503.
+        wait_logged(&mut server, "Server is ready to receive web requests");
+    }
     server
+}
+
+/// Waits until the server's log holds `line`.
+fn wait_logged(server: &mut TlsServer, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.log().contains(line) {
+        if let Ok(Some(status)) = server.guard.0.try_wait() {
+            panic!("server exited early ({status}):\n{}", server.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} not ready after 30 s:\n{}",
+            server.url,
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until the port accepts connections (the TLS handshake itself is the test's).
