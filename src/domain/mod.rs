@@ -7,6 +7,7 @@ pub mod sample;
 pub mod sev;
 pub mod signal;
 pub mod source;
+pub mod split;
 pub mod text;
 
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};

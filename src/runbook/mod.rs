@@ -1,6 +1,7 @@
 //! The AI runbook walkthrough: questions per incident type with answers pre-filled from what
 //! the backend knows. Nothing here is final until the responder confirms it.
 
+use crate::domain::split;
 use crate::domain::{FeatureInfo, Incident, IncidentType, SignalKind, SignalSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -211,8 +212,21 @@ pub fn prefill(
         "cost_driver" => {
             let cost = last(set, feature, SignalKind::CostPerMin)?;
             let tokens = last(set, feature, SignalKind::TokensPerMin)?;
+            // The last ten minutes of the split: which segment carries the spend now.
+            let now = set.at.unwrap_or(at);
+            let split = split::split(
+                set,
+                &[],
+                |_| false,
+                feature,
+                (now - Duration::minutes(10), now),
+            );
+            let who = match split.rows.first().filter(|r| r.cost_per_min.is_some()) {
+                Some(top) => format!("segment {}: {}", top.segment, top.summary()),
+                None => "per-segment split not instrumented (segment_label, README)".into(),
+            };
             Some(format!(
-                "{} at {}; per-segment split not instrumented",
+                "{} at {}; {who}",
                 SignalKind::CostPerMin.format(cost),
                 SignalKind::TokensPerMin.format(tokens)
             ))

@@ -76,6 +76,7 @@ pub(super) fn kill_switch(state: &mut State) {
         .cloned()
         .map(Some)
         .chain(std::iter::once(None));
+    let split = scope_split(state, &info.name);
     let mut items = vec![PickItem {
         label: "keep serving".into(),
         detail: "change nothing".into(),
@@ -101,12 +102,18 @@ pub(super) fn kill_switch(state: &mut State) {
                 "Requests from this scope get the fallback, not the model.",
             )
         };
+        let status = if engaged { "engaged now" } else { "serving" };
+        // What the scope carries, so choosing it is not a guess.
+        let known = segment
+            .as_deref()
+            .and_then(|s| crate::domain::split::row(&split, s))
+            .map(|r| r.summary())
+            .filter(|s| !s.is_empty());
         PickItem {
             label: format!("{verb} {what}"),
-            detail: if engaged {
-                "engaged now".into()
-            } else {
-                "serving".into()
+            detail: match known {
+                Some(k) => format!("{status} · {k}"),
+                None => status.to_string(),
             },
             confirm: Some(Confirm {
                 title: format!("{verb} kill switch?"),
@@ -130,4 +137,30 @@ pub(super) fn kill_switch(state: &mut State) {
         items,
         cursor: 0,
     });
+}
+
+/// How long before now the kill switch's split looks when no incident of the feature is
+/// selected.
+const RECENT_SECS: i64 = 10 * 60;
+
+/// The feature's split over the selected incident's window when it is the feature's, else
+/// over the last ten minutes.
+fn scope_split(state: &State, feature: &str) -> crate::domain::split::Split {
+    let incident = state
+        .selected()
+        .filter(|inc| inc.feature.as_str() == feature)
+        .map(|inc| super::samples::windows(&state.samples.settings, inc.triggered_at, state.now).0);
+    let span = incident.unwrap_or((
+        state.now - chrono::Duration::seconds(RECENT_SECS),
+        state.now + chrono::Duration::seconds(1),
+    ));
+    crate::domain::split::split(
+        &state.signals.merged,
+        state
+            .samples
+            .of(feature, crate::domain::sample::Window::Incident),
+        |s| state.samples.refused(s),
+        feature,
+        span,
+    )
 }

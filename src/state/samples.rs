@@ -204,45 +204,6 @@ pub fn template_counts(samples: &Samples, feature: &str, window: Window) -> Vec<
     counts
 }
 
-/// Per segment of a window: requests, refusals and samples labelled bad (jailbroken,
-/// hallucinated…), most requests first. What choosing a kill-switch scope needs.
-pub fn segment_split(samples: &Samples, feature: &str, window: Window) -> Vec<SegmentRow> {
-    let mut by: Vec<SegmentRow> = Vec::new();
-    for s in samples.of(feature, window) {
-        let name = s
-            .segment
-            .as_ref()
-            .map_or_else(|| "(none)".to_string(), |t| t.to_string());
-        let pos = match by.iter().position(|r| r.segment == name) {
-            Some(i) => i,
-            None => {
-                by.push(SegmentRow {
-                    segment: name,
-                    ..SegmentRow::default()
-                });
-                by.len() - 1
-            }
-        };
-        let row = &mut by[pos];
-        row.samples += 1;
-        row.refused += usize::from(samples.refused(s));
-        row.flagged += usize::from(s.labels.iter().any(|l| l.as_str() != "refused"));
-        row.cost += s.cost.unwrap_or(0.0);
-    }
-    by.sort_by(|a, b| b.samples.cmp(&a.samples).then(a.segment.cmp(&b.segment)));
-    by
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SegmentRow {
-    pub segment: String,
-    pub samples: usize,
-    pub refused: usize,
-    /// Labelled by an evaluator or the fleet (jailbroken, hallucinated, agent-loop…).
-    pub flagged: usize,
-    pub cost: f64,
-}
-
 const BOTH: [Window; 2] = [Window::Incident, Window::Baseline];
 
 /// Samples quoted in a postmortem per window.
@@ -288,8 +249,7 @@ pub(super) fn fetch(state: &mut State, view: &SamplesView, windows: &[Window]) -
     effects
 }
 
-/// From, to (excluded).
-pub type Span = (DateTime<Utc>, DateTime<Utc>);
+pub use crate::domain::split::Span;
 
 /// The incident's and the baseline's windows for an incident that started at `onset`, seen
 /// at `now`.

@@ -7,8 +7,10 @@ use super::{first_key, key_hints, scroll_hint, Ctx};
 use crate::config::keymap::{ActionName, Mode};
 use crate::config::theme::ThemeRole;
 use crate::domain::sample::{Sample, Window};
+use crate::domain::split::split;
 use crate::domain::text::{fit, wrap};
-use crate::state::samples::{reproduce, rows, segment_split, template_counts, SamplesView};
+use crate::domain::SignalKind;
+use crate::state::samples::{reproduce, rows, template_counts, SamplesView};
 use crate::state::State;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -171,23 +173,9 @@ fn list(frame: &mut Frame, area: Rect, view: &SamplesView, window: Window, ctx: 
         ),
         theme.style(ThemeRole::Muted),
     ));
-    let split = segment_split(&state.samples, &view.feature, window);
-    if !split.is_empty() {
-        let parts: Vec<String> = split
-            .iter()
-            .map(|r| {
-                let mut s = format!("{} {}", r.segment, r.samples);
-                if r.flagged > 0 {
-                    s.push_str(&format!(" ({} flagged)", r.flagged));
-                }
-                if r.refused > 0 {
-                    s.push_str(&format!(" ({} refused)", r.refused));
-                }
-                s
-            })
-            .collect();
+    for text in split_lines(state, view, window) {
         lines.push(Line::styled(
-            fit(&format!("segments: {}", parts.join(" · ")), width),
+            fit(&text, width),
             theme.style(ThemeRole::Muted),
         ));
     }
@@ -207,6 +195,56 @@ fn list(frame: &mut Frame, area: Rect, view: &SamplesView, window: Window, ctx: 
         lines.push(Line::styled(fit(&row(state, s), width), style));
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The most segments the view names, spender first: the scopes a kill switch would choose
+/// between.
+const SEGMENT_LINES: usize = 3;
+
+/// Who the window's traffic comes from: a line per segment where signals split it by
+/// segment, else the samples' counts on one line; then the users spending most tokens.
+fn split_lines(state: &State, view: &SamplesView, window: Window) -> Vec<String> {
+    let split = split(
+        &state.signals.merged,
+        state.samples.of(&view.feature, window),
+        |s| state.samples.refused(s),
+        &view.feature,
+        view.range(window),
+    );
+    let mut lines = Vec::new();
+    if split.measured {
+        for r in split.rows.iter().take(SEGMENT_LINES) {
+            lines.push(format!("segment {} · {}", r.segment, r.summary()));
+        }
+        if split.rows.len() > SEGMENT_LINES {
+            lines.push(format!(
+                "+{} more segments",
+                split.rows.len() - SEGMENT_LINES
+            ));
+        }
+    } else if !split.rows.is_empty() {
+        let parts: Vec<String> = split
+            .rows
+            .iter()
+            .map(|r| format!("{} {}", r.segment, r.summary()))
+            .collect();
+        lines.push(format!(
+            "segments (samples, not split by metrics): {}",
+            parts.join(" · ")
+        ));
+    }
+    if !split.top_users.is_empty() {
+        let users: Vec<String> = split
+            .top_users
+            .iter()
+            .map(|(u, n)| format!("{u} {}", SignalKind::TokensPerMin.format(*n as f64)))
+            .collect();
+        lines.push(format!(
+            "top users by tokens (samples): {}",
+            users.join(" · ")
+        ));
+    }
+    lines
 }
 
 fn row_style(ctx: &Ctx, s: &Sample) -> Style {

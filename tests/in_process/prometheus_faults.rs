@@ -43,6 +43,7 @@ fn config(url: &str) -> PrometheusConfig {
         step_secs: 60,
         rate_window: "5m".into(),
         auth: None,
+        segment_label: None,
         queries: BTreeMap::new(),
         prices: BTreeMap::new(),
         tls: None,

@@ -7,8 +7,9 @@ use oncall_cockpit::action::Action;
 use oncall_cockpit::domain::command::{Command, FlagOp};
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::sample::{SampleQuery, Window};
+use oncall_cockpit::domain::split::split;
 use oncall_cockpit::domain::{IncidentType, SourceRole};
-use oncall_cockpit::state::samples::{rows, segment_split};
+use oncall_cockpit::state::samples::rows;
 use oncall_cockpit::state::{update, Effect, FlashLevel, Overlay, Saving, SourceStatus, State};
 
 const MINUTES: i64 = 15;
@@ -91,8 +92,15 @@ fn the_jailbreak_reads_as_jailbroken_answers_from_one_segment_against_baseline_r
     // Worst eval first: the first row is a bad answer, not an ordinary one.
     assert!(!now[0].labels.is_empty(), "{:?}", now[0]);
     // The bypass was injected on one segment: the split says which.
-    let split = segment_split(&s.samples, &view.feature, Window::Incident);
+    let split = split(
+        &s.signals.merged,
+        s.samples.of(&view.feature, Window::Incident),
+        |x| s.samples.refused(x),
+        &view.feature,
+        view.incident_window,
+    );
     let flagged: Vec<&str> = split
+        .rows
         .iter()
         .filter(|r| r.flagged > 0)
         .map(|r| r.segment.as_str())
@@ -103,6 +111,71 @@ fn the_jailbreak_reads_as_jailbroken_answers_from_one_segment_against_baseline_r
         "{} / {flagged:?}",
         inc.title
     );
+    // The fleet's signals split the window too: the jailbroken segment refuses far less
+    // than the others now.
+    assert!(split.measured, "{split:?}");
+    let refusal = |name: &str| {
+        split
+            .rows
+            .iter()
+            .find(|r| r.segment == name)
+            .and_then(|r| r.refusal_rate)
+            .unwrap_or(f64::NAN)
+    };
+    let others: Vec<f64> = split
+        .rows
+        .iter()
+        .filter(|r| r.segment != flagged[0])
+        .filter_map(|r| r.refusal_rate)
+        .collect();
+    assert!(!others.is_empty(), "{split:?}");
+    assert!(
+        others.iter().all(|o| refusal(flagged[0]) < o / 2.0),
+        "{} refuses {} against {others:?}",
+        flagged[0],
+        refusal(flagged[0])
+    );
+}
+
+/// The agent loop: the kill switch's chooser says which tenant carries the spend, and the
+/// runbook's cost question names it instead of "not instrumented".
+#[test]
+fn the_kill_switch_names_the_segment_that_carries_the_spend() {
+    let mut s = drill_state(MINUTES);
+    assert!(select_where(&mut s, |i| i.kind == IncidentType::CostExplosion));
+    update(&mut s, Action::KillSwitch);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!("the chooser: {:?}", s.overlay)
+    };
+    let item = |label: &str| {
+        p.items
+            .iter()
+            .find(|i| i.label == label)
+            .unwrap_or_else(|| panic!("{label}: {:?}", p.items))
+    };
+    let loop_scope = &item("ENGAGE segment enterprise").detail;
+    let other = &item("ENGAGE segment self-serve").detail;
+    let share = |detail: &str| -> f64 {
+        let (_, after) = detail.split_once(" (").unwrap_or_default();
+        let (pct, _) = after.split_once('%').unwrap_or_default();
+        pct.parse().unwrap_or(f64::NAN)
+    };
+    assert!(
+        share(loop_scope) > 80.0,
+        "the looping tenant carries the spend: {loop_scope}"
+    );
+    assert!(share(other) < 20.0, "{other}");
+    assert!(loop_scope.contains("req/min"), "{loop_scope}");
+
+    let inc = s.selected().cloned().expect("selected");
+    let answer = oncall_cockpit::runbook::prefill(
+        "cost_driver",
+        &inc,
+        s.signals.feature(inc.feature.as_str()),
+        &s.signals.merged,
+    )
+    .expect("an answer");
+    assert!(answer.contains("segment enterprise: $"), "{answer}");
 }
 
 #[test]

@@ -207,6 +207,7 @@ fn config(url: &str) -> PrometheusConfig {
         step_secs: 60,
         rate_window: "5m".into(),
         auth: None,
+        segment_label: None,
         queries: BTreeMap::new(),
         prices,
         tls: None,

@@ -272,6 +272,7 @@ async fn prometheus_feature_and_model_labels_arrive_clean() {
         step_secs: 60,
         rate_window: "5m".into(),
         auth: None,
+        segment_label: None,
         queries: BTreeMap::new(),
         prices: BTreeMap::new(),
         tls: None,

@@ -145,15 +145,18 @@ pub(crate) fn otel_history(now: DateTime<Utc>) -> String {
     let ops = "gen_ai_client_operation_duration_seconds";
     h.family(ops, "histogram");
     let count = format!("{ops}_count");
+    // Instances a and b are the segments of the split test: a serves 64 per scrape (its
+    // own 60 and every failure), b 36.
     let sbl = lbl("support-bot", "gpt-a");
-    h.counter(&format!("{count}{{{sbl}}}"), 96.0, HISTORY);
+    h.counter(&format!("{count}{{{sbl},instance=\"a\"}}"), 60.0, HISTORY);
+    h.counter(&format!("{count}{{{sbl},instance=\"b\"}}"), 36.0, HISTORY);
     h.counter(
-        &format!("{count}{{{sbl},error_type=\"timeout\"}}"),
+        &format!("{count}{{{sbl},instance=\"a\",error_type=\"timeout\"}}"),
         3.0,
         HISTORY,
     );
     h.counter(
-        &format!("{count}{{{sbl},error_type=\"500\"}}"),
+        &format!("{count}{{{sbl},instance=\"a\",error_type=\"500\"}}"),
         1.0,
         HISTORY,
     );
@@ -223,6 +226,7 @@ pub(crate) fn config(url: &str, preset: &str, feature_label: &str) -> Prometheus
         step_secs: 60,
         rate_window: "5m".into(),
         auth: None,
+        segment_label: None,
         queries: BTreeMap::new(),
         prices,
         tls: None,
@@ -333,6 +337,63 @@ async fn otel_preset_reads_tokens_cost_latency_and_errors_per_feature() {
         .iter()
         .all(|f| !f.uses_retrieval && f.temperature.is_nan()));
     assert!(set.distributions.is_empty());
+}
+
+/// With `segment_label`, each segment's spend and requests are read beside the feature's
+/// totals, which stay what they were: the split a kill-switch scope is chosen from.
+#[tokio::test]
+async fn a_segment_label_splits_spend_and_requests_per_segment() {
+    use oncall_cockpit::domain::split::split;
+    let now = test_now();
+    let prom = start_backfilled("otel", &otel_history(now));
+    let mut cfg = config(&prom.url, "otel", "job");
+    cfg.segment_label = Some("instance".into());
+    let set = fetch(&cfg, now).await;
+    // The totals do not move: the same figures as without a split.
+    assert_otel_figures(&set);
+
+    let cost = signal(&set, "support-bot", SignalKind::CostPerMin);
+    let names: Vec<&str> = cost.segments.iter().map(|s| s.segment.as_str()).collect();
+    assert_eq!(names, vec!["a", "b"]);
+    let newest = |seg: usize| {
+        let c = &cost.segments[seg].counts;
+        (
+            c.events.last().copied().unwrap_or(f64::NAN),
+            c.trials.last().copied().unwrap_or(f64::NAN),
+        )
+    };
+    // a: 600 input + 200 output tokens/s of gpt-a ($2 / $8 per 1M) = $0.168 a minute,
+    // 64 requests a scrape = 256 a minute; b: 400 input tokens/s = $0.048, 144 a minute.
+    let (spend_a, requests_a) = newest(0);
+    assert_close(spend_a, (600.0 * 2.0 + 200.0 * 8.0) / 1e6 * 60.0);
+    assert_close(requests_a, 256.0);
+    let (spend_b, requests_b) = newest(1);
+    assert_close(spend_b, 400.0 * 2.0 / 1e6 * 60.0);
+    assert_close(requests_b, 144.0);
+
+    // The summarizer's operations carry no instance: its segment's requests stay unknown
+    // while its spend shows.
+    let summarizer = signal(&set, "summarizer", SignalKind::CostPerMin);
+    assert_eq!(summarizer.segments.len(), 1);
+    assert!(summarizer.segments[0]
+        .counts
+        .trials
+        .iter()
+        .all(|t| t.is_nan()));
+
+    // The last ten minutes as the kill switch's chooser reads them.
+    let s = split(
+        &set,
+        &[],
+        |_| false,
+        "support-bot",
+        (now - chrono::Duration::minutes(10), now),
+    );
+    assert!(s.measured);
+    assert_eq!(s.rows[0].segment, "a", "the bigger spender first: {s:?}");
+    assert_close(s.rows[0].cost_per_min.unwrap_or(f64::NAN), 0.168);
+    assert_close(s.rows[0].spend_share.unwrap_or(f64::NAN), 0.168 / 0.216);
+    assert_close(s.rows[0].requests_per_min.unwrap_or(f64::NAN), 256.0);
 }
 
 #[tokio::test]

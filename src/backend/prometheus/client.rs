@@ -7,7 +7,7 @@ use super::plan::{
     check_grid, check_label_name, check_prices, check_window, endpoint, load_preset, plan,
     CostQuery, Planned, Role, MAX_POINTS,
 };
-use super::reading::{feature_info, Reading, Warnings};
+use super::reading::{feature_info, with_requests, Reading, Warnings};
 use super::wire::{decode_query_range, secs_param, Answer, Grid};
 use crate::backend::http::{self, Auth, ReplyCap};
 use crate::backend::{BackendError, MetricsSource};
@@ -37,6 +37,7 @@ pub struct Prometheus {
     /// Per query reply: the queries run at once, so a poll holds at most plan x cap.
     cap: ReplyCap,
     feature_label: String,
+    segment_label: Option<String>,
     plan: Vec<Planned>,
     /// Labels of the priced tokens query, when it is in the plan.
     cost: Option<CostQuery>,
@@ -70,7 +71,16 @@ impl Prometheus {
         let endpoint = endpoint(&cfg.url)?;
         let buildinfo = endpoint.replace("/api/v1/query_range", "/api/v1/status/buildinfo");
         let timeout = cfg.timeout_secs.duration();
-        check_label_name(&cfg.feature_label)?;
+        check_label_name("feature_label", &cfg.feature_label)?;
+        if let Some(seg) = &cfg.segment_label {
+            check_label_name("segment_label", seg)?;
+            if *seg == cfg.feature_label {
+                return Err(format!(
+                    "segment_label {seg:?} is the feature label; name the label of the user \
+                     segment or tenant"
+                ));
+            }
+        }
         check_window(&cfg.rate_window)?;
         let step_secs = check_grid(cfg.range_secs, cfg.step_secs)?;
         check_prices(&cfg.prices)?;
@@ -88,6 +98,7 @@ impl Prometheus {
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),
             feature_label: cfg.feature_label.clone(),
+            segment_label: cfg.segment_label.clone(),
             uses_retrieval: plan
                 .iter()
                 .any(|p| p.role == Role::Signal(SignalKind::RetrievalHit)),
@@ -236,9 +247,11 @@ impl Prometheus {
         let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut reading = Reading {
             feature_label: &self.feature_label,
+            segment_label: self.segment_label.as_deref(),
             prices: &self.prices,
             warnings: &mut self.warnings,
         };
+        let mut requests = BTreeMap::new();
         for (q, answer) in self.plan.iter().zip(results) {
             let end = DateTime::<Utc>::from_timestamp_millis(answer.end_ms).unwrap_or(now);
             match (q.role, &self.cost) {
@@ -253,9 +266,16 @@ impl Prometheus {
                         models.entry(feature).or_default().extend(m);
                     }
                 }
+                (Role::SegmentRequests, _) => requests = reading.per_segment(answer.series),
                 // Never planned without its labels.
                 (Role::CostTokens, None) => {}
             }
+        }
+        for sig in signals
+            .iter_mut()
+            .filter(|s| s.kind == SignalKind::CostPerMin)
+        {
+            with_requests(sig, &requests);
         }
         signals.sort_by(|a, b| (&a.feature, a.kind).cmp(&(&b.feature, b.kind)));
         let names: BTreeSet<String> = signals
@@ -417,6 +437,7 @@ mod tests {
             rate_window: "5m".into(),
             auth: None,
             tls: None,
+            segment_label: None,
             queries: BTreeMap::new(),
             prices: BTreeMap::new(),
         }
@@ -435,6 +456,35 @@ mod tests {
                     q.promql
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_segment_label_splits_the_priced_query_and_adds_requests() {
+        for name in presets().expect("presets").keys() {
+            let plain = Prometheus::new(&cfg(name)).expect("builds");
+            assert!(plain.plan.iter().all(|q| q.role != Role::SegmentRequests));
+            let mut c = cfg(name);
+            c.segment_label = Some("tenant".into());
+            let p = Prometheus::new(&c).expect("builds");
+            let q = |role| {
+                p.plan
+                    .iter()
+                    .find(|q| q.role == role)
+                    .map(|q| q.promql.clone())
+                    .unwrap_or_default()
+            };
+            assert!(q(Role::CostTokens).contains("job, tenant"), "{name}");
+            assert!(
+                q(Role::SegmentRequests).contains("sum by (job, tenant)"),
+                "{name}"
+            );
+            // Every other query stays one series per feature.
+            assert!(p
+                .plan
+                .iter()
+                .filter(|q| matches!(q.role, Role::Signal(_)))
+                .all(|q| !q.promql.contains("tenant")));
         }
     }
 
@@ -472,6 +522,8 @@ mod tests {
         assert!(err(&|c| c.url = "ftp://x".into()).contains("http://"));
         assert!(err(&|c| c.url = "http://u:p@x".into()).contains("auth"));
         assert!(err(&|c| c.feature_label = "job) or (x".into()).contains("feature_label"));
+        assert!(err(&|c| c.segment_label = Some("tenant}".into())).contains("segment_label"));
+        assert!(err(&|c| c.segment_label = Some("job".into())).contains("is the feature label"));
         assert!(err(&|c| c.rate_window = "5 minutes".into()).contains("rate_window"));
         assert!(err(&|c| c.rate_window = String::new()).contains("rate_window"));
         assert!(err(&|c| c.step_secs = 0).contains("step_secs"));

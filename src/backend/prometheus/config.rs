@@ -44,6 +44,11 @@ pub struct PrometheusConfig {
     pub rate_window: String,
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// The label naming a user segment or tenant on the token (and request) series: cost
+    /// and requests are then read per segment too, for the split a kill-switch scope is
+    /// chosen from. Unset: no split (the feature's totals only).
+    #[serde(default)]
+    pub segment_label: Option<String>,
     /// Replaces the preset's query for a signal.
     #[serde(default)]
     pub queries: BTreeMap<SignalKind, String>,

@@ -22,6 +22,16 @@ pub(super) struct Preset {
     queries: BTreeMap<SignalKind, String>,
     #[serde(default)]
     cost: Option<CostQuery>,
+    #[serde(default)]
+    split: Option<SplitQuery>,
+}
+
+/// What the per-segment split needs beyond the cost query: requests per minute.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SplitQuery {
+    /// Requests per minute by `{by}` (which then names the segment label too).
+    requests: String,
 }
 
 /// Tokens per minute by feature, model and token type; the adapter applies the price table.
@@ -42,6 +52,8 @@ pub(super) enum Role {
     Signal(SignalKind),
     /// Token rates priced into `CostPerMin`.
     CostTokens,
+    /// Requests per minute by feature and segment: the traffic behind each segment's spend.
+    SegmentRequests,
 }
 
 impl Role {
@@ -49,6 +61,7 @@ impl Role {
         match self {
             Role::Signal(kind) => kind_name(kind),
             Role::CostTokens => kind_name(SignalKind::CostPerMin),
+            Role::SegmentRequests => "segment_requests".into(),
         }
     }
 }
@@ -89,8 +102,9 @@ pub(super) fn endpoint(url: &str) -> Result<String, String> {
     ))
 }
 
-/// The feature label is pasted into PromQL; only a valid label name can be.
-pub(super) fn check_label_name(label: &str) -> Result<(), String> {
+/// A label (`feature_label`, `segment_label`) is pasted into PromQL; only a valid label name
+/// can be.
+pub(super) fn check_label_name(key: &str, label: &str) -> Result<(), String> {
     let mut chars = label.chars();
     let valid = chars
         .next()
@@ -99,9 +113,7 @@ pub(super) fn check_label_name(label: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "feature_label {label:?} is not a Prometheus label name"
-        ))
+        Err(format!("{key} {label:?} is not a Prometheus label name"))
     }
 }
 
@@ -193,10 +205,14 @@ pub(super) fn plan(
     let cost = preset
         .cost
         .filter(|_| !queries.contains_key(&SignalKind::CostPerMin));
-    let fill = |t: &str| {
-        t.replace("{by}", &cfg.feature_label)
-            .replace("{window}", &cfg.rate_window)
-    };
+    let fill_by = |t: &str, by: &str| t.replace("{by}", by).replace("{window}", &cfg.rate_window);
+    let fill = |t: &str| fill_by(t, &cfg.feature_label);
+    // With a segment label the priced tokens query is read per feature and segment (the
+    // feature's cost is the sum over its segments), and requests join it.
+    let by_segment = cfg
+        .segment_label
+        .as_ref()
+        .map(|seg| format!("{}, {seg}", cfg.feature_label));
     let grid_of = |kind| match kind {
         SignalKind::DailyCost => (u64::from(DAY_SECS) * DAILY_COST_DAYS, DAY_SECS),
         _ => (cfg.range_secs, step_secs),
@@ -216,10 +232,21 @@ pub(super) fn plan(
     if let Some(c) = &cost {
         plan.push(Planned {
             role: Role::CostTokens,
-            promql: fill(&c.query),
+            promql: match &by_segment {
+                Some(by) => fill_by(&c.query, by),
+                None => fill(&c.query),
+            },
             range_secs: cfg.range_secs,
             step_secs,
         });
+        if let (Some(by), Some(split)) = (&by_segment, &preset.split) {
+            plan.push(Planned {
+                role: Role::SegmentRequests,
+                promql: fill_by(&split.requests, by),
+                range_secs: cfg.range_secs,
+                step_secs,
+            });
+        }
     }
     Ok((plan, cost))
 }

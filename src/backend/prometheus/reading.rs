@@ -4,7 +4,7 @@
 use super::config::Price;
 use super::plan::{kind_name, CostQuery, Role};
 use super::wire::Series;
-use crate::domain::{FeatureInfo, SafeText, Signal, SignalKind};
+use crate::domain::{Counts, FeatureInfo, SafeText, SegmentCounts, Signal, SignalKind};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Prices are per 1M tokens.
@@ -26,6 +26,7 @@ impl Warnings {
 /// Turns query results into signals for one poll.
 pub(super) struct Reading<'a> {
     pub(super) feature_label: &'a str,
+    pub(super) segment_label: Option<&'a str>,
     pub(super) prices: &'a BTreeMap<String, Price>,
     pub(super) warnings: &'a mut Warnings,
 }
@@ -65,6 +66,7 @@ impl Reading<'_> {
         series: Vec<Series>,
     ) -> (Vec<Signal>, BTreeMap<String, BTreeSet<String>>) {
         let mut sums: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
+        let mut by_segment: BTreeMap<(String, String), Vec<Option<f64>>> = BTreeMap::new();
         let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for s in series {
             let Some(feature) = self.feature_of(&s, Role::CostTokens) else {
@@ -78,18 +80,37 @@ impl Reading<'_> {
                 let shown = SafeText::new(&model).to_string();
                 models.entry(feature.clone()).or_default().insert(shown);
             }
+            if let Some(segment) = self.segment_of(&s) {
+                let acc = by_segment
+                    .entry((feature.clone(), segment))
+                    .or_insert_with(|| vec![None; s.points.len()]);
+                add_cost(acc, &s.points, price);
+            }
             let acc = sums
                 .entry(feature)
                 .or_insert_with(|| vec![None; s.points.len()]);
             add_cost(acc, &s.points, price);
         }
-        let signals = sums
+        let unknown = |acc: Vec<Option<f64>>| -> Vec<f64> {
+            acc.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()
+        };
+        let mut signals: Vec<Signal> = sums
             .into_iter()
-            .map(|(f, acc)| {
-                let points = acc.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-                Signal::new(&f, SignalKind::CostPerMin, step, points)
-            })
+            .map(|(f, acc)| Signal::new(&f, SignalKind::CostPerMin, step, unknown(acc)))
             .collect();
+        // Dollars spent in each step per segment (USD/min × minutes per step); the requests
+        // behind them come from the requests query (`with_requests`).
+        let minutes = f64::from(step) / 60.0;
+        for ((feature, segment), acc) in by_segment {
+            if let Some(sig) = signals.iter_mut().find(|s| s.feature == feature) {
+                let events: Vec<f64> = unknown(acc).into_iter().map(|v| v * minutes).collect();
+                let trials = vec![f64::NAN; events.len()];
+                sig.segments.push(SegmentCounts {
+                    segment,
+                    counts: Counts { events, trials },
+                });
+            }
+        }
         (signals, models)
     }
 
@@ -122,6 +143,32 @@ impl Reading<'_> {
         }
     }
 
+    /// Requests per minute by feature and segment, from the split's requests query.
+    pub(super) fn per_segment(&mut self, series: Vec<Series>) -> SegmentRates {
+        let mut rates = SegmentRates::new();
+        for s in series {
+            let Some(feature) = self.feature_of(&s, Role::SegmentRequests) else {
+                continue;
+            };
+            let Some(segment) = self.segment_of(&s) else {
+                continue;
+            };
+            rates.insert((feature, segment), s.points);
+        }
+        rates
+    }
+
+    /// The segment a series belongs to, when the source splits by one. A series without the
+    /// label is traffic no segment claims: "(none)", shown as such rather than dropped.
+    fn segment_of(&self, s: &Series) -> Option<String> {
+        let label = self.segment_label?;
+        Some(
+            s.labels
+                .get(label)
+                .map_or_else(|| "(none)".to_string(), |v| SafeText::new(v).to_string()),
+        )
+    }
+
     /// The feature a series belongs to. A series without the feature label cannot be shown:
     /// the query does not aggregate `by` the feature label (warned once per query).
     fn feature_of(&mut self, s: &Series, role: Role) -> Option<String> {
@@ -152,6 +199,24 @@ impl Reading<'_> {
                 feature,
                 "query returned several series for one feature; only the first is shown"
             );
+        }
+    }
+}
+
+/// Requests per minute per (feature, segment), one value per step.
+pub(super) type SegmentRates = BTreeMap<(String, String), Vec<f64>>;
+
+/// Fills the requests behind each segment's spend (requests per minute × minutes per step).
+/// A segment the requests query does not name keeps unknown trials: its dollars still show,
+/// its request rate does not.
+pub(super) fn with_requests(sig: &mut Signal, requests: &SegmentRates) {
+    let minutes = f64::from(sig.step_secs) / 60.0;
+    for seg in &mut sig.segments {
+        let Some(rates) = requests.get(&(sig.feature.clone(), seg.segment.clone())) else {
+            continue;
+        };
+        for (slot, r) in seg.counts.trials.iter_mut().zip(rates) {
+            *slot = r * minutes;
         }
     }
 }
@@ -190,6 +255,98 @@ pub(super) fn feature_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn series(labels: &[(&str, &str)], points: &[f64]) -> Series {
+        Series {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            points: points.to_vec(),
+        }
+    }
+
+    #[test]
+    fn spend_per_segment_adds_up_to_the_feature_and_takes_its_requests() {
+        let prices: BTreeMap<String, Price> = [(
+            "m".to_string(),
+            Price {
+                input: 1e6,
+                output: 2e6,
+            },
+        )]
+        .into_iter()
+        .collect();
+        let mut warnings = Warnings {
+            source: "p".into(),
+            seen: HashSet::new(),
+        };
+        let mut r = Reading {
+            feature_label: "job",
+            segment_label: Some("tenant"),
+            prices: &prices,
+            warnings: &mut warnings,
+        };
+        let cq = CostQuery {
+            query: String::new(),
+            model_label: "model".into(),
+            token_type_label: "type".into(),
+            input: "in".into(),
+            output: "out".into(),
+        };
+        let tokens = vec![
+            // Tokens per minute at $1 (in) and $2 (out) a token.
+            series(
+                &[
+                    ("job", "bot"),
+                    ("tenant", "acme"),
+                    ("model", "m"),
+                    ("type", "in"),
+                ],
+                &[1.0, 2.0],
+            ),
+            series(
+                &[
+                    ("job", "bot"),
+                    ("tenant", "acme"),
+                    ("model", "m"),
+                    ("type", "out"),
+                ],
+                &[1.0, 1.0],
+            ),
+            series(
+                &[("job", "bot"), ("model", "m"), ("type", "in")],
+                &[3.0, f64::NAN],
+            ),
+        ];
+        // Two-minute steps: dollars in a step are twice the per-minute figure.
+        let (mut signals, _) = r.priced(&cq, 120, tokens);
+        let requests = r.per_segment(vec![series(
+            &[("job", "bot"), ("tenant", "acme")],
+            &[5.0, 6.0],
+        )]);
+        with_requests(&mut signals[0], &requests);
+        let sig = &signals[0];
+        assert_eq!(
+            sig.points,
+            vec![6.0, 4.0],
+            "the feature's total is every segment's"
+        );
+        let seg = |name: &str| sig.segments.iter().find(|s| s.segment == name);
+        let Some(acme) = seg("acme") else {
+            panic!("acme: {:?}", sig.segments)
+        };
+        assert_eq!(acme.counts.events, vec![6.0, 8.0]);
+        assert_eq!(acme.counts.trials, vec![10.0, 12.0]);
+        let Some(none) = seg("(none)") else {
+            panic!(
+                "unclaimed traffic is shown, not dropped: {:?}",
+                sig.segments
+            )
+        };
+        assert_eq!(none.counts.events[0], 6.0);
+        assert!(none.counts.events[1].is_nan() && none.counts.trials[0].is_nan());
+    }
 
     #[test]
     fn costs_add_up_and_unknown_prices_stay_unknown() {

@@ -118,6 +118,7 @@ pub fn prometheus_config() -> PrometheusConfig {
         step_secs: 60,
         rate_window: "5m".into(),
         auth: None,
+        segment_label: None,
         queries: BTreeMap::new(),
         prices: BTreeMap::from([(
             "gpt-4o".to_string(),
