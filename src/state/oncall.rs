@@ -20,7 +20,7 @@ pub fn at_level(state: &State, inc: &Incident, level: u32) -> Who {
     if let Some(oc) = &inc.on_call {
         if oc.read_at.is_none() {
             return Who::Unknown(match &oc.error {
-                Some(e) => format!("unknown ({} on-calls not read: {e})", inc.source),
+                Some(e) => format!("{} on-calls not read: {e}", inc.source),
                 None => format!("not read yet from {}", inc.source),
             });
         }
@@ -56,7 +56,7 @@ pub fn summary(state: &State, inc: &Incident, age: impl Fn(chrono::Duration) -> 
     if let Some(oc) = &inc.on_call {
         let Some(read_at) = oc.read_at else {
             return match at_level(state, inc, 1) {
-                Who::Unknown(why) | Who::Named(why) => why,
+                Who::Unknown(why) | Who::Named(why) => format!("unknown ({why})"),
             };
         };
         let levels: Vec<String> = oc

@@ -232,10 +232,6 @@ pub(super) fn escalate(state: &mut State) {
         super::oncall::Who::Unknown(_) if roster => format!(
             "Next: level {level} (no one is named for it in [alerts] rota or escalation_levels)."
         ),
-        super::oncall::Who::Unknown(why) if inc.on_call.is_some() => format!(
-            "Next: level {level} of {}'s escalation policy: on call {why}.",
-            inc.source
-        ),
         super::oncall::Who::Unknown(why) => format!(
             "Next: level {level} of {}'s escalation policy (on call: {why}).",
             inc.source
