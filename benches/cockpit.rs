@@ -263,6 +263,7 @@ fn incidents_of(source: &str, n: usize, now: DateTime<Utc>, generation: usize) -
                         text: SafeText::new("acknowledged by ana"),
                     },
                 ],
+                on_call: None,
             }
         })
         .collect()

@@ -291,6 +291,7 @@ mod tests {
             firing: true,
             evidence: vec![],
             timeline: vec![],
+            on_call: None,
         }
     }
 

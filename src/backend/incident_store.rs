@@ -158,6 +158,7 @@ fn open(source: &str, id: IncidentId, d: &Detection, now: DateTime<Utc>) -> Inci
         firing: true,
         evidence: d.evidence.clone(),
         timeline: vec![entry(now, format!("{} detected: {}", d.sev, d.summary))],
+        on_call: None,
     }
 }
 

@@ -185,6 +185,47 @@ impl<'a> Checker<'a> {
             }
         }
         self.duplicates(&mut named);
+        self.rota_sources(root, &named);
+    }
+
+    /// A rota shift for a source the file does not name would never match: a typo that
+    /// leaves nobody on call on screen. With no sources configured, the fleet is "sim".
+    fn rota_sources(&mut self, root: &Table<'a>, named: &[Named]) {
+        let Some(DeValue::Table(alerts)) = root.get("alerts").map(|v| v.get_ref()) else {
+            return;
+        };
+        let Some(DeValue::Array(shifts)) = alerts.get("rota").map(|v| v.get_ref()) else {
+            return;
+        };
+        let known: Vec<&str> = if named.is_empty() {
+            vec!["sim"]
+        } else {
+            named.iter().map(|n| n.name.as_str()).collect()
+        };
+        for shift in shifts.iter() {
+            let DeValue::Table(shift) = shift.get_ref() else {
+                continue;
+            };
+            let Some(DeValue::Array(sources)) = shift.get("sources").map(|v| v.get_ref()) else {
+                continue;
+            };
+            for source in sources.iter() {
+                let DeValue::String(name) = source.get_ref() else {
+                    continue;
+                };
+                if !known.contains(&name.as_ref()) {
+                    self.push(
+                        source.span(),
+                        Some("[[alerts.rota]]"),
+                        Some("sources"),
+                        format!(
+                            "no source is named {name:?}; the sources are: {}",
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn kind(&self, table: &str) -> Option<&'a dyn SourceSchema> {

@@ -71,3 +71,10 @@ pub const PAGE_SIZE: Limit = Limit {
     max: 100.0,
     why: "PagerDuty refuses pages larger than 100",
 };
+
+pub const ONCALL_REFRESH: Limit = Limit {
+    key: "oncall_refresh_secs",
+    min: 30.0,
+    max: 86_400.0,
+    why: "seconds between reads of who is on call",
+};

@@ -133,6 +133,10 @@ pub struct Incident {
     /// Why it was raised, in numbers ("cost $4.10/min = 42x trailing 1h avg $0.10/min").
     pub evidence: Vec<SafeText>,
     pub timeline: Vec<TimelineEntry>,
+    /// Who is on call at each level of the incident's escalation policy, from a source that
+    /// keeps schedules (PagerDuty); `None` for sources without them (see `[[alerts.rota]]`).
+    #[serde(default)]
+    pub on_call: Option<super::oncall::OnCall>,
 }
 
 impl Incident {

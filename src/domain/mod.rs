@@ -3,6 +3,7 @@
 pub mod command;
 pub mod event;
 pub mod incident;
+pub mod oncall;
 pub mod sample;
 pub mod sev;
 pub mod signal;

@@ -309,6 +309,7 @@ mod tests {
             firing: true,
             evidence: vec![],
             timeline: vec![],
+            on_call: None,
         };
         let set = SignalSet::default();
         assert_eq!(

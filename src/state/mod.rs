@@ -10,6 +10,7 @@ mod feed;
 mod guard;
 mod incidents;
 mod levers;
+pub mod oncall;
 mod operations;
 mod runbook;
 pub mod samples;

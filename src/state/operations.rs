@@ -225,16 +225,15 @@ pub(super) fn escalate(state: &mut State) {
         return;
     }
     let next = usize::from(inc.escalation_level) + 1;
+    let level = u32::try_from(next + 1).unwrap_or(u32::MAX);
     let roster = state.sources.plays(&inc.source, SourceRole::Metrics);
-    let who = match state.alerts.level_name(next).filter(|_| roster) {
-        Some(name) => format!("Next: level {} — {name}.", next + 1),
-        None if roster => format!(
-            "Next: level {} (no one is named for it in [alerts] escalation_levels).",
-            next + 1
+    let who = match super::oncall::at_level(state, &inc, level) {
+        super::oncall::Who::Named(name) => format!("Next: level {level} — {name}."),
+        super::oncall::Who::Unknown(_) if roster => format!(
+            "Next: level {level} (no one is named for it in [alerts] rota or escalation_levels)."
         ),
-        None => format!(
-            "Next: level {} of {}'s escalation policy.",
-            next + 1,
+        super::oncall::Who::Unknown(why) => format!(
+            "Next: level {level} of {}'s escalation policy (on call: {why}).",
             inc.source
         ),
     };

@@ -128,6 +128,11 @@ pub fn lines<'a>(
         ),
         base,
     );
+    l.field(
+        "on call",
+        &crate::state::oncall::summary(state, inc, age),
+        base,
+    );
     if let Some(doubt) = source_doubt(state, &inc.source) {
         l.field("source", &doubt, style(ThemeRole::Stale));
     }

@@ -731,3 +731,37 @@ fn check_config_passes_every_readme_example_and_fails_a_broken_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no config file"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A rota entry is checked like every config: a wrong field at its line, and a shift for a
+/// source the file does not name (a typo that would leave nobody on call on screen).
+#[test]
+fn rota_mistakes_are_located() {
+    let text = r#"[[alertmanager]]
+name = "am"
+url = "http://am:9093"
+[[alerts.rota]]
+level = 1
+name = "Jane Doe (ML)"
+sources = ["amm"]
+[[alerts.rota]]
+level = 0
+name = "Bo"
+"#;
+    let got = config_errors(text);
+    let shown: Vec<String> = got
+        .iter()
+        .map(|(l, c, t, k, m)| format!("{l}:{c} {t} `{k}`: {m}"))
+        .collect();
+    assert!(
+        shown.iter().any(|e| e.starts_with("7:")
+            && e.contains("no source is named \"amm\"; the sources are: am")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|e| e.contains("`level` must be 1 to 20")),
+        "{shown:#?}"
+    );
+    let good = "[[alerts.rota]]\nlevel = 1\nname = \"Jane\"\nsources = [\"sim\"]\nfrom = \"2026-12-01T09:00:00+01:00\"\n";
+    let settings = settings_from("config.toml", good, &registry::schemas()).expect("valid rota");
+    assert_eq!(settings.alerts.rota.len(), 1);
+}

@@ -8,6 +8,7 @@ mod fuzz_regressions;
 mod http_hook;
 mod pagerduty_contract;
 mod pagerduty_events_contract;
+mod pagerduty_oncall;
 mod postmortem;
 mod prometheus_faults;
 mod render;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// A config pointing at `url`, its token in a chmod-600 file (not an env var: setting env
 /// vars while other test threads read them is a race).
-fn config(url: &str, test: &str) -> PagerDutyConfig {
+pub(crate) fn config(url: &str, test: &str) -> PagerDutyConfig {
     use std::os::unix::fs::PermissionsExt;
     let dir = servers::temp_dir(&format!("pd-{test}"));
     let path = dir.join("token");
@@ -35,6 +35,7 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
         max_incidents: 5000,
         max_pages: 10,
         max_log_entries: 1000,
+        oncall_refresh_secs: 300,
         team_ids: Vec::new(),
         service_ids: Vec::new(),
         page_size: 100,
@@ -42,22 +43,26 @@ fn config(url: &str, test: &str) -> PagerDutyConfig {
     }
 }
 
-fn adapter(server: &PdServer, test: &str) -> PagerDuty {
+pub(crate) fn adapter(server: &PdServer, test: &str) -> PagerDuty {
     PagerDuty::new(&config(&server.url, test)).expect("adapter")
 }
 
-async fn list(pd: &mut PagerDuty) -> Vec<Incident> {
+pub(crate) async fn list(pd: &mut PagerDuty) -> Vec<Incident> {
     pd.list(Utc::now()).await.expect("list")
 }
 
-fn find<'a>(incidents: &'a [Incident], id: &str) -> &'a Incident {
+pub(crate) fn find<'a>(incidents: &'a [Incident], id: &str) -> &'a Incident {
     incidents
         .iter()
         .find(|i| i.id == id)
         .unwrap_or_else(|| panic!("{id} not listed"))
 }
 
-async fn apply(pd: &mut PagerDuty, id: &str, op: IncidentOp) -> Result<String, BackendError> {
+pub(crate) async fn apply(
+    pd: &mut PagerDuty,
+    id: &str,
+    op: IncidentOp,
+) -> Result<String, BackendError> {
     pd.apply(&id.to_string(), &op, "ana", Utc::now()).await
 }
 

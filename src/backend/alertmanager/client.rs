@@ -422,6 +422,7 @@ impl Alertmanager {
             firing: true,
             evidence,
             timeline: timeline(alert, silence.zip(acked_at)),
+            on_call: None,
         }
     }
 

@@ -4,7 +4,11 @@
 use super::config::PagerDutyConfig;
 use super::errors::{map_error, rate_limited, reset_secs};
 use super::mapping::{cached_log, incident, level, CachedLog};
-use super::wire::{IncidentEnvelope, IncidentPage, LogEntry, LogPage, PdIncident, Reference};
+use super::oncall::{policies_of, OnCallCache, POLICIES_PER_REQUEST};
+use super::wire::{
+    IncidentEnvelope, IncidentPage, LogEntry, LogPage, OnCallEntry, OnCallPage, PdIncident,
+    Reference,
+};
 use crate::backend::http::{self, ReplyCap};
 use crate::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
 use crate::config::secret::Secret;
@@ -50,6 +54,9 @@ pub struct PagerDuty {
     escalated: HashMap<String, u32>,
     /// After a 429, no request goes out before this instant.
     blocked_until: Option<Instant>,
+    /// Who is on call per escalation policy, read every `oncall_refresh`.
+    oncall: OnCallCache,
+    oncall_refresh: Duration,
 }
 
 /// What one read of an incident's log brought back.
@@ -134,6 +141,8 @@ impl PagerDuty {
             timelines: HashMap::new(),
             escalated: HashMap::new(),
             blocked_until: None,
+            oncall: OnCallCache::default(),
+            oncall_refresh: Duration::from_secs(cfg.oncall_refresh_secs),
         })
     }
 
@@ -372,7 +381,79 @@ impl PagerDuty {
             .get(&inc.id)
             .map(|c| c.timeline.clone())
             .unwrap_or_default();
-        incident(&self.name, inc, self.level(&inc.id), timeline)
+        incident(
+            &self.name,
+            inc,
+            self.level(&inc.id),
+            timeline,
+            self.oncall.for_incident(inc),
+        )
+    }
+
+    /// Reads who is on call for `policies` when the cache is due, within what is left of half
+    /// the timeout since `list` started. A failure keeps what was held, with the error: the
+    /// incident list itself is still good.
+    async fn refresh_oncall(
+        &mut self,
+        incidents: &[PdIncident],
+        started: Instant,
+        now: DateTime<Utc>,
+    ) {
+        let policies = policies_of(incidents);
+        if !self.oncall.due(&policies, self.oncall_refresh) {
+            return;
+        }
+        match self.fetch_oncalls(&policies, started).await {
+            Ok(entries) => self.oncall.store(&policies, entries, now),
+            Err(e) => {
+                tracing::debug!(source = %self.name, error = %e, "on-calls not read");
+                self.oncall.fail(e.to_string());
+            }
+        }
+    }
+
+    /// `GET /oncalls` for `policies`, `POLICIES_PER_REQUEST` ids a request, each followed page
+    /// by page (`limit`, `offset`, `more`); at most `max_pages` pages in all, so a server that
+    /// always says `more` cannot keep a poll going. `earliest=true`: one entry per policy,
+    /// level and user, which is all the detail pane shows. No `since`/`until`: now.
+    async fn fetch_oncalls(
+        &mut self,
+        policies: &[String],
+        started: Instant,
+    ) -> Result<Vec<OnCallEntry>, BackendError> {
+        let mut all = Vec::new();
+        let mut pages = 0;
+        for chunk in policies.chunks(POLICIES_PER_REQUEST) {
+            let mut offset = 0usize;
+            loop {
+                if pages >= self.max_pages {
+                    return Err(BackendError::Malformed(format!(
+                        "on-calls still said `more` after {} pages (max_pages)",
+                        self.max_pages
+                    )));
+                }
+                if started.elapsed() > self.timeout / 2 {
+                    return Err(BackendError::Timeout((self.timeout / 2).as_secs().max(1)));
+                }
+                let mut query: Vec<(&str, String)> = chunk
+                    .iter()
+                    .map(|p| ("escalation_policy_ids[]", p.clone()))
+                    .collect();
+                query.push(("earliest", "true".into()));
+                query.push(("limit", MAX_PAGE.to_string()));
+                query.push(("offset", offset.to_string()));
+                let req = self.request(Method::GET, "/oncalls").query(&query);
+                let page: OnCallPage = self.call_json(req, None).await?;
+                pages += 1;
+                let got = page.oncalls.len();
+                all.extend(page.oncalls);
+                offset += got;
+                if !page.more || got == 0 || offset >= MAX_OFFSET {
+                    break;
+                }
+            }
+        }
+        Ok(all)
     }
 
     /// The PagerDuty id inside a cockpit id. Only plain alphanumeric ids are accepted, so an
@@ -454,7 +535,7 @@ impl IncidentSource for PagerDuty {
         self.unread
     }
 
-    async fn list(&mut self, _now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
+    async fn list(&mut self, now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
         let started = Instant::now();
         let incidents = self.fetch_open().await?;
         self.known = incidents
@@ -465,6 +546,7 @@ impl IncidentSource for PagerDuty {
         self.timelines.retain(|id, _| known.contains_key(id));
         self.escalated.retain(|id, _| known.contains_key(id));
         self.refresh_timelines(&incidents, started).await;
+        self.refresh_oncall(&incidents, started, now).await;
         Ok(incidents.iter().map(|i| self.to_incident(i)).collect())
     }
 

@@ -1,7 +1,9 @@
 //! `[[pagerduty]]`: PagerDuty's REST API v2, incidents listed and acted on. Its config, as the file names it;
 //! every key an entry leaves out comes from `[source_defaults.pagerduty]` in defaults.toml.
 
-use crate::config::limits::{Limit, INCIDENTS, LOG_ENTRIES, PACE, PAGES, PAGE_SIZE, REPLY};
+use crate::config::limits::{
+    Limit, INCIDENTS, LOG_ENTRIES, ONCALL_REFRESH, PACE, PAGES, PAGE_SIZE, REPLY,
+};
 use crate::config::secret::SecretSpec;
 use crate::config::sources::{Schema, SourceConfig};
 use crate::config::timing::{PollSecs, TimeoutSecs};
@@ -34,6 +36,9 @@ pub struct PagerDutyConfig {
     /// Log entries read per incident for its timeline (newest first, pages of 100); past
     /// it the timeline says older entries were not read.
     pub max_log_entries: usize,
+    /// Seconds between reads of who is on call (`GET /oncalls`) for the listed incidents'
+    /// escalation policies; a policy not read yet is read on the next poll.
+    pub oncall_refresh_secs: u64,
     /// Only incidents of these teams / services (PagerDuty's `team_ids[]`, `service_ids[]`).
     #[serde(default)]
     pub team_ids: Vec<String>,
@@ -59,6 +64,7 @@ impl SourceConfig for PagerDutyConfig {
             (&PAGES, f64::from(self.max_pages)),
             (&PAGE_SIZE, f64::from(self.page_size)),
             (&LOG_ENTRIES, self.max_log_entries as f64),
+            (&ONCALL_REFRESH, self.oncall_refresh_secs as f64),
         ]
     }
     fn problems(&self) -> Vec<String> {

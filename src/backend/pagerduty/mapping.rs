@@ -4,6 +4,7 @@
 use super::wire::{IncidentPage, LogEntry, LogPage, PdIncident, Reference};
 use crate::backend::http;
 use crate::backend::BackendError;
+use crate::domain::oncall::OnCall;
 use crate::domain::{Incident, IncidentType, SafeText, Sev, Status, TimelineEntry};
 use chrono::{DateTime, Utc};
 
@@ -49,7 +50,7 @@ pub fn decode_incidents(
         .map(|inc| {
             let cached = cached_log(inc, &log.log_entries, None);
             let level = level(inc.escalation_level, None, cached.level);
-            incident(source, inc, level, cached.timeline)
+            incident(source, inc, level, cached.timeline, None)
         })
         .collect();
     Ok((incidents, page.more))
@@ -64,6 +65,7 @@ pub(super) fn incident(
     inc: &PdIncident,
     level: u32,
     timeline: Vec<TimelineEntry>,
+    on_call: Option<OnCall>,
 ) -> Incident {
     let sev = inc.sev();
     let service = Reference::name(&inc.service).unwrap_or("unknown service");
@@ -91,6 +93,7 @@ pub(super) fn incident(
         firing: inc.status != Status::Resolved,
         evidence: evidence(inc),
         timeline,
+        on_call,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod config;
 mod errors;
 mod kind;
 mod mapping;
+mod oncall;
 mod wire;
 
 pub use client::PagerDuty;

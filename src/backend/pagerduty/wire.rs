@@ -8,6 +8,9 @@ use serde::Deserialize;
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub(super) struct Reference {
+    /// PagerDuty's id of what is referred to (an escalation policy's, to ask who is on call).
+    #[serde(default)]
+    pub(super) id: Option<String>,
     #[serde(default)]
     pub(super) summary: Option<String>,
 }
@@ -15,6 +18,10 @@ pub(super) struct Reference {
 impl Reference {
     pub(super) fn name(r: &Option<Reference>) -> Option<&str> {
         r.as_ref().and_then(|r| r.summary.as_deref())
+    }
+
+    pub(super) fn id(r: &Option<Reference>) -> Option<&str> {
+        r.as_ref().and_then(|r| r.id.as_deref())
     }
 }
 
@@ -116,4 +123,28 @@ pub(super) struct LogEntry {
     /// For notes, the channel's summary carries the note's text.
     #[serde(default)]
     pub(super) channel: Option<Reference>,
+}
+
+/// One page of `GET /oncalls`: who is on call for which escalation policy at which level;
+/// classic paging (`limit`, `offset`, `more`).
+#[derive(Deserialize)]
+pub(super) struct OnCallPage {
+    pub(super) oncalls: Vec<OnCallEntry>,
+    #[serde(default)]
+    pub(super) more: bool,
+}
+
+/// An on-call: a user, on call at `escalation_level` of `escalation_policy`, through
+/// `schedule` (absent when the policy names the user directly). Every field is optional so
+/// one odd entry is skipped rather than failing the page.
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct OnCallEntry {
+    #[serde(default)]
+    pub(super) escalation_policy: Option<Reference>,
+    #[serde(default)]
+    pub(super) escalation_level: Option<u32>,
+    #[serde(default)]
+    pub(super) user: Option<Reference>,
+    #[serde(default)]
+    pub(super) schedule: Option<Reference>,
 }

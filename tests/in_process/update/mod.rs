@@ -255,6 +255,7 @@ fn incidents(source: &str, n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<I
                 firing: true,
                 evidence: vec![],
                 timeline: vec![],
+                on_call: None,
             }
         })
         .collect()
@@ -727,3 +728,4 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
 }
 
 mod guards_views_and_feeds;
+mod oncall;

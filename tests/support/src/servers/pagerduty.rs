@@ -13,6 +13,9 @@
 //!   on a resolved incident → 400 "Incident Already Resolved";
 //! - `GET /incidents/{id}/log_entries`: newest first, `limit` ≤ 100 and `offset` paging with
 //!   `more`, like every PagerDuty list;
+//! - `GET /oncalls`: array filters only as `escalation_policy_ids[]` (a bare name is refused),
+//!   `limit` ≤ 100 and `offset` paging with `more`; with no `since`/`until`, the on-calls of
+//!   now; `earliest=true` keeps one entry per policy, level and user;
 //! - unknown incident → 404.
 //!
 //! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
@@ -66,6 +69,34 @@ pub struct PdIncident {
     pub level: u32,
     pub key: String,
     pub log: Vec<LogEntry>,
+    /// (id, name) of its escalation policy.
+    pub policy: (String, String),
+}
+
+/// One on-call as `GET /oncalls` lists it.
+#[derive(Clone, Debug)]
+pub struct OnCall {
+    pub policy_id: String,
+    pub policy_name: String,
+    pub level: u32,
+    pub user: String,
+    /// The schedule that puts the user there; `None` when the policy names the user directly.
+    pub schedule: Option<String>,
+    /// Whether the shift covers now: one that does not is listed only for a time range.
+    pub now: bool,
+}
+
+impl OnCall {
+    pub fn new(policy_id: &str, level: u32, user: &str, schedule: Option<&str>) -> Self {
+        OnCall {
+            policy_id: policy_id.into(),
+            policy_name: "AI on-call".into(),
+            level,
+            user: user.into(),
+            schedule: schedule.map(Into::into),
+            now: true,
+        }
+    }
 }
 
 impl PdIncident {
@@ -87,6 +118,7 @@ impl PdIncident {
             acks: Vec::new(),
             level: 1,
             key: format!("dedup-{id}"),
+            policy: ("PEP0001".into(), "AI on-call".into()),
             log: vec![LogEntry {
                 kind: "trigger_log_entry".into(),
                 at,
@@ -156,6 +188,16 @@ pub struct PdState {
     pub policy_levels: u32,
     /// Every list page says `more: true` (with no total), as a broken proxy or API might.
     pub more_forever: bool,
+    /// Who is on call, for `GET /oncalls`.
+    pub oncalls: Vec<OnCall>,
+    /// Query pairs of each `GET /oncalls`, as decoded.
+    pub oncall_queries: Vec<Vec<(String, String)>>,
+    /// `GET /oncalls` answers 500, or a truncated body, or a body of this many bytes.
+    pub oncalls_fail: bool,
+    pub oncalls_malformed: bool,
+    pub oncalls_huge: Option<usize>,
+    /// The next `GET /oncalls` gets 429 with `ratelimit-reset` of this many seconds.
+    pub oncalls_throttle: Option<u64>,
 }
 
 type Shared = Arc<Mutex<PdState>>;
@@ -188,6 +230,7 @@ impl PdServer {
             .route("/incidents/{id}", put(update))
             .route("/incidents/{id}/notes", post(add_note))
             .route("/incidents/{id}/log_entries", get(log_entries))
+            .route("/oncalls", get(oncalls))
             .with_state(state.clone());
         let (url, task) = super::serve_http(app).await;
         PdServer { url, state, task }
@@ -357,7 +400,7 @@ fn render(i: &PdIncident) -> Value {
         })).collect::<Vec<_>>(),
         "assignments": [{ "at": ts(i.created_at), "assignee": user_ref("Ana Lima") }],
         "escalation_policy": {
-            "id": "PEP0001", "type": "escalation_policy_reference", "summary": "AI on-call"
+            "id": i.policy.0, "type": "escalation_policy_reference", "summary": i.policy.1
         },
     })
 }
@@ -661,4 +704,90 @@ async fn log_entries(
         "log_entries": page, "limit": p.limit, "offset": p.offset, "more": more, "total": null
     }))
     .into_response()
+}
+
+async fn oncalls(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = gate(&state, &headers, false).await {
+        return r;
+    }
+    let mut s = lock(&state);
+    s.oncall_queries.push(q.clone());
+    let mut policies = Vec::new();
+    let (mut limit, mut offset, mut earliest, mut ranged) = (25usize, 0usize, false, false);
+    for (k, v) in &q {
+        match k.as_str() {
+            "escalation_policy_ids[]" => policies.push(v.clone()),
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => limit = n,
+                _ => return invalid(&["limit must be between 1 and 100"]),
+            },
+            "offset" => match v.parse() {
+                Ok(n) => offset = n,
+                Err(_) => return invalid(&["offset must be a number"]),
+            },
+            "earliest" => earliest = v == "true",
+            "since" | "until" => ranged = true,
+            "escalation_policy_ids" | "schedule_ids" | "user_ids" | "include" => {
+                return invalid(&["array parameters must be sent as name[]"])
+            }
+            _ => {}
+        }
+    }
+    if let Some(reset) = s.oncalls_throttle.take() {
+        return throttled(reset);
+    }
+    if s.oncalls_fail {
+        return pd_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            2000,
+            "Internal Server Error",
+            &[],
+        );
+    }
+    if s.oncalls_malformed {
+        return (
+            [("content-type", "application/json")],
+            "{\"oncalls\":[{\"user\":",
+        )
+            .into_response();
+    }
+    if let Some(n) = s.oncalls_huge {
+        let pad = "x".repeat(n);
+        return Json(json!({ "oncalls": [], "more": false, "pad": pad })).into_response();
+    }
+    let mut seen = std::collections::HashSet::new();
+    let matching: Vec<Value> = s
+        .oncalls
+        .iter()
+        .filter(|o| policies.is_empty() || policies.contains(&o.policy_id))
+        .filter(|o| ranged || o.now)
+        .filter(|o| !earliest || seen.insert((o.policy_id.clone(), o.level, o.user.clone())))
+        .map(|o| {
+            json!({
+                "escalation_policy": {
+                    "id": o.policy_id, "type": "escalation_policy_reference", "summary": o.policy_name
+                },
+                "escalation_level": o.level,
+                "schedule": o.schedule.as_ref().map(|sc| json!({
+                    "id": "PSCHED1", "type": "schedule_reference", "summary": sc
+                })),
+                "user": user_ref(&o.user),
+                "start": ts(now() - ChronoDuration::hours(2)),
+                "end": ts(now() + ChronoDuration::hours(6)),
+            })
+        })
+        .collect();
+    if s.more_forever {
+        let page: Vec<Value> = matching.into_iter().take(limit).collect();
+        return Json(json!({ "oncalls": page, "limit": limit, "offset": offset, "more": true }))
+            .into_response();
+    }
+    let more = offset + limit < matching.len();
+    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+    Json(json!({ "oncalls": page, "limit": limit, "offset": offset, "more": more, "total": null }))
+        .into_response()
 }
