@@ -2,7 +2,7 @@
 //! Its config, as the file names it; every key an entry leaves out comes from
 //! `[source_defaults.phoenix]` in defaults.toml.
 
-use crate::config::limits::{Limit, PACE, PAGES, REPLY};
+use crate::config::limits::{Limit, PACE, PAGES, PROMPTS, PROMPT_VERSIONS, REPLY};
 use crate::config::secret::{auth_secrets, AuthConfig, SecretSpec};
 use crate::config::sources::{Schema, SourceConfig};
 use crate::config::timing::{PollSecs, TimeoutSecs};
@@ -18,22 +18,6 @@ pub const SPAN_PAGE: Limit = Limit {
     min: 1.0,
     max: 1000.0,
     why: "Phoenix refuses pages larger than 1000 spans",
-};
-
-/// Prompts read per poll of the prompt registry.
-pub const PROMPTS: Limit = Limit {
-    key: "max_prompts",
-    min: 1.0,
-    max: 1000.0,
-    why: "prompts read per poll, two requests each",
-};
-
-/// Versions of a prompt offered for a rollback.
-pub const PROMPT_VERSIONS: Limit = Limit {
-    key: "max_prompt_versions",
-    min: 1.0,
-    max: 100.0,
-    why: "newest versions offered per prompt, one request",
 };
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]

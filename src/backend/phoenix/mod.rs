@@ -16,7 +16,6 @@ pub mod config;
 mod kind;
 mod mapping;
 mod prompts;
-mod tags;
 mod wire;
 
 pub use client::Phoenix;

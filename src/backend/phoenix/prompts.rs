@@ -5,9 +5,9 @@
 //! whose only lever source is this says so through the guard.
 
 use super::config::PhoenixConfig;
-use super::tags::{Move, TagHistory, SEEN};
 use super::wire::{decode_error, decode_prompts, decode_tagged, decode_versions};
 use crate::backend::http::{self, Auth, ReplyCap};
+use crate::backend::prompt_tags::{Move, TagHistory, SEEN};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};

@@ -1,5 +1,5 @@
-//! Who held a prompt tag before. Phoenix moves a tag in place and keeps no record of where it
-//! was, so the last-known-good prompt and "roll back the rollback" would be lost with the
+//! Who held a prompt registry's tag (Phoenix) or label (Langfuse) before. Neither serves a
+//! record of where it was through its API, so the last-known-good prompt and "roll back the rollback" would be lost with the
 //! cockpit's memory. Every move the cockpit makes, and every move it sees another hand make,
 //! is appended to a file of its own (one JSON object per line, owner-only, fsynced, never
 //! rewritten, like the audit log) and read back at the first poll after a restart.
@@ -26,7 +26,7 @@ pub struct Move {
     pub from: Option<String>,
     pub to: String,
     /// Who moved it: the cockpit's author for its own rollbacks, `seen` for a move found by
-    /// a poll (someone deployed through Phoenix).
+    /// a poll (someone deployed through the registry).
     pub by: String,
 }
 
