@@ -522,9 +522,9 @@ async fn run(
     };
     let mut state = State::new(clock.now(), &author(s.author.clone()), &banner);
     let (router, sources) = if real {
-        wiring::start_real(s, clock, &tx)
+        wiring::start_real(s, &paths.data_dir, clock, &tx)
     } else {
-        wiring::start_sim(s, seed, cli.drill.into(), clock, &tx)?
+        wiring::start_sim(s, &paths.data_dir, seed, cli.drill.into(), clock, &tx)?
     };
     for w in &warnings {
         tracing::warn!("{w}");

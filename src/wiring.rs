@@ -44,6 +44,7 @@ fn router(routes: Routes) -> Router {
 /// The embedded fleet: metrics, the cockpit's own incident store, and the flag levers.
 pub fn start_sim(
     settings: &Settings,
+    data_dir: &std::path::Path,
     seed: u64,
     timetable: Timetable,
     clock: Clock,
@@ -69,6 +70,7 @@ pub fn start_sim(
         detect: &settings.detect,
         routes: &mut routes,
         registered: &mut registered,
+        data_dir,
     };
     start.detecting(sim.metrics(), cfg.clone(), interval);
     start.samples(sim.samples(), cfg.clone());
@@ -88,6 +90,7 @@ pub fn start_sim(
 /// Every configured source, started by its kind.
 pub fn start_real(
     settings: &Settings,
+    data_dir: &std::path::Path,
     clock: Clock,
     tx: &UnboundedSender<Action>,
 ) -> (Router, Vec<Registration>) {
@@ -106,6 +109,7 @@ pub fn start_real(
             detect: &settings.detect,
             routes: &mut routes,
             registered: &mut registered,
+            data_dir,
         };
         let started = kind.start(entry, &mut start);
         all.append(&mut registered);

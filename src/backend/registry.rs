@@ -24,7 +24,7 @@ pub trait SourceKind: Sync {
 }
 
 /// Every kind, in the order the banner and the sources view list them.
-pub const KINDS: [&dyn SourceKind; 8] = [
+pub const KINDS: [&dyn SourceKind; 9] = [
     &super::prometheus::Kind,
     &super::alertmanager::Kind,
     &super::pagerduty::Kind,
@@ -33,6 +33,7 @@ pub const KINDS: [&dyn SourceKind; 8] = [
     &super::http_hook::Kind,
     &super::unleash::Kind,
     &super::phoenix::Kind,
+    &super::langfuse::Kind,
 ];
 
 /// The config tables of every kind, for reading and checking config.toml.

@@ -34,6 +34,9 @@ pub struct Start<'a> {
     pub detect: &'a DetectConfig,
     pub routes: &'a mut Routes,
     pub registered: &'a mut Vec<Registration>,
+    /// Where the cockpit keeps its files: a source that must remember what its backend does
+    /// not (who held a Phoenix prompt tag before) keeps it under here.
+    pub data_dir: &'a std::path::Path,
 }
 
 /// A polled source with its limits applied, the driver config that leaves room for its
@@ -142,11 +145,31 @@ impl Start<'_> {
         cfg: DriverConfig,
         bell: Option<CommandBell>,
     ) {
-        self.register(Registration::new(
-            &cfg.source,
-            SourceRole::Flags,
-            Some(cfg.poll.as_secs_f64()),
-        ));
+        self.lever_task(control, cfg, bell, false);
+    }
+
+    /// A prompt registry's task: a flag role that holds prompt versions and their rollback,
+    /// and no kill switch.
+    pub fn prompt_registry<F: FlagControl>(
+        &mut self,
+        control: F,
+        cfg: DriverConfig,
+        bell: Option<CommandBell>,
+    ) {
+        self.lever_task(control, cfg, bell, true);
+    }
+
+    fn lever_task<F: FlagControl>(
+        &mut self,
+        control: F,
+        cfg: DriverConfig,
+        bell: Option<CommandBell>,
+        prompts_only: bool,
+    ) {
+        let mut reg =
+            Registration::new(&cfg.source, SourceRole::Flags, Some(cfg.poll.as_secs_f64()));
+        reg.prompts_only = prompts_only;
+        self.register(reg);
         let (cmd_tx, cmd_rx) = command_channel(bell);
         self.routes.flags.insert(cfg.source.clone(), cmd_tx);
         tokio::spawn(driver::run_flags(

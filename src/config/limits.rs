@@ -78,3 +78,19 @@ pub const ONCALL_REFRESH: Limit = Limit {
     max: 86_400.0,
     why: "seconds between reads of who is on call",
 };
+
+/// Prompts read per poll of a prompt registry (Phoenix, Langfuse).
+pub const PROMPTS: Limit = Limit {
+    key: "max_prompts",
+    min: 1.0,
+    max: 1000.0,
+    why: "prompts read per poll, two requests each",
+};
+
+/// Versions of a prompt offered for a rollback.
+pub const PROMPT_VERSIONS: Limit = Limit {
+    key: "max_prompt_versions",
+    min: 1.0,
+    max: 100.0,
+    why: "newest versions offered per prompt, one request",
+};

@@ -98,6 +98,10 @@ pub struct FeatureFlags {
     pub killed: Vec<String>,
     /// User segments the kill switch can target, as far as the flag system knows them.
     pub segments: Vec<String>,
+    /// Reported by a prompt registry (Phoenix prompt tags): it holds the feature's prompt
+    /// versions and their rollback, never a kill switch, so a flag system reporting the
+    /// same feature keeps its kill switch.
+    pub prompt_only: bool,
 }
 
 /// Incidents a source holds but the cockpit does not show: past the pages read per poll, or

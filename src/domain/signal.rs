@@ -277,6 +277,10 @@ pub struct FeatureInfo {
     pub prompt_changed_at: Option<DateTime<Utc>>,
     /// The flag system that holds this feature's levers, when one reported it.
     pub flag_source: Option<String>,
+    /// The prompt registry that holds its prompt versions, when one reported it: the prompt
+    /// rollback goes there, the kill switch to `flag_source`.
+    #[serde(default)]
+    pub prompt_source: Option<String>,
     pub segments: Vec<String>,
     /// Kill switches engaged: "*" for the whole feature, else segment names.
     pub killed: Vec<String>,
@@ -303,6 +307,7 @@ impl FeatureInfo {
             last_known_good_prompt: None,
             prompt_changed_at: None,
             flag_source: None,
+            prompt_source: None,
             segments: Vec::new(),
             killed: Vec::new(),
             temperature: f64::NAN,

@@ -36,6 +36,8 @@ pub struct Registration {
     pub unsupported: Vec<(IncidentOp, String)>,
     /// A pager that also sends change events when a lever moves.
     pub change_events: bool,
+    /// A flag role that is only a prompt registry: it never becomes where kill switches go.
+    pub prompts_only: bool,
     /// Why the source could not even start (bad URL, missing token): it shows as failing
     /// with this reason, and the rest of the cockpit carries on.
     pub error: Option<String>,
@@ -49,6 +51,7 @@ impl Registration {
             interval_secs,
             unsupported: Vec::new(),
             change_events: false,
+            prompts_only: false,
             error: None,
         }
     }

@@ -190,16 +190,44 @@ pub fn actionable(state: &State, op: Operation) -> Result<Target, Refusal> {
             let info = target_feature(state)
                 .and_then(|f| state.feature_info(&f))
                 .ok_or(Refusal::NoFeatureData(op))?;
-            let flag_source = info
-                .flag_source
-                .clone()
-                .or_else(|| state.sources.flag_source.clone())
-                .ok_or(Refusal::NoFlagSystem(op))?;
+            let flag_source = lever_source(state, info, op)?;
             Ok(Target::Feature {
                 info: Box::new(info.clone()),
                 flag_source,
             })
         }
+    }
+}
+
+/// Where `op` on the feature goes: its prompts to the prompt registry that reported them,
+/// everything else to its flag system, else to the first flag system configured. A feature
+/// whose only lever source is a prompt registry has no kill switch, and is told so.
+fn lever_source(state: &State, info: &FeatureInfo, op: Operation) -> Result<String, Refusal> {
+    let prompts = info
+        .prompt_source
+        .clone()
+        .filter(|_| op == Operation::Rollback);
+    let source = prompts
+        .or_else(|| info.flag_source.clone())
+        .or_else(|| state.sources.flag_source.clone());
+    match (source, &info.prompt_source) {
+        (Some(s), _) => match state.sources.unsupported_reason(&s, op) {
+            Some(why) => Err(Refusal::Unsupported(op, why.to_string())),
+            None => Ok(s),
+        },
+        (None, Some(registry)) => Err(Refusal::Unsupported(
+            op,
+            state.sources.unsupported_reason(registry, op).map_or_else(
+                || {
+                    format!(
+                        "{}'s only lever source is the prompt registry {registry}",
+                        info.name
+                    )
+                },
+                |why| format!("{}'s only lever source: {why}", info.name),
+            ),
+        )),
+        (None, None) => Err(Refusal::NoFlagSystem(op)),
     }
 }
 

@@ -64,9 +64,13 @@ impl Signals {
             merged.features.extend(set.features.iter().cloned());
             detections.extend(dets.iter().cloned());
         }
-        for (source, flags) in &self.levers {
-            for ff in flags {
-                overlay_flags(&mut merged.features, source, ff);
+        // Flag systems first, then prompt registries, which are the authority on the
+        // prompts of the features they report.
+        for prompts_only in [false, true] {
+            for (source, flags) in &self.levers {
+                for ff in flags.iter().filter(|f| f.prompt_only == prompts_only) {
+                    overlay_flags(&mut merged.features, source, ff);
+                }
             }
         }
         self.merged = merged;
@@ -85,11 +89,13 @@ fn sanitize_flags(ff: &FeatureFlags) -> FeatureFlags {
         prompt_changed_at: ff.prompt_changed_at,
         killed: ff.killed.iter().map(clean).collect(),
         segments: ff.segments.iter().map(clean).collect(),
+        prompt_only: ff.prompt_only,
     }
 }
 
 /// The flag system is the authority on levers; metrics only know what they last saw served.
-/// When two flag systems report one feature the first (by name) holds its levers.
+/// When two flag systems report one feature the first (by name) holds its levers; a prompt
+/// registry reporting it too holds its prompts, the flag system keeps its kill switch.
 fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlags) {
     let pos = match features.iter().position(|f| f.name == ff.feature) {
         Some(p) => p,
@@ -99,10 +105,35 @@ fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlag
         }
     };
     let info = &mut features[pos];
+    if ff.prompt_only {
+        if info.prompt_source.is_some() {
+            return;
+        }
+        info.prompt_source = Some(source.to_string());
+        // What a flag system said about the prompt gives way to the registry's.
+        info.prompt_versions
+            .retain(|v| ff.prompt_versions.contains(&v.id));
+        info.current_prompt = None;
+        info.last_known_good_prompt = None;
+        info.prompt_changed_at = None;
+        overlay_prompts(info, ff);
+        return;
+    }
     if info.flag_source.is_some() {
         return;
     }
     info.flag_source = Some(source.to_string());
+    overlay_prompts(info, ff);
+    info.killed = ff.killed.clone();
+    for s in ff.segments.iter().chain(&ff.killed) {
+        if s != "*" && !info.segments.contains(s) {
+            info.segments.push(s.clone());
+        }
+    }
+}
+
+/// A lever source's prompt versions, the one served and the last known to be good.
+fn overlay_prompts(info: &mut FeatureInfo, ff: &FeatureFlags) {
     for id in &ff.prompt_versions {
         if !info.prompt_versions.iter().any(|v| &v.id == id) {
             info.prompt_versions.push(PromptVersion {
@@ -118,11 +149,5 @@ fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlag
     }
     if ff.last_known_good.is_some() {
         info.last_known_good_prompt = ff.last_known_good.clone();
-    }
-    info.killed = ff.killed.clone();
-    for s in ff.segments.iter().chain(&ff.killed) {
-        if s != "*" && !info.segments.contains(s) {
-            info.segments.push(s.clone());
-        }
     }
 }

@@ -105,8 +105,20 @@ impl Sources {
             self.unsupported
                 .insert((r.name.clone(), Operation::from(&op)), why);
         }
+        if r.prompts_only {
+            self.unsupported.insert(
+                (r.name.clone(), Operation::KillSwitch),
+                format!(
+                    "{} is a prompt registry: it moves prompt tags and has no kill switch (configure a flag system: flagd, Unleash or an HTTP hook)",
+                    r.name
+                ),
+            );
+        }
         match r.role {
             _ if !started => {}
+            // A prompt registry is where prompts go, never the kill switch of a feature no
+            // flag system reported.
+            SourceRole::Flags if r.prompts_only => {}
             SourceRole::Flags if self.flag_source.is_none() => self.flag_source = Some(r.name),
             SourceRole::Samples if self.samples_source.is_none() => {
                 self.samples_source = Some(r.name)

@@ -315,5 +315,8 @@ fn levers(info: &FeatureInfo, state: &State) -> String {
     if let Some(src) = &info.flag_source {
         out.push_str(&format!(" · {src}"));
     }
+    if let Some(src) = &info.prompt_source {
+        out.push_str(&format!(" · prompts in {src}"));
+    }
     out
 }

@@ -6,6 +6,7 @@ mod config_files;
 mod flagd_file;
 mod fuzz_regressions;
 mod http_hook;
+mod langfuse_contract;
 mod pagerduty_contract;
 mod pagerduty_events_contract;
 mod pagerduty_oncall;

@@ -24,7 +24,7 @@ use tokio::sync::mpsc::unbounded_channel;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A `[[phoenix]]` entry as a config file would hold it, every other key from the defaults.
-fn config(url: &str, extra: &str) -> PhoenixConfig {
+pub(super) fn config(url: &str, extra: &str) -> PhoenixConfig {
     // Inside the shared server's directory, which its watchdog removes.
     let dir = servers::phoenix::shared()
         .dir
@@ -42,7 +42,7 @@ fn config(url: &str, extra: &str) -> PhoenixConfig {
 }
 
 /// A distinct number per call, for scratch directory names.
-fn unique() -> u64 {
+pub(super) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)

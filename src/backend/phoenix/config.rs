@@ -2,10 +2,10 @@
 //! Its config, as the file names it; every key an entry leaves out comes from
 //! `[source_defaults.phoenix]` in defaults.toml.
 
-use crate::config::limits::{Limit, PAGES, REPLY};
+use crate::config::limits::{Limit, PACE, PAGES, PROMPTS, PROMPT_VERSIONS, REPLY};
 use crate::config::secret::{auth_secrets, AuthConfig, SecretSpec};
 use crate::config::sources::{Schema, SourceConfig};
-use crate::config::timing::TimeoutSecs;
+use crate::config::timing::{PollSecs, TimeoutSecs};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -48,6 +48,20 @@ pub struct PhoenixConfig {
     pub eval_annotation: String,
     /// The eval annotation scores badness (a hallucination score): the eval score is 1 − it.
     pub eval_inverted: bool,
+    /// Also a prompt registry: each prompt's versions, the one holding `prompt_tag`, and the
+    /// prompt rollback (the tag moved to another version).
+    pub prompt_registry: bool,
+    pub prompt_tag: String,
+    /// Cockpit feature → Phoenix prompt name; a prompt not listed is the prompt of the
+    /// feature of its own name.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, String>,
+    pub prompt_poll_secs: PollSecs,
+    pub max_prompts: u32,
+    pub max_prompt_versions: u32,
+    /// A poll of the prompt registry starts no sooner than this many times the last answer
+    /// time after the previous one started.
+    pub answer_time_factor: f64,
     /// `Authorization: Bearer <API key>` when Phoenix runs with auth on.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
@@ -57,6 +71,14 @@ pub struct PhoenixConfig {
 }
 
 impl PhoenixConfig {
+    /// The Phoenix prompt `feature`'s prompt versions are in.
+    pub fn prompt(&self, feature: &str) -> String {
+        self.prompts
+            .get(feature)
+            .cloned()
+            .unwrap_or_else(|| feature.to_string())
+    }
+
     /// The Phoenix project `feature`'s spans are in.
     pub fn project(&self, feature: &str) -> String {
         self.projects
@@ -78,10 +100,17 @@ impl SourceConfig for PhoenixConfig {
             (&REPLY, self.max_reply_mib as f64),
             (&PAGES, f64::from(self.max_pages)),
             (&SPAN_PAGE, f64::from(self.page_size)),
+            (&PROMPTS, f64::from(self.max_prompts)),
+            (&PROMPT_VERSIONS, f64::from(self.max_prompt_versions)),
+            (&PACE, self.answer_time_factor),
         ]
     }
     fn problems(&self) -> Vec<String> {
-        super::Phoenix::check(self).err().into_iter().collect()
+        super::Phoenix::check(self)
+            .err()
+            .into_iter()
+            .chain(super::PhoenixPrompts::check(self).err())
+            .collect()
     }
     fn secrets(&self) -> Vec<(String, &SecretSpec)> {
         auth_secrets(self.auth.as_ref())

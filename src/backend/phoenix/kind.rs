@@ -1,12 +1,13 @@
-//! How a Phoenix source starts: a task that answers each samples query as it comes; nothing
-//! is polled.
+//! How a Phoenix source starts: a task that answers each samples query as it comes, and with
+//! `prompt_registry` on, a paced task that polls the prompt tags and moves them.
 
 use super::config::SCHEMA;
-use super::Phoenix;
+use super::{Phoenix, PhoenixPrompts};
 use crate::backend::driver::DriverConfig;
 use crate::backend::registry::SourceKind;
 use crate::backend::start::Start;
 use crate::config::sources::{SourceEntry, SourceSchema};
+use crate::config::timing::Timing;
 use crate::domain::SourceRole;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ impl SourceKind for Kind {
     }
 
     fn roles(&self) -> &'static [SourceRole] {
-        &[SourceRole::Samples]
+        &[SourceRole::Samples, SourceRole::Flags]
     }
 
     fn start(&self, entry: &SourceEntry, start: &mut Start<'_>) -> Result<(), String> {
@@ -31,7 +32,18 @@ impl SourceKind for Kind {
             poll: Duration::from_secs(3600),
             timeout: c.timeout_secs.duration(),
         };
+        // Both built before either starts: a bad prompt key fails the whole source.
+        let prompts = if c.prompt_registry {
+            Some(PhoenixPrompts::new(&c, start.data_dir)?)
+        } else {
+            None
+        };
         start.samples(adapter, cfg);
+        if let Some(prompts) = prompts {
+            let timing = Timing::new(c.prompt_poll_secs, c.timeout_secs);
+            let src = start.polled(prompts, &c.name, timing, c.answer_time_factor, usize::MAX);
+            start.prompt_registry(src.adapter, src.cfg, Some(src.bell));
+        }
         Ok(())
     }
 }

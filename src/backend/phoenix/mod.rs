@@ -7,17 +7,22 @@
 //! of one span kind (`LLM` by default), paged through `next_cursor` within `max_pages`
 //! requests. Their annotations come from `span_annotations` (by span id), and documents a
 //! retriever span of the same trace returned fill `retrieved` when the span has none.
+//!
+//! With `prompt_registry = true` the same source also plays the prompt lever
+//! (`PhoenixPrompts`, its own task): one server, one URL, key and TLS setup, two roles.
 
 mod client;
 pub mod config;
 mod kind;
 mod mapping;
+mod prompts;
 mod wire;
 
 pub use client::Phoenix;
 pub use config::PhoenixConfig;
 pub use kind::Kind;
 pub use mapping::{Attributes, MAX_DOCUMENTS, MAX_LABELS, MAX_MESSAGES};
+pub use prompts::PhoenixPrompts;
 pub use wire::decode_error;
 
 use crate::backend::BackendError;

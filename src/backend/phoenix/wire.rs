@@ -85,6 +85,51 @@ pub fn decode_annotations(body: &[u8]) -> Result<AnnotationsPage, BackendError> 
     decode(body, "span annotations")
 }
 
+/// One page of `/v1/prompts`, newest first.
+#[derive(Debug, Deserialize)]
+pub struct PromptsPage {
+    pub data: Vec<Prompt>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Prompt {
+    pub name: String,
+}
+
+/// One page of `/v1/prompts/{name}/versions`, newest first.
+#[derive(Debug, Deserialize)]
+pub struct VersionsPage {
+    pub data: Vec<PromptVersion>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// A prompt version; only its id matters to the lever (the template is the app's business).
+#[derive(Debug, Deserialize)]
+pub struct PromptVersion {
+    pub id: String,
+}
+
+/// `/v1/prompts/{name}/tags/{tag}`: the version holding the tag.
+#[derive(Debug, Deserialize)]
+pub struct Tagged {
+    pub data: PromptVersion,
+}
+
+pub fn decode_prompts(body: &[u8]) -> Result<PromptsPage, BackendError> {
+    decode(body, "prompts")
+}
+
+pub fn decode_versions(body: &[u8]) -> Result<VersionsPage, BackendError> {
+    decode(body, "prompt versions")
+}
+
+pub fn decode_tagged(body: &[u8]) -> Result<Tagged, BackendError> {
+    decode(body, "tagged prompt version")
+}
+
 /// Phoenix's reason for a refusal: FastAPI's `{"detail": …}`, or its plain-text body.
 pub fn decode_error(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);

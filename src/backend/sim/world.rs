@@ -665,6 +665,7 @@ impl SimWorld {
             last_known_good_prompt: Some(f.last_known_good.clone()),
             prompt_changed_at: f.prompt_changed_secs.map(at),
             flag_source: None,
+            prompt_source: None,
             segments: f.spec.segments.iter().map(|s| s.name.clone()).collect(),
             killed: f.killed.clone(),
             temperature: f.spec.temperature,
@@ -690,6 +691,7 @@ impl SimWorld {
                     prompt_changed_at: info.prompt_changed_at,
                     killed: info.killed,
                     segments: info.segments,
+                    prompt_only: false,
                 }
             })
             .collect()

@@ -677,6 +677,7 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
                 prompt_changed_at: Some(changed),
                 killed: vec!["vip".into()],
                 segments: vec!["vip".into()],
+                prompt_only: false,
             }],
         }),
     );
@@ -729,3 +730,4 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
 
 mod guards_views_and_feeds;
 mod oncall;
+mod prompt_registry;

@@ -283,6 +283,57 @@ impl PhoenixServer {
         }
     }
 
+    /// A new version of prompt `name` (the prompt created with its first), as a team's
+    /// deploy script would push it; returns the version's id.
+    pub async fn prompt_version(&self, name: &str, system: &str) -> String {
+        let reply = self
+            .post(
+                "/v1/prompts",
+                &json!({
+                    "prompt": { "name": name },
+                    "version": {
+                        "description": system,
+                        "model_provider": "OPENAI",
+                        "model_name": "gpt-4o",
+                        "template": { "type": "chat", "messages": [{ "role": "system", "content": system }] },
+                        "template_type": "CHAT",
+                        "template_format": "MUSTACHE",
+                        "invocation_parameters": { "type": "openai", "openai": {} }
+                    }
+                }),
+            )
+            .await;
+        reply["data"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no version id in {reply}"))
+            .to_string()
+    }
+
+    /// Puts `tag` on `version` (Phoenix takes it off the prompt's other version).
+    pub async fn tag(&self, version: &str, tag: &str) {
+        self.post(
+            &format!("/v1/prompt_versions/{version}/tags"),
+            &json!({ "name": tag }),
+        )
+        .await;
+    }
+
+    /// The version of `prompt` holding `tag`, read straight from Phoenix.
+    pub async fn tagged(&self, prompt: &str, tag: &str) -> Option<String> {
+        let resp = self
+            .http()
+            .get(format!("{}/v1/prompts/{prompt}/tags/{tag}", self.url))
+            .bearer_auth(&self.admin_secret)
+            .send()
+            .await
+            .expect("phoenix request");
+        if resp.status().as_u16() == 404 {
+            return None;
+        }
+        let body: Value = resp.json().await.expect("tagged version");
+        body["data"]["id"].as_str().map(str::to_string)
+    }
+
     /// Annotates spans, synchronously (`sync=true`): visible when this returns.
     pub async fn annotate(&self, annotations: Vec<Value>) {
         self.post(
