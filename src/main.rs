@@ -537,6 +537,7 @@ async fn run(
             speed,
             alerts: s.alerts.clone(),
             samples: s.samples.clone(),
+            containment: s.containment.clone(),
             sources,
             warnings,
         })),

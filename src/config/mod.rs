@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod check;
+pub mod containment;
 pub mod error;
 pub mod keymap;
 pub mod limits;

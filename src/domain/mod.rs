@@ -3,6 +3,7 @@
 pub mod command;
 pub mod event;
 pub mod incident;
+pub mod lever;
 pub mod sample;
 pub mod sev;
 pub mod signal;
@@ -10,6 +11,7 @@ pub mod source;
 pub mod text;
 
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
+pub use lever::Lever;
 pub use sev::Sev;
 pub use signal::{
     Bounds, Counts, Detection, Distribution, FeatureInfo, Freshness, Newest, PromptVersion,

@@ -10,7 +10,7 @@ use crate::config::theme::ThemeRole;
 use crate::domain::command::{Command, IncidentOp};
 use crate::domain::text::wrap;
 use crate::domain::{FeatureInfo, Incident};
-use crate::state::{ActionStatus, State};
+use crate::state::{ActionStatus, State, Verdict};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -106,6 +106,13 @@ pub fn lines<'a>(
             key(ActionName::Resolve)
         ),
         (Some(by), _) => format!("{} by {by}", inc.status.short()),
+        // Contained: the signal is back inside its band, so the response countdown is not
+        // what matters any more; recovery (and resolving) is.
+        (None, Some(_)) if state.incidents.contained.contains(&inc.id) => format!(
+            "{} · contained · {} to resolve once it recovers",
+            inc.status.short(),
+            key(ActionName::Resolve)
+        ),
         (None, Some(s)) if s < 0 => {
             format!("{} · OVERDUE by {}", inc.status.short(), countdown(-s))
         }
@@ -135,6 +142,16 @@ pub fn lines<'a>(
     // to decides the next move.
     if let Some(info) = state.feature_info(inc.feature.as_str()) {
         l.field("levers", &levers(info, state), base);
+    }
+    // Whether the last lever worked decides the next move, so it goes before the evidence.
+    let watch = state.containment.watch(&inc.id);
+    if let Some(w) = watch {
+        let role = match w.verdict {
+            Verdict::Containing => ThemeRole::Containing,
+            Verdict::Contained { .. } => ThemeRole::Contained,
+            Verdict::NotContained { .. } => ThemeRole::NotContained,
+        };
+        l.field("lever", &w.line(state.now, state), style(role));
     }
     for e in &inc.evidence {
         l.field("evidence", e.as_str(), base);
@@ -182,8 +199,12 @@ pub fn lines<'a>(
         }
     }
     l.heading("timeline", style(ThemeRole::Header));
-    // Newest first: at 80x24 only the latest few entries fit.
-    for t in inc.timeline.iter().rev() {
+    // Newest first: at 80x24 only the latest few entries fit. What the containment watch saw
+    // is merged in: the incident itself is its source's, replaced on every poll.
+    let mut timeline: Vec<&crate::domain::TimelineEntry> = inc.timeline.iter().collect();
+    timeline.extend(watch.iter().flat_map(|w| w.events.iter()));
+    timeline.sort_by_key(|t| t.at);
+    for t in timeline.iter().rev() {
         l.text(
             Some(Span::styled(format!("{} ", t.at.format("%H:%M:%S")), muted)),
             t.text.as_str(),
