@@ -538,6 +538,7 @@ async fn run(
             alerts: s.alerts.clone(),
             samples: s.samples.clone(),
             containment: s.containment.clone(),
+            cost: s.cost.clone(),
             sources,
             warnings,
         })),

@@ -11,6 +11,7 @@
 
 use super::alerts::AlertSettings;
 use super::containment::ContainmentSettings;
+use super::cost::CostSettings;
 use super::error::{column_of, line_of, ConfigError};
 use super::samples::SampleSettings;
 use super::sim::SimSettings;
@@ -25,7 +26,7 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 9] = [
+const SETTINGS_KEYS: [&str; 10] = [
     "theme",
     "keymap",
     "author",
@@ -34,6 +35,7 @@ const SETTINGS_KEYS: [&str; 9] = [
     "samples",
     "detect",
     "containment",
+    "cost",
     "source_defaults",
 ];
 
@@ -166,6 +168,7 @@ impl<'a> Checker<'a> {
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "samples" => self.section::<SampleSettings>(key, value, "[samples]", &["samples"]),
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
+                "cost" => self.section::<CostSettings>(key, value, "[cost]", &["cost"]),
                 "containment" => self.section::<ContainmentSettings>(
                     key,
                     value,

@@ -1,5 +1,6 @@
 //! Plain data shared by backends, detectors, state and UI. No I/O, no clock.
 
+pub mod burn;
 pub mod command;
 pub mod event;
 pub mod incident;

@@ -65,6 +65,8 @@ pub struct Watch {
 #[derive(Debug, Default)]
 pub struct Containment {
     pub settings: ContainmentSettings,
+    /// How fast a cost incident has to be contained: budgets and the day for its burn clock.
+    pub cost: crate::config::cost::CostSettings,
     pub watches: Vec<Watch>,
 }
 

@@ -97,6 +97,7 @@ fn start(state: &mut State, s: Startup) {
     state.speed = s.speed;
     state.alerts = s.alerts;
     state.containment.settings = s.containment;
+    state.containment.cost = s.cost;
     state.samples.settings = s.samples;
     let now = state.now;
     for r in s.sources {

@@ -153,6 +153,11 @@ pub fn lines<'a>(
         };
         l.field("lever", &w.line(state.now, state), style(role));
     }
+    if inc.kind == crate::domain::IncidentType::CostExplosion && inc.firing {
+        if let Some(line) = burn_line(state, inc) {
+            l.field("burn", &line, style(ThemeRole::Warn));
+        }
+    }
     for e in &inc.evidence {
         l.field("evidence", e.as_str(), base);
     }
@@ -332,4 +337,44 @@ fn levers(info: &FeatureInfo, state: &State) -> String {
         out.push_str(&format!(" · {src}"));
     }
     out
+}
+
+/// The cost-burn clock of a cost incident: how fast this has to happen, in dollars.
+fn burn_line(state: &State, inc: &Incident) -> Option<String> {
+    use crate::domain::burn::{clock, RunsOut, Series};
+    let sig = state.signals.merged.signals.iter().find(|s| {
+        s.feature == inc.feature.as_str() && s.kind == crate::domain::SignalKind::CostPerMin
+    })?;
+    let end = sig.end.or(state.signals.merged.at).unwrap_or(state.now);
+    let cost = &state.containment.cost;
+    let budget = cost.budget(inc.feature.as_str());
+    let c = clock(
+        Series {
+            points: &sig.points,
+            step_secs: sig.step_secs,
+            end,
+        },
+        inc.triggered_at,
+        state.now,
+        budget,
+        cost.day_utc_offset_minutes.get(),
+    )?;
+    let usd = |v: f64| format!("${v:.0}");
+    let floor = if c.partial { "≥" } else { "" };
+    let mut out = format!(
+        "spent {floor}{} since onset · now ${:.2}/min · next hour {} · today {floor}{} at this rate",
+        usd(c.since_onset),
+        c.per_min,
+        usd(c.next_hour),
+        usd(c.by_end_of_day)
+    );
+    if let (Some(b), Some(r)) = (budget, c.runs_out) {
+        out.push_str(&format!(" · budget {}/day ", usd(b)));
+        out.push_str(&match r {
+            RunsOut::Spent => "ALREADY SPENT".to_string(),
+            RunsOut::At(t) => format!("runs out {} (in {})", t.format("%H:%M"), age(t - state.now)),
+            RunsOut::NotToday => "lasts the day at this rate".to_string(),
+        });
+    }
+    Some(out)
 }

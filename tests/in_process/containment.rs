@@ -177,3 +177,25 @@ fn the_wrong_segment_is_not_contained_and_the_playbook_names_the_next_lever() {
     assert_eq!(outcome, "contained", "{later:?}");
     assert!(line.contains("(time to contain"), "{line}");
 }
+
+#[test]
+fn a_cost_incident_shows_its_burn_clock_against_the_budget() {
+    use oncall_cockpit::config::cost::Budget;
+    let mut d = Drill::new(42);
+    d.minutes(6);
+    let mut s = d.state();
+    assert!(common::select_where(&mut s, |i| {
+        i.kind == IncidentType::CostExplosion && i.feature.as_str() == FEATURE
+    }));
+    let screen = detail_text(&s);
+    assert!(screen.contains("burn      spent ≥$"), "{screen}");
+    assert!(!screen.contains("budget"), "no budget configured: {screen}");
+    for (budget, says) in [(5_000.0, "runs out "), (100.0, "ALREADY SPENT")] {
+        s.containment
+            .cost
+            .daily_budget_usd
+            .insert(FEATURE.into(), Budget::try_from(budget).expect("a budget"));
+        let screen = detail_text(&s);
+        assert!(screen.contains(says), "{budget}: {screen}");
+    }
+}
