@@ -36,9 +36,10 @@ pub struct BurnClock {
     pub next_hour: f64,
     /// USD today costs: spent so far today plus the rest of the day at that rate.
     pub by_end_of_day: f64,
-    /// The series does not reach back to the onset or the start of the day: the sums are a
-    /// floor, not the whole.
-    pub partial: bool,
+    /// The series does not reach back to the onset: `since_onset` is a floor, not the whole.
+    pub onset_partial: bool,
+    /// Nor to the start of the day: `by_end_of_day` is a floor.
+    pub day_partial: bool,
     /// With a daily budget: when it runs out at this rate.
     pub runs_out: Option<RunsOut>,
 }
@@ -89,7 +90,7 @@ pub fn clock(
     let per_min = (recent.iter().sum::<f64>() / recent.len() as f64).max(0.0);
     let start = day_start(now, offset);
     let first = at(0) - Duration::seconds(step);
-    let partial = first > onset.min(start);
+    let (onset_partial, day_partial) = (first > onset, first > start);
     let spent_today = spent_since(start);
     let day_left_min = ((start + Duration::days(1)) - now).num_seconds().max(0) as f64 / 60.0;
     let runs_out = daily_budget.map(|budget| {
@@ -107,7 +108,8 @@ pub fn clock(
         per_min,
         next_hour: per_min * 60.0,
         by_end_of_day: spent_today + per_min * day_left_min,
-        partial,
+        onset_partial,
+        day_partial,
         runs_out,
     })
 }
@@ -149,7 +151,7 @@ mod tests {
         // Today: 10:30-11:30 at $1 and 11:30-12:00 at $20 seen, the series starts at 10:30
         // (partial), then 12 hours at $20.
         assert!((c.by_end_of_day - (60.0 + 600.0 + 720.0 * 20.0)).abs() < 1e-6);
-        assert!(c.partial);
+        assert!(c.day_partial && !c.onset_partial);
         assert_eq!(c.runs_out, None);
     }
 
@@ -165,7 +167,7 @@ mod tests {
         assert_eq!(c.per_min, 0.0);
         assert_eq!(c.next_hour, 0.0);
         assert!((c.by_end_of_day - 30.0).abs() < 1e-9, "{c:?}");
-        assert!(!c.partial, "the series reaches back to midnight");
+        assert!(!c.day_partial, "the series reaches back to midnight");
         assert_eq!(c.runs_out, Some(RunsOut::NotToday));
     }
 

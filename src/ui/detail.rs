@@ -360,12 +360,14 @@ fn burn_line(state: &State, inc: &Incident) -> Option<String> {
         cost.day_utc_offset_minutes.get(),
     )?;
     let usd = |v: f64| format!("${v:.0}");
-    let floor = if c.partial { "≥" } else { "" };
+    let floor = |partial: bool| if partial { "≥" } else { "" };
     let mut out = format!(
-        "spent {floor}{} since onset · now ${:.2}/min · next hour {} · today {floor}{} at this rate",
+        "spent {}{} since onset · now ${:.2}/min · next hour {} · today {}{} at this rate",
+        floor(c.onset_partial),
         usd(c.since_onset),
         c.per_min,
         usd(c.next_hour),
+        floor(c.day_partial),
         usd(c.by_end_of_day)
     );
     if let (Some(b), Some(r)) = (budget, c.runs_out) {

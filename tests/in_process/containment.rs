@@ -188,7 +188,10 @@ fn a_cost_incident_shows_its_burn_clock_against_the_budget() {
         i.kind == IncidentType::CostExplosion && i.feature.as_str() == FEATURE
     }));
     let screen = detail_text(&s);
-    assert!(screen.contains("burn      spent ≥$"), "{screen}");
+    assert!(
+        screen.contains("burn      spent $"),
+        "the window reaches the onset: {screen}"
+    );
     assert!(!screen.contains("budget"), "no budget configured: {screen}");
     for (budget, says) in [(5_000.0, "runs out "), (100.0, "ALREADY SPENT")] {
         s.containment
