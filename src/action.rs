@@ -108,6 +108,10 @@ pub struct Startup {
     pub speed: f64,
     pub alerts: AlertSettings,
     pub samples: crate::config::samples::SampleSettings,
+    /// Deadlines and the playbook's order of levers, from `[containment]`.
+    pub containment: crate::config::containment::ContainmentSettings,
+    /// Daily budgets and the day's clock for the cost-burn clock, from `[cost]`.
+    pub cost: crate::config::cost::CostSettings,
     /// Every part each configured source plays, in the order they were started.
     pub sources: Vec<Registration>,
     /// What is wrong but did not stop the start (a theme file with an error, a data

@@ -537,6 +537,8 @@ async fn run(
             speed,
             alerts: s.alerts.clone(),
             samples: s.samples.clone(),
+            containment: s.containment.clone(),
+            cost: s.cost.clone(),
             sources,
             warnings,
         })),

@@ -204,6 +204,7 @@ mod tests {
             threshold: 0.3,
             summary: SafeText::new("cost 40x"),
             evidence: vec![],
+            inside_since: None,
         }
     }
 

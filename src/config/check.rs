@@ -10,6 +10,8 @@
 //! its own config (URLs, flag names, matchers), without reading any secret.
 
 use super::alerts::AlertSettings;
+use super::containment::ContainmentSettings;
+use super::cost::CostSettings;
 use super::error::{column_of, line_of, ConfigError};
 use super::samples::SampleSettings;
 use super::sim::SimSettings;
@@ -24,7 +26,7 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 8] = [
+const SETTINGS_KEYS: [&str; 10] = [
     "theme",
     "keymap",
     "author",
@@ -32,6 +34,8 @@ const SETTINGS_KEYS: [&str; 8] = [
     "alerts",
     "samples",
     "detect",
+    "containment",
+    "cost",
     "source_defaults",
 ];
 
@@ -164,6 +168,13 @@ impl<'a> Checker<'a> {
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "samples" => self.section::<SampleSettings>(key, value, "[samples]", &["samples"]),
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
+                "cost" => self.section::<CostSettings>(key, value, "[cost]", &["cost"]),
+                "containment" => self.section::<ContainmentSettings>(
+                    key,
+                    value,
+                    "[containment]",
+                    &["containment"],
+                ),
                 "source_defaults" => self.source_defaults(key, value),
                 kind if self.kind(kind).is_some() => {
                     let base = self.kind_defaults(kind, user_defaults.as_ref());

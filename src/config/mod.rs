@@ -1,5 +1,7 @@
 pub mod alerts;
 pub mod check;
+pub mod containment;
+pub mod cost;
 pub mod error;
 pub mod keymap;
 pub mod limits;

@@ -28,6 +28,8 @@ pub struct Settings {
     pub alerts: super::alerts::AlertSettings,
     pub samples: super::samples::SampleSettings,
     pub detect: DetectConfig,
+    pub containment: super::containment::ContainmentSettings,
+    pub cost: super::cost::CostSettings,
     /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.
     #[serde(default)]
     pub source_defaults: toml::Table,

@@ -63,11 +63,17 @@ pub enum ThemeRole {
     ReadOnly,
     /// The filter input and the active-filter indicator.
     Filter,
+    /// A lever landed and the cockpit is watching whether the signal comes back.
+    Containing,
+    /// The signal is back inside its pre-incident band after a lever: quiet, not urgent.
+    Contained,
+    /// Past the deadline after a lever and the signal is still out: the next lever is due.
+    NotContained,
 }
 
 impl ThemeRole {
     /// Every role, in declaration order (`ThemeRole::ALL[r as usize] == r`).
-    pub const ALL: [ThemeRole; 28] = [
+    pub const ALL: [ThemeRole; 31] = [
         ThemeRole::Base,
         ThemeRole::Border,
         ThemeRole::Title,
@@ -96,6 +102,9 @@ impl ThemeRole {
         ThemeRole::Pending,
         ThemeRole::ReadOnly,
         ThemeRole::Filter,
+        ThemeRole::Containing,
+        ThemeRole::Contained,
+        ThemeRole::NotContained,
     ];
 
     /// The name used in theme files.
@@ -129,6 +138,9 @@ impl ThemeRole {
             ThemeRole::Pending => "pending",
             ThemeRole::ReadOnly => "read_only",
             ThemeRole::Filter => "filter",
+            ThemeRole::Containing => "containing",
+            ThemeRole::Contained => "contained",
+            ThemeRole::NotContained => "not_contained",
         }
     }
 

@@ -1,8 +1,10 @@
 //! Plain data shared by backends, detectors, state and UI. No I/O, no clock.
 
+pub mod burn;
 pub mod command;
 pub mod event;
 pub mod incident;
+pub mod lever;
 pub mod oncall;
 pub mod sample;
 pub mod sev;
@@ -12,6 +14,7 @@ pub mod split;
 pub mod text;
 
 pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
+pub use lever::Lever;
 pub use sev::Sev;
 pub use signal::{
     Bounds, Counts, Detection, Distribution, FeatureInfo, Freshness, Newest, PromptVersion,

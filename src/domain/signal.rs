@@ -351,6 +351,12 @@ pub struct Detection {
     pub summary: SafeText,
     /// Supporting figures for the detail pane.
     pub evidence: Vec<SafeText>,
+    /// While it still fires: since when the detector has judged the signal back inside its
+    /// (narrower) exit band, against the pre-incident baseline, over the recovery hold. The
+    /// incident recovers once that has lasted half a hold more; a lever that got the signal
+    /// here has contained it. `None` while it is outside, or where the source cannot say.
+    #[serde(default)]
+    pub inside_since: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -296,11 +296,21 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
             .map(|a| a.cockpit_at())
     });
     let contained = mine.iter().find(|a| is_containment(a));
+    // The detector's verdict after a lever (state/containment.rs): the signal back inside
+    // its pre-incident band, or still out at the deadline.
+    let verified = mine
+        .iter()
+        .find(|a| a.action == "containment" && a.outcome == "contained");
+    let refuted = mine
+        .iter()
+        .rev()
+        .find(|a| a.action == "containment" && a.outcome == "not_contained");
     let resolved = mine
         .iter()
         .find(|a| a.action == "resolve" && a.outcome == "succeeded")
         .map(|a| a.cockpit_at());
-    let end = contained
+    let end = verified
+        .or(contained)
         .map(|a| a.cockpit_at())
         .or(resolved)
         .unwrap_or(d.exported_at);
@@ -335,14 +345,36 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
             "- Time to acknowledge: not acknowledged at export (target {target} min).\n"
         )),
     }
-    match contained {
-        Some(a) => out.push_str(&format!(
-            "- Time to contain: {}, by {} ({}).\n",
-            span(a.cockpit_at() - inc.triggered_at),
-            cell(&a.target),
-            cell(&a.actor)
+    match (verified, contained) {
+        (Some(v), lever) => out.push_str(&format!(
+            "- Time to contain: {} from opening, verified by the detector: {}{}.\n",
+            span(v.cockpit_at() - inc.triggered_at),
+            cell(&v.detail),
+            lever
+                .map(|a| format!(
+                    " (lever: {} {}, by {})",
+                    a.action,
+                    cell(&a.target),
+                    cell(&a.actor)
+                ))
+                .unwrap_or_default()
         )),
-        None => out.push_str(
+        (None, Some(a)) => {
+            out.push_str(&format!(
+            "- Time to contain: not verified; the first lever, {} {} by {}, succeeded {} after \
+             opening{}.\n",
+            a.action,
+            cell(&a.target),
+            cell(&a.actor),
+            span(a.cockpit_at() - inc.triggered_at),
+            refuted
+                .map(|r| format!(", and the detector judged: {}", cell(&r.detail)))
+                .unwrap_or_else(|| ", and the signal was not seen back inside its pre-incident \
+                                    band before export"
+                    .into())
+        ))
+        }
+        (None, None) => out.push_str(
             "- Time to contain: no containment lever (prompt rollback, kill switch) succeeded \
              from the cockpit.\n",
         ),
@@ -669,6 +701,17 @@ fn follow_ups(d: &Draft, mine: &[&AuditLine], acked: bool) -> Vec<String> {
                 a.target
             ),
         });
+    }
+    let verified = mine
+        .iter()
+        .any(|a| a.action == "containment" && a.outcome == "contained");
+    if let Some(r) = mine
+        .iter()
+        .rev()
+        .find(|a| a.action == "containment" && a.outcome == "not_contained")
+        .filter(|_| !verified)
+    {
+        items.push(format!("Not contained yet: {}", r.detail));
     }
     if let Some(rb) = d.runbook.as_ref().filter(|_| d.runbook_used) {
         let open = rb.answers.iter().filter(|a| !a.confirmed).count();

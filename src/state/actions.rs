@@ -268,6 +268,7 @@ pub(super) fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Ef
     state.say(level, text);
     let mut effects = vec![Effect::Audit(record)];
     if let (ActionStatus::Succeeded(msg), Command::Flag { op, .. }) = (&status, &command) {
+        super::containment::landed(state, op);
         if let Some(change) = change_event(state, op, msg) {
             effects.extend(dispatch(state, change));
         }

@@ -31,7 +31,13 @@ pub struct Incidents {
     pub filter: String,
     /// An incident that just became SEV1, and the tick it did: its row flashes for a moment.
     pub new_sev1: Option<(IncidentId, u64)>,
+    /// Incidents a lever has contained (`containment`): they sort with the recovered ones.
+    pub contained: HashSet<IncidentId>,
 }
+
+/// What `Incident::urgency_rank` adds to the class of an open incident whose signal has
+/// recovered, so it sorts below every firing one.
+const QUIET: u8 = 32;
 
 /// Views of filters typed since the incidents last changed: enough for deleting back through
 /// a long filter without scanning everything again.
@@ -138,10 +144,18 @@ impl Incidents {
         // Sorted by one integer per incident, read in memory order, not by moving incidents
         // (hundreds of bytes each) or chasing them through memory on each of n log n
         // comparisons; then only runs of equal urgency are ordered by id.
+        let contained = &self.contained;
         let mut keyed: Vec<(u128, usize)> = incidents
             .iter()
             .enumerate()
-            .map(|(i, inc)| (packed(inc.urgency_rank()), i))
+            .map(|(i, inc)| {
+                let mut rank = inc.urgency_rank();
+                // Contained after a lever: as quiet as recovered, whatever its countdown.
+                if inc.firing && !contained.is_empty() && contained.contains(&inc.id) {
+                    rank.0 = rank.0.saturating_add(QUIET);
+                }
+                (packed(rank), i)
+            })
             .collect();
         keyed.sort_unstable();
         let mut start = 0;

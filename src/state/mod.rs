@@ -4,6 +4,7 @@
 //! part that owns it, and each part's module holds its own pure update.
 
 mod actions;
+pub mod containment;
 mod dialogs;
 pub mod evidence;
 mod feed;
@@ -21,6 +22,7 @@ pub mod update;
 
 pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
+pub use containment::{Containment, Verdict, Watch};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
 pub use guard::{actionable, Operation, Refusal, Target};
 pub use incidents::Incidents;
@@ -96,6 +98,8 @@ pub struct State {
     pub sources: Sources,
     pub samples: Samples,
     pub actions: Actions,
+    /// Whether the levers pulled contained their incidents.
+    pub containment: Containment,
     pub overlay: Overlay,
     pub show_detail: bool,
     pub flash: Option<Flash>,
@@ -138,6 +142,7 @@ impl State {
             sources: Sources::default(),
             samples: Samples::default(),
             actions: Actions::default(),
+            containment: Containment::default(),
             overlay: Overlay::None,
             show_detail: false,
             flash: None,

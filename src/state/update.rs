@@ -6,8 +6,8 @@
 //! open, `operations` and `levers` for the responder's keys on the list).
 
 use super::{
-    actions, dialogs, feed, levers, operations, runbook, samples, text_box, Effect, FlashLevel,
-    Overlay, State, TextPurpose, TICKS_PER_SEC,
+    actions, containment, dialogs, feed, levers, operations, runbook, samples, text_box, Effect,
+    FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;
@@ -35,6 +35,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
             tick(state, now);
             let mut effects = actions::release_overdue(state);
             effects.extend(samples::refresh_due(state));
+            effects.extend(containment::judge(state));
             effects
         }
         Action::Resize(w, h) => {
@@ -95,6 +96,8 @@ fn start(state: &mut State, s: Startup) {
     state.read_only = s.read_only;
     state.speed = s.speed;
     state.alerts = s.alerts;
+    state.containment.settings = s.containment;
+    state.containment.cost = s.cost;
     state.samples.settings = s.samples;
     let now = state.now;
     for r in s.sources {

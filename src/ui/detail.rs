@@ -10,7 +10,7 @@ use crate::config::theme::ThemeRole;
 use crate::domain::command::{Command, IncidentOp};
 use crate::domain::text::wrap;
 use crate::domain::{FeatureInfo, Incident};
-use crate::state::{ActionStatus, State};
+use crate::state::{ActionStatus, State, Verdict};
 use chrono::Duration;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -106,6 +106,13 @@ pub fn lines<'a>(
             key(ActionName::Resolve)
         ),
         (Some(by), _) => format!("{} by {by}", inc.status.short()),
+        // Contained: the signal is back inside its band, so the response countdown is not
+        // what matters any more; recovery (and resolving) is.
+        (None, Some(_)) if state.incidents.contained.contains(&inc.id) => format!(
+            "{} · contained · {} to resolve once it recovers",
+            inc.status.short(),
+            key(ActionName::Resolve)
+        ),
         (None, Some(s)) if s < 0 => {
             format!("{} · OVERDUE by {}", inc.status.short(), countdown(-s))
         }
@@ -140,6 +147,21 @@ pub fn lines<'a>(
     // to decides the next move.
     if let Some(info) = state.feature_info(inc.feature.as_str()) {
         l.field("levers", &levers(info, state), base);
+    }
+    // Whether the last lever worked decides the next move, so it goes before the evidence.
+    let watch = state.containment.watch(&inc.id);
+    if let Some(w) = watch {
+        let role = match w.verdict {
+            Verdict::Containing => ThemeRole::Containing,
+            Verdict::Contained { .. } => ThemeRole::Contained,
+            Verdict::NotContained { .. } => ThemeRole::NotContained,
+        };
+        l.field("lever", &w.line(state.now, state), style(role));
+    }
+    if inc.kind == crate::domain::IncidentType::CostExplosion && inc.firing {
+        if let Some(line) = burn_line(state, inc) {
+            l.field("burn", &line, style(ThemeRole::Warn));
+        }
     }
     for e in &inc.evidence {
         l.field("evidence", e.as_str(), base);
@@ -187,8 +209,12 @@ pub fn lines<'a>(
         }
     }
     l.heading("timeline", style(ThemeRole::Header));
-    // Newest first: at 80x24 only the latest few entries fit.
-    for t in inc.timeline.iter().rev() {
+    // Newest first: at 80x24 only the latest few entries fit. What the containment watch saw
+    // is merged in: the incident itself is its source's, replaced on every poll.
+    let mut timeline: Vec<&crate::domain::TimelineEntry> = inc.timeline.iter().collect();
+    timeline.extend(watch.iter().flat_map(|w| w.events.iter()));
+    timeline.sort_by_key(|t| t.at);
+    for t in timeline.iter().rev() {
         l.text(
             Some(Span::styled(format!("{} ", t.at.format("%H:%M:%S")), muted)),
             t.text.as_str(),
@@ -319,4 +345,46 @@ fn levers(info: &FeatureInfo, state: &State) -> String {
         out.push_str(&format!(" · prompts in {src}"));
     }
     out
+}
+
+/// The cost-burn clock of a cost incident: how fast this has to happen, in dollars.
+fn burn_line(state: &State, inc: &Incident) -> Option<String> {
+    use crate::domain::burn::{clock, RunsOut, Series};
+    let sig = state.signals.merged.signals.iter().find(|s| {
+        s.feature == inc.feature.as_str() && s.kind == crate::domain::SignalKind::CostPerMin
+    })?;
+    let end = sig.end.or(state.signals.merged.at).unwrap_or(state.now);
+    let cost = &state.containment.cost;
+    let budget = cost.budget(inc.feature.as_str());
+    let c = clock(
+        Series {
+            points: &sig.points,
+            step_secs: sig.step_secs,
+            end,
+        },
+        inc.triggered_at,
+        state.now,
+        budget,
+        cost.day_utc_offset_minutes.get(),
+    )?;
+    let usd = |v: f64| format!("${v:.0}");
+    let floor = |partial: bool| if partial { "≥" } else { "" };
+    let mut out = format!(
+        "spent {}{} since onset · now ${:.2}/min · next hour {} · today {}{} at this rate",
+        floor(c.onset_partial),
+        usd(c.since_onset),
+        c.per_min,
+        usd(c.next_hour),
+        floor(c.day_partial),
+        usd(c.by_end_of_day)
+    );
+    if let (Some(b), Some(r)) = (budget, c.runs_out) {
+        out.push_str(&format!(" · budget {}/day ", usd(b)));
+        out.push_str(&match r {
+            RunsOut::Spent => "ALREADY SPENT".to_string(),
+            RunsOut::At(t) => format!("runs out {} (in {})", t.format("%H:%M"), age(t - state.now)),
+            RunsOut::NotToday => "lasts the day at this rate".to_string(),
+        });
+    }
+    Some(out)
 }

@@ -7,7 +7,7 @@ use crate::config::keymap::Mode;
 use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::command::Command;
 use crate::domain::{Incident, Status};
-use crate::state::{ActionStatus, State};
+use crate::state::{ActionStatus, State, Verdict};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -42,10 +42,29 @@ fn recovered(inc: &Incident) -> bool {
     inc.is_open() && !inc.firing
 }
 
+/// Contained by a lever (the signal back inside its pre-incident band): quiet like recovered.
+fn contained(state: &State, inc: &Incident) -> bool {
+    state.incidents.contained.contains(&inc.id)
+}
+
+/// What the containment watch says on the row, in front of the title.
+fn containment_mark(state: &State, inc: &Incident, theme: &Theme) -> Option<Span<'static>> {
+    let w = state.containment.watch(&inc.id)?;
+    let (text, role) = match w.verdict {
+        Verdict::Containing => ("containing… · ", ThemeRole::Containing),
+        Verdict::Contained { .. } => ("contained ✓ · ", ThemeRole::Contained),
+        Verdict::NotContained { .. } => ("NOT CONTAINED · ", ThemeRole::NotContained),
+    };
+    Some(Span::styled(text, theme.style(role)))
+}
+
 fn respond_cell(inc: &Incident, state: &State, theme: &Theme) -> Span<'static> {
     match inc.seconds_left(state.now) {
-        // An overdue deadline on a recovered incident is not an emergency any more.
-        Some(s) if recovered(inc) => Span::styled(countdown(s), theme.style(ThemeRole::Muted)),
+        // An overdue deadline on a recovered or contained incident is not an emergency any
+        // more.
+        Some(s) if recovered(inc) || contained(state, inc) => {
+            Span::styled(countdown(s), theme.style(ThemeRole::Muted))
+        }
         Some(s) if s < 0 => Span::styled(countdown(s), theme.style(ThemeRole::Overdue)),
         Some(s) => Span::styled(countdown(s), theme.style(ThemeRole::Countdown)),
         None => Span::styled("—", theme.style(ThemeRole::Muted)),
@@ -123,7 +142,8 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .filter_map(|(n, &ix)| state.incidents.all.get(ix).map(|inc| (first + n, inc)))
         .map(|(pos, inc)| {
             let selected = pos == state.incidents.cursor;
-            let base = if inc.status == Status::Resolved || recovered(inc) {
+            let quiet = recovered(inc) || contained(state, inc);
+            let base = if inc.status == Status::Resolved || quiet {
                 theme.style(ThemeRole::Muted)
             } else {
                 theme.style(ThemeRole::Base)
@@ -147,6 +167,9 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             let mut marks = Vec::new();
             if state.source_in_doubt(&inc.source) {
                 marks.push(Span::styled("◌ STALE ", theme.style(ThemeRole::Stale)));
+            }
+            if let Some(mark) = containment_mark(state, inc, theme).filter(|_| inc.firing) {
+                marks.push(mark);
             }
             if recovered(inc) {
                 marks.push(Span::styled(

@@ -3,6 +3,7 @@
 //! (PagerDuty) and fault servers, flagd files, HTTP hooks and the headless drills.
 
 mod config_files;
+mod containment;
 mod flagd_file;
 mod fuzz_regressions;
 mod http_hook;

@@ -119,8 +119,13 @@ fn export_tells_the_incident_from_detection_to_rollback() {
         md.contains("- Time to acknowledge: 23m20s (target 60 min)"),
         "{md}"
     );
+    // The lever went through, but no verdict says the signal came back before export.
     assert!(
-        md.contains("- Time to contain: 26m20s, by support-bot prompt → v12 (ana)."),
+        md.contains(
+            "- Time to contain: not verified; the first lever, prompt_rollback support-bot \
+             prompt → v12 by ana, succeeded 26m20s after opening, and the signal was not seen \
+             back inside its pre-incident band before export."
+        ),
         "{md}"
     );
     assert!(
@@ -398,5 +403,74 @@ fn drift_postmortem_numbers_are_the_series_numbers() {
         "point at export",
         number_after(cells[3], ""),
         point_at_export,
+    );
+}
+
+/// The detector's verdict after a lever is the time to contain, with what it saw; a lever
+/// judged not to contain leaves the next one as an action item.
+#[test]
+fn time_to_contain_is_the_verified_verdict_not_the_lever() {
+    let mut s = drill_state(30);
+    let mut log = Vec::new();
+    assert!(select_where(&mut s, |i| i.kind == IncidentType::CapabilityDrift));
+    let id = s.selected().map(|i| i.id.clone()).unwrap_or_default();
+    let opened = s.selected().map(|i| i.triggered_at).unwrap_or(s.now);
+    act(&mut s, Action::Rollback, &mut log);
+    act(&mut s, Action::Select, &mut log);
+    act(&mut s, Action::Confirm, &mut log);
+    let verdict = |outcome: &str, detail: &str, at| {
+        AuditRecord::new(
+            at,
+            "oncall-cockpit",
+            "containment",
+            &id,
+            outcome,
+            detail,
+            None,
+        )
+    };
+    log.push(verdict(
+        "not_contained",
+        "not contained after 20m — next: a faster or more conservative model variant",
+        opened + Duration::minutes(48),
+    ));
+    s.now = opened + Duration::minutes(49);
+    let draft = |s: &mut State, log: &mut Vec<AuditRecord>| {
+        let fx = act(s, Action::Export, log);
+        let [Effect::Export(draft)] = fx.as_slice() else {
+            panic!("{fx:?}");
+        };
+        let (lines, bad) = postmortem::parse_audit(&jsonl(log));
+        postmortem::render(draft, &lines, bad)
+    };
+    let md = draft(&mut s, &mut log);
+    assert!(
+        md.contains("and the detector judged: not contained after 20m — next: a faster"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- [ ] Not contained yet: not contained after 20m — next: a faster"),
+        "{md}"
+    );
+    log.push(verdict(
+        "contained",
+        "contained ✓ — drift JS 0.061, inside the pre-incident band 24m after prompt rollback \
+         (time to contain 52m)",
+        opened + Duration::minutes(52),
+    ));
+    s.now = opened + Duration::minutes(55);
+    let md = draft(&mut s, &mut log);
+    assert!(
+        md.contains(
+            "- Time to contain: 52m00s from opening, verified by the detector: contained ✓ — \
+             drift JS 0.061, inside the pre-incident band 24m after prompt rollback (time to \
+             contain 52m) (lever: prompt_rollback support-bot prompt → v12, by ana)."
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("Not contained yet"), "{md}");
+    assert!(
+        md.contains("| oncall-cockpit | containment "),
+        "the verdicts are on the timeline: {md}"
     );
 }

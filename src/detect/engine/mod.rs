@@ -51,6 +51,9 @@ struct Member<'a> {
     finding: &'a Finding,
     /// The finding at `onset`.
     opened: &'a Finding,
+    /// Since when the rule has judged the signal back inside its exit band (see
+    /// `Detection::inside_since`); never for daily cost, which ends whole.
+    inside_since: Option<i64>,
 }
 
 /// Stateful detection for one source; see the module documentation.
@@ -225,6 +228,7 @@ impl Engine {
                             signal: *signal,
                             finding: &f.finding,
                             opened: &f.opened,
+                            inside_since: f.back_since,
                         });
                 }
             }
@@ -237,6 +241,7 @@ impl Engine {
                     signal: SignalKind::DailyCost,
                     finding,
                     opened,
+                    inside_since: None,
                 });
         }
         out
@@ -326,7 +331,16 @@ impl Engine {
                 evidence.push(SafeText::new(&format!("also: {}", other.finding.summary)));
                 evidence.extend(other.finding.evidence.iter().map(|l| SafeText::new(l)));
             }
+            // An episode is back inside only when every signal in it is (TTFT and TPOT
+            // alike), since the last of them got there.
+            let inside_since = ms
+                .iter()
+                .map(|m| m.inside_since)
+                .collect::<Option<Vec<i64>>>()
+                .and_then(|v| v.into_iter().max())
+                .map(to_time);
             detections.push(Detection {
+                inside_since,
                 feature: key.0.clone(),
                 kind: key.1,
                 sev: ep.sev,

@@ -64,8 +64,10 @@ pub(super) struct Firing {
     /// The evidence it opened on, kept: the moment of detection must read the same in the
     /// title, the detail and the postmortem however far the signal moves afterwards.
     pub(super) opened: Finding,
-    /// Since when the rule has said "back inside" without a break.
-    back_since: Option<i64>,
+    /// Since when the rule has said "back inside" without a break: the signal is inside its
+    /// exit band over the recovery hold (containment verified), and the incident recovers
+    /// half a hold later if it stays there.
+    pub(super) back_since: Option<i64>,
 }
 
 pub(super) struct Cond {
