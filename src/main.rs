@@ -537,6 +537,7 @@ async fn run(
             speed,
             alerts: s.alerts.clone(),
             samples: s.samples.clone(),
+            grouping: s.grouping.clone(),
             sources,
             warnings,
         })),

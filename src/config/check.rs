@@ -11,6 +11,7 @@
 
 use super::alerts::AlertSettings;
 use super::error::{column_of, line_of, ConfigError};
+use super::grouping::GroupSettings;
 use super::samples::SampleSettings;
 use super::sim::SimSettings;
 use super::sources::{SourceConfig, SourceSchema};
@@ -24,13 +25,14 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 8] = [
+const SETTINGS_KEYS: [&str; 9] = [
     "theme",
     "keymap",
     "author",
     "sim",
     "alerts",
     "samples",
+    "grouping",
     "detect",
     "source_defaults",
 ];
@@ -163,6 +165,9 @@ impl<'a> Checker<'a> {
                 }
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "samples" => self.section::<SampleSettings>(key, value, "[samples]", &["samples"]),
+                "grouping" => {
+                    self.section::<GroupSettings>(key, value, "[grouping]", &["grouping"])
+                }
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "source_defaults" => self.source_defaults(key, value),
                 kind if self.kind(kind).is_some() => {

@@ -1,6 +1,7 @@
 pub mod alerts;
 pub mod check;
 pub mod error;
+pub mod grouping;
 pub mod keymap;
 pub mod limits;
 pub mod samples;

@@ -63,11 +63,15 @@ pub enum ThemeRole {
     ReadOnly,
     /// The filter input and the active-filter indicator.
     Filter,
+    /// A row marked for a bulk action, and the count of marks.
+    Marked,
+    /// A group's parent row marker and its members' indent: incidents of one cause.
+    Group,
 }
 
 impl ThemeRole {
     /// Every role, in declaration order (`ThemeRole::ALL[r as usize] == r`).
-    pub const ALL: [ThemeRole; 28] = [
+    pub const ALL: [ThemeRole; 30] = [
         ThemeRole::Base,
         ThemeRole::Border,
         ThemeRole::Title,
@@ -96,6 +100,8 @@ impl ThemeRole {
         ThemeRole::Pending,
         ThemeRole::ReadOnly,
         ThemeRole::Filter,
+        ThemeRole::Marked,
+        ThemeRole::Group,
     ];
 
     /// The name used in theme files.
@@ -129,6 +135,8 @@ impl ThemeRole {
             ThemeRole::Pending => "pending",
             ThemeRole::ReadOnly => "read_only",
             ThemeRole::Filter => "filter",
+            ThemeRole::Marked => "marked",
+            ThemeRole::Group => "group",
         }
     }
 

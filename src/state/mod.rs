@@ -4,10 +4,14 @@
 //! part that owns it, and each part's module holds its own pure update.
 
 mod actions;
+mod bulk;
+pub mod command_line;
 mod dialogs;
 pub mod evidence;
 mod feed;
+mod groups;
 mod guard;
+mod habits;
 mod incidents;
 mod levers;
 mod operations;
@@ -20,9 +24,11 @@ pub mod update;
 
 pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
+pub use bulk::{Batch, Bulk};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
+pub use groups::group;
 pub use guard::{actionable, Operation, Refusal, Target};
-pub use incidents::Incidents;
+pub use incidents::{Incidents, Row, SortKey};
 pub use operations::page_key;
 pub use samples::{Fetched, Samples};
 pub use signals::Signals;
@@ -95,6 +101,10 @@ pub struct State {
     pub sources: Sources,
     pub samples: Samples,
     pub actions: Actions,
+    /// Sets of incidents acted on at once (a group, the marks), and their tallies.
+    pub bulk: Bulk,
+    /// The `:` command line's history.
+    pub command_line: command_line::CommandLine,
     pub overlay: Overlay,
     pub show_detail: bool,
     pub flash: Option<Flash>,
@@ -137,6 +147,8 @@ impl State {
             sources: Sources::default(),
             samples: Samples::default(),
             actions: Actions::default(),
+            bulk: Bulk::default(),
+            command_line: command_line::CommandLine::default(),
             overlay: Overlay::None,
             show_detail: false,
             flash: None,

@@ -5,6 +5,8 @@
 mod config_files;
 mod flagd_file;
 mod fuzz_regressions;
+mod grouping;
+mod habits;
 mod http_hook;
 mod pagerduty_contract;
 mod pagerduty_events_contract;
