@@ -28,12 +28,15 @@ pub struct Awaiting {
     pub skipped: Vec<String>,
 }
 
+/// A member's outcome: None while its command is in flight.
+pub type Outcome = Option<Result<(), String>>;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch {
     /// What the set is ("ack group support-bot", "resolve 3 marked").
     pub label: String,
     /// Per member: the action id, the incident, and its outcome once known.
-    pub members: Vec<(u64, IncidentId, Option<Result<(), String>>)>,
+    pub members: Vec<(u64, IncidentId, Outcome)>,
     /// Members not sent, and why (already acknowledged, resolved, unsupported).
     pub skipped: Vec<String>,
 }
@@ -340,7 +343,7 @@ pub(super) fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Ef
 mod tests {
     use super::*;
 
-    fn batch(results: Vec<Option<Result<(), String>>>) -> Batch {
+    fn batch(results: Vec<Outcome>) -> Batch {
         Batch {
             label: "ack group support-bot (3)".into(),
             members: results

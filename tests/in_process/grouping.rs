@@ -337,7 +337,7 @@ fn an_acknowledged_member_is_skipped_and_said() {
         "{screen}"
     );
     assert!(
-        screen.contains(&format!("{sent_id}")) && screen.contains("pending"),
+        screen.contains(sent_id.as_str()) && screen.contains("pending"),
         "{screen}"
     );
 }

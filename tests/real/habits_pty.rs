@@ -71,7 +71,8 @@ fn the_command_line_completes_recalls_sorts_and_quits_at_80x24() {
     c.wait_for("the command line again", |t| t.contains("complete"));
     c.send(KEY_UP);
     c.wait_for("up recalling the last command", |t| {
-        t.lines().any(|l| l.contains("frob") && !l.contains("unknown"))
+        t.lines()
+            .any(|l| l.contains("frob") && !l.contains("unknown"))
     });
     c.send(KEY_ESC);
     // Esc and the next key in one read would be alt-: to the terminal.
