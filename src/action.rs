@@ -65,6 +65,22 @@ pub enum Action {
     ClearText,
     /// Text box: start a new line (notes may span lines).
     NewLine,
+    /// Expand or collapse the group under the cursor.
+    ToggleGroup,
+    /// Mark or unmark the row under the cursor for a bulk action.
+    Mark,
+    /// Open the `:` command line.
+    CommandLine,
+    /// Move to the next unacknowledged SEV1.
+    NextUnacked,
+    /// Next sort order of the incident list.
+    SortNext,
+    /// Command line: complete.
+    Complete,
+    /// Command line: previous command of the session.
+    HistoryPrev,
+    /// Command line: next command of the session.
+    HistoryNext,
 
     Tick(DateTime<Utc>),
     /// A key typed into a text box; keymaps never see these.
@@ -112,6 +128,8 @@ pub struct Startup {
     pub containment: crate::config::containment::ContainmentSettings,
     /// Daily budgets and the day's clock for the cost-burn clock, from `[cost]`.
     pub cost: crate::config::cost::CostSettings,
+    /// Which incidents show as one (`[grouping]`).
+    pub grouping: crate::config::grouping::GroupSettings,
     /// Every part each configured source plays, in the order they were started.
     pub sources: Vec<Registration>,
     /// What is wrong but did not stop the start (a theme file with an error, a data
@@ -159,6 +177,14 @@ impl From<ActionName> for Action {
             ActionName::EditAnswer => Action::EditAnswer,
             ActionName::ClearText => Action::ClearText,
             ActionName::NewLine => Action::NewLine,
+            ActionName::ToggleGroup => Action::ToggleGroup,
+            ActionName::Mark => Action::Mark,
+            ActionName::CommandLine => Action::CommandLine,
+            ActionName::NextUnacked => Action::NextUnacked,
+            ActionName::SortNext => Action::SortNext,
+            ActionName::Complete => Action::Complete,
+            ActionName::HistoryPrev => Action::HistoryPrev,
+            ActionName::HistoryNext => Action::HistoryNext,
         }
     }
 }

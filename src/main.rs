@@ -539,6 +539,7 @@ async fn run(
             samples: s.samples.clone(),
             containment: s.containment.clone(),
             cost: s.cost.clone(),
+            grouping: s.grouping.clone(),
             sources,
             warnings,
         })),

@@ -13,6 +13,7 @@ use super::alerts::AlertSettings;
 use super::containment::ContainmentSettings;
 use super::cost::CostSettings;
 use super::error::{column_of, line_of, ConfigError};
+use super::grouping::GroupSettings;
 use super::samples::SampleSettings;
 use super::sim::SimSettings;
 use super::sources::{SourceConfig, SourceSchema};
@@ -26,13 +27,14 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 10] = [
+const SETTINGS_KEYS: [&str; 11] = [
     "theme",
     "keymap",
     "author",
     "sim",
     "alerts",
     "samples",
+    "grouping",
     "detect",
     "containment",
     "cost",
@@ -167,6 +169,9 @@ impl<'a> Checker<'a> {
                 }
                 "alerts" => self.section::<AlertSettings>(key, value, "[alerts]", &["alerts"]),
                 "samples" => self.section::<SampleSettings>(key, value, "[samples]", &["samples"]),
+                "grouping" => {
+                    self.section::<GroupSettings>(key, value, "[grouping]", &["grouping"])
+                }
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "cost" => self.section::<CostSettings>(key, value, "[cost]", &["cost"]),
                 "containment" => self.section::<ContainmentSettings>(

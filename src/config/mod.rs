@@ -3,6 +3,7 @@ pub mod check;
 pub mod containment;
 pub mod cost;
 pub mod error;
+pub mod grouping;
 pub mod keymap;
 pub mod limits;
 pub mod samples;

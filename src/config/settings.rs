@@ -27,6 +27,7 @@ pub struct Settings {
     pub sim: SimSettings,
     pub alerts: super::alerts::AlertSettings,
     pub samples: super::samples::SampleSettings,
+    pub grouping: super::grouping::GroupSettings,
     pub detect: DetectConfig,
     pub containment: super::containment::ContainmentSettings,
     pub cost: super::cost::CostSettings,

@@ -69,11 +69,15 @@ pub enum ThemeRole {
     Contained,
     /// Past the deadline after a lever and the signal is still out: the next lever is due.
     NotContained,
+    /// A row marked for a bulk action, and the count of marks.
+    Marked,
+    /// A group's parent row marker and its members' indent: incidents of one cause.
+    Group,
 }
 
 impl ThemeRole {
     /// Every role, in declaration order (`ThemeRole::ALL[r as usize] == r`).
-    pub const ALL: [ThemeRole; 31] = [
+    pub const ALL: [ThemeRole; 33] = [
         ThemeRole::Base,
         ThemeRole::Border,
         ThemeRole::Title,
@@ -105,6 +109,8 @@ impl ThemeRole {
         ThemeRole::Containing,
         ThemeRole::Contained,
         ThemeRole::NotContained,
+        ThemeRole::Marked,
+        ThemeRole::Group,
     ];
 
     /// The name used in theme files.
@@ -141,6 +147,8 @@ impl ThemeRole {
             ThemeRole::Containing => "containing",
             ThemeRole::Contained => "contained",
             ThemeRole::NotContained => "not_contained",
+            ThemeRole::Marked => "marked",
+            ThemeRole::Group => "group",
         }
     }
 

@@ -47,6 +47,10 @@ pub enum TextPurpose {
     /// The filter of the samples view, which opens again when the text is done.
     SamplesFilter(Box<super::samples::SamplesView>),
     Note(IncidentId),
+    /// One note for every incident of a set (a group, the marks).
+    NoteMany(Vec<IncidentId>),
+    /// The `:` command line.
+    Command,
     Answer {
         incident: IncidentId,
         question: usize,

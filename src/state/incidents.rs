@@ -7,8 +7,56 @@
 //! deleting goes back to a filter already seen, whose result is kept until the incidents
 //! change).
 
+use super::groups;
+use crate::config::grouping::GroupSettings;
 use crate::domain::{Incident, IncidentId, Sev};
 use std::collections::HashSet;
+
+/// The order of the list. `Sev` is the responder's default: most urgent first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    #[default]
+    Sev,
+    /// Oldest onset first: what has burned longest.
+    Age,
+    /// By feature name, most urgent first within each.
+    Feature,
+    /// Triggered, then acknowledged, then resolved, most urgent first within each.
+    State,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 4] = [SortKey::Sev, SortKey::Age, SortKey::Feature, SortKey::State];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Sev => "sev",
+            SortKey::Age => "age",
+            SortKey::Feature => "feature",
+            SortKey::State => "state",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn next(self) -> SortKey {
+        let i = SortKey::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    }
+}
+
+/// One row of the incident list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Row {
+    /// An incident of no group: an index into `all`.
+    Single(usize),
+    /// The parent row of a group: an index into `groups`.
+    Group(usize),
+    /// A member of an expanded group, drawn under its parent: an index into `all`.
+    Member(usize),
+}
 
 #[derive(Debug, Default)]
 pub struct Incidents {
@@ -25,9 +73,26 @@ pub struct Incidents {
     /// Open incidents per SEV, SEV1 first. Derived with `shown`, so the header and the list
     /// title never walk every incident on every frame.
     pub open_by_sev: [usize; 4],
-    /// Position in `shown`.
+    /// Which open incidents are one incident (`[grouping]`); None (nothing groups) until
+    /// start-up brings the config's rules.
+    pub grouping: Option<GroupSettings>,
+    /// Groups of two or more, as indices into `all` by onset (`groups::group`). Derived.
+    pub groups: Vec<Vec<usize>>,
+    /// The group of each incident in `all`, if any. Derived.
+    group_of: Vec<Option<usize>>,
+    /// Groups whose members are drawn under the parent row, by the id of their first member.
+    pub expanded: HashSet<IncidentId>,
+    /// The rows drawn: `shown` with each group's members folded under one parent row, where
+    /// its most urgent member shown puts it. Derived with `shown`.
+    pub rows: Vec<Row>,
+    /// Incidents marked for a bulk action (`space`), by id: they stay marked when rows move.
+    pub marks: HashSet<IncidentId>,
+    pub sort: SortKey,
+    /// Position in `rows`.
     pub cursor: usize,
     pub selected_id: Option<IncidentId>,
+    /// The cursor is on the parent row of `selected_id`'s group, not on the incident itself.
+    pub selected_group: bool,
     pub filter: String,
     /// An incident that just became SEV1, and the tick it did: its row flashes for a moment.
     pub new_sev1: Option<(IncidentId, u64)>,
@@ -96,8 +161,69 @@ fn narrows(old: &[String], new: &[String]) -> bool {
 }
 
 impl Incidents {
+    /// The incident under the cursor; on a parent row, the group's most urgent member shown,
+    /// whose detail, signals and levers stand for the group.
     pub fn selected(&self) -> Option<&Incident> {
-        self.shown.get(self.cursor).and_then(|&i| self.all.get(i))
+        let ix = match self.rows.get(self.cursor)? {
+            Row::Single(i) | Row::Member(i) => *i,
+            Row::Group(g) => self.lead(*g)?,
+        };
+        self.all.get(ix)
+    }
+
+    /// The members of the group whose parent row is under the cursor, by onset.
+    pub fn selected_members(&self) -> Option<&[usize]> {
+        match self.rows.get(self.cursor)? {
+            Row::Group(g) => self.groups.get(*g).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// The group `all[ix]` belongs to, if any.
+    pub fn group_of(&self, ix: usize) -> Option<usize> {
+        self.group_of.get(ix).copied().flatten()
+    }
+
+    /// A group's most urgent member: first in display order.
+    pub fn lead(&self, g: usize) -> Option<usize> {
+        let members = self.groups.get(g)?;
+        members
+            .iter()
+            .copied()
+            .min_by_key(|&i| (packed(self.all[i].urgency_rank()), &self.all[i].id))
+    }
+
+    /// The key that keeps a group expanded across polls: its first member's id.
+    pub fn group_key(&self, g: usize) -> Option<&IncidentId> {
+        self.groups
+            .get(g)
+            .and_then(|m| m.first())
+            .map(|&i| &self.all[i].id)
+    }
+
+    /// Expands or collapses the group under the cursor (its parent row or a member row).
+    pub(crate) fn toggle_group(&mut self) -> bool {
+        let g = match self.rows.get(self.cursor) {
+            Some(Row::Group(g)) => *g,
+            Some(Row::Member(i)) => match self.group_of(*i) {
+                Some(g) => g,
+                None => return false,
+            },
+            _ => return false,
+        };
+        let Some(key) = self.group_key(g).cloned() else {
+            return false;
+        };
+        if !self.expanded.remove(&key) {
+            self.expanded.insert(key);
+        }
+        // Collapsing from a member leaves the cursor on the parent row.
+        if let (Some(lead), Some(Row::Member(_))) = (self.lead(g), self.rows.get(self.cursor)) {
+            self.selected_id = Some(self.all[lead].id.clone());
+            self.selected_group = true;
+        }
+        self.build_rows();
+        true
     }
 
     /// Replaces `source`'s incidents with `fresh` and re-sorts. Returns the replaced ones
@@ -174,9 +300,155 @@ impl Incidents {
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(keyed.into_iter().map(|(_, i)| i));
+        // Another order keeps urgency within its own ties (the sort is stable).
+        match self.sort {
+            SortKey::Sev => {}
+            SortKey::Age => order.sort_by_key(|&i| incidents[i].triggered_at),
+            SortKey::Feature => order.sort_by(|&a, &b| {
+                incidents[a]
+                    .feature
+                    .as_str()
+                    .cmp(incidents[b].feature.as_str())
+            }),
+            SortKey::State => order.sort_by_key(|&i| match incidents[i].status {
+                crate::domain::Status::Triggered => 0,
+                crate::domain::Status::Acknowledged => 1,
+                crate::domain::Status::Resolved => 2,
+            }),
+        }
         self.order = order;
+        self.regroup();
         self.filtered.clear();
         self.apply_filter();
+    }
+
+    /// Groups the incidents again (`groups::group`); a group no longer there forgets it was
+    /// expanded.
+    fn regroup(&mut self) {
+        self.groups = match &self.grouping {
+            Some(rules) => groups::group(&self.all, rules),
+            None => Vec::new(),
+        };
+        self.group_of.clear();
+        self.group_of.resize(self.all.len(), None);
+        for (g, members) in self.groups.iter().enumerate() {
+            for &i in members {
+                self.group_of[i] = Some(g);
+            }
+        }
+        let keys: HashSet<&IncidentId> = (0..self.groups.len())
+            .filter_map(|g| self.group_key(g))
+            .collect();
+        let kept: HashSet<IncidentId> = self
+            .expanded
+            .iter()
+            .filter(|k| keys.contains(k))
+            .cloned()
+            .collect();
+        self.expanded = kept;
+        if !self.marks.is_empty() {
+            let ids: HashSet<&IncidentId> = self.all.iter().map(|i| &i.id).collect();
+            let kept: HashSet<IncidentId> = self
+                .marks
+                .iter()
+                .filter(|m| ids.contains(m))
+                .cloned()
+                .collect();
+            self.marks = kept;
+        }
+    }
+
+    /// Sorts the list by `key`.
+    pub(crate) fn set_sort(&mut self, key: SortKey) {
+        self.sort = key;
+        self.rebuild();
+    }
+
+    /// Marks or unmarks the row under the cursor; a parent row marks (or unmarks) every
+    /// member of its group. Returns how many marks changed.
+    pub(crate) fn toggle_mark(&mut self) -> usize {
+        let ids: Vec<IncidentId> = match self.rows.get(self.cursor) {
+            Some(Row::Single(i) | Row::Member(i)) => vec![self.all[*i].id.clone()],
+            Some(Row::Group(g)) => self.groups[*g]
+                .iter()
+                .map(|&i| self.all[i].id.clone())
+                .collect(),
+            None => return 0,
+        };
+        let all_marked = ids.iter().all(|id| self.marks.contains(id));
+        for id in &ids {
+            if all_marked {
+                self.marks.remove(id);
+            } else {
+                self.marks.insert(id.clone());
+            }
+        }
+        ids.len()
+    }
+
+    /// Moves to the next row after the cursor (wrapping) whose incident, or a member of whose
+    /// group, is an open, unacknowledged SEV1. False when there is none.
+    pub(crate) fn next_unacked_sev1(&mut self) -> bool {
+        let n = self.rows.len();
+        let hit = |ix: usize| {
+            let i = &self.all[ix];
+            i.sev == Sev::Sev1 && i.status == crate::domain::Status::Triggered
+        };
+        let found = (1..=n)
+            .map(|d| (self.cursor + d) % n)
+            .find(|&pos| match self.rows[pos] {
+                Row::Single(i) | Row::Member(i) => hit(i),
+                Row::Group(g) => self.groups[g].iter().any(|&i| hit(i)),
+            });
+        match found {
+            Some(pos) => {
+                self.cursor = pos;
+                self.note_selection();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The grouping rules changed (at start-up).
+    pub fn set_grouping(&mut self, rules: GroupSettings) {
+        self.grouping = Some(rules);
+        self.rebuild();
+    }
+
+    /// `rows` from `shown`: a group's parent row where its first member shown would be, its
+    /// members under it when expanded, and no row for the other members otherwise.
+    fn build_rows(&mut self) {
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.clear();
+        if self.groups.is_empty() {
+            rows.extend(self.shown.iter().map(|&i| Row::Single(i)));
+        } else {
+            let mut placed = vec![false; self.groups.len()];
+            for &i in &self.shown {
+                let Some(g) = self.group_of(i) else {
+                    rows.push(Row::Single(i));
+                    continue;
+                };
+                if placed[g] {
+                    continue;
+                }
+                placed[g] = true;
+                rows.push(Row::Group(g));
+                let open = self.group_key(g).is_some_and(|k| self.expanded.contains(k));
+                if open {
+                    // Members shown, in display order.
+                    rows.extend(
+                        self.shown
+                            .iter()
+                            .filter(|&&m| self.group_of(m) == Some(g))
+                            .map(|&m| Row::Member(m)),
+                    );
+                }
+            }
+        }
+        self.rows = rows;
+        self.keep_selection();
     }
 
     /// The filter changed.
@@ -190,7 +462,7 @@ impl Incidents {
     fn apply_filter(&mut self) {
         if let Some((_, v)) = self.filtered.iter().find(|(f, _)| *f == self.filter) {
             self.shown = v.clone();
-            self.keep_selection();
+            self.build_rows();
             return;
         }
         let words = filter_words(&self.filter);
@@ -221,32 +493,53 @@ impl Incidents {
         }
         self.filtered.push((self.filter.clone(), shown.clone()));
         self.shown = shown;
-        self.keep_selection();
+        self.build_rows();
     }
 
-    /// Keeps the selected incident selected when it still shows.
+    /// Keeps the selected incident (or its group's parent row) selected when it still shows;
+    /// an incident folded into a collapsed group is found on its parent row.
     fn keep_selection(&mut self) {
         // Looked up in memory order, then in the rows: following display order through
         // tens of thousands of incidents misses the cache on every step.
-        let keep = self
+        let ix = self
             .selected_id
             .as_ref()
-            .and_then(|id| self.all.iter().position(|i| &i.id == id))
-            .and_then(|ix| self.shown.iter().position(|&i| i == ix));
+            .and_then(|id| self.all.iter().position(|i| &i.id == id));
+        let group = ix.and_then(|ix| self.group_of(ix));
+        let keep = ix.and_then(|ix| {
+            let exact = |r: &Row| match (r, group) {
+                (Row::Group(g), Some(mine)) => self.selected_group && *g == mine,
+                (Row::Single(i) | Row::Member(i), _) => *i == ix && !self.selected_group,
+                _ => false,
+            };
+            let parent = |r: &Row| matches!((r, group), (Row::Group(g), Some(mine)) if *g == mine);
+            let member = |r: &Row| matches!(r, Row::Single(i) | Row::Member(i) if *i == ix);
+            self.rows
+                .iter()
+                .position(exact)
+                .or_else(|| self.rows.iter().position(member))
+                .or_else(|| self.rows.iter().position(parent))
+        });
         self.cursor = match keep {
             Some(pos) => pos,
-            None => self.cursor.min(self.shown.len().saturating_sub(1)),
+            None => self.cursor.min(self.rows.len().saturating_sub(1)),
         };
+        self.note_selection();
+    }
+
+    /// What is under the cursor, remembered by id so it stays selected when rows move.
+    fn note_selection(&mut self) {
+        self.selected_group = matches!(self.rows.get(self.cursor), Some(Row::Group(_)));
         self.selected_id = self.selected().map(|i| i.id.clone());
     }
 
     pub(crate) fn move_cursor(&mut self, delta: isize) {
-        if self.shown.is_empty() {
+        if self.rows.is_empty() {
             return;
         }
-        let last = self.shown.len() as isize - 1;
+        let last = self.rows.len() as isize - 1;
         self.cursor = (self.cursor as isize + delta).clamp(0, last) as usize;
-        self.selected_id = self.selected().map(|i| i.id.clone());
+        self.note_selection();
     }
 }
 

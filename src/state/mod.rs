@@ -5,10 +5,14 @@
 
 mod actions;
 pub mod containment;
+mod bulk;
+pub mod command_line;
 mod dialogs;
 pub mod evidence;
 mod feed;
+mod groups;
 mod guard;
+mod habits;
 mod incidents;
 mod levers;
 pub mod oncall;
@@ -23,9 +27,11 @@ pub mod update;
 pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
 pub use containment::{Containment, Verdict, Watch};
+pub use bulk::{Batch, Bulk};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
+pub use groups::group;
 pub use guard::{actionable, Operation, Refusal, Target};
-pub use incidents::Incidents;
+pub use incidents::{Incidents, Row, SortKey};
 pub use operations::page_key;
 pub use samples::{Fetched, Samples};
 pub use signals::Signals;
@@ -100,6 +106,10 @@ pub struct State {
     pub actions: Actions,
     /// Whether the levers pulled contained their incidents.
     pub containment: Containment,
+    /// Sets of incidents acted on at once (a group, the marks), and their tallies.
+    pub bulk: Bulk,
+    /// The `:` command line's history.
+    pub command_line: command_line::CommandLine,
     pub overlay: Overlay,
     pub show_detail: bool,
     pub flash: Option<Flash>,
@@ -143,6 +153,8 @@ impl State {
             samples: Samples::default(),
             actions: Actions::default(),
             containment: Containment::default(),
+            bulk: Bulk::default(),
+            command_line: command_line::CommandLine::default(),
             overlay: Overlay::None,
             show_detail: false,
             flash: None,

@@ -1,11 +1,19 @@
 //! The text box: typing a filter (applied as you type), a note, or a runbook answer, and
 //! what submitting or cancelling each does.
 
-use super::{actions, operations, runbook, Effect, FlashLevel, Overlay, State, TextPurpose};
+use super::{
+    actions, bulk, command_line, operations, runbook, Effect, FlashLevel, Overlay, State,
+    TextPurpose,
+};
 use crate::action::Action;
 use crate::domain::command::IncidentOp;
 use crate::domain::{text, SafeText};
 use ratatui_textarea::TextArea;
+
+/// The command line's box holding `line`, without a hint (it only shows while empty).
+fn editor_with(line: &str) -> Box<TextArea<'static>> {
+    editor(line, "")
+}
 
 /// A text box holding `initial`, the cursor at its end; `hint` shows while it is empty.
 pub(super) fn editor(initial: &str, hint: &str) -> Box<TextArea<'static>> {
@@ -20,9 +28,41 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
         return vec![];
     };
     // Only a note keeps its lines; a filter or an answer is one line.
-    let multi_line = matches!(purpose, TextPurpose::Note(_));
+    let multi_line = matches!(purpose, TextPurpose::Note(_) | TextPurpose::NoteMany(_));
     let typed = editor.lines().join(if multi_line { "\n" } else { " " });
+    let command = matches!(purpose, TextPurpose::Command);
     match action {
+        // Completion and history are the command line's; elsewhere the keys do what they
+        // did before they were bound: tab is typed, up and down move the cursor.
+        Action::Complete | Action::HistoryPrev | Action::HistoryNext if command => {
+            let line = match action {
+                Action::Complete => command_line::complete(&typed, &command_line::features(state)),
+                _ => command_line::recall(state, action == Action::HistoryPrev),
+            };
+            match line {
+                Some(line) => {
+                    if let Overlay::Text { editor, .. } = &mut state.overlay {
+                        *editor = editor_with(&line);
+                    }
+                }
+                None if action == Action::Complete => {
+                    state.say(FlashLevel::Info, format!("nothing completes \"{typed}\""));
+                }
+                None => {}
+            }
+            vec![]
+        }
+        Action::Complete => {
+            editor.insert_tab();
+            vec![]
+        }
+        Action::HistoryPrev | Action::HistoryNext => {
+            editor.move_cursor(match action {
+                Action::HistoryPrev => ratatui_textarea::CursorMove::Up,
+                _ => ratatui_textarea::CursorMove::Down,
+            });
+            vec![]
+        }
         Action::TextInput(_) | Action::ClearText | Action::NewLine => {
             match action {
                 Action::TextInput(key) => {
@@ -57,9 +97,10 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 TextPurpose::Answer { incident, .. } => {
                     state.overlay = Overlay::Runbook(incident);
                 }
-                TextPurpose::Note(_) => {
+                TextPurpose::Note(_) | TextPurpose::NoteMany(_) => {
                     state.say(FlashLevel::Info, "note discarded".into());
                 }
+                TextPurpose::Command => {}
                 // The view comes back as it was, its filter unchanged.
                 TextPurpose::SamplesFilter(view) => state.overlay = Overlay::Samples(view),
             }
@@ -71,7 +112,7 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
 
 fn submit(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect> {
     let typed = match purpose {
-        TextPurpose::Note(_) => text::sanitize_lines(typed.trim()),
+        TextPurpose::Note(_) | TextPurpose::NoteMany(_) => text::sanitize_lines(typed.trim()),
         _ => SafeText::new(typed.trim()).to_string(),
     };
     match purpose {
@@ -94,6 +135,14 @@ fn submit(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect>
             let command = operations::incident_command(&inc, IncidentOp::Note(typed));
             actions::dispatch(state, command)
         }
+        TextPurpose::NoteMany(ids) => {
+            if typed.is_empty() {
+                state.say(FlashLevel::Info, "empty note not sent".into());
+                return vec![];
+            }
+            bulk::note(state, ids, typed)
+        }
+        TextPurpose::Command => command_line::run(state, &typed),
         TextPurpose::Answer { incident, question } => {
             state.overlay = Overlay::Runbook(incident.clone());
             runbook::answer(state, &incident, question, Some(typed))

@@ -6,7 +6,8 @@
 //! open, `operations` and `levers` for the responder's keys on the list).
 
 use super::{
-    actions, containment, dialogs, feed, levers, operations, runbook, samples, text_box, Effect,
+    actions, bulk, containment, dialogs, feed, habits, levers, operations, runbook, samples,
+    text_box, Effect,
     FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
@@ -51,7 +52,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Backend(ev) => feed::update(state, ev),
-        Action::CommandDone(outcome) => actions::command_done(state, outcome),
+        Action::CommandDone(outcome) => bulk::command_done(state, outcome),
         Action::Exported(result) => {
             match result {
                 Ok(path) => state.say(FlashLevel::Info, format!("✓ postmortem written: {path}")),
@@ -73,6 +74,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
         other => match &state.overlay {
             Overlay::None => normal(state, other),
             Overlay::Help => dialogs::help(state, other),
+            Overlay::Confirm(_) if state.bulk.awaiting.is_some() => bulk::confirm(state, other),
             Overlay::Confirm(_) => dialogs::confirm(state, other),
             Overlay::Picker(_) => dialogs::picker(state, other),
             Overlay::Text { .. } => text_box::update(state, other),
@@ -99,6 +101,7 @@ fn start(state: &mut State, s: Startup) {
     state.containment.settings = s.containment;
     state.containment.cost = s.cost;
     state.samples.settings = s.samples;
+    state.incidents.set_grouping(s.grouping);
     let now = state.now;
     for r in s.sources {
         state.sources.register(r, now);
@@ -133,7 +136,10 @@ fn tick(state: &mut State, now: chrono::DateTime<chrono::Utc>) {
 
 /// The list and its panes, with nothing open over them.
 fn normal(state: &mut State, action: Action) -> Vec<Effect> {
-    let rows = state.incidents.shown.len() as isize;
+    let rows = state.incidents.rows.len() as isize;
+    if let Some(effects) = habits::update(state, &action) {
+        return effects;
+    }
     match action {
         Action::Help => dialogs::open_help(state),
         Action::Describe => dialogs::open_describe(state),
@@ -150,8 +156,11 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
             state.signals.pin_next(current);
         }
         Action::Back => {
-            // One layer at a time: the filter, then the pinned feature, then the detail.
-            if !state.incidents.filter.is_empty() {
+            // One layer at a time: the marks, the filter, the pinned feature, the detail.
+            if !state.incidents.marks.is_empty() {
+                state.incidents.marks.clear();
+                state.say(FlashLevel::Info, "marks cleared".into());
+            } else if !state.incidents.filter.is_empty() {
                 state.incidents.set_filter(String::new());
             } else if state.signals.pinned.is_some() {
                 state.signals.pinned = None;

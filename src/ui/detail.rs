@@ -143,6 +143,16 @@ pub fn lines<'a>(
     if let Some(doubt) = source_doubt(state, &inc.source) {
         l.field("source", &doubt, style(ThemeRole::Stale));
     }
+    for line in group_lines(state, inc) {
+        l.field("group", &line, style(ThemeRole::Group));
+    }
+    if state.incidents.marks.contains(&inc.id) {
+        l.field(
+            "marked",
+            "for the next bulk action (esc clears the marks)",
+            style(ThemeRole::Marked),
+        );
+    }
     // Before the evidence: at 80x24 the evidence fills the pane, and what the levers are set
     // to decides the next move.
     if let Some(info) = state.feature_info(inc.feature.as_str()) {
@@ -222,6 +232,68 @@ pub fn lines<'a>(
         );
     }
     l.out
+}
+
+/// The group `inc` belongs to, one line for the group and one per member: its status and
+/// the outcome of the last action the cockpit sent it as part of a set.
+fn group_lines(state: &State, inc: &Incident) -> Vec<String> {
+    let list = &state.incidents;
+    let Some(g) = list
+        .all
+        .iter()
+        .position(|i| i.id == inc.id)
+        .and_then(|ix| list.group_of(ix))
+    else {
+        return Vec::new();
+    };
+    let members: Vec<&Incident> = list.groups[g].iter().map(|&i| &list.all[i]).collect();
+    let mut kinds: Vec<&str> = Vec::new();
+    for m in &members {
+        if !kinds.contains(&m.kind.short()) {
+            kinds.push(m.kind.short());
+        }
+    }
+    let first = members
+        .iter()
+        .map(|m| m.triggered_at)
+        .min()
+        .unwrap_or(inc.triggered_at);
+    let mut out = vec![format!(
+        "one of {} incidents of one cause? {} on {}, first onset {} ({} ago); keys on the \
+         group's row act on all of them",
+        members.len(),
+        kinds.join(" + "),
+        inc.feature,
+        first.format("%H:%M:%S"),
+        age(state.now - first)
+    )];
+    for m in members {
+        let outcome = state
+            .bulk
+            .batches
+            .iter()
+            .rev()
+            .find_map(|b| {
+                b.members
+                    .iter()
+                    .find(|x| x.1 == m.id)
+                    .map(|(_, _, r)| match r {
+                        None => format!(" · {} pending", b.label),
+                        Some(Ok(())) => format!(" · {} ✓", b.label),
+                        Some(Err(e)) => format!(" · {} ✗ {e}", b.label),
+                    })
+            })
+            .unwrap_or_default();
+        let this = if m.id == inc.id { " (this one)" } else { "" };
+        out.push(format!(
+            "{} {} {} {}{this}{outcome}",
+            m.sev,
+            m.status.short(),
+            m.kind.short(),
+            m.id
+        ));
+    }
+    out
 }
 
 /// Notes sent from this cockpit on `inc`, oldest first, with whether they landed.

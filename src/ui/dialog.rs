@@ -200,6 +200,8 @@ pub fn text(
         TextPurpose::Filter => "Filter incidents".to_string(),
         TextPurpose::SamplesFilter(view) => format!("Filter samples of {}", view.feature),
         TextPurpose::Note(id) => format!("Note on {id}"),
+        TextPurpose::NoteMany(ids) => format!("Note on {} incidents", ids.len()),
+        TextPurpose::Command => ":".to_string(),
         TextPurpose::Answer { .. } => "Runbook answer".to_string(),
     };
     let inner_w = usize::from(area.width.min(72).saturating_sub(2)).max(1);
@@ -223,7 +225,7 @@ pub fn text(
     let editor_rows = editor.lines().len().clamp(1, 6) as u16;
     // The filter sits on the bottom rows so the list it narrows stays visible.
     let rect = match purpose {
-        TextPurpose::Filter => Rect {
+        TextPurpose::Filter | TextPurpose::Command => Rect {
             y: area.bottom().saturating_sub(5),
             height: 3,
             ..area
@@ -238,7 +240,15 @@ pub fn text(
         key(ActionName::Cancel),
         key(ActionName::ClearText)
     );
-    if matches!(purpose, TextPurpose::Note(_)) {
+    if matches!(purpose, TextPurpose::Command) {
+        hints.push_str(&format!(
+            " · {} complete · {}{} history",
+            key(ActionName::Complete),
+            key(ActionName::HistoryPrev),
+            key(ActionName::HistoryNext)
+        ));
+    }
+    if matches!(purpose, TextPurpose::Note(_) | TextPurpose::NoteMany(_)) {
         hints.push_str(&format!(" · {} new line", key(ActionName::NewLine)));
     }
     let block = boxed(&hints, false, ctx).border_style(theme.style(ThemeRole::Filter));

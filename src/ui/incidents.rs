@@ -6,8 +6,9 @@ use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
 use crate::config::theme::{Theme, ThemeRole};
 use crate::domain::command::Command;
+use crate::domain::Sev;
 use crate::domain::{Incident, Status};
-use crate::state::{ActionStatus, State, Verdict};
+use crate::state::{ActionStatus, Row as ListRow, SortKey, State, Verdict};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -86,6 +87,122 @@ fn on_row(span: Span<'static>, row: Style, selected: bool) -> Span<'static> {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RowKind {
+    Single,
+    /// A group's parent row: one cause, several incidents.
+    Parent,
+    /// A member of an expanded group, under its parent.
+    Member,
+}
+
+/// What one row of the list shows: an incident, or a group as one incident (its most urgent
+/// member's title, the highest SEV, the earliest onset, the nearest deadline).
+struct ShownRow<'a> {
+    kind: RowKind,
+    inc: &'a Incident,
+    members: Vec<&'a Incident>,
+    sev: Sev,
+    onset: chrono::DateTime<chrono::Utc>,
+    /// The member whose countdown the row shows.
+    respond: &'a Incident,
+    expanded: bool,
+}
+
+impl<'a> ShownRow<'a> {
+    fn of(state: &'a State, row: ListRow) -> Option<ShownRow<'a>> {
+        let list = &state.incidents;
+        let single = |kind, ix: usize| {
+            let inc = list.all.get(ix)?;
+            Some(ShownRow {
+                kind,
+                inc,
+                members: vec![inc],
+                sev: inc.sev,
+                onset: inc.triggered_at,
+                respond: inc,
+                expanded: false,
+            })
+        };
+        match row {
+            ListRow::Single(ix) => single(RowKind::Single, ix),
+            ListRow::Member(ix) => single(RowKind::Member, ix),
+            ListRow::Group(g) => {
+                let members: Vec<&Incident> = list
+                    .groups
+                    .get(g)?
+                    .iter()
+                    .filter_map(|&i| list.all.get(i))
+                    .collect();
+                let inc = list.lead(g).and_then(|i| list.all.get(i))?;
+                let sev = members.iter().map(|m| m.sev).min().unwrap_or(inc.sev);
+                let onset = members
+                    .iter()
+                    .map(|m| m.triggered_at)
+                    .min()
+                    .unwrap_or(inc.triggered_at);
+                let respond = members
+                    .iter()
+                    .copied()
+                    .filter(|m| m.seconds_left(state.now).is_some())
+                    .min_by_key(|m| m.respond_by)
+                    .unwrap_or(inc);
+                let expanded = list.group_key(g).is_some_and(|k| list.expanded.contains(k));
+                Some(ShownRow {
+                    kind: RowKind::Parent,
+                    inc,
+                    members,
+                    sev,
+                    onset,
+                    respond,
+                    expanded,
+                })
+            }
+        }
+    }
+
+    /// "drift + eval": the types of a group, in onset order.
+    fn types(&self) -> String {
+        let mut kinds: Vec<&str> = Vec::new();
+        for m in &self.members {
+            if !kinds.contains(&m.kind.short()) {
+                kinds.push(m.kind.short());
+            }
+        }
+        kinds.join(" + ")
+    }
+
+    /// Every member's status when they agree, else how many are still triggered ("TRIG 1/2").
+    fn status(&self, theme: &Theme) -> Span<'static> {
+        let first = self.inc.status;
+        if self.members.iter().all(|m| m.status == first) {
+            return Span::styled(first.short(), theme.style(status_role(first)));
+        }
+        let trig = self
+            .members
+            .iter()
+            .filter(|m| m.status == Status::Triggered)
+            .count();
+        let (text, status) = match trig {
+            0 => (
+                Status::Acknowledged.short().to_string(),
+                Status::Acknowledged,
+            ),
+            n => (
+                format!("{} {n}/{}", Status::Triggered.short(), self.members.len()),
+                Status::Triggered,
+            ),
+        };
+        Span::styled(text, theme.style(status_role(status)))
+    }
+
+    /// A parent row is marked when every member is.
+    fn marked(&self, state: &State) -> bool {
+        let marks = &state.incidents.marks;
+        !marks.is_empty() && self.members.iter().all(|m| marks.contains(&m.id))
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let state = ctx.state;
     let theme = ctx.theme;
@@ -98,6 +215,12 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         (0, true) => title = format!("{title}· more not shown "),
         (n, false) => title = format!("{title}· +{n} not shown "),
         (n, true) => title = format!("{title}· +{n} and more not shown "),
+    }
+    if state.incidents.sort != SortKey::Sev {
+        title = format!("{title}· by {} ", state.incidents.sort.name());
+    }
+    if !state.incidents.marks.is_empty() {
+        title = format!("{title}· {} marked ", state.incidents.marks.len());
     }
     if !state.incidents.filter.is_empty() {
         title = format!(
@@ -134,13 +257,17 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         .map(|(id, _)| id);
     let rows = state
         .incidents
-        .shown
+        .rows
         .iter()
         .skip(first)
         .take(rows_fit)
         .enumerate()
-        .filter_map(|(n, &ix)| state.incidents.all.get(ix).map(|inc| (first + n, inc)))
-        .map(|(pos, inc)| {
+        .filter_map(|(n, row)| {
+            let shown = ShownRow::of(state, *row)?;
+            Some((first + n, shown))
+        })
+        .map(|(pos, shown)| {
+            let inc = shown.inc;
             let selected = pos == state.incidents.cursor;
             let quiet = recovered(inc) || contained(state, inc);
             let base = if inc.status == Status::Resolved || quiet {
@@ -153,25 +280,38 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             } else {
                 base
             };
-            if flashing == Some(&inc.id) {
+            if shown.members.iter().any(|m| flashing == Some(&m.id)) {
                 // A new SEV1 blinks in its badge's colours for a few seconds.
                 row_style = row_style.patch(theme.style(ThemeRole::Sev1));
             }
             let cell = |span: Span<'static>| Cell::from(on_row(span, row_style, selected));
-            let status = match pending_on(state, inc) {
+            let status = match shown.members.iter().find_map(|m| pending_on(state, m)) {
                 Some(op) => Span::styled(format!("{op}…"), theme.style(ThemeRole::Pending)),
-                None => Span::styled(inc.status.short(), theme.style(status_role(inc.status))),
+                None => shown.status(theme),
             };
-            // Marks go before the title, where the eye reads: data that may be stale, and a
-            // recovered incident's next step.
+            // Marks go before the title, where the eye reads: a bulk action's mark, data that
+            // may be stale, a group's types, and a recovered incident's next step.
             let mut marks = Vec::new();
-            if state.source_in_doubt(&inc.source) {
+            if shown.marked(state) {
+                marks.push(Span::styled("✓ ", theme.style(ThemeRole::Marked)));
+            }
+            if shown
+                .members
+                .iter()
+                .any(|m| state.source_in_doubt(&m.source))
+            {
                 marks.push(Span::styled("◌ STALE ", theme.style(ThemeRole::Stale)));
             }
             if let Some(mark) = containment_mark(state, inc, theme).filter(|_| inc.firing) {
                 marks.push(mark);
             }
-            if recovered(inc) {
+            if shown.kind == RowKind::Parent {
+                marks.push(Span::styled(
+                    format!("{} · ", shown.types()),
+                    theme.style(ThemeRole::Group),
+                ));
+            }
+            if shown.members.iter().all(|m| recovered(m)) {
                 marks.push(Span::styled(
                     format!("recovered — {resolve_key} to resolve · "),
                     theme.style(ThemeRole::Muted),
@@ -188,13 +328,27 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
                     .map(|m| on_row(m, row_style, selected))
                     .collect::<Vec<_>>(),
             );
+            let kind = match shown.kind {
+                RowKind::Single => Line::from(inc.kind.short()),
+                RowKind::Parent => {
+                    let open = if shown.expanded { "▾" } else { "▸" };
+                    Line::from(Span::styled(
+                        format!("{open} ×{}", shown.members.len()),
+                        theme.style(ThemeRole::Group),
+                    ))
+                }
+                RowKind::Member => Line::from(vec![
+                    Span::styled("└ ", theme.style(ThemeRole::Group)),
+                    Span::raw(inc.kind.short()),
+                ]),
+            };
             Row::new(vec![
-                Cell::from(Span::styled(format!("{}", inc.sev), ctx.sev(inc.sev))),
-                Cell::from(inc.kind.short()),
+                Cell::from(Span::styled(format!("{}", shown.sev), ctx.sev(shown.sev))),
+                Cell::from(kind),
                 Cell::from(fit(inc.feature.as_str(), 14)),
                 cell(status),
-                Cell::from(age(state.now - inc.triggered_at)),
-                cell(respond_cell(inc, state, theme)),
+                Cell::from(age(state.now - shown.onset)),
+                cell(respond_cell(shown.respond, state, theme)),
                 Cell::from(title),
             ])
             .style(row_style)

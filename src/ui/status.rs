@@ -40,6 +40,14 @@ fn hints<'a>(ctx: &Ctx, theme: &Theme, width: usize) -> Vec<Span<'a>> {
         .map_or(0, |(k, n)| k.chars().count() + n.len() + 1);
     let mut room = width.saturating_sub(reserved);
     let mut spans = Vec::new();
+    // Marks change what the incident keys act on, so their count leads the line.
+    let marked = state.incidents.marks.len();
+    if marked > 0 {
+        let text = format!("{marked} marked: keys act on all ");
+        room = room.saturating_sub(text.chars().count() + 1);
+        spans.push(Span::styled(text, theme.style(ThemeRole::Marked)));
+        spans.push(Span::raw(" "));
+    }
     for (action, name) in HINTS {
         let Some(k) = key(action) else { continue };
         let need = k.chars().count() + name.len() + 3;

@@ -6,6 +6,8 @@ mod config_files;
 mod containment;
 mod flagd_file;
 mod fuzz_regressions;
+mod grouping;
+mod habits;
 mod http_hook;
 mod langfuse_contract;
 mod pagerduty_contract;

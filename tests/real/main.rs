@@ -7,6 +7,7 @@ mod backtest_real;
 mod e2e_pty;
 mod faults;
 mod fuzz_seeds;
+mod habits_pty;
 mod hostile;
 mod phoenix_prompts_real;
 mod phoenix_real;

@@ -107,11 +107,27 @@ pub enum ActionName {
     ClearText,
     /// Text box: start a new line (notes may span lines).
     NewLine,
+    /// Expand or collapse the group under the cursor (incidents of one cause).
+    ToggleGroup,
+    /// Mark or unmark the row under the cursor; bulk actions act on the marks.
+    Mark,
+    /// The `:` command line (`:ack`, `:sort age`, `:feature support-bot`, …).
+    CommandLine,
+    /// Move to the next unacknowledged SEV1.
+    NextUnacked,
+    /// Next sort order of the list (SEV, age, feature, state).
+    SortNext,
+    /// Command line: complete the command or its argument.
+    Complete,
+    /// Command line: the previous command of this session.
+    HistoryPrev,
+    /// Command line: the next command of this session.
+    HistoryNext,
 }
 
 impl ActionName {
     /// Every bindable action, in declaration (and help screen) order.
-    pub const ALL: [ActionName; 36] = {
+    pub const ALL: [ActionName; 44] = {
         use ActionName::*;
         [
             Quit,
@@ -150,6 +166,14 @@ impl ActionName {
             EditAnswer,
             ClearText,
             NewLine,
+            ToggleGroup,
+            Mark,
+            CommandLine,
+            NextUnacked,
+            SortNext,
+            Complete,
+            HistoryPrev,
+            HistoryNext,
         ]
     };
 
@@ -218,6 +242,14 @@ impl ActionName {
             EditAnswer => "edit answer",
             ClearText => "clear the text",
             NewLine => "new line (notes)",
+            ToggleGroup => "expand / collapse group",
+            Mark => "mark row (bulk actions)",
+            CommandLine => "command line (:ack, :sort)",
+            NextUnacked => "next unacknowledged SEV1",
+            SortNext => "next sort (SEV, age, …)",
+            Complete => "complete command",
+            HistoryPrev => "previous command",
+            HistoryNext => "next command",
         }
     }
 }
