@@ -13,5 +13,6 @@ mod prometheus_faults;
 mod render;
 mod samples;
 mod signal_age;
+mod signal_coverage;
 mod sim_drill;
 mod update;

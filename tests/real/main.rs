@@ -8,6 +8,7 @@ mod e2e_pty;
 mod faults;
 mod fuzz_seeds;
 mod hostile;
+mod instrumentation_real;
 mod phoenix_real;
 mod prometheus_real;
 mod rules_promtool;

@@ -3,6 +3,7 @@
 
 pub mod alertmanager;
 pub mod huge;
+pub mod instrumentation;
 pub mod pagerduty;
 pub mod pagerduty_events;
 pub mod phoenix;
