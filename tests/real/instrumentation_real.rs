@@ -5,7 +5,7 @@
 //! convention is measured against them.
 
 use chrono::Utc;
-use cockpit_testkit::servers::instrumentation::{Tier, ALL, LATENCY_BUCKETS};
+use cockpit_testkit::servers::instrumentation::{Job, Tier, ALL, LATENCY_BUCKETS};
 use oncall_cockpit::backend::prometheus::{Price, Prometheus, PrometheusConfig};
 use oncall_cockpit::backend::MetricsSource;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
@@ -111,9 +111,7 @@ async fn each_instrumentation_emits_the_families_the_compatibility_table_says() 
 
     // service.name reaches Prometheus on target_info; only OpenLIT copies it onto its series.
     for name in ALL {
-        let info = tier
-            .query(&format!("target_info{{job=\"{name}\"}}"))
-            .await;
+        let info = tier.query(&format!("target_info{{job=\"{name}\"}}")).await;
         assert_eq!(info.len(), 1, "{name}: {info:?}");
         assert_eq!(info[0].0["service_name"], format!("svc-{name}"));
         let on_series = tier
@@ -129,7 +127,9 @@ async fn each_instrumentation_emits_the_families_the_compatibility_table_says() 
 
     // Traceloop's TTFT histogram has the SDK's default buckets: nothing between 0 and 5 s.
     let bounds = tier
-        .query("count by (le) (gen_ai_server_time_to_first_token_seconds_bucket{job=\"traceloop\"})")
+        .query(
+            "count by (le) (gen_ai_server_time_to_first_token_seconds_bucket{job=\"traceloop\"})",
+        )
         .await;
     let les: BTreeSet<String> = bounds
         .iter()
@@ -207,7 +207,11 @@ async fn poll_until(
                     s.points.iter().rev().find(|v| v.is_finite())
                 )
             })
-            .chain(set.coverage.iter().map(|c| format!("{} {:?} {}", c.feature, c.kind, c.text())))
+            .chain(
+                set.coverage
+                    .iter()
+                    .map(|c| format!("{} {:?} {}", c.feature, c.kind, c.text())),
+            )
             .collect();
         assert!(
             Instant::now() < deadline,
@@ -239,10 +243,9 @@ fn scenario(changes: &[(&str, f64)]) -> serde_json::Value {
 const FIXED: &str = "traceloop-buckets";
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes_and_slowdowns()
-{
+async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes_and_slowdowns() {
     let fix = [("LATENCY_BUCKETS", LATENCY_BUCKETS)];
-    let jobs: Vec<(&str, &str, &[(&str, &str)])> = vec![
+    let jobs: Vec<Job> = vec![
         ("otel", "otel", &[]),
         ("openlit", "openlit", &[]),
         ("traceloop", "traceloop", &[]),
@@ -254,21 +257,32 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
 
     // Every instrumentation's tokens, priced by the model it names (Traceloop: the response
     // model), and its errors; latency as each can give it.
-    let base = poll_until(&mut source, "tokens, cost and latency of every job", |set| {
-        all_jobs.iter().all(|job| {
-            [SignalKind::TokensPerMin, SignalKind::CostPerMin, SignalKind::ErrorRatio]
+    let base = poll_until(
+        &mut source,
+        "tokens, cost and latency of every job",
+        |set| {
+            all_jobs.iter().all(|job| {
+                [
+                    SignalKind::TokensPerMin,
+                    SignalKind::CostPerMin,
+                    SignalKind::ErrorRatio,
+                ]
                 .iter()
                 .all(|k| newest(set, job, *k).is_some_and(|v| v >= 0.0))
-        }) && ["otel", "openlit", FIXED]
-            .iter()
-            .all(|job| newest(set, job, SignalKind::TtftP99).is_some())
-            && coverage(set, "traceloop", SignalKind::TtftP99).is_some()
-    })
+            }) && ["otel", "openlit", FIXED]
+                .iter()
+                .all(|job| newest(set, job, SignalKind::TtftP99).is_some())
+                && coverage(set, "traceloop", SignalKind::TtftP99).is_some()
+        },
+    )
     .await;
 
     // The official instrumentation has no TTFT: operation duration stands in, said so.
     assert!(
-        matches!(coverage(&base, "otel", SignalKind::TtftP99), Some(CoverageState::Fallback(_))),
+        matches!(
+            coverage(&base, "otel", SignalKind::TtftP99),
+            Some(CoverageState::Fallback(_))
+        ),
         "{:?}",
         coverage(&base, "otel", SignalKind::TtftP99)
     );
@@ -278,7 +292,10 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
     // Traceloop's TTFT on the SDK's default buckets is no number, and says how to fix it.
     match coverage(&base, "traceloop", SignalKind::TtftP99) {
         Some(CoverageState::Unreliable(why)) => {
-            assert!(why.contains("coarse buckets") && why.contains("fix"), "{why}")
+            assert!(
+                why.contains("coarse buckets") && why.contains("fix"),
+                "{why}"
+            )
         }
         other => panic!("traceloop TTFT: {other:?}"),
     }
@@ -286,7 +303,9 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
     // Nothing emits refusals: not measured, with the counters to emit.
     for job in all_jobs {
         match coverage(&base, job, SignalKind::RefusalRate) {
-            Some(CoverageState::Missing(why)) => assert!(why.contains("gen_ai_refusals_total"), "{why}"),
+            Some(CoverageState::Missing(why)) => {
+                assert!(why.contains("gen_ai_refusals_total"), "{why}")
+            }
             other => panic!("{job} refusals: {other:?}"),
         }
     }
@@ -296,12 +315,18 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
     ));
 
     // doctor reads the same server the same way, and says what each signal is.
-    let report =
-        oncall_cockpit::doctor::prometheus(&cockpit_config(&tier.prometheus.url, "job"), Utc::now())
-            .await;
+    let report = oncall_cockpit::doctor::prometheus(
+        &cockpit_config(&tier.prometheus.url, "job"),
+        Utc::now(),
+    )
+    .await;
     assert!(report.readable, "{}", report.text);
     for job in all_jobs {
-        assert!(report.text.contains(&format!("feature {job}\n")), "{}", report.text);
+        assert!(
+            report.text.contains(&format!("feature {job}\n")),
+            "{}",
+            report.text
+        );
     }
     for said in [
         "fallback: operation duration p99",
@@ -316,17 +341,27 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
     // joined to target_info.
     let mut by_service =
         Prometheus::new(&cockpit_config(&tier.prometheus.url, "service_name")).expect("config");
-    poll_until(&mut by_service, "tokens of every service by service_name", |set| {
-        all_jobs.iter().all(|job| {
-            newest(set, &format!("svc-{job}"), SignalKind::TokensPerMin).is_some_and(|v| v > 0.0)
-        })
-    })
+    poll_until(
+        &mut by_service,
+        "tokens of every service by service_name",
+        |set| {
+            all_jobs.iter().all(|job| {
+                newest(set, &format!("svc-{job}"), SignalKind::TokensPerMin)
+                    .is_some_and(|v| v > 0.0)
+            })
+        },
+    )
     .await;
 
     // A cost spike: ten times the tokens per call.
     let before: BTreeMap<&str, f64> = all_jobs
         .iter()
-        .map(|j| (*j, newest(&base, j, SignalKind::CostPerMin).unwrap_or(f64::NAN)))
+        .map(|j| {
+            (
+                *j,
+                newest(&base, j, SignalKind::CostPerMin).unwrap_or(f64::NAN),
+            )
+        })
         .collect();
     // Per token faster, so a call takes as long as before.
     tier.set_scenario(&scenario(&[
@@ -346,7 +381,12 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
     // latencies of the first poll are the baseline.
     let latency: BTreeMap<&str, f64> = ["otel", "openlit", FIXED]
         .iter()
-        .map(|j| (*j, newest(&base, j, SignalKind::TtftP99).unwrap_or(f64::NAN)))
+        .map(|j| {
+            (
+                *j,
+                newest(&base, j, SignalKind::TtftP99).unwrap_or(f64::NAN),
+            )
+        })
         .collect();
     tier.set_scenario(&scenario(&[("ttft_s", 1.5), ("per_token_s", 0.045)]));
     poll_until(&mut source, "latency x3 where it is measured", |set| {

@@ -91,7 +91,10 @@ impl Asker<'_> {
         Ok(v.result
             .into_iter()
             .map(|s| {
-                let value = s.value.and_then(|(_, v)| v.parse().ok()).unwrap_or(f64::NAN);
+                let value = s
+                    .value
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(f64::NAN);
                 (s.metric, value)
             })
             .collect())

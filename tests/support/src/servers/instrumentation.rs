@@ -170,23 +170,21 @@ pub struct Tier {
     pub apps: Vec<App>,
 }
 
+/// An app of the tier: its job, its instrumentation, and environment for it.
+pub type Job<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 /// Boundaries that resolve LLM latencies, for the apps started with the documented fix.
 pub const LATENCY_BUCKETS: &str = "0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10";
 
 impl Tier {
     /// One app per instrumentation, each under the job of its name.
     pub fn start(name: &str, instrumentations: &[&str], scenario: &serde_json::Value) -> Tier {
-        let jobs: Vec<(&str, &str, &[(&str, &str)])> =
-            instrumentations.iter().map(|i| (*i, *i, &[][..])).collect();
+        let jobs: Vec<Job> = instrumentations.iter().map(|i| (*i, *i, &[][..])).collect();
         Tier::start_jobs(name, &jobs, scenario)
     }
 
     /// Apps as (job, instrumentation, environment).
-    pub fn start_jobs(
-        name: &str,
-        jobs: &[(&str, &str, &[(&str, &str)])],
-        scenario: &serde_json::Value,
-    ) -> Tier {
+    pub fn start_jobs(name: &str, jobs: &[Job], scenario: &serde_json::Value) -> Tier {
         let apps: Vec<App> = jobs
             .iter()
             .map(|(job, i, env)| App {
