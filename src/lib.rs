@@ -9,6 +9,7 @@ pub mod backtest;
 pub mod clock;
 pub mod config;
 pub mod detect;
+pub mod doctor;
 pub mod domain;
 pub mod drill;
 pub mod logfile;

@@ -82,6 +82,10 @@ enum Command {
     /// Check the config file and the theme and keymap it names, print every error at once and
     /// exit non-zero if there is any; the cockpit runs the same check before it starts.
     CheckConfig(CheckArgs),
+    /// Ask each configured [[prometheus]] source what it can really be read for: per feature
+    /// and signal the metric found, the query, the current value, and for what is missing
+    /// the concrete fix. Exits 1 when a configured source cannot be read.
+    Doctor,
 }
 
 #[derive(clap::Args, Debug)]
@@ -362,6 +366,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::Drill(args)) => return drill_report(args, &loaded.settings.detect),
         Some(Command::Backtest(args)) => return backtest(args, &loaded.settings),
+        Some(Command::Doctor) => return doctor(&loaded.settings),
         Some(Command::CheckConfig(_)) | None => {}
     }
     let mut warnings = loaded.warnings.clone();
@@ -478,6 +483,48 @@ fn probe_engines(settings: &settings::Settings) {
             }
             Err(e) => eprintln!("warning: {e}"),
         }
+    }
+}
+
+/// `doctor`: every [[prometheus]] source's report; exit 1 when any cannot be read, or when
+/// there is none to ask.
+fn doctor(settings: &settings::Settings) -> ExitCode {
+    use oncall_cockpit::backend::prometheus::config::SCHEMA;
+    let configured = match SCHEMA.entries(&settings.sources) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("oncall-cockpit doctor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if configured.is_empty() {
+        eprintln!(
+            "oncall-cockpit doctor: no [[prometheus]] source in the config: name one in \
+             config.toml (see README, Real backends)"
+        );
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("oncall-cockpit doctor: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut all_read = true;
+    for cfg in &configured {
+        let report = runtime.block_on(oncall_cockpit::doctor::prometheus(cfg, chrono::Utc::now()));
+        print!("{}", report.text);
+        all_read &= report.readable;
+    }
+    if all_read {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("oncall-cockpit doctor: a configured source cannot be read (above)");
+        ExitCode::FAILURE
     }
 }
 

@@ -90,6 +90,13 @@ pub async fn run_detecting<M: MetricsSource>(
                 for d in &mut eval.detections {
                     d.evidence
                         .extend(set.notes.iter().map(|n| SafeText::new(n)));
+                    // A signal read through a fallback says so where the decision is read.
+                    d.evidence.extend(
+                        set.coverage
+                            .iter()
+                            .filter(|c| c.feature == d.feature && c.kind == d.signal)
+                            .map(|c| SafeText::new(&format!("{}: {}", c.kind.label(), c.text()))),
+                    );
                 }
                 detect::apply_thresholds(&mut set, &eval);
                 store.observe(&eval.detections, now);

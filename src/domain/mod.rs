@@ -17,8 +17,8 @@ pub use incident::{Incident, IncidentId, IncidentType, Status, TimelineEntry};
 pub use lever::Lever;
 pub use sev::Sev;
 pub use signal::{
-    Bounds, Counts, Detection, Distribution, FeatureInfo, Freshness, Newest, PromptVersion,
-    SegmentCounts, Signal, SignalKind, SignalSet,
+    Bounds, Counts, Coverage, CoverageState, Detection, Distribution, FeatureInfo, Freshness,
+    Newest, PromptVersion, SegmentCounts, Signal, SignalKind, SignalSet,
 };
 pub use source::SourceRole;
 pub use text::SafeText;

@@ -335,6 +335,42 @@ pub struct SignalSet {
     /// sources view and added to the evidence of every incident the source raises.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Signals of a feature that are not read plainly: through a fallback, unreliable, or
+    /// not measured at all. A signal with no entry here and no series is one the source
+    /// does not know about.
+    #[serde(default)]
+    pub coverage: Vec<Coverage>,
+}
+
+/// How one signal of one feature is read when it is not read plainly, so that a responder
+/// can tell "healthy" from "not measured" and a fallback from the real thing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub feature: String,
+    pub kind: SignalKind,
+    pub state: CoverageState,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoverageState {
+    /// The series shown measures something near the signal: what it is.
+    Fallback(String),
+    /// Data exists but cannot give a number worth showing: why, and the fix.
+    Unreliable(String),
+    /// Nothing measures it: what is absent, and how to get it.
+    Missing(String),
+}
+
+impl Coverage {
+    /// The line the signals pane shows in place of a value.
+    pub fn text(&self) -> String {
+        match &self.state {
+            CoverageState::Fallback(what) => format!("fallback: {what}"),
+            CoverageState::Unreliable(why) => format!("unreliable: {why}"),
+            CoverageState::Missing(why) => format!("not measured: {why}"),
+        }
+    }
 }
 
 /// A detector's verdict that a feature is in trouble.

@@ -4,9 +4,9 @@
 //! part that owns it, and each part's module holds its own pure update.
 
 mod actions;
-pub mod containment;
 mod bulk;
 pub mod command_line;
+pub mod containment;
 mod dialogs;
 pub mod evidence;
 mod feed;
@@ -26,8 +26,8 @@ pub mod update;
 
 pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
-pub use containment::{Containment, Verdict, Watch};
 pub use bulk::{Batch, Bulk};
+pub use containment::{Containment, Verdict, Watch};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
 pub use groups::group;
 pub use guard::{actionable, Operation, Refusal, Target};

@@ -62,6 +62,7 @@ impl Signals {
                 .distributions
                 .extend(set.distributions.iter().cloned());
             merged.features.extend(set.features.iter().cloned());
+            merged.coverage.extend(set.coverage.iter().cloned());
             detections.extend(dets.iter().cloned());
         }
         // Flag systems first, then prompt registries, which are the authority on the

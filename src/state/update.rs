@@ -7,8 +7,7 @@
 
 use super::{
     actions, bulk, containment, dialogs, feed, habits, levers, operations, runbook, samples,
-    text_box, Effect,
-    FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
+    text_box, Effect, FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;

@@ -6,7 +6,7 @@ use super::{first_key, pane, Ctx};
 use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
 use crate::config::theme::ThemeRole;
-use crate::domain::{Freshness, Signal, SignalKind};
+use crate::domain::{CoverageState, Freshness, Signal, SignalKind};
 use crate::state::{SourceRole, State};
 use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
@@ -33,6 +33,40 @@ fn signal_rows(state: &State, feature: &str) -> Vec<Signal> {
         .collect()
 }
 
+/// What the feature's sources said about signals they cannot show as a number (unreliable,
+/// not measured), in display order: drawn below the signals that have values.
+fn note_rows(state: &State, feature: &str) -> Vec<(SignalKind, String)> {
+    let coverage = &state.signals.merged.coverage;
+    SignalKind::ALL
+        .iter()
+        .filter_map(|k| {
+            coverage
+                .iter()
+                .find(|c| {
+                    c.feature == feature
+                        && c.kind == *k
+                        && !matches!(c.state, CoverageState::Fallback(_))
+                })
+                .map(|c| (*k, c.text()))
+        })
+        .collect()
+}
+
+/// A signal read through a fallback is labelled as one (`≈TTFT p99`); the detail and the
+/// evidence say what it measures.
+fn label_of(state: &State, sig: &Signal) -> String {
+    let fallback = state.signals.merged.coverage.iter().any(|c| {
+        c.feature == sig.feature
+            && c.kind == sig.kind
+            && matches!(c.state, CoverageState::Fallback(_))
+    });
+    if fallback {
+        format!("≈{}", sig.kind.label())
+    } else {
+        sig.kind.label().to_string()
+    }
+}
+
 pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     let state = ctx.state;
     let theme = ctx.theme;
@@ -55,8 +89,14 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         ));
     }
     if let Some(info) = feature.as_ref().and_then(|f| state.feature_info(f)) {
-        let prompt = info.current_prompt.as_deref().unwrap_or("?");
-        title.push_str(&format!("· {} · prompt {prompt} ", info.model));
+        // A metrics source knows no prompt, and a feature without token series no model:
+        // what is unknown is left out, not drawn as an empty field or a "?".
+        if !info.model.is_empty() {
+            title.push_str(&format!("· {} ", info.model));
+        }
+        if let Some(prompt) = info.current_prompt.as_deref() {
+            title.push_str(&format!("· prompt {prompt} "));
+        }
         if !info.killed.is_empty() {
             title.push_str(&format!("· KILLED {} ", info.killed.join(",")));
         }
@@ -85,11 +125,12 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         return;
     };
     let rows = signal_rows(state, &feature);
-    if rows.is_empty() || inner.height == 0 {
+    let notes = note_rows(state, &feature);
+    if (rows.is_empty() && notes.is_empty()) || inner.height == 0 {
         return;
     }
     // Taller panes give each signal more rows, so the threshold line becomes visible.
-    let per = (inner.height as usize / rows.len()).clamp(1, 4) as u16;
+    let per = (inner.height as usize / (rows.len() + notes.len())).clamp(1, 4) as u16;
     let shown = (inner.height / per) as usize;
     let poll = state.signals.merged.at.unwrap_or(state.now);
     let values: Vec<(String, bool)> = rows
@@ -122,7 +163,7 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
         };
         let label = Line::from(vec![
             Span::styled(
-                format!("{:<width$}", sig.kind.label(), width = LABEL as usize),
+                format!("{:<width$}", label_of(state, sig), width = LABEL as usize),
                 theme.style(ThemeRole::Muted),
             ),
             Span::styled(
@@ -153,6 +194,18 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
             )),
             Rect::new(tx, y, THRESH, 1),
         );
+    }
+    let first_note = rows.len().min(shown);
+    for (n, (kind, text)) in notes.iter().enumerate().take(shown - first_note) {
+        let y = inner.y + (first_note + n) as u16 * per;
+        let line = Line::from(vec![
+            Span::styled(
+                format!("{:<width$}", kind.label(), width = LABEL as usize),
+                theme.style(ThemeRole::Muted),
+            ),
+            Span::styled(text.clone(), theme.style(ThemeRole::Stale)),
+        ]);
+        frame.render_widget(Paragraph::new(line), Rect::new(inner.x, y, inner.width, 1));
     }
 }
 

@@ -18,5 +18,6 @@ mod prometheus_faults;
 mod render;
 mod samples;
 mod signal_age;
+mod signal_coverage;
 mod sim_drill;
 mod update;

@@ -52,6 +52,7 @@ fn set() -> SignalSet {
             "VictoriaMetrics: rate() and increase() do not extrapolate to the window's edges"
                 .into(),
         ],
+        coverage: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ mod faults;
 mod fuzz_seeds;
 mod habits_pty;
 mod hostile;
+mod instrumentation_real;
 mod phoenix_prompts_real;
 mod phoenix_real;
 mod prometheus_real;

@@ -2,16 +2,18 @@
 //! query at once, and assembles the answers into one `SignalSet`.
 
 use super::config::{Price, PrometheusConfig};
+use super::convention::{coarse, Conventions, Discovered};
+use super::discover::Asker;
 use super::engine::Engine;
 use super::plan::{
     check_grid, check_label_name, check_prices, check_window, endpoint, load_preset, plan,
-    CostQuery, Planned, Role, MAX_POINTS,
+    plan_discovered, Planned, Role, MAX_POINTS,
 };
 use super::reading::{feature_info, with_requests, Reading, Warnings};
 use super::wire::{decode_query_range, secs_param, Answer, Grid};
 use crate::backend::http::{self, Auth, ReplyCap};
 use crate::backend::{BackendError, MetricsSource};
-use crate::domain::{SignalKind, SignalSet};
+use crate::domain::{Coverage, CoverageState, Signal, SignalKind, SignalSet};
 use chrono::{DateTime, Utc};
 use reqwest::RequestBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -39,9 +41,21 @@ pub struct Prometheus {
     feature_label: String,
     segment_label: Option<String>,
     plan: Vec<Planned>,
-    /// Labels of the priced tokens query, when it is in the plan.
-    cost: Option<CostQuery>,
     prices: BTreeMap<String, Price>,
+    /// The config, to plan again when discovery finds other names.
+    cfg: PrometheusConfig,
+    step: u32,
+    conventions: Conventions,
+    /// What the server was found to hold, and when it was asked (cockpit time); until
+    /// then the preset's queries run.
+    found: Option<(Discovered, DateTime<Utc>)>,
+    /// Whether the last two discoveries found the same families: until then every poll
+    /// asks again.
+    settled: bool,
+    /// Signals no query can read on this server.
+    missing: BTreeSet<SignalKind>,
+    /// The query that gave each feature's signal its value in the last poll.
+    chosen: BTreeMap<(String, SignalKind), String>,
     uses_retrieval: bool,
     warnings: Warnings,
 }
@@ -84,7 +98,8 @@ impl Prometheus {
         check_window(&cfg.rate_window)?;
         let step_secs = check_grid(cfg.range_secs, cfg.step_secs)?;
         check_prices(&cfg.prices)?;
-        let (plan, cost) = plan(load_preset(&cfg.preset)?, cfg, step_secs)?;
+        let plan = plan(load_preset(&cfg.preset)?, cfg, step_secs)?;
+        let conventions = Conventions::load()?;
         let auth = Auth::from_config(cfg.auth.as_ref())?;
         let client =
             http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url).map_err(|e| e.to_string())?;
@@ -99,12 +114,16 @@ impl Prometheus {
             cap: ReplyCap::mib(cfg.max_reply_mib),
             feature_label: cfg.feature_label.clone(),
             segment_label: cfg.segment_label.clone(),
-            uses_retrieval: plan
-                .iter()
-                .any(|p| p.role == Role::Signal(SignalKind::RetrievalHit)),
+            uses_retrieval: uses_retrieval(&plan),
             plan,
-            cost,
             prices: cfg.prices.clone(),
+            cfg: cfg.clone(),
+            step: step_secs,
+            conventions,
+            found: None,
+            settled: false,
+            missing: BTreeSet::new(),
+            chosen: BTreeMap::new(),
             warnings: Warnings {
                 source: cfg.name.clone(),
                 seen: HashSet::new(),
@@ -195,6 +214,109 @@ impl Prometheus {
         }
     }
 
+    /// Asks which metric families the server holds, before the first poll and again every
+    /// `rediscover_secs` (services get instrumented, deploys add names), and plans the
+    /// queries that read them. Gets half the poll's timeout; a failure keeps the plan it
+    /// had and asks again next poll.
+    async fn rediscover(&mut self, now: DateTime<Utc>) {
+        let every = i64::try_from(self.conventions.rediscover_secs).unwrap_or(i64::MAX);
+        if let Some((_, at)) = &self.found {
+            if self.settled && (now - *at).num_seconds() < every && now >= *at {
+                return;
+            }
+        }
+        match tokio::time::timeout(self.timeout / 2, self.discover()).await {
+            // Services start exporting one after another: while what is found still changes
+            // (or nothing GenAI is there yet) the next poll asks again.
+            Ok(Ok(found)) if found.families.iter().all(|f| f == "target_info") => {
+                self.settled = false;
+            }
+            Ok(Ok(found)) => {
+                self.settled = self
+                    .found
+                    .as_ref()
+                    .is_some_and(|(f, _)| f.families == found.families);
+                self.use_discovered(found, now);
+            }
+            Ok(Err(e)) => {
+                if self.warnings.first(format!("discover:{e}")) {
+                    tracing::warn!(source = %self.warnings.source, error = %e, "could not ask which metric families exist; keeping the queries planned so far");
+                }
+            }
+            Err(_) => {
+                if self.warnings.first("discover:timeout".into()) {
+                    tracing::warn!(source = %self.warnings.source, "asking which metric families exist timed out; keeping the queries planned so far");
+                }
+            }
+        }
+    }
+
+    /// What the server holds now (`doctor` asks without polling).
+    pub async fn discover(&self) -> Result<Discovered, BackendError> {
+        let base = self.endpoint.trim_end_matches("/api/v1/query_range");
+        let asker = Asker {
+            client: &self.client,
+            auth: &self.auth,
+            base,
+            timeout: self.timeout,
+            cap: self.cap,
+        };
+        let histograms = self
+            .conventions
+            .signals
+            .values()
+            .flatten()
+            .filter_map(|c| c.histogram.clone())
+            .collect();
+        asker
+            .discover(&self.conventions, &self.feature_label, &histograms)
+            .await
+    }
+
+    /// Plans the queries that read what was found.
+    pub fn use_discovered(&mut self, found: Discovered, now: DateTime<Utc>) {
+        let (plan, missing) = plan_discovered(&self.conventions, &found, &self.cfg, self.step);
+        if self.found.as_ref().map(|(f, _)| &f.families) != Some(&found.families) {
+            tracing::info!(
+                source = %self.warnings.source,
+                families = ?found.families,
+                queries = plan.len(),
+                "metric families found; queries planned for them"
+            );
+        }
+        self.uses_retrieval = uses_retrieval(&plan);
+        self.plan = plan;
+        self.missing = missing;
+        self.found = Some((found, now));
+    }
+
+    /// Each planned query with the signal it reads and, for a fallback, what it measures.
+    pub fn planned(&self) -> Vec<(SignalKind, String, Option<String>)> {
+        self.plan
+            .iter()
+            .map(|p| (signal_of(p.role), p.promql.clone(), p.fallback.clone()))
+            .collect()
+    }
+
+    /// The query that gave `feature`'s `kind` its value in the last poll, after the
+    /// convention it reads in parentheses.
+    pub fn chosen_query(&self, feature: &str, kind: SignalKind) -> Option<String> {
+        self.chosen.get(&(feature.to_string(), kind)).cloned()
+    }
+
+    /// Signals no query can read on this server, with what is absent and how to get it.
+    pub fn missing(&self) -> Vec<(SignalKind, String)> {
+        self.missing
+            .iter()
+            .map(|k| {
+                (
+                    *k,
+                    self.conventions.missing.get(k).cloned().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
     /// Which engine answers, asked now (`check-config --probe` asks without polling).
     pub async fn probe_engine(&self) -> Result<Engine, BackendError> {
         let req = self.auth.apply(self.client.get(&self.buildinfo));
@@ -243,7 +365,8 @@ impl Prometheus {
         for (q, answer) in plan.iter().zip(&results) {
             self.warn_grid(q.role, answer);
         }
-        let mut signals = Vec::new();
+        // Every query's signals, by the signal they read, in rank order.
+        let mut read: BTreeMap<SignalKind, Vec<(&Planned, Vec<Signal>)>> = BTreeMap::new();
         let mut models: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut reading = Reading {
             feature_label: &self.feature_label,
@@ -252,25 +375,42 @@ impl Prometheus {
             warnings: &mut self.warnings,
         };
         let mut requests = BTreeMap::new();
-        for (q, answer) in self.plan.iter().zip(results) {
+        for (q, answer) in plan.iter().zip(results) {
             let end = DateTime::<Utc>::from_timestamp_millis(answer.end_ms).unwrap_or(now);
-            match (q.role, &self.cost) {
-                (Role::Signal(kind), _) => {
-                    let read = reading.direct(kind, q.step_secs, answer.series);
-                    signals.extend(read.into_iter().map(|s| s.ending_at(end)));
-                }
+            let signals = match (q.role, &q.cost) {
+                (Role::Signal(kind), _) => reading.direct(kind, q.step_secs, answer.series),
                 (Role::CostTokens, Some(cq)) => {
                     let (cost, seen) = reading.priced(cq, q.step_secs, answer.series);
-                    signals.extend(cost.into_iter().map(|s| s.ending_at(end)));
                     for (feature, m) in seen {
                         models.entry(feature).or_default().extend(m);
                     }
+                    cost
                 }
-                (Role::SegmentRequests, _) => requests = reading.per_segment(answer.series),
+                (Role::SegmentRequests, _) => {
+                    requests.extend(reading.per_segment(answer.series));
+                    continue;
+                }
                 // Never planned without its labels.
-                (Role::CostTokens, None) => {}
-            }
+                (Role::CostTokens, None) => Vec::new(),
+            };
+            let signals = signals.into_iter().map(|s| s.ending_at(end)).collect();
+            read.entry(signal_of(q.role))
+                .or_default()
+                .push((q, signals));
         }
+        let mut signals = Vec::new();
+        let mut coverage = Vec::new();
+        let mut queries = BTreeMap::new();
+        for (kind, mut candidates) in read {
+            candidates.sort_by_key(|(q, _)| q.rank);
+            let (chosen, cov) = self.choose(kind, candidates);
+            for (sig, promql) in chosen {
+                queries.insert((sig.feature.clone(), kind), promql);
+                signals.push(sig);
+            }
+            coverage.extend(cov);
+        }
+        self.chosen = queries;
         for sig in signals
             .iter_mut()
             .filter(|s| s.kind == SignalKind::CostPerMin)
@@ -283,6 +423,27 @@ impl Prometheus {
             .map(|s| s.feature.clone())
             .chain(models.keys().cloned())
             .collect();
+        // Once the server has said what it holds, every signal the cockpit knows is
+        // accounted for on every feature: a value, or why there is none.
+        if self.found.is_some() {
+            for feature in &names {
+                for (kind, hint) in &self.conventions.missing {
+                    let shown = signals
+                        .iter()
+                        .any(|s| &s.feature == feature && s.kind == *kind)
+                        || coverage
+                            .iter()
+                            .any(|c: &Coverage| &c.feature == feature && c.kind == *kind);
+                    if !shown {
+                        coverage.push(Coverage {
+                            feature: feature.clone(),
+                            kind: *kind,
+                            state: CoverageState::Missing(hint.clone()),
+                        });
+                    }
+                }
+            }
+        }
         let features = names
             .iter()
             .map(|n| feature_info(n, models.get(n), self.uses_retrieval))
@@ -294,8 +455,110 @@ impl Prometheus {
             features,
             engine: self.engine.as_ref().map(|e| e.name.clone()),
             notes: self.engine().notes(),
+            coverage,
         }
     }
+
+    /// Per feature, the signal of the first candidate that gives it a value worth showing:
+    /// one with a number, and, for a quantile, one its buckets resolve. A feature whose
+    /// candidates all came back empty keeps the first empty one (its age and "no data" say
+    /// the rest); one whose only numbers fell in coarse buckets is "unreliable".
+    fn choose(
+        &self,
+        kind: SignalKind,
+        candidates: Vec<(&Planned, Vec<Signal>)>,
+    ) -> (Vec<(Signal, String)>, Vec<Coverage>) {
+        let ratio = self.conventions.coarse_ratio;
+        let buckets = self.found.as_ref().map(|(f, _)| &f.buckets);
+        let mut chosen: BTreeMap<String, (Signal, &Planned)> = BTreeMap::new();
+        let mut empty: BTreeMap<String, (Signal, String)> = BTreeMap::new();
+        let mut unreliable: BTreeMap<String, String> = BTreeMap::new();
+        for (q, sigs) in candidates {
+            for sig in sigs {
+                if chosen.contains_key(&sig.feature) {
+                    continue;
+                }
+                let Some(newest) = sig.points.iter().rev().copied().find(|v| v.is_finite()) else {
+                    empty
+                        .entry(sig.feature.clone())
+                        .or_insert((sig, format!("({}) {}", q.convention, q.promql)));
+                    continue;
+                };
+                let bounds = q
+                    .histogram
+                    .as_ref()
+                    .and_then(|h| buckets.and_then(|b| b.get(&(h.clone(), sig.feature.clone()))));
+                if let (Some(h), Some(bounds)) = (&q.histogram, bounds) {
+                    if let Some(c) = coarse(newest, bounds, ratio) {
+                        unreliable
+                            .entry(sig.feature.clone())
+                            .or_insert_with(|| coarse_text(h, kind, newest, c.lower, c.upper));
+                        continue;
+                    }
+                }
+                chosen.insert(sig.feature.clone(), (sig, q));
+            }
+        }
+        let mut coverage = Vec::new();
+        for (feature, why) in unreliable {
+            if !chosen.contains_key(&feature) {
+                empty.remove(&feature);
+                coverage.push(Coverage {
+                    feature,
+                    kind,
+                    state: CoverageState::Unreliable(why),
+                });
+            }
+        }
+        let mut signals = Vec::new();
+        for (feature, (sig, q)) in chosen {
+            empty.remove(&feature);
+            if let Some(what) = &q.fallback {
+                coverage.push(Coverage {
+                    feature,
+                    kind,
+                    state: CoverageState::Fallback(what.clone()),
+                });
+            }
+            signals.push((sig, format!("({}) {}", q.convention, q.promql)));
+        }
+        signals.extend(empty.into_values());
+        (signals, coverage)
+    }
+}
+
+/// "coarse buckets — … — fix: …": what the number would have been, why it is not one, and
+/// the boundaries that resolve it.
+fn coarse_text(histogram: &str, kind: SignalKind, value: f64, lower: f64, upper: f64) -> String {
+    let family = histogram.trim_end_matches("_bucket");
+    let bucket = if upper.is_finite() {
+        format!(
+            "p99 {} lies in the bucket ({}, {}]",
+            kind.format(value),
+            kind.format(lower),
+            kind.format(upper)
+        )
+    } else {
+        format!(
+            "p99 is above the last bucket boundary {}",
+            kind.format(lower)
+        )
+    };
+    format!(
+        "coarse buckets — {bucket} of {family} — fix: explicit bucket boundaries for it (an OTel SDK View with ExplicitBucketHistogramAggregation, e.g. [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])"
+    )
+}
+
+fn signal_of(role: Role) -> SignalKind {
+    match role {
+        Role::Signal(k) => k,
+        Role::CostTokens | Role::SegmentRequests => SignalKind::CostPerMin,
+    }
+}
+
+fn uses_retrieval(plan: &[Planned]) -> bool {
+    plan.iter()
+        .any(|p| p.role == Role::Signal(SignalKind::RetrievalHit))
 }
 
 impl Prometheus {
@@ -375,6 +638,7 @@ impl Prometheus {
 impl MetricsSource for Prometheus {
     async fn fetch(&mut self, now: DateTime<Utc>) -> Result<SignalSet, BackendError> {
         self.identify().await;
+        self.rediscover(now).await;
         let results = self.run_queries(now.timestamp_millis(), None).await?;
         Ok(self.assemble(results, now))
     }
@@ -447,7 +711,10 @@ mod tests {
     fn every_preset_loads_and_fills_its_placeholders() {
         for name in presets().expect("presets").keys() {
             let p = Prometheus::new(&cfg(name)).expect("preset builds");
-            assert!(p.cost.is_some(), "{name} prices tokens");
+            assert!(
+                p.plan.iter().any(|q| q.cost.is_some()),
+                "{name} prices tokens"
+            );
             for q in &p.plan {
                 assert!(!q.promql.contains("{by}") && !q.promql.contains("{window}"));
                 assert!(

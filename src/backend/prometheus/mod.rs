@@ -6,6 +6,8 @@
 
 mod client;
 pub mod config;
+mod convention;
+mod discover;
 mod engine;
 mod kind;
 mod plan;
@@ -14,5 +16,6 @@ mod wire;
 
 pub use client::Prometheus;
 pub use config::{Price, PrometheusConfig};
+pub use convention::{coarse, Coarse, Discovered};
 pub use engine::Engine;
 pub use kind::Kind;

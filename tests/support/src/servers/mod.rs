@@ -3,6 +3,7 @@
 
 pub mod alertmanager;
 pub mod huge;
+pub mod instrumentation;
 pub mod langfuse;
 pub mod pagerduty;
 pub mod pagerduty_events;

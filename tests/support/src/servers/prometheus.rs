@@ -38,6 +38,34 @@ pub fn start_backfilled(name: &str, openmetrics: &str) -> PromServer {
     std::fs::write(&input, openmetrics).expect("write OpenMetrics input");
     std::fs::write(&config, "scrape_configs: []\n").expect("write prometheus.yml");
     backfill(&promtool, &input, &storage);
+    spawn(prometheus, dir, &config, &storage)
+}
+
+/// Starts Prometheus scraping `targets` (job name, `host:port`) every `scrape_secs`, on an
+/// empty TSDB: what a service's own Prometheus does with its live `/metrics`.
+pub fn start_scraping(name: &str, targets: &[(&str, String)], scrape_secs: u32) -> PromServer {
+    let prometheus = binary(&["prometheus"], "prometheus");
+    let dir = temp_dir(&format!("prom-{name}"));
+    let storage = dir.join("data");
+    let config = dir.join("prometheus.yml");
+    let mut yml = format!(
+        "global:\n  scrape_interval: {scrape_secs}s\n  scrape_timeout: {scrape_secs}s\nscrape_configs:\n"
+    );
+    for (job, addr) in targets {
+        yml.push_str(&format!(
+            "  - job_name: \"{job}\"\n    static_configs:\n      - targets: [\"{addr}\"]\n"
+        ));
+    }
+    std::fs::write(&config, yml).expect("write prometheus.yml");
+    spawn(prometheus, dir, &config, &storage)
+}
+
+fn spawn(
+    prometheus: PathBuf,
+    dir: PathBuf,
+    config: &std::path::Path,
+    storage: &std::path::Path,
+) -> PromServer {
     let port = free_port();
     let log = dir.join("prometheus.log");
     let log_file = std::fs::File::create(&log).expect("log file");
