@@ -480,7 +480,7 @@ fn a_jailbreak_is_read_in_its_samples_contained_on_its_segment_and_kept_as_evide
     c.wait_for("the list filtered to it", |t| t.contains("1 shown"));
     c.send(b"o");
     c.wait_for("jailbroken answers in the incident's window", |t| {
-        t.contains("[incident]") && t.contains("jailbroken") && t.contains("segments:")
+        t.contains("[incident]") && t.contains("jailbroken") && t.contains("segment free-tier · ")
     });
     c.send(b"\t");
     c.wait_for("refusals in the baseline", |t| {
