@@ -38,6 +38,8 @@ pub struct TagHistory {
     tag: String,
     loaded: bool,
     moves: HashMap<String, Vec<Move>>,
+    /// The holder each prompt's tag had at the last poll, to notice a move made elsewhere.
+    seen: HashMap<String, String>,
 }
 
 impl TagHistory {
@@ -47,6 +49,44 @@ impl TagHistory {
             tag: tag.to_string(),
             loaded: false,
             moves: HashMap::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// The tag was found on `current` by a poll of `source`: a move since the last poll (or
+    /// since the history's last record) made by another hand is recorded as `seen`.
+    pub fn notice(&mut self, source: &str, prompt: &str, current: &str, now: DateTime<Utc>) {
+        let before = self
+            .seen
+            .get(prompt)
+            .cloned()
+            .or_else(|| self.holder(prompt).map(str::to_string));
+        self.seen.insert(prompt.to_string(), current.to_string());
+        let Some(before) = before.filter(|b| b != current) else {
+            return;
+        };
+        let m = Move {
+            at: now,
+            prompt: prompt.to_string(),
+            tag: self.tag.clone(),
+            from: Some(before),
+            to: current.to_string(),
+            by: SEEN.into(),
+        };
+        if let Err(e) = self.record(m) {
+            tracing::warn!(source, prompt, file = %self.path.display(), error = %e, "prompt tag move not recorded");
+        }
+    }
+
+    /// The cockpit moved the tag to `to` itself: the next poll finding it there is no news.
+    pub fn moved(&mut self, prompt: &str, to: &str) {
+        self.seen.insert(prompt.to_string(), to.to_string());
+    }
+
+    /// `load`, a failure logged for `source` (the history then starts from what polls see).
+    pub fn load_or_warn(&mut self, source: &str) {
+        if let Err(e) = self.load() {
+            tracing::warn!(source, file = %self.path.display(), error = %e, "prompt tag history not read");
         }
     }
 
@@ -157,6 +197,41 @@ fn append(path: &std::path::Path, m: &Move) -> io::Result<()> {
     let mut f = crate::private::open_append(path)?;
     f.write_all(line.as_bytes())?;
     f.sync_data()
+}
+
+/// A registry's feature → prompt mapping (a feature's prompt has its name unless mapped),
+/// and back.
+#[derive(Debug)]
+pub struct PromptNames {
+    prompts: std::collections::BTreeMap<String, String>,
+    features: HashMap<String, String>,
+}
+
+impl PromptNames {
+    pub fn new(prompts: &std::collections::BTreeMap<String, String>) -> PromptNames {
+        PromptNames {
+            prompts: prompts.clone(),
+            features: prompts
+                .iter()
+                .map(|(f, p)| (p.clone(), f.clone()))
+                .collect(),
+        }
+    }
+
+    /// The prompt holding `feature`'s versions.
+    pub fn prompt<'a>(&'a self, feature: &'a str) -> &'a str {
+        self.prompts.get(feature).map_or(feature, String::as_str)
+    }
+
+    /// The feature `prompt` serves.
+    pub fn feature<'a>(&'a self, prompt: &'a str) -> &'a str {
+        self.features.get(prompt).map_or(prompt, String::as_str)
+    }
+
+    /// The prompts named in config.
+    pub fn mapped(&self) -> impl Iterator<Item = &String> {
+        self.prompts.values()
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,12 @@
 
 use super::config::LangfuseConfig;
 use crate::backend::http::{self, Auth, ReplyCap};
-use crate::backend::prompt_tags::{Move, TagHistory, SEEN};
+use crate::backend::prompt_tags::{Move, PromptNames, TagHistory};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -68,8 +67,7 @@ pub struct Langfuse {
     base: Url,
     auth: Auth,
     label: String,
-    prompts: BTreeMap<String, String>,
-    features: HashMap<String, String>,
+    names: PromptNames,
     max_pages: usize,
     max_prompts: usize,
     max_versions: usize,
@@ -77,7 +75,6 @@ pub struct Langfuse {
     cap: ReplyCap,
     client: http::Client,
     history: TagHistory,
-    seen: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for Langfuse {
@@ -140,12 +137,7 @@ impl Langfuse {
                 password,
             },
             label: cfg.label.clone(),
-            prompts: cfg.prompts.clone(),
-            features: cfg
-                .prompts
-                .iter()
-                .map(|(f, p)| (p.clone(), f.clone()))
-                .collect(),
+            names: PromptNames::new(&cfg.prompts),
             max_pages: cfg.max_pages as usize,
             max_prompts: cfg.max_prompts as usize,
             max_versions: cfg.max_prompt_versions as usize,
@@ -154,16 +146,7 @@ impl Langfuse {
             client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
                 .map_err(|e| format!("{name}: {e}"))?,
             history: TagHistory::new(data_dir.join("prompt-tags").join(file), &cfg.label),
-            seen: HashMap::new(),
         })
-    }
-
-    fn prompt<'a>(&'a self, feature: &'a str) -> &'a str {
-        self.prompts.get(feature).map_or(feature, String::as_str)
-    }
-
-    fn feature<'a>(&'a self, prompt: &'a str) -> &'a str {
-        self.features.get(prompt).map_or(prompt, String::as_str)
     }
 
     /// `<base>/<segments>`, each segment percent-encoded: a prompt in a folder
@@ -288,29 +271,6 @@ impl Langfuse {
         }
     }
 
-    fn notice(&mut self, prompt: &str, current: &str, now: DateTime<Utc>) {
-        let before = self
-            .seen
-            .get(prompt)
-            .cloned()
-            .or_else(|| self.history.holder(prompt).map(str::to_string));
-        self.seen.insert(prompt.to_string(), current.to_string());
-        let Some(before) = before.filter(|b| b != current) else {
-            return;
-        };
-        let m = Move {
-            at: now,
-            prompt: prompt.to_string(),
-            tag: self.label.clone(),
-            from: Some(before),
-            to: current.to_string(),
-            by: SEEN.into(),
-        };
-        if let Err(e) = self.history.record(m) {
-            tracing::warn!(source = %self.name, prompt, error = %e, "prompt label move not recorded");
-        }
-    }
-
     async fn read_prompt(
         &mut self,
         meta: PromptMeta,
@@ -321,13 +281,13 @@ impl Langfuse {
         versions.dedup();
         let keep = versions.len().saturating_sub(self.max_versions);
         let mut ff = FeatureFlags {
-            feature: self.feature(&meta.name).to_string(),
+            feature: self.names.feature(&meta.name).to_string(),
             prompt_versions: versions[keep..].iter().map(u64::to_string).collect(),
             prompt_only: true,
             ..FeatureFlags::default()
         };
         if let Some(cur) = self.holder(&meta.name).await?.map(|v| v.to_string()) {
-            self.notice(&meta.name, &cur, now);
+            self.history.notice(&self.name, &meta.name, &cur, now);
             let (lkg, changed_at) = self.history.lineage(&meta.name, &cur);
             for v in [Some(&cur), lkg.as_ref()].into_iter().flatten() {
                 if !ff.prompt_versions.contains(v) {
@@ -348,16 +308,14 @@ impl Langfuse {
         author: &str,
         now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
-        let prompt = self.prompt(feature).to_string();
+        let prompt = self.names.prompt(feature).to_string();
         let label = self.label.clone();
         let Ok(version) = to.parse::<u64>() else {
             return Err(BackendError::Rejected(format!(
                 "{to:?} is not a Langfuse prompt version (a number)"
             )));
         };
-        if let Err(e) = self.history.load() {
-            tracing::warn!(source = %self.name, error = %e, "prompt label history not read");
-        }
+        self.history.load_or_warn(&self.name);
         let from = self.holder(&prompt).await?;
         if from == Some(version) {
             return Err(BackendError::Rejected(format!(
@@ -383,7 +341,7 @@ impl Langfuse {
             )));
         }
         let from = from.map(|v| v.to_string());
-        self.seen.insert(prompt.clone(), to.to_string());
+        self.history.moved(&prompt, to);
         let recorded = self.history.record(Move {
             at: now,
             prompt: prompt.clone(),
@@ -408,9 +366,7 @@ impl Langfuse {
 
 impl FlagControl for Langfuse {
     async fn read(&mut self, now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
-        if let Err(e) = self.history.load() {
-            tracing::warn!(source = %self.name, error = %e, "prompt label history not read");
-        }
+        self.history.load_or_warn(&self.name);
         let mut out = Vec::new();
         for meta in self.list().await? {
             out.push(self.read_prompt(meta, now).await?);

@@ -7,12 +7,11 @@
 use super::config::PhoenixConfig;
 use super::wire::{decode_error, decode_prompts, decode_tagged, decode_versions};
 use crate::backend::http::{self, Auth, ReplyCap};
-use crate::backend::prompt_tags::{Move, TagHistory, SEEN};
+use crate::backend::prompt_tags::{Move, PromptNames, TagHistory};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
@@ -41,9 +40,7 @@ pub struct PhoenixPrompts {
     base: Url,
     auth: Auth,
     tag: String,
-    /// Feature → prompt, and back.
-    prompts: BTreeMap<String, String>,
-    features: HashMap<String, String>,
+    names: PromptNames,
     max_prompts: usize,
     max_versions: usize,
     max_pages: usize,
@@ -51,8 +48,6 @@ pub struct PhoenixPrompts {
     cap: ReplyCap,
     client: http::Client,
     history: TagHistory,
-    /// The holder each prompt's tag had at the last poll, to notice a move made elsewhere.
-    seen: HashMap<String, String>,
 }
 
 impl std::fmt::Debug for PhoenixPrompts {
@@ -106,12 +101,7 @@ impl PhoenixPrompts {
             base,
             auth,
             tag: cfg.prompt_tag.clone(),
-            prompts: cfg.prompts.clone(),
-            features: cfg
-                .prompts
-                .iter()
-                .map(|(f, p)| (p.clone(), f.clone()))
-                .collect(),
+            names: PromptNames::new(&cfg.prompts),
             max_prompts: cfg.max_prompts as usize,
             max_versions: cfg.max_prompt_versions as usize,
             max_pages: cfg.max_pages as usize,
@@ -120,17 +110,7 @@ impl PhoenixPrompts {
             client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
                 .map_err(|e| format!("{name}: {e}"))?,
             history: TagHistory::new(data_dir.join("prompt-tags").join(file), &cfg.prompt_tag),
-            seen: HashMap::new(),
         })
-    }
-
-    /// The prompt holding `feature`'s versions.
-    fn prompt<'a>(&'a self, feature: &'a str) -> &'a str {
-        self.prompts.get(feature).map_or(feature, String::as_str)
-    }
-
-    fn feature<'a>(&'a self, prompt: &'a str) -> &'a str {
-        self.features.get(prompt).map_or(prompt, String::as_str)
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, BackendError> {
@@ -272,30 +252,6 @@ impl PhoenixPrompts {
         )))
     }
 
-    /// Records a move of the tag this poll found (someone deployed through Phoenix).
-    fn notice(&mut self, prompt: &str, current: &str, now: DateTime<Utc>) {
-        let before = self
-            .seen
-            .get(prompt)
-            .cloned()
-            .or_else(|| self.history.holder(prompt).map(str::to_string));
-        self.seen.insert(prompt.to_string(), current.to_string());
-        let Some(before) = before.filter(|b| b != current) else {
-            return;
-        };
-        let m = Move {
-            at: now,
-            prompt: prompt.to_string(),
-            tag: self.tag.clone(),
-            from: Some(before),
-            to: current.to_string(),
-            by: SEEN.into(),
-        };
-        if let Err(e) = self.history.record(m) {
-            tracing::warn!(source = %self.name, prompt, file = %self.history.path().display(), error = %e, "prompt tag move not recorded");
-        }
-    }
-
     async fn read_prompt(
         &mut self,
         prompt: &str,
@@ -309,14 +265,14 @@ impl PhoenixPrompts {
         };
         let current = self.holder(prompt).await?;
         let mut ff = FeatureFlags {
-            feature: self.feature(prompt).to_string(),
+            feature: self.names.feature(prompt).to_string(),
             prompt_only: true,
             ..FeatureFlags::default()
         };
         // Oldest first, as flag systems list versions; the picker shows the newest first.
         ff.prompt_versions = newest.into_iter().rev().collect();
         if let Some(cur) = &current {
-            self.notice(prompt, cur, now);
+            self.history.notice(&self.name, prompt, cur, now);
             let (lkg, changed_at) = self.history.lineage(prompt, cur);
             for v in [Some(cur), lkg.as_ref()].into_iter().flatten() {
                 if !ff.prompt_versions.contains(v) {
@@ -337,14 +293,14 @@ impl PhoenixPrompts {
         author: &str,
         now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
-        let prompt = self.prompt(feature).to_string();
+        let prompt = self.names.prompt(feature).to_string();
         let tag = self.tag.clone();
         if !identifier(&prompt) {
             return Err(BackendError::Rejected(format!(
                 "{prompt:?} is not a Phoenix prompt name: map feature {feature} with prompts = {{ \"{feature}\" = \"<prompt>\" }}"
             )));
         }
-        self.load_history();
+        self.history.load_or_warn(&self.name);
         let from = self.holder(&prompt).await?;
         if from.as_deref() == Some(to) {
             return Err(BackendError::Rejected(format!(
@@ -368,7 +324,7 @@ impl PhoenixPrompts {
                 now_held.as_deref().unwrap_or("no version under it")
             )));
         }
-        self.seen.insert(prompt.clone(), to.to_string());
+        self.history.moved(&prompt, to);
         let recorded = self.history.record(Move {
             at: now,
             prompt: prompt.clone(),
@@ -389,19 +345,13 @@ impl PhoenixPrompts {
         }
         Ok(msg)
     }
-
-    fn load_history(&mut self) {
-        if let Err(e) = self.history.load() {
-            tracing::warn!(source = %self.name, file = %self.history.path().display(), error = %e, "prompt tag history not read");
-        }
-    }
 }
 
 impl FlagControl for PhoenixPrompts {
     async fn read(&mut self, now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
-        self.load_history();
+        self.history.load_or_warn(&self.name);
         let mut names = self.list().await?;
-        for mapped in self.prompts.values() {
+        for mapped in self.names.mapped() {
             if !names.contains(mapped) {
                 names.push(mapped.clone());
             }
