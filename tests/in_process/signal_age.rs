@@ -5,11 +5,11 @@
 //! its evidence.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use cockpit_testkit::screen::screen;
+use cockpit_testkit::screen::{row, screen, signals_state};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::{FeatureInfo, Signal, SignalKind, SignalSet};
-use oncall_cockpit::state::{update, SourceRole, SourceStatus, State};
+use oncall_cockpit::state::{update, State};
 
 const SOURCE: &str = "vm";
 
@@ -57,25 +57,7 @@ fn set() -> SignalSet {
 }
 
 fn state() -> State {
-    let mut state = State::new(poll(), "ana", "test");
-    state.sources.list = vec![SourceStatus::new(SOURCE, SourceRole::Metrics, Some(15.0))];
-    update(
-        &mut state,
-        Action::Backend(BackendEvent::Signals {
-            source: SOURCE.into(),
-            at: poll(),
-            set: set(),
-            detections: Vec::new(),
-        }),
-    );
-    state
-}
-
-fn row<'a>(screen: &'a str, label: &str) -> &'a str {
-    screen
-        .lines()
-        .find(|l| l.contains(label))
-        .unwrap_or_else(|| panic!("no {label:?} row in\n{screen}"))
+    signals_state(SOURCE, poll(), set())
 }
 
 #[test]
