@@ -49,9 +49,11 @@ pub struct Prometheus {
     /// What the server was found to hold, and when it was asked (cockpit time); until
     /// then the preset's queries run.
     found: Option<(Discovered, DateTime<Utc>)>,
-    /// Whether the last two discoveries found the same families: until then every poll
-    /// asks again.
+    /// Whether the families found have stayed the same for `settle_secs`: until then every
+    /// poll asks again.
     settled: bool,
+    /// When the families found last changed (or were first found).
+    changed_at: Option<DateTime<Utc>>,
     /// Signals no query can read on this server.
     missing: BTreeSet<SignalKind>,
     /// The query that gave each feature's signal its value in the last poll.
@@ -122,6 +124,7 @@ impl Prometheus {
             conventions,
             found: None,
             settled: false,
+            changed_at: None,
             missing: BTreeSet::new(),
             chosen: BTreeMap::new(),
             warnings: Warnings {
@@ -232,10 +235,17 @@ impl Prometheus {
                 self.settled = false;
             }
             Ok(Ok(found)) => {
-                self.settled = self
+                let same = self
                     .found
                     .as_ref()
                     .is_some_and(|(f, _)| f.families == found.families);
+                if !same {
+                    self.changed_at = Some(now);
+                }
+                let settle = i64::try_from(self.conventions.settle_secs).unwrap_or(i64::MAX);
+                self.settled = self
+                    .changed_at
+                    .is_some_and(|t| (now - t).num_seconds() >= settle);
                 self.use_discovered(found, now);
             }
             Ok(Err(e)) => {

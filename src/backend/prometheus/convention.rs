@@ -41,6 +41,7 @@ pub(super) struct CostCandidate {
 #[derive(Clone, Debug, Deserialize)]
 pub(super) struct Conventions {
     pub(super) rediscover_secs: u64,
+    pub(super) settle_secs: u64,
     pub(super) discover_names: String,
     pub(super) coarse_ratio: f64,
     pub(super) cost: Vec<CostCandidate>,
