@@ -246,7 +246,10 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     }
     let rows_fit = inner.height.saturating_sub(1).max(1) as usize;
     // Page-wise scrolling: deterministic from the cursor alone, so rendering keeps no state.
-    let first = (state.incidents.cursor / rows_fit) * rows_fit;
+    // The last page ends on the last row rather than starting a page of its own: a contained
+    // incident sorted to the bottom must not leave it alone on an empty pane.
+    let first = ((state.incidents.cursor / rows_fit) * rows_fit)
+        .min(state.incidents.rows.len().saturating_sub(rows_fit));
     let title_width = (inner.width as usize).saturating_sub(4 + 9 + 14 + 8 + 6 + 7 + 6);
     let resolve_key = first_key(ctx, Mode::Normal, ActionName::Resolve);
     let flashing = state

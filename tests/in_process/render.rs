@@ -888,3 +888,31 @@ fn overlays_cover_everything_beneath_them() {
         }
     }
 }
+
+/// The list pages by the cursor, and its last page ends on the last row: a row sorted to the
+/// bottom (recovered, contained) is shown with the rows above it, not alone on a page.
+#[test]
+fn the_last_page_of_the_list_is_full_not_one_row() {
+    let mut s = drill_state(30);
+    update(&mut s, Action::Resize(80, 24));
+    let rows = s.incidents.rows.len();
+    update(&mut s, Action::Bottom);
+    assert_eq!(s.incidents.cursor, rows - 1);
+    let text = screen(&s, 80, 24);
+    let list: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("Incidents"))
+        .skip(2)
+        .take_while(|l| !l.starts_with('└'))
+        .collect();
+    let shown = list.iter().filter(|l| l.contains("SEV")).count();
+    assert!(
+        rows > list.len(),
+        "the drill fills more than a page: {rows}"
+    );
+    assert_eq!(
+        shown,
+        list.len(),
+        "every line of the last page holds a row:\n{text}"
+    );
+}
