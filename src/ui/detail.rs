@@ -259,7 +259,7 @@ fn group_lines(state: &State, inc: &Incident) -> Vec<String> {
         .min()
         .unwrap_or(inc.triggered_at);
     let mut out = vec![format!(
-        "one of {} incidents of one cause? {} on {}, first onset {} ({} ago); keys on the \
+        "one of {} incidents likely of one cause: {} on {}, first onset {} ({} ago); keys on the \
          group's row act on all of them",
         members.len(),
         kinds.join(" + "),

@@ -333,7 +333,7 @@ fn an_acknowledged_member_is_skipped_and_said() {
     update(&mut s, Action::Describe);
     let screen = cockpit_testkit::screen::screen(&s, 120, 40);
     assert!(
-        screen.contains("one of 2 incidents of one cause"),
+        screen.contains("one of 2 incidents likely of one cause"),
         "{screen}"
     );
     assert!(
