@@ -78,11 +78,6 @@ impl TagHistory {
         }
     }
 
-    /// The cockpit moved the tag to `to` itself: the next poll finding it there is no news.
-    pub fn moved(&mut self, prompt: &str, to: &str) {
-        self.seen.insert(prompt.to_string(), to.to_string());
-    }
-
     /// `load`, a failure logged for `source` (the history then starts from what polls see).
     pub fn load_or_warn(&mut self, source: &str) {
         if let Err(e) = self.load() {
@@ -134,6 +129,34 @@ impl TagHistory {
             .get(prompt)
             .and_then(|l| l.last())
             .map(|m| m.to.as_str())
+    }
+
+    /// The cockpit moved the tag of `prompt` from `from` to `to` for `by`: recorded, and the
+    /// next poll finding it there is no news. What a rollback's message must add when the
+    /// file refused the record (the move itself happened; only its memory is at risk).
+    pub fn rolled_back(
+        &mut self,
+        prompt: &str,
+        from: Option<String>,
+        to: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        self.seen.insert(prompt.to_string(), to.to_string());
+        let recorded = self.record(Move {
+            at: now,
+            prompt: prompt.to_string(),
+            tag: self.tag.clone(),
+            from,
+            to: to.to_string(),
+            by: by.to_string(),
+        });
+        recorded.err().map(|e| {
+            format!(
+                "; NOT recorded in {} ({e}): the last-known-good is lost at restart",
+                self.path.display()
+            )
+        })
     }
 
     /// Appends `m` to the file, fsynced, and to the history; the history keeps it even when

@@ -3,7 +3,7 @@
 
 use super::config::LangfuseConfig;
 use crate::backend::http::{self, Auth, ReplyCap};
-use crate::backend::prompt_tags::{Move, PromptNames, TagHistory};
+use crate::backend::prompt_tags::{PromptNames, TagHistory};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
@@ -341,26 +341,14 @@ impl Langfuse {
             )));
         }
         let from = from.map(|v| v.to_string());
-        self.history.moved(&prompt, to);
-        let recorded = self.history.record(Move {
-            at: now,
-            prompt: prompt.clone(),
-            tag: label.clone(),
-            from: from.clone(),
-            to: to.to_string(),
-            by: author.to_string(),
-        });
+        let unrecorded = self
+            .history
+            .rolled_back(&prompt, from.clone(), to, author, now);
         let from = from.unwrap_or_else(|| "no labelled version".into());
-        let mut msg = format!(
-            "{feature} prompt rolled back {from} → {to} (Langfuse prompt {prompt}, label {label})"
-        );
-        if let Err(e) = recorded {
-            msg.push_str(&format!(
-                "; NOT recorded in {} ({e}): the last-known-good is lost at restart",
-                self.history.path().display()
-            ));
-        }
-        Ok(msg)
+        Ok(format!(
+            "{feature} prompt rolled back {from} → {to} (Langfuse prompt {prompt}, label {label}){}",
+            unrecorded.unwrap_or_default()
+        ))
     }
 }
 

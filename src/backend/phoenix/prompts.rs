@@ -7,7 +7,7 @@
 use super::config::PhoenixConfig;
 use super::wire::{decode_error, decode_prompts, decode_tagged, decode_versions};
 use crate::backend::http::{self, Auth, ReplyCap};
-use crate::backend::prompt_tags::{Move, PromptNames, TagHistory};
+use crate::backend::prompt_tags::{PromptNames, TagHistory};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
@@ -324,26 +324,14 @@ impl PhoenixPrompts {
                 now_held.as_deref().unwrap_or("no version under it")
             )));
         }
-        self.history.moved(&prompt, to);
-        let recorded = self.history.record(Move {
-            at: now,
-            prompt: prompt.clone(),
-            tag: tag.clone(),
-            from: from.clone(),
-            to: to.to_string(),
-            by: author.to_string(),
-        });
+        let unrecorded = self
+            .history
+            .rolled_back(&prompt, from.clone(), to, author, now);
         let from = from.unwrap_or_else(|| "no tagged version".into());
-        let mut msg = format!(
-            "{feature} prompt rolled back {from} → {to} (Phoenix prompt {prompt}, tag {tag})"
-        );
-        if let Err(e) = recorded {
-            msg.push_str(&format!(
-                "; NOT recorded in {} ({e}): the last-known-good is lost at restart",
-                self.history.path().display()
-            ));
-        }
-        Ok(msg)
+        Ok(format!(
+            "{feature} prompt rolled back {from} → {to} (Phoenix prompt {prompt}, tag {tag}){}",
+            unrecorded.unwrap_or_default()
+        ))
     }
 }
 
