@@ -283,10 +283,12 @@ pub(super) fn plan(
 /// requests behind each segment's spend.
 fn fill_split(template: &str, cfg: &PrometheusConfig, join: &str) -> String {
     match &cfg.segment_label {
-        Some(seg) => template
-            .replace("{join}", join)
-            .replace("{by}", &format!("{}, {seg}", cfg.feature_label))
-            .replace("{window}", &cfg.rate_window),
+        Some(seg) => fill_by(
+            template,
+            cfg,
+            join,
+            &format!("{}, {seg}", cfg.feature_label),
+        ),
         None => fill(template, cfg, join),
     }
 }
@@ -327,9 +329,14 @@ fn grid_of(cfg: &PrometheusConfig, kind: SignalKind, step_secs: u32) -> (u64, u3
 }
 
 fn fill(template: &str, cfg: &PrometheusConfig, join: &str) -> String {
+    fill_by(template, cfg, join, &cfg.feature_label)
+}
+
+/// Placeholders filled: `{join}`, `{by}` (the labels to aggregate by), `{window}`.
+fn fill_by(template: &str, cfg: &PrometheusConfig, join: &str, by: &str) -> String {
     template
         .replace("{join}", join)
-        .replace("{by}", &cfg.feature_label)
+        .replace("{by}", by)
         .replace("{window}", &cfg.rate_window)
 }
 
