@@ -166,10 +166,7 @@ impl Phoenix {
         }
         let detail = decode_error(&http::read_error_body(resp).await);
         let message = match status {
-            401 if self.auth == Auth::None => format!(
-                "Phoenix runs with auth on and no API key is configured: set auth = {{ bearer = {{ env = \"…\" }} }} ({detail})"
-            ),
-            401 => format!("Phoenix refused the API key (expired or revoked?): {detail}"),
+            401 => key_refused(&self.auth, &detail),
             403 => format!("the API key may not read project {project:?}: {detail}"),
             404 => {
                 let mapped = if project == feature {
@@ -349,5 +346,15 @@ impl Phoenix {
 impl SampleSource for Phoenix {
     async fn samples(&mut self, query: &SampleQuery) -> Result<Vec<Sample>, BackendError> {
         self.fetch(query).await
+    }
+}
+/// Why Phoenix answered 401: auth is on and no key was configured, or the key was refused.
+pub(super) fn key_refused(auth: &Auth, detail: &str) -> String {
+    if *auth == Auth::None {
+        format!(
+            "Phoenix runs with auth on and no API key is configured: set auth = {{ bearer = {{ env = \"…\" }} }} ({detail})"
+        )
+    } else {
+        format!("Phoenix refused the API key (expired or revoked?): {detail}")
     }
 }

@@ -4,6 +4,7 @@
 //! so adding it to a version takes it off the other). Phoenix has no kill switch: a feature
 //! whose only lever source is this says so through the guard.
 
+use super::client::key_refused;
 use super::config::PhoenixConfig;
 use super::wire::{decode_error, decode_prompts, decode_tagged, decode_versions};
 use crate::backend::http::{self, Auth, ReplyCap};
@@ -151,10 +152,7 @@ impl PhoenixPrompts {
         }
         let detail = decode_error(&http::read_error_body(resp).await);
         let message = match status {
-            401 if self.auth == Auth::None => format!(
-                "{what}: Phoenix runs with auth on and no API key is configured: set auth = {{ bearer = {{ env = \"…\" }} }} ({detail})"
-            ),
-            401 => format!("{what}: Phoenix refused the API key (expired or revoked?): {detail}"),
+            401 => format!("{what}: {}", key_refused(&self.auth, &detail)),
             403 => format!("{what}: the API key may not do this: {detail}"),
             404 | 422 => {
                 return Err(BackendError::Rejected(format!(
