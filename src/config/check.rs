@@ -281,9 +281,37 @@ impl<'a> Checker<'a> {
             return;
         };
         let base = self.builtin(path);
+        self.keys_alone::<T>(&base, &[], user, value.span(), label);
+    }
+
+    /// Each key of `user` (the table at `at` inside a section) alone over the section's
+    /// built-in `base`, descending into tables the defaults have too, so that two mistakes in
+    /// one nested table (`[detect.caps]`) are both reported, each at its own key.
+    fn keys_alone<T: DeserializeOwned>(
+        &mut self,
+        base: &Table<'a>,
+        at: &[Spanned<Cow<'a, str>>],
+        user: &Table<'a>,
+        span: Range<usize>,
+        label: &str,
+    ) {
         for (k, v) in user.iter() {
-            if let Some(e) = one_key(&base, k, v, value.span(), read_as::<T>) {
-                self.push_serde(&e, k.span(), Some(label), k.get_ref());
+            let mut inner: Vec<Spanned<Cow<'a, str>>> = at.to_vec();
+            inner.push(k.clone());
+            if let (DeValue::Table(nested), true) = (v.get_ref(), is_table_at(base, &inner)) {
+                self.keys_alone::<T>(base, &inner, nested, span.clone(), label);
+                continue;
+            }
+            let mut root = base.clone();
+            let Some(table) = table_at(&mut root, at) else {
+                continue;
+            };
+            table.insert(k.clone(), v.clone());
+            let result = read_as::<T>(Deserializer::from(Spanned::new(span.clone(), root)));
+            match result {
+                Ok(()) => {}
+                Err(e) if missing_field(e.message()).is_some() => {}
+                Err(e) => self.push_serde(&e, k.span(), Some(label), k.get_ref()),
             }
         }
     }
@@ -581,6 +609,33 @@ fn read_as<T: DeserializeOwned>(d: Deserializer<'_>) -> Result<(), toml::de::Err
 }
 
 /// `key = value` alone over `base`, read by `read`; the error if it does not fit.
+/// Whether the defaults hold a table at `path`.
+fn is_table_at(base: &Table<'_>, path: &[Spanned<Cow<'_, str>>]) -> bool {
+    let mut t = base;
+    for p in path {
+        match t.get(p.get_ref().as_ref()).map(|v| v.get_ref()) {
+            Some(DeValue::Table(next)) => t = next,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The table at `path` inside `root`, which `is_table_at` said exists.
+fn table_at<'r, 'a>(
+    root: &'r mut Table<'a>,
+    path: &[Spanned<Cow<'a, str>>],
+) -> Option<&'r mut Table<'a>> {
+    let mut t = root;
+    for p in path {
+        match t.get_mut(p.get_ref().as_ref()).map(|v| v.get_mut()) {
+            Some(DeValue::Table(next)) => t = next,
+            _ => return None,
+        }
+    }
+    Some(t)
+}
+
 fn one_key<'a>(
     base: &Table<'a>,
     key: &Spanned<Cow<'a, str>>,
