@@ -344,6 +344,33 @@ mod tests {
     }
 
     #[test]
+    fn a_features_own_cap_keeps_the_default_caps_and_bad_caps_are_located() {
+        let d = tmp("caps");
+        let f = d.join("config.toml");
+        std::fs::write(
+            &f,
+            "[detect.caps.feature.\"triage-agent\"]\ncost_per_min_usd = 40.0\n",
+        )
+        .expect("write");
+        let s = load_settings(&f, true, &[]).expect("load");
+        let caps = s.detect.caps.resolve("triage-agent", None);
+        assert_eq!(caps.cost_per_min.line, 40.0);
+        assert_eq!(s.detect.caps.resolve("other", None).cost_per_min.line, 10.0);
+        std::fs::write(
+            &f,
+            "[detect.caps]\ncost_per_min_usd = -1.0\n[detect.caps.feature.x]\nerror_ratio = 2.0\n",
+        )
+        .expect("write");
+        let errors = load_settings(&f, true, &[]).expect_err("refused");
+        let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert!(text.iter().any(|e| e.contains("above zero")), "{text:?}");
+        assert!(
+            text.iter().any(|e| e.contains("between 0 and 1")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn bad_user_file_is_refused_with_every_error_located() {
         let d = tmp("bad");
         let f = d.join("config.toml");

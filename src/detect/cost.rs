@@ -6,6 +6,7 @@
 //! being measured never raises its own threshold (it is kept out of the baseline while it
 //! breaches and while its incident is open).
 
+use super::caps::{Cap, Caps, Origin};
 use super::rule::{held_beyond, held_inside, Band, Ctx, Dir, Finding, Rule};
 use super::stats::{finite, mean, positive, tail};
 use super::{fmt_ratio, fmt_secs, sev, DetectConfig};
@@ -36,64 +37,8 @@ impl CostRate {
         cx.cfg.cost_confirm_secs.max(two_steps)
     }
 
-    /// Which segment carries the spend now, against its share in normal times: tells the
-    /// responder which kill-switch scope contains the loop.
-    fn segment_line(cx: &Ctx<'_>) -> Option<String> {
-        let secs = Self::confirm_secs(cx);
-        let shares: Vec<(usize, f64)> = (0..cx.mem.segments.len())
-            .map(|i| (i, cx.mem.counts(cx.now, secs, Some(i)).0))
-            .collect();
-        let total: f64 = shares.iter().map(|(_, c)| c).sum();
-        let (top, spend) = shares.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
-        if !positive(total) {
-            return None;
-        }
-        let name = cx.mem.segments.get(top)?;
-        let normal_total: f64 = cx.base.segs.iter().map(|s| s.volume).sum();
-        let normal = cx
-            .base
-            .segs
-            .get(top)
-            .map(|s| s.volume / normal_total)
-            .filter(|v| v.is_finite());
-        Some(match normal {
-            Some(n) => format!(
-                "segment {name}: {:.0}% of spend now ({:.0}% of requests normally)",
-                100.0 * spend / total,
-                100.0 * n
-            ),
-            None => format!("segment {name}: {:.0}% of spend now", 100.0 * spend / total),
-        })
-    }
-}
-
-impl Rule for CostRate {
-    fn conditions(&self) -> &'static [(Dir, IncidentType)] {
-        &[(Dir::Up, IncidentType::CostExplosion)]
-    }
-
-    fn baseline_secs(&self, cfg: &DetectConfig) -> u64 {
-        cfg.cost_trailing_secs
-    }
-
-    fn keep_secs(&self, cfg: &DetectConfig) -> u64 {
-        // The daily cost detector reads the last hour's burn from here.
-        cfg.cost_confirm_secs.max(cfg.recover_hold_secs).max(3600) + 60
-    }
-
-    fn band(&self, base: &super::memory::Baseline, cfg: &DetectConfig) -> Band {
-        Band {
-            low: None,
-            high: Some(base.level * cfg.cost_rate_multiplier),
-        }
-    }
-
-    fn outside(&self, cx: &Ctx<'_>) -> bool {
-        let line = cx.base.level * cx.cfg.cost_rate_multiplier;
-        cx.mem.recent.back().is_some_and(|s| s.value > line)
-    }
-
-    fn enter(&self, _dir: Dir, cx: &Ctx<'_>) -> Option<Finding> {
+    /// Above the trailing median's line: the detector proper, once a baseline exists.
+    fn relative(cx: &Ctx<'_>) -> Option<Finding> {
         let base = cx.base.level;
         if !positive(base) {
             return None;
@@ -137,33 +82,58 @@ impl Rule for CostRate {
         })
     }
 
-    fn recovered(&self, _dir: Dir, cx: &Ctx<'_>) -> bool {
-        let line = cx.base.level * cx.cfg.cost_exit_multiplier;
-        held_inside(cx, cx.cfg.recover_hold_secs, line, Dir::Up)
+    /// Which segment carries the spend now, against its share in normal times: tells the
+    /// responder which kill-switch scope contains the loop.
+    fn segment_line(cx: &Ctx<'_>) -> Option<String> {
+        let secs = Self::confirm_secs(cx);
+        let shares: Vec<(usize, f64)> = (0..cx.mem.segments.len())
+            .map(|i| (i, cx.mem.counts(cx.now, secs, Some(i)).0))
+            .collect();
+        let total: f64 = shares.iter().map(|(_, c)| c).sum();
+        let (top, spend) = shares.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
+        if !positive(total) {
+            return None;
+        }
+        let name = cx.mem.segments.get(top)?;
+        let normal_total: f64 = cx.base.segs.iter().map(|s| s.volume).sum();
+        let normal = cx
+            .base
+            .segs
+            .get(top)
+            .map(|s| s.volume / normal_total)
+            .filter(|v| v.is_finite());
+        Some(match normal {
+            Some(n) => format!(
+                "segment {name}: {:.0}% of spend now ({:.0}% of requests normally)",
+                100.0 * spend / total,
+                100.0 * n
+            ),
+            None => format!("segment {name}: {:.0}% of spend now", 100.0 * spend / total),
+        })
     }
 }
 
-/// Tokens/min: only the line, at the same multiple of the same trailing window as $/min.
-pub struct TokensRate;
-
-impl Rule for TokensRate {
+impl Rule for CostRate {
     fn conditions(&self) -> &'static [(Dir, IncidentType)] {
-        &[]
+        &[(Dir::Up, IncidentType::CostExplosion)]
+    }
+
+    /// Its cap judges from the first minute, before any baseline exists.
+    fn needs_baseline(&self) -> bool {
+        false
     }
 
     fn baseline_secs(&self, cfg: &DetectConfig) -> u64 {
         cfg.cost_trailing_secs
     }
 
-    fn keep_secs(&self, _cfg: &DetectConfig) -> u64 {
-        600
+    fn keep_secs(&self, cfg: &DetectConfig) -> u64 {
+        // The daily cost detector reads the last hour's burn from here.
+        cfg.cost_confirm_secs.max(cfg.recover_hold_secs).max(3600) + 60
     }
 
-    fn band(&self, base: &super::memory::Baseline, cfg: &DetectConfig) -> Band {
-        Band {
-            low: None,
-            high: Some(base.level * cfg.cost_rate_multiplier),
-        }
+    fn band(&self, base: &super::memory::Baseline, cfg: &DetectConfig, caps: &Caps) -> Band {
+        cap_band(base, cfg, &caps.cost_per_min)
     }
 
     fn outside(&self, cx: &Ctx<'_>) -> bool {
@@ -171,12 +141,183 @@ impl Rule for TokensRate {
         cx.mem.recent.back().is_some_and(|s| s.value > line)
     }
 
-    fn enter(&self, _dir: Dir, _cx: &Ctx<'_>) -> Option<Finding> {
-        None
+    fn enter(&self, _dir: Dir, cx: &Ctx<'_>) -> Option<Finding> {
+        Self::relative(cx).or_else(|| {
+            let mut f = cap_finding(
+                cx,
+                &cx.caps.cost_per_min,
+                CAP_KEYS[0],
+                Self::confirm_secs(cx),
+            )?;
+            f.evidence.extend(Self::segment_line(cx));
+            Some(f)
+        })
     }
 
-    fn recovered(&self, _dir: Dir, _cx: &Ctx<'_>) -> bool {
-        true
+    fn recovered(&self, _dir: Dir, cx: &Ctx<'_>) -> bool {
+        // Raised during warm-up, the frozen baseline is unknown and only the cap judges.
+        let relative = !cx.base.level.is_finite()
+            || held_inside(
+                cx,
+                cx.cfg.recover_hold_secs,
+                cx.base.level * cx.cfg.cost_exit_multiplier,
+                Dir::Up,
+            );
+        relative && cap_recovered(cx, &cx.caps.cost_per_min)
+    }
+}
+
+/// Tokens/min: the relative line drawn at the same multiple of the same trailing window as
+/// $/min, raising nothing (a token surge on a cheap model is not a cost incident); only its
+/// cap raises, the net for models without a price, whose cost is unknown.
+pub struct TokensRate;
+
+impl Rule for TokensRate {
+    fn conditions(&self) -> &'static [(Dir, IncidentType)] {
+        &[(Dir::Up, IncidentType::CostExplosion)]
+    }
+
+    fn needs_baseline(&self) -> bool {
+        false
+    }
+
+    fn baseline_secs(&self, cfg: &DetectConfig) -> u64 {
+        cfg.cost_trailing_secs
+    }
+
+    fn keep_secs(&self, cfg: &DetectConfig) -> u64 {
+        cfg.cost_confirm_secs.max(cfg.recover_hold_secs).max(540) + 60
+    }
+
+    fn band(&self, base: &super::memory::Baseline, cfg: &DetectConfig, caps: &Caps) -> Band {
+        cap_band(base, cfg, &caps.tokens_per_min)
+    }
+
+    fn outside(&self, cx: &Ctx<'_>) -> bool {
+        let line = cx.base.level * cx.cfg.cost_rate_multiplier;
+        cx.mem.recent.back().is_some_and(|s| s.value > line)
+    }
+
+    fn enter(&self, _dir: Dir, cx: &Ctx<'_>) -> Option<Finding> {
+        let secs = cx
+            .cfg
+            .cost_confirm_secs
+            .max(u64::try_from(cx.mem.step * 2).unwrap_or(120));
+        cap_finding(cx, &cx.caps.tokens_per_min, CAP_KEYS[1], secs)
+    }
+
+    fn recovered(&self, _dir: Dir, cx: &Ctx<'_>) -> bool {
+        cap_recovered(cx, &cx.caps.tokens_per_min)
+    }
+}
+
+/// The config keys of the $/min and tokens/min caps, as the evidence names them.
+const CAP_KEYS: [&str; 2] = ["cost_per_min_usd", "tokens_per_min"];
+
+/// The relative line, or the cap where it applies and is lower.
+fn cap_band(base: &super::memory::Baseline, cfg: &DetectConfig, cap: &Cap) -> Band {
+    let relative = base.level * cfg.cost_rate_multiplier;
+    let known = base.level.is_finite();
+    let high = match (known, cap.applies(known)) {
+        (true, true) => relative.min(cap.line),
+        (true, false) => relative,
+        (false, _) => cap.line,
+    };
+    Band {
+        low: None,
+        high: Some(high),
+    }
+}
+
+/// Above an absolute cap for every point of `secs`, where the cap applies: a default cap only
+/// while the feature has no baseline (warm-up), the feature's own always. The SEV ladder
+/// reads the multiple of the cap, SEV3 at least: a cap is a line someone drew on purpose.
+fn cap_finding(cx: &Ctx<'_>, cap: &Cap, key: &str, secs: u64) -> Option<Finding> {
+    let known = cx.base.level.is_finite();
+    if !cap.applies(known) {
+        return None;
+    }
+    let tokens = key == CAP_KEYS[1];
+    let kind = if tokens {
+        SignalKind::TokensPerMin
+    } else {
+        SignalKind::CostPerMin
+    };
+    let fmt = |v: f64| {
+        if tokens {
+            format!("{} tokens", fmt_count(v))
+        } else {
+            fmt_cost(v)
+        }
+    };
+    let held = held_beyond(cx, secs, cap.line, Dir::Up)?;
+    let now = *held.last()?;
+    let multiple = now / cap.line;
+    let what = if tokens { "tokens" } else { "cost" };
+    let mut evidence = vec![format!(
+        "{what} now {}/min = {} the cap {}/min, above it for all of the last {}",
+        fmt(now),
+        fmt_ratio(multiple),
+        fmt(cap.line),
+        fmt_secs(secs)
+    )];
+    if let Some(price) = cap.derived_from_price {
+        evidence.push(format!(
+            "token cap = the $ cap ÷ ${price:.2} per 1M tokens (the cheapest price of the \
+             feature's models): tokens that cost less than the $ cap never reach it"
+        ));
+    }
+    let source = cap.source(cx.feature, key);
+    match cap.origin {
+        Origin::Default => {
+            evidence.push(format!(
+                "no trailing baseline yet: the relative detector judges once it has {} of \
+                 accepted history; until then {source} watches this feature",
+                fmt_secs(cx.cfg.cost_trailing_secs / 2)
+            ));
+            evidence.push(format!(
+                "if this is the feature's normal {what}, give it its own cap: \
+                 [detect.caps.feature.{:?}] {key}",
+                cx.feature
+            ));
+        }
+        Origin::Feature => evidence.push(format!("ceiling set in {source}")),
+    }
+    let warm = if known { "" } else { ", no baseline yet" };
+    Some(Finding {
+        segment: None,
+        sev: sev::cost_sev(multiple).unwrap_or(Sev::Sev3),
+        value: now,
+        baseline: cx.base.level,
+        threshold: cap.line,
+        summary: format!(
+            "{} {}/min, above its {}/min cap{warm}",
+            kind.label(),
+            fmt(now),
+            fmt(cap.line)
+        ),
+        evidence,
+    })
+}
+
+/// Back under the cap's exit line (the cap scaled as the relative detector's exit line is)
+/// for the hold, or the cap does not apply.
+fn cap_recovered(cx: &Ctx<'_>, cap: &Cap) -> bool {
+    if !cap.applies(cx.base.level.is_finite()) {
+        return true;
+    }
+    let line = cap.line * cx.cfg.cost_exit_multiplier / cx.cfg.cost_rate_multiplier;
+    held_inside(cx, cx.cfg.recover_hold_secs, line, Dir::Up)
+}
+
+/// 12.3M, 450k, 900.
+fn fmt_count(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
     }
 }
 

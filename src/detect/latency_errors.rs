@@ -2,6 +2,7 @@
 //! single slow scrape or a burst of 5xx during a deploy is not an incident. The hold times are
 //! the design's (15 and 10 minutes), so these detectors are slow by definition.
 
+use super::caps::Caps;
 use super::memory::Baseline;
 use super::rule::{held_beyond, held_inside, Band, Ctx, Dir, Finding, Rule};
 use super::stats::{median, over, positive};
@@ -20,7 +21,7 @@ impl Rule for Latency {
         cfg.latency_hold_secs.max(cfg.recover_hold_secs) + 60
     }
 
-    fn band(&self, base: &Baseline, cfg: &DetectConfig) -> Band {
+    fn band(&self, base: &Baseline, cfg: &DetectConfig, _caps: &Caps) -> Band {
         Band {
             low: None,
             high: Some(base.level * cfg.latency_multiplier),
@@ -92,6 +93,11 @@ pub struct Errors;
 const SLICES: i64 = 5;
 
 impl Errors {
+    /// The entry line: the feature's own error ratio cap, or `[detect] error_ratio`.
+    fn line(cx: &Ctx<'_>) -> f64 {
+        cx.caps.error_ratio.unwrap_or(cx.cfg.error_ratio)
+    }
+
     /// Pooled ratio of each fifth of the last `secs`, oldest first; `None` when more than one
     /// fifth saw no requests.
     fn slices(cx: &Ctx<'_>, secs: u64) -> Option<Vec<f64>> {
@@ -143,22 +149,20 @@ impl Rule for Errors {
         false
     }
 
-    fn band(&self, _base: &Baseline, cfg: &DetectConfig) -> Band {
+    fn band(&self, _base: &Baseline, cfg: &DetectConfig, caps: &Caps) -> Band {
         Band {
             low: None,
-            high: Some(cfg.error_ratio),
+            high: Some(caps.error_ratio.unwrap_or(cfg.error_ratio)),
         }
     }
 
     fn outside(&self, cx: &Ctx<'_>) -> bool {
-        cx.mem
-            .recent
-            .back()
-            .is_some_and(|s| s.value > cx.cfg.error_ratio)
+        let line = Self::line(cx);
+        cx.mem.recent.back().is_some_and(|s| s.value > line)
     }
 
     fn enter(&self, _dir: Dir, cx: &Ctx<'_>) -> Option<Finding> {
-        let threshold = cx.cfg.error_ratio;
+        let threshold = Self::line(cx);
         let held = Self::held(cx, cx.cfg.error_hold_secs, threshold)?;
         let now = *held.last()?;
         let typical = median(&held).unwrap_or(now);
@@ -175,11 +179,23 @@ impl Rule for Errors {
                 "{errors:.0} failed of {requests:.0} requests in the last {hold}"
             ));
         }
-        evidence.push(format!(
-            "before that {} (median of calm history)",
-            fmt(cx.base.level)
-        ));
-        evidence.push(format!("above {} for all of {hold}", fmt(threshold)));
+        if cx.base.level.is_finite() {
+            evidence.push(format!(
+                "before that {} (median of calm history)",
+                fmt(cx.base.level)
+            ));
+        } else {
+            evidence.push(
+                "no calm history yet (warm-up): the error line is absolute and needs none"
+                    .to_string(),
+            );
+        }
+        let own = if cx.caps.error_ratio.is_some() {
+            " (this feature's own line, [detect.caps.feature])"
+        } else {
+            ""
+        };
+        evidence.push(format!("above {}{own} for all of {hold}", fmt(threshold)));
         Some(Finding {
             segment: None,
             sev: sev::errors_sev(typical),
@@ -196,7 +212,8 @@ impl Rule for Errors {
     }
 
     fn recovered(&self, _dir: Dir, cx: &Ctx<'_>) -> bool {
-        let line = cx.cfg.error_ratio * cx.cfg.error_exit_share;
+        let entry = Self::line(cx);
+        let line = entry * cx.cfg.error_exit_share;
         let hold = cx.cfg.recover_hold_secs;
         if cx.mem.has_counts() {
             // The hold as a whole under the exit line, and no fifth of it back above the entry
@@ -204,8 +221,7 @@ impl Rule for Errors {
             let (e, n) = cx.mem.counts(cx.now, hold, None);
             return n > 0.0
                 && e / n <= line
-                && Self::slices(cx, hold)
-                    .is_some_and(|s| s.iter().all(|r| !over(*r, cx.cfg.error_ratio)));
+                && Self::slices(cx, hold).is_some_and(|s| s.iter().all(|r| !over(*r, entry)));
         }
         held_inside(cx, hold, line, Dir::Up)
     }

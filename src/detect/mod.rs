@@ -8,6 +8,7 @@
 //! for what each detector (cost, latency_errors, quality) answers. docs/detection.md explains the
 //! reasoning for responders.
 
+pub mod caps;
 pub mod cost;
 pub mod engine;
 pub mod latency_errors;
@@ -58,6 +59,7 @@ pub struct DetectConfig {
     pub retrieval_factor: f64,
     pub retrieval_exit_factor: f64,
     pub retrieval_window_secs: u64,
+    pub caps: caps::CapsConfig,
 }
 
 const DEFAULTS_TOML: &str = include_str!("../config/defaults.toml");

@@ -6,6 +6,7 @@
 //! signal has been back inside its pre-incident band long enough to call it recovered.
 //! Entering and leaving are separate questions with separate margins (hysteresis).
 
+use super::caps::Caps;
 use super::memory::{Baseline, Memory};
 use super::DetectConfig;
 use crate::domain::{Distribution, IncidentType, Sev};
@@ -41,6 +42,10 @@ pub struct Ctx<'a> {
     /// While firing: the segment whose counts raised the condition (`None`: feature-wide or
     /// not split); its own counts must show the recovery.
     pub trigger: Option<&'a str>,
+    /// The feature the signal belongs to, for evidence that names its config.
+    pub feature: &'a str,
+    /// The feature's absolute caps (see `caps`).
+    pub caps: &'a Caps,
 }
 
 impl Ctx<'_> {
@@ -86,7 +91,9 @@ pub trait Rule: Send + Sync {
     fn needs_baseline(&self) -> bool {
         true
     }
-    fn band(&self, base: &Baseline, cfg: &DetectConfig) -> Band;
+    /// The lines drawn around normal; `caps` are the feature's own lines where a rule has
+    /// them.
+    fn band(&self, base: &Baseline, cfg: &DetectConfig, caps: &Caps) -> Band;
     /// The newest point is outside the band (a breach not yet confirmed, or noise): the
     /// waiting minutes must not enter the baseline.
     fn outside(&self, cx: &Ctx<'_>) -> bool;

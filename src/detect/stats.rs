@@ -349,35 +349,42 @@ pub fn chi2_at_least(x: f64, df: f64) -> f64 {
     }
 }
 
-/// G-test of observed category counts against reference shares: the p-value that counts this
-/// far from the reference come from it by chance. NaN when either side is empty.
+/// Two-sample G-test of category counts: the p-value that the reference's counts and the
+/// observed ones come from one distribution. The reference is a sample too: a reference of a
+/// few dozen answers (a feature launched minutes ago) leaves room for a lot of chance, where
+/// treating its shares as exact would call every rare category it happened not to see
+/// "impossible". With a large reference this is the goodness-of-fit test against its shares.
+/// NaN when either side is empty.
 pub fn g_test(reference: &[f64], observed: &[f64]) -> f64 {
-    let Some(p) = normalise(reference) else {
-        return f64::NAN;
+    let count = |v: &[f64], i: usize| {
+        v.get(i)
+            .copied()
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .unwrap_or(0.0)
     };
-    let n: f64 = finite(observed).filter(|v| *v > 0.0).sum();
-    if !positive(n) {
+    let k = reference.len().max(observed.len());
+    let nr: f64 = (0..k).map(|i| count(reference, i)).sum();
+    let no: f64 = (0..k).map(|i| count(observed, i)).sum();
+    if !positive(nr) || !positive(no) {
         return f64::NAN;
     }
+    let n = nr + no;
     let mut g = 0.0;
     let mut df: f64 = -1.0;
-    for (i, &pi) in p.iter().enumerate() {
-        let o = observed
-            .get(i)
-            .copied()
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .unwrap_or(0.0);
-        if pi > 0.0 {
-            df += 1.0;
-            if o > 0.0 {
-                g += 2.0 * o * (o / (n * pi)).ln();
+    for i in 0..k {
+        let (r, o) = (count(reference, i), count(observed, i));
+        let column = r + o;
+        if column <= 0.0 {
+            continue;
+        }
+        df += 1.0;
+        for (x, row) in [(r, nr), (o, no)] {
+            if x > 0.0 {
+                g += 2.0 * x * (x / (row * column / n)).ln();
             }
-        } else if o > 0.0 {
-            // A category the reference never saw: as surprising as it gets.
-            return 0.0;
         }
     }
-    chi2_at_least(g, df.max(1.0))
+    chi2_at_least(g.max(0.0), df.max(1.0))
 }
 
 #[cfg(test)]
@@ -503,13 +510,18 @@ mod tests {
         // 1 dof at 3.841 is the 5% point.
         assert!((chi2_at_least(3.841, 1.0) - 0.05).abs() < 1e-3);
         // Counts exactly in proportion: nothing surprising.
-        assert!(close(g_test(&[0.5, 0.5], &[50.0, 50.0]), 1.0));
-        // A few points of shift in 90 answers is noise; the same shares in 10,000 are not.
-        let p = g_test(&[0.45, 0.35, 0.12, 0.08], &[36.0, 34.0, 12.0, 8.0]);
+        assert!(close(g_test(&[500.0, 500.0], &[50.0, 50.0]), 1.0));
+        // Against an hour of reference answers, a few points of shift in 90 answers is noise;
+        // the same shares in 10,000 are not.
+        let hour = [4500.0, 3500.0, 1200.0, 800.0];
+        let p = g_test(&hour, &[36.0, 34.0, 12.0, 8.0]);
         assert!(p > 0.01, "{p}");
-        let p = g_test(&[0.45, 0.35, 0.12, 0.08], &[4000.0, 3800.0, 1300.0, 900.0]);
+        let p = g_test(&hour, &[4000.0, 3800.0, 1300.0, 900.0]);
         assert!(p < 1e-6, "{p}");
-        assert_eq!(g_test(&[1.0, 0.0], &[5.0, 1.0]), 0.0);
+        // A category the reference never saw: decisive against a big reference...
+        assert!(g_test(&[5000.0, 0.0], &[100.0, 20.0]) < 1e-10);
+        // ...not against twenty answers, which could easily have missed a 3% category.
+        assert!(g_test(&[20.0, 0.0], &[290.0, 10.0]) > 0.01);
         assert!(g_test(&[], &[1.0]).is_nan());
     }
 

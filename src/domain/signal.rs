@@ -246,7 +246,9 @@ impl Signal {
     }
 }
 
-/// Output category distribution of one feature: baseline vs the current window.
+/// Output category distribution of one feature: baseline vs the current window, as answer
+/// counts per category (not shares): how many answers the reference rests on decides how far
+/// the current window may differ from it by chance.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     pub feature: String,
@@ -290,6 +292,11 @@ pub struct FeatureInfo {
     pub seed: Option<u64>,
     pub uses_retrieval: bool,
     pub eval_baseline: Option<f64>,
+    /// USD per million tokens, the lowest of the feature's models' input and output prices,
+    /// when the source's price table knows them: the token cap is derived from it
+    /// (`detect::caps`).
+    #[serde(default)]
+    pub price_per_mtok: Option<f64>,
 }
 
 impl FeatureInfo {
@@ -316,6 +323,7 @@ impl FeatureInfo {
             seed: None,
             uses_retrieval: false,
             eval_baseline: None,
+            price_per_mtok: None,
         }
     }
 }

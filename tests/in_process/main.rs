@@ -21,3 +21,4 @@ mod signal_age;
 mod signal_coverage;
 mod sim_drill;
 mod update;
+mod warm_up;

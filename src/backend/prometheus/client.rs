@@ -456,7 +456,7 @@ impl Prometheus {
         }
         let features = names
             .iter()
-            .map(|n| feature_info(n, models.get(n), self.uses_retrieval))
+            .map(|n| feature_info(n, models.get(n), self.uses_retrieval, &self.prices))
             .collect();
         SignalSet {
             at: Some(now),

@@ -237,17 +237,27 @@ fn add_cost(acc: &mut [Option<f64>], rates: &[f64], price: Option<f64>) {
     }
 }
 
+/// What Prometheus knows of a feature: its traffic's models and their lowest price per
+/// million tokens (the token cap is derived from it), not its deployments.
 pub(super) fn feature_info(
     name: &str,
     models: Option<&BTreeSet<String>>,
     uses_retrieval: bool,
+    prices: &BTreeMap<String, Price>,
 ) -> FeatureInfo {
     let model = models
         .map(|m| m.iter().cloned().collect::<Vec<_>>().join(","))
         .unwrap_or_default();
-    // Prometheus knows traffic, not deployments: everything else is unknown here.
+    let price_per_mtok = models
+        .into_iter()
+        .flatten()
+        .filter_map(|m| prices.get(m))
+        .map(|p| p.input.min(p.output))
+        .filter(|p| p.is_finite() && *p > 0.0)
+        .min_by(f64::total_cmp);
     FeatureInfo {
         uses_retrieval,
+        price_per_mtok,
         ..FeatureInfo::traffic_only(name, &model)
     }
 }

@@ -674,6 +674,7 @@ impl SimWorld {
             seed: f.spec.seed,
             uses_retrieval: f.spec.retrieval_hit > 0.0,
             eval_baseline: f.eval_baseline,
+            price_per_mtok: Some(f.model.price_in.min(f.model.price_out)),
         }
     }
 

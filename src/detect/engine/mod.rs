@@ -101,14 +101,15 @@ impl Engine {
                 continue;
             };
             let key = (sig.feature.clone(), sig.kind);
+            let caps = Engine::caps_for(&self.cfg, &sig.feature, set);
             let track = self
                 .tracks
                 .entry(key.clone())
-                .or_insert_with(|| Track::new(rule, sig.step_secs, &self.cfg));
+                .or_insert_with(|| Track::new(rule, sig.step_secs, &self.cfg, caps));
             if track.mem.step != i64::from(sig.step_secs.max(1)) {
                 // The source changed its resolution: old memory is on another grid.
                 if let Some(rule) = rule_for(sig.kind) {
-                    *track = Track::new(rule, sig.step_secs, &self.cfg);
+                    *track = Track::new(rule, sig.step_secs, &self.cfg, caps);
                 }
             }
             let seg_index: Vec<usize> = sig
@@ -356,7 +357,7 @@ impl Engine {
         let mut thresholds = Vec::new();
         for ((feature, kind), track) in self.tracks.iter_mut() {
             if let Some(base) = track.band_baseline(&self.cfg) {
-                let Band { low, high } = track.rule.band(&base, &self.cfg);
+                let Band { low, high } = track.rule.band(&base, &self.cfg, &track.caps);
                 thresholds.push(Threshold {
                     feature: feature.clone(),
                     kind: *kind,

@@ -2,6 +2,7 @@
 //! conditions runs (quiet → firing → quiet) as points arrive in time order.
 
 use super::Engine;
+use crate::detect::caps::Caps;
 use crate::detect::cost::{CostRate, TokensRate};
 use crate::detect::latency_errors::{Errors, Latency};
 use crate::detect::memory::{Baseline, Memory, Sample};
@@ -81,10 +82,12 @@ pub(super) struct Track {
     pub(super) mem: Memory,
     pub(super) conds: Vec<Cond>,
     blocked: bool,
+    /// The feature's caps as of its latest point (its models' prices can change).
+    pub(super) caps: Caps,
 }
 
 impl Track {
-    pub(super) fn new(rule: Box<dyn Rule>, step: u32, cfg: &DetectConfig) -> Self {
+    pub(super) fn new(rule: Box<dyn Rule>, step: u32, cfg: &DetectConfig, caps: Caps) -> Self {
         let mem = Memory::new(
             step,
             rule.keep_secs(cfg),
@@ -105,6 +108,7 @@ impl Track {
             mem,
             conds,
             blocked: false,
+            caps,
         }
     }
 
@@ -125,6 +129,16 @@ impl Track {
 }
 
 impl Engine {
+    /// A feature's caps, with the lowest price per token its source reported.
+    pub(super) fn caps_for(cfg: &DetectConfig, feature: &str, set: &SignalSet) -> Caps {
+        let price = set
+            .features
+            .iter()
+            .find(|f| f.name == feature)
+            .and_then(|f| f.price_per_mtok);
+        cfg.caps.resolve(feature, price)
+    }
+
     pub(super) fn step(
         &mut self,
         key: &(String, SignalKind),
@@ -148,9 +162,11 @@ impl Engine {
         };
         let cfg = &self.cfg;
         let episodes = &self.episodes;
+        let caps = Engine::caps_for(cfg, &key.0, set);
         let Some(track) = self.tracks.get_mut(key) else {
             return;
         };
+        track.caps = caps;
         let feature = key.0.as_str();
         let blocked = types_of(key.1).iter().any(|k| {
             let k = (feature.to_string(), *k);
@@ -189,6 +205,8 @@ impl Engine {
                         recorded_eval,
                         errors: &errors,
                         trigger: None,
+                        feature,
+                        caps: &caps,
                     };
                     if let Some(finding) = track.rule.enter(dir, &cx) {
                         track.conds[i].firing = Some(Firing {
@@ -212,6 +230,8 @@ impl Engine {
                         recorded_eval,
                         errors: &errors,
                         trigger: f.first_segment.as_deref(),
+                        feature,
+                        caps: &caps,
                     };
                     if let Some(finding) = track.rule.enter(dir, &cx) {
                         f.finding = finding;
@@ -245,6 +265,8 @@ impl Engine {
                 recorded_eval,
                 errors: &errors,
                 trigger: None,
+                feature,
+                caps: &caps,
             };
             if track.rule.outside(&cx) {
                 track.mem.outside(t);

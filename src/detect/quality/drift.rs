@@ -1,6 +1,7 @@
 //! Output drift: the distance the source computed from its reference distribution, and
 //! which categories moved.
 
+use crate::detect::caps::Caps;
 use crate::detect::memory::Baseline;
 use crate::detect::rule::{fmt_p, held_inside, values, Band, Ctx, Dir, Finding, Rule};
 use crate::detect::stats::{finite, g_test, mean, psi, total_variation};
@@ -94,7 +95,7 @@ impl Rule for Drift {
         false
     }
 
-    fn band(&self, _base: &Baseline, cfg: &DetectConfig) -> Band {
+    fn band(&self, _base: &Baseline, cfg: &DetectConfig, _caps: &Caps) -> Band {
         Band {
             low: None,
             high: Some(cfg.drift_js),

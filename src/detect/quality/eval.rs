@@ -1,5 +1,6 @@
 //! Eval regression: scheduled eval scores below the minimum by more than their noise.
 
+use crate::detect::caps::Caps;
 use crate::detect::memory::Baseline;
 use crate::detect::rule::{values, Band, Ctx, Dir, Finding, Rule};
 use crate::detect::{fmt_beyond, fmt_share, sev, DetectConfig};
@@ -44,7 +45,7 @@ impl Rule for Eval {
         false
     }
 
-    fn band(&self, base: &Baseline, cfg: &DetectConfig) -> Band {
+    fn band(&self, base: &Baseline, cfg: &DetectConfig, _caps: &Caps) -> Band {
         Band {
             low: Some(Self::line(base, cfg)),
             high: None,

@@ -3,6 +3,7 @@
 use super::counts::{
     count_breach, fmt_rate, judged_trials, recovered_counted, streams, volume_surged, LOOSE_P,
 };
+use crate::detect::caps::Caps;
 use crate::detect::memory::Baseline;
 use crate::detect::rule::{fmt_p, held_beyond, held_inside, values, Band, Ctx, Dir, Finding, Rule};
 use crate::detect::stats::{mean, positive};
@@ -260,7 +261,7 @@ impl Rule for Refusals {
             + 60
     }
 
-    fn band(&self, base: &Baseline, cfg: &DetectConfig) -> Band {
+    fn band(&self, base: &Baseline, cfg: &DetectConfig, _caps: &Caps) -> Band {
         let b = Self::base_rate(base);
         Band {
             low: Self::low(b, cfg),
@@ -286,7 +287,7 @@ impl Rule for Refusals {
             });
             return down.is_some() || up.is_some() || volume_surged(cx, cfg.refusal_window_secs);
         }
-        let band = self.band(cx.base, cfg);
+        let band = self.band(cx.base, cfg, cx.caps);
         cx.mem.recent.back().is_some_and(|s| {
             s.value > band.high.unwrap_or(f64::INFINITY)
                 || s.value < band.low.unwrap_or(f64::NEG_INFINITY)

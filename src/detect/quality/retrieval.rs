@@ -2,6 +2,7 @@
 
 use super::counts::{count_breach, recovered_counted, volume_surged, LOOSE_P};
 use super::refusals::Refusals;
+use crate::detect::caps::Caps;
 use crate::detect::memory::Baseline;
 use crate::detect::rule::{fmt_p, held_beyond, held_inside, values, Band, Ctx, Dir, Finding, Rule};
 use crate::detect::stats::{mean, positive};
@@ -24,7 +25,7 @@ impl Rule for Retrieval {
             + 60
     }
 
-    fn band(&self, base: &Baseline, cfg: &DetectConfig) -> Band {
+    fn band(&self, base: &Baseline, cfg: &DetectConfig, _caps: &Caps) -> Band {
         Band {
             low: Some(Refusals::base_rate(base) * cfg.retrieval_factor),
             high: None,
