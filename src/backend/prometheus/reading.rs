@@ -359,6 +359,29 @@ mod tests {
     }
 
     #[test]
+    fn a_features_price_is_the_cheapest_known_of_its_models() {
+        let price = |input, output| Price { input, output };
+        let prices: BTreeMap<String, Price> = [
+            ("big".to_string(), price(2.5, 10.0)),
+            ("mini".to_string(), price(0.6, 0.15)),
+        ]
+        .into_iter()
+        .collect();
+        let models =
+            |names: &[&str]| -> BTreeSet<String> { names.iter().map(|n| n.to_string()).collect() };
+        let both = feature_info(
+            "f",
+            Some(&models(&["big", "mini", "unpriced"])),
+            false,
+            &prices,
+        );
+        assert_eq!(both.price_per_mtok, Some(0.15));
+        let none = feature_info("f", Some(&models(&["unpriced"])), false, &prices);
+        assert_eq!(none.price_per_mtok, None);
+        assert_eq!(feature_info("f", None, false, &prices).price_per_mtok, None);
+    }
+
+    #[test]
     fn costs_add_up_and_unknown_prices_stay_unknown() {
         let mut acc = vec![None; 3];
         add_cost(&mut acc, &[60.0, f64::NAN, 0.0], Some(0.5));
