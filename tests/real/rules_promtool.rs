@@ -166,3 +166,211 @@ fn alert_labels_are_ones_the_cockpit_maps() {
         );
     }
 }
+
+/// What one GenAI instrumentation library exported on /metrics, captured from the real
+/// library by the instrumentation tier (tests/instrumentation/, `curl …/metrics`), and what
+/// the rules must make of it: the rules' side of the README's compatibility table.
+struct Captured {
+    lib: &'static str,
+    ttft: bool,
+    tpot: bool,
+    /// Latency judged on operation duration because neither TTFT nor TPOT is there.
+    fallback: bool,
+}
+
+const CAPTURED: [Captured; 3] = [
+    // Official OTel: tokens and operation duration only.
+    Captured {
+        lib: "otel",
+        ttft: false,
+        tpot: false,
+        fallback: true,
+    },
+    // OpenLIT: server TTFT/TPOT histograms with sub-second buckets.
+    Captured {
+        lib: "openlit",
+        ttft: true,
+        tpot: true,
+        fallback: false,
+    },
+    // Traceloop: tokens under `…_token_sum`; TTFT and duration in the SDK's default buckets
+    // (0, 5, 10 s …), which cannot resolve a sub-second p99: no latency at all, never a
+    // pinned 4.95 s.
+    Captured {
+        lib: "traceloop",
+        ttft: false,
+        tpot: false,
+        fallback: false,
+    },
+];
+
+/// One sample line of exposition text: the series as written and its value. Label values
+/// may hold spaces (`error_type="<class '…'>"`), so the value is what follows the last space.
+fn sample_lines(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn name_of(series: &str) -> &str {
+    series.split('{').next().unwrap_or(series)
+}
+
+/// The series with the scrape's labels added, as Prometheus stores it.
+fn scraped(series: &str, job: &str) -> String {
+    let extra = format!("job=\"{job}\",instance=\"127.0.0.1:9464\"");
+    match series.strip_suffix('}') {
+        Some(open) if open.ends_with('{') => format!("{open}{extra}}}"),
+        Some(open) => format!("{open},{extra}}}"),
+        None => format!("{series}{{{extra}}}"),
+    }
+}
+
+fn is_tokens(name: &str) -> bool {
+    name.starts_with("gen_ai_client_token_usage")
+}
+
+const MINUTES: u32 = 130;
+const SPIKE_FROM: u32 = 91;
+const SPIKE: f64 = 5.0;
+
+/// promtool input series from a capture: every counter and histogram part grows each minute
+/// by its captured value (so its rate per minute is that value), gauges hold theirs, and the
+/// token histograms grow 5x faster from minute 91: a cost spike on real names and labels.
+fn input_series(lib: &str, text: &str) -> String {
+    let gauges: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" gauge"))
+        .collect();
+    let mut out = String::new();
+    for (series, v) in sample_lines(text) {
+        let name = name_of(&series);
+        let values = if gauges.contains(name) {
+            format!("{v}x{MINUTES}")
+        } else if is_tokens(name) {
+            let at = v * f64::from(SPIKE_FROM - 1);
+            format!(
+                "0+{v}x{} {}+{}x{}",
+                SPIKE_FROM - 1,
+                at + SPIKE * v,
+                SPIKE * v,
+                MINUTES - SPIKE_FROM
+            )
+        } else {
+            format!("0+{v}x{MINUTES}")
+        };
+        // YAML single quotes: a quote inside is written twice.
+        let quoted = scraped(&series, lib).replace('\'', "''");
+        out.push_str(&format!(
+            "      - series: '{quoted}'\n        values: '{values}'\n"
+        ));
+    }
+    out
+}
+
+fn expect(expr: &str, at: u32, value: Option<f64>) -> String {
+    let samples = match value {
+        Some(v) => format!("\n          - labels: '{{}}'\n            value: {v}"),
+        None => " []".to_string(),
+    };
+    format!(
+        "      - expr: '{}'\n        eval_time: {at}m\n        exp_samples:{samples}\n",
+        expr.replace('\'', "''")
+    )
+}
+
+#[test]
+fn the_rules_read_what_each_real_instrumentation_exports() {
+    let dir = cockpit_testkit::servers::temp_dir("rules-exposition");
+    let rules = root().join(RULES);
+    let mut failures = Vec::new();
+    for c in &CAPTURED {
+        let path = root().join(format!("rules/tests/exposition/{}.prom", c.lib));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let samples = sample_lines(&text);
+        let sum = |keep: &dyn Fn(&str) -> bool| -> f64 {
+            samples
+                .iter()
+                .filter(|(s, _)| keep(s))
+                .map(|(_, v)| v)
+                .sum()
+        };
+        // What the capture says, computed here, independently of the rules.
+        let tokens = sum(&|s| {
+            let n = name_of(s);
+            is_tokens(n) && n.ends_with("_sum")
+        });
+        let calls = sum(&|s| name_of(s) == "gen_ai_client_operation_duration_seconds_count");
+        let failed = sum(&|s| {
+            name_of(s) == "gen_ai_client_operation_duration_seconds_count"
+                && s.contains("error_type=\"")
+                && !s.contains("error_type=\"\"")
+        });
+        assert!(tokens > 0.0 && calls > 0.0 && failed > 0.0, "{}: a thin capture", c.lib);
+        let f = format!("feature=\"{}\"", c.lib);
+        let one = |present: bool| present.then_some(1.0);
+        let mut tests = String::new();
+        tests.push_str(&expect(
+            &format!("round(sum(ai:tokens_per_minute:rate5m{{{f}}}))"),
+            60,
+            Some(tokens.round()),
+        ));
+        tests.push_str(&expect(
+            &format!("round(1000 * sum(ai:error_ratio:rate5m{{{f}}}))"),
+            60,
+            Some((1000.0 * failed / calls).round()),
+        ));
+        tests.push_str(&expect(
+            &format!("count(ai:ttft_seconds:p99_5m{{{f}}})"),
+            60,
+            one(c.ttft),
+        ));
+        tests.push_str(&expect(
+            &format!("count(ai:tpot_seconds:p99_5m{{{f}}})"),
+            60,
+            one(c.tpot),
+        ));
+        tests.push_str(&expect(
+            &format!(
+                "count(ai:operation_duration_seconds:p99_5m{{{f}}} \
+                 unless on (feature) ai:ttft_seconds:p99_5m unless on (feature) ai:tpot_seconds:p99_5m)"
+            ),
+            60,
+            one(c.fallback),
+        ));
+        // The spike: 5x the trailing hour, a SEV3 cost explosion.
+        tests.push_str(&expect(
+            &format!("round(sum(ai:tokens_per_minute:rate5m_vs_baseline1h{{{f}}}))"),
+            95,
+            Some(SPIKE),
+        ));
+        tests.push_str(&expect(
+            &format!(
+                "count(ALERTS{{alertname=\"AITokenSpendExplosion\", alertstate=\"firing\", severity=\"sev3\", {f}}})"
+            ),
+            95,
+            Some(1.0),
+        ));
+        let file = dir.join(format!("{}.yml", c.lib));
+        let yaml = format!(
+            "# Generated by tests/real/rules_promtool.rs from rules/tests/exposition/{}.prom\n\
+             rule_files:\n  - {}\n\nevaluation_interval: 1m\n\ntests:\n  - interval: 1m\n    \
+             input_series:\n{}\n    promql_expr_test:\n{}",
+            c.lib,
+            rules.display(),
+            input_series(c.lib, &text),
+            tests
+        );
+        std::fs::write(&file, yaml).expect("write the generated test");
+        if let Err(e) = promtool(&["test", "rules", &file.to_string_lossy()]) {
+            failures.push(format!("{}:\n{e}", c.lib));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
