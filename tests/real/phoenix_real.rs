@@ -959,8 +959,12 @@ async fn the_worst_of_a_busy_window_come_first_beyond_the_newest_page() {
 }
 
 /// The real Phoenix behind a proxy that answers `/traces` as an older Phoenix would (400 on
-/// the filter it does not know), counting those requests; everything else goes through.
-async fn older_phoenix(upstream: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// the filter it does not know), or, given `slow`, that long later, as a busy one would;
+/// counting those requests. Everything else goes through.
+async fn older_phoenix(
+    upstream: &str,
+    slow: Option<Duration>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use axum::body::Body;
     use axum::extract::Request;
     use axum::http::StatusCode;
@@ -975,8 +979,13 @@ async fn older_phoenix(upstream: &str) -> (String, std::sync::Arc<std::sync::ato
         let (hits, upstream) = (Arc::clone(&counted), upstream.clone());
         async move {
             let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            if req.uri().path().ends_with("/traces") {
+            let traces = req.uri().path().ends_with("/traces");
+            if traces {
                 hits.fetch_add(1, Ordering::SeqCst);
+            }
+            if let (true, Some(pause)) = (traces, slow) {
+                tokio::time::sleep(pause).await;
+            } else if traces {
                 return Response::builder()
                     .status(StatusCode::BAD_REQUEST)
                     .header("content-type", "application/json")
@@ -1015,7 +1024,7 @@ async fn a_phoenix_refusing_the_worst_query_gives_the_newest_with_a_note_once() 
         .map(|i| span(test, i, "LLM", t0 + Span::seconds(i as i64), 100, json!({})))
         .collect();
     server.seed("older-bot", spans, 3).await;
-    let (url, hits) = older_phoenix(&server.url).await;
+    let (url, hits) = older_phoenix(&server.url, None).await;
     let key = server.key_file();
     let mut phoenix = Phoenix::new(&config(
         &url,
@@ -1054,4 +1063,43 @@ async fn a_phoenix_refusing_the_worst_query_gives_the_newest_with_a_note_once() 
         matches!(&ev, BackendEvent::Samples { samples: Ok(list), note: Some(_), .. } if list.len() == 3),
         "{ev:?}"
     );
+}
+
+/// A Phoenix slow to answer the worst-traces query (a filter over a big project's
+/// annotations): past a third of `timeout_secs` the fetch goes on with the newest spans and
+/// says so, and the next fetch asks again.
+#[tokio::test]
+async fn a_slow_worst_query_gives_the_newest_in_time_and_is_tried_again() {
+    let server = servers::phoenix::shared();
+    let t0 = base();
+    let test = 45;
+    let spans: Vec<Value> = (0..2)
+        .map(|i| span(test, i, "LLM", t0 + Span::seconds(i as i64), 100, json!({})))
+        .collect();
+    server.seed("slow-worst-bot", spans, 2).await;
+    let (url, hits) = older_phoenix(&server.url, Some(Duration::from_secs(20))).await;
+    let key = server.key_file();
+    let mut phoenix = Phoenix::new(&config(
+        &url,
+        &format!(
+            "timeout_secs = 6.0\nauth = {{ bearer = {{ file = \"{}\" }} }}",
+            key.display()
+        ),
+    ))
+    .expect("adapter");
+    let mut window = query("slow-worst-bot", t0, t0 + Span::minutes(1), 10);
+    window.worst = Worst::ALL;
+    for round in 1..=2 {
+        let started = std::time::Instant::now();
+        let got = phoenix.samples(&window).await.expect("the newest, in time");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(6), "{took:?}");
+        assert_eq!(ids(&got.samples), [span_id(test, 1), span_id(test, 0)]);
+        let note = got.note.expect("a note");
+        assert_eq!(
+            note,
+            "worst-first skipped this time (timed out after 2s); showing the newest spans only"
+        );
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), round);
+    }
 }

@@ -433,26 +433,34 @@ impl Phoenix {
                 );
             }
         }
-        match self.worst_spans(q, project, q.worst, cap).await {
+        // A filter over a big project's annotations can be slow: past its share of the
+        // timeout the fetch goes on with the newest, rather than fail whole.
+        let budget = self.timeout / worst::TIMEOUT_SHARE;
+        let found = tokio::time::timeout(budget, self.worst_spans(q, project, q.worst, cap))
+            .await
+            .unwrap_or(Err(BackendError::Timeout(budget.as_secs())));
+        let e = match found {
             Ok(spans) => {
                 self.worst_refused = None;
-                (spans, None)
+                return (spans, None);
             }
-            Err(e) => {
-                match worst::refusal(&e) {
-                    Some(why) => {
-                        tracing::warn!(source = %self.name, %why, "Phoenix refused the worst-traces query; asked again in {} s", worst::RETRY.as_secs());
-                        let note = format!("worst-first off: Phoenix refused the worst-traces query ({why}); {newest}");
-                        self.worst_refused = Some((Instant::now(), why));
-                        (Vec::new(), Some(note))
-                    }
-                    None => (
-                        Vec::new(),
-                        Some(format!("worst-first skipped this time ({e}); {newest}")),
-                    ),
-                }
-            }
-        }
+            Err(e) => e,
+        };
+        let Some(why) = worst::refusal(&e) else {
+            return (
+                Vec::new(),
+                Some(format!("worst-first skipped this time ({e}); {newest}")),
+            );
+        };
+        tracing::warn!(
+            source = %self.name, %why,
+            "Phoenix refused the worst-traces query; asked again in {} s",
+            worst::RETRY.as_secs()
+        );
+        let note =
+            format!("worst-first off: Phoenix refused the worst-traces query ({why}); {newest}");
+        self.worst_refused = Some((Instant::now(), why));
+        (Vec::new(), Some(note))
     }
 
     async fn fetch(&mut self, q: &SampleQuery) -> Result<SampleBatch, BackendError> {

@@ -8,12 +8,18 @@
 //! A Phoenix that refuses the query (an older version: 400 on the filter, 422 on the sort,
 //! 404 without the endpoint) is not asked again for `RETRY`: the fetch answers with the
 //! newest spans and a note saying worst-first is off, never one failed request per fetch.
+//! A slow or failing worst query (past `TIMEOUT_SHARE` of the timeout, a 5xx) costs only
+//! that fetch its worst, said in its note.
 
 use super::mapping::Attributes;
 use super::wire::Span;
 use crate::backend::BackendError;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
+
+/// The worst query gets this fraction of the source's `timeout_secs` (a third): the newest
+/// page, the annotations and the documents need the rest.
+pub const TIMEOUT_SHARE: u32 = 3;
 
 /// How long a Phoenix that refused the worst-traces query is left alone (an upgrade is not
 /// noticed sooner).

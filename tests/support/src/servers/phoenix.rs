@@ -195,14 +195,21 @@ impl PhoenixServer {
         read(&self.dir.join("phoenix.log"))
     }
 
-    /// A 0600 file holding the API key, for `auth = { bearer = { file = … } }`.
+    /// A 0600 file holding the API key, for `auth = { bearer = { file = … } }`. Written once:
+    /// tests run in parallel, and rewriting it in place let one test read it empty while
+    /// another had just truncated it.
     pub fn key_file(&self) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
-        let path = self.dir.join("api-key");
-        std::fs::write(&path, &self.api_key).expect("write key file");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod key file");
-        path
+        static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
+        WRITTEN
+            .get_or_init(|| {
+                let path = self.dir.join("api-key");
+                std::fs::write(&path, &self.api_key).expect("write key file");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod key file");
+                path
+            })
+            .clone()
     }
 
     async fn post(&self, path: &str, body: &Value) -> Value {
