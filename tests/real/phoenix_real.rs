@@ -860,6 +860,7 @@ async fn the_worst_of_a_busy_window_come_first_beyond_the_newest_page() {
     // Without worst-first: the newest 100, none of the six.
     let mut plain = adapter(server, &settings);
     let window = query("code-assistant", onset, s.now + Span::seconds(1), 200);
+    let started = std::time::Instant::now();
     let got = plain.samples(&window).await.expect("samples");
     assert_eq!(got.samples.len(), 100);
     assert!(
@@ -868,6 +869,22 @@ async fn the_worst_of_a_busy_window_come_first_beyond_the_newest_page() {
             .any(|x| special.contains(&x.id.to_string())),
         "the plain page reaches none of them"
     );
+    assert_eq!(got.note, None);
+    // With both kinds of worst: all six, within the window's limit.
+    let plain_took = started.elapsed();
+    let mut all = window.clone();
+    all.worst = Worst::ALL;
+    let started = std::time::Instant::now();
+    let got = plain.samples(&all).await.expect("samples");
+    eprintln!(
+        "TIMING phoenix fetch of a 156-span window: newest 100 in {plain_took:?}, with worst-first ({} samples) in {:?}",
+        got.samples.len(),
+        started.elapsed()
+    );
+    assert!(got.samples.len() <= 200);
+    for id in &special {
+        assert!(got.samples.iter().any(|x| x.id.as_str() == id), "{id}");
+    }
     assert_eq!(got.note, None);
 
     s.sources.samples_source = Some("phoenix-test".into());
