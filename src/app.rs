@@ -362,6 +362,7 @@ impl App<'_> {
                             feature,
                             window,
                             samples: Err(e),
+                            note: None,
                         }));
                     }
                 }

@@ -334,16 +334,22 @@ pub async fn run_samples<S: SampleSource>(
             at,
             error: e.to_string(),
         });
-        let mut samples = result.map_err(|e| e.to_string());
-        if let Ok(list) = samples.as_mut() {
-            list.truncate(query.limit.min(MAX_SAMPLES_PER_WINDOW));
-        }
+        let (samples, note) = match result {
+            Ok(mut batch) => {
+                batch
+                    .samples
+                    .truncate(query.limit.min(MAX_SAMPLES_PER_WINDOW));
+                (Ok(batch.samples), batch.note)
+            }
+            Err(e) => (Err(e.to_string()), None),
+        };
         let answer = BackendEvent::Samples {
             source: cfg.source.clone(),
             at,
             feature: query.feature,
             window: query.window,
             samples,
+            note,
         };
         let event = match failed {
             Some(f) => BackendEvent::Turn(vec![f, answer]),

@@ -75,11 +75,12 @@ pub trait Pager: Send + 'static {
 /// A system that keeps the requests a feature served (a tracing server, the simulated
 /// fleet): read when a responder opens the samples of an incident, and before a lever.
 pub trait SampleSource: Send + 'static {
-    /// Up to `query.limit` samples of `query.feature` between `from` and `to`, newest first.
+    /// Up to `query.limit` samples of `query.feature` between `from` and `to`, newest first,
+    /// holding the window's worst as `query.worst` asks where the source can find them.
     fn samples(
         &mut self,
         query: &crate::domain::sample::SampleQuery,
-    ) -> impl Future<Output = Result<Vec<crate::domain::sample::Sample>, BackendError>> + Send;
+    ) -> impl Future<Output = Result<crate::domain::sample::SampleBatch, BackendError>> + Send;
 }
 
 pub trait FlagControl: Send + 'static {

@@ -75,6 +75,9 @@ pub enum BackendEvent {
         feature: String,
         window: crate::domain::sample::Window,
         samples: Result<Vec<crate::domain::sample::Sample>, String>,
+        /// What the source could not do that was asked (worst-first refused), said beside
+        /// the samples it did fetch.
+        note: Option<String>,
     },
     /// Pacing stretched the poll interval to this many seconds (`None`: back to the
     /// configured one); stale marks follow it.

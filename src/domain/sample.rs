@@ -83,6 +83,66 @@ pub struct SampleQuery {
     pub to: DateTime<Utc>,
     /// At most this many, newest first (never above `MAX_SAMPLES_PER_WINDOW`).
     pub limit: usize,
+    /// Which worst requests of the window to fetch beside the newest, where the source can
+    /// find them itself.
+    pub worst: Worst,
+}
+
+/// Which of a window's worst requests a fetch should hold even when they are not among its
+/// newest: a busy window holds more requests than one fetch reads, and the worst of them are
+/// what a responder sorts for and what a postmortem quotes. A source that can ask for them
+/// (Phoenix, server-side) fetches them first; the fleet's ring already keeps its failures
+/// apart from its ordinary requests and answers as always.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Worst {
+    /// Judged worst by the eval annotation.
+    pub eval: bool,
+    /// The slowest.
+    pub latency: bool,
+}
+
+impl Worst {
+    pub const NONE: Worst = Worst {
+        eval: false,
+        latency: false,
+    };
+    pub const ALL: Worst = Worst {
+        eval: true,
+        latency: true,
+    };
+
+    pub fn any(self) -> bool {
+        self.eval || self.latency
+    }
+
+    /// Whether a fetch that asked for `self` holds what `other` asks for.
+    pub fn covers(self, other: Worst) -> bool {
+        (self.eval || !other.eval) && (self.latency || !other.latency)
+    }
+
+    pub fn union(self, other: Worst) -> Worst {
+        Worst {
+            eval: self.eval || other.eval,
+            latency: self.latency || other.latency,
+        }
+    }
+}
+
+/// What one fetch found: the samples, and what it could not do that was asked (worst-first
+/// refused by an older server), for the view to say.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SampleBatch {
+    pub samples: Vec<Sample>,
+    pub note: Option<String>,
+}
+
+impl From<Vec<Sample>> for SampleBatch {
+    fn from(samples: Vec<Sample>) -> SampleBatch {
+        SampleBatch {
+            samples,
+            note: None,
+        }
+    }
 }
 
 impl Sample {

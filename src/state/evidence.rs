@@ -78,6 +78,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
                 "source": f.source,
                 "fetched_at": f.at,
                 "error": f.result.as_ref().err(),
+                "note": f.note,
             })
         })
     };
@@ -151,6 +152,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
     let summary = summary(
         state,
         command,
+        feature,
         incident,
         &worst(Window::Incident),
         &worst(Window::Baseline),
@@ -167,6 +169,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
 fn summary(
     state: &State,
     command: &Command,
+    feature: &str,
     incident: Option<&crate::domain::Incident>,
     now: &[&Sample],
     before: &[&Sample],
@@ -187,11 +190,22 @@ fn summary(
             i.title
         ));
     }
-    for (name, list) in [("Incident window", now), ("Baseline window", before)] {
+    for (name, window, list) in [
+        ("Incident window", Window::Incident, now),
+        ("Baseline window", Window::Baseline, before),
+    ] {
         md.push_str(&format!(
             "## {name}: {} samples, worst eval first\n\n",
             list.len()
         ));
+        // Said where it applies: these may not be the window's worst.
+        if let Some(note) = state
+            .samples
+            .get(feature, window)
+            .and_then(|f| f.note.as_deref())
+        {
+            md.push_str(&format!("Note: {note}\n\n"));
+        }
         if list.is_empty() {
             md.push_str("No samples were fetched for this window before the lever.\n\n");
         }

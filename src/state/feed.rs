@@ -79,11 +79,14 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             feature,
             window,
             samples,
+            note,
         } => {
             if samples.is_ok() {
                 state.sources.fresh(&source, SourceRole::Samples, at);
             }
-            state.samples.answered(source, at, feature, window, samples);
+            state
+                .samples
+                .answered(source, at, feature, window, samples, note);
             vec![]
         }
         BackendEvent::Failed { source, at, error } => {

@@ -5,8 +5,8 @@ use super::dialogs::scrolled;
 use super::{Effect, FlashLevel, Overlay, State};
 use crate::action::Action;
 use crate::config::samples::SampleSettings;
-use crate::domain::sample::{Sample, SampleQuery, Window};
-use crate::domain::IncidentId;
+use crate::domain::sample::{Sample, SampleQuery, Window, Worst};
+use crate::domain::{IncidentId, SafeText};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
@@ -16,6 +16,10 @@ pub struct Fetched {
     pub source: String,
     pub at: DateTime<Utc>,
     pub result: Result<Vec<Sample>, String>,
+    /// What the source could not do that was asked (worst-first refused), sanitised.
+    pub note: Option<String>,
+    /// The worst requests the fetch asked for beside the newest.
+    pub worst: Worst,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,11 +27,13 @@ pub struct Samples {
     pub settings: SampleSettings,
     /// Per feature and window, the last answer.
     pub fetched: HashMap<(String, Window), Fetched>,
-    /// Queries sent and not answered yet.
-    pub pending: Vec<(String, Window)>,
+    /// Queries sent and not answered yet, in the order sent, with the worst each asked for.
+    pub pending: Vec<(String, Window, Worst)>,
 }
 
 impl Samples {
+    /// A samples source answers its queries one at a time in the order sent, so an answer is
+    /// that of the first query pending for its feature and window.
     pub fn answered(
         &mut self,
         source: String,
@@ -35,10 +41,23 @@ impl Samples {
         feature: String,
         window: Window,
         result: Result<Vec<Sample>, String>,
+        note: Option<String>,
     ) {
-        let key = (feature, window);
-        self.pending.retain(|k| *k != key);
-        self.fetched.insert(key, Fetched { source, at, result });
+        let asked = self
+            .pending
+            .iter()
+            .position(|(f, w, _)| *f == feature && *w == window)
+            .map(|i| self.pending.remove(i).2);
+        // From outside (a server's error text): sanitised like any text bound for the screen.
+        let clean = |t: String| SafeText::new(&t).to_string();
+        let fetched = Fetched {
+            source,
+            at,
+            result: result.map_err(clean),
+            note: note.map(clean),
+            worst: asked.unwrap_or_default(),
+        };
+        self.fetched.insert((feature, window), fetched);
     }
 
     pub fn get(&self, feature: &str, window: Window) -> Option<&Fetched> {
@@ -48,7 +67,14 @@ impl Samples {
     pub fn is_pending(&self, feature: &str, window: Window) -> bool {
         self.pending
             .iter()
-            .any(|(f, w)| f == feature && *w == window)
+            .any(|(f, w, _)| f == feature && *w == window)
+    }
+
+    /// Whether a query on its way holds the worst requests `worst` asks for.
+    fn pending_covers(&self, feature: &str, window: Window, worst: Worst) -> bool {
+        self.pending
+            .iter()
+            .any(|(f, w, asked)| f == feature && *w == window && asked.covers(worst))
     }
 
     /// The samples of one window, as fetched (empty when none arrived or the fetch failed).
@@ -90,6 +116,24 @@ impl SampleSort {
         }
     }
 
+    /// The worst requests a fetch must hold for this order to put the window's worst on top:
+    /// a busy window's worst eval or slowest requests need not be among its newest.
+    pub fn worst(self) -> Worst {
+        match self {
+            SampleSort::WorstEval => Worst {
+                eval: true,
+                latency: false,
+            },
+            SampleSort::Latency => Worst {
+                eval: false,
+                latency: true,
+            },
+            SampleSort::Errors | SampleSort::Refusals | SampleSort::Cost | SampleSort::Newest => {
+                Worst::NONE
+            }
+        }
+    }
+
     fn next(self) -> SampleSort {
         match self {
             SampleSort::WorstEval => SampleSort::Errors,
@@ -119,6 +163,9 @@ pub struct SamplesView {
     pub open: Option<usize>,
     /// `State::ticks` when the incident's window was last asked for.
     pub asked_tick: u64,
+    /// The worst requests the view's fetches ask for: those of every order it was sorted by
+    /// since it opened, so going back to an earlier order needs no new fetch.
+    pub worst: Worst,
 }
 
 /// While the view is open, the incident's window is asked for again this often (wall clock,
@@ -142,6 +189,7 @@ impl SamplesView {
             selected: 0,
             open: None,
             asked_tick: state.ticks,
+            worst: SampleSort::default().worst(),
         }
     }
 
@@ -222,19 +270,28 @@ pub(super) fn worst(state: &State, inc: &crate::domain::Incident) -> Vec<(Window
         .collect()
 }
 
-/// Asks the samples source for both windows of `feature`, unless they are on their way.
-/// No samples source: nothing to ask, and the view says so.
-pub(super) fn fetch(state: &mut State, view: &SamplesView, windows: &[Window]) -> Vec<Effect> {
+/// Asks the samples source for `windows` of the view's feature, holding the `worst`
+/// requests, unless a query on its way already holds them. No samples source: nothing to
+/// ask, and the view says so.
+pub(super) fn fetch(
+    state: &mut State,
+    view: &SamplesView,
+    windows: &[Window],
+    worst: Worst,
+) -> Vec<Effect> {
     let Some(source) = state.sources.samples_source.clone() else {
         return vec![];
     };
     let mut effects = Vec::new();
     for &window in windows {
-        if state.samples.is_pending(&view.feature, window) {
+        if state.samples.pending_covers(&view.feature, window, worst) {
             continue;
         }
         let (from, to) = view.range(window);
-        state.samples.pending.push((view.feature.clone(), window));
+        state
+            .samples
+            .pending
+            .push((view.feature.clone(), window, worst));
         effects.push(Effect::Samples {
             source: source.clone(),
             query: SampleQuery {
@@ -243,6 +300,7 @@ pub(super) fn fetch(state: &mut State, view: &SamplesView, windows: &[Window]) -
                 from,
                 to,
                 limit: state.samples.settings.per_window.get(),
+                worst,
             },
         });
     }
@@ -266,7 +324,7 @@ pub fn windows(
 
 /// A lever's chooser is open: fetch the samples of the incident on its feature now, so the
 /// evidence snapshot taken when the lever is confirmed holds them even if nobody opened the
-/// samples view.
+/// samples view, with the window's worst (the postmortem quotes them) however busy it was.
 pub(super) fn prefetch_for_lever(state: &mut State) -> Vec<Effect> {
     if matches!(state.overlay, Overlay::None) {
         return vec![];
@@ -278,13 +336,17 @@ pub(super) fn prefetch_for_lever(state: &mut State) -> Vec<Effect> {
         state
             .samples
             .get(inc.feature.as_str(), *w)
-            .is_some_and(|f| f.result.is_ok() && (state.now - f.at).num_seconds() < 60)
+            .is_some_and(|f| {
+                f.result.is_ok()
+                    && f.worst.covers(Worst::ALL)
+                    && (state.now - f.at).num_seconds() < 60
+            })
     });
     if fresh {
         return vec![];
     }
     let view = SamplesView::new(state, &inc);
-    fetch(state, &view, &BOTH)
+    fetch(state, &view, &BOTH, Worst::ALL)
 }
 
 pub(super) fn open(state: &mut State) -> Vec<Effect> {
@@ -298,7 +360,7 @@ pub(super) fn open(state: &mut State) -> Vec<Effect> {
             "no samples source configured: add a [[phoenix]] source (README, Real backends)".into(),
         );
     }
-    let effects = fetch(state, &view, &BOTH);
+    let effects = fetch(state, &view, &BOTH, view.worst);
     state.overlay = Overlay::Samples(Box::new(view));
     effects
 }
@@ -317,7 +379,7 @@ pub(super) fn refresh_due(state: &mut State) -> Vec<Effect> {
     view.asked_tick = ticks;
     view.incident_window.1 = now + Duration::seconds(1);
     let view = (**view).clone();
-    fetch(state, &view, &[Window::Incident])
+    fetch(state, &view, &[Window::Incident], view.worst)
 }
 
 /// Keys in the samples view. `None`: not the view's own key, so it acts as on the list, on
@@ -356,6 +418,13 @@ pub(super) fn update(state: &mut State, action: Action) -> Option<Vec<Effect>> {
         (Action::SampleSort, None) => {
             view.sort = view.sort.next();
             view.selected = 0;
+            // An order whose worst the fetched samples may miss: fetched again, holding both.
+            let worst = view.worst.union(view.sort.worst());
+            if worst != view.worst {
+                view.worst = worst;
+                let view = (**view).clone();
+                return Some(fetch(state, &view, &BOTH, worst));
+            }
         }
         (Action::Filter, None) => {
             let current = view.filter.clone();
@@ -372,7 +441,7 @@ pub(super) fn update(state: &mut State, action: Action) -> Option<Vec<Effect>> {
             view.incident_window.1 = state.now + Duration::seconds(1);
             view.asked_tick = state.ticks;
             let view = (**view).clone();
-            return Some(fetch(state, &view, &BOTH));
+            return Some(fetch(state, &view, &BOTH, view.worst));
         }
         (Action::Back | Action::Cancel, None) => {
             if view.filter.is_empty() {

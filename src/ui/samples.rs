@@ -115,7 +115,8 @@ fn status_line(state: &State, view: &SamplesView, window: Window) -> Option<(Str
             Ok(list) if list.is_empty() => {
                 Some(("no requests kept in this window".into(), ThemeRole::Muted))
             }
-            Ok(_) => None,
+            // The rows shown may not hold the window's worst: said above them.
+            Ok(_) => f.note.clone().map(|n| (n, ThemeRole::Warn)),
         },
     }
 }

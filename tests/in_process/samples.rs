@@ -6,7 +6,7 @@ use cockpit_testkit::common::{drill_state, select_where, Drill};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::domain::command::{Command, FlagOp};
 use oncall_cockpit::domain::event::BackendEvent;
-use oncall_cockpit::domain::sample::{SampleQuery, Window};
+use oncall_cockpit::domain::sample::{SampleQuery, Window, Worst};
 use oncall_cockpit::domain::split::split;
 use oncall_cockpit::domain::{IncidentType, SourceRole};
 use oncall_cockpit::state::samples::rows;
@@ -27,6 +27,12 @@ fn cockpit() -> State {
 
 /// Answers every samples query in `fx` from the drill's own fleet, as its task would.
 fn answer(s: &mut State, fx: &[Effect]) -> Vec<SampleQuery> {
+    answer_noting(s, fx, None)
+}
+
+/// `answer`, each answer with `note` beside it, as from a source that could not do all it
+/// was asked.
+fn answer_noting(s: &mut State, fx: &[Effect], note: Option<&str>) -> Vec<SampleQuery> {
     let mut d = Drill::new(42);
     d.minutes(MINUTES);
     let mut asked = Vec::new();
@@ -44,6 +50,7 @@ fn answer(s: &mut State, fx: &[Effect]) -> Vec<SampleQuery> {
                     feature: query.feature.clone(),
                     window: query.window,
                     samples,
+                    note: note.map(str::to_string),
                 }),
             );
             asked.push(query.clone());
@@ -439,5 +446,140 @@ fn the_open_view_asks_again_for_the_incident_window_as_it_grows() {
     assert!(
         !fx.iter().any(|e| matches!(e, Effect::Samples { .. })),
         "closed: {fx:?}"
+    );
+}
+
+/// The queries among `fx`.
+fn queries(fx: &[Effect]) -> Vec<&SampleQuery> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Samples { query, .. } => Some(query),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A fetch asks for the worst requests its order needs (a busy window's worst need not be
+/// among its newest): the worst eval as the view opens, the slowest as well once it is
+/// sorted by latency (both windows again), nothing new for orders already covered, and
+/// every kind before a lever's evidence unless the fetched samples hold them.
+#[test]
+fn fetches_ask_for_the_worst_the_order_and_the_evidence_need() {
+    let eval = Worst {
+        eval: true,
+        latency: false,
+    };
+    let mut s = cockpit();
+    let fx = update(&mut s, Action::Samples);
+    let asked = answer(&mut s, &fx);
+    assert_eq!(asked.len(), 2);
+    assert!(asked.iter().all(|q| q.worst == eval), "{asked:?}");
+    let sort = |s: &State| match &s.overlay {
+        Overlay::Samples(v) => v.sort.name(),
+        other => panic!("samples view: {other:?}"),
+    };
+    for name in ["errors", "refusals", "cost"] {
+        let fx = update(&mut s, Action::SampleSort);
+        assert_eq!(sort(&s), name);
+        assert!(queries(&fx).is_empty(), "{name}: {fx:?}");
+    }
+    let fx = update(&mut s, Action::SampleSort);
+    assert_eq!(sort(&s), "latency");
+    let asked = queries(&fx);
+    assert_eq!(
+        asked.iter().map(|q| q.window).collect::<Vec<_>>(),
+        [Window::Incident, Window::Baseline]
+    );
+    assert!(asked.iter().all(|q| q.worst == Worst::ALL), "{asked:?}");
+    // Back round to worst eval: the fetch on its way holds both kinds.
+    for name in ["newest", "worst eval"] {
+        let fx = update(&mut s, Action::SampleSort);
+        assert_eq!(sort(&s), name);
+        assert!(queries(&fx).is_empty(), "{name}: {fx:?}");
+    }
+    let again = update(&mut s, Action::Samples);
+    assert!(
+        queries(&again).is_empty(),
+        "a refresh waits for the queries on their way: {again:?}"
+    );
+    answer(&mut s, &fx);
+    let feature = s.selected().expect("the incident").feature.to_string();
+    let held = |s: &State, w| s.samples.get(&feature, w).map(|f| f.worst);
+    assert_eq!(held(&s, Window::Incident), Some(Worst::ALL));
+    assert_eq!(held(&s, Window::Baseline), Some(Worst::ALL));
+    let fx = update(&mut s, Action::KillSwitch);
+    assert!(
+        queries(&fx).is_empty(),
+        "the evidence has what it needs: {fx:?}"
+    );
+
+    // A lever from the list, nobody having opened the view: every kind is fetched.
+    let mut s = cockpit();
+    let fx = update(&mut s, Action::KillSwitch);
+    let asked = queries(&fx);
+    assert_eq!(asked.len(), 2, "{fx:?}");
+    assert!(asked.iter().all(|q| q.worst == Worst::ALL), "{asked:?}");
+}
+
+/// A source that could not fetch the worst (an older Phoenix refusing the query) answers with
+/// the newest and a note: the view says it above the rows, sanitised, and the evidence
+/// summary says its samples may not be the window's worst.
+#[test]
+fn a_note_from_the_source_shows_in_the_view_and_the_evidence() {
+    use cockpit_testkit::screen::screen;
+    let mut s = cockpit();
+    let fx = update(&mut s, Action::Samples);
+    let note = "worst-first off: Phoenix refused the worst-traces query (HTTP 400: bad\x1b[2J filter); showing the newest spans only";
+    answer_noting(&mut s, &fx, Some(note));
+    let feature = s.selected().expect("the incident").feature.to_string();
+    let held = s
+        .samples
+        .get(&feature, Window::Incident)
+        .and_then(|f| f.note.clone())
+        .expect("the note is kept");
+    assert!(!held.contains('\x1b'), "{held:?}");
+    let drawn = screen(&s, 80, 24);
+    assert!(
+        drawn.contains("worst-first off: Phoenix refused"),
+        "{drawn}"
+    );
+    assert!(
+        drawn.contains("Samples") && !drawn.contains("fetching"),
+        "{drawn}"
+    );
+
+    update(&mut s, Action::KillSwitch);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!("the kill switch's chooser: {:?}", s.overlay);
+    };
+    let segment = p
+        .items
+        .iter()
+        .position(|i| i.label.starts_with("ENGAGE segment"))
+        .expect("a segment to cut");
+    for _ in 0..segment {
+        update(&mut s, Action::Down);
+    }
+    update(&mut s, Action::Select);
+    let fx = update(&mut s, Action::Confirm);
+    let snapshot = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Save {
+                what: Saving::Evidence(_),
+                snapshot,
+            } => Some(snapshot),
+            _ => None,
+        })
+        .expect("an evidence snapshot");
+    let summary = snapshot
+        .files
+        .iter()
+        .find(|(n, _)| n == "summary.md")
+        .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+        .expect("a summary");
+    assert!(
+        summary.contains("Note: worst-first off: Phoenix refused the worst-traces query"),
+        "{summary}"
     );
 }

@@ -1,17 +1,21 @@
 //! The Phoenix HTTP client: one window's samples are the newest spans of the feature's
-//! project in it, paged through `next_cursor`, judged by their span annotations, with the
-//! documents their trace's retriever spans returned.
+//! project in it, paged through `next_cursor`, with the spans of the window's worst traces
+//! when asked (worst.rs), judged by their span annotations, with the documents their trace's
+//! retriever spans returned.
 
 use super::config::PhoenixConfig;
 use super::mapping::{assemble, attach_documents, traces_without_documents, Attributes};
-use super::wire::{decode_annotations, decode_error, decode_spans, Annotation, Span};
+use super::wire::{
+    decode_annotations, decode_error, decode_spans, decode_traces, Annotation, Span,
+};
+use super::worst;
 use crate::backend::http::{self, Auth, ReplyCap};
 use crate::backend::{BackendError, SampleSource};
-use crate::domain::sample::{Sample, SampleQuery, MAX_SAMPLES_PER_WINDOW};
-use chrono::SecondsFormat;
+use crate::domain::sample::{SampleBatch, SampleQuery, Worst, MAX_SAMPLES_PER_WINDOW};
+use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Url;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Span ids (16 hex digits) per annotation request and trace ids (32) per retriever
 /// request: a few kilobytes of query string, well inside what servers and proxies accept.
@@ -44,6 +48,11 @@ pub struct Phoenix {
     page_size: usize,
     max_pages: usize,
     attrs: Attributes,
+    worst_traces: usize,
+    worst_eval_below: f64,
+    /// When and why this Phoenix refused the worst-traces query: not asked again before
+    /// `worst::RETRY` has passed.
+    worst_refused: Option<(Instant, String)>,
     timeout: Duration,
     cap: ReplyCap,
     client: http::Client,
@@ -88,6 +97,13 @@ impl Phoenix {
                 return Err(format!("{key} is empty"));
             }
         }
+        // It goes into Phoenix's filter expression as a one-line string literal.
+        if cfg.eval_annotation.chars().any(char::is_control) {
+            return Err(format!(
+                "eval_annotation {:?} holds a control character",
+                cfg.eval_annotation
+            ));
+        }
         for (feature, project) in &cfg.projects {
             // Phoenix reads a project name with these as a path or a query.
             if project.is_empty() || project.contains(['/', '?', '#']) {
@@ -121,6 +137,9 @@ impl Phoenix {
                 eval_annotation: cfg.eval_annotation.clone(),
                 eval_inverted: cfg.eval_inverted,
             },
+            worst_traces: cfg.worst_traces as usize,
+            worst_eval_below: cfg.worst_eval_below,
+            worst_refused: None,
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),
             client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
@@ -190,8 +209,6 @@ impl Phoenix {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page, BackendError> {
-        let time =
-            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
         let mut query = vec![
             ("start_time", time(q.from)),
             ("end_time", time(q.to)),
@@ -298,18 +315,27 @@ impl Phoenix {
         Ok(out)
     }
 
-    /// The RETRIEVER spans of `traces`, one page per request of `TRACE_IDS_PER_REQUEST`.
-    async fn retrievers(
+    /// The spans of `traces` of one `kind` (every kind: `None`), started inside the window
+    /// when `window` is set, one page per request of `TRACE_IDS_PER_REQUEST` traces.
+    async fn spans_of(
         &self,
         q: &SampleQuery,
         project: &str,
         traces: &[&str],
+        kind: Option<&str>,
+        window: bool,
     ) -> Result<Vec<Span>, BackendError> {
         let mut out = Vec::new();
         for chunk in traces.chunks(TRACE_IDS_PER_REQUEST) {
             let mut query: Vec<(&str, String)> =
                 chunk.iter().map(|t| ("trace_id", t.to_string())).collect();
-            query.push(("span_kind", "RETRIEVER".into()));
+            if let Some(kind) = kind {
+                query.push(("span_kind", kind.into()));
+            }
+            if window {
+                query.push(("start_time", time(q.from)));
+                query.push(("end_time", time(q.to)));
+            }
             query.push(("limit", self.page_size.to_string()));
             let body = self
                 .get(self.url(project, "spans")?, &query, &q.feature, project)
@@ -319,15 +345,142 @@ impl Phoenix {
         Ok(out)
     }
 
-    async fn fetch(&self, q: &SampleQuery) -> Result<Vec<Sample>, BackendError> {
-        let project = self.project(&q.feature);
-        let want = q.limit.min(MAX_SAMPLES_PER_WINDOW);
-        if want == 0 || q.from >= q.to {
+    /// The ids of up to `limit` traces of the window, sorted by `sort` (descending) and
+    /// kept by `filter`.
+    async fn traces(
+        &self,
+        q: &SampleQuery,
+        project: &str,
+        sort: &str,
+        filter: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, BackendError> {
+        let mut query = vec![
+            ("start_time", time(q.from)),
+            ("end_time", time(q.to)),
+            ("sort", sort.to_string()),
+            ("order", "desc".into()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(f) = filter {
+            query.push(("filter", f));
+        }
+        let body = self
+            .get(self.url(project, "traces")?, &query, &q.feature, project)
+            .await?;
+        Ok(decode_traces(&body)?
+            .data
+            .into_iter()
+            .take(limit)
+            .map(|t| t.trace_id)
+            .collect())
+    }
+
+    /// The spans of the window's worst traces as `asked`, worst first, at most `cap`: those
+    /// with a span the eval annotation judges below the bar (newest first), then the slowest.
+    async fn worst_spans(
+        &self,
+        q: &SampleQuery,
+        project: &str,
+        asked: Worst,
+        cap: usize,
+    ) -> Result<Vec<Span>, BackendError> {
+        let per_kind = self.worst_traces.min(cap);
+        let mut traces: Vec<String> = Vec::new();
+        if asked.eval {
+            let filter = worst::eval_filter(&self.attrs, self.worst_eval_below);
+            traces.extend(
+                self.traces(q, project, "start_time", Some(filter), per_kind)
+                    .await?,
+            );
+        }
+        if asked.latency {
+            for t in self
+                .traces(q, project, "latency_ms", None, per_kind)
+                .await?
+            {
+                if !traces.contains(&t) {
+                    traces.push(t);
+                }
+            }
+        }
+        if traces.is_empty() {
             return Ok(Vec::new());
         }
-        let spans = self.spans(q, project, want).await?;
+        let ids: Vec<&str> = traces.iter().map(String::as_str).collect();
+        let spans = self
+            .spans_of(q, project, &ids, self.span_kind.as_deref(), true)
+            .await?;
+        Ok(worst::ranked(spans, &traces, cap))
+    }
+
+    /// The worst spans `q` asks for, unless this Phoenix refused the query lately; what went
+    /// wrong is a note beside the newest spans, not the fetch's failure.
+    async fn worst_or_note(
+        &mut self,
+        q: &SampleQuery,
+        project: &str,
+        cap: usize,
+    ) -> (Vec<Span>, Option<String>) {
+        let newest = "showing the newest spans only";
+        if let Some((since, why)) = &self.worst_refused {
+            if since.elapsed() < worst::RETRY {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "worst-first off: Phoenix refused the worst-traces query ({why}); {newest}"
+                    )),
+                );
+            }
+        }
+        // A filter over a big project's annotations can be slow: past its share of the
+        // timeout the fetch goes on with the newest, rather than fail whole.
+        let budget = self.timeout / worst::TIMEOUT_SHARE;
+        let found = tokio::time::timeout(budget, self.worst_spans(q, project, q.worst, cap))
+            .await
+            .unwrap_or(Err(BackendError::Timeout(budget.as_secs())));
+        let e = match found {
+            Ok(spans) => {
+                self.worst_refused = None;
+                return (spans, None);
+            }
+            Err(e) => e,
+        };
+        let Some(why) = worst::refusal(&e) else {
+            return (
+                Vec::new(),
+                Some(format!("worst-first skipped this time ({e}); {newest}")),
+            );
+        };
+        tracing::warn!(
+            source = %self.name, %why,
+            "Phoenix refused the worst-traces query; asked again in {} s",
+            worst::RETRY.as_secs()
+        );
+        let note =
+            format!("worst-first off: Phoenix refused the worst-traces query ({why}); {newest}");
+        self.worst_refused = Some((Instant::now(), why));
+        (Vec::new(), Some(note))
+    }
+
+    async fn fetch(&mut self, q: &SampleQuery) -> Result<SampleBatch, BackendError> {
+        let project = self.project(&q.feature).to_string();
+        let project = project.as_str();
+        let want = q.limit.min(MAX_SAMPLES_PER_WINDOW);
+        if want == 0 || q.from >= q.to {
+            return Ok(SampleBatch::default());
+        }
+        let mut spans = self.spans(q, project, want).await?;
+        // An empty window has no worst either. The newest keep at least half the room.
+        let cap = want / 2;
+        let mut note = None;
+        if q.worst.any() && self.worst_traces > 0 && cap > 0 && !spans.is_empty() {
+            let (worst, why) = self.worst_or_note(q, project, cap).await;
+            spans = worst::merge(spans, worst, want);
+            note = why;
+        }
         if spans.is_empty() {
-            return Ok(Vec::new());
+            return Ok(SampleBatch::default());
         }
         let annotations = self.annotations(q, project, &spans).await?;
         let mut samples = assemble(&q.feature, &spans, &annotations, &self.attrs);
@@ -335,16 +488,23 @@ impl Phoenix {
         if self.span_kind.as_deref().is_some_and(|k| k != "RETRIEVER") {
             let traces = traces_without_documents(&spans, &samples);
             if !traces.is_empty() {
-                let retrievers = self.retrievers(q, project, &traces).await?;
+                let retrievers = self
+                    .spans_of(q, project, &traces, Some("RETRIEVER"), false)
+                    .await?;
                 attach_documents(&spans, &mut samples, &retrievers);
             }
         }
-        Ok(samples)
+        Ok(SampleBatch { samples, note })
     }
 }
 
+/// A time as Phoenix's query parameters take it.
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
 impl SampleSource for Phoenix {
-    async fn samples(&mut self, query: &SampleQuery) -> Result<Vec<Sample>, BackendError> {
+    async fn samples(&mut self, query: &SampleQuery) -> Result<SampleBatch, BackendError> {
         self.fetch(query).await
     }
 }

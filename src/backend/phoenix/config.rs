@@ -20,6 +20,23 @@ pub const SPAN_PAGE: Limit = Limit {
     why: "Phoenix refuses pages larger than 1000 spans",
 };
 
+/// Worst traces asked for per window and kind of worst: the newest requests keep at least
+/// half of a window's samples whatever this says.
+pub const WORST_TRACES: Limit = Limit {
+    key: "worst_traces",
+    min: 0.0,
+    max: 250.0,
+    why: "worst traces per window and kind, 0 for none; at most half of the 500 samples a window holds",
+};
+
+/// The eval score below which a sample counts among the worst.
+pub const WORST_EVAL: Limit = Limit {
+    key: "worst_eval_below",
+    min: 0.0,
+    max: 1.0,
+    why: "an eval score, 0 to 1",
+};
+
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoenixConfig {
@@ -48,6 +65,10 @@ pub struct PhoenixConfig {
     pub eval_annotation: String,
     /// The eval annotation scores badness (a hallucination score): the eval score is 1 − it.
     pub eval_inverted: bool,
+    /// Worst-first: besides the newest spans of a window, the traces Phoenix finds worst
+    /// (an eval score below `worst_eval_below`; the slowest), up to this many per kind.
+    pub worst_traces: u32,
+    pub worst_eval_below: f64,
     /// Also a prompt registry: each prompt's versions, the one holding `prompt_tag`, and the
     /// prompt rollback (the tag moved to another version).
     pub prompt_registry: bool,
@@ -100,6 +121,8 @@ impl SourceConfig for PhoenixConfig {
             (&REPLY, self.max_reply_mib as f64),
             (&PAGES, f64::from(self.max_pages)),
             (&SPAN_PAGE, f64::from(self.page_size)),
+            (&WORST_TRACES, f64::from(self.worst_traces)),
+            (&WORST_EVAL, self.worst_eval_below),
             (&PROMPTS, f64::from(self.max_prompts)),
             (&PROMPT_VERSIONS, f64::from(self.max_prompt_versions)),
             (&PACE, self.answer_time_factor),

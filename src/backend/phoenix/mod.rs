@@ -5,8 +5,10 @@
 //! A window's samples are the newest spans of the feature's project (`projects` maps a
 //! feature to a project; by default the project of its name) between the window's bounds,
 //! of one span kind (`LLM` by default), paged through `next_cursor` within `max_pages`
-//! requests. Their annotations come from `span_annotations` (by span id), and documents a
-//! retriever span of the same trace returned fill `retrieved` when the span has none.
+//! requests. Asked for the window's worst (the view sorted by worst eval or latency, a lever's
+//! evidence), the spans of the traces Phoenix itself finds worst are merged in (worst.rs).
+//! Their annotations come from `span_annotations` (by span id), and documents a retriever
+//! span of the same trace returned fill `retrieved` when the span has none.
 //!
 //! With `prompt_registry = true` the same source also plays the prompt lever
 //! (`PhoenixPrompts`, its own task): one server, one URL, key and TLS setup, two roles.
@@ -17,6 +19,7 @@ mod kind;
 mod mapping;
 mod prompts;
 mod wire;
+mod worst;
 
 pub use client::Phoenix;
 pub use config::PhoenixConfig;

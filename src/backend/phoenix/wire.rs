@@ -72,6 +72,17 @@ pub struct AnnotationResult {
     pub score: Option<f64>,
 }
 
+/// One page of `/v1/projects/{p}/traces`: only which traces, their spans are read apart.
+#[derive(Debug, Deserialize)]
+pub struct TracesPage {
+    pub data: Vec<Trace>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Trace {
+    pub trace_id: String,
+}
+
 fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, BackendError> {
     serde_json::from_slice(body)
         .map_err(|e| BackendError::Malformed(format!("Phoenix {what}: {e}")))
@@ -83,6 +94,10 @@ pub fn decode_spans(body: &[u8]) -> Result<SpansPage, BackendError> {
 
 pub fn decode_annotations(body: &[u8]) -> Result<AnnotationsPage, BackendError> {
     decode(body, "span annotations")
+}
+
+pub fn decode_traces(body: &[u8]) -> Result<TracesPage, BackendError> {
+    decode(body, "traces")
 }
 
 /// One page of `/v1/prompts`, newest first.
@@ -173,6 +188,22 @@ mod tests {
             "{err:?}"
         );
         assert!(decode_spans(b"<html>").is_err());
+    }
+
+    #[test]
+    fn a_traces_page_gives_its_trace_ids() {
+        let body = br#"{"data":[{"id":"VHJhY2U6MQ==","trace_id":"74d7","project_id":"UHJvamVjdDoy",
+            "start_time":"2026-12-01T07:15:15+00:00","end_time":"2026-12-01T07:15:17+00:00",
+            "token_count_prompt":12,"token_count_completion":3,"token_count_total":15,"spans":null}],
+            "next_cursor":null}"#;
+        let page = decode_traces(body).expect("decodes");
+        assert_eq!(page.data.len(), 1);
+        assert_eq!(page.data[0].trace_id, "74d7");
+        let err = decode_traces(br#"{"data":[{"id":"x"}]}"#).expect_err("no trace id");
+        assert!(
+            matches!(&err, BackendError::Malformed(m) if m.starts_with("Phoenix traces:")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub use spec::FleetSpec;
 pub use world::SimWorld;
 
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp, MetricsSource, SampleSource};
-use crate::domain::sample::{Sample, SampleQuery};
+use crate::domain::sample::{SampleBatch, SampleQuery};
 use crate::domain::SignalSet;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -48,11 +48,12 @@ pub struct SimFlags(Sim);
 pub struct SimSamples(Sim);
 
 impl SampleSource for SimSamples {
-    async fn samples(&mut self, query: &SampleQuery) -> Result<Vec<Sample>, BackendError> {
+    async fn samples(&mut self, query: &SampleQuery) -> Result<SampleBatch, BackendError> {
         let mut world = self.0.lock();
         world.advance_to(query.to);
         world
             .samples(&query.feature, query.from, query.to, query.limit)
+            .map(SampleBatch::from)
             .map_err(BackendError::Rejected)
     }
 }

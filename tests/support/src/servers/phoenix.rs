@@ -1,7 +1,8 @@
 //! A real Arize Phoenix (PyPI `arize-phoenix`, pinned in tests/phoenix/requirements.txt and
 //! installed by tests/run into a venv under the user's cache directory) on 127.0.0.1, with
-//! auth on, a fresh SQLite database and telemetry off, plus the raw REST calls tests need to
-//! seed spans and annotations without going through the adapter.
+//! auth on, a fresh SQLite database and telemetry off, plus the raw calls tests need to seed
+//! spans (REST, or OTLP as an instrumented app exports them) and annotations without going
+//! through the adapter.
 //!
 //! One server per test binary (it takes 10–20 s to start): tests share it and keep apart by
 //! using their own project names. Statics are never dropped, so a watchdog shell stops it and
@@ -194,14 +195,21 @@ impl PhoenixServer {
         read(&self.dir.join("phoenix.log"))
     }
 
-    /// A 0600 file holding the API key, for `auth = { bearer = { file = … } }`.
+    /// A 0600 file holding the API key, for `auth = { bearer = { file = … } }`. Written once:
+    /// tests run in parallel, and rewriting it in place let one test read it empty while
+    /// another had just truncated it.
     pub fn key_file(&self) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
-        let path = self.dir.join("api-key");
-        std::fs::write(&path, &self.api_key).expect("write key file");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .expect("chmod key file");
-        path
+        static WRITTEN: OnceLock<PathBuf> = OnceLock::new();
+        WRITTEN
+            .get_or_init(|| {
+                let path = self.dir.join("api-key");
+                std::fs::write(&path, &self.api_key).expect("write key file");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod key file");
+                path
+            })
+            .clone()
     }
 
     async fn post(&self, path: &str, body: &Value) -> Value {
@@ -268,6 +276,58 @@ impl PhoenixServer {
                 "{reply}"
             );
         }
+        self.wait_for(project, total).await;
+    }
+
+    /// Sends `spans` to `project` as an instrumented app does, over OTLP/HTTP protobuf to
+    /// `/v1/traces` (tests/phoenix/otlp_seed.py, run with the venv's OpenTelemetry SDK and
+    /// exporter; the spec format is in its docstring), and waits until Phoenix holds `total`
+    /// spans there. Returns each span's `{trace_id, span_id}`, in the order given.
+    pub async fn seed_otlp(&self, project: &str, spans: Vec<Value>, total: usize) -> Vec<Value> {
+        let spec = json!({ "project": project, "spans": spans }).to_string();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../phoenix/otlp_seed.py");
+        let (url, key) = (self.url.clone(), self.api_key.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = Command::new(venv().join("bin/python"))
+                .arg(&script)
+                // The key in the environment, never on a command line.
+                .env("PHOENIX_URL", url)
+                .env("PHOENIX_API_KEY", key)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn the OTLP seeding script");
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin
+                    .write_all(spec.as_bytes())
+                    .expect("write the span spec");
+            }
+            child.wait_with_output().expect("OTLP seeding script")
+        })
+        .await
+        .expect("seeding thread");
+        assert!(
+            out.status.success(),
+            "OTLP seeding failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        let sent: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "OTLP seeding printed no ids ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        self.wait_for(project, total).await;
+        sent["spans"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until `project` holds `total` spans: ingestion is a queue, so the wait is on the
+    /// condition.
+    async fn wait_for(&self, project: &str, total: usize) {
         let deadline = Instant::now() + INGEST_PATIENCE;
         loop {
             let n = self.span_count(project).await;
