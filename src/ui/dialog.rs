@@ -201,6 +201,7 @@ pub fn text(
         TextPurpose::SamplesFilter(view) => format!("Filter samples of {}", view.feature),
         TextPurpose::Note(id) => format!("Note on {id}"),
         TextPurpose::NoteMany(ids) => format!("Note on {} incidents", ids.len()),
+        TextPurpose::StatusUpdate(id) => format!("Status update on {id}, to its stakeholders"),
         TextPurpose::Command => ":".to_string(),
         TextPurpose::Answer { .. } => "Runbook answer".to_string(),
     };
@@ -248,7 +249,10 @@ pub fn text(
             key(ActionName::HistoryNext)
         ));
     }
-    if matches!(purpose, TextPurpose::Note(_) | TextPurpose::NoteMany(_)) {
+    if matches!(
+        purpose,
+        TextPurpose::Note(_) | TextPurpose::NoteMany(_) | TextPurpose::StatusUpdate(_)
+    ) {
         hints.push_str(&format!(" · {} new line", key(ActionName::NewLine)));
     }
     let block = boxed(&hints, false, ctx).border_style(theme.style(ThemeRole::Filter));
