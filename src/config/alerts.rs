@@ -321,13 +321,20 @@ name = "Sam (platform)"
         .expect("valid owners");
         let model = a.layers.owner(Layer::Model).expect("model");
         assert_eq!(model.name, "Jane Doe (ML)");
-        assert_eq!(model.pagerduty, Some(ResponderTarget::User("PJANE01".into())));
         assert_eq!(
-            a.layers.owner(Layer::Data).and_then(|o| o.pagerduty.clone()),
+            model.pagerduty,
+            Some(ResponderTarget::User("PJANE01".into()))
+        );
+        assert_eq!(
+            a.layers
+                .owner(Layer::Data)
+                .and_then(|o| o.pagerduty.clone()),
             Some(ResponderTarget::EscalationPolicy("PDATA01".into()))
         );
         assert_eq!(
-            a.layers.owner(Layer::Infrastructure).map(|o| o.pagerduty.clone()),
+            a.layers
+                .owner(Layer::Infrastructure)
+                .map(|o| o.pagerduty.clone()),
             Some(None)
         );
         assert_eq!(a.layers.owner(Layer::Prompt), None);

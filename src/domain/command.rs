@@ -23,7 +23,10 @@ pub enum IncidentOp {
     /// An update for the incident's stakeholders.
     StatusUpdate(String),
     /// Who holds a role in the response, recorded on the incident's timeline.
-    Role { role: Role, name: String },
+    Role {
+        role: Role,
+        name: String,
+    },
     /// Merge these incidents (of the same source) into the one the command names.
     Merge(Vec<IncidentId>),
 }
@@ -53,10 +56,7 @@ impl IncidentOp {
                 who,
                 target,
                 message,
-            } => format!(
-                "{who} ({layer} layer, {}): {message}",
-                target.describe()
-            ),
+            } => format!("{who} ({layer} layer, {}): {message}", target.describe()),
             IncidentOp::Role { role, name } => format!("{role}: {name}"),
             IncidentOp::Merge(ids) => format!("merged into it: {}", ids.join(", ")),
         }

@@ -158,7 +158,10 @@ mod tests {
             Layer::from_answer("Model: gpt-4o changed"),
             Some(Layer::Model)
         );
-        assert_eq!(Layer::from_answer("infra, the GPU pool"), Some(Layer::Infrastructure));
+        assert_eq!(
+            Layer::from_answer("infra, the GPU pool"),
+            Some(Layer::Infrastructure)
+        );
         assert_eq!(Layer::from_answer("unclear: no change"), None);
         assert_eq!(Layer::from_answer(""), None);
     }

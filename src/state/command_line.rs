@@ -5,9 +5,9 @@
 //! typed this session. An unknown command says so and lists the known ones.
 
 use super::incidents::SortKey;
-use crate::domain::responders::Role;
 use super::{update, Effect, FlashLevel, State};
 use crate::action::Action;
+use crate::domain::responders::Role;
 
 /// Commands kept in the session's history.
 const HISTORY_KEPT: usize = 100;
@@ -231,7 +231,10 @@ mod tests {
         assert_eq!(complete("sev", &feats()).as_deref(), Some("sev"));
         assert_eq!(complete("ro", &feats()).as_deref(), Some("role "));
         assert_eq!(complete("role co", &feats()).as_deref(), Some("role comm"));
-        assert_eq!(complete("role comma", &feats()).as_deref(), Some("role commander"));
+        assert_eq!(
+            complete("role comma", &feats()).as_deref(),
+            Some("role commander")
+        );
         assert_eq!(complete("role scribe J", &feats()), None);
         assert_eq!(complete("zzz", &feats()), None);
         assert_eq!(complete("feature x", &feats()), None);

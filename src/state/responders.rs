@@ -28,7 +28,11 @@ impl Responders {
     pub fn roles_of(&self, id: &str) -> Vec<(Role, &str)> {
         self.roles
             .get(id)
-            .map(|r| r.iter().map(|(role, name)| (*role, name.as_str())).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|(role, name)| (*role, name.as_str()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -146,7 +150,10 @@ pub(super) fn request(state: &mut State) {
                      pagerduty_escalation_policy"
                 )
             });
-            if let Some(no_note) = state.sources.unsupported_reason(&inc.source, Operation::Note) {
+            if let Some(no_note) = state
+                .sources
+                .unsupported_reason(&inc.source, Operation::Note)
+            {
                 state.say(
                     FlashLevel::Warn,
                     format!(
@@ -275,7 +282,10 @@ pub(super) fn send_update(state: &mut State, id: IncidentId, typed: String) -> V
         );
         return vec![];
     };
-    actions::dispatch(state, incident_command(&inc, IncidentOp::StatusUpdate(typed)))
+    actions::dispatch(
+        state,
+        incident_command(&inc, IncidentOp::StatusUpdate(typed)),
+    )
 }
 
 /// `:role commander Jane Doe`: records who holds a role on the selected incident.
@@ -302,7 +312,10 @@ pub(super) fn set_role(state: &mut State, role: &str, name: &str) -> Vec<Effect>
     let Some(inc) = incident_for(state, Operation::SetRole) else {
         return vec![];
     };
-    actions::dispatch(state, incident_command(&inc, IncidentOp::Role { role, name }))
+    actions::dispatch(
+        state,
+        incident_command(&inc, IncidentOp::Role { role, name }),
+    )
 }
 
 /// A backend confirmed `op` on `id`: what it means for the response is kept.
@@ -410,15 +423,11 @@ pub(super) fn merge(state: &mut State) {
         target.id,
         target.title
     )];
-    lines.extend(merged.iter().map(|m| {
-        format!(
-            "  ← {} {} {} · {}",
-            m.sev,
-            m.status.short(),
-            m.id,
-            m.title
-        )
-    }));
+    lines.extend(
+        merged
+            .iter()
+            .map(|m| format!("  ← {} {} {} · {}", m.sev, m.status.short(), m.id, m.title)),
+    );
     let mut warnings = vec![format!(
         "{} resolves the {} merged and moves their alerts into {}; this cannot be undone \
          from here.",

@@ -114,7 +114,10 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     state.say(FlashLevel::Info, "note discarded".into());
                 }
                 TextPurpose::StatusUpdate(_) => {
-                    state.say(FlashLevel::Info, "status update discarded: nothing sent".into());
+                    state.say(
+                        FlashLevel::Info,
+                        "status update discarded: nothing sent".into(),
+                    );
                 }
                 TextPurpose::Command => {}
                 // The view comes back as it was, its filter unchanged.

@@ -33,7 +33,10 @@ async fn a_responder_request_names_the_requester_the_target_and_the_message() {
     )
     .await
     .expect("requested");
-    assert!(done.contains("Bo Jensen (ML) (model layer) asked in"), "{done}");
+    assert!(
+        done.contains("Bo Jensen (ML) (model layer) asked in"),
+        "{done}"
+    );
     // A second request needs no second look-up: the requester's id is kept.
     apply(
         &mut pd,
@@ -43,10 +46,17 @@ async fn a_responder_request_names_the_requester_the_target_and_the_message() {
     .await
     .expect("requested again");
     let s = server.lock();
-    assert_eq!(s.user_queries, ["ana@example.com"], "one look-up, by the From email");
+    assert_eq!(
+        s.user_queries,
+        ["ana@example.com"],
+        "one look-up, by the From email"
+    );
     let (id, body) = &s.responder_requests[0];
     assert_eq!(id, "PRR0001");
-    assert_eq!(body["requester_id"], "PUANA01", "Ana's id, found by her email");
+    assert_eq!(
+        body["requester_id"], "PUANA01",
+        "Ana's id, found by her email"
+    );
     assert_eq!(
         body["message"],
         "SEV1 pagerduty:PRR0001 on support-bot: needs the model layer's owner"
@@ -89,7 +99,8 @@ async fn a_requester_pagerduty_does_not_know_and_an_unknown_target_fail_loudly()
     .await
     .expect_err("no such requester");
     assert!(
-        err.to_string().contains("no PagerDuty user has the email nobody@example.com"),
+        err.to_string()
+            .contains("no PagerDuty user has the email nobody@example.com"),
         "{err}"
     );
     assert!(server.lock().responder_requests.is_empty());
@@ -126,7 +137,10 @@ async fn a_status_update_sends_its_message_and_lands_on_the_timeline() {
     assert!(done.starts_with("status update sent by ana"), "{done}");
     {
         let s = server.lock();
-        assert_eq!(s.status_updates, [("PSU0001".to_string(), text.to_string())]);
+        assert_eq!(
+            s.status_updates,
+            [("PSU0001".to_string(), text.to_string())]
+        );
         let w = s.writes.last().expect("write");
         assert_eq!(w.path, "/incidents/PSU0001/status_updates");
         assert_eq!(w.from, "ana@example.com");
@@ -143,9 +157,13 @@ async fn a_status_update_sends_its_message_and_lands_on_the_timeline() {
     );
     // An empty update is refused before anything is sent.
     let before = server.lock().requests;
-    let err = apply(&mut pd, "pagerduty:PSU0001", IncidentOp::StatusUpdate(" ".into()))
-        .await
-        .expect_err("empty");
+    let err = apply(
+        &mut pd,
+        "pagerduty:PSU0001",
+        IncidentOp::StatusUpdate(" ".into()),
+    )
+    .await
+    .expect_err("empty");
     assert!(err.to_string().contains("needs text"), "{err}");
     assert_eq!(server.lock().requests, before);
 }
@@ -198,7 +216,10 @@ async fn merge_sends_the_sources_as_incident_references_and_they_are_resolved() 
     {
         let s = server.lock();
         let w = s.writes.last().expect("write");
-        assert_eq!((w.method.as_str(), w.path.as_str()), ("PUT", "/incidents/PMG0001/merge"));
+        assert_eq!(
+            (w.method.as_str(), w.path.as_str()),
+            ("PUT", "/incidents/PMG0001/merge")
+        );
         assert_eq!(w.from, "ana@example.com");
         assert_eq!(
             w.body,
@@ -210,7 +231,11 @@ async fn merge_sends_the_sources_as_incident_references_and_they_are_resolved() 
     }
     assert_eq!(server.incident("PMG0002").status, "resolved");
     let listed = list(&mut pd).await;
-    assert_eq!(listed.len(), 1, "merged incidents are resolved: no longer listed");
+    assert_eq!(
+        listed.len(),
+        1,
+        "merged incidents are resolved: no longer listed"
+    );
     assert_eq!(listed[0].status, Status::Triggered);
 
     // Merging what is already resolved is PagerDuty's refusal, shown in its words; an id of
@@ -222,7 +247,10 @@ async fn merge_sends_the_sources_as_incident_references_and_they_are_resolved() 
     )
     .await
     .expect_err("resolved source");
-    assert!(err.to_string().contains("a source incident is resolved"), "{err}");
+    assert!(
+        err.to_string().contains("a source incident is resolved"),
+        "{err}"
+    );
     let before = server.lock().requests;
     let err = apply(
         &mut pd,

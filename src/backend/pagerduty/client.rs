@@ -597,7 +597,12 @@ impl PagerDuty {
 
     /// `POST /incidents/{id}/status_updates`: PagerDuty sends `message` to the incident's
     /// subscribers (its own email template: no `subject`/`html_message` override).
-    async fn status_update(&mut self, pd_id: &str, text: &str, id: &str) -> Result<(), BackendError> {
+    async fn status_update(
+        &mut self,
+        pd_id: &str,
+        text: &str,
+        id: &str,
+    ) -> Result<(), BackendError> {
         if text.trim().is_empty() {
             return Err(BackendError::Rejected("a status update needs text".into()));
         }
@@ -611,7 +616,12 @@ impl PagerDuty {
 
     /// `PUT /incidents/{id}/merge`: PagerDuty moves the sources' alerts into the target and
     /// resolves the sources. Every source must be this account's plain id.
-    async fn merge(&mut self, pd_id: &str, sources: &[IncidentId], id: &str) -> Result<(), BackendError> {
+    async fn merge(
+        &mut self,
+        pd_id: &str,
+        sources: &[IncidentId],
+        id: &str,
+    ) -> Result<(), BackendError> {
         let ids = sources
             .iter()
             .map(|s| self.pd_id(s))
@@ -733,10 +743,7 @@ impl IncidentSource for PagerDuty {
             }
             IncidentOp::Merge(sources) => {
                 self.merge(&pd_id, sources, id).await?;
-                format!(
-                    "{} merged into {id} by {as_user}",
-                    sources.join(", ")
-                )
+                format!("{} merged into {id} by {as_user}", sources.join(", "))
             }
         };
         self.mark_stale(&pd_id);

@@ -249,7 +249,10 @@ impl PdServer {
             .route("/incidents/{id}/log_entries", get(log_entries))
             .route("/oncalls", get(oncalls))
             .route("/users", get(users))
-            .route("/incidents/{id}/responder_requests", post(responder_request))
+            .route(
+                "/incidents/{id}/responder_requests",
+                post(responder_request),
+            )
             .route("/incidents/{id}/status_updates", post(status_update))
             .route("/incidents/{id}/merge", put(merge))
             .with_state(state.clone());
@@ -995,7 +998,10 @@ async fn merge(
         Ok(w) => w,
         Err(r) => return r,
     };
-    let Some(sources) = body["source_incidents"].as_array().filter(|a| !a.is_empty()) else {
+    let Some(sources) = body["source_incidents"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+    else {
         return invalid(&["source_incidents must be a non-empty array"]);
     };
     let mut s = lock(&state);
@@ -1020,7 +1026,12 @@ async fn merge(
         if let Some(i) = s.incidents.iter_mut().find(|i| &i.id == sid) {
             i.status = "resolved".into();
             i.last_status_change_at = now();
-            log(i, "resolve_log_entry", format!("Resolved by {user} (merged into {id})"), &user);
+            log(
+                i,
+                "resolve_log_entry",
+                format!("Resolved by {user} (merged into {id})"),
+                &user,
+            );
         }
     }
     log(
