@@ -29,6 +29,8 @@ pub(super) fn composer(draft: &str, hint: &str) -> Box<TextArea<'static>> {
     let mut ta = TextArea::new(draft.lines().map(str::to_string).collect());
     ta.move_cursor(ratatui_textarea::CursorMove::Bottom);
     ta.move_cursor(ratatui_textarea::CursorMove::End);
+    // Read whole before it is sent: long lines wrap rather than scroll out of sight.
+    ta.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
     ta.set_placeholder_text(hint.to_string());
     Box::new(ta)
 }

@@ -223,7 +223,22 @@ pub fn text(
             lines
         })
         .unwrap_or_default();
-    let editor_rows = editor.lines().len().clamp(1, 6) as u16;
+    let editor_rows = match purpose {
+        // A status update wraps (text_box::composer): as many rows as its wrapped lines, so
+        // the responder reads all of it before sending, within what a 24-row terminal holds.
+        TextPurpose::StatusUpdate(_) => editor
+            .lines()
+            .iter()
+            .map(|l| {
+                l.chars()
+                    .count()
+                    .div_ceil(inner_w.saturating_sub(1).max(1))
+                    .max(1)
+            })
+            .sum::<usize>()
+            .clamp(1, 14) as u16,
+        _ => editor.lines().len().clamp(1, 6) as u16,
+    };
     // The filter sits on the bottom rows so the list it narrows stays visible.
     let rect = match purpose {
         TextPurpose::Filter | TextPurpose::Command => Rect {

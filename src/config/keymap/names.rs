@@ -237,9 +237,10 @@ impl ActionName {
             KillSwitch => "kill switch (confirms)",
             Runbook => "runbook walkthrough",
             Page => "page on-call (confirms)",
-            RequestResponders => "ask the layer's owner in (confirms)",
-            StatusUpdate => "status update to stakeholders",
-            Merge => "merge group into parent (PagerDuty)",
+            // At most 26 columns: two columns of help fit 80.
+            RequestResponders => "ask the layer's owner in",
+            StatusUpdate => "send a status update",
+            Merge => "merge group (PagerDuty)",
             Export => "export postmortem",
             Retry => "retry failed action",
             Samples => "samples: model outputs",
