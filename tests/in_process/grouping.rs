@@ -439,7 +439,7 @@ fn merge_folds_the_groups_pagerduty_incidents_into_one_and_leaves_the_rest() {
         c.warnings
     );
     let fx = update(&mut s, Action::Confirm);
-    assert_eq!(sent(&fx), [c.command.clone()]);
+    assert_eq!(sent(&fx), std::slice::from_ref(&c.command));
     assert!(fx.iter().any(
         |e| matches!(e, Effect::Audit(r) if r.action == "merge" && r.outcome == "requested"
             && r.detail.contains(&merged[0]))

@@ -45,33 +45,34 @@ async fn a_responder_request_names_the_requester_the_target_and_the_message() {
     )
     .await
     .expect("requested again");
-    let s = server.lock();
-    assert_eq!(
-        s.user_queries,
-        ["ana@example.com"],
-        "one look-up, by the From email"
-    );
-    let (id, body) = &s.responder_requests[0];
-    assert_eq!(id, "PRR0001");
-    assert_eq!(
-        body["requester_id"], "PUANA01",
-        "Ana's id, found by her email"
-    );
-    assert_eq!(
-        body["message"],
-        "SEV1 pagerduty:PRR0001 on support-bot: needs the model layer's owner"
-    );
-    assert_eq!(
-        body["responder_request_targets"],
-        json!([{ "responder_request_target": { "id": "PUBOJ02", "type": "user_reference" } }])
-    );
-    assert_eq!(
-        s.responder_requests[1].1["responder_request_targets"][0]["responder_request_target"]
-            ["type"],
-        "escalation_policy_reference"
-    );
-    assert!(s.writes.iter().all(|w| w.from == "ana@example.com"));
-    drop(s);
+    {
+        let s = server.lock();
+        assert_eq!(
+            s.user_queries,
+            ["ana@example.com"],
+            "one look-up, by the From email"
+        );
+        let (id, body) = &s.responder_requests[0];
+        assert_eq!(id, "PRR0001");
+        assert_eq!(
+            body["requester_id"], "PUANA01",
+            "Ana's id, found by her email"
+        );
+        assert_eq!(
+            body["message"],
+            "SEV1 pagerduty:PRR0001 on support-bot: needs the model layer's owner"
+        );
+        assert_eq!(
+            body["responder_request_targets"],
+            json!([{ "responder_request_target": { "id": "PUBOJ02", "type": "user_reference" } }])
+        );
+        assert_eq!(
+            s.responder_requests[1].1["responder_request_targets"][0]["responder_request_target"]
+                ["type"],
+            "escalation_policy_reference"
+        );
+        assert!(s.writes.iter().all(|w| w.from == "ana@example.com"));
+    }
     // On the incident's timeline, from PagerDuty's own log.
     let listed = list(&mut pd).await;
     let inc = find(&listed, "pagerduty:PRR0001");
