@@ -226,9 +226,10 @@ pub fn compose(state: &State, inc: &Incident) -> String {
     ));
     let containment = match state.containment.watch(&inc.id) {
         Some(w) => w.line(state.now, state),
+        // The key hint ("(K)") is the responder's, not the stakeholders'.
         None => format!(
             "no lever pulled yet; first lever: {}",
-            inc.kind.containment()
+            without_key_hint(inc.kind.containment())
         ),
     };
     out.push(format!("Containment: {containment}"));
@@ -251,6 +252,25 @@ pub fn compose(state: &State, inc: &Incident) -> String {
         .unwrap_or_else(|| "Next update: when something changes.".into());
     out.push(next);
     out.join("\n")
+}
+
+/// `text` without its key hints, " (K)" or " (p)": they are the responder's keys.
+fn without_key_hint(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(" (") {
+        let after: Vec<char> = rest[at + 2..].chars().take(2).collect();
+        let hint = matches!(after.as_slice(), [key, ')'] if key.is_ascii_alphabetic());
+        out.push_str(&rest[..at]);
+        if hint {
+            rest = &rest[at + 4..];
+        } else {
+            out.push_str(" (");
+            rest = &rest[at + 2..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The status-update key: a composer pre-filled from the incident; enter sends it.
@@ -336,6 +356,22 @@ pub(super) fn landed(state: &mut State, id: &IncidentId, op: &IncidentOp) {
     }
 }
 
+/// `(incident, why)` pairs said once per reason: "sim:INC-2, sim:INC-5: grouped, not merged".
+fn by_reason(pairs: &[(IncidentId, String)]) -> String {
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (id, why) in pairs {
+        match reasons.iter_mut().find(|(w, _)| w == why) {
+            Some((_, ids)) => ids.push(id),
+            None => reasons.push((why, vec![id])),
+        }
+    }
+    reasons
+        .iter()
+        .map(|(why, ids)| format!("{}: {why}", ids.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The merge key, on a group's parent row: the group's incidents of the parent's PagerDuty
 /// source are merged into it, confirmed; members from other sources are left as they are,
 /// and the dialog says which and why.
@@ -362,12 +398,12 @@ pub(super) fn merge(state: &mut State) {
         .collect();
     let why_not = |i: &Incident| -> Option<String> {
         if !i.is_open() {
-            return Some(format!("{} is resolved", i.id));
+            return Some("resolved".into());
         }
         state
             .sources
             .unsupported_reason(&i.source, Operation::Merge)
-            .map(|why| format!("{}: {why}", i.id))
+            .map(str::to_string)
     };
     // The parent: the group's lead when its source merges, else its most urgent member whose
     // source does.
@@ -383,12 +419,15 @@ pub(super) fn merge(state: &mut State) {
                 .cloned()
         });
     let Some(target) = target else {
-        let reasons: Vec<String> = members.iter().filter_map(why_not).collect();
+        let reasons: Vec<(String, String)> = members
+            .iter()
+            .filter_map(|m| why_not(m).map(|why| (m.id.clone(), why)))
+            .collect();
         state.say(
             FlashLevel::Warn,
             format!(
                 "merge: no incident of this group can be merged ({})",
-                reasons.join("; ")
+                by_reason(&reasons)
             ),
         );
         return;
@@ -398,21 +437,18 @@ pub(super) fn merge(state: &mut State) {
     for m in members.iter().filter(|m| m.id != target.id) {
         match why_not(m) {
             None if m.source == target.source => merged.push(m.clone()),
-            None => left.push(format!(
-                "{} is in {}, not {} (another account)",
-                m.id, m.source, target.source
+            None => left.push((
+                m.id.clone(),
+                format!("in {}, not {} (another account)", m.source, target.source),
             )),
-            Some(why) => left.push(why),
+            Some(why) => left.push((m.id.clone(), why)),
         }
     }
+    let left = by_reason(&left);
     if merged.is_empty() {
         state.say(
             FlashLevel::Warn,
-            format!(
-                "merge: nothing to merge into {} ({})",
-                target.id,
-                left.join("; ")
-            ),
+            format!("merge: nothing to merge into {} ({left})", target.id),
         );
         return;
     }
@@ -436,7 +472,7 @@ pub(super) fn merge(state: &mut State) {
         target.id
     )];
     if !left.is_empty() {
-        warnings.push(format!("Left as they are: {}", left.join("; ")));
+        warnings.push(format!("Left as they are: {left}."));
     }
     let ids = merged.iter().map(|m| m.id.clone()).collect();
     state.overlay = Overlay::Confirm(Box::new(Confirm {
@@ -447,4 +483,26 @@ pub(super) fn merge(state: &mut State) {
         command: incident_command(&target, IncidentOp::Merge(ids)),
         scroll: 0,
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_hints_are_left_out_of_what_stakeholders_read() {
+        assert_eq!(
+            without_key_hint("prompt rollback (p) or conservative config"),
+            "prompt rollback or conservative config"
+        );
+        assert_eq!(
+            without_key_hint("kill switch per feature or user segment (K)"),
+            "kill switch per feature or user segment"
+        );
+        assert_eq!(
+            without_key_hint("faster model (if any) or (K)"),
+            "faster model (if any) or"
+        );
+        assert_eq!(without_key_hint("nothing to strip"), "nothing to strip");
+    }
 }
