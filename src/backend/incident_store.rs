@@ -181,6 +181,7 @@ fn open(source: &str, id: IncidentId, d: &Detection, now: DateTime<Utc>) -> Inci
         evidence: d.evidence.clone(),
         timeline: vec![entry(now, format!("{} detected: {}", d.sev, d.summary))],
         on_call: None,
+        last_status_update: None,
     }
 }
 

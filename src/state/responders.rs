@@ -188,15 +188,21 @@ pub(super) fn request(state: &mut State) {
 }
 
 /// When the next status update is due for `inc`: its SEV's cadence after the last update
-/// sent from the cockpit, or after the onset before the first. None for a resolved incident
+/// (`last_update`), or after the onset before the first. None for a resolved incident
 /// or a SEV without a cadence.
 pub fn next_update_due(state: &State, inc: &Incident) -> Option<DateTime<Utc>> {
     if !inc.is_open() {
         return None;
     }
     let every = state.alerts.status_update_mins.for_sev(inc.sev)?;
-    let last = state.responders.updates.get(&inc.id).copied();
-    Some(last.unwrap_or(inc.triggered_at) + every)
+    Some(last_update(state, inc).unwrap_or(inc.triggered_at) + every)
+}
+
+/// The last status update: the later of what the cockpit sent and what the incident's own
+/// system logged (an update sent from PagerDuty's web UI counts too).
+pub fn last_update(state: &State, inc: &Incident) -> Option<DateTime<Utc>> {
+    let sent_here = state.responders.updates.get(&inc.id).copied();
+    sent_here.max(inc.last_status_update)
 }
 
 /// What a status update says, before the responder edits it: impact (feature, SEV, the

@@ -147,8 +147,8 @@ pub fn lines<'a>(
     }
     if let Some(due) = crate::state::responders::next_update_due(state, inc) {
         let left = (due - state.now).num_seconds();
-        let sent = match state.responders.updates.get(&inc.id) {
-            Some(at) => format!("last sent {} ago", age(state.now - *at)),
+        let sent = match crate::state::responders::last_update(state, inc) {
+            Some(at) => format!("last sent {} ago", age(state.now - at)),
             None => "none sent yet".to_string(),
         };
         let key = key(ActionName::StatusUpdate);

@@ -156,6 +156,13 @@ async fn a_status_update_sends_its_message_and_lands_on_the_timeline() {
         "{:?}",
         inc.timeline
     );
+    // PagerDuty's log says when the last update went, so one sent from its web UI restarts
+    // the cadence too.
+    let logged = inc.last_status_update.expect("the update's log entry");
+    assert!(
+        (chrono::Utc::now() - logged).num_seconds().abs() < 30,
+        "{logged}"
+    );
     // An empty update is refused before anything is sent.
     let before = server.lock().requests;
     let err = apply(

@@ -426,6 +426,7 @@ impl Alertmanager {
             evidence,
             timeline: timeline(alert, silence.zip(acked_at)),
             on_call: None,
+            last_status_update: None,
         }
     }
 

@@ -381,17 +381,15 @@ impl PagerDuty {
     }
 
     fn to_incident(&self, inc: &PdIncident) -> Incident {
-        let timeline = self
-            .timelines
-            .get(&inc.id)
-            .map(|c| c.timeline.clone())
-            .unwrap_or_default();
+        let cached = self.timelines.get(&inc.id);
+        let timeline = cached.map(|c| c.timeline.clone()).unwrap_or_default();
         incident(
             &self.name,
             inc,
             self.level(&inc.id),
             timeline,
             self.oncall.for_incident(inc),
+            cached.and_then(|c| c.last_update),
         )
     }
 
