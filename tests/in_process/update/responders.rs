@@ -262,6 +262,11 @@ fn no_owner_no_layer_and_read_only_each_say_why_nothing_happened() {
             flash(&s)
         );
     }
+    assert!(command_line(&mut s, "role commander Jane Doe").is_empty());
+    assert_eq!(
+        flash(&s),
+        "read-only mode: role is disabled (started with --read-only)"
+    );
 }
 
 #[test]
