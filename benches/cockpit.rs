@@ -264,6 +264,7 @@ fn incidents_of(source: &str, n: usize, now: DateTime<Utc>, generation: usize) -
                     },
                 ],
                 on_call: None,
+                last_status_update: None,
             }
         })
         .collect()

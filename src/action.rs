@@ -40,6 +40,12 @@ pub enum Action {
     Runbook,
     /// Page the on-call rotation (PagerDuty Events API) for a detection with no incident yet.
     Page,
+    /// Ask the owner of the failing layer in (PagerDuty responder request).
+    RequestResponders,
+    /// Compose a status update for the incident's stakeholders.
+    StatusUpdate,
+    /// Merge a group's PagerDuty incidents into its parent.
+    Merge,
     /// Write the selected incident's postmortem timeline to a Markdown file.
     Export,
     /// Re-send the most recent failed action.
@@ -163,6 +169,9 @@ impl From<ActionName> for Action {
             ActionName::KillSwitch => Action::KillSwitch,
             ActionName::Runbook => Action::Runbook,
             ActionName::Page => Action::Page,
+            ActionName::RequestResponders => Action::RequestResponders,
+            ActionName::StatusUpdate => Action::StatusUpdate,
+            ActionName::Merge => Action::Merge,
             ActionName::Export => Action::Export,
             ActionName::Retry => Action::Retry,
             ActionName::Samples => Action::Samples,

@@ -292,6 +292,7 @@ mod tests {
             evidence: vec![],
             timeline: vec![],
             on_call: None,
+            last_status_update: None,
         }
     }
 

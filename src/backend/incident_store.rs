@@ -98,7 +98,12 @@ impl IncidentStore {
             .iter_mut()
             .find(|i| i.id == id)
             .ok_or_else(|| BackendError::Rejected(format!("no incident {id}")))?;
-        if inc.status == Status::Resolved && !matches!(op, IncidentOp::Note(_)) {
+        if let Some(why) = unsupported(op) {
+            return Err(BackendError::Rejected(why.into()));
+        }
+        if inc.status == Status::Resolved
+            && !matches!(op, IncidentOp::Note(_) | IncidentOp::Role { .. })
+        {
             return Err(BackendError::Rejected(format!("{id} is already resolved")));
         }
         let msg = match op {
@@ -135,9 +140,26 @@ impl IncidentStore {
                 format!("resolved by {author}")
             }
             IncidentOp::Note(text) => format!("note by {author}: {text}"),
+            IncidentOp::StatusUpdate(text) => format!("status update by {author}: {text}"),
+            IncidentOp::Role { role, name } => format!("{role}: {name} (set by {author})"),
+            // Refused above.
+            IncidentOp::RequestResponders { .. } | IncidentOp::Merge(_) => String::new(),
         };
         inc.timeline.push(entry(now, msg.clone()));
         Ok(msg)
+    }
+}
+
+/// What the cockpit's own incidents cannot do: they page nobody (the responder asks the
+/// layer's owner directly, and the request goes on the timeline as a note) and are grouped,
+/// not merged.
+pub fn unsupported(op: &IncidentOp) -> Option<&'static str> {
+    match op {
+        IncidentOp::RequestResponders { .. } => {
+            Some("the cockpit's own detections page nobody; ask the owner directly")
+        }
+        IncidentOp::Merge(_) => Some("the cockpit's own incidents are grouped (z), not merged"),
+        _ => None,
     }
 }
 
@@ -159,6 +181,7 @@ fn open(source: &str, id: IncidentId, d: &Detection, now: DateTime<Utc>) -> Inci
         evidence: d.evidence.clone(),
         timeline: vec![entry(now, format!("{} detected: {}", d.sev, d.summary))],
         on_call: None,
+        last_status_update: None,
     }
 }
 

@@ -121,9 +121,19 @@ impl Start<'_> {
         cfg: DriverConfig,
         interval_secs: Option<f64>,
     ) {
-        for role in [SourceRole::Metrics, SourceRole::Incidents] {
-            self.register(Registration::new(&cfg.source, role, interval_secs));
-        }
+        self.register(Registration::new(
+            &cfg.source,
+            SourceRole::Metrics,
+            interval_secs,
+        ));
+        let mut reg = Registration::new(&cfg.source, SourceRole::Incidents, interval_secs);
+        reg.unsupported = every_op()
+            .into_iter()
+            .filter_map(|op| {
+                crate::backend::incident_store::unsupported(&op).map(|why| (op, why.to_string()))
+            })
+            .collect();
+        self.register(reg);
         let (cmd_tx, cmd_rx) = unbounded_channel();
         self.routes.incidents.insert(cfg.source.clone(), cmd_tx);
         let store = IncidentStore::new(&cfg.source);
@@ -216,15 +226,33 @@ impl Start<'_> {
 
 /// The incident operations `source` cannot do at all, with why.
 pub fn unsupported<I: IncidentSource>(source: &I) -> Vec<(IncidentOp, String)> {
-    let ops = [
+    every_op()
+        .iter()
+        .filter_map(|op| source.unsupported(op).map(|why| (op.clone(), why)))
+        .collect()
+}
+
+/// One of each incident operation, to ask a source which it cannot do.
+fn every_op() -> Vec<IncidentOp> {
+    use crate::domain::responders::{Layer, ResponderTarget, Role};
+    vec![
         IncidentOp::Ack,
         IncidentOp::Escalate,
         IncidentOp::Resolve,
         IncidentOp::Note(String::new()),
-    ];
-    ops.iter()
-        .filter_map(|op| source.unsupported(op).map(|why| (op.clone(), why)))
-        .collect()
+        IncidentOp::RequestResponders {
+            layer: Layer::Model,
+            who: String::new(),
+            target: ResponderTarget::User(String::new()),
+            message: String::new(),
+        },
+        IncidentOp::StatusUpdate(String::new()),
+        IncidentOp::Role {
+            role: Role::Commander,
+            name: String::new(),
+        },
+        IncidentOp::Merge(Vec::new()),
+    ]
 }
 
 /// A command channel for a source's task. With a bell, every command rings it on the way,

@@ -3,6 +3,8 @@
 //! for sources without schedules of their own. Read with the rest of the settings; the
 //! built-in values live in defaults.toml.
 
+use crate::domain::responders::{Layer, ResponderTarget};
+use crate::domain::Sev;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -18,6 +20,134 @@ pub struct AlertSettings {
     /// cockpit's own detections, Alertmanager). PagerDuty incidents use PagerDuty's.
     #[serde(default)]
     pub rota: Vec<Shift>,
+    /// Minutes between status updates, per SEV; a SEV left out keeps no cadence.
+    #[serde(default)]
+    pub status_update_mins: UpdateCadence,
+    /// Who owns each layer, for asking the right person in.
+    #[serde(default)]
+    pub layers: LayerOwners,
+}
+
+/// `status_update_mins`: one optional cadence per SEV, so a typo (`sev0`) is refused.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCadence {
+    #[serde(default)]
+    pub sev1: Option<Minutes>,
+    #[serde(default)]
+    pub sev2: Option<Minutes>,
+    #[serde(default)]
+    pub sev3: Option<Minutes>,
+    #[serde(default)]
+    pub sev4: Option<Minutes>,
+}
+
+/// A cadence of 1 minute to a day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u32")]
+pub struct Minutes(pub u32);
+
+impl TryFrom<u32> for Minutes {
+    type Error = String;
+    fn try_from(m: u32) -> Result<Self, String> {
+        if (1..=1440).contains(&m) {
+            Ok(Minutes(m))
+        } else {
+            Err(format!(
+                "a status update cadence is 1 to 1440 minutes, not {m}"
+            ))
+        }
+    }
+}
+
+impl UpdateCadence {
+    pub fn for_sev(&self, sev: Sev) -> Option<chrono::Duration> {
+        let m = match sev {
+            Sev::Sev1 => self.sev1,
+            Sev::Sev2 => self.sev2,
+            Sev::Sev3 => self.sev3,
+            Sev::Sev4 => self.sev4,
+        }?;
+        Some(chrono::Duration::minutes(i64::from(m.0)))
+    }
+}
+
+/// `[alerts.layers]`: the owner of each layer. Unknown layers are refused by name.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerOwners {
+    #[serde(default)]
+    pub model: Option<Owner>,
+    #[serde(default)]
+    pub prompt: Option<Owner>,
+    #[serde(default)]
+    pub data: Option<Owner>,
+    #[serde(default)]
+    pub infrastructure: Option<Owner>,
+}
+
+impl LayerOwners {
+    pub fn owner(&self, layer: Layer) -> Option<&Owner> {
+        match layer {
+            Layer::Model => self.model.as_ref(),
+            Layer::Prompt => self.prompt.as_ref(),
+            Layer::Data => self.data.as_ref(),
+            Layer::Infrastructure => self.infrastructure.as_ref(),
+        }
+    }
+}
+
+/// Who owns a layer: a name for the screen, and whom PagerDuty pages, if anyone.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RawOwner")]
+pub struct Owner {
+    pub name: String,
+    pub pagerduty: Option<ResponderTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOwner {
+    name: String,
+    #[serde(default)]
+    pagerduty_user: Option<String>,
+    #[serde(default)]
+    pagerduty_escalation_policy: Option<String>,
+}
+
+impl TryFrom<RawOwner> for Owner {
+    type Error = String;
+    fn try_from(r: RawOwner) -> Result<Self, String> {
+        let name = r.name.trim().to_string();
+        if name.is_empty() {
+            return Err("a layer owner needs a `name` (who is asked in)".into());
+        }
+        let id = |key: &str, v: String| -> Result<String, String> {
+            let v = v.trim().to_string();
+            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "owner {name:?}: `{key}` {v:?} is not a PagerDuty id (letters and digits, \
+                     like \"PABC123\")"
+                ));
+            }
+            Ok(v)
+        };
+        let pagerduty = match (r.pagerduty_user, r.pagerduty_escalation_policy) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "owner {name:?}: give `pagerduty_user` or `pagerduty_escalation_policy`, \
+                     not both"
+                ))
+            }
+            (Some(u), None) => Some(ResponderTarget::User(id("pagerduty_user", u)?)),
+            (None, Some(p)) => Some(ResponderTarget::EscalationPolicy(id(
+                "pagerduty_escalation_policy",
+                p,
+            )?)),
+            (None, None) => None,
+        };
+        Ok(Owner { name, pagerduty })
+    }
 }
 
 /// One `[[alerts.rota]]` entry: `name` is on call at `level` from `from` until `until` (RFC
@@ -120,6 +250,8 @@ impl Default for AlertSettings {
                 bell_on_sev1: true,
                 escalation_levels: Vec::new(),
                 rota: Vec::new(),
+                status_update_mins: UpdateCadence::default(),
+                layers: LayerOwners::default(),
             })
     }
 }
@@ -164,6 +296,65 @@ mod tests {
         assert!(a.escalation_levels.len() >= 2, "{a:?}");
         assert_eq!(a.level_name(99), None);
         assert!(a.rota.is_empty(), "the built-in rota names nobody");
+        assert_eq!(
+            a.status_update_mins.for_sev(Sev::Sev1),
+            Some(chrono::Duration::minutes(30))
+        );
+        assert_eq!(a.status_update_mins.for_sev(Sev::Sev4), None);
+        assert_eq!(a.layers, LayerOwners::default(), "no owner is built in");
+    }
+
+    #[test]
+    fn layer_owners_are_read_and_a_wrong_one_is_refused_saying_what_to_fix() {
+        let a = rota(
+            r#"
+[layers.model]
+name = "Jane Doe (ML)"
+pagerduty_user = "PJANE01"
+[layers.data]
+name = "Data on-call"
+pagerduty_escalation_policy = "PDATA01"
+[layers.infrastructure]
+name = "Sam (platform)"
+"#,
+        )
+        .expect("valid owners");
+        let model = a.layers.owner(Layer::Model).expect("model");
+        assert_eq!(model.name, "Jane Doe (ML)");
+        assert_eq!(
+            model.pagerduty,
+            Some(ResponderTarget::User("PJANE01".into()))
+        );
+        assert_eq!(
+            a.layers
+                .owner(Layer::Data)
+                .and_then(|o| o.pagerduty.clone()),
+            Some(ResponderTarget::EscalationPolicy("PDATA01".into()))
+        );
+        assert_eq!(
+            a.layers
+                .owner(Layer::Infrastructure)
+                .map(|o| o.pagerduty.clone()),
+            Some(None)
+        );
+        assert_eq!(a.layers.owner(Layer::Prompt), None);
+        for (text, says) in [
+            ("[layers.retrieval]\nname = \"x\"", "unknown field `retrieval`"),
+            ("[layers.model]\nname = \" \"", "needs a `name`"),
+            (
+                "[layers.model]\nname = \"x\"\npagerduty_user = \"P/1\"",
+                "not a PagerDuty id",
+            ),
+            (
+                "[layers.model]\nname = \"x\"\npagerduty_user = \"P1\"\npagerduty_escalation_policy = \"P2\"",
+                "not both",
+            ),
+            ("status_update_mins = { sev0 = 5 }", "unknown field `sev0`"),
+            ("status_update_mins = { sev1 = 0 }", "1 to 1440 minutes"),
+        ] {
+            let err = rota(text).expect_err(text);
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     fn rota(text: &str) -> Result<AlertSettings, String> {

@@ -2,6 +2,7 @@
 //! state can track each request until it succeeds or fails. Plain data: the backends carry
 //! it out, the state only asks.
 
+use super::responders::{Layer, ResponderTarget, Role};
 use super::IncidentId;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -10,6 +11,24 @@ pub enum IncidentOp {
     Escalate,
     Resolve,
     Note(String),
+    /// Ask the owner of a layer in (PagerDuty's responder request).
+    RequestResponders {
+        layer: Layer,
+        /// Who, as the config names them: for messages, never sent as an id.
+        who: String,
+        target: ResponderTarget,
+        /// What the person asked in reads: the incident and the layer.
+        message: String,
+    },
+    /// An update for the incident's stakeholders.
+    StatusUpdate(String),
+    /// Who holds a role in the response, recorded on the incident's timeline.
+    Role {
+        role: Role,
+        name: String,
+    },
+    /// Merge these incidents (of the same source) into the one the command names.
+    Merge(Vec<IncidentId>),
 }
 
 impl IncidentOp {
@@ -19,6 +38,27 @@ impl IncidentOp {
             IncidentOp::Escalate => "escalate",
             IncidentOp::Resolve => "resolve",
             IncidentOp::Note(_) => "note",
+            IncidentOp::RequestResponders { .. } => "request_responders",
+            IncidentOp::StatusUpdate(_) => "status_update",
+            IncidentOp::Role { .. } => "role",
+            IncidentOp::Merge(_) => "merge",
+        }
+    }
+
+    /// What the audit log keeps beside the action: the text sent, who was asked in, which
+    /// incidents were merged.
+    pub fn detail(&self) -> String {
+        match self {
+            IncidentOp::Ack | IncidentOp::Escalate | IncidentOp::Resolve => String::new(),
+            IncidentOp::Note(text) | IncidentOp::StatusUpdate(text) => text.clone(),
+            IncidentOp::RequestResponders {
+                layer,
+                who,
+                target,
+                message,
+            } => format!("{who} ({layer} layer, {}): {message}", target.describe()),
+            IncidentOp::Role { role, name } => format!("{role}: {name}"),
+            IncidentOp::Merge(ids) => format!("merged into it: {}", ids.join(", ")),
         }
     }
 }

@@ -137,6 +137,10 @@ pub struct Incident {
     /// keeps schedules (PagerDuty); `None` for sources without them (see `[[alerts.rota]]`).
     #[serde(default)]
     pub on_call: Option<super::oncall::OnCall>,
+    /// When the incident's own system last logged a status update, from wherever it was sent
+    /// (PagerDuty's web UI included); `None` for sources that keep no such log.
+    #[serde(default)]
+    pub last_status_update: Option<DateTime<Utc>>,
 }
 
 impl Incident {

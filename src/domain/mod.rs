@@ -6,6 +6,7 @@ pub mod event;
 pub mod incident;
 pub mod lever;
 pub mod oncall;
+pub mod responders;
 pub mod sample;
 pub mod sev;
 pub mod signal;

@@ -310,6 +310,7 @@ mod tests {
             evidence: vec![],
             timeline: vec![],
             on_call: None,
+            last_status_update: None,
         };
         let set = SignalSet::default();
         assert_eq!(

@@ -113,6 +113,32 @@ impl AuditLine {
     }
 }
 
+/// Who held each role, from the audit log: a `role` request ("commander: Jane Doe") whose
+/// outcome succeeded, the latest per role. Action ids restart each session, so a request is
+/// paired with the outcome that follows it.
+fn roles(mine: &[&AuditLine]) -> Vec<(String, String)> {
+    let mut asked: std::collections::HashMap<u64, &str> = std::collections::HashMap::new();
+    let mut held: Vec<(String, String)> = Vec::new();
+    for a in mine.iter().filter(|a| a.action == "role") {
+        let Some(id) = a.action_id else { continue };
+        match a.outcome.as_str() {
+            "requested" => {
+                asked.insert(id, a.detail.as_str());
+            }
+            "succeeded" => {
+                let Some((role, name)) = asked.remove(&id).and_then(|d| d.split_once(": ")) else {
+                    continue;
+                };
+                held.retain(|(r, _)| r != role);
+                held.push((role.to_string(), name.to_string()));
+            }
+            _ => {}
+        }
+    }
+    held.sort();
+    held
+}
+
 pub fn parse_audit(text: &str) -> (Vec<AuditLine>, usize) {
     let mut bad = 0;
     let lines = text
@@ -388,6 +414,26 @@ pub fn render(d: &Draft, audit: &[AuditLine], unreadable: usize) -> String {
             "signal recovered"
         }
     ));
+
+    let roles = roles(&mine);
+    if !roles.is_empty() {
+        let roles: Vec<String> = roles
+            .iter()
+            .map(|(role, name)| format!("{role} {}", cell(name)))
+            .collect();
+        out.push_str(&format!("- Roles: {}.\n", roles.join(", ")));
+    }
+    let updates: Vec<&&AuditLine> = mine
+        .iter()
+        .filter(|a| a.action == "status_update" && a.outcome == "succeeded")
+        .collect();
+    if let Some(last) = updates.last() {
+        out.push_str(&format!(
+            "- Status updates sent from the cockpit: {} (last at {}).\n",
+            updates.len(),
+            hms(last.cockpit_at())
+        ));
+    }
 
     out.push_str("\n## Impact\n\n");
     out.push_str(&format!(

@@ -4,7 +4,7 @@
 use super::guard::{allowed, Operation};
 use super::{Effect, FlashLevel, Saving, SourceRole, State};
 use crate::audit::AuditRecord;
-use crate::domain::command::{Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp};
+use crate::domain::command::{Command, CommandOutcome, CommandRequest, FlagOp, PageOp};
 use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
 
@@ -99,10 +99,7 @@ pub(super) fn dispatch(state: &mut State, command: Command) -> Vec<Effect> {
     let (id, label) = (tracked.id, tracked.label());
     state.say(FlashLevel::Info, format!("… {label} (pending)"));
     let detail = match &command {
-        Command::Incident {
-            op: IncidentOp::Note(text),
-            ..
-        } => text.clone(),
+        Command::Incident { op, .. } => op.detail(),
         _ => String::new(),
     };
     // A lever waits for the evidence of what it is about to change; the audit record names
@@ -267,6 +264,9 @@ pub(super) fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Ef
     }
     state.say(level, text);
     let mut effects = vec![Effect::Audit(record)];
+    if let (ActionStatus::Succeeded(_), Command::Incident { id, op, .. }) = (&status, &command) {
+        super::responders::landed(state, id, op);
+    }
     if let (ActionStatus::Succeeded(msg), Command::Flag { op, .. }) = (&status, &command) {
         super::containment::landed(state, op);
         if let Some(change) = change_event(state, op, msg) {

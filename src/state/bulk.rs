@@ -196,6 +196,8 @@ pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> 
         IncidentOp::Escalate => "Escalate",
         IncidentOp::Resolve => "Resolve",
         IncidentOp::Note(_) => "Note",
+        // Keys for these act on the selected incident, never on a set.
+        _ => "Act on",
     };
     let lines = targets
         .iter()

@@ -1,19 +1,21 @@
 //! The `:` command line, as in k9s and vim: the list's keys by name (`:ack`, `:resolve`,
-//! `:note`, `:escalate`), views of the list (`:sev1`, `:feature support-bot`, `:sort age`,
+//! `:note`, `:escalate`, `:request`, `:update`, `:merge`), the response's roles (`:role
+//! commander Jane Doe`), views of the list (`:sev1`, `:feature support-bot`, `:sort age`,
 //! `:all`) and `:q`. Tab completes a command or its argument; up and down walk the commands
 //! typed this session. An unknown command says so and lists the known ones.
 
 use super::incidents::SortKey;
 use super::{update, Effect, FlashLevel, State};
 use crate::action::Action;
+use crate::domain::responders::Role;
 
 /// Commands kept in the session's history.
 const HISTORY_KEPT: usize = 100;
 
 /// Every command, with what it takes, for completion and the unknown-command message.
-pub const COMMANDS: [&str; 13] = [
-    "ack", "resolve", "note", "escalate", "sev1", "sev2", "sev3", "sev4", "feature", "sort", "all",
-    "q", "quit",
+pub const COMMANDS: [&str; 17] = [
+    "ack", "resolve", "note", "escalate", "request", "update", "merge", "role", "sev1", "sev2",
+    "sev3", "sev4", "feature", "sort", "all", "q", "quit",
 ];
 
 #[derive(Debug, Default)]
@@ -46,6 +48,13 @@ pub(super) fn run(state: &mut State, line: &str) -> Vec<Effect> {
         ("resolve", "") => update(state, Action::Resolve),
         ("note", "") => update(state, Action::Note),
         ("escalate", "") => update(state, Action::Escalate),
+        ("request", "") => update(state, Action::RequestResponders),
+        ("update", "") => update(state, Action::StatusUpdate),
+        ("merge", "") => update(state, Action::Merge),
+        ("role", arg) => match arg.split_once(' ') {
+            Some((role, name)) => super::responders::set_role(state, role, name),
+            None => super::responders::set_role(state, arg, ""),
+        },
         ("q" | "quit", "") => update(state, Action::Quit),
         ("sev1" | "sev2" | "sev3" | "sev4", "") => {
             state.incidents.set_filter(cmd.clone());
@@ -125,15 +134,18 @@ pub fn complete(line: &str, features: &[String]) -> Option<String> {
                 .filter(|c| c.starts_with(cmd))
                 .collect();
             let done = common_prefix(&hits)?;
-            let whole = hits.len() == 1 && matches!(done.as_str(), "feature" | "sort");
+            let whole = hits.len() == 1 && matches!(done.as_str(), "feature" | "sort" | "role");
             Some(if whole { format!("{done} ") } else { done })
         }
         Some(arg) => {
             let sort_keys: Vec<String> =
                 SortKey::ALL.iter().map(|k| k.name().to_string()).collect();
+            let roles: Vec<String> = Role::ALL.iter().map(|r| r.name().to_string()).collect();
             let pool: &[String] = match cmd {
                 "feature" => features,
                 "sort" => &sort_keys,
+                // The role; the name after it is the responder's to type.
+                "role" if !arg.contains(' ') => &roles,
                 _ => return None,
             };
             let hits: Vec<&str> = pool
@@ -217,6 +229,13 @@ mod tests {
             Some("feature support-bot")
         );
         assert_eq!(complete("sev", &feats()).as_deref(), Some("sev"));
+        assert_eq!(complete("ro", &feats()).as_deref(), Some("role "));
+        assert_eq!(complete("role co", &feats()).as_deref(), Some("role comm"));
+        assert_eq!(
+            complete("role comma", &feats()).as_deref(),
+            Some("role commander")
+        );
+        assert_eq!(complete("role scribe J", &feats()), None);
         assert_eq!(complete("zzz", &feats()), None);
         assert_eq!(complete("feature x", &feats()), None);
     }

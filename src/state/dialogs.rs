@@ -49,6 +49,8 @@ pub enum TextPurpose {
     Note(IncidentId),
     /// One note for every incident of a set (a group, the marks).
     NoteMany(Vec<IncidentId>),
+    /// A status update for the incident's stakeholders.
+    StatusUpdate(IncidentId),
     /// The `:` command line.
     Command,
     Answer {

@@ -94,6 +94,7 @@ mod tests {
             evidence: vec![],
             timeline: vec![],
             on_call: None,
+            last_status_update: None,
         }
     }
 

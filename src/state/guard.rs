@@ -16,6 +16,10 @@ pub enum Operation {
     Escalate,
     Note,
     Resolve,
+    RequestResponders,
+    StatusUpdate,
+    SetRole,
+    Merge,
     Rollback,
     KillSwitch,
     Page,
@@ -45,6 +49,10 @@ impl Operation {
             Operation::Escalate => "escalate",
             Operation::Note => "note",
             Operation::Resolve => "resolve",
+            Operation::RequestResponders => "request responders",
+            Operation::StatusUpdate => "status update",
+            Operation::SetRole => "role",
+            Operation::Merge => "merge",
             Operation::Rollback => "prompt rollback",
             Operation::KillSwitch => "kill switch",
             Operation::Page => "page",
@@ -63,6 +71,9 @@ impl Operation {
             ActionName::Escalate => Operation::Escalate,
             ActionName::Note => Operation::Note,
             ActionName::Resolve => Operation::Resolve,
+            ActionName::RequestResponders => Operation::RequestResponders,
+            ActionName::StatusUpdate => Operation::StatusUpdate,
+            ActionName::Merge => Operation::Merge,
             ActionName::Rollback => Operation::Rollback,
             ActionName::KillSwitch => Operation::KillSwitch,
             ActionName::Page => Operation::Page,
@@ -90,6 +101,10 @@ impl Operation {
             | Operation::Escalate
             | Operation::Note
             | Operation::Resolve
+            | Operation::RequestResponders
+            | Operation::StatusUpdate
+            | Operation::SetRole
+            | Operation::Merge
             | Operation::Page
             | Operation::Runbook
             | Operation::Describe
@@ -107,6 +122,10 @@ impl From<&IncidentOp> for Operation {
             IncidentOp::Escalate => Operation::Escalate,
             IncidentOp::Resolve => Operation::Resolve,
             IncidentOp::Note(_) => Operation::Note,
+            IncidentOp::RequestResponders { .. } => Operation::RequestResponders,
+            IncidentOp::StatusUpdate(_) => Operation::StatusUpdate,
+            IncidentOp::Role { .. } => Operation::SetRole,
+            IncidentOp::Merge(_) => Operation::Merge,
         }
     }
 }

@@ -32,7 +32,10 @@ pub(super) fn update(state: &mut State, action: &Action) -> Option<Vec<Effect>> 
             state.command_line.pos = state.command_line.history.len();
             state.overlay = Overlay::Text {
                 purpose: TextPurpose::Command,
-                editor: text_box::editor("", "ack resolve note escalate sev1 feature sort all q"),
+                editor: text_box::editor(
+                    "",
+                    "ack resolve note escalate request update role sev1 feature sort all q",
+                ),
             };
         }
         // An incident key on a set (marks, or a group's parent row) acts on all of it.

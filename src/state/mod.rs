@@ -17,6 +17,7 @@ mod incidents;
 mod levers;
 pub mod oncall;
 mod operations;
+pub mod responders;
 mod runbook;
 pub mod samples;
 mod signals;
@@ -33,6 +34,7 @@ pub use groups::group;
 pub use guard::{actionable, Operation, Refusal, Target};
 pub use incidents::{Incidents, Row, SortKey};
 pub use operations::page_key;
+pub use responders::Responders;
 pub use samples::{Fetched, Samples};
 pub use signals::Signals;
 pub use sources::{SourceRole, SourceStatus, Sources};
@@ -110,6 +112,8 @@ pub struct State {
     pub bulk: Bulk,
     /// The `:` command line's history.
     pub command_line: command_line::CommandLine,
+    /// Roles and status updates, per incident.
+    pub responders: Responders,
     pub overlay: Overlay,
     pub show_detail: bool,
     pub flash: Option<Flash>,
@@ -155,6 +159,7 @@ impl State {
             containment: Containment::default(),
             bulk: Bulk::default(),
             command_line: command_line::CommandLine::default(),
+            responders: Responders::default(),
             overlay: Overlay::None,
             show_detail: false,
             flash: None,

@@ -2,8 +2,8 @@
 //! what submitting or cancelling each does.
 
 use super::{
-    actions, bulk, command_line, operations, runbook, Effect, FlashLevel, Overlay, State,
-    TextPurpose,
+    actions, bulk, command_line, operations, responders, runbook, Effect, FlashLevel, Overlay,
+    State, TextPurpose,
 };
 use crate::action::Action;
 use crate::domain::command::IncidentOp;
@@ -23,12 +23,27 @@ pub(super) fn editor(initial: &str, hint: &str) -> Box<TextArea<'static>> {
     Box::new(ta)
 }
 
+/// A text box holding several lines (a status update drafted for the responder to edit),
+/// the cursor at its end.
+pub(super) fn composer(draft: &str, hint: &str) -> Box<TextArea<'static>> {
+    let mut ta = TextArea::new(draft.lines().map(str::to_string).collect());
+    ta.move_cursor(ratatui_textarea::CursorMove::Bottom);
+    ta.move_cursor(ratatui_textarea::CursorMove::End);
+    // Read whole before it is sent: long lines wrap rather than scroll out of sight.
+    ta.set_wrap_mode(ratatui_textarea::WrapMode::WordOrGlyph);
+    ta.set_placeholder_text(hint.to_string());
+    Box::new(ta)
+}
+
 pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
     let Overlay::Text { purpose, editor } = &mut state.overlay else {
         return vec![];
     };
-    // Only a note keeps its lines; a filter or an answer is one line.
-    let multi_line = matches!(purpose, TextPurpose::Note(_) | TextPurpose::NoteMany(_));
+    // Only a note and a status update keep their lines; a filter or an answer is one line.
+    let multi_line = matches!(
+        purpose,
+        TextPurpose::Note(_) | TextPurpose::NoteMany(_) | TextPurpose::StatusUpdate(_)
+    );
     let typed = editor.lines().join(if multi_line { "\n" } else { " " });
     let command = matches!(purpose, TextPurpose::Command);
     match action {
@@ -100,6 +115,12 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
                 TextPurpose::Note(_) | TextPurpose::NoteMany(_) => {
                     state.say(FlashLevel::Info, "note discarded".into());
                 }
+                TextPurpose::StatusUpdate(_) => {
+                    state.say(
+                        FlashLevel::Info,
+                        "status update discarded: nothing sent".into(),
+                    );
+                }
                 TextPurpose::Command => {}
                 // The view comes back as it was, its filter unchanged.
                 TextPurpose::SamplesFilter(view) => state.overlay = Overlay::Samples(view),
@@ -112,7 +133,9 @@ pub(super) fn update(state: &mut State, action: Action) -> Vec<Effect> {
 
 fn submit(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect> {
     let typed = match purpose {
-        TextPurpose::Note(_) | TextPurpose::NoteMany(_) => text::sanitize_lines(typed.trim()),
+        TextPurpose::Note(_) | TextPurpose::NoteMany(_) | TextPurpose::StatusUpdate(_) => {
+            text::sanitize_lines(typed.trim())
+        }
         _ => SafeText::new(typed.trim()).to_string(),
     };
     match purpose {
@@ -142,6 +165,7 @@ fn submit(state: &mut State, purpose: TextPurpose, typed: String) -> Vec<Effect>
             }
             bulk::note(state, ids, typed)
         }
+        TextPurpose::StatusUpdate(id) => responders::send_update(state, id, typed),
         TextPurpose::Command => command_line::run(state, &typed),
         TextPurpose::Answer { incident, question } => {
             state.overlay = Overlay::Runbook(incident.clone());

@@ -6,8 +6,8 @@
 //! open, `operations` and `levers` for the responder's keys on the list).
 
 use super::{
-    actions, bulk, containment, dialogs, feed, habits, levers, operations, runbook, samples,
-    text_box, Effect, FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
+    actions, bulk, containment, dialogs, feed, habits, levers, operations, responders, runbook,
+    samples, text_box, Effect, FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;
@@ -187,6 +187,9 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Runbook => runbook::open(state),
         Action::Page => operations::page(state),
+        Action::RequestResponders => responders::request(state),
+        Action::StatusUpdate => responders::status_update(state),
+        Action::Merge => responders::merge(state),
         Action::Export => return operations::export(state),
         Action::Retry => return actions::retry(state),
         Action::Samples => return samples::open(state),

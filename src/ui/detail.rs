@@ -140,6 +140,35 @@ pub fn lines<'a>(
         &crate::state::oncall::summary(state, inc, age),
         base,
     );
+    let roles = state.responders.roles_of(&inc.id);
+    if !roles.is_empty() {
+        let roles: Vec<String> = roles.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        l.field("roles", &roles.join(" · "), base);
+    }
+    if let Some(due) = crate::state::responders::next_update_due(state, inc) {
+        let left = (due - state.now).num_seconds();
+        let sent = match crate::state::responders::last_update(state, inc) {
+            Some(at) => format!("last sent {} ago", age(state.now - at)),
+            None => "none sent yet".to_string(),
+        };
+        let key = key(ActionName::StatusUpdate);
+        if left < 0 {
+            l.field(
+                "update",
+                &format!(
+                    "status update OVERDUE by {} · {sent} · {key} sends one",
+                    countdown(-left)
+                ),
+                style(ThemeRole::Overdue),
+            );
+        } else {
+            l.field(
+                "update",
+                &format!("next update due in {} · {sent}", countdown(left)),
+                base,
+            );
+        }
+    }
     if let Some(doubt) = source_doubt(state, &inc.source) {
         l.field("source", &doubt, style(ThemeRole::Stale));
     }

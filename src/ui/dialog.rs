@@ -201,6 +201,7 @@ pub fn text(
         TextPurpose::SamplesFilter(view) => format!("Filter samples of {}", view.feature),
         TextPurpose::Note(id) => format!("Note on {id}"),
         TextPurpose::NoteMany(ids) => format!("Note on {} incidents", ids.len()),
+        TextPurpose::StatusUpdate(id) => format!("Status update on {id}, to its stakeholders"),
         TextPurpose::Command => ":".to_string(),
         TextPurpose::Answer { .. } => "Runbook answer".to_string(),
     };
@@ -222,7 +223,22 @@ pub fn text(
             lines
         })
         .unwrap_or_default();
-    let editor_rows = editor.lines().len().clamp(1, 6) as u16;
+    let editor_rows = match purpose {
+        // A status update wraps (text_box::composer): as many rows as its wrapped lines, so
+        // the responder reads all of it before sending, within what a 24-row terminal holds.
+        TextPurpose::StatusUpdate(_) => editor
+            .lines()
+            .iter()
+            .map(|l| {
+                l.chars()
+                    .count()
+                    .div_ceil(inner_w.saturating_sub(1).max(1))
+                    .max(1)
+            })
+            .sum::<usize>()
+            .clamp(1, 14) as u16,
+        _ => editor.lines().len().clamp(1, 6) as u16,
+    };
     // The filter sits on the bottom rows so the list it narrows stays visible.
     let rect = match purpose {
         TextPurpose::Filter | TextPurpose::Command => Rect {
@@ -248,7 +264,10 @@ pub fn text(
             key(ActionName::HistoryNext)
         ));
     }
-    if matches!(purpose, TextPurpose::Note(_) | TextPurpose::NoteMany(_)) {
+    if matches!(
+        purpose,
+        TextPurpose::Note(_) | TextPurpose::NoteMany(_) | TextPurpose::StatusUpdate(_)
+    ) {
         hints.push_str(&format!(" · {} new line", key(ActionName::NewLine)));
     }
     let block = boxed(&hints, false, ctx).border_style(theme.style(ThemeRole::Filter));

@@ -765,3 +765,41 @@ name = "Bo"
     let settings = settings_from("config.toml", good, &registry::schemas()).expect("valid rota");
     assert_eq!(settings.alerts.rota.len(), 1);
 }
+
+/// The owners `A` asks in and the status-update cadence are checked with the rest, before
+/// anything starts: a layer that does not exist, an owner with two ids or a bad one, a SEV
+/// that does not exist, each at its line.
+#[test]
+fn layer_owners_and_the_update_cadence_are_checked_up_front() {
+    let got = config_errors(
+        "[alerts]\nstatus_update_mins = { sev0 = 5 }\n\n[alerts.layers.retrieval]\nname = \"Dana\"\n",
+    );
+    let shown: Vec<String> = got
+        .iter()
+        .map(|(l, c, t, k, m)| format!("{l}:{c} {t} `{k}`: {m}"))
+        .collect();
+    assert_eq!(got.len(), 2, "{}", shown.join("\n"));
+    assert_eq!(
+        shown,
+        [
+            "2:24 [alerts] `status_update_mins.sev0`: unknown key; did you mean `sev1`? \
+             (expected one of: sev1, sev2, sev3, sev4)",
+            "4:16 [alerts] `layers.retrieval`: unknown key (expected one of: model, prompt, \
+             data, infrastructure)",
+        ]
+    );
+    for (owner, says) in [
+        ("pagerduty_user = \"P-1\"", "not a PagerDuty id"),
+        (
+            "pagerduty_user = \"P1\"\npagerduty_escalation_policy = \"P2\"",
+            "not both",
+        ),
+    ] {
+        let got = config_errors(&format!(
+            "[alerts.layers.model]\nname = \"Jane\"\n{owner}\n"
+        ));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].4.contains(says), "{owner}: {got:?}");
+        assert_eq!(got[0].2, "[alerts]", "{got:?}");
+    }
+}

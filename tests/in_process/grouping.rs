@@ -13,7 +13,7 @@ use oncall_cockpit::config::grouping::GroupSettings;
 use oncall_cockpit::domain::command::{Command, CommandOutcome, IncidentOp};
 use oncall_cockpit::domain::{Incident, IncidentType, Status};
 use oncall_cockpit::state::{
-    group, update, Effect, FlashLevel, Overlay, Row, SourceRole, SourceStatus, State,
+    group, update, Effect, FlashLevel, Operation, Overlay, Row, SourceRole, SourceStatus, State,
 };
 
 const MINUTE: i64 = 30;
@@ -351,4 +351,121 @@ fn read_only_refuses_a_set_like_one_incident() {
     assert!(fx.is_empty());
     assert!(matches!(s.overlay, Overlay::None));
     assert!(flash(&s).contains("read-only"), "{}", flash(&s));
+}
+
+/// The support-bot group with two PagerDuty copies of its drift: four members, two of which
+/// PagerDuty can merge.
+fn group_with_pagerduty_copies() -> State {
+    use oncall_cockpit::domain::event::BackendEvent;
+    let mut s = grouped_state();
+    s.sources.unsupported.insert(
+        (SOURCE.into(), Operation::Merge),
+        "the cockpit's own incidents are grouped (z), not merged".into(),
+    );
+    s.sources.list.push(SourceStatus::new(
+        "pagerduty",
+        SourceRole::Incidents,
+        Some(15.0),
+    ));
+    // Two PagerDuty copies of the drift: each links to the eval, so all four are one group
+    // (two evals would not: a type does not link to itself).
+    let drift = s
+        .incidents
+        .all
+        .iter()
+        .find(|i| i.feature.as_str() == "support-bot" && i.kind == IncidentType::CapabilityDrift)
+        .cloned()
+        .expect("the drift");
+    let copies: Vec<Incident> = (1..=2)
+        .map(|n| {
+            let mut c = drift.clone();
+            c.source = "pagerduty".into();
+            c.id = format!("pagerduty:PDRIFT{n}");
+            c
+        })
+        .collect();
+    assert_eq!(copies.len(), 2);
+    let at = s.now;
+    update(
+        &mut s,
+        Action::Backend(BackendEvent::Incidents {
+            source: "pagerduty".into(),
+            at,
+            incidents: copies,
+        }),
+    );
+    s
+}
+
+#[test]
+fn merge_folds_the_groups_pagerduty_incidents_into_one_and_leaves_the_rest() {
+    let mut s = group_with_pagerduty_copies();
+    select_group(&mut s, "support-bot", IncidentType::EvalRegression);
+    let members = s.incidents.selected_members().map(<[usize]>::len);
+    assert_eq!(members, Some(4), "{:?}", s.incidents.rows);
+    update(&mut s, Action::Merge);
+    let c = match &s.overlay {
+        Overlay::Confirm(c) => (**c).clone(),
+        other => panic!("merge must confirm: {other:?}"),
+    };
+    assert!(c.danger);
+    // The lead is the cockpit's own: the parent is the most urgent PagerDuty member.
+    let Command::Incident {
+        id: target,
+        op: IncidentOp::Merge(merged),
+        source,
+    } = &c.command
+    else {
+        panic!("{:?}", c.command)
+    };
+    assert_eq!(source, "pagerduty");
+    assert!(target.starts_with("pagerduty:P"), "{target}");
+    assert_eq!(merged.len(), 1);
+    assert!(merged[0].starts_with("pagerduty:P") && merged[0] != *target);
+    assert_eq!(c.title, format!("Merge 1 incident(s) into {target}?"));
+    assert!(
+        c.warnings[0].starts_with(&format!(
+            "pagerduty resolves the 1 merged and moves their alerts into {target}"
+        )),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.warnings[1].starts_with("Left as they are: sim:INC-")
+            && c.warnings[1].matches("sim:INC-").count() == 2
+            && c.warnings[1]
+                .ends_with(": the cockpit's own incidents are grouped (z), not merged."),
+        "both of the cockpit's own members are named as left, with why: {:?}",
+        c.warnings
+    );
+    let fx = update(&mut s, Action::Confirm);
+    assert_eq!(sent(&fx), std::slice::from_ref(&c.command));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Audit(r) if r.action == "merge" && r.outcome == "requested"
+            && r.detail.contains(&merged[0]))
+    ));
+}
+
+#[test]
+fn merge_off_a_group_or_with_nothing_mergeable_says_why() {
+    let mut s = grouped_state();
+    update(&mut s, Action::Top);
+    while s.incidents.selected_members().is_some() {
+        update(&mut s, Action::Down);
+    }
+    assert!(update(&mut s, Action::Merge).is_empty());
+    assert!(flash(&s).starts_with("merge: put the cursor on a group's parent row"));
+    s.sources.unsupported.insert(
+        (SOURCE.into(), Operation::Merge),
+        "the cockpit's own incidents are grouped (z), not merged".into(),
+    );
+    select_group(&mut s, "support-bot", IncidentType::EvalRegression);
+    assert!(update(&mut s, Action::Merge).is_empty());
+    assert!(matches!(s.overlay, Overlay::None));
+    assert!(
+        flash(&s).starts_with("merge: no incident of this group can be merged (sim:INC-")
+            && flash(&s).ends_with(": the cockpit's own incidents are grouped (z), not merged)"),
+        "{}",
+        flash(&s)
+    );
 }

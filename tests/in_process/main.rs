@@ -13,6 +13,7 @@ mod langfuse_contract;
 mod pagerduty_contract;
 mod pagerduty_events_contract;
 mod pagerduty_oncall;
+mod pagerduty_responders;
 mod postmortem;
 mod prometheus_faults;
 mod render;

@@ -474,3 +474,49 @@ fn time_to_contain_is_the_verified_verdict_not_the_lever() {
         "the verdicts are on the timeline: {md}"
     );
 }
+
+/// Roles and status updates come from the audit log, which outlives the session: the roles
+/// whose recording succeeded (a handover replaces the earlier holder), and how many updates
+/// went out.
+#[test]
+fn roles_and_status_updates_are_in_the_summary() {
+    let mut s = drill_state(30);
+    let mut log = Vec::new();
+    assert!(select_where(&mut s, |i| i.kind == IncidentType::GuardrailBypass));
+    for line in [
+        "role commander Jane Doe",
+        "role scribe Bo",
+        "role commander Ana Lima",
+    ] {
+        act(&mut s, Action::CommandLine, &mut log);
+        type_text(&mut s, line);
+        act(&mut s, Action::Submit, &mut log);
+    }
+    // A role whose recording failed was never held.
+    act(&mut s, Action::CommandLine, &mut log);
+    type_text(&mut s, "role comms Nobody");
+    let fx = update(&mut s, Action::Submit);
+    for e in fx {
+        if let Effect::Audit(r) = e {
+            log.push(r);
+        }
+    }
+    act(&mut s, Action::StatusUpdate, &mut log);
+    act(&mut s, Action::Submit, &mut log);
+    let fx = act(&mut s, Action::Export, &mut log);
+    let [Effect::Export(draft)] = fx.as_slice() else {
+        panic!("{fx:?}");
+    };
+    let (audit, bad) = postmortem::parse_audit(&jsonl(&log));
+    assert_eq!(bad, 0);
+    let md = postmortem::render(draft, &audit, 0);
+    assert!(
+        md.contains("- Roles: commander Ana Lima, scribe Bo.\n"),
+        "{md}\n{}",
+        jsonl(&log)
+    );
+    assert!(
+        md.contains("- Status updates sent from the cockpit: 1 (last at "),
+        "{md}"
+    );
+}

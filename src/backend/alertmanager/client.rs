@@ -20,6 +20,9 @@ use std::time::Duration;
 pub const ACK_COMMENT: &str = "acknowledged in oncall-cockpit";
 
 const NO_ESCALATION: &str = "Alertmanager has no escalation levels; page through PagerDuty";
+const NO_RESPONDERS: &str =
+    "Alertmanager pages nobody by name; ask the owner directly (the request is noted)";
+const NO_MERGE: &str = "Alertmanager groups alerts by its own route, and merges nothing";
 const NOTE_NEEDS_ACK: &str =
     "add notes after acknowledging: Alertmanager keeps notes on the silence";
 
@@ -423,6 +426,7 @@ impl Alertmanager {
             evidence,
             timeline: timeline(alert, silence.zip(acked_at)),
             on_call: None,
+            last_status_update: None,
         }
     }
 
@@ -449,6 +453,8 @@ impl IncidentSource for Alertmanager {
     fn unsupported(&self, op: &IncidentOp) -> Option<String> {
         match op {
             IncidentOp::Escalate => Some(NO_ESCALATION.into()),
+            IncidentOp::RequestResponders { .. } => Some(NO_RESPONDERS.into()),
+            IncidentOp::Merge(_) => Some(NO_MERGE.into()),
             _ => None,
         }
     }
@@ -471,7 +477,21 @@ impl IncidentSource for Alertmanager {
             IncidentOp::Ack => self.ack(fp, author, now).await,
             IncidentOp::Resolve => self.resolve(fp, author).await,
             IncidentOp::Note(text) => self.note(fp, text, author, now).await,
+            // Alertmanager keeps no timeline of its own: both go where notes go, the comment
+            // of the silence that acknowledges the alert.
+            IncidentOp::StatusUpdate(text) => {
+                self.note(fp, &format!("status update: {text}"), author, now)
+                    .await
+            }
+            IncidentOp::Role { role, name } => {
+                self.note(fp, &format!("role {role}: {name}"), author, now)
+                    .await
+            }
             IncidentOp::Escalate => Err(BackendError::Rejected(NO_ESCALATION.into())),
+            IncidentOp::RequestResponders { .. } => {
+                Err(BackendError::Rejected(NO_RESPONDERS.into()))
+            }
+            IncidentOp::Merge(_) => Err(BackendError::Rejected(NO_MERGE.into())),
         }
     }
 }

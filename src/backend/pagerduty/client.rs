@@ -7,11 +7,12 @@ use super::mapping::{cached_log, incident, level, CachedLog};
 use super::oncall::{policies_of, OnCallCache, POLICIES_PER_REQUEST};
 use super::wire::{
     IncidentEnvelope, IncidentPage, LogEntry, LogPage, OnCallEntry, OnCallPage, PdIncident,
-    Reference,
+    Reference, UserPage,
 };
 use crate::backend::http::{self, ReplyCap};
 use crate::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
 use crate::config::secret::Secret;
+use crate::domain::responders::ResponderTarget;
 use crate::domain::{Incident, IncidentId, SafeText, Status};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder};
@@ -57,6 +58,9 @@ pub struct PagerDuty {
     /// Who is on call per escalation policy, read every `oncall_refresh`.
     oncall: OnCallCache,
     oncall_refresh: Duration,
+    /// The PagerDuty user id of `from`, looked up once: a responder request names its
+    /// requester by id, and the config names the user by email.
+    requester: Option<String>,
 }
 
 /// What one read of an incident's log brought back.
@@ -143,6 +147,7 @@ impl PagerDuty {
             blocked_until: None,
             oncall: OnCallCache::default(),
             oncall_refresh: Duration::from_secs(cfg.oncall_refresh_secs),
+            requester: None,
         })
     }
 
@@ -376,17 +381,15 @@ impl PagerDuty {
     }
 
     fn to_incident(&self, inc: &PdIncident) -> Incident {
-        let timeline = self
-            .timelines
-            .get(&inc.id)
-            .map(|c| c.timeline.clone())
-            .unwrap_or_default();
+        let cached = self.timelines.get(&inc.id);
+        let timeline = cached.map(|c| c.timeline.clone()).unwrap_or_default();
         incident(
             &self.name,
             inc,
             self.level(&inc.id),
             timeline,
             self.oncall.for_incident(inc),
+            cached.and_then(|c| c.last_update),
         )
     }
 
@@ -472,7 +475,7 @@ impl PagerDuty {
             return Ok(());
         };
         match (op, inc.status) {
-            (IncidentOp::Note(_), _) => Ok(()),
+            (IncidentOp::Note(_) | IncidentOp::Role { .. }, _) => Ok(()),
             (_, Status::Resolved) => Err(BackendError::Rejected("already resolved".into())),
             (IncidentOp::Ack, Status::Acknowledged) => {
                 let by = inc
@@ -521,6 +524,138 @@ impl PagerDuty {
             &json!({ "note": { "content": text } }),
         );
         self.call(req, Some(id)).await.map(|_| ())
+    }
+
+    /// The user id of `from`, from `GET /users?query=<email>` the first time it is needed:
+    /// the user whose email is `from` exactly (case aside), never a near match.
+    async fn requester_id(&mut self) -> Result<String, BackendError> {
+        if let Some(id) = &self.requester {
+            return Ok(id.clone());
+        }
+        let req = self
+            .request(Method::GET, "/users")
+            .query(&[("query", self.from.as_str()), ("limit", "100")]);
+        let page: UserPage = self.call_json(req, None).await?;
+        let id = page
+            .users
+            .into_iter()
+            .find(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&self.from))
+            })
+            .map(|u| u.id)
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+            .ok_or_else(|| {
+                BackendError::Rejected(format!(
+                    "no PagerDuty user has the email {} (`from` of [[pagerduty]] {:?}): a \
+                     responder request needs its requester's user",
+                    SafeText::new(&self.from),
+                    self.name
+                ))
+            })?;
+        self.requester = Some(id.clone());
+        Ok(id)
+    }
+
+    /// `POST /incidents/{id}/responder_requests`: PagerDuty notifies the target (a user, or
+    /// whoever its escalation policy has on call) with `message`, on behalf of `from`.
+    async fn request_responders(
+        &mut self,
+        pd_id: &str,
+        target: &ResponderTarget,
+        message: &str,
+        id: &str,
+    ) -> Result<(), BackendError> {
+        let requester = self.requester_id().await?;
+        let body = json!({
+            "requester_id": requester,
+            "message": message,
+            "responder_request_targets": [{
+                "responder_request_target": {
+                    "id": target.id(),
+                    "type": target.reference_type(),
+                }
+            }],
+        });
+        let req = self.write(
+            Method::POST,
+            &format!("/incidents/{pd_id}/responder_requests"),
+            &body,
+        );
+        // A 404 here may be the target as well as the incident: say both.
+        match self.call(req, None).await {
+            Err(BackendError::Http { status: 404, .. }) => Err(BackendError::Rejected(format!(
+                "PagerDuty found no incident {id} or no {} (check [alerts.layers])",
+                target.describe()
+            ))),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// `POST /incidents/{id}/status_updates`: PagerDuty sends `message` to the incident's
+    /// subscribers (its own email template: no `subject`/`html_message` override).
+    async fn status_update(
+        &mut self,
+        pd_id: &str,
+        text: &str,
+        id: &str,
+    ) -> Result<(), BackendError> {
+        if text.trim().is_empty() {
+            return Err(BackendError::Rejected("a status update needs text".into()));
+        }
+        let req = self.write(
+            Method::POST,
+            &format!("/incidents/{pd_id}/status_updates"),
+            &json!({ "message": text }),
+        );
+        self.call(req, Some(id)).await.map(|_| ())
+    }
+
+    /// `PUT /incidents/{id}/merge`: PagerDuty moves the sources' alerts into the target and
+    /// resolves the sources. Every source must be this account's plain id.
+    async fn merge(
+        &mut self,
+        pd_id: &str,
+        sources: &[IncidentId],
+        id: &str,
+    ) -> Result<(), BackendError> {
+        let ids = sources
+            .iter()
+            .map(|s| self.pd_id(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.is_empty() || ids.iter().any(|s| s == pd_id) {
+            return Err(BackendError::Rejected(
+                "a merge needs other incidents than the one merged into".into(),
+            ));
+        }
+        let refs: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|s| json!({ "id": s, "type": "incident_reference" }))
+            .collect();
+        let req = self.write(
+            Method::PUT,
+            &format!("/incidents/{pd_id}/merge"),
+            &json!({ "source_incidents": refs }),
+        );
+        let body = match self.call(req, None).await {
+            Err(BackendError::Http { status: 404, .. }) => {
+                return Err(BackendError::Rejected(format!(
+                    "PagerDuty found no incident {id} or no {}",
+                    sources.join(" or ")
+                )))
+            }
+            other => other?,
+        };
+        if let Ok(env) = serde_json::from_slice::<IncidentEnvelope>(&body) {
+            self.known.insert(pd_id.to_string(), env.incident);
+        }
+        for s in &ids {
+            if let Some(inc) = self.known.get_mut(s) {
+                inc.status = Status::Resolved;
+            }
+        }
+        Ok(())
     }
 
     fn mark_stale(&mut self, pd_id: &str) {
@@ -582,6 +717,31 @@ impl IncidentSource for PagerDuty {
             IncidentOp::Note(text) => {
                 self.add_note(&pd_id, text, id).await?;
                 format!("note added by {as_user}")
+            }
+            IncidentOp::RequestResponders {
+                layer,
+                who,
+                target,
+                message,
+            } => {
+                self.request_responders(&pd_id, target, message, id).await?;
+                format!(
+                    "{} ({layer} layer) asked in by {as_user}",
+                    SafeText::new(who)
+                )
+            }
+            IncidentOp::StatusUpdate(text) => {
+                self.status_update(&pd_id, text, id).await?;
+                format!("status update sent by {as_user}")
+            }
+            IncidentOp::Role { role, name } => {
+                let text = format!("Incident role: {role} is {name} (set by {author})");
+                self.add_note(&pd_id, &text, id).await?;
+                format!("{role}: {} (noted by {as_user})", SafeText::new(name))
+            }
+            IncidentOp::Merge(sources) => {
+                self.merge(&pd_id, sources, id).await?;
+                format!("{} merged into {id} by {as_user}", sources.join(", "))
             }
         };
         self.mark_stale(&pd_id);

@@ -32,6 +32,8 @@ pub(super) struct CachedLog {
     pub(super) unread_past: Option<usize>,
     pub(super) timeline: Vec<TimelineEntry>,
     pub(super) level: Option<u32>,
+    /// The newest status update the log holds, whoever sent it.
+    pub(super) last_update: Option<DateTime<Utc>>,
 }
 
 /// The incidents `list` shows for one `/incidents` page and, for each of them, this
@@ -50,7 +52,14 @@ pub fn decode_incidents(
         .map(|inc| {
             let cached = cached_log(inc, &log.log_entries, None);
             let level = level(inc.escalation_level, None, cached.level);
-            incident(source, inc, level, cached.timeline, None)
+            incident(
+                source,
+                inc,
+                level,
+                cached.timeline,
+                None,
+                cached.last_update,
+            )
         })
         .collect();
     Ok((incidents, page.more))
@@ -66,6 +75,7 @@ pub(super) fn incident(
     level: u32,
     timeline: Vec<TimelineEntry>,
     on_call: Option<OnCall>,
+    last_status_update: Option<DateTime<Utc>>,
 ) -> Incident {
     let sev = inc.sev();
     let service = Reference::name(&inc.service).unwrap_or("unknown service");
@@ -94,6 +104,7 @@ pub(super) fn incident(
         evidence: evidence(inc),
         timeline,
         on_call,
+        last_status_update,
     }
 }
 
@@ -127,7 +138,13 @@ pub(super) fn cached_log(
         );
     }
     sorted.reverse();
+    let last_update = sorted
+        .iter()
+        .filter(|e| e.kind == "status_update_log_entry")
+        .map(|e| e.created_at)
+        .max();
     CachedLog {
+        last_update,
         changed_at: inc.last_status_change_at.clone(),
         stale: false,
         level: log_level_newest_first(&sorted),

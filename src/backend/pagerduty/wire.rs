@@ -148,3 +148,17 @@ pub(super) struct OnCallEntry {
     #[serde(default)]
     pub(super) schedule: Option<Reference>,
 }
+
+/// One page of `GET /users?query=…`: PagerDuty matches the query against names and emails,
+/// so the one whose email is the `From` address is picked out of it.
+#[derive(Deserialize)]
+pub(super) struct UserPage {
+    pub(super) users: Vec<User>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct User {
+    pub(super) id: String,
+    #[serde(default)]
+    pub(super) email: Option<String>,
+}

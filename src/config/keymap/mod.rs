@@ -354,8 +354,8 @@ mod tests {
         let km = Keymap::overlay(
             &base,
             "user.toml",
-            // Y: a key the built-in keymap leaves free (z now opens groups).
-            "[normal]\nack = [\"A\", \"Y\"]\nretry = []\n",
+            // V and Y: keys the built-in keymap leaves free (A now asks responders in).
+            "[normal]\nack = [\"V\", \"Y\"]\nretry = []\n",
         )
         .expect("valid overlay");
         let a = key(KeyCode::Char('a'), KeyModifiers::NONE);

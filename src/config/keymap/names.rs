@@ -79,6 +79,12 @@ pub enum ActionName {
     Runbook,
     /// Page the on-call rotation (PagerDuty Events API) for a detection with no incident yet.
     Page,
+    /// Ask the owner of the failing layer in (PagerDuty responder request).
+    RequestResponders,
+    /// Compose a status update for the incident's stakeholders.
+    StatusUpdate,
+    /// Merge a group's PagerDuty incidents into its parent.
+    Merge,
     /// Write the selected incident's postmortem timeline to a Markdown file.
     Export,
     /// Re-send the most recent failed action.
@@ -127,7 +133,7 @@ pub enum ActionName {
 
 impl ActionName {
     /// Every bindable action, in declaration (and help screen) order.
-    pub const ALL: [ActionName; 44] = {
+    pub const ALL: [ActionName; 47] = {
         use ActionName::*;
         [
             Quit,
@@ -152,6 +158,9 @@ impl ActionName {
             KillSwitch,
             Runbook,
             Page,
+            RequestResponders,
+            StatusUpdate,
+            Merge,
             Export,
             Retry,
             Samples,
@@ -228,6 +237,10 @@ impl ActionName {
             KillSwitch => "kill switch (confirms)",
             Runbook => "runbook walkthrough",
             Page => "page on-call (confirms)",
+            // At most 26 columns: two columns of help fit 80.
+            RequestResponders => "ask the layer's owner in",
+            StatusUpdate => "send a status update",
+            Merge => "merge group (PagerDuty)",
             Export => "export postmortem",
             Retry => "retry failed action",
             Samples => "samples: model outputs",

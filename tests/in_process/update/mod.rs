@@ -256,6 +256,7 @@ fn incidents(source: &str, n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<I
                 evidence: vec![],
                 timeline: vec![],
                 on_call: None,
+                last_status_update: None,
             }
         })
         .collect()
@@ -732,3 +733,4 @@ mod containment;
 mod guards_views_and_feeds;
 mod oncall;
 mod prompt_registry;
+mod responders;

@@ -16,6 +16,15 @@
 //! - `GET /oncalls`: array filters only as `escalation_policy_ids[]` (a bare name is refused),
 //!   `limit` ≤ 100 and `offset` paging with `more`; with no `since`/`until`, the on-calls of
 //!   now; `earliest=true` keeps one entry per policy, level and user;
+//! - `GET /users?query=…`: users whose name or email contains the query (PagerDuty's search);
+//! - `POST /incidents/{id}/responder_requests`: `requester_id` a known user's id, a non-empty
+//!   `message`, and `responder_request_targets` as a non-empty list of
+//!   `{"responder_request_target":{"id","type":"user_reference"|"escalation_policy_reference"}}`
+//!   naming a known user or policy; logged as `responder_request_log_entry`;
+//! - `POST /incidents/{id}/status_updates`: a non-empty `message` (`subject` and
+//!   `html_message` optional strings); logged as `status_update_log_entry`;
+//! - `PUT /incidents/{id}/merge`: `{"source_incidents":[{"id","type":"incident_reference"}]}`,
+//!   each an open incident other than the target; the sources are resolved;
 //! - unknown incident → 404.
 //!
 //! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
@@ -198,6 +207,14 @@ pub struct PdState {
     pub oncalls_huge: Option<usize>,
     /// The next `GET /oncalls` gets 429 with `ratelimit-reset` of this many seconds.
     pub oncalls_throttle: Option<u64>,
+    /// Query of each `GET /users`.
+    pub user_queries: Vec<String>,
+    /// (incident id, body) of each accepted responder request.
+    pub responder_requests: Vec<(String, Value)>,
+    /// (incident id, message) of each accepted status update.
+    pub status_updates: Vec<(String, String)>,
+    /// (target id, source ids) of each accepted merge.
+    pub merges: Vec<(String, Vec<String>)>,
 }
 
 type Shared = Arc<Mutex<PdState>>;
@@ -231,6 +248,13 @@ impl PdServer {
             .route("/incidents/{id}/notes", post(add_note))
             .route("/incidents/{id}/log_entries", get(log_entries))
             .route("/oncalls", get(oncalls))
+            .route("/users", get(users))
+            .route(
+                "/incidents/{id}/responder_requests",
+                post(responder_request),
+            )
+            .route("/incidents/{id}/status_updates", post(status_update))
+            .route("/incidents/{id}/merge", put(merge))
             .with_state(state.clone());
         let (url, task) = super::serve_http(app).await;
         PdServer { url, state, task }
@@ -790,4 +814,238 @@ async fn oncalls(
     let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
     Json(json!({ "oncalls": page, "limit": limit, "offset": offset, "more": more, "total": null }))
         .into_response()
+}
+
+fn render_user((email, name, id): (&str, &str, &str)) -> Value {
+    json!({ "id": id, "type": "user", "name": name, "email": email, "summary": name })
+}
+
+async fn users(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Err(r) = gate(&state, &headers, false).await {
+        return r;
+    }
+    let query = q
+        .iter()
+        .find(|(k, _)| k == "query")
+        .map(|(_, v)| v.to_lowercase())
+        .unwrap_or_default();
+    lock(&state).user_queries.push(query.clone());
+    let found: Vec<Value> = USERS
+        .iter()
+        .filter(|(email, name, _)| {
+            email.to_lowercase().contains(&query) || name.to_lowercase().contains(&query)
+        })
+        .map(|u| render_user(*u))
+        .collect();
+    Json(json!({ "users": found, "limit": 25, "offset": 0, "more": false, "total": null }))
+        .into_response()
+}
+
+/// A write's common part: the gate, the JSON body, and the open incident it names.
+async fn open_write(
+    state: &Shared,
+    id: &str,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<(String, Value, usize), Response> {
+    let user = gate(state, headers, true).await?;
+    let body = parse_body(body).map_err(|r| *r)?;
+    let s = lock(state);
+    let ix = s
+        .incidents
+        .iter()
+        .position(|i| i.id == id)
+        .ok_or_else(not_found)?;
+    if s.incidents[ix].status == "resolved" {
+        return Err(invalid(&["Incident Already Resolved"]));
+    }
+    Ok((user, body, ix))
+}
+
+fn log(i: &mut PdIncident, kind: &str, summary: String, user: &str) {
+    let at = now();
+    i.log.push(LogEntry {
+        kind: kind.into(),
+        at,
+        summary,
+        agent: Some(user.into()),
+        channel: None,
+    });
+}
+
+async fn responder_request(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (user, body, ix) = match open_write(&state, &id, &headers, &body).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let requester = body["requester_id"].as_str().unwrap_or("");
+    if !USERS.iter().any(|u| u.2 == requester) {
+        return invalid(&["requester_id must be the id of a user"]);
+    }
+    if body["message"].as_str().is_none_or(|m| m.trim().is_empty()) {
+        return invalid(&["message is required"]);
+    }
+    let Some(targets) = body["responder_request_targets"]
+        .as_array()
+        .filter(|t| !t.is_empty())
+    else {
+        return invalid(&["responder_request_targets must be a non-empty array"]);
+    };
+    let mut s = lock(&state);
+    let mut names = Vec::new();
+    for t in targets {
+        let t = &t["responder_request_target"];
+        let tid = t["id"].as_str().unwrap_or("");
+        match t["type"].as_str() {
+            Some("user_reference") => match USERS.iter().find(|u| u.2 == tid) {
+                Some(u) => names.push(u.1.to_string()),
+                None => return not_found(),
+            },
+            Some("escalation_policy_reference") => {
+                match s.incidents.iter().find(|i| i.policy.0 == tid) {
+                    Some(i) => names.push(i.policy.1.clone()),
+                    None => return not_found(),
+                }
+            }
+            _ => {
+                return invalid(&[
+                    "responder_request_target.type must be user_reference or escalation_policy_reference",
+                ])
+            }
+        }
+    }
+    log(
+        &mut s.incidents[ix],
+        "responder_request_log_entry",
+        format!("{user} requested {} to respond", names.join(", ")),
+        &user,
+    );
+    s.responder_requests.push((id.clone(), body.clone()));
+    s.writes.push(Write {
+        method: "POST".into(),
+        path: format!("/incidents/{id}/responder_requests"),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    let requested = json!({
+        "incident": { "id": id, "type": "incident_reference" },
+        "requester": user_ref(&user),
+        "requested_at": ts(now()),
+        "message": body["message"],
+        "responder_request_targets": targets,
+    });
+    Json(json!({ "responder_request": requested })).into_response()
+}
+
+async fn status_update(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (user, body, ix) = match open_write(&state, &id, &headers, &body).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let Some(message) = body["message"].as_str().filter(|m| !m.trim().is_empty()) else {
+        return invalid(&["message is required"]);
+    };
+    for optional in ["subject", "html_message"] {
+        if !body[optional].is_null() && !body[optional].is_string() {
+            return invalid(&["subject and html_message must be strings"]);
+        }
+    }
+    let mut s = lock(&state);
+    log(
+        &mut s.incidents[ix],
+        "status_update_log_entry",
+        format!("Status update from {user}"),
+        &user,
+    );
+    s.status_updates.push((id.clone(), message.to_string()));
+    s.writes.push(Write {
+        method: "POST".into(),
+        path: format!("/incidents/{id}/status_updates"),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    let update = json!({
+        "id": format!("PSTAT{}", s.status_updates.len()),
+        "message": message,
+        "sender": user_ref(&user),
+        "created_at": ts(now()),
+    });
+    Json(json!({ "status_update": update })).into_response()
+}
+
+async fn merge(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    lock(&state).puts += 1;
+    let (user, body, ix) = match open_write(&state, &id, &headers, &body).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let Some(sources) = body["source_incidents"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+    else {
+        return invalid(&["source_incidents must be a non-empty array"]);
+    };
+    let mut s = lock(&state);
+    let mut merged = Vec::new();
+    for src in sources {
+        if src["type"] != "incident_reference" {
+            return invalid(&["source_incidents[].type must be incident_reference"]);
+        }
+        let sid = src["id"].as_str().unwrap_or("");
+        if sid == id {
+            return invalid(&["An incident cannot be merged into itself"]);
+        }
+        match s.incidents.iter().find(|i| i.id == sid) {
+            None => return not_found(),
+            Some(i) if i.status == "resolved" => {
+                return invalid(&["Arguments Caused Error: a source incident is resolved"])
+            }
+            Some(_) => merged.push(sid.to_string()),
+        }
+    }
+    for sid in &merged {
+        if let Some(i) = s.incidents.iter_mut().find(|i| &i.id == sid) {
+            i.status = "resolved".into();
+            i.last_status_change_at = now();
+            log(
+                i,
+                "resolve_log_entry",
+                format!("Resolved by {user} (merged into {id})"),
+                &user,
+            );
+        }
+    }
+    log(
+        &mut s.incidents[ix],
+        "merge_log_entry",
+        format!("{user} merged {} into this incident", merged.join(", ")),
+        &user,
+    );
+    s.merges.push((id.clone(), merged));
+    s.writes.push(Write {
+        method: "PUT".into(),
+        path: format!("/incidents/{id}/merge"),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    Json(json!({ "incident": render(&s.incidents[ix]) })).into_response()
 }
