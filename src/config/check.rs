@@ -311,7 +311,11 @@ impl<'a> Checker<'a> {
             match result {
                 Ok(()) => {}
                 Err(e) if missing_field(e.message()).is_some() => {}
-                Err(e) => self.push_serde(&e, k.span(), Some(label), k.get_ref()),
+                Err(e) => {
+                    // Named by its path inside the section: `caps.cost_per_min_usd`.
+                    let path: Vec<&str> = inner.iter().map(|p| p.get_ref().as_ref()).collect();
+                    self.push_serde(&e, k.span(), Some(label), &path.join("."));
+                }
             }
         }
     }

@@ -99,7 +99,7 @@ pub(super) fn humanize(key: &str, msg: &str) -> (String, String) {
         let (found, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         // An unknown key inside a nested table (auth = { bearr = … }) names its path.
-        let path = if found == key {
+        let path = if found == key || key.ends_with(&format!(".{found}")) {
             key.to_string()
         } else {
             format!("{key}.{found}")

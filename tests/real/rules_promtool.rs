@@ -312,7 +312,11 @@ fn the_rules_read_what_each_real_instrumentation_exports() {
                 && s.contains("error_type=\"")
                 && !s.contains("error_type=\"\"")
         });
-        assert!(tokens > 0.0 && calls > 0.0 && failed > 0.0, "{}: a thin capture", c.lib);
+        assert!(
+            tokens > 0.0 && calls > 0.0 && failed > 0.0,
+            "{}: a thin capture",
+            c.lib
+        );
         let f = format!("feature=\"{}\"", c.lib);
         let one = |present: bool| present.then_some(1.0);
         let mut tests = String::new();
