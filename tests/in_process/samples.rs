@@ -2,7 +2,7 @@
 //! kept requests say what happened for the reasons the timetable gives, the view reads both
 //! windows, and a kill switch waits for its evidence folder.
 
-use cockpit_testkit::common::{drill_state, select_where, Drill};
+use cockpit_testkit::common::{cut_first_segment, drill_state, select_where, Drill};
 use oncall_cockpit::action::Action;
 use oncall_cockpit::domain::command::{Command, FlagOp};
 use oncall_cockpit::domain::event::BackendEvent;
@@ -265,23 +265,7 @@ fn a_kill_switch_waits_for_its_evidence_and_the_audit_names_the_folder() {
     let mut s = cockpit();
     let fx = update(&mut s, Action::Samples);
     answer(&mut s, &fx);
-    update(&mut s, Action::KillSwitch);
-    let Overlay::Picker(p) = &s.overlay else {
-        panic!(
-            "a key the view does not take acts on the incident: {:?}",
-            s.overlay
-        );
-    };
-    let segment = p
-        .items
-        .iter()
-        .position(|i| i.label.starts_with("ENGAGE segment"))
-        .expect("a segment to cut");
-    for _ in 0..segment {
-        update(&mut s, Action::Down);
-    }
-    update(&mut s, Action::Select);
-    let fx = update(&mut s, Action::Confirm);
+    let fx = cut_first_segment(&mut s);
     assert!(
         !fx.iter().any(|e| matches!(e, Effect::Send(_))),
         "nothing sent before the evidence is written: {fx:?}"
@@ -548,20 +532,7 @@ fn a_note_from_the_source_shows_in_the_view_and_the_evidence() {
         "{drawn}"
     );
 
-    update(&mut s, Action::KillSwitch);
-    let Overlay::Picker(p) = &s.overlay else {
-        panic!("the kill switch's chooser: {:?}", s.overlay);
-    };
-    let segment = p
-        .items
-        .iter()
-        .position(|i| i.label.starts_with("ENGAGE segment"))
-        .expect("a segment to cut");
-    for _ in 0..segment {
-        update(&mut s, Action::Down);
-    }
-    update(&mut s, Action::Select);
-    let fx = update(&mut s, Action::Confirm);
+    let fx = cut_first_segment(&mut s);
     let snapshot = fx
         .iter()
         .find_map(|e| match e {

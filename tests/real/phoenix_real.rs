@@ -783,7 +783,7 @@ fn queries_of(fx: Vec<oncall_cockpit::state::Effect>) -> Vec<SampleQuery> {
 /// evidence quotes the incorrect ones.
 #[tokio::test]
 async fn the_worst_of_a_busy_window_come_first_beyond_the_newest_page() {
-    use cockpit_testkit::common::{drill_state, select_where};
+    use cockpit_testkit::common::{cut_first_segment, drill_state, select_where};
     use oncall_cockpit::action::Action;
     use oncall_cockpit::domain::IncidentType;
     use oncall_cockpit::state::samples::rows;
@@ -939,20 +939,7 @@ async fn the_worst_of_a_busy_window_come_first_beyond_the_newest_page() {
     assert!(drawn.contains("slow answer 2"), "{drawn}");
 
     // The kill switch's evidence quotes the worst-eval samples.
-    update(&mut s, Action::KillSwitch);
-    let Overlay::Picker(p) = &s.overlay else {
-        panic!("the kill switch's chooser: {:?}", s.overlay);
-    };
-    let segment = p
-        .items
-        .iter()
-        .position(|i| i.label.starts_with("ENGAGE segment"))
-        .expect("a segment to cut");
-    for _ in 0..segment {
-        update(&mut s, Action::Down);
-    }
-    update(&mut s, Action::Select);
-    let fx = update(&mut s, Action::Confirm);
+    let fx = cut_first_segment(&mut s);
     let summary = fx
         .iter()
         .find_map(|e| match e {

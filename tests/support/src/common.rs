@@ -8,7 +8,7 @@ use oncall_cockpit::detect;
 use oncall_cockpit::domain::event::BackendEvent;
 use oncall_cockpit::domain::SignalSet;
 use oncall_cockpit::drill::Run;
-use oncall_cockpit::state::{update, Effect, Saving, SourceRole, SourceStatus, State};
+use oncall_cockpit::state::{update, Effect, Overlay, Saving, SourceRole, SourceStatus, State};
 
 pub const SOURCE: &str = "sim";
 
@@ -145,4 +145,24 @@ pub fn evidence_written(s: &mut State, action: Action) -> Vec<Effect> {
         }
     }
     out
+}
+
+/// Pulls the kill switch on the selected incident's first segment: opens the chooser, picks
+/// the first `ENGAGE segment` entry and confirms. Returns what the confirmation asked for (the
+/// evidence snapshot comes before anything is sent).
+pub fn cut_first_segment(s: &mut State) -> Vec<Effect> {
+    update(s, Action::KillSwitch);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!("the kill switch's chooser, not {:?}", s.overlay);
+    };
+    let segment = p
+        .items
+        .iter()
+        .position(|i| i.label.starts_with("ENGAGE segment"))
+        .expect("a segment to cut");
+    for _ in 0..segment {
+        update(s, Action::Down);
+    }
+    update(s, Action::Select);
+    update(s, Action::Confirm)
 }
