@@ -2,11 +2,13 @@
 //! Per source it asks which GenAI metric families exist, plans the queries that read them
 //! (the same plan the cockpit polls with), runs one poll, and prints per feature and signal
 //! the query, the current value, a fallback or a coarse histogram for what it is, and for
-//! each signal nothing measures, what is absent and the concrete fix. New users run it
-//! first; a source that cannot be read makes it exit non-zero.
+//! each signal nothing measures, what is absent and the concrete fix, and the absolute caps
+//! that watch the feature before its baselines exist. New users run it first; a source that
+//! cannot be read makes it exit non-zero.
 
 use crate::backend::prometheus::{Prometheus, PrometheusConfig};
 use crate::backend::MetricsSource;
+use crate::detect::caps::{Cap, CapsConfig, Origin};
 use crate::domain::{CoverageState, Freshness, SafeText, SignalKind, SignalSet};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
@@ -18,7 +20,7 @@ pub struct Report {
 }
 
 /// Asks `cfg`'s server now.
-pub async fn prometheus(cfg: &PrometheusConfig, now: DateTime<Utc>) -> Report {
+pub async fn prometheus(cfg: &PrometheusConfig, caps: &CapsConfig, now: DateTime<Utc>) -> Report {
     let mut out = String::new();
     let mut source = match Prometheus::new(cfg) {
         Ok(s) => s,
@@ -83,7 +85,7 @@ pub async fn prometheus(cfg: &PrometheusConfig, now: DateTime<Utc>) -> Report {
             };
         }
     };
-    write_features(&mut out, &source, &set, now);
+    write_features(&mut out, &source, &set, caps, now);
     if set.features.is_empty() {
         let _ = writeln!(
             out,
@@ -97,10 +99,24 @@ pub async fn prometheus(cfg: &PrometheusConfig, now: DateTime<Utc>) -> Report {
     }
 }
 
-fn write_features(out: &mut String, source: &Prometheus, set: &SignalSet, now: DateTime<Utc>) {
+fn write_features(
+    out: &mut String,
+    source: &Prometheus,
+    set: &SignalSet,
+    caps: &CapsConfig,
+    now: DateTime<Utc>,
+) {
     for feature in &set.features {
         let name = &feature.name;
         let _ = writeln!(out, "  feature {name}");
+        let own = caps.resolve(name, feature.price_per_mtok);
+        let _ = writeln!(
+            out,
+            "    {:<14} {}; {}",
+            "caps",
+            cap_line(&own.cost_per_min, |v| format!("${v:.2}/min")),
+            cap_line(&own.tokens_per_min, |v| format!("{:.0} tokens/min", v))
+        );
         for kind in SignalKind::ALL {
             let signal = set
                 .signals
@@ -132,6 +148,19 @@ fn write_features(out: &mut String, source: &Prometheus, set: &SignalSet, now: D
             }
         }
     }
+}
+
+/// "$10.00/min until its baseline exists", "$40.00/min always".
+fn cap_line(cap: &Cap, fmt: impl Fn(f64) -> String) -> String {
+    let when = match cap.origin {
+        Origin::Default => "until its baseline exists",
+        Origin::Feature => "always (its own)",
+    };
+    let how = cap
+        .derived_from_price
+        .map(|p| format!(" (the $ cap ÷ ${p:.2} per 1M tokens)"))
+        .unwrap_or_default();
+    format!("{}{how} {when}", fmt(cap.line))
 }
 
 fn one_line(q: &str) -> String {

@@ -516,7 +516,11 @@ fn doctor(settings: &settings::Settings) -> ExitCode {
     };
     let mut all_read = true;
     for cfg in &configured {
-        let report = runtime.block_on(oncall_cockpit::doctor::prometheus(cfg, chrono::Utc::now()));
+        let report = runtime.block_on(oncall_cockpit::doctor::prometheus(
+            cfg,
+            &settings.detect.caps,
+            chrono::Utc::now(),
+        ));
         print!("{}", report.text);
         all_read &= report.readable;
     }

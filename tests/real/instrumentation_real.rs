@@ -318,6 +318,7 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
     // doctor reads the same server the same way, and says what each signal is.
     let report = oncall_cockpit::doctor::prometheus(
         &cockpit_config(&tier.prometheus.url, "job"),
+        &oncall_cockpit::detect::builtin().caps,
         Utc::now(),
     )
     .await;
@@ -333,6 +334,8 @@ async fn the_cockpit_reads_each_instrumentation_by_its_own_names_and_sees_spikes
         "fallback: operation duration p99",
         "unreliable: coarse buckets",
         "not measured: gen_ai_answers_total absent",
+        // gpt-4o-mini is priced in the tier's config: its token line follows the $ cap.
+        "caps           $10.00/min until its baseline exists;",
         "query: (OpenTelemetry GenAI, unit suffix (Traceloop)) sum by (job) (rate(gen_ai_client_token_usage_token_sum[10s])) * 60",
     ] {
         assert!(report.text.contains(said), "{said:?} not in\n{}", report.text);
