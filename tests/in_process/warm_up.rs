@@ -219,7 +219,9 @@ fn a_cold_fleet_catches_an_early_agent_loop_and_raises_nothing_else_while_warmin
 
 #[test]
 fn a_calm_cold_fleet_raises_nothing_for_three_hours() {
-    for seed in [4, 5] {
+    // Seed 36 once raised a daily cost explosion: its "previous days" were guessed from the
+    // twenty seconds of history a cold fleet has. 40 seeds were scanned clean.
+    for seed in [4, 5, 36] {
         let mut run = Run::new(cold_fleet(), seed, detect::builtin()).expect("run");
         run.run_until(origin() + Duration::hours(3), 10);
         assert!(run.changes.is_empty(), "seed {seed}: {:?}", run.changes);

@@ -635,7 +635,15 @@ impl SimWorld {
         let covered_min = ((end + 1) as f64 * f64::from(self.spec.bucket_secs) / 60.0).min(1440.0);
         let rate = w.per_minute(end, RATE_WINDOW, |b| b.cost);
         let mut rng = Rng::for_key(self.seed, 0xDA11, f.spec.name.len() as i64);
-        let mut points: Vec<f64> = (0..7)
+        // The previous days are a calm baseline period's spend: a fleet started with less
+        // history than that (a feature launched now) has no previous days, and a normal day
+        // guessed from a few seconds of traffic would make the daily-cost line noise.
+        let past_days = if self.spec.history_secs >= self.spec.baseline_secs {
+            7
+        } else {
+            0
+        };
+        let mut points: Vec<f64> = (0..past_days)
             .map(|_| f.baseline_day_cost * (1.0 + 0.05 * rng.normal()))
             .collect();
         points.push(spent + rate * (1440.0 - covered_min));
