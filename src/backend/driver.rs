@@ -10,6 +10,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::detect::{self, DetectConfig, Engine};
+use crate::domain::change::ChangeLog;
 use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
 use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
@@ -197,11 +198,12 @@ impl<I: IncidentSource> Served for Incidents<I> {
 
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
         Box::pin(async move {
-            Ok(BackendEvent::Incidents {
+            let listed = BackendEvent::Incidents {
                 source: source.to_string(),
                 at: now,
                 incidents: self.0.list(now).await?,
-            })
+            };
+            Ok(with_changes(listed, source, self.0.changes()))
         })
     }
 }
@@ -223,12 +225,28 @@ impl<F: FlagControl> Served for Flags<F> {
 
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
         Box::pin(async move {
-            Ok(BackendEvent::Flags {
+            let read = BackendEvent::Flags {
                 source: source.to_string(),
                 at: now,
                 flags: self.0.read(now).await?,
-            })
+            };
+            Ok(with_changes(read, source, self.0.changes()))
         })
+    }
+}
+
+/// A poll's report and, from a source that keeps a change history, what it read of it: one
+/// turn, so the timeline never lags the levers it explains.
+fn with_changes(polled: BackendEvent, source: &str, log: Option<ChangeLog>) -> BackendEvent {
+    match log {
+        Some(log) => BackendEvent::Turn(vec![
+            polled,
+            BackendEvent::Changes {
+                source: source.to_string(),
+                log,
+            },
+        ]),
+        None => polled,
     }
 }
 

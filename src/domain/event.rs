@@ -76,6 +76,12 @@ pub enum BackendEvent {
         window: crate::domain::sample::Window,
         samples: Result<Vec<crate::domain::sample::Sample>, String>,
     },
+    /// What a source last read of its change history (flag events, PagerDuty's related change
+    /// events), whole: it replaces what the source reported before.
+    Changes {
+        source: String,
+        log: crate::domain::change::ChangeLog,
+    },
     /// Pacing stretched the poll interval to this many seconds (`None`: back to the
     /// configured one); stale marks follow it.
     Paced {

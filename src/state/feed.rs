@@ -31,11 +31,13 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .iter()
                 .map(|n| text::SafeText::new(n).to_string())
                 .collect();
+            state.changes.features(&source, at, &set.features);
             state.signals.readings(source, set, detections);
             vec![]
         }
         BackendEvent::Flags { source, at, flags } => {
             state.sources.fresh(&source, SourceRole::Flags, at);
+            state.changes.flags(&source, at, &flags);
             state.signals.levers(source, &flags);
             vec![]
         }
@@ -64,6 +66,10 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .sources
                 .status_mut(&source, SourceRole::Incidents)
                 .not_shown = not_shown;
+            vec![]
+        }
+        BackendEvent::Changes { source, log } => {
+            state.changes.reported(source, log);
             vec![]
         }
         BackendEvent::Paced {

@@ -5,6 +5,7 @@
 
 mod actions;
 mod bulk;
+pub mod changes;
 pub mod command_line;
 pub mod containment;
 mod dialogs;
@@ -27,6 +28,7 @@ pub mod update;
 pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
 pub use bulk::{Batch, Bulk};
+pub use changes::Changes;
 pub use containment::{Containment, Verdict, Watch};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
 pub use groups::group;
@@ -106,6 +108,8 @@ pub struct State {
     pub actions: Actions,
     /// Whether the levers pulled contained their incidents.
     pub containment: Containment,
+    /// What changed around each feature: the timeline before an onset.
+    pub changes: Changes,
     /// Sets of incidents acted on at once (a group, the marks), and their tallies.
     pub bulk: Bulk,
     /// The `:` command line's history.
@@ -153,6 +157,7 @@ impl State {
             samples: Samples::default(),
             actions: Actions::default(),
             containment: Containment::default(),
+            changes: Changes::default(),
             bulk: Bulk::default(),
             command_line: command_line::CommandLine::default(),
             overlay: Overlay::None,
