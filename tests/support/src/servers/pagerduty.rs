@@ -16,6 +16,7 @@
 //! - `GET /oncalls`: array filters only as `escalation_policy_ids[]` (a bare name is refused),
 //!   `limit` ≤ 100 and `offset` paging with `more`; with no `since`/`until`, the on-calls of
 //!   now; `earliest=true` keeps one entry per policy, level and user;
+//! - `GET /incidents/{id}/related_change_events`: `pagerduty_changes.rs`;
 //! - unknown incident → 404.
 //!
 //! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
@@ -30,6 +31,10 @@ use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+#[path = "pagerduty_changes.rs"]
+mod changes;
+pub use changes::{ChangeEvent, RelatedChanges};
 
 pub const TOKEN: &str = "u+pd-contract-token-0123";
 pub const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
@@ -198,6 +203,8 @@ pub struct PdState {
     pub oncalls_huge: Option<usize>,
     /// The next `GET /oncalls` gets 429 with `ratelimit-reset` of this many seconds.
     pub oncalls_throttle: Option<u64>,
+    /// Change events correlated per incident, and how they were asked for.
+    pub changes: RelatedChanges,
 }
 
 type Shared = Arc<Mutex<PdState>>;
@@ -231,6 +238,10 @@ impl PdServer {
             .route("/incidents/{id}/notes", post(add_note))
             .route("/incidents/{id}/log_entries", get(log_entries))
             .route("/oncalls", get(oncalls))
+            .route(
+                "/incidents/{id}/related_change_events",
+                get(changes::related_change_events),
+            )
             .with_state(state.clone());
         let (url, task) = super::serve_http(app).await;
         PdServer { url, state, task }
