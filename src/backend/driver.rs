@@ -173,6 +173,8 @@ trait Served: Send + 'static {
         now: DateTime<Utc>,
     ) -> Option<Fut<'a, String>>;
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent>;
+    /// What the backend last read of its change history, if it keeps one.
+    fn changes(&self) -> Option<ChangeLog>;
 }
 
 struct Incidents<I>(I);
@@ -196,14 +198,17 @@ impl<I: IncidentSource> Served for Incidents<I> {
         })
     }
 
+    fn changes(&self) -> Option<ChangeLog> {
+        self.0.changes()
+    }
+
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
         Box::pin(async move {
-            let listed = BackendEvent::Incidents {
+            Ok(BackendEvent::Incidents {
                 source: source.to_string(),
                 at: now,
                 incidents: self.0.list(now).await?,
-            };
-            Ok(with_changes(listed, source, self.0.changes()))
+            })
         })
     }
 }
@@ -223,30 +228,18 @@ impl<F: FlagControl> Served for Flags<F> {
         Some(Box::pin(self.0.apply(op, author, now)))
     }
 
+    fn changes(&self) -> Option<ChangeLog> {
+        self.0.changes()
+    }
+
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
         Box::pin(async move {
-            let read = BackendEvent::Flags {
+            Ok(BackendEvent::Flags {
                 source: source.to_string(),
                 at: now,
                 flags: self.0.read(now).await?,
-            };
-            Ok(with_changes(read, source, self.0.changes()))
+            })
         })
-    }
-}
-
-/// A poll's report and, from a source that keeps a change history, what it read of it: one
-/// turn, so the timeline never lags the levers it explains.
-fn with_changes(polled: BackendEvent, source: &str, log: Option<ChangeLog>) -> BackendEvent {
-    match log {
-        Some(log) => BackendEvent::Turn(vec![
-            polled,
-            BackendEvent::Changes {
-                source: source.to_string(),
-                log,
-            },
-        ]),
-        None => polled,
     }
 }
 
@@ -286,6 +279,17 @@ async fn serve<S: Served>(
             .unwrap_or_else(|e| failed(&cfg.source, now, &e));
         if !tx.event(event) {
             return;
+        }
+        // After the poll's own report, what it read of the change history: the timeline is
+        // the state's to draw, never a reason to hold back the levers.
+        if let Some(log) = backend.changes() {
+            let changes = BackendEvent::Changes {
+                source: cfg.source.clone(),
+                log,
+            };
+            if !tx.event(changes) {
+                return;
+            }
         }
     }
 }

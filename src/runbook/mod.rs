@@ -122,12 +122,14 @@ pub fn start(
     }
 }
 
-/// "prompt (suggested): −10m prompt support-bot v7→v8 (flagd), last change before
-/// onset": the layer first, as the other answers start, then why; the responder confirms.
+/// "prompt, from the last change before onset: −10m prompt support-bot v7→v8 (flagd)": the
+/// layer first, as the other layer answers start, then the change it rests on, as the
+/// timeline writes it. Like every pre-filled answer, a suggestion until the responder
+/// confirms it.
 pub fn layer_from(cause: &Change, onset: DateTime<Utc>) -> String {
     let mins = (onset - cause.at).num_minutes().max(0);
     format!(
-        "{} (suggested): −{mins}m {} ({}), last change before onset",
+        "{}, from the last change before onset: −{mins}m {} ({})",
         cause.layer.name(),
         cause.what,
         cause.origin

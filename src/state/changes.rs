@@ -152,7 +152,7 @@ impl Changes {
                     found.push(Change::new(
                         t,
                         Layer::Prompt,
-                        &format!("prompt {feature} {p} served since"),
+                        &format!("prompt {feature} →{p}"),
                         source,
                     ));
                 }
@@ -160,7 +160,7 @@ impl Changes {
                     found.push(Change::new(
                         t,
                         Layer::Model,
-                        &format!("model {feature} {model} {v} since"),
+                        &format!("model {feature} {model} →{v}"),
                         source,
                     ));
                 }
@@ -231,29 +231,34 @@ impl Changes {
     pub fn around<'a>(&'a self, inc: &Incident, now: DateTime<Utc>) -> Timeline<'a> {
         let from = inc.triggered_at - Duration::minutes(LOOKBACK_MINS);
         let feature = inc.feature.as_str();
-        let mine = |c: &&Change| {
+        let mine = |c: &Change| {
             c.at >= from
                 && c.at <= now.max(inc.triggered_at)
                 && (c.feature.as_deref() == Some(feature)
                     || c.incident.as_deref() == Some(inc.id.as_str()))
         };
-        let mut entries: Vec<&Change> = Vec::new();
+        // Each entry with the log it came from (`None`: noticed by the cockpit).
+        let mut kept: Vec<(Option<&str>, &Change)> = Vec::new();
         let all = self
             .reported
-            .values()
-            .flat_map(|l| l.entries.iter())
-            .chain(self.observed.iter());
-        for c in all.filter(mine) {
-            // Seen twice (its source's log and the flip noticed): once, the source's words.
-            let twice = entries.iter().any(|e| {
-                e.feature == c.feature
+            .iter()
+            .flat_map(|(s, l)| l.entries.iter().map(move |c| (Some(s.as_str()), c)))
+            .chain(self.observed.iter().map(|c| (None, c)));
+        for (log, c) in all.filter(|(_, c)| mine(c)) {
+            // Seen twice (a source's log and the flip the cockpit noticed, or the fleet as
+            // metrics and as flag system): once, in the words of the log. Two entries of
+            // one log are two changes, however close.
+            let twice = kept.iter().any(|(l, e)| {
+                (log.is_none() || *l != log)
+                    && e.feature == c.feature
                     && e.layer == c.layer
                     && (e.at - c.at).num_seconds().abs() <= 1
             });
             if !twice {
-                entries.push(c);
+                kept.push((log, c));
             }
         }
+        let mut entries: Vec<&Change> = kept.into_iter().map(|(_, c)| c).collect();
         entries.sort_by_key(|c| c.at);
         let failures = self
             .reported

@@ -104,7 +104,7 @@ fn a_prompt_flip_ten_minutes_before_onset_is_on_the_timeline_and_suggests_the_pr
     assert!(matches!(s.overlay, Overlay::Runbook(_)), "{}", flash(&s));
     assert_eq!(
         layer_answer(&s),
-        "prompt (suggested): −10m prompt support-bot v7→v8 (flagd), last change before onset"
+        "prompt, from the last change before onset: −10m prompt support-bot v7→v8 (flagd)"
     );
     let rb = &s.runbooks["sim:INC-9"];
     assert!(
