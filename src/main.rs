@@ -587,6 +587,7 @@ async fn run(
             containment: s.containment.clone(),
             cost: s.cost.clone(),
             grouping: s.grouping.clone(),
+            respond: s.respond.clone(),
             sources,
             warnings,
         })),

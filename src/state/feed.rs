@@ -44,8 +44,13 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
         BackendEvent::Incidents {
             source,
             at,
-            incidents,
+            mut incidents,
         } => {
+            // Sources start each countdown by the SEV ladder; its length is the team's policy
+            // (`[respond]`: business hours and outside).
+            for inc in &mut incidents {
+                inc.respond_by = state.respond.deadline(inc.sev, inc.respond_by);
+            }
             let first_poll = state.sources.fresh(&source, SourceRole::Incidents, at);
             let only_source = state.sources.only_incident_source(&source);
             let (replaced, new_sev1) =

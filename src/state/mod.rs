@@ -124,6 +124,9 @@ pub struct State {
     pub speed: f64,
     /// Bell and escalation roster, from `[alerts]` in the config.
     pub alerts: AlertSettings,
+    /// How long each SEV may wait for an acknowledgement, in business hours and out
+    /// (`[respond]`): every incident's countdown is set by it as it arrives.
+    pub respond: crate::config::respond::RespondPolicy,
     /// First row shown in the help overlay.
     pub help_scroll: usize,
     /// How far the open scrolled view can scroll, measured on the last frame drawn
@@ -167,6 +170,7 @@ impl State {
             size: (80, 24),
             speed: 1.0,
             alerts: AlertSettings::default(),
+            respond: crate::config::respond::RespondPolicy::default(),
             help_scroll: 0,
             scroll_limit: None,
             help_shape: (0, 0),

@@ -117,7 +117,18 @@ pub fn lines<'a>(
         (None, Some(s)) if s < 0 => {
             format!("{} · OVERDUE by {}", inc.status.short(), countdown(-s))
         }
-        (None, Some(s)) => format!("{} · respond within {}", inc.status.short(), countdown(s)),
+        (None, Some(s)) => {
+            let why = state
+                .respond
+                .explain(inc.sev, inc.respond_by)
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            format!(
+                "{} · respond within {}{why}",
+                inc.status.short(),
+                countdown(s)
+            )
+        }
         (None, None) => inc.status.short().to_string(),
     };
     l.field("status", &status, base);

@@ -733,3 +733,4 @@ mod containment;
 mod guards_views_and_feeds;
 mod oncall;
 mod prompt_registry;
+mod respond;
