@@ -121,7 +121,7 @@ pub struct ChangeLog {
 impl ChangeLog {
     /// Newest first, cut to the bound.
     pub fn bounded(mut entries: Vec<Change>) -> Vec<Change> {
-        entries.sort_by(|a, b| b.at.cmp(&a.at));
+        entries.sort_by_key(|c| std::cmp::Reverse(c.at));
         entries.truncate(MAX_CHANGES_PER_SOURCE);
         entries
     }
