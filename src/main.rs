@@ -588,6 +588,7 @@ async fn run(
             cost: s.cost.clone(),
             grouping: s.grouping.clone(),
             respond: s.respond.clone(),
+            audit: app::audit_tail(&paths.audit_log()),
             sources,
             warnings,
         })),

@@ -16,6 +16,7 @@ use crate::domain::command::FlagOp;
 use crate::domain::event::FeatureFlags;
 use crate::domain::text::{fit, sanitize};
 use crate::domain::{FeatureInfo, Incident};
+use crate::runbook::postmortem::AuditLine;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -127,6 +128,53 @@ impl Changes {
             ),
         };
         self.push(Change::new(at, layer, &what, "audit").on_feature(feature));
+    }
+
+    /// Levers of earlier sessions, from the audit log's succeeded `prompt_rollback` and
+    /// `kill_switch_*` records (the newest `MAX_OBSERVED`), at the cockpit time they landed.
+    pub(crate) fn past_levers(&mut self, lines: &[AuditLine]) {
+        let levers = lines
+            .iter()
+            .filter(|a| a.outcome == "succeeded")
+            .filter_map(|a| {
+                let at = a.sim_at.unwrap_or(a.at);
+                let by = format!("by {}", a.actor);
+                let (feature, what, layer) = match a.action.as_str() {
+                    "prompt_rollback" => {
+                        let (feature, to) = a.target.split_once(" prompt → ")?;
+                        (
+                            feature,
+                            format!("prompt {feature} rolled back to {to} {by}"),
+                            Layer::Prompt,
+                        )
+                    }
+                    "kill_switch_engage" | "kill_switch_release" => {
+                        let feature = a
+                            .target
+                            .split_once(" segment ")
+                            .map(|(f, _)| f)
+                            .or_else(|| a.target.strip_suffix(" (whole feature)"))?;
+                        let scope = a.target.strip_prefix(feature).unwrap_or_default().trim();
+                        let done = if a.action.ends_with("engage") {
+                            "engaged"
+                        } else {
+                            "released"
+                        };
+                        (
+                            feature,
+                            format!("kill switch {feature} {scope} {done} {by}"),
+                            Layer::Infrastructure,
+                        )
+                    }
+                    _ => return None,
+                };
+                Some(Change::new(at, layer, &what, "audit").on_feature(feature))
+            });
+        let levers: Vec<Change> = levers.collect();
+        let skip = levers.len().saturating_sub(MAX_OBSERVED);
+        for c in levers.into_iter().skip(skip) {
+            self.push(c);
+        }
     }
 
     /// Compares what `source` (in one role) reports of `feature` with what it reported last,

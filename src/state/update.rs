@@ -98,6 +98,7 @@ fn start(state: &mut State, s: Startup) {
     state.speed = s.speed;
     state.alerts = s.alerts;
     state.respond = s.respond;
+    state.changes.past_levers(&s.audit);
     state.containment.settings = s.containment;
     state.containment.cost = s.cost;
     state.samples.settings = s.samples;

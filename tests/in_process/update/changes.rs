@@ -306,3 +306,80 @@ fn a_lever_the_cockpit_pulled_is_on_the_timeline_from_the_audit_but_never_sugges
         .map(|c| c.change.origin.clone());
     assert_ne!(suggested.as_deref(), Some("audit"));
 }
+
+/// Levers of earlier sessions, from the audit log's tail as the session starts: the
+/// succeeded ones are on the timeline at the cockpit time they landed, the rest are not.
+#[test]
+fn levers_of_earlier_sessions_come_from_the_audit_log() {
+    use oncall_cockpit::action::Startup;
+    use oncall_cockpit::runbook::postmortem::parse_audit;
+    let onset = common::origin();
+    let mut s = prompt_flipped_before(onset);
+    let at = |mins: i64| (onset - Duration::minutes(mins)).to_rfc3339();
+    let log = [
+        format!(r#"{{"at":"{}","actor":"bo","action":"kill_switch_engage","target":"support-bot segment free-tier","outcome":"succeeded","detail":"ok"}}"#, at(30)),
+        format!(r#"{{"at":"{}","actor":"bo","action":"prompt_rollback","target":"support-bot prompt → v6","outcome":"failed","detail":"refused"}}"#, at(20)),
+        format!(r#"{{"at":"{}","actor":"bo","action":"ack","target":"sim:INC-1","outcome":"succeeded"}}"#, at(15)),
+        "{\"torn".to_string(),
+    ]
+    .join("\n");
+    let (audit, torn) = parse_audit(&log);
+    assert_eq!(torn, 1);
+    update(
+        &mut s,
+        Action::Started(Box::new(Startup {
+            read_only: false,
+            speed: 1.0,
+            alerts: Default::default(),
+            samples: Default::default(),
+            containment: Default::default(),
+            cost: Default::default(),
+            grouping: Default::default(),
+            respond: Default::default(),
+            audit,
+            sources: vec![],
+            warnings: vec![],
+        })),
+    );
+    let inc = s.incidents.all[0].clone();
+    let timeline = s.changes.around(&inc, s.now);
+    let own: Vec<&str> = timeline
+        .entries
+        .iter()
+        .filter(|c| c.origin == "audit")
+        .map(|c| c.what.as_str())
+        .collect();
+    assert_eq!(
+        own,
+        ["kill switch support-bot segment free-tier engaged by bo"]
+    );
+}
+
+/// Only the audit log's last MiB is read at start-up: the newest records, never the whole
+/// history of a long-lived log.
+#[test]
+fn the_audit_tail_is_bounded_and_keeps_the_newest_lines() {
+    let dir = std::env::temp_dir().join(format!("oc-audit-tail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("audit.jsonl");
+    let line = r#"{"at":"2026-12-01T09:00:00Z","actor":"ana","action":"note","target":"sim:INC-1","outcome":"succeeded","detail":"padding padding padding padding padding"}"#;
+    let mut text = String::new();
+    while text.len() < 3 << 20 {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(r#"{"at":"2026-12-01T09:30:00Z","actor":"bo","action":"prompt_rollback","target":"support-bot prompt → v7","outcome":"succeeded"}"#);
+    text.push('\n');
+    std::fs::write(&path, &text).expect("write");
+    let tail = oncall_cockpit::app::audit_tail(&path);
+    assert!(
+        tail.len() < text.len() / line.len() / 2,
+        "{} of {} lines read",
+        tail.len(),
+        text.len() / line.len()
+    );
+    assert_eq!(tail.last().map(|a| a.actor.as_str()), Some("bo"));
+    assert!(tail.iter().all(|a| a.action == "note" || a.actor == "bo"));
+    assert!(oncall_cockpit::app::audit_tail(&dir.join("missing.jsonl")).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
