@@ -286,28 +286,33 @@ impl Changes {
                     || c.incident.as_deref() == Some(inc.id.as_str()))
         };
         // Each entry with the log it came from (`None`: noticed by the cockpit).
-        let mut kept: Vec<(Option<&str>, &Change)> = Vec::new();
-        let all = self
+        let mut all: Vec<(Option<&str>, &Change)> = self
             .reported
             .iter()
             .flat_map(|(s, l)| l.entries.iter().map(move |c| (Some(s.as_str()), c)))
-            .chain(self.observed.iter().map(|c| (None, c)));
-        for (log, c) in all.filter(|(_, c)| mine(c)) {
+            .chain(self.observed.iter().map(|c| (None, c)))
+            .filter(|(_, c)| mine(c))
+            .collect();
+        // Oldest first; within one instant a log's words before what the cockpit noticed.
+        all.sort_by_key(|(log, c)| (c.at, log.is_none()));
+        let mut kept: Vec<(Option<&str>, &Change)> = Vec::with_capacity(all.len());
+        for (log, c) in all {
             // Seen twice (a source's log and the flip the cockpit noticed, or the fleet as
             // metrics and as flag system): once, in the words of the log. Two entries of
-            // one log are two changes, however close.
-            let twice = kept.iter().any(|(l, e)| {
-                (log.is_none() || *l != log)
-                    && e.feature == c.feature
-                    && e.layer == c.layer
-                    && (e.at - c.at).num_seconds().abs() <= 1
-            });
+            // one log are two changes, however close. Sorted, only the last second of what
+            // is kept can hold the same change.
+            let twice = kept
+                .iter()
+                .rev()
+                .take_while(|(_, e)| (c.at - e.at).num_seconds() <= 1)
+                .any(|(l, e)| {
+                    (log.is_none() || *l != log) && e.feature == c.feature && e.layer == c.layer
+                });
             if !twice {
                 kept.push((log, c));
             }
         }
-        let mut entries: Vec<&Change> = kept.into_iter().map(|(_, c)| c).collect();
-        entries.sort_by_key(|c| c.at);
+        let entries: Vec<&Change> = kept.into_iter().map(|(_, c)| c).collect();
         let failures = self
             .reported
             .iter()
