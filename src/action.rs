@@ -136,6 +136,11 @@ pub struct Startup {
     pub cost: crate::config::cost::CostSettings,
     /// Which incidents show as one (`[grouping]`).
     pub grouping: crate::config::grouping::GroupSettings,
+    /// How long each SEV may wait for an acknowledgement (`[respond]`).
+    pub respond: crate::config::respond::RespondPolicy,
+    /// The audit log's records as the session starts (its tail): levers of earlier
+    /// sessions go on the change timeline.
+    pub audit: Vec<crate::runbook::postmortem::AuditLine>,
     /// Every part each configured source plays, in the order they were started.
     pub sources: Vec<Registration>,
     /// What is wrong but did not stop the start (a theme file with an error, a data

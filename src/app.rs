@@ -124,6 +124,32 @@ fn save_files(data_dir: &Path, dir: &str, files: &[(String, Vec<u8>)]) -> Result
     Ok(folder.display().to_string())
 }
 
+/// The audit log's last `AUDIT_TAIL` bytes, parsed, for the change timeline's levers of
+/// earlier sessions: read once at start-up, before the first frame. A log that cannot be
+/// read leaves the timeline without them (the postmortem export says why, if it fails too).
+pub fn audit_tail(path: &Path) -> Vec<postmortem::AuditLine> {
+    use std::io::{Read, Seek, SeekFrom};
+    const AUDIT_TAIL: u64 = 1 << 20;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(AUDIT_TAIL);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(from)).is_err()
+        || file.take(AUDIT_TAIL).read_to_end(&mut bytes).is_err()
+    {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    // Past the cut, the first line is a piece of one: dropped, not counted as torn.
+    let text = match (from > 0, text.split_once('\n')) {
+        (true, Some((_, rest))) => rest,
+        _ => &text,
+    };
+    postmortem::parse_audit(text).0
+}
+
 /// Reads the audit log and writes the postmortem beside it, atomically.
 fn write_postmortem(audit_path: &Path, draft: &Draft) -> Result<String, String> {
     let text = match std::fs::read(audit_path) {

@@ -591,6 +591,8 @@ async fn run(
             containment: s.containment.clone(),
             cost: s.cost.clone(),
             grouping: s.grouping.clone(),
+            respond: s.respond.clone(),
+            audit: app::audit_tail(&paths.audit_log()),
             sources,
             warnings,
         })),

@@ -207,6 +207,10 @@ impl<I: IncidentSource> IncidentSource for Bounded<I> {
         self.reported.0
     }
 
+    fn changes(&self) -> Option<crate::domain::change::ChangeLog> {
+        self.inner.changes()
+    }
+
     async fn list(&mut self, _now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
         let (now, start) = ready(&self.pace, &self.bell, &self.clock).await;
         let listed = within(self.limits.timeout, self.inner.list(now)).await;
@@ -250,6 +254,10 @@ impl<M: MetricsSource> MetricsSource for Bounded<M> {
 }
 
 impl<F: FlagControl> FlagControl for Bounded<F> {
+    fn changes(&self) -> Option<crate::domain::change::ChangeLog> {
+        self.inner.changes()
+    }
+
     async fn read(&mut self, _now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
         let (now, start) = ready(&self.pace, &self.bell, &self.clock).await;
         let read = within(self.limits.timeout, self.inner.read(now)).await;

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::detect::{self, DetectConfig, Engine};
+use crate::domain::change::ChangeLog;
 use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
 use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
@@ -172,6 +173,8 @@ trait Served: Send + 'static {
         now: DateTime<Utc>,
     ) -> Option<Fut<'a, String>>;
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent>;
+    /// What the backend last read of its change history, if it keeps one.
+    fn changes(&self) -> Option<ChangeLog>;
 }
 
 struct Incidents<I>(I);
@@ -193,6 +196,10 @@ impl<I: IncidentSource> Served for Incidents<I> {
             Some(why) => Box::pin(async move { Err(BackendError::Rejected(why)) }),
             None => Box::pin(self.0.apply(id, op, author, now)),
         })
+    }
+
+    fn changes(&self) -> Option<ChangeLog> {
+        self.0.changes()
     }
 
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
@@ -219,6 +226,10 @@ impl<F: FlagControl> Served for Flags<F> {
             return None;
         };
         Some(Box::pin(self.0.apply(op, author, now)))
+    }
+
+    fn changes(&self) -> Option<ChangeLog> {
+        self.0.changes()
     }
 
     fn poll<'a>(&'a mut self, source: &'a str, now: DateTime<Utc>) -> Fut<'a, BackendEvent> {
@@ -268,6 +279,17 @@ async fn serve<S: Served>(
             .unwrap_or_else(|e| failed(&cfg.source, now, &e));
         if !tx.event(event) {
             return;
+        }
+        // After the poll's own report, what it read of the change history: the timeline is
+        // the state's to draw, never a reason to hold back the levers.
+        if let Some(log) = backend.changes() {
+            let changes = BackendEvent::Changes {
+                source: cfg.source.clone(),
+                log,
+            };
+            if !tx.event(changes) {
+                return;
+            }
         }
     }
 }

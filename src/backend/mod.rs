@@ -23,6 +23,7 @@ pub mod sim;
 pub mod start;
 pub mod unleash;
 
+use crate::domain::change::ChangeLog;
 pub use crate::domain::command::{
     Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
 };
@@ -47,6 +48,12 @@ pub trait IncidentSource: Send + 'static {
     /// What the last `list` left out by the backend's own count (paging stopped early).
     fn not_listed(&self) -> NotShown {
         NotShown::default()
+    }
+
+    /// What changed before its incidents, as the last `list` read it (PagerDuty's related
+    /// change events); `None` for a source that keeps no change history.
+    fn changes(&self) -> Option<ChangeLog> {
+        None
     }
 
     fn list(
@@ -90,6 +97,12 @@ pub trait FlagControl: Send + 'static {
         &mut self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<FeatureFlags>, BackendError>> + Send;
+
+    /// The flag system's own record of flips (Unleash's event log), as the last `read` read
+    /// it; `None` for a system that keeps none (the cockpit then notices flips itself).
+    fn changes(&self) -> Option<ChangeLog> {
+        None
+    }
 
     fn apply(
         &mut self,

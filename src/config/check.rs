@@ -14,6 +14,7 @@ use super::containment::ContainmentSettings;
 use super::cost::CostSettings;
 use super::error::{column_of, line_of, ConfigError};
 use super::grouping::GroupSettings;
+use super::respond::RespondPolicy;
 use super::samples::SampleSettings;
 use super::sim::SimSettings;
 use super::sources::{SourceConfig, SourceSchema};
@@ -27,7 +28,7 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 11] = [
+const SETTINGS_KEYS: [&str; 12] = [
     "theme",
     "keymap",
     "author",
@@ -38,6 +39,7 @@ const SETTINGS_KEYS: [&str; 11] = [
     "detect",
     "containment",
     "cost",
+    "respond",
     "source_defaults",
 ];
 
@@ -174,6 +176,7 @@ impl<'a> Checker<'a> {
                 }
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "cost" => self.section::<CostSettings>(key, value, "[cost]", &["cost"]),
+                "respond" => self.section::<RespondPolicy>(key, value, "[respond]", &["respond"]),
                 "containment" => self.section::<ContainmentSettings>(
                     key,
                     value,

@@ -6,6 +6,7 @@ pub mod error;
 pub mod grouping;
 pub mod keymap;
 pub mod limits;
+pub mod respond;
 pub mod samples;
 pub mod secret;
 pub mod settings;

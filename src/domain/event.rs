@@ -79,6 +79,12 @@ pub enum BackendEvent {
         /// the samples it did fetch.
         note: Option<String>,
     },
+    /// What a source last read of its change history (flag events, PagerDuty's related change
+    /// events), whole: it replaces what the source reported before.
+    Changes {
+        source: String,
+        log: crate::domain::change::ChangeLog,
+    },
     /// Pacing stretched the poll interval to this many seconds (`None`: back to the
     /// configured one); stale marks follow it.
     Paced {

@@ -1,6 +1,7 @@
 //! Plain data shared by backends, detectors, state and UI. No I/O, no clock.
 
 pub mod burn;
+pub mod change;
 pub mod command;
 pub mod event;
 pub mod incident;

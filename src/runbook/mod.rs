@@ -1,6 +1,7 @@
 //! The AI runbook walkthrough: questions per incident type with answers pre-filled from what
 //! the backend knows. Nothing here is final until the responder confirms it.
 
+use crate::domain::change::Change;
 use crate::domain::split;
 use crate::domain::{FeatureInfo, Incident, IncidentType, SignalKind, SignalSet};
 use chrono::{DateTime, Duration, Utc};
@@ -43,6 +44,22 @@ pub struct RunbookSession {
 }
 
 impl RunbookSession {
+    /// Replaces question `id`'s pre-filled answer with `text`, unless the responder has
+    /// confirmed or typed one.
+    pub fn suggest(&mut self, id: &str, text: String) {
+        let Some(i) = self.questions.iter().position(|q| q.id == id) else {
+            return;
+        };
+        if let Some(a) = self
+            .answers
+            .get_mut(i)
+            .filter(|a| !a.confirmed && !a.edited)
+        {
+            a.text = text;
+            a.prefilled = true;
+        }
+    }
+
     pub fn progress(&self) -> (usize, usize) {
         let done = self.answers.iter().filter(|a| a.confirmed).count();
         (done, self.answers.len())
@@ -68,11 +85,22 @@ pub fn questions_for(kind: IncidentType) -> Vec<Question> {
     }
 }
 
-pub fn start(inc: &Incident, info: Option<&FeatureInfo>, set: &SignalSet) -> RunbookSession {
+/// Starts the walkthrough of `inc`. `cause` is the last change before its onset on the change
+/// timeline (`state/changes.rs`), when there is one: it decides the suggested layer.
+pub fn start(
+    inc: &Incident,
+    info: Option<&FeatureInfo>,
+    set: &SignalSet,
+    cause: Option<&Change>,
+) -> RunbookSession {
     let questions = questions_for(inc.kind);
     let answers = questions
         .iter()
-        .map(|q| match prefill(&q.id, inc, info, set) {
+        .map(|q| match (q.id.as_str(), cause) {
+            ("layer", Some(c)) => Some(layer_from(c, inc.triggered_at)),
+            _ => prefill(&q.id, inc, info, set),
+        })
+        .map(|text| match text {
             Some(text) => Answer {
                 text,
                 prefilled: true,
@@ -92,6 +120,20 @@ pub fn start(inc: &Incident, info: Option<&FeatureInfo>, set: &SignalSet) -> Run
         answers,
         cursor: 0,
     }
+}
+
+/// "prompt, from the last change before onset: −10m prompt support-bot v7→v8 (flagd)": the
+/// layer first, as the other layer answers start, then the change it rests on, as the
+/// timeline writes it. Like every pre-filled answer, a suggestion until the responder
+/// confirms it.
+pub fn layer_from(cause: &Change, onset: DateTime<Utc>) -> String {
+    let mins = (onset - cause.at).num_minutes().max(0);
+    format!(
+        "{}, from the last change before onset: −{mins}m {} ({})",
+        cause.layer.name(),
+        cause.what,
+        cause.origin
+    )
 }
 
 fn last(set: &SignalSet, feature: &str, kind: SignalKind) -> Option<f64> {

@@ -89,7 +89,7 @@ pub fn signal_rows(inc: &Incident, now: &SignalSet) -> Vec<SignalRow> {
 
 /// An audit log line, as far as the postmortem needs it. Lines that do not parse are
 /// counted and reported, never fatal: a torn last line after a crash must not block export.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct AuditLine {
     /// Real time.
     pub at: DateTime<Utc>,

@@ -269,6 +269,8 @@ pub(super) fn command_done(state: &mut State, outcome: CommandOutcome) -> Vec<Ef
     }
     if let (ActionStatus::Succeeded(msg), Command::Flag { op, .. }) = (&status, &command) {
         super::containment::landed(state, op);
+        let author = state.author.clone();
+        state.changes.lever(state.now, op, &author);
         if let Some(change) = change_event(state, op, msg) {
             effects.extend(dispatch(state, change));
         }

@@ -31,19 +31,26 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .iter()
                 .map(|n| text::SafeText::new(n).to_string())
                 .collect();
+            state.changes.features(&source, at, &set.features);
             state.signals.readings(source, set, detections);
             vec![]
         }
         BackendEvent::Flags { source, at, flags } => {
             state.sources.fresh(&source, SourceRole::Flags, at);
+            state.changes.flags(&source, at, &flags);
             state.signals.levers(source, &flags);
             vec![]
         }
         BackendEvent::Incidents {
             source,
             at,
-            incidents,
+            mut incidents,
         } => {
+            // Sources start each countdown by the SEV ladder; its length is the team's policy
+            // (`[respond]`: business hours and outside).
+            for inc in &mut incidents {
+                inc.respond_by = state.respond.deadline(inc.sev, inc.respond_by);
+            }
             let first_poll = state.sources.fresh(&source, SourceRole::Incidents, at);
             let only_source = state.sources.only_incident_source(&source);
             let (replaced, new_sev1) =
@@ -64,6 +71,10 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .sources
                 .status_mut(&source, SourceRole::Incidents)
                 .not_shown = not_shown;
+            vec![]
+        }
+        BackendEvent::Changes { source, log } => {
+            state.changes.reported(source, log);
             vec![]
         }
         BackendEvent::Paced {

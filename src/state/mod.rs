@@ -5,6 +5,7 @@
 
 mod actions;
 mod bulk;
+pub mod changes;
 pub mod command_line;
 pub mod containment;
 mod dialogs;
@@ -28,6 +29,7 @@ pub mod update;
 pub use crate::action::Saving;
 pub use actions::{ActionStatus, Actions, TrackedAction};
 pub use bulk::{Batch, Bulk};
+pub use changes::Changes;
 pub use containment::{Containment, Verdict, Watch};
 pub use dialogs::{Confirm, Overlay, PickItem, Picker, TextPurpose};
 pub use groups::group;
@@ -108,6 +110,8 @@ pub struct State {
     pub actions: Actions,
     /// Whether the levers pulled contained their incidents.
     pub containment: Containment,
+    /// What changed around each feature: the timeline before an onset.
+    pub changes: Changes,
     /// Sets of incidents acted on at once (a group, the marks), and their tallies.
     pub bulk: Bulk,
     /// The `:` command line's history.
@@ -124,6 +128,9 @@ pub struct State {
     pub speed: f64,
     /// Bell and escalation roster, from `[alerts]` in the config.
     pub alerts: AlertSettings,
+    /// How long each SEV may wait for an acknowledgement, in business hours and out
+    /// (`[respond]`): every incident's countdown is set by it as it arrives.
+    pub respond: crate::config::respond::RespondPolicy,
     /// First row shown in the help overlay.
     pub help_scroll: usize,
     /// How far the open scrolled view can scroll, measured on the last frame drawn
@@ -157,6 +164,7 @@ impl State {
             samples: Samples::default(),
             actions: Actions::default(),
             containment: Containment::default(),
+            changes: Changes::default(),
             bulk: Bulk::default(),
             command_line: command_line::CommandLine::default(),
             responders: Responders::default(),
@@ -167,6 +175,7 @@ impl State {
             size: (80, 24),
             speed: 1.0,
             alerts: AlertSettings::default(),
+            respond: crate::config::respond::RespondPolicy::default(),
             help_scroll: 0,
             scroll_limit: None,
             help_shape: (0, 0),

@@ -67,7 +67,12 @@ pub(super) fn export(state: &mut State) -> Vec<Effect> {
     let (runbook, runbook_used) = match state.runbooks.get(&inc.id) {
         Some(rb) => (rb.clone(), true),
         None => (
-            runbook::start(&inc, info.as_ref(), &state.signals.merged),
+            runbook::start(
+                &inc,
+                info.as_ref(),
+                &state.signals.merged,
+                state.changes.suggest(&inc, state.now).map(|s| s.change),
+            ),
             false,
         ),
     };

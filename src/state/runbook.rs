@@ -14,8 +14,20 @@ pub(super) fn open(state: &mut State) {
     };
     if !state.runbooks.contains_key(&inc.id) {
         let info = state.feature_info(inc.feature.as_str()).cloned();
-        let session = runbook::start(&inc, info.as_ref(), &state.signals.merged);
+        let session = runbook::start(
+            &inc,
+            info.as_ref(),
+            &state.signals.merged,
+            state.changes.suggest(&inc, state.now).map(|s| s.change),
+        );
         state.runbooks.insert(inc.id.clone(), session);
+    } else if let Some(cause) = state.changes.suggest(&inc, state.now) {
+        // A change read since the walkthrough started (PagerDuty's change events come a few
+        // incidents a poll) still informs a layer answer nobody has confirmed or typed.
+        let text = runbook::layer_from(cause.change, inc.triggered_at);
+        if let Some(rb) = state.runbooks.get_mut(&inc.id) {
+            rb.suggest("layer", text);
+        }
     }
     state.overlay = Overlay::Runbook(inc.id);
 }

@@ -97,6 +97,8 @@ fn start(state: &mut State, s: Startup) {
     state.read_only = s.read_only;
     state.speed = s.speed;
     state.alerts = s.alerts;
+    state.respond = s.respond;
+    state.changes.past_levers(&s.audit);
     state.containment.settings = s.containment;
     state.containment.cost = s.cost;
     state.samples.settings = s.samples;

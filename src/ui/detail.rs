@@ -10,6 +10,7 @@ use crate::config::theme::ThemeRole;
 use crate::domain::command::{Command, IncidentOp};
 use crate::domain::text::wrap;
 use crate::domain::{FeatureInfo, Incident};
+use crate::state::changes::relative;
 use crate::state::{ActionStatus, State, Verdict};
 use chrono::Duration;
 use ratatui::layout::Rect;
@@ -116,7 +117,18 @@ pub fn lines<'a>(
         (None, Some(s)) if s < 0 => {
             format!("{} · OVERDUE by {}", inc.status.short(), countdown(-s))
         }
-        (None, Some(s)) => format!("{} · respond within {}", inc.status.short(), countdown(s)),
+        (None, Some(s)) => {
+            let why = state
+                .respond
+                .explain(inc.sev, inc.respond_by)
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            format!(
+                "{} · respond within {}{why}",
+                inc.status.short(),
+                countdown(s)
+            )
+        }
         (None, None) => inc.status.short().to_string(),
     };
     l.field("status", &status, base);
@@ -169,6 +181,17 @@ pub fn lines<'a>(
             );
         }
     }
+    if !full {
+        change_lines(
+            &mut l,
+            state,
+            inc,
+            false,
+            base,
+            muted,
+            style(ThemeRole::Warn),
+        );
+    }
     if let Some(doubt) = source_doubt(state, &inc.source) {
         l.field("source", &doubt, style(ThemeRole::Stale));
     }
@@ -206,6 +229,17 @@ pub fn lines<'a>(
         l.field("evidence", e.as_str(), base);
     }
     l.field("contain", inc.kind.containment(), style(ThemeRole::Key));
+    if full {
+        change_lines(
+            &mut l,
+            state,
+            inc,
+            true,
+            base,
+            muted,
+            style(ThemeRole::Warn),
+        );
+    }
     for ((source, op), why) in &state.sources.unsupported {
         if *source == inc.source {
             l.field("n/a", &format!("{op}: {why}"), muted);
@@ -261,6 +295,57 @@ pub fn lines<'a>(
         );
     }
     l.out
+}
+
+/// What changed before the onset. The pane shows the change the runbook's layer suggestion
+/// rests on (the last one before onset) and how many more there are; the describe view the
+/// whole timeline, −2h … now, and every source whose history could not be read, since its
+/// silence is then no evidence that nothing changed.
+fn change_lines(
+    l: &mut Lines,
+    state: &State,
+    inc: &Incident,
+    full: bool,
+    base: Style,
+    muted: Style,
+    warn: Style,
+) {
+    let onset = inc.triggered_at;
+    let timeline = state.changes.around(inc, state.now);
+    let line = |c: &crate::domain::change::Change| {
+        format!("{} {} ({})", relative(c.at, onset), c.what, c.origin)
+    };
+    if !full {
+        let Some(cause) = state.changes.suggest(inc, state.now) else {
+            return;
+        };
+        let more = timeline.entries.len().saturating_sub(1);
+        let tail = if more > 0 {
+            format!(" · {more} more in describe")
+        } else {
+            String::new()
+        };
+        l.field("changed", &format!("{}{tail}", line(cause.change)), base);
+        return;
+    }
+    l.heading(
+        &format!(
+            "what changed (−{}h … now, relative to onset {})",
+            crate::state::changes::LOOKBACK_MINS / 60,
+            onset.format("%H:%M")
+        ),
+        muted,
+    );
+    if timeline.entries.is_empty() {
+        l.field("", "no change seen on this feature", muted);
+    }
+    for c in &timeline.entries {
+        let style = if c.at <= onset { base } else { muted };
+        l.field(c.layer.short(), &line(c), style);
+    }
+    for (source, why) in &timeline.failures {
+        l.field("n/a", &format!("{source}: history not read: {why}"), warn);
+    }
 }
 
 /// The group `inc` belongs to, one line for the group and one per member: its status and

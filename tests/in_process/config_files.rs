@@ -803,3 +803,59 @@ fn layer_owners_and_the_update_cadence_are_checked_up_front() {
         assert_eq!(got[0].2, "[alerts]", "{got:?}");
     }
 }
+
+/// `[respond]` is checked with the rest of the file, before anything starts: every mistake in
+/// it, at its line, beside a mistake elsewhere.
+#[test]
+fn respond_policy_mistakes_are_reported_whole_and_located() {
+    let text = r#"[respond]
+utc_offset_minutes = 60
+business_days = ["mon", "tue", "funday"]
+business_hours = "09:00-17:00"
+in_hours_minutes = { sev1 = 15, sev2 = 30, sev3 = 240, sev4 = 1440 }
+outside_minutes = { sev1 = 15, sev2 = 120, sev3 = 720, sev4 = 2880 }
+[grouping]
+window_secs = -1
+"#;
+    let got = config_errors(text);
+    let shown: Vec<String> = got
+        .iter()
+        .map(|(l, _, t, k, m)| format!("{l} {t} `{k}`: {m}"))
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|e| e.contains("[respond]") && e.contains("\"funday\" is not a weekday")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown.iter().any(|e| e.contains("window_secs")),
+        "the other table's mistake too: {shown:#?}"
+    );
+    let bad_hours = "[respond]\nbusiness_hours = \"17:00-09:00\"\n";
+    let got = config_errors(bad_hours);
+    assert!(
+        got.iter()
+            .any(|(l, _, _, _, m)| *l == 2 && m.contains("the opening before the closing")),
+        "{got:#?}"
+    );
+    let good = "[respond]\nutc_offset_minutes = 60\nin_hours_minutes = { sev1 = 15, sev2 = 30, sev3 = 240, sev4 = 1440 }\noutside_minutes = { sev1 = 15, sev2 = 120, sev3 = 720, sev4 = 2880 }\n";
+    // Keys left out keep the built-in values (Monday to Friday, 09:00-17:00).
+    let settings = settings_from("config.toml", good, &registry::schemas()).expect("valid");
+    let tuesday = |h| {
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 1, h, 0, 0)
+            .single()
+            .expect("time")
+    };
+    let sev2 = oncall_cockpit::domain::Sev::Sev2;
+    assert_eq!(
+        settings.respond.budget(sev2, tuesday(9)),
+        chrono::Duration::minutes(30),
+        "10:00 at UTC+1"
+    );
+    assert_eq!(
+        settings.respond.budget(sev2, tuesday(21)),
+        chrono::Duration::minutes(120),
+        "22:00 at UTC+1"
+    );
+}

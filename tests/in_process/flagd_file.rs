@@ -315,3 +315,76 @@ fn a_writer_killed_mid_write_never_leaves_a_half_written_file() {
     }
     assert!(saw_change > 0, "the writer really changed the file");
 }
+
+/// The change timeline from the flag file: a team's edit that moves the served prompt (its
+/// `changedAt` metadata saying when) and a kill switch turned on, seen by the adapter between
+/// two reads, are dated changes of the feature, and the prompt move is the layer suggested
+/// for an incident that starts after it.
+#[tokio::test]
+async fn a_file_edit_between_reads_is_on_the_change_timeline_dated_by_its_metadata() {
+    use oncall_cockpit::state::{update, State};
+    let mut doc = team_file(0);
+    let path = temp_file("changes", &doc);
+    let mut control = Flagd::new(&config(&path)).expect("adapter");
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+        .single()
+        .expect("time");
+    let mut state = State::new(t0, "ana", "flagd");
+    let feed = |state: &mut State, flags: Vec<FeatureFlags>, at| {
+        update(
+            state,
+            Action::Backend(BackendEvent::Flags {
+                source: "flags".into(),
+                at,
+                flags,
+            }),
+        );
+    };
+    let first = control.read(t0).await.expect("read");
+    feed(&mut state, first, t0);
+
+    // The team deploys v15 at 09:20 and, a minute later, someone turns the kill switch on.
+    let deployed = Utc
+        .with_ymd_and_hms(2026, 12, 1, 9, 20, 0)
+        .single()
+        .expect("time");
+    doc["flags"]["support-bot.prompt"]["variants"]["v15"] = json!({"file": "support/v15.md"});
+    doc["flags"]["support-bot.prompt"]["defaultVariant"] = json!("v15");
+    doc["flags"]["support-bot.prompt"]["metadata"]["changedAt"] = json!("2026-12-01T09:20:00Z");
+    doc["flags"]["support-bot.kill-switch"]["defaultVariant"] = json!("on");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("json")).expect("write");
+    let t1 = deployed + chrono::Duration::minutes(1);
+    let second = control.read(t1).await.expect("read");
+    feed(&mut state, second, t1);
+
+    let mut inc = cockpit_testkit::common::drill_state(15).incidents.all[0].clone();
+    inc.feature = oncall_cockpit::domain::SafeText::new("support-bot");
+    inc.triggered_at = deployed + chrono::Duration::minutes(5);
+    let timeline = state.changes.around(&inc, t1);
+    let lines: Vec<String> = timeline
+        .entries
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} ({})",
+                oncall_cockpit::state::changes::relative(c.at, inc.triggered_at),
+                c.what,
+                c.origin
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "−5m prompt support-bot v14→v15 (flags)",
+            "−4m kill switch support-bot: engaged (*) (flags)",
+        ]
+    );
+    let suggestion = state.changes.suggest(&inc, t1).expect("suggested");
+    assert_eq!(
+        suggestion.layer.name(),
+        "infrastructure",
+        "the nearest change"
+    );
+}

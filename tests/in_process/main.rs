@@ -10,6 +10,7 @@ mod grouping;
 mod habits;
 mod http_hook;
 mod langfuse_contract;
+mod pagerduty_changes;
 mod pagerduty_contract;
 mod pagerduty_events_contract;
 mod pagerduty_oncall;

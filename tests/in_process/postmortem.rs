@@ -163,7 +163,9 @@ fn unopened_runbook_still_gives_the_cause_and_the_band_edge_is_the_one_crossed()
     };
     let md = postmortem::render(draft, &[], 0);
     assert!(
-        md.contains("- Failing layer: prompt: v13 deployed"),
+        md.contains(
+            "- Failing layer: prompt, from the last change before onset: −2m prompt support-bot →v13"
+        ),
         "the deploy before detection is the probable cause: {md}"
     );
     assert!(

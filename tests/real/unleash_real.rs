@@ -746,3 +746,103 @@ async fn an_unreachable_server_names_where() {
     let err = unleash.read(Utc::now()).await.expect_err("nobody listens");
     assert_eq!(err, BackendError::Unreachable(url));
 }
+
+/// The change timeline from Unleash's own event log: a kill switch switched on and a prompt
+/// deploy, done in Unleash as a team would, reach the cockpit as dated changes of the feature
+/// (`BackendEvent::Changes`), and the deploy, the last change before an incident that starts
+/// right after it, is the layer the runbook suggests.
+#[tokio::test]
+async fn the_event_log_gives_the_timeline_its_flag_flips_and_the_prompt_deploy_its_layer() {
+    let server = shared();
+    let prompt = "ch-bot.prompt";
+    let kill = "ch-bot.kill-switch";
+    server.create_flag(kill, "kill-switch").await;
+    server
+        .add_strategy(kill, rollout(kill, json!([]), json!([])))
+        .await;
+    server.switch(kill, true).await;
+    server.create_flag(prompt, "release").await;
+    let st = server
+        .add_strategy(
+            prompt,
+            rollout(prompt, json!([]), json!([variant("v7", 1000, false)])),
+        )
+        .await;
+    let strategy_id = st["id"].as_str().expect("strategy id").to_string();
+    server.switch(prompt, true).await;
+    let mut deploy = st.clone();
+    deploy["variants"] = json!([variant("v7", 0, true), variant("v8", 1000, false)]);
+    server
+        .put(
+            &format!(
+                "/projects/default/features/{prompt}/environments/production/strategies/{strategy_id}"
+            ),
+            deploy,
+        )
+        .await;
+    let events = server
+        .get(&format!(
+            "/search/events?feature=IS:{prompt}&type=IS:feature-strategy-update"
+        ))
+        .await;
+    let deployed_at = time_of(&events["events"][0]["createdAt"]);
+
+    let mut cockpit = Cockpit::start(adapter(server, "changes"));
+    cockpit
+        .flags_where("ch-bot", |f| f.current_prompt.as_deref() == Some("v8"))
+        .await;
+    // An incident on ch-bot that starts a second after the deploy.
+    let mut inc = cockpit_testkit::common::drill_state(15).incidents.all[0].clone();
+    inc.id = "sim:INC-ch".into();
+    inc.feature = oncall_cockpit::domain::SafeText::new("ch-bot");
+    inc.triggered_at = deployed_at + chrono::Duration::seconds(1);
+    let deadline = Instant::now() + PATIENCE;
+    let now = Utc::now();
+    while cockpit.state.changes.around(&inc, now).entries.len() < 3 {
+        if Instant::now() + Duration::from_secs(2) > deadline {
+            panic!(
+                "timeline incomplete: {:?}",
+                cockpit.state.changes.around(&inc, now)
+            );
+        }
+        cockpit.next(deadline).await;
+    }
+    let timeline = cockpit.state.changes.around(&inc, now);
+    assert!(timeline.failures.is_empty(), "{:?}", timeline.failures);
+    let whats: Vec<String> = timeline
+        .entries
+        .iter()
+        .map(|c| format!("{} ({})", c.what, c.origin))
+        .collect();
+    assert!(
+        whats
+            .iter()
+            .any(|w| w.starts_with("kill switch ch-bot: environment enabled")),
+        "{whats:?}"
+    );
+    let deployed = timeline
+        .entries
+        .iter()
+        .find(|c| c.what.as_str().starts_with("prompt ch-bot v7→v8"))
+        .unwrap_or_else(|| panic!("no deploy on the timeline: {whats:?}"));
+    assert_eq!(deployed.at, deployed_at, "dated by Unleash's event");
+    assert_eq!(deployed.origin, "unleash");
+    let suggestion = cockpit
+        .state
+        .changes
+        .suggest(&inc, now)
+        .expect("a suggestion");
+    assert_eq!(
+        suggestion.layer,
+        oncall_cockpit::domain::change::Layer::Prompt
+    );
+    assert!(
+        suggestion
+            .change
+            .what
+            .as_str()
+            .starts_with("prompt ch-bot v7→v8"),
+        "{:?}",
+        suggestion.change
+    );
+}

@@ -1,6 +1,7 @@
 //! The PagerDuty HTTP client: lists open incidents page by page, keeps their timelines
 //! within the rate limit, and carries out acks, resolves, escalations and notes.
 
+use super::changes::{change_of, ChangeCache, ChangeEventPage, CHANGES_PER_INCIDENT};
 use super::config::PagerDutyConfig;
 use super::errors::{map_error, rate_limited, reset_secs};
 use super::mapping::{cached_log, incident, level, CachedLog};
@@ -61,6 +62,8 @@ pub struct PagerDuty {
     /// The PagerDuty user id of `from`, looked up once: a responder request names its
     /// requester by id, and the config names the user by email.
     requester: Option<String>,
+    /// Related change events per incident, for the change timeline.
+    changes: ChangeCache,
 }
 
 /// What one read of an incident's log brought back.
@@ -148,6 +151,7 @@ impl PagerDuty {
             oncall: OnCallCache::default(),
             oncall_refresh: Duration::from_secs(cfg.oncall_refresh_secs),
             requester: None,
+            changes: ChangeCache::default(),
         })
     }
 
@@ -415,6 +419,52 @@ impl PagerDuty {
         }
     }
 
+    /// Reads the related change events of the incidents due, most urgent first, within what
+    /// is left of half the timeout since `list` started. A failure keeps what was read before
+    /// and is reported with the change log; a 429 stops the round (the next poll waits for
+    /// the reset anyway).
+    async fn refresh_changes(
+        &mut self,
+        incidents: &[PdIncident],
+        started: Instant,
+        now: DateTime<Utc>,
+    ) {
+        let known = &self.known;
+        self.changes.retain(|id| known.contains_key(id));
+        for pd_id in self.changes.due(incidents) {
+            if started.elapsed() > self.timeout / 2 {
+                break;
+            }
+            let req = self
+                .request(
+                    Method::GET,
+                    &format!("/incidents/{pd_id}/related_change_events"),
+                )
+                .query(&[("limit", CHANGES_PER_INCIDENT)]);
+            match self.call_json::<ChangeEventPage>(req, Some(&pd_id)).await {
+                Ok(page) => {
+                    let id = format!("{}:{pd_id}", self.name);
+                    let entries = page
+                        .change_events
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|ev| change_of(ev, &self.name, &id))
+                        .collect();
+                    self.changes.store(&pd_id, entries, now);
+                }
+                Err(e) => {
+                    tracing::debug!(source = %self.name, incident = %pd_id, error = %e,
+                        "related change events not read");
+                    let stop = matches!(e, BackendError::Http { status: 429, .. });
+                    self.changes.fail(&pd_id, e.to_string());
+                    if stop {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     /// `GET /oncalls` for `policies`, `POLICIES_PER_REQUEST` ids a request, each followed page
     /// by page (`limit`, `offset`, `more`); at most `max_pages` pages in all, so a server that
     /// always says `more` cannot keep a poll going. `earliest=true`: one entry per policy,
@@ -670,6 +720,10 @@ impl IncidentSource for PagerDuty {
         self.unread
     }
 
+    fn changes(&self) -> Option<crate::domain::change::ChangeLog> {
+        Some(self.changes.log())
+    }
+
     async fn list(&mut self, now: DateTime<Utc>) -> Result<Vec<Incident>, BackendError> {
         let started = Instant::now();
         let incidents = self.fetch_open().await?;
@@ -682,6 +736,7 @@ impl IncidentSource for PagerDuty {
         self.escalated.retain(|id, _| known.contains_key(id));
         self.refresh_timelines(&incidents, started).await;
         self.refresh_oncall(&incidents, started, now).await;
+        self.refresh_changes(&incidents, started, now).await;
         Ok(incidents.iter().map(|i| self.to_incident(i)).collect())
     }
 

@@ -8,9 +8,13 @@
 //! urgent first), and after a 429 no request is sent until PagerDuty's reset time has passed;
 //! every call made meanwhile fails loudly with the seconds left.
 //!
+//! The change timeline: the related change events of the most urgent open incidents
+//! (`changes.rs`), a few incidents per poll, each read again every five minutes.
+//!
 //! Severity: a priority named like "P1", "SEV1" or "SEV-1" maps to that SEV (P0 → SEV1, P4
 //! and beyond → SEV4). Without a usable priority, urgency decides: high → SEV2, low → SEV4.
 
+mod changes;
 mod client;
 pub mod config;
 mod errors;

@@ -1,6 +1,7 @@
 //! The Unleash HTTP client: reads the flags of each feature and carries out rollbacks and
 //! kill-switch plans, one write at a time.
 
+use super::changes::{self, EventPage, CHANGE_EVENTS, CHANGE_REFRESH};
 use super::config::UnleashConfig;
 use super::kill::{plan_kill, scope_label, KillView, Step};
 use super::naming::{url_safe, Naming};
@@ -12,11 +13,12 @@ use super::wire::{
 use crate::backend::http::{self, ReplyCap};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::config::secret::Secret;
+use crate::domain::change::ChangeLog;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Strategy events read per prompt flag to rebuild its history: enough for months of
 /// rollbacks; an older deploy outside the window only means no last-known-good.
@@ -45,6 +47,10 @@ pub struct Unleash {
     client: http::Client,
     /// Per prompt flag; the log is read again only when the served variants change.
     history: HashMap<String, History>,
+    /// The project's flag flips for the change timeline, and when they were last read (`None`
+    /// after our own write, so the next read shows it).
+    changes: ChangeLog,
+    changes_read: Option<Instant>,
 }
 
 impl std::fmt::Debug for Unleash {
@@ -112,6 +118,8 @@ impl Unleash {
             client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
                 .map_err(|e| format!("{name}: {e}"))?,
             history: HashMap::new(),
+            changes: ChangeLog::default(),
+            changes_read: None,
         })
     }
 
@@ -236,6 +244,53 @@ impl Unleash {
             .call(req, &format!("read the event log of {flag}"))
             .await?;
         decode_events(&body)
+    }
+
+    /// The project's newest events as flips of the cockpit's features, every
+    /// `CHANGE_REFRESH`. A failure keeps the last good read and says why; the levers
+    /// themselves were read and stand.
+    async fn refresh_changes(&mut self, now: DateTime<Utc>) {
+        if self
+            .changes_read
+            .is_some_and(|t| t.elapsed() < CHANGE_REFRESH)
+        {
+            return;
+        }
+        let req = self.request(Method::GET, "/search/events").query(&[
+            ("project", format!("IS:{}", self.project)),
+            ("limit", CHANGE_EVENTS.to_string()),
+        ]);
+        let what = format!("read the event log of project {}", self.project);
+        let read = match self.call(req, &what).await {
+            Ok((_, body)) => serde_json::from_slice::<EventPage>(&body)
+                .map_err(|e| BackendError::Malformed(format!("event log: {e}"))),
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(page) => {
+                let flags = changes::Flags {
+                    prompt: &self.prompt,
+                    kill: &self.kill,
+                    environment: &self.environment,
+                };
+                let entries = page
+                    .events
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|ev| changes::change_of(ev, &flags, &self.name))
+                    .collect();
+                self.changes = ChangeLog {
+                    entries: ChangeLog::bounded(entries),
+                    read_at: Some(now),
+                    error: None,
+                };
+                self.changes_read = Some(Instant::now());
+            }
+            Err(e) => {
+                tracing::debug!(source = %self.name, error = %e, "event log not read");
+                self.changes.error = Some(e.to_string());
+            }
+        }
     }
 
     async fn read_prompt(&mut self, flag: &str, ff: &mut FeatureFlags) -> Result<(), BackendError> {
@@ -436,7 +491,11 @@ fn partly(e: BackendError, done: &[String]) -> BackendError {
 }
 
 impl FlagControl for Unleash {
-    async fn read(&mut self, _now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
+    fn changes(&self) -> Option<ChangeLog> {
+        Some(self.changes.clone())
+    }
+
+    async fn read(&mut self, now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
         let mut by_feature: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
         for f in self.list_flags().await?.into_iter().filter(|f| !f.archived) {
             if let Some(feature) = self.prompt.feature(&f.name) {
@@ -474,6 +533,7 @@ impl FlagControl for Unleash {
         }
         let live: Vec<String> = out.iter().map(|f| self.prompt.flag(&f.feature)).collect();
         self.history.retain(|flag, _| live.contains(flag));
+        self.refresh_changes(now).await;
         Ok(out)
     }
 
@@ -483,6 +543,8 @@ impl FlagControl for Unleash {
         _author: &str,
         _now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
+        // Whatever the write did, the next read shows it on the timeline.
+        self.changes_read = None;
         match op {
             FlagOp::Rollback {
                 feature,

@@ -21,7 +21,11 @@
 //! served before the latest change to a version never served before (a deploy), so a
 //! rollback does not make the bad version "good"; "changed at" is the latest change of the
 //! served version. Both stay None when the log does not show them.
+//!
+//! The change timeline reads the same log for the whole project (`changes.rs`): the newest
+//! 100 events every minute, and at once after a write of ours.
 
+mod changes;
 mod client;
 pub mod config;
 mod kill;

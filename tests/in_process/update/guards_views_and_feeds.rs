@@ -60,7 +60,12 @@ fn runbook_prefills_confirms_and_edits() {
         .expect("layer question");
     assert!(rb.answers[layer].prefilled);
     assert!(
-        rb.answers[layer].text.starts_with("prompt: v13"),
+        rb.answers[layer]
+            .text
+            .starts_with("prompt, from the last change before onset: ")
+            && rb.answers[layer]
+                .text
+                .contains("prompt support-bot →v13 (sim)"),
         "{}",
         rb.answers[layer].text
     );

@@ -729,8 +729,10 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
     );
 }
 
+mod changes;
 mod containment;
 mod guards_views_and_feeds;
 mod oncall;
 mod prompt_registry;
+mod respond;
 mod responders;

@@ -25,6 +25,7 @@
 //!   `html_message` optional strings); logged as `status_update_log_entry`;
 //! - `PUT /incidents/{id}/merge`: `{"source_incidents":[{"id","type":"incident_reference"}]}`,
 //!   each an open incident other than the target; the sources are resolved;
+//! - `GET /incidents/{id}/related_change_events`: `pagerduty_changes.rs`;
 //! - unknown incident → 404.
 //!
 //! Switches make it misbehave on purpose: 429 for the next N requests, a revoked token (401),
@@ -39,6 +40,10 @@ use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+#[path = "pagerduty_changes.rs"]
+mod changes;
+pub use changes::{ChangeEvent, RelatedChanges};
 
 pub const TOKEN: &str = "u+pd-contract-token-0123";
 pub const ACCEPT: &str = "application/vnd.pagerduty+json;version=2";
@@ -215,6 +220,8 @@ pub struct PdState {
     pub status_updates: Vec<(String, String)>,
     /// (target id, source ids) of each accepted merge.
     pub merges: Vec<(String, Vec<String>)>,
+    /// Change events correlated per incident, and how they were asked for.
+    pub changes: RelatedChanges,
 }
 
 type Shared = Arc<Mutex<PdState>>;
@@ -255,6 +262,10 @@ impl PdServer {
             )
             .route("/incidents/{id}/status_updates", post(status_update))
             .route("/incidents/{id}/merge", put(merge))
+            .route(
+                "/incidents/{id}/related_change_events",
+                get(changes::related_change_events),
+            )
             .with_state(state.clone());
         let (url, task) = super::serve_http(app).await;
         PdServer { url, state, task }

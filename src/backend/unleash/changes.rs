@@ -1,0 +1,194 @@
+//! Flag flips from Unleash's own event log, for the change timeline: the newest events of the
+//! project (`GET /api/admin/search/events?project=IS:<project>`, one page of
+//! `CHANGE_EVENTS`), each on a prompt or kill-switch flag of a cockpit feature read as what
+//! it did to that feature ("prompt support-bot v7→v8", "kill switch support-bot: environment
+//! enabled"). Events of other flags and other environments are not the cockpit's.
+
+use super::naming::Naming;
+use super::prompt::served;
+use crate::domain::change::{Change, Layer};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Events read per refresh, newest first: hours of a busy project's flips.
+pub(super) const CHANGE_EVENTS: u32 = 100;
+/// How often the log is read again while nothing the cockpit wrote moved it.
+pub(super) const CHANGE_REFRESH: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EventPage {
+    #[serde(default)]
+    pub events: Option<Vec<ProjectEvent>>,
+}
+
+/// One event of the project's log, as far as the timeline needs it.
+#[derive(Debug, Deserialize)]
+pub(super) struct ProjectEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, rename = "createdAt")]
+    pub created_at: Option<String>,
+    #[serde(default, rename = "createdBy")]
+    pub created_by: Option<String>,
+    #[serde(default, rename = "featureName")]
+    pub feature_name: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub data: Option<Value>,
+    #[serde(default, rename = "preData")]
+    pub pre_data: Option<Value>,
+}
+
+/// What the flags of the cockpit's features are called, and which environment is served.
+pub(super) struct Flags<'a> {
+    pub prompt: &'a Naming,
+    pub kill: &'a Naming,
+    pub environment: &'a str,
+}
+
+fn variants(v: &Option<Value>) -> Vec<Value> {
+    v.as_ref()
+        .and_then(|v| v.get("variants"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// "feature-strategy-update" → "strategy updated".
+fn action(kind: &str) -> String {
+    let k = kind.strip_prefix("feature-").unwrap_or(kind);
+    let k = k.replace('-', " ");
+    for (from, to) in [
+        (" update", " updated"),
+        (" add", " added"),
+        (" remove", " removed"),
+    ] {
+        if let Some(stem) = k.strip_suffix(from) {
+            return format!("{stem}{to}");
+        }
+    }
+    k
+}
+
+/// One event as a change of a cockpit feature; `None` for another flag, another environment,
+/// or an event without a time.
+pub(super) fn change_of(ev: &ProjectEvent, flags: &Flags, source: &str) -> Option<Change> {
+    let flag = ev.feature_name.as_deref()?;
+    if ev
+        .environment
+        .as_deref()
+        .is_some_and(|e| e != flags.environment)
+    {
+        return None;
+    }
+    let at = DateTime::parse_from_rfc3339(ev.created_at.as_deref()?)
+        .ok()?
+        .with_timezone(&Utc);
+    let by = ev
+        .created_by
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    if let Some(feature) = flags.prompt.feature(flag) {
+        let before = served(&variants(&ev.pre_data));
+        let after = served(&variants(&ev.data));
+        let change = match (&before, &after) {
+            (b, Some(a)) if b.as_ref() != Some(a) && ev.kind.starts_with("feature-strategy") => {
+                let from = b.as_deref().unwrap_or("?");
+                Change::new(
+                    at,
+                    Layer::Prompt,
+                    &format!("prompt {feature} {from}→{a}{by}"),
+                    source,
+                )
+            }
+            _ => Change::new(
+                at,
+                Layer::Infrastructure,
+                &format!("prompt flag {flag}: {}{by}", action(&ev.kind)),
+                source,
+            ),
+        };
+        return Some(change.on_feature(feature));
+    }
+    let feature = flags.kill.feature(flag)?;
+    Some(
+        Change::new(
+            at,
+            Layer::Infrastructure,
+            &format!("kill switch {feature}: {}{by}", action(&ev.kind)),
+            source,
+        )
+        .on_feature(feature),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> (Naming, Naming) {
+        (
+            Naming::parse("{feature}-prompt", "prompt_flag").expect("valid"),
+            Naming::parse("{feature}-kill", "kill_flag").expect("valid"),
+        )
+    }
+
+    fn event(json: &str) -> ProjectEvent {
+        serde_json::from_str(json).expect("valid event")
+    }
+
+    #[test]
+    fn a_strategy_update_that_moves_the_served_variant_is_a_prompt_change() {
+        let (p, k) = flags();
+        let f = Flags {
+            prompt: &p,
+            kill: &k,
+            environment: "production",
+        };
+        let ev = event(
+            r#"{"type":"feature-strategy-update","createdAt":"2026-12-01T09:46:00.000Z",
+                "createdBy":"ana","featureName":"support-bot-prompt","environment":"production",
+                "preData":{"variants":[{"name":"v7","weight":1000},{"name":"v8","weight":0}]},
+                "data":{"variants":[{"name":"v7","weight":0},{"name":"v8","weight":1000}]}}"#,
+        );
+        let c = change_of(&ev, &f, "unleash").expect("a change");
+        assert_eq!(c.layer, Layer::Prompt);
+        assert_eq!(c.what.as_str(), "prompt support-bot v7→v8 by ana");
+        assert_eq!(c.feature.as_deref(), Some("support-bot"));
+    }
+
+    #[test]
+    fn kill_switch_flips_count_and_other_flags_and_environments_do_not() {
+        let (p, k) = flags();
+        let f = Flags {
+            prompt: &p,
+            kill: &k,
+            environment: "production",
+        };
+        let kill = event(
+            r#"{"type":"feature-environment-enabled","createdAt":"2026-12-01T09:46:00Z",
+                "featureName":"support-bot-kill","environment":"production"}"#,
+        );
+        let c = change_of(&kill, &f, "unleash").expect("a change");
+        assert_eq!(
+            c.what.as_str(),
+            "kill switch support-bot: environment enabled"
+        );
+        assert_eq!(c.layer, Layer::Infrastructure);
+        let other = event(
+            r#"{"type":"feature-created","createdAt":"2026-12-01T09:46:00Z",
+                "featureName":"dark-mode"}"#,
+        );
+        assert!(change_of(&other, &f, "unleash").is_none());
+        let staging = event(
+            r#"{"type":"feature-environment-enabled","createdAt":"2026-12-01T09:46:00Z",
+                "featureName":"support-bot-kill","environment":"staging"}"#,
+        );
+        assert!(change_of(&staging, &f, "unleash").is_none());
+    }
+}
