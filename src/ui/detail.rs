@@ -229,6 +229,12 @@ pub fn lines<'a>(
         l.field("evidence", e.as_str(), base);
     }
     l.field("contain", inc.kind.containment(), style(ThemeRole::Key));
+    // What the source cannot do, before the change timeline's own section.
+    for ((source, op), why) in &state.sources.unsupported {
+        if *source == inc.source {
+            l.field("n/a", &format!("{op}: {why}"), muted);
+        }
+    }
     if full {
         change_lines(
             &mut l,
@@ -239,11 +245,6 @@ pub fn lines<'a>(
             muted,
             style(ThemeRole::Warn),
         );
-    }
-    for ((source, op), why) in &state.sources.unsupported {
-        if *source == inc.source {
-            l.field("n/a", &format!("{op}: {why}"), muted);
-        }
     }
     if let Some(rb) = state.runbooks.get(&inc.id) {
         let (done, total) = rb.progress();
