@@ -6,9 +6,9 @@
 
 use super::naming::Naming;
 use super::prompt::served;
+use super::wire::Event;
 use crate::domain::change::{Change, Layer};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -16,31 +16,6 @@ use std::time::Duration;
 pub(super) const CHANGE_EVENTS: u32 = 100;
 /// How often the log is read again while nothing the cockpit wrote moved it.
 pub(super) const CHANGE_REFRESH: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Deserialize)]
-pub(super) struct EventPage {
-    #[serde(default)]
-    pub events: Option<Vec<ProjectEvent>>,
-}
-
-/// One event of the project's log, as far as the timeline needs it.
-#[derive(Debug, Deserialize)]
-pub(super) struct ProjectEvent {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default, rename = "createdAt")]
-    pub created_at: Option<String>,
-    #[serde(default, rename = "createdBy")]
-    pub created_by: Option<String>,
-    #[serde(default, rename = "featureName")]
-    pub feature_name: Option<String>,
-    #[serde(default)]
-    pub environment: Option<String>,
-    #[serde(default)]
-    pub data: Option<Value>,
-    #[serde(default, rename = "preData")]
-    pub pre_data: Option<Value>,
-}
 
 /// What the flags of the cockpit's features are called, and which environment is served.
 pub(super) struct Flags<'a> {
@@ -75,7 +50,7 @@ fn action(kind: &str) -> String {
 
 /// One event as a change of a cockpit feature; `None` for another flag, another environment,
 /// or an event without a time.
-pub(super) fn change_of(ev: &ProjectEvent, flags: &Flags, source: &str) -> Option<Change> {
+pub(super) fn change_of(ev: &Event, flags: &Flags, source: &str) -> Option<Change> {
     let flag = ev.feature_name.as_deref()?;
     if ev
         .environment
@@ -138,7 +113,7 @@ mod tests {
         )
     }
 
-    fn event(json: &str) -> ProjectEvent {
+    fn event(json: &str) -> Event {
         serde_json::from_str(json).expect("valid event")
     }
 

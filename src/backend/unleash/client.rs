@@ -1,7 +1,7 @@
 //! The Unleash HTTP client: reads the flags of each feature and carries out rollbacks and
 //! kill-switch plans, one write at a time.
 
-use super::changes::{self, EventPage, CHANGE_EVENTS, CHANGE_REFRESH};
+use super::changes::{self, CHANGE_EVENTS, CHANGE_REFRESH};
 use super::config::UnleashConfig;
 use super::kill::{plan_kill, scope_label, KillView, Step};
 use super::naming::{url_safe, Naming};
@@ -262,8 +262,7 @@ impl Unleash {
         ]);
         let what = format!("read the event log of project {}", self.project);
         let read = match self.call(req, &what).await {
-            Ok((_, body)) => serde_json::from_slice::<EventPage>(&body)
-                .map_err(|e| BackendError::Malformed(format!("event log: {e}"))),
+            Ok((_, body)) => super::wire::decode_events(&body),
             Err(e) => Err(e),
         };
         match read {
@@ -274,8 +273,6 @@ impl Unleash {
                     environment: &self.environment,
                 };
                 let entries = page
-                    .events
-                    .unwrap_or_default()
                     .iter()
                     .filter_map(|ev| changes::change_of(ev, &flags, &self.name))
                     .collect();

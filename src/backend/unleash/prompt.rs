@@ -166,6 +166,8 @@ mod tests {
         Event {
             kind: kind.into(),
             created_at: Some(at.into()),
+            created_by: None,
+            feature_name: None,
             environment: Some("production".into()),
             data: Some(vs(post)),
             pre_data: pre.map(vs),

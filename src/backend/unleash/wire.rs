@@ -75,6 +75,12 @@ pub struct Event {
     pub kind: String,
     #[serde(default, rename = "createdAt")]
     pub created_at: Option<String>,
+    /// Who made the change, for the change timeline.
+    #[serde(default, rename = "createdBy")]
+    pub created_by: Option<String>,
+    /// The flag an event of a project's log is about.
+    #[serde(default, rename = "featureName")]
+    pub feature_name: Option<String>,
     #[serde(default)]
     pub environment: Option<String>,
     #[serde(default)]
