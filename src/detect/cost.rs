@@ -146,7 +146,7 @@ impl Rule for CostRate {
             let mut f = cap_finding(
                 cx,
                 &cx.caps.cost_per_min,
-                CAP_KEYS[0],
+                SignalKind::CostPerMin,
                 Self::confirm_secs(cx),
             )?;
             f.evidence.extend(Self::segment_line(cx));
@@ -199,20 +199,18 @@ impl Rule for TokensRate {
     }
 
     fn enter(&self, _dir: Dir, cx: &Ctx<'_>) -> Option<Finding> {
-        let secs = cx
-            .cfg
-            .cost_confirm_secs
-            .max(u64::try_from(cx.mem.step * 2).unwrap_or(120));
-        cap_finding(cx, &cx.caps.tokens_per_min, CAP_KEYS[1], secs)
+        cap_finding(
+            cx,
+            &cx.caps.tokens_per_min,
+            SignalKind::TokensPerMin,
+            CostRate::confirm_secs(cx),
+        )
     }
 
     fn recovered(&self, _dir: Dir, cx: &Ctx<'_>) -> bool {
         cap_recovered(cx, &cx.caps.tokens_per_min)
     }
 }
-
-/// The config keys of the $/min and tokens/min caps, as the evidence names them.
-const CAP_KEYS: [&str; 2] = ["cost_per_min_usd", "tokens_per_min"];
 
 /// The relative line, or the cap where it applies and is lower.
 fn cap_band(base: &super::memory::Baseline, cfg: &DetectConfig, cap: &Cap) -> Band {
@@ -232,22 +230,23 @@ fn cap_band(base: &super::memory::Baseline, cfg: &DetectConfig, cap: &Cap) -> Ba
 /// Above an absolute cap for every point of `secs`, where the cap applies: a default cap only
 /// while the feature has no baseline (warm-up), the feature's own always. The SEV ladder
 /// reads the multiple of the cap, SEV3 at least: a cap is a line someone drew on purpose.
-fn cap_finding(cx: &Ctx<'_>, cap: &Cap, key: &str, secs: u64) -> Option<Finding> {
+fn cap_finding(cx: &Ctx<'_>, cap: &Cap, kind: SignalKind, secs: u64) -> Option<Finding> {
     let known = cx.base.level.is_finite();
     if !cap.applies(known) {
         return None;
     }
-    let tokens = key == CAP_KEYS[1];
-    let kind = if tokens {
-        SignalKind::TokensPerMin
+    // The config key the evidence names, and how the signal's values read.
+    let tokens = kind == SignalKind::TokensPerMin;
+    let key = if tokens {
+        "tokens_per_min"
     } else {
-        SignalKind::CostPerMin
+        "cost_per_min_usd"
     };
     let fmt = |v: f64| {
         if tokens {
-            format!("{} tokens", fmt_count(v))
+            format!("{} tokens", kind.format(v))
         } else {
-            fmt_cost(v)
+            kind.format(v)
         }
     };
     let held = held_beyond(cx, secs, cap.line, Dir::Up)?;
@@ -308,17 +307,6 @@ fn cap_recovered(cx: &Ctx<'_>, cap: &Cap) -> bool {
     }
     let line = cap.line * cx.cfg.cost_exit_multiplier / cx.cfg.cost_rate_multiplier;
     held_inside(cx, cx.cfg.recover_hold_secs, line, Dir::Up)
-}
-
-/// 12.3M, 450k, 900.
-fn fmt_count(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.1}M", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.0}k", v / 1e3)
-    } else {
-        format!("{v:.0}")
-    }
 }
 
 /// Where a day at the recent burn would end, against a normal day.

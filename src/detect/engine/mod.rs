@@ -112,6 +112,8 @@ impl Engine {
                     *track = Track::new(rule, sig.step_secs, &self.cfg, caps);
                 }
             }
+            // Once per poll: a model's price may have changed.
+            track.caps = caps;
             let seg_index: Vec<usize> = sig
                 .segments
                 .iter()

@@ -82,7 +82,7 @@ pub(super) struct Track {
     pub(super) mem: Memory,
     pub(super) conds: Vec<Cond>,
     blocked: bool,
-    /// The feature's caps as of its latest point (its models' prices can change).
+    /// The feature's caps as of the latest poll (its models' prices can change).
     pub(super) caps: Caps,
 }
 
@@ -162,11 +162,10 @@ impl Engine {
         };
         let cfg = &self.cfg;
         let episodes = &self.episodes;
-        let caps = Engine::caps_for(cfg, &key.0, set);
         let Some(track) = self.tracks.get_mut(key) else {
             return;
         };
-        track.caps = caps;
+        let caps = track.caps;
         let feature = key.0.as_str();
         let blocked = types_of(key.1).iter().any(|k| {
             let k = (feature.to_string(), *k);
