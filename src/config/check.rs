@@ -305,20 +305,10 @@ impl<'a> Checker<'a> {
                 self.keys_alone::<T>(base, &inner, nested, span.clone(), label);
                 continue;
             }
-            let mut root = base.clone();
-            let Some(table) = table_at(&mut root, at) else {
-                continue;
-            };
-            table.insert(k.clone(), v.clone());
-            let result = read_as::<T>(Deserializer::from(Spanned::new(span.clone(), root)));
-            match result {
-                Ok(()) => {}
-                Err(e) if missing_field(e.message()).is_some() => {}
-                Err(e) => {
-                    // Named by its path inside the section: `caps.cost_per_min_usd`.
-                    let path: Vec<&str> = inner.iter().map(|p| p.get_ref().as_ref()).collect();
-                    self.push_serde(&e, k.span(), Some(label), &path.join("."));
-                }
+            if let Some(e) = one_key(base, at, k, v, span.clone(), read_as::<T>) {
+                // Named by its path inside the section: `caps.cost_per_min_usd`.
+                let path: Vec<&str> = inner.iter().map(|p| p.get_ref().as_ref()).collect();
+                self.push_serde(&e, k.span(), Some(label), &path.join("."));
             }
         }
     }
@@ -468,7 +458,9 @@ impl<'a> Checker<'a> {
         let mut whole = ctx.base.clone();
         let mut wrong = Vec::new();
         for (k, v) in ctx.entry.iter() {
-            match one_key(ctx.base, k, v, header.clone(), |d| schema.read(d).map(drop)) {
+            match one_key(ctx.base, &[], k, v, header.clone(), |d| {
+                schema.read(d).map(drop)
+            }) {
                 Some(e) => {
                     wrong.push(k.get_ref().to_string());
                     self.push_serde(&e, k.span(), Some(&label), k.get_ref());
@@ -577,7 +569,7 @@ impl<'a> Checker<'a> {
         span: Range<usize>,
     ) -> Option<toml::de::Error> {
         let schema = self.kind(kind)?;
-        one_key(base, key, value, span, |d| schema.read(d).map(drop))
+        one_key(base, &[], key, value, span, |d| schema.read(d).map(drop))
     }
 
     fn duplicates(&mut self, named: &mut [Named]) {
@@ -643,15 +635,18 @@ fn table_at<'r, 'a>(
     Some(t)
 }
 
+/// `key` alone over `base`, at `at` inside it: the error it causes, if any.
 fn one_key<'a>(
     base: &Table<'a>,
+    at: &[Spanned<Cow<'a, str>>],
     key: &Spanned<Cow<'a, str>>,
     value: &Value<'a>,
     table_span: Range<usize>,
     read: impl Fn(Deserializer<'a>) -> Result<(), toml::de::Error>,
 ) -> Option<toml::de::Error> {
     let mut t = base.clone();
-    t.insert(key.clone(), value.clone());
+    // `key` goes into the table at `at` (nested inside the section), which exists in `base`.
+    table_at(&mut t, at)?.insert(key.clone(), value.clone());
     let result = read(Deserializer::from(Spanned::new(table_span, t)));
     match result {
         Ok(_) => None,
