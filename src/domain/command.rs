@@ -2,6 +2,7 @@
 //! state can track each request until it succeeds or fails. Plain data: the backends carry
 //! it out, the state only asks.
 
+use super::lever::Lever;
 use super::responders::{Layer, ResponderTarget, Role};
 use super::IncidentId;
 
@@ -75,6 +76,15 @@ pub enum FlagOp {
         segment: Option<String>,
         engage: bool,
     },
+    /// Serve a settable lever's variant (`Lever::SETTABLE`) to the feature, or to one
+    /// segment. `undo` marks a revert to the previous setting, which contains nothing.
+    SetLever {
+        feature: String,
+        lever: Lever,
+        segment: Option<String>,
+        variant: String,
+        undo: bool,
+    },
 }
 
 impl FlagOp {
@@ -83,6 +93,105 @@ impl FlagOp {
             FlagOp::Rollback { .. } => "prompt_rollback",
             FlagOp::KillSwitch { engage: true, .. } => "kill_switch_engage",
             FlagOp::KillSwitch { engage: false, .. } => "kill_switch_release",
+            FlagOp::SetLever { undo: true, .. } => "lever_revert",
+            FlagOp::SetLever { lever, .. } => match lever {
+                Lever::ModelSwitch => "model_switch",
+                Lever::ConservativeConfig => "conservative_config",
+                Lever::TokenBudget => "token_budget",
+                Lever::RetrievalPath => "retrieval_path",
+                Lever::Fallback => "fallback",
+                _ => "lever_set",
+            },
+        }
+    }
+
+    /// The lever in words: "prompt rollback", "kill switch", "model switch"…
+    pub fn lever_name(&self) -> &'static str {
+        match self {
+            FlagOp::Rollback { .. } => Lever::PromptRollback.short(),
+            FlagOp::KillSwitch { .. } => "kill switch",
+            FlagOp::SetLever { lever, .. } => lever.short(),
+        }
+    }
+
+    /// The feature the lever moves.
+    pub fn feature(&self) -> &str {
+        match self {
+            FlagOp::Rollback { feature, .. }
+            | FlagOp::KillSwitch { feature, .. }
+            | FlagOp::SetLever { feature, .. } => feature,
+        }
+    }
+
+    /// What the audit log records as the target; `from_audit` reads it back.
+    pub fn target(&self) -> String {
+        match self {
+            FlagOp::Rollback {
+                feature,
+                to_version,
+            } => format!("{feature} prompt → {to_version}"),
+            FlagOp::KillSwitch {
+                feature, segment, ..
+            } => match segment {
+                Some(s) => format!("{feature} segment {s}"),
+                None => format!("{feature} (whole feature)"),
+            },
+            FlagOp::SetLever {
+                feature,
+                lever,
+                segment,
+                variant,
+                ..
+            } => match segment {
+                Some(s) => format!("{feature} {} segment {s} → {variant}", lever.key()),
+                None => format!("{feature} {} → {variant}", lever.key()),
+            },
+        }
+    }
+
+    /// A lever operation back from the audit log's action and target (`name`, `target`);
+    /// `None` for any other record.
+    pub fn from_audit(action: &str, target: &str) -> Option<FlagOp> {
+        match action {
+            "prompt_rollback" => {
+                let (feature, to) = target.split_once(" prompt → ")?;
+                Some(FlagOp::Rollback {
+                    feature: feature.into(),
+                    to_version: to.into(),
+                })
+            }
+            "kill_switch_engage" | "kill_switch_release" => {
+                let (feature, segment) = match target.strip_suffix(" (whole feature)") {
+                    Some(f) => (f, None),
+                    None => {
+                        let (f, s) = target.split_once(" segment ")?;
+                        (f, Some(s.to_string()))
+                    }
+                };
+                Some(FlagOp::KillSwitch {
+                    feature: feature.into(),
+                    segment,
+                    engage: action == "kill_switch_engage",
+                })
+            }
+            _ => {
+                let (head, variant) = target.rsplit_once(" → ")?;
+                let (scope, segment) = match head.split_once(" segment ") {
+                    Some((scope, s)) => (scope, Some(s.to_string())),
+                    None => (head, None),
+                };
+                let (feature, key) = scope.rsplit_once(' ')?;
+                let lever = Lever::from_key(key)?;
+                let undo = action == "lever_revert";
+                let op = FlagOp::SetLever {
+                    feature: feature.into(),
+                    lever,
+                    segment,
+                    variant: variant.into(),
+                    undo,
+                };
+                (undo || op.name() == action).then_some(op)
+            }
         }
     }
 }
@@ -182,25 +291,7 @@ impl Command {
                 op: PageOp::Change { summary, .. },
                 ..
             } => summary.clone(),
-            Command::Flag {
-                op:
-                    FlagOp::Rollback {
-                        feature,
-                        to_version,
-                    },
-                ..
-            } => {
-                format!("{feature} prompt → {to_version}")
-            }
-            Command::Flag {
-                op: FlagOp::KillSwitch {
-                    feature, segment, ..
-                },
-                ..
-            } => match segment {
-                Some(s) => format!("{feature} segment {s}"),
-                None => format!("{feature} (whole feature)"),
-            },
+            Command::Flag { op, .. } => op.target(),
         }
     }
 }
@@ -217,4 +308,52 @@ pub struct CommandRequest {
 pub struct CommandOutcome {
     pub action_id: u64,
     pub result: Result<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lever_reads_back_from_its_audit_record() {
+        let ops = [
+            FlagOp::Rollback {
+                feature: "support bot".into(),
+                to_version: "v2".into(),
+            },
+            FlagOp::KillSwitch {
+                feature: "support-bot".into(),
+                segment: Some("free tier".into()),
+                engage: true,
+            },
+            FlagOp::KillSwitch {
+                feature: "support-bot".into(),
+                segment: None,
+                engage: false,
+            },
+            FlagOp::SetLever {
+                feature: "support bot".into(),
+                lever: Lever::ModelSwitch,
+                segment: None,
+                variant: "gpt-4o-mini".into(),
+                undo: false,
+            },
+            FlagOp::SetLever {
+                feature: "triage".into(),
+                lever: Lever::TokenBudget,
+                segment: Some("free".into()),
+                variant: "tight".into(),
+                undo: true,
+            },
+        ];
+        for op in ops {
+            assert_eq!(FlagOp::from_audit(op.name(), &op.target()), Some(op));
+        }
+        assert_eq!(FlagOp::from_audit("ack", "INC-1"), None);
+        assert_eq!(
+            FlagOp::from_audit("model_switch", "f budget → tight"),
+            None,
+            "a record whose action and lever disagree is not read as either"
+        );
+    }
 }

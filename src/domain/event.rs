@@ -111,6 +111,8 @@ pub struct FeatureFlags {
     /// versions and their rollback, never a kill switch, so a flag system reporting the
     /// same feature keeps its kill switch.
     pub prompt_only: bool,
+    /// The settable levers (`Lever::SETTABLE`) the flag system carries for the feature.
+    pub levers: Vec<crate::domain::lever::LeverSetting>,
 }
 
 /// Incidents a source holds but the cockpit does not show: past the pages read per poll, or

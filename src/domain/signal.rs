@@ -286,6 +286,10 @@ pub struct FeatureInfo {
     pub segments: Vec<String>,
     /// Kill switches engaged: "*" for the whole feature, else segment names.
     pub killed: Vec<String>,
+    /// The settable levers its flag system carries (model, config, budget, retrieval,
+    /// fallback), as that system last reported them.
+    #[serde(default)]
+    pub levers: Vec<super::lever::LeverSetting>,
     pub temperature: f64,
     pub top_p: f64,
     pub max_tokens: u32,
@@ -317,6 +321,7 @@ impl FeatureInfo {
             prompt_source: None,
             segments: Vec::new(),
             killed: Vec::new(),
+            levers: Vec::new(),
             temperature: f64::NAN,
             top_p: f64::NAN,
             max_tokens: 0,

@@ -285,14 +285,12 @@ fn change_event(state: &State, op: &FlagOp, done: &str) -> Option<Command> {
         .pager_source
         .clone()
         .filter(|_| sources.change_events)?;
-    let feature = match op {
-        FlagOp::Rollback { feature, .. } | FlagOp::KillSwitch { feature, .. } => feature,
-    };
+    let feature = op.feature();
     Some(Command::Page {
         source,
         op: PageOp::Change {
             summary: format!("{done} (by {} from oncall-cockpit)", state.author),
-            source: feature.clone(),
+            source: feature.to_string(),
             details: vec![
                 ("lever".into(), op.name().into()),
                 ("actor".into(), state.author.clone()),

@@ -14,6 +14,7 @@
 use crate::domain::change::{Change, ChangeLog, Layer};
 use crate::domain::command::FlagOp;
 use crate::domain::event::FeatureFlags;
+use crate::domain::lever::{Lever, LeverSetting};
 use crate::domain::text::{fit, sanitize};
 use crate::domain::{FeatureInfo, Incident};
 use crate::runbook::postmortem::AuditLine;
@@ -37,6 +38,18 @@ struct Seen {
     /// `None` from a flag system, which does not report models.
     model: Option<String>,
     killed: Vec<String>,
+    /// Each settable lever's setting.
+    levers: Vec<LeverSeen>,
+}
+
+/// A lever's setting as last seen: the lever, the feature's variant, per-segment variants.
+type LeverSeen = (Lever, String, Vec<(String, String)>);
+
+fn lever_settings(levers: &[LeverSetting]) -> Vec<LeverSeen> {
+    levers
+        .iter()
+        .map(|l| (l.lever, l.current.clone(), l.segments.clone()))
+        .collect()
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +93,7 @@ impl Changes {
                 prompt: f.current_prompt.clone(),
                 model: Some(f.model_version.clone()).filter(|v| !v.is_empty()),
                 killed: f.killed.clone(),
+                levers: lever_settings(&f.levers),
             };
             let dates = (f.prompt_changed_at, f.model_changed_at);
             self.notice((source, "metrics"), &f.name, now, at, dates, &f.model);
@@ -93,6 +107,7 @@ impl Changes {
                 prompt: ff.current_prompt.clone(),
                 model: None,
                 killed: ff.killed.clone(),
+                levers: lever_settings(&ff.levers),
             };
             let dates = (ff.prompt_changed_at, None);
             self.notice((source, "flags"), &ff.feature, now, at, dates, "");
@@ -101,74 +116,23 @@ impl Changes {
 
     /// A lever the cockpit pulled and its backend confirmed: the audit log's record of it.
     pub(crate) fn lever(&mut self, at: DateTime<Utc>, op: &FlagOp, author: &str) {
-        let (feature, what, layer) = match op {
-            FlagOp::Rollback {
-                feature,
-                to_version,
-            } => (
-                feature,
-                format!("prompt {feature} rolled back to {to_version} by {author}"),
-                Layer::Prompt,
-            ),
-            FlagOp::KillSwitch {
-                feature,
-                segment,
-                engage,
-            } => (
-                feature,
-                format!(
-                    "kill switch {feature}{} {} by {author}",
-                    segment
-                        .as_ref()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default(),
-                    if *engage { "engaged" } else { "released" }
-                ),
-                Layer::Infrastructure,
-            ),
-        };
-        self.push(Change::new(at, layer, &what, "audit").on_feature(feature));
+        let (layer, what) = lever_words(op);
+        let what = format!("{what} by {author}");
+        self.push(Change::new(at, layer, &what, "audit").on_feature(op.feature()));
     }
 
-    /// Levers of earlier sessions, from the audit log's succeeded `prompt_rollback` and
-    /// `kill_switch_*` records (the newest `MAX_OBSERVED`), at the cockpit time they landed.
+    /// Levers of earlier sessions, from the audit log's succeeded lever records (the newest
+    /// `MAX_OBSERVED`), at the cockpit time they landed.
     pub(crate) fn past_levers(&mut self, lines: &[AuditLine]) {
         let levers = lines
             .iter()
             .filter(|a| a.outcome == "succeeded")
             .filter_map(|a| {
+                let op = FlagOp::from_audit(&a.action, &a.target)?;
+                let (layer, what) = lever_words(&op);
+                let what = format!("{what} by {}", a.actor);
                 let at = a.sim_at.unwrap_or(a.at);
-                let by = format!("by {}", a.actor);
-                let (feature, what, layer) = match a.action.as_str() {
-                    "prompt_rollback" => {
-                        let (feature, to) = a.target.split_once(" prompt → ")?;
-                        (
-                            feature,
-                            format!("prompt {feature} rolled back to {to} {by}"),
-                            Layer::Prompt,
-                        )
-                    }
-                    "kill_switch_engage" | "kill_switch_release" => {
-                        let feature = a
-                            .target
-                            .split_once(" segment ")
-                            .map(|(f, _)| f)
-                            .or_else(|| a.target.strip_suffix(" (whole feature)"))?;
-                        let scope = a.target.strip_prefix(feature).unwrap_or_default().trim();
-                        let done = if a.action.ends_with("engage") {
-                            "engaged"
-                        } else {
-                            "released"
-                        };
-                        (
-                            feature,
-                            format!("kill switch {feature} {scope} {done} {by}"),
-                            Layer::Infrastructure,
-                        )
-                    }
-                    _ => return None,
-                };
-                Some(Change::new(at, layer, &what, "audit").on_feature(feature))
+                Some(Change::new(at, layer, &what, "audit").on_feature(op.feature()))
             });
         let levers: Vec<Change> = levers.collect();
         let skip = levers.len().saturating_sub(MAX_OBSERVED);
@@ -250,6 +214,9 @@ impl Changes {
                         &format!("kill switch {feature}: {}", scope(&now.killed)),
                         source,
                     ));
+                }
+                for (lever, words) in lever_moves(feature, &b.levers, &now.levers) {
+                    found.push(Change::new(at, lever.layer(), &words, source));
                 }
             }
         }
@@ -360,5 +327,92 @@ pub fn relative(at: DateTime<Utc>, onset: DateTime<Utc>) -> String {
         format!("{sign}{}h{:02}m", mins / 60, mins % 60)
     } else {
         format!("{sign}{mins}m")
+    }
+}
+
+/// Each settable lever that moved between two sightings, in the timeline's words, its
+/// feature's setting and every segment's own rule in one line (one read, one change: the
+/// timeline keeps one change per feature and layer a second): "model switch support-bot
+/// full→mini, (free) mini→feature's". A segment without a rule is served the feature's.
+fn lever_moves(feature: &str, before: &[LeverSeen], now: &[LeverSeen]) -> Vec<(Lever, String)> {
+    let mut moves = Vec::new();
+    for (lever, current, segments) in now {
+        let Some((_, was, was_segments)) = before.iter().find(|(l, ..)| l == lever) else {
+            continue;
+        };
+        let mut parts = Vec::new();
+        if was != current {
+            parts.push(format!("{was}→{current}"));
+        }
+        let of = |list: &[(String, String)], s: &str| {
+            list.iter()
+                .find(|(x, _)| x == s)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "feature's".into())
+        };
+        let mut names: Vec<&String> = segments
+            .iter()
+            .chain(was_segments)
+            .map(|(s, _)| s)
+            .collect();
+        names.sort();
+        names.dedup();
+        for seg in names {
+            let (from, to) = (of(was_segments, seg), of(segments, seg));
+            if from != to {
+                parts.push(format!("({seg}) {from}→{to}"));
+            }
+        }
+        if !parts.is_empty() {
+            let words = format!("{} {feature} {}", lever.short(), parts.join(", "));
+            moves.push((*lever, words));
+        }
+    }
+    moves
+}
+
+/// The layer a lever moved and the timeline's words for it, without who pulled it.
+fn lever_words(op: &FlagOp) -> (Layer, String) {
+    let scope = |segment: &Option<String>| {
+        segment
+            .as_ref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default()
+    };
+    match op {
+        FlagOp::Rollback {
+            feature,
+            to_version,
+        } => (
+            Layer::Prompt,
+            format!("prompt {feature} rolled back to {to_version}"),
+        ),
+        FlagOp::KillSwitch {
+            feature,
+            segment,
+            engage,
+        } => (
+            Layer::Infrastructure,
+            format!(
+                "kill switch {feature}{} {}",
+                scope(segment),
+                if *engage { "engaged" } else { "released" }
+            ),
+        ),
+        FlagOp::SetLever {
+            feature,
+            lever,
+            segment,
+            variant,
+            undo,
+        } => (
+            lever.layer(),
+            format!(
+                "{} {feature}{} {} {variant}",
+                lever.short(),
+                scope(segment),
+                if *undo { "reverted to" } else { "set to" }
+            ),
+        ),
     }
 }

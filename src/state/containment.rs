@@ -176,9 +176,7 @@ pub(super) fn landed(state: &mut State, op: &FlagOp) {
     let Some(lever) = Lever::of(op) else {
         return;
     };
-    let feature = match op {
-        FlagOp::Rollback { feature, .. } | FlagOp::KillSwitch { feature, .. } => feature,
-    };
+    let feature = op.feature();
     let now = state.now;
     let settings = &state.containment.settings;
     let candidates: Vec<Watch> = state
@@ -196,7 +194,7 @@ pub(super) fn landed(state: &mut State, op: &FlagOp) {
             Watch {
                 incident: i.id.clone(),
                 source: i.source.clone(),
-                feature: feature.clone(),
+                feature: feature.to_string(),
                 kind: i.kind,
                 signal: detection(state, i).map(|d| d.signal),
                 lever,

@@ -10,7 +10,7 @@
 
 use super::samples::{rows, template_counts, SamplesView};
 use super::{State, TICKS_PER_SEC};
-use crate::domain::command::{Command, FlagOp};
+use crate::domain::command::Command;
 use crate::domain::sample::{Sample, Window};
 use crate::domain::IncidentId;
 use crate::private::file_component;
@@ -27,13 +27,6 @@ const QUOTED: usize = 5;
 pub struct Snapshot {
     pub dir: String,
     pub files: Vec<(String, Vec<u8>)>,
-}
-
-/// The feature a lever moves.
-fn lever_feature(op: &FlagOp) -> &str {
-    match op {
-        FlagOp::Rollback { feature, .. } | FlagOp::KillSwitch { feature, .. } => feature,
-    }
 }
 
 /// The incident the evidence belongs to: the selected one when it is on the lever's feature,
@@ -57,7 +50,7 @@ pub fn snapshot(state: &State, command: &Command) -> Option<Snapshot> {
     let Command::Flag { source, op } = command else {
         return None;
     };
-    let feature = lever_feature(op);
+    let feature = op.feature();
     let incident = incident_for(state, feature);
     let owner: IncidentId = incident.map_or_else(|| format!("feature-{feature}"), |i| i.id.clone());
     let dir = format!(

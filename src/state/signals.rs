@@ -2,7 +2,9 @@
 //! system's levers, and the merged set the panes show.
 
 use crate::domain::event::FeatureFlags;
+use crate::domain::lever::{LeverSetting, LeverVariant};
 use crate::domain::{Detection, FeatureInfo, PromptVersion, SafeText, SignalSet};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
@@ -91,6 +93,47 @@ fn sanitize_flags(ff: &FeatureFlags) -> FeatureFlags {
         killed: ff.killed.iter().map(clean).collect(),
         segments: ff.segments.iter().map(clean).collect(),
         prompt_only: ff.prompt_only,
+        levers: ff.levers.iter().map(sanitize_lever).collect(),
+    }
+}
+
+fn sanitize_lever(l: &LeverSetting) -> LeverSetting {
+    let clean = |s: &String| SafeText::new(s).to_string();
+    LeverSetting {
+        lever: l.lever,
+        flag: clean(&l.flag),
+        variants: l
+            .variants
+            .iter()
+            .map(|v| LeverVariant {
+                name: clean(&v.name),
+                value: sanitize_value(&v.value),
+            })
+            .collect(),
+        current: clean(&l.current),
+        segments: l
+            .segments
+            .iter()
+            .map(|(s, v)| (clean(s), clean(v)))
+            .collect(),
+        previous: l.previous.as_ref().map(clean),
+        changed_at: l.changed_at,
+        changed_by: l.changed_by.as_ref().map(clean),
+    }
+}
+
+/// A variant's value, every string in it (keys too) made safe to draw.
+fn sanitize_value(v: &Value) -> Value {
+    let clean = |s: &str| SafeText::new(s).to_string();
+    match v {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(a) => Value::Array(a.iter().map(sanitize_value).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (clean(k), sanitize_value(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -126,6 +169,7 @@ fn overlay_flags(features: &mut Vec<FeatureInfo>, source: &str, ff: &FeatureFlag
     info.flag_source = Some(source.to_string());
     overlay_prompts(info, ff);
     info.killed = ff.killed.clone();
+    info.levers = ff.levers.clone();
     for s in ff.segments.iter().chain(&ff.killed) {
         if s != "*" && !info.segments.contains(s) {
             info.segments.push(s.clone());

@@ -220,6 +220,10 @@ impl FlagFile {
                     &names.segment_field,
                 )
             }
+            FlagOp::SetLever { lever, feature, .. } => Err(format!(
+                "the flag file carries no {} lever for {feature}",
+                lever.key()
+            )),
         }
     }
 

@@ -57,6 +57,9 @@ fn values(op: &FlagOp, author: &str, now: DateTime<Utc>) -> Vec<(&'static str, V
                 Value::from(if *engage { "engage" } else { "release" }),
             ));
         }
+        FlagOp::SetLever { feature, .. } => {
+            v.push(("feature", Value::from(feature.as_str())));
+        }
     }
     v
 }
@@ -282,6 +285,7 @@ impl HttpHook {
                     e.killed.push(scope);
                 }
             }
+            FlagOp::SetLever { .. } => {}
         }
     }
 }
@@ -303,6 +307,7 @@ impl FlagControl for HttpHook {
         let (req, what) = match op {
             FlagOp::Rollback { .. } => (&self.rollback, "prompt rollback"),
             FlagOp::KillSwitch { .. } => (&self.kill_switch, "kill switch"),
+            FlagOp::SetLever { lever, .. } => (&None, lever.short()),
         };
         let Some(req) = req else {
             return Err(BackendError::Rejected(format!(
@@ -352,6 +357,7 @@ impl FlagControl for HttpHook {
                     .map(|s| format!(" segment {s}"))
                     .unwrap_or_else(|| " (whole feature)".into())
             ),
+            FlagOp::SetLever { .. } => op.target(),
         };
         Ok(format!(
             "{done} via {} (HTTP {})",

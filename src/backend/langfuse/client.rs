@@ -373,10 +373,14 @@ impl FlagControl for Langfuse {
                 feature,
                 to_version,
             } => self.rollback(feature, to_version, author, now).await,
-            FlagOp::KillSwitch { feature, .. } => Err(BackendError::Rejected(format!(
-                "{} is a Langfuse prompt registry: it has no kill switch for {feature}",
-                self.name
-            ))),
+            FlagOp::KillSwitch { .. } | FlagOp::SetLever { .. } => {
+                Err(BackendError::Rejected(format!(
+                    "{} is a Langfuse prompt registry: it has no {} for {}",
+                    self.name,
+                    op.lever_name(),
+                    op.feature()
+                )))
+            }
         }
     }
 }

@@ -362,10 +362,14 @@ impl FlagControl for PhoenixPrompts {
                 feature,
                 to_version,
             } => self.rollback(feature, to_version, author, now).await,
-            FlagOp::KillSwitch { feature, .. } => Err(BackendError::Rejected(format!(
-                "{} is a Phoenix prompt registry: it has no kill switch for {feature}",
-                self.name
-            ))),
+            FlagOp::KillSwitch { .. } | FlagOp::SetLever { .. } => {
+                Err(BackendError::Rejected(format!(
+                    "{} is a Phoenix prompt registry: it has no {} for {}",
+                    self.name,
+                    op.lever_name(),
+                    op.feature()
+                )))
+            }
         }
     }
 }

@@ -92,6 +92,10 @@ impl FlagControl for SimFlags {
                 segment,
                 engage,
             } => world.kill_switch(feature, segment.as_deref(), *engage),
+            FlagOp::SetLever { lever, feature, .. } => Err(format!(
+                "the simulated fleet carries no {} lever for {feature}",
+                lever.key()
+            )),
         };
         r.map_err(BackendError::Rejected)
     }

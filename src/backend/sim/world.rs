@@ -676,6 +676,7 @@ impl SimWorld {
             prompt_source: None,
             segments: f.spec.segments.iter().map(|s| s.name.clone()).collect(),
             killed: f.killed.clone(),
+            levers: Vec::new(),
             temperature: f.spec.temperature,
             top_p: f.spec.top_p,
             max_tokens: f.spec.max_tokens,
@@ -701,6 +702,7 @@ impl SimWorld {
                     killed: info.killed,
                     segments: info.segments,
                     prompt_only: false,
+                    levers: info.levers,
                 }
             })
             .collect()

@@ -552,6 +552,11 @@ impl FlagControl for Unleash {
                 segment,
                 engage,
             } => self.kill_switch(feature, segment.as_deref(), *engage).await,
+            FlagOp::SetLever { lever, feature, .. } => Err(BackendError::Rejected(format!(
+                "{} carries no {} lever for {feature}",
+                self.name,
+                lever.key()
+            ))),
         }
     }
 }

@@ -320,6 +320,7 @@ fn levers_of_earlier_sessions_come_from_the_audit_log() {
         format!(r#"{{"at":"{}","actor":"bo","action":"kill_switch_engage","target":"support-bot segment free-tier","outcome":"succeeded","detail":"ok"}}"#, at(30)),
         format!(r#"{{"at":"{}","actor":"bo","action":"prompt_rollback","target":"support-bot prompt → v6","outcome":"failed","detail":"refused"}}"#, at(20)),
         format!(r#"{{"at":"{}","actor":"bo","action":"ack","target":"sim:INC-1","outcome":"succeeded"}}"#, at(15)),
+        format!(r#"{{"at":"{}","actor":"cy","action":"model_switch","target":"support-bot model segment free-tier → mini","outcome":"succeeded","detail":"ok"}}"#, at(10)),
         "{\"torn".to_string(),
     ]
     .join("\n");
@@ -351,7 +352,10 @@ fn levers_of_earlier_sessions_come_from_the_audit_log() {
         .collect();
     assert_eq!(
         own,
-        ["kill switch support-bot segment free-tier engaged by bo"]
+        [
+            "kill switch support-bot (free-tier) engaged by bo",
+            "model switch support-bot (free-tier) set to mini by cy"
+        ]
     );
 }
 
@@ -382,4 +386,66 @@ fn the_audit_tail_is_bounded_and_keeps_the_newest_lines() {
     assert!(tail.iter().all(|a| a.action == "note" || a.actor == "bo"));
     assert!(oncall_cockpit::app::audit_tail(&dir.join("missing.jsonl")).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A settable lever moved by someone else (another responder, a deploy) between two reads of
+/// the flag system is on the timeline: the feature's setting and each segment's own rule.
+#[test]
+fn a_lever_moved_between_reads_is_on_the_timeline_at_its_layer() {
+    use oncall_cockpit::domain::lever::{Lever, LeverSetting};
+    let onset = common::origin();
+    let mut s = State::new(onset - Duration::minutes(30), "ana", "test");
+    s.incidents.all = vec![drift_at(onset)];
+    let read = |s: &mut State, at, current: &str, segments: Vec<(String, String)>| {
+        update(
+            s,
+            Action::Backend(BackendEvent::Flags {
+                source: "flagd".into(),
+                at,
+                flags: vec![FeatureFlags {
+                    feature: "support-bot".into(),
+                    levers: vec![LeverSetting {
+                        lever: Lever::ModelSwitch,
+                        flag: "support-bot.model".into(),
+                        variants: vec![],
+                        current: current.into(),
+                        segments,
+                        previous: None,
+                        changed_at: None,
+                        changed_by: None,
+                    }],
+                    ..FeatureFlags::default()
+                }],
+            }),
+        )
+    };
+    read(&mut s, onset - Duration::minutes(20), "full", vec![]);
+    read(
+        &mut s,
+        onset - Duration::minutes(10),
+        "full",
+        vec![("free".into(), "mini".into())],
+    );
+    read(&mut s, onset - Duration::minutes(5), "mini", vec![]);
+    let inc = s.incidents.all[0].clone();
+    let seen: Vec<(Layer, String)> = s
+        .changes
+        .around(&inc, onset)
+        .entries
+        .iter()
+        .map(|c| (c.layer, c.what.to_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                Layer::Model,
+                "model switch support-bot (free) feature's→mini".to_string()
+            ),
+            (
+                Layer::Model,
+                "model switch support-bot full→mini, (free) mini→feature's".to_string()
+            ),
+        ]
+    );
 }

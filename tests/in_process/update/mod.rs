@@ -7,6 +7,7 @@ use oncall_cockpit::action::Action;
 use oncall_cockpit::config::keymap::Mode;
 use oncall_cockpit::domain::command::{Command, CommandOutcome, FlagOp, IncidentOp};
 use oncall_cockpit::domain::event::{BackendEvent, FeatureFlags};
+use oncall_cockpit::domain::lever::{Lever, LeverSetting, LeverVariant};
 use oncall_cockpit::domain::{Incident, IncidentType, SafeText, Sev, Status};
 use oncall_cockpit::state::{
     update, ActionStatus, Effect, FlashLevel, Operation, Overlay, SourceRole, SourceStatus, State,
@@ -679,10 +680,35 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
                 killed: vec!["vip".into()],
                 segments: vec!["vip".into()],
                 prompt_only: false,
+                levers: vec![LeverSetting {
+                    lever: Lever::ModelSwitch,
+                    flag: "support-bot.model".into(),
+                    variants: vec![LeverVariant {
+                        name: "mini\u{1b}[2J".into(),
+                        value: serde_json::json!({"model\u{7}": "gpt-4o-mini\u{1b}]0;x\u{7}"}),
+                    }],
+                    current: "mini\u{1b}[2J".into(),
+                    segments: vec![],
+                    previous: None,
+                    changed_at: None,
+                    changed_by: Some("ops\u{1b}[31m".into()),
+                }],
             }],
         }),
     );
     let info = s.feature_info("support-bot").expect("feature");
+    let lever = &info.levers[0];
+    let drawn = format!(
+        "{} {} {} {:?}",
+        lever.current,
+        lever.variants[0].name,
+        lever.variants[0].describe(),
+        lever.changed_by
+    );
+    assert!(
+        !drawn.contains('\u{1b}') && !drawn.contains('\u{7}'),
+        "lever names, values and authors are sanitised: {drawn:?}"
+    );
     assert_eq!(info.flag_source.as_deref(), Some("flagd"));
     assert_eq!(info.prompt_changed_at, Some(changed));
     assert_eq!(info.killed, ["vip"]);
