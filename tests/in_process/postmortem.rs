@@ -433,7 +433,7 @@ fn time_to_contain_is_the_verified_verdict_not_the_lever() {
     };
     log.push(verdict(
         "not_contained",
-        "not contained after 20m — next: a faster or more conservative model variant",
+        "not contained after 20m — next: a faster or more conservative model variant (L)",
         opened + Duration::minutes(48),
     ));
     s.now = opened + Duration::minutes(49);
