@@ -20,6 +20,8 @@ pub enum Operation {
     StatusUpdate,
     SetRole,
     Merge,
+    Snooze,
+    Reassign,
     Rollback,
     KillSwitch,
     Page,
@@ -53,6 +55,8 @@ impl Operation {
             Operation::StatusUpdate => "status update",
             Operation::SetRole => "role",
             Operation::Merge => "merge",
+            Operation::Snooze => "snooze",
+            Operation::Reassign => "reassign",
             Operation::Rollback => "prompt rollback",
             Operation::KillSwitch => "kill switch",
             Operation::Page => "page",
@@ -74,6 +78,8 @@ impl Operation {
             ActionName::RequestResponders => Operation::RequestResponders,
             ActionName::StatusUpdate => Operation::StatusUpdate,
             ActionName::Merge => Operation::Merge,
+            ActionName::Snooze => Operation::Snooze,
+            ActionName::Reassign => Operation::Reassign,
             ActionName::Rollback => Operation::Rollback,
             ActionName::KillSwitch => Operation::KillSwitch,
             ActionName::Page => Operation::Page,
@@ -105,6 +111,8 @@ impl Operation {
             | Operation::StatusUpdate
             | Operation::SetRole
             | Operation::Merge
+            | Operation::Snooze
+            | Operation::Reassign
             | Operation::Page
             | Operation::Runbook
             | Operation::Describe
@@ -126,6 +134,8 @@ impl From<&IncidentOp> for Operation {
             IncidentOp::StatusUpdate(_) => Operation::StatusUpdate,
             IncidentOp::Role { .. } => Operation::SetRole,
             IncidentOp::Merge(_) => Operation::Merge,
+            IncidentOp::Snooze(_) => Operation::Snooze,
+            IncidentOp::Reassign { .. } => Operation::Reassign,
         }
     }
 }
