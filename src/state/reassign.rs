@@ -4,7 +4,7 @@
 //! incident through `actions::dispatch` (tracked, audited, retried). Only sources that assign
 //! incidents to people take it; the guard says why the others do not.
 
-use super::guard::{incident_for, Operation};
+use super::guard::{incident_for, Operation, Refusal};
 use super::operations::incident_command;
 use super::{bulk, Confirm, Effect, FlashLevel, Overlay, PickItem, Picker, State};
 use crate::domain::command::IncidentOp;
@@ -90,6 +90,13 @@ pub fn candidates(state: &State, incs: &[Incident]) -> Vec<Candidate> {
 /// The reassign key, or `:reassign [NAME]`: the marks (or a group's parent row) as one set,
 /// else the selected incident. Without a name, a chooser of the candidates.
 pub(super) fn open(state: &mut State, typed: Option<&str>) -> Vec<Effect> {
+    if state.read_only {
+        state.say(
+            FlashLevel::Warn,
+            Refusal::ReadOnly(Operation::Reassign).to_string(),
+        );
+        return vec![];
+    }
     let set = bulk::set(state);
     let single = match &set {
         Some(_) => None,

@@ -4,7 +4,7 @@
 //! `actions::dispatch` (tracked, audited, retried). Only sources that snooze take it; the
 //! guard says why the others do not.
 
-use super::guard::{incident_for, Operation};
+use super::guard::{incident_for, Operation, Refusal};
 use super::operations::incident_command;
 use super::{bulk, Confirm, Effect, FlashLevel, Overlay, PickItem, Picker, State};
 use crate::domain::command::{IncidentOp, SnoozeFor};
@@ -13,6 +13,13 @@ use crate::domain::{Incident, Status};
 /// The snooze key, or `:snooze [duration]`: the marks (or a group's parent row) as one set,
 /// else the selected incident. Without a duration, a chooser of them.
 pub(super) fn open(state: &mut State, typed: Option<SnoozeFor>) -> Vec<Effect> {
+    if state.read_only {
+        state.say(
+            FlashLevel::Warn,
+            Refusal::ReadOnly(Operation::Snooze).to_string(),
+        );
+        return vec![];
+    }
     if let Some(set) = bulk::set(state) {
         return match typed {
             Some(d) => bulk::start(state, IncidentOp::Snooze(d), set),

@@ -764,3 +764,4 @@ mod oncall;
 mod prompt_registry;
 mod respond;
 mod responders;
+mod snooze;
