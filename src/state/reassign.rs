@@ -40,11 +40,8 @@ pub fn candidates(state: &State, incs: &[Incident]) -> Vec<Candidate> {
             _ => c.name.eq_ignore_ascii_case(&name),
         });
         match same {
-            Some(i) => {
-                if found[i].user.is_none() {
-                    found[i].user = user.map(str::to_string);
-                }
-            }
+            Some(i) if found[i].user.is_none() => found[i].user = user.map(str::to_string),
+            Some(_) => {}
             None if found.len() < MAX_CANDIDATES => found.push(Candidate {
                 name,
                 user: user.map(str::to_string),
