@@ -163,14 +163,11 @@ pub fn unsupported(op: &IncidentOp) -> Option<&'static str> {
         }
         IncidentOp::Merge(_) => Some("the cockpit's own incidents are grouped (z), not merged"),
         // The detector, not a person, decides when one of its incidents fires again.
-        IncidentOp::Snooze(_) => Some(
-            "the cockpit's own detections have no snooze: acknowledging stops the countdown, \
-             and the detector says when the signal recovers",
-        ),
-        IncidentOp::Reassign { .. } => Some(
-            "the cockpit's own detections are assigned to nobody: say who has it with :role \
-             or a note",
-        ),
+        // Short: the footer holds one line of 80 columns with the operation's name before it.
+        IncidentOp::Snooze(_) => Some("cockpit detections have no snooze; ack stops the countdown"),
+        IncidentOp::Reassign { .. } => {
+            Some("cockpit detections have no assignee; say who with :role")
+        }
         _ => None,
     }
 }

@@ -60,7 +60,7 @@ impl SnoozeFor {
             Ok(SnoozeFor(m))
         } else {
             Err(format!(
-                "a snooze lasts 1 minute to {}h, not {m} minutes",
+                "snooze lasts 1 minute to {}h, not {m} minutes",
                 Self::MAX_MINUTES / 60
             ))
         }

@@ -24,11 +24,11 @@ const NO_RESPONDERS: &str =
     "Alertmanager pages nobody by name; ask the owner directly (the request is noted)";
 const NO_MERGE: &str = "Alertmanager groups alerts by its own route, and merges nothing";
 /// A silence would look like a snooze but is not one: it never ends early to notify again,
-/// and acknowledging here already is a silence, renewed while the alert fires.
-const NO_SNOOZE: &str = "Alertmanager has no snooze: acknowledging (its silence, renewed while \
-     the alert fires) already quiets it";
-const NO_REASSIGN: &str =
-    "Alertmanager assigns alerts to nobody: its routes decide who is notified";
+/// and acknowledging here already is a silence, renewed while the alert fires. Both kept
+/// short: the footer holds one line of 80 columns with the operation's name before it.
+const NO_SNOOZE: &str = "Alertmanager has no snooze; an ack already silences it";
+/// Alertmanager's routes, not a person, decide who is notified.
+const NO_REASSIGN: &str = "Alertmanager assigns alerts to nobody; its routes notify";
 const NOTE_NEEDS_ACK: &str =
     "add notes after acknowledging: Alertmanager keeps notes on the silence";
 

@@ -380,13 +380,13 @@ fn read_only_and_sources_that_cannot_say_why_and_send_nothing() {
     assert!(sent(&fx).is_empty());
     assert!(matches!(s.overlay, Overlay::None));
     assert!(
-        flash(&s).starts_with("snooze unavailable: the cockpit's own detections have no snooze"),
+        flash(&s).starts_with("snooze unavailable: cockpit detections have no snooze"),
         "{}",
         flash(&s)
     );
     update(&mut s, Action::Reassign);
     assert!(
-        flash(&s).starts_with("reassign unavailable: the cockpit's own detections are assigned"),
+        flash(&s).starts_with("reassign unavailable: cockpit detections have no assignee"),
         "{}",
         flash(&s)
     );
