@@ -265,6 +265,8 @@ fn incidents_of(source: &str, n: usize, now: DateTime<Utc>, generation: usize) -
                 ],
                 on_call: None,
                 last_status_update: None,
+                snoozed_until: None,
+                assignees: Vec::new(),
             }
         })
         .collect()

@@ -50,6 +50,10 @@ pub enum Action {
     StatusUpdate,
     /// Merge a group's PagerDuty incidents into its parent.
     Merge,
+    /// Choose how long to snooze the incident (or the marks) for.
+    Snooze,
+    /// Choose whom to hand the incident (or the marks) to.
+    Reassign,
     /// Write the selected incident's postmortem timeline to a Markdown file.
     Export,
     /// Re-send the most recent failed action.
@@ -183,6 +187,8 @@ impl From<ActionName> for Action {
             ActionName::RequestResponders => Action::RequestResponders,
             ActionName::StatusUpdate => Action::StatusUpdate,
             ActionName::Merge => Action::Merge,
+            ActionName::Snooze => Action::Snooze,
+            ActionName::Reassign => Action::Reassign,
             ActionName::Export => Action::Export,
             ActionName::Retry => Action::Retry,
             ActionName::Samples => Action::Samples,

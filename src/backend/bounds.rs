@@ -301,6 +301,8 @@ mod tests {
             timeline: vec![],
             on_call: None,
             last_status_update: None,
+            snoozed_until: None,
+            assignees: Vec::new(),
         }
     }
 

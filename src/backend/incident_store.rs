@@ -143,7 +143,10 @@ impl IncidentStore {
             IncidentOp::StatusUpdate(text) => format!("status update by {author}: {text}"),
             IncidentOp::Role { role, name } => format!("{role}: {name} (set by {author})"),
             // Refused above.
-            IncidentOp::RequestResponders { .. } | IncidentOp::Merge(_) => String::new(),
+            IncidentOp::RequestResponders { .. }
+            | IncidentOp::Merge(_)
+            | IncidentOp::Snooze(_)
+            | IncidentOp::Reassign { .. } => String::new(),
         };
         inc.timeline.push(entry(now, msg.clone()));
         Ok(msg)
@@ -151,14 +154,20 @@ impl IncidentStore {
 }
 
 /// What the cockpit's own incidents cannot do: they page nobody (the responder asks the
-/// layer's owner directly, and the request goes on the timeline as a note) and are grouped,
-/// not merged.
+/// layer's owner directly, and the request goes on the timeline as a note), are grouped,
+/// not merged, and are neither snoozed nor assigned to anyone.
 pub fn unsupported(op: &IncidentOp) -> Option<&'static str> {
     match op {
         IncidentOp::RequestResponders { .. } => {
             Some("the cockpit's own detections page nobody; ask the owner directly")
         }
         IncidentOp::Merge(_) => Some("the cockpit's own incidents are grouped (z), not merged"),
+        // The detector, not a person, decides when one of its incidents fires again.
+        // Short: the footer holds one line of 80 columns with the operation's name before it.
+        IncidentOp::Snooze(_) => Some("cockpit detections have no snooze; ack stops the countdown"),
+        IncidentOp::Reassign { .. } => {
+            Some("cockpit detections have no assignee; say who with :role")
+        }
         _ => None,
     }
 }
@@ -182,6 +191,8 @@ fn open(source: &str, id: IncidentId, d: &Detection, now: DateTime<Utc>) -> Inci
         timeline: vec![entry(now, format!("{} detected: {}", d.sev, d.summary))],
         on_call: None,
         last_status_update: None,
+        snoozed_until: None,
+        assignees: Vec::new(),
     }
 }
 

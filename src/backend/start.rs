@@ -252,6 +252,11 @@ fn every_op() -> Vec<IncidentOp> {
             name: String::new(),
         },
         IncidentOp::Merge(Vec::new()),
+        IncidentOp::Snooze(crate::domain::command::SnoozeFor::CHOICES[0]),
+        IncidentOp::Reassign {
+            who: String::new(),
+            user: None,
+        },
     ]
 }
 

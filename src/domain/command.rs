@@ -30,6 +30,88 @@ pub enum IncidentOp {
     },
     /// Merge these incidents (of the same source) into the one the command names.
     Merge(Vec<IncidentId>),
+    /// Quiet an acknowledged incident for a while: it returns to triggered (and notifies
+    /// again) when the time is up.
+    Snooze(SnoozeFor),
+    /// Hand the incident to one person.
+    Reassign {
+        /// Who, as the screen names them: for messages, and for finding the user when no id
+        /// is known.
+        who: String,
+        /// Their PagerDuty user id, when the on-call list or the config knows it.
+        user: Option<String>,
+    },
+}
+
+/// How long a snooze lasts, in whole minutes, within `SnoozeFor::MAX_MINUTES`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnoozeFor(u32);
+
+impl SnoozeFor {
+    /// A day: PagerDuty takes longer, but an incident quiet for more than a day is forgotten,
+    /// not snoozed; resolve it or leave it acknowledged instead.
+    pub const MAX_MINUTES: u32 = 24 * 60;
+    /// The chooser's durations.
+    pub const CHOICES: [SnoozeFor; 4] =
+        [SnoozeFor(30), SnoozeFor(60), SnoozeFor(120), SnoozeFor(240)];
+
+    pub fn minutes(m: u32) -> Result<SnoozeFor, String> {
+        if (1..=Self::MAX_MINUTES).contains(&m) {
+            Ok(SnoozeFor(m))
+        } else {
+            Err(format!(
+                "snooze lasts 1 minute to {}h, not {m} minutes",
+                Self::MAX_MINUTES / 60
+            ))
+        }
+    }
+
+    /// "30m", "1h", "2h", "90m", "1h30m" (case aside); anything else says what is taken.
+    pub fn parse(text: &str) -> Result<SnoozeFor, String> {
+        let t = text.trim().to_lowercase();
+        let bad = || {
+            format!(
+                "snooze takes a duration like 30m, 1h or 1h30m, not \"{}\"",
+                text.trim()
+            )
+        };
+        let (hours, rest) = match t.split_once('h') {
+            Some((h, rest)) => (h.parse::<u32>().map_err(|_| bad())?, rest),
+            None => (0, t.as_str()),
+        };
+        let mins = match rest.strip_suffix('m') {
+            Some(m) => m.parse::<u32>().map_err(|_| bad())?,
+            None if rest.is_empty() && t.contains('h') => 0,
+            None => return Err(bad()),
+        };
+        let total = hours
+            .checked_mul(60)
+            .and_then(|h| h.checked_add(mins))
+            .ok_or_else(bad)?;
+        SnoozeFor::minutes(total)
+    }
+
+    pub fn as_minutes(self) -> u32 {
+        self.0
+    }
+
+    pub fn seconds(self) -> u64 {
+        u64::from(self.0) * 60
+    }
+
+    pub fn duration(self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.0))
+    }
+}
+
+impl std::fmt::Display for SnoozeFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.0 / 60, self.0 % 60) {
+            (0, m) => write!(f, "{m}m"),
+            (h, 0) => write!(f, "{h}h"),
+            (h, m) => write!(f, "{h}h{m}m"),
+        }
+    }
 }
 
 impl IncidentOp {
@@ -43,6 +125,8 @@ impl IncidentOp {
             IncidentOp::StatusUpdate(_) => "status_update",
             IncidentOp::Role { .. } => "role",
             IncidentOp::Merge(_) => "merge",
+            IncidentOp::Snooze(_) => "snooze",
+            IncidentOp::Reassign { .. } => "reassign",
         }
     }
 
@@ -60,6 +144,11 @@ impl IncidentOp {
             } => format!("{who} ({layer} layer, {}): {message}", target.describe()),
             IncidentOp::Role { role, name } => format!("{role}: {name}"),
             IncidentOp::Merge(ids) => format!("merged into it: {}", ids.join(", ")),
+            IncidentOp::Snooze(d) => format!("for {d}"),
+            IncidentOp::Reassign { who, user } => match user {
+                Some(id) => format!("to {who} (PagerDuty user {id})"),
+                None => format!("to {who}"),
+            },
         }
     }
 }
@@ -313,6 +402,35 @@ pub struct CommandOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snooze_durations_read_as_typed_and_stay_within_a_day() {
+        let ok = |t: &str| SnoozeFor::parse(t).map(SnoozeFor::as_minutes);
+        assert_eq!(ok("30m"), Ok(30));
+        assert_eq!(ok("1h"), Ok(60));
+        assert_eq!(ok(" 2H "), Ok(120));
+        assert_eq!(ok("1h30m"), Ok(90));
+        assert_eq!(ok("90m"), Ok(90));
+        assert_eq!(ok("24h"), Ok(1440));
+        for bad in [
+            "",
+            "0m",
+            "25h",
+            "1d",
+            "h",
+            "m",
+            "30",
+            "-5m",
+            "1h30",
+            "99999999999h",
+        ] {
+            assert!(SnoozeFor::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let shown: Vec<String> = SnoozeFor::CHOICES.iter().map(|d| d.to_string()).collect();
+        assert_eq!(shown, ["30m", "1h", "2h", "4h"]);
+        assert_eq!(SnoozeFor(90).to_string(), "1h30m");
+        assert_eq!(SnoozeFor(90).seconds(), 5400);
+    }
 
     #[test]
     fn every_lever_reads_back_from_its_audit_record() {

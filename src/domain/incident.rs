@@ -141,6 +141,13 @@ pub struct Incident {
     /// (PagerDuty's web UI included); `None` for sources that keep no such log.
     #[serde(default)]
     pub last_status_update: Option<DateTime<Utc>>,
+    /// When an acknowledged incident returns to triggered and notifies again (a snooze, or
+    /// the service's acknowledgement timeout), as its source reports it; `None` otherwise.
+    #[serde(default)]
+    pub snoozed_until: Option<DateTime<Utc>>,
+    /// Who the source has the incident assigned to; empty for sources that assign nobody.
+    #[serde(default)]
+    pub assignees: Vec<SafeText>,
 }
 
 impl Incident {

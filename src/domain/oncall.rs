@@ -17,6 +17,18 @@ pub struct OnCallLevel {
     pub names: Vec<SafeText>,
     /// Names past `MAX_NAMES_PER_LEVEL`, counted rather than kept.
     pub more: usize,
+    /// The people named, with their ids in the source: whom a reassignment can name.
+    #[serde(default)]
+    pub users: Vec<OnCallUser>,
+}
+
+/// A person on call, as the source knows them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OnCallUser {
+    /// The person alone ("Jane Doe"), without the schedule.
+    pub name: SafeText,
+    /// Their id in the source (a PagerDuty user id: letters and digits).
+    pub id: String,
 }
 
 impl OnCallLevel {

@@ -18,6 +18,9 @@ pub struct Bulk {
     pub awaiting: Option<Awaiting>,
     /// Sets sent, newest last, each with every member's outcome.
     pub batches: Vec<Batch>,
+    /// While a chooser for a set is open (how long to snooze, whom to hand to): the set
+    /// each of its items stands for, in the chooser's order.
+    pub choices: Vec<Awaiting>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -83,6 +86,7 @@ impl Batch {
 }
 
 /// A set of incidents one key acts on.
+#[derive(Clone)]
 pub(super) struct Set {
     label: String,
     members: Vec<Incident>,
@@ -133,6 +137,17 @@ fn skip_reason(state: &State, inc: &Incident, op: &IncidentOp) -> Option<String>
     }
 }
 
+impl Set {
+    pub(super) fn members(&self) -> &[Incident] {
+        &self.members
+    }
+
+    /// What the set is: "3 marked", "group support-bot (4)".
+    pub(super) fn label(&self) -> &str {
+        &self.label
+    }
+}
+
 /// Opens the one confirmation for `op` on the set, listing every member and what will be
 /// skipped; a note opens the note box for all of them instead.
 pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> {
@@ -141,30 +156,111 @@ pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> 
         state.say(FlashLevel::Warn, Refusal::ReadOnly(operation).to_string());
         return vec![];
     }
-    let Set {
-        label,
-        members,
-        marked,
-    } = set;
     if let IncidentOp::Note(_) = op {
-        let ids: Vec<IncidentId> = members
-            .iter()
-            .filter(|i| skip_reason(state, i, &op).is_none())
-            .map(|i| i.id.clone())
-            .collect();
-        if ids.is_empty() {
+        return note_box(state, &op, set);
+    }
+    let marked = set.marked;
+    let Some((confirm, awaiting)) = prepare(state, op.clone(), set) else {
+        return vec![];
+    };
+    // A group is one incident to the responder: its acknowledgement goes at once, like one
+    // incident's. Marks are chosen row by row, so they are confirmed as a set.
+    if matches!(op, IncidentOp::Ack) && !marked {
+        return send(state, awaiting);
+    }
+    state.overlay = Overlay::Confirm(Box::new(confirm));
+    state.bulk.awaiting = Some(awaiting);
+    vec![]
+}
+
+/// Opens a chooser for a set: each item's confirmation is the set's (`prepare`), and the set
+/// it stands for waits in `choices` until one is picked.
+pub(super) fn choose(
+    state: &mut State,
+    title: String,
+    items: Vec<(String, String, IncidentOp)>,
+    set: &Set,
+) {
+    if state.read_only {
+        if let Some((_, _, op)) = items.first() {
             state.say(
                 FlashLevel::Warn,
-                format!("note: nothing in {label} takes a note"),
+                Refusal::ReadOnly(Operation::from(op)).to_string(),
             );
-            return vec![];
         }
-        state.overlay = Overlay::Text {
-            purpose: TextPurpose::NoteMany(ids),
-            editor: text_box::editor("", "what you saw or did, for every one of them"),
+        return;
+    }
+    let mut picks = Vec::new();
+    let mut choices = Vec::new();
+    for (label, detail, op) in items {
+        let Some((confirm, awaiting)) = prepare(state, op, set.clone()) else {
+            // `prepare` said why nothing in the set takes it; the same holds for every item.
+            return;
         };
+        picks.push(super::PickItem {
+            label,
+            detail,
+            confirm: Some(confirm),
+        });
+        choices.push(awaiting);
+    }
+    if picks.is_empty() {
+        return;
+    }
+    state.overlay = Overlay::Picker(super::Picker {
+        title,
+        items: picks,
+        cursor: 0,
+    });
+    state.bulk.choices = choices;
+}
+
+/// Keys in a set's chooser: choosing makes the chosen set the one the confirmation sends;
+/// closing drops them all. The chooser itself moves and opens the confirmation.
+pub(super) fn pick(state: &mut State, action: Action) -> Vec<Effect> {
+    let cursor = match &state.overlay {
+        Overlay::Picker(p) => p.cursor,
+        _ => 0,
+    };
+    match action {
+        Action::Select | Action::Confirm => {
+            let mut choices = std::mem::take(&mut state.bulk.choices);
+            if cursor < choices.len() {
+                state.bulk.awaiting = Some(choices.swap_remove(cursor));
+            }
+        }
+        Action::Cancel | Action::Back => state.bulk.choices.clear(),
+        _ => {}
+    }
+    super::dialogs::picker(state, action)
+}
+
+/// The note box for every member of the set that takes a note.
+fn note_box(state: &mut State, op: &IncidentOp, set: Set) -> Vec<Effect> {
+    let Set { label, members, .. } = set;
+    let ids: Vec<IncidentId> = members
+        .iter()
+        .filter(|i| skip_reason(state, i, op).is_none())
+        .map(|i| i.id.clone())
+        .collect();
+    if ids.is_empty() {
+        state.say(
+            FlashLevel::Warn,
+            format!("note: nothing in {label} takes a note"),
+        );
         return vec![];
     }
+    state.overlay = Overlay::Text {
+        purpose: TextPurpose::NoteMany(ids),
+        editor: text_box::editor("", "what you saw or did, for every one of them"),
+    };
+    vec![]
+}
+
+/// The set's one confirmation for `op` and what `y` sends: every member `op` applies to,
+/// and why the rest are skipped. None, after saying why, when no member takes it.
+fn prepare(state: &mut State, op: IncidentOp, set: Set) -> Option<(Confirm, Awaiting)> {
+    let Set { label, members, .. } = set;
     let (targets, skipped): (Vec<Incident>, Vec<Incident>) = members
         .into_iter()
         .partition(|i| skip_reason(state, i, &op).is_none());
@@ -178,7 +274,7 @@ pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> 
             FlashLevel::Warn,
             format!("{}: nothing to do in {label} ({why})", op.name()),
         );
-        return vec![];
+        return None;
     }
     let awaiting = Awaiting {
         label: format!("{} {label}", op.name()),
@@ -186,16 +282,13 @@ pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> 
         targets: targets.clone(),
         skipped: skipped.clone(),
     };
-    // A group is one incident to the responder: its acknowledgement goes at once, like one
-    // incident's. Marks are chosen row by row, so they are confirmed as a set.
-    if matches!(op, IncidentOp::Ack) && !marked {
-        return send(state, awaiting);
-    }
     let verb = match op {
         IncidentOp::Ack => "Acknowledge",
         IncidentOp::Escalate => "Escalate",
         IncidentOp::Resolve => "Resolve",
         IncidentOp::Note(_) => "Note",
+        IncidentOp::Snooze(_) => "Snooze",
+        IncidentOp::Reassign { .. } => "Reassign",
         // Keys for these act on the selected incident, never on a set.
         _ => "Act on",
     };
@@ -231,20 +324,33 @@ pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> 
             "Acknowledgements among them are UNDONE: the next level acknowledges afresh.".into(),
         );
     }
+    match &op {
+        IncidentOp::Snooze(d) => warnings.extend(super::snooze::warnings(state, &targets, *d)),
+        IncidentOp::Reassign { who, user } => {
+            warnings.extend(super::reassign::warnings(who, user.as_deref()))
+        }
+        _ => {}
+    }
     if !skipped.is_empty() {
         warnings.push(format!("Skipped: {}", skipped.join("; ")));
     }
+    let title = match &op {
+        IncidentOp::Snooze(d) => format!("Snooze {} incidents ({label}) for {d}?", targets.len()),
+        IncidentOp::Reassign { who, .. } => {
+            format!("Reassign {} incidents ({label}) to {who}?", targets.len())
+        }
+        _ => format!("{verb} {} incidents ({label})?", targets.len()),
+    };
     let first = targets[0].clone();
-    state.overlay = Overlay::Confirm(Box::new(Confirm {
-        title: format!("{verb} {} incidents ({label})?", targets.len()),
+    let confirm = Confirm {
+        title,
         lines,
         warnings,
-        danger: !matches!(op, IncidentOp::Ack),
+        danger: !matches!(op, IncidentOp::Ack | IncidentOp::Snooze(_)),
         command: super::operations::incident_command(&first, op.clone()),
         scroll: 0,
-    }));
-    state.bulk.awaiting = Some(awaiting);
-    vec![]
+    };
+    Some((confirm, awaiting))
 }
 
 /// Keys in the confirmation of a set: `y` sends every member's command, cancel drops the set;

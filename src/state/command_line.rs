@@ -1,5 +1,6 @@
 //! The `:` command line, as in k9s and vim: the list's keys by name (`:ack`, `:resolve`,
-//! `:note`, `:escalate`, `:request`, `:update`, `:merge`), the response's roles (`:role
+//! `:note`, `:escalate`, `:request`, `:update`, `:merge`), snoozing and reassigning with or
+//! without the chooser (`:snooze 1h`, `:reassign Jane Doe`), the response's roles (`:role
 //! commander Jane Doe`), views of the list (`:sev1`, `:feature support-bot`, `:sort age`,
 //! `:all`) and `:q`. Tab completes a command or its argument; up and down walk the commands
 //! typed this session. An unknown command says so and lists the known ones.
@@ -7,15 +8,16 @@
 use super::incidents::SortKey;
 use super::{update, Effect, FlashLevel, State};
 use crate::action::Action;
+use crate::domain::command::SnoozeFor;
 use crate::domain::responders::Role;
 
 /// Commands kept in the session's history.
 const HISTORY_KEPT: usize = 100;
 
 /// Every command, with what it takes, for completion and the unknown-command message.
-pub const COMMANDS: [&str; 17] = [
-    "ack", "resolve", "note", "escalate", "request", "update", "merge", "role", "sev1", "sev2",
-    "sev3", "sev4", "feature", "sort", "all", "q", "quit",
+pub const COMMANDS: [&str; 19] = [
+    "ack", "resolve", "note", "escalate", "request", "update", "merge", "snooze", "reassign",
+    "role", "sev1", "sev2", "sev3", "sev4", "feature", "sort", "all", "q", "quit",
 ];
 
 #[derive(Debug, Default)]
@@ -51,6 +53,16 @@ pub(super) fn run(state: &mut State, line: &str) -> Vec<Effect> {
         ("request", "") => update(state, Action::RequestResponders),
         ("update", "") => update(state, Action::StatusUpdate),
         ("merge", "") => update(state, Action::Merge),
+        ("snooze", "") => update(state, Action::Snooze),
+        ("snooze", d) => match SnoozeFor::parse(d) {
+            Ok(d) => super::snooze::open(state, Some(d)),
+            Err(why) => {
+                state.say(FlashLevel::Warn, format!(":{why}"));
+                vec![]
+            }
+        },
+        ("reassign", "") => update(state, Action::Reassign),
+        ("reassign", name) => super::reassign::open(state, Some(name)),
         ("role", arg) => match arg.split_once(' ') {
             Some((role, name)) => super::responders::set_role(state, role, name),
             None => super::responders::set_role(state, arg, ""),
@@ -141,9 +153,11 @@ pub fn complete(line: &str, features: &[String]) -> Option<String> {
             let sort_keys: Vec<String> =
                 SortKey::ALL.iter().map(|k| k.name().to_string()).collect();
             let roles: Vec<String> = Role::ALL.iter().map(|r| r.name().to_string()).collect();
+            let durations: Vec<String> = SnoozeFor::CHOICES.iter().map(|d| d.to_string()).collect();
             let pool: &[String] = match cmd {
                 "feature" => features,
                 "sort" => &sort_keys,
+                "snooze" => &durations,
                 // The role; the name after it is the responder's to type.
                 "role" if !arg.contains(' ') => &roles,
                 _ => return None,

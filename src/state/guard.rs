@@ -20,6 +20,8 @@ pub enum Operation {
     StatusUpdate,
     SetRole,
     Merge,
+    Snooze,
+    Reassign,
     Rollback,
     KillSwitch,
     /// The levers panel: reading a feature's levers.
@@ -57,6 +59,8 @@ impl Operation {
             Operation::StatusUpdate => "status update",
             Operation::SetRole => "role",
             Operation::Merge => "merge",
+            Operation::Snooze => "snooze",
+            Operation::Reassign => "reassign",
             Operation::Rollback => "prompt rollback",
             Operation::KillSwitch => "kill switch",
             Operation::Levers => "levers",
@@ -80,6 +84,8 @@ impl Operation {
             ActionName::RequestResponders => Operation::RequestResponders,
             ActionName::StatusUpdate => Operation::StatusUpdate,
             ActionName::Merge => Operation::Merge,
+            ActionName::Snooze => Operation::Snooze,
+            ActionName::Reassign => Operation::Reassign,
             ActionName::Rollback => Operation::Rollback,
             ActionName::KillSwitch => Operation::KillSwitch,
             ActionName::Levers => Operation::Levers,
@@ -112,6 +118,8 @@ impl Operation {
             | Operation::StatusUpdate
             | Operation::SetRole
             | Operation::Merge
+            | Operation::Snooze
+            | Operation::Reassign
             | Operation::Page
             | Operation::Runbook
             | Operation::Describe
@@ -136,6 +144,8 @@ impl From<&IncidentOp> for Operation {
             IncidentOp::StatusUpdate(_) => Operation::StatusUpdate,
             IncidentOp::Role { .. } => Operation::SetRole,
             IncidentOp::Merge(_) => Operation::Merge,
+            IncidentOp::Snooze(_) => Operation::Snooze,
+            IncidentOp::Reassign { .. } => Operation::Reassign,
         }
     }
 }

@@ -34,7 +34,7 @@ pub(super) fn update(state: &mut State, action: &Action) -> Option<Vec<Effect>> 
                 purpose: TextPurpose::Command,
                 editor: text_box::editor(
                     "",
-                    "ack resolve note escalate request update role sev1 feature sort all q",
+                    "ack resolve snooze reassign note escalate request update role sev1 feature sort all q",
                 ),
             };
         }

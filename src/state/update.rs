@@ -6,8 +6,9 @@
 //! open, `operations` and `levers` for the responder's keys on the list).
 
 use super::{
-    actions, bulk, containment, dialogs, feed, habits, lever_panel, levers, operations, responders,
-    runbook, samples, text_box, Effect, FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
+    actions, bulk, containment, dialogs, feed, habits, lever_panel, levers, operations, reassign,
+    responders, runbook, samples, snooze, text_box, Effect, FlashLevel, Overlay, State,
+    TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;
@@ -25,6 +26,10 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
     // A limit measured for one view says nothing about the next one opened.
     if std::mem::discriminant(&state.overlay) != open {
         state.scroll_limit = None;
+    }
+    // A set's chooser stands for its sets only while it is open.
+    if !matches!(state.overlay, Overlay::Picker(_)) {
+        state.bulk.choices.clear();
     }
     effects
 }
@@ -75,6 +80,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
             Overlay::Help => dialogs::help(state, other),
             Overlay::Confirm(_) if state.bulk.awaiting.is_some() => bulk::confirm(state, other),
             Overlay::Confirm(_) => dialogs::confirm(state, other),
+            Overlay::Picker(_) if !state.bulk.choices.is_empty() => bulk::pick(state, other),
             Overlay::Picker(_) => dialogs::picker(state, other),
             Overlay::Text { .. } => text_box::update(state, other),
             Overlay::Runbook(_) => runbook::update(state, other),
@@ -194,6 +200,8 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
         Action::RequestResponders => responders::request(state),
         Action::StatusUpdate => responders::status_update(state),
         Action::Merge => responders::merge(state),
+        Action::Snooze => return snooze::open(state, None),
+        Action::Reassign => return reassign::open(state, None),
         Action::Export => return operations::export(state),
         Action::Retry => return actions::retry(state),
         Action::Samples => return samples::open(state),

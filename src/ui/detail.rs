@@ -106,7 +106,15 @@ pub fn lines<'a>(
             inc.status.short(),
             key(ActionName::Resolve)
         ),
-        (Some(by), _) => format!("{} by {by}", inc.status.short()),
+        (Some(by), _) => match inc.snoozed_until {
+            Some(until) if until > state.now => format!(
+                "{} by {by} · snoozed until {} UTC ({} left), then TRIG again",
+                inc.status.short(),
+                until.format("%H:%M"),
+                countdown((until - state.now).num_seconds())
+            ),
+            _ => format!("{} by {by}", inc.status.short()),
+        },
         // Contained: the signal is back inside its band, so the response countdown is not
         // what matters any more; recovery (and resolving) is.
         (None, Some(_)) if state.incidents.contained.contains(&inc.id) => format!(
@@ -147,6 +155,10 @@ pub fn lines<'a>(
         ),
         base,
     );
+    if !inc.assignees.is_empty() {
+        let names: Vec<&str> = inc.assignees.iter().map(|n| n.as_str()).collect();
+        l.field("assigned", &names.join(", "), base);
+    }
     l.field(
         "on call",
         &crate::state::oncall::summary(state, inc, age),

@@ -68,7 +68,17 @@ fn respond_cell(inc: &Incident, state: &State, theme: &Theme) -> Span<'static> {
         }
         Some(s) if s < 0 => Span::styled(countdown(s), theme.style(ThemeRole::Overdue)),
         Some(s) => Span::styled(countdown(s), theme.style(ThemeRole::Countdown)),
-        None => Span::styled("—", theme.style(ThemeRole::Muted)),
+        // Snoozed: quiet until then, when it triggers and its countdown starts again.
+        None => match inc
+            .snoozed_until
+            .filter(|u| *u > state.now && inc.is_open())
+        {
+            Some(until) => Span::styled(
+                format!("z {}", until.format("%H:%M")),
+                theme.style(ThemeRole::Muted),
+            ),
+            None => Span::styled("—", theme.style(ThemeRole::Muted)),
+        },
     }
 }
 

@@ -15,6 +15,7 @@ mod pagerduty_contract;
 mod pagerduty_events_contract;
 mod pagerduty_oncall;
 mod pagerduty_responders;
+mod pagerduty_snooze;
 mod postmortem;
 mod prometheus_faults;
 mod render;

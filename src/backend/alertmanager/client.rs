@@ -23,6 +23,12 @@ const NO_ESCALATION: &str = "Alertmanager has no escalation levels; page through
 const NO_RESPONDERS: &str =
     "Alertmanager pages nobody by name; ask the owner directly (the request is noted)";
 const NO_MERGE: &str = "Alertmanager groups alerts by its own route, and merges nothing";
+/// A silence would look like a snooze but is not one: it never ends early to notify again,
+/// and acknowledging here already is a silence, renewed while the alert fires. Both kept
+/// short: the footer holds one line of 80 columns with the operation's name before it.
+const NO_SNOOZE: &str = "Alertmanager has no snooze; an ack already silences it";
+/// Alertmanager's routes, not a person, decide who is notified.
+const NO_REASSIGN: &str = "Alertmanager assigns alerts to nobody; its routes notify";
 const NOTE_NEEDS_ACK: &str =
     "add notes after acknowledging: Alertmanager keeps notes on the silence";
 
@@ -427,6 +433,8 @@ impl Alertmanager {
             timeline: timeline(alert, silence.zip(acked_at)),
             on_call: None,
             last_status_update: None,
+            snoozed_until: None,
+            assignees: Vec::new(),
         }
     }
 
@@ -455,6 +463,8 @@ impl IncidentSource for Alertmanager {
             IncidentOp::Escalate => Some(NO_ESCALATION.into()),
             IncidentOp::RequestResponders { .. } => Some(NO_RESPONDERS.into()),
             IncidentOp::Merge(_) => Some(NO_MERGE.into()),
+            IncidentOp::Snooze(_) => Some(NO_SNOOZE.into()),
+            IncidentOp::Reassign { .. } => Some(NO_REASSIGN.into()),
             _ => None,
         }
     }
@@ -492,6 +502,8 @@ impl IncidentSource for Alertmanager {
                 Err(BackendError::Rejected(NO_RESPONDERS.into()))
             }
             IncidentOp::Merge(_) => Err(BackendError::Rejected(NO_MERGE.into())),
+            IncidentOp::Snooze(_) => Err(BackendError::Rejected(NO_SNOOZE.into())),
+            IncidentOp::Reassign { .. } => Err(BackendError::Rejected(NO_REASSIGN.into())),
         }
     }
 }

@@ -7,12 +7,13 @@ use super::errors::{map_error, rate_limited, reset_secs};
 use super::mapping::{cached_log, incident, level, CachedLog};
 use super::oncall::{policies_of, OnCallCache, POLICIES_PER_REQUEST};
 use super::wire::{
-    IncidentEnvelope, IncidentPage, LogEntry, LogPage, OnCallEntry, OnCallPage, PdIncident,
-    Reference, UserPage,
+    IncidentEnvelope, IncidentList, IncidentPage, LogEntry, LogPage, OnCallEntry, OnCallPage,
+    PdIncident, Reference, UserPage,
 };
 use crate::backend::http::{self, ReplyCap};
 use crate::backend::{BackendError, IncidentOp, IncidentSource, NotShown};
 use crate::config::secret::Secret;
+use crate::domain::command::SnoozeFor;
 use crate::domain::responders::ResponderTarget;
 use crate::domain::{Incident, IncidentId, SafeText, Status};
 use chrono::{DateTime, Utc};
@@ -708,6 +709,109 @@ impl PagerDuty {
         Ok(())
     }
 
+    /// `POST /incidents/{id}/snooze` with `{"duration": seconds}`: PagerDuty snoozes
+    /// acknowledged incidents only, and answers with the incident, whose pending
+    /// `unacknowledge` says when it triggers again.
+    async fn snooze(
+        &mut self,
+        pd_id: &str,
+        d: SnoozeFor,
+        id: &str,
+    ) -> Result<Option<DateTime<Utc>>, BackendError> {
+        let req = self.write(
+            Method::POST,
+            &format!("/incidents/{pd_id}/snooze"),
+            &json!({ "duration": d.seconds() }),
+        );
+        let body = self.call(req, Some(id)).await?;
+        // The snooze happened; an unreadable echo only means the next list says until when.
+        let Ok(env) = serde_json::from_slice::<IncidentEnvelope>(&body) else {
+            return Ok(None);
+        };
+        let until = env.incident.snoozed_until();
+        self.known.insert(pd_id.to_string(), env.incident);
+        Ok(until)
+    }
+
+    /// The id of the one PagerDuty user named `who` (or whose email it is), from
+    /// `GET /users?query=`: PagerDuty's search matches parts of names, so only an exact
+    /// match counts, and two people of the same name are not guessed between.
+    async fn user_named(&mut self, who: &str) -> Result<String, BackendError> {
+        let req = self
+            .request(Method::GET, "/users")
+            .query(&[("query", who), ("limit", "100")]);
+        let page: UserPage = self.call_json(req, None).await?;
+        let ids: Vec<String> = page
+            .users
+            .into_iter()
+            .filter(|u| {
+                u.name
+                    .as_deref()
+                    .is_some_and(|n| n.trim().eq_ignore_ascii_case(who))
+                    || u.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(who))
+            })
+            .map(|u| u.id)
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+            .collect();
+        let who = SafeText::new(who);
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(BackendError::Rejected(format!(
+                "no PagerDuty user is named {who} (name or email, exactly)"
+            ))),
+            many => Err(BackendError::Rejected(format!(
+                "{} PagerDuty users are named {who}: choose them from the on-call list, which \
+                 knows their ids",
+                many.len()
+            ))),
+        }
+    }
+
+    /// `PUT /incidents` assigning the incident to one user: PagerDuty notifies them, and
+    /// only them (the escalation policy no longer moves it on).
+    async fn reassign(
+        &mut self,
+        pd_id: &str,
+        who: &str,
+        user: Option<&str>,
+        id: &str,
+    ) -> Result<String, BackendError> {
+        let user_id = match user {
+            Some(u) if !u.is_empty() && u.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                u.to_string()
+            }
+            Some(u) => {
+                return Err(BackendError::Rejected(format!(
+                    "{:?} is not a PagerDuty user id",
+                    SafeText::new(u).as_str()
+                )))
+            }
+            None => self.user_named(who).await?,
+        };
+        let body = json!({ "incidents": [{
+            "id": pd_id,
+            "type": "incident_reference",
+            "assignments": [{ "assignee": { "id": user_id, "type": "user_reference" } }],
+        }]});
+        let req = self.write(Method::PUT, "/incidents", &body);
+        let reply = match self.call(req, None).await {
+            Err(BackendError::Http { status: 404, .. }) => {
+                return Err(BackendError::Rejected(format!(
+                    "PagerDuty found no incident {id} or no user {user_id}"
+                )))
+            }
+            other => other?,
+        };
+        if let Ok(list) = serde_json::from_slice::<IncidentList>(&reply) {
+            for inc in list.incidents.into_iter().filter(|i| i.id == pd_id) {
+                self.known.insert(pd_id.to_string(), inc);
+            }
+        }
+        Ok(user_id)
+    }
+
     fn mark_stale(&mut self, pd_id: &str) {
         if let Some(c) = self.timelines.get_mut(pd_id) {
             c.stale = true;
@@ -797,6 +901,33 @@ impl IncidentSource for PagerDuty {
             IncidentOp::Merge(sources) => {
                 self.merge(&pd_id, sources, id).await?;
                 format!("{} merged into {id} by {as_user}", sources.join(", "))
+            }
+            IncidentOp::Snooze(d) => {
+                // PagerDuty snoozes acknowledged incidents only; the confirmation said a
+                // triggered one is acknowledged first. A retry after a failed snooze finds
+                // it acknowledged by then and only snoozes.
+                let ack_first = self
+                    .known
+                    .get(&pd_id)
+                    .is_some_and(|i| i.status == Status::Triggered);
+                if ack_first {
+                    self.update(&pd_id, json!({ "status": "acknowledged" }), id)
+                        .await?;
+                }
+                let until = self
+                    .snooze(&pd_id, *d, id)
+                    .await?
+                    .map(|t| format!(" until {} UTC", t.format("%H:%M")))
+                    .unwrap_or_default();
+                let acked = if ack_first { "acknowledged and " } else { "" };
+                format!("{acked}snoozed for {d}{until} by {as_user}")
+            }
+            IncidentOp::Reassign { who, user } => {
+                let user_id = self.reassign(&pd_id, who, user.as_deref(), id).await?;
+                format!(
+                    "reassigned to {} (PagerDuty user {user_id}) by {as_user}",
+                    SafeText::new(who)
+                )
             }
         };
         self.mark_stale(&pd_id);

@@ -21,6 +21,10 @@ const KIND_ORDER: [IncidentType; 8] = [
     IncidentType::Errors,
 ];
 
+/// Assignees named on an incident: PagerDuty assigns to a handful, and a reply listing
+/// thousands must not grow the detail pane without end.
+const MAX_ASSIGNEES: usize = 10;
+
 /// A timeline built from log entries, valid while `last_status_change_at` stays the same.
 pub(super) struct CachedLog {
     pub(super) changed_at: Option<String>,
@@ -94,7 +98,7 @@ pub(super) fn incident(
         triggered_at: inc.created_at,
         // A start near the end of time must not overflow (chrono panics on that).
         respond_by: inc
-            .created_at
+            .triggered_since()
             .checked_add_signed(sev.response_time())
             .unwrap_or(DateTime::<Utc>::MAX_UTC),
         acked_by: ack.map(|a| SafeText::new(Reference::name(&a.acknowledger).unwrap_or("someone"))),
@@ -105,7 +109,25 @@ pub(super) fn incident(
         timeline,
         on_call,
         last_status_update,
+        snoozed_until: inc.snoozed_until(),
+        assignees: assignees(inc),
     }
+}
+
+/// Who the incident is assigned to, each once, at most `MAX_ASSIGNEES` named.
+fn assignees(inc: &PdIncident) -> Vec<SafeText> {
+    let mut names: Vec<SafeText> = Vec::new();
+    for name in inc
+        .assignments
+        .iter()
+        .filter_map(|a| Reference::name(&a.assignee))
+    {
+        let name = SafeText::new(name);
+        if names.len() < MAX_ASSIGNEES && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// The timeline of `entries` (PagerDuty's order, newest first). `unread_past` is the bound
@@ -265,14 +287,6 @@ fn evidence(inc: &PdIncident) -> Vec<SafeText> {
     ));
     if let Some(ep) = Reference::name(&inc.escalation_policy) {
         out.push(format!("escalation policy: {ep}"));
-    }
-    let assignees: Vec<&str> = inc
-        .assignments
-        .iter()
-        .filter_map(|a| Reference::name(&a.assignee))
-        .collect();
-    if !assignees.is_empty() {
-        out.push(format!("assigned: {}", assignees.join(", ")));
     }
     out.extend(inc.html_url.clone());
     out.extend(

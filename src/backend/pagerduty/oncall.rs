@@ -4,7 +4,7 @@
 //! every poll in between only read what was fetched.
 
 use super::wire::{OnCallEntry, PdIncident, Reference};
-use crate::domain::oncall::{OnCall, OnCallLevel, MAX_NAMES_PER_LEVEL};
+use crate::domain::oncall::{OnCall, OnCallLevel, OnCallUser, MAX_NAMES_PER_LEVEL};
 use crate::domain::text::fit;
 use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
@@ -104,6 +104,7 @@ impl OnCallCache {
 /// primary)" when a schedule puts them there), at most `MAX_NAMES_PER_LEVEL` named.
 fn levels_by_policy(entries: Vec<OnCallEntry>) -> HashMap<String, Vec<OnCallLevel>> {
     let mut grouped: HashMap<String, BTreeMap<u32, Vec<String>>> = HashMap::new();
+    let mut people: HashMap<(String, u32), Vec<OnCallUser>> = HashMap::new();
     for e in entries {
         let (Some(policy), Some(level), Some(user)) = (
             Reference::id(&e.escalation_policy),
@@ -125,6 +126,16 @@ fn levels_by_policy(entries: Vec<OnCallEntry>) -> HashMap<String, Vec<OnCallLeve
         if !names.contains(&name) {
             names.push(name);
         }
+        let Some(id) = Reference::id(&e.user).filter(|id| is_pd_id(id)) else {
+            continue;
+        };
+        let users = people.entry((policy.to_string(), level)).or_default();
+        if users.len() < MAX_NAMES_PER_LEVEL && !users.iter().any(|u| u.id == id) {
+            users.push(OnCallUser {
+                name: SafeText::new(&fit(SafeText::new(user).as_str(), NAME_COLUMNS)),
+                id: id.to_string(),
+            });
+        }
     }
     grouped
         .into_iter()
@@ -132,6 +143,7 @@ fn levels_by_policy(entries: Vec<OnCallEntry>) -> HashMap<String, Vec<OnCallLeve
             let levels = levels
                 .into_iter()
                 .map(|(level, names)| OnCallLevel {
+                    users: people.remove(&(policy.clone(), level)).unwrap_or_default(),
                     level,
                     more: names.len().saturating_sub(MAX_NAMES_PER_LEVEL),
                     names: names

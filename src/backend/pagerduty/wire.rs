@@ -68,11 +68,49 @@ pub(super) struct PdIncident {
     /// Present in some responses only; otherwise the level is tracked (see `level`).
     #[serde(default)]
     pub(super) escalation_level: Option<u32>,
+    /// What PagerDuty will do to the incident by itself, and when: a snooze (or the
+    /// acknowledgement timeout) shows as an `unacknowledge` at the time it ends.
+    #[serde(default)]
+    pub(super) pending_actions: Vec<PendingAction>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub(super) struct PendingAction {
+    #[serde(rename = "type", default)]
+    pub(super) kind: String,
+    #[serde(default)]
+    pub(super) at: Option<DateTime<Utc>>,
 }
 
 impl PdIncident {
     pub(super) fn sev(&self) -> Sev {
         sev_of(Reference::name(&self.priority), self.urgency.as_deref())
+    }
+
+    /// When an acknowledged incident goes back to triggered by itself: the pending
+    /// `unacknowledge` a snooze (or the acknowledgement timeout) set.
+    pub(super) fn snoozed_until(&self) -> Option<DateTime<Utc>> {
+        if self.status != Status::Acknowledged {
+            return None;
+        }
+        self.pending_actions
+            .iter()
+            .filter(|a| a.kind == "unacknowledge")
+            .filter_map(|a| a.at)
+            .min()
+    }
+
+    /// When the incident last became triggered: its last status change while it is
+    /// triggered (a snooze or acknowledgement that ran out, an escalation), never before it
+    /// was created. The acknowledge countdown starts there, as PagerDuty notifies afresh.
+    pub(super) fn triggered_since(&self) -> DateTime<Utc> {
+        let changed = self
+            .last_status_change_at
+            .as_deref()
+            .filter(|_| self.status == Status::Triggered)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        changed.map_or(self.created_at, |c| c.max(self.created_at))
     }
 
     /// Who acknowledged it, while it is acknowledged (an escalation clears acknowledgements).
@@ -161,4 +199,13 @@ pub(super) struct User {
     pub(super) id: String,
     #[serde(default)]
     pub(super) email: Option<String>,
+    #[serde(default)]
+    pub(super) name: Option<String>,
+}
+
+/// What `PUT /incidents` answers: the incidents it changed.
+#[derive(Deserialize)]
+pub(super) struct IncidentList {
+    #[serde(default)]
+    pub(super) incidents: Vec<PdIncident>,
 }

@@ -89,6 +89,10 @@ pub enum ActionName {
     StatusUpdate,
     /// Merge a group's PagerDuty incidents into its parent.
     Merge,
+    /// Snooze an acknowledged incident for a chosen time (PagerDuty).
+    Snooze,
+    /// Hand the incident to someone on call (PagerDuty).
+    Reassign,
     /// Write the selected incident's postmortem timeline to a Markdown file.
     Export,
     /// Re-send the most recent failed action.
@@ -137,7 +141,7 @@ pub enum ActionName {
 
 impl ActionName {
     /// Every bindable action, in declaration (and help screen) order.
-    pub const ALL: [ActionName; 49] = {
+    pub const ALL: [ActionName; 51] = {
         use ActionName::*;
         [
             Quit,
@@ -167,6 +171,8 @@ impl ActionName {
             RequestResponders,
             StatusUpdate,
             Merge,
+            Snooze,
+            Reassign,
             Export,
             Retry,
             Samples,
@@ -249,6 +255,8 @@ impl ActionName {
             RequestResponders => "ask the layer's owner in",
             StatusUpdate => "send a status update",
             Merge => "merge group (PagerDuty)",
+            Snooze => "snooze (PagerDuty)",
+            Reassign => "reassign (PagerDuty)",
             Export => "export postmortem",
             Retry => "retry failed action",
             Samples => "samples: model outputs",

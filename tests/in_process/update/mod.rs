@@ -258,6 +258,8 @@ fn incidents(source: &str, n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<I
                 timeline: vec![],
                 on_call: None,
                 last_status_update: None,
+                snoozed_until: None,
+                assignees: Vec::new(),
             }
         })
         .collect()
@@ -763,3 +765,4 @@ mod oncall;
 mod prompt_registry;
 mod respond;
 mod responders;
+mod snooze;

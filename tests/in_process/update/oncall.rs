@@ -47,11 +47,13 @@ fn escalate_names_who_pagerduty_has_on_call_at_the_next_level() {
                 level: 1,
                 names: vec![SafeText::new("Ana Lima (AI primary)")],
                 more: 0,
+                users: vec![],
             },
             OnCallLevel {
                 level: 2,
                 names: vec![SafeText::new("Jane Doe (ML)")],
                 more: 0,
+                users: vec![],
             },
         ],
         read_at: Some(now - chrono::Duration::minutes(3)),

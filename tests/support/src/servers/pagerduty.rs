@@ -25,6 +25,15 @@
 //!   `html_message` optional strings); logged as `status_update_log_entry`;
 //! - `PUT /incidents/{id}/merge`: `{"source_incidents":[{"id","type":"incident_reference"}]}`,
 //!   each an open incident other than the target; the sources are resolved;
+//! - `POST /incidents/{id}/snooze`: `{"duration": seconds}`, a positive whole number; only an
+//!   acknowledged incident snoozes (else 400); answers 201 with the incident, whose
+//!   `pending_actions` holds the `unacknowledge` at the snooze's end; logged as
+//!   `snooze_log_entry`; once the time is up the incident is triggered again (logged as
+//!   `unacknowledge_log_entry`);
+//! - `PUT /incidents` (manage incidents): `{"incidents":[{"id","type":"incident_reference",
+//!   "assignments":[{"assignee":{"id","type":"user_reference"}}]}]}`, each naming an open
+//!   incident and known users; the incident is assigned to them alone and triggered for them;
+//!   logged as `assign_log_entry`;
 //! - `GET /incidents/{id}/related_change_events`: `pagerduty_changes.rs`;
 //! - unknown incident → 404.
 //!
@@ -85,6 +94,10 @@ pub struct PdIncident {
     pub log: Vec<LogEntry>,
     /// (id, name) of its escalation policy.
     pub policy: (String, String),
+    /// Names of the users it is assigned to.
+    pub assignees: Vec<String>,
+    /// When a snooze ends and the incident triggers again.
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 /// One on-call as `GET /oncalls` lists it.
@@ -133,6 +146,8 @@ impl PdIncident {
             level: 1,
             key: format!("dedup-{id}"),
             policy: ("PEP0001".into(), "AI on-call".into()),
+            assignees: vec!["Ana Lima".into()],
+            snoozed_until: None,
             log: vec![LogEntry {
                 kind: "trigger_log_entry".into(),
                 at,
@@ -220,6 +235,10 @@ pub struct PdState {
     pub status_updates: Vec<(String, String)>,
     /// (target id, source ids) of each accepted merge.
     pub merges: Vec<(String, Vec<String>)>,
+    /// (incident id, seconds) of each accepted snooze.
+    pub snoozes: Vec<(String, u64)>,
+    /// (incident id, user ids) of each accepted assignment.
+    pub assignments: Vec<(String, Vec<String>)>,
     /// Change events correlated per incident, and how they were asked for.
     pub changes: RelatedChanges,
 }
@@ -250,7 +269,8 @@ impl PdServer {
             ..PdState::default()
         }));
         let app = Router::new()
-            .route("/incidents", get(list))
+            .route("/incidents", get(list).put(manage))
+            .route("/incidents/{id}/snooze", post(snooze))
             .route("/incidents/{id}", put(update))
             .route("/incidents/{id}/notes", post(add_note))
             .route("/incidents/{id}/log_entries", get(log_entries))
@@ -433,7 +453,12 @@ fn render(i: &PdIncident) -> Value {
         "acknowledgements": i.acks.iter().map(|(at, by)| json!({
             "at": ts(*at), "acknowledger": user_ref(by)
         })).collect::<Vec<_>>(),
-        "assignments": [{ "at": ts(i.created_at), "assignee": user_ref("Ana Lima") }],
+        "assignments": i.assignees.iter().map(|a| json!({
+            "at": ts(i.created_at), "assignee": user_ref(a)
+        })).collect::<Vec<_>>(),
+        "pending_actions": i.snoozed_until.iter().map(|at| json!({
+            "type": "unacknowledge", "at": ts(*at)
+        })).collect::<Vec<_>>(),
         "escalation_policy": {
             "id": i.policy.0, "type": "escalation_policy_reference", "summary": i.policy.1
         },
@@ -498,6 +523,7 @@ async fn list(
         return r;
     }
     let mut s = lock(&state);
+    wake_snoozed(&mut s.incidents);
     s.list_queries.push(q.clone());
     let p = match list_params(&q) {
         Ok(p) => p,
@@ -1059,4 +1085,142 @@ async fn merge(
         body: body.clone(),
     });
     Json(json!({ "incident": render(&s.incidents[ix]) })).into_response()
+}
+
+/// Snoozes that ran out: the incident is triggered again, as PagerDuty does at the end.
+fn wake_snoozed(incidents: &mut [PdIncident]) {
+    let at = now();
+    for i in incidents.iter_mut() {
+        let Some(until) = i.snoozed_until.filter(|u| *u <= at) else {
+            continue;
+        };
+        i.snoozed_until = None;
+        if i.status != "acknowledged" {
+            continue;
+        }
+        i.status = "triggered".into();
+        i.acks.clear();
+        i.last_status_change_at = until;
+        i.log.push(LogEntry {
+            kind: "unacknowledge_log_entry".into(),
+            at: until,
+            summary: "Unacknowledged due to snooze timeout".into(),
+            agent: None,
+            channel: None,
+        });
+    }
+}
+
+async fn snooze(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (user, body, ix) = match open_write(&state, &id, &headers, &body).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let Some(secs) = body["duration"].as_u64().filter(|d| *d > 0) else {
+        return invalid(&["duration must be a positive number of seconds"]);
+    };
+    let mut s = lock(&state);
+    if s.incidents[ix].status != "acknowledged" {
+        return invalid(&["Incident must be acknowledged to be snoozed"]);
+    }
+    let until = now() + ChronoDuration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000));
+    s.incidents[ix].snoozed_until = Some(until);
+    log(
+        &mut s.incidents[ix],
+        "snooze_log_entry",
+        format!("Snoozed for {} minutes by {user}", secs / 60),
+        &user,
+    );
+    s.snoozes.push((id.clone(), secs));
+    s.writes.push(Write {
+        method: "POST".into(),
+        path: format!("/incidents/{id}/snooze"),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    (
+        StatusCode::CREATED,
+        Json(json!({ "incident": render(&s.incidents[ix]) })),
+    )
+        .into_response()
+}
+
+/// `PUT /incidents`: only assignments are carried out here; other fields of the bulk update
+/// are refused rather than silently dropped.
+async fn manage(State(state): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    lock(&state).puts += 1;
+    let user = match gate(&state, &headers, true).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(items) = body["incidents"].as_array().filter(|a| !a.is_empty()) else {
+        return invalid(&["incidents must be a non-empty array"]);
+    };
+    let mut s = lock(&state);
+    let mut changes = Vec::new();
+    for item in items {
+        if item["type"] != "incident_reference" {
+            return invalid(&["incidents[].type must be incident_reference"]);
+        }
+        let iid = item["id"].as_str().unwrap_or("");
+        let Some(ix) = s.incidents.iter().position(|i| i.id == iid) else {
+            return not_found();
+        };
+        if s.incidents[ix].status == "resolved" {
+            return invalid(&["Incident Already Resolved"]);
+        }
+        let Some(assignments) = item["assignments"].as_array().filter(|a| !a.is_empty()) else {
+            return invalid(&["incidents[] needs assignments (the only update served here)"]);
+        };
+        let mut names = Vec::new();
+        for a in assignments {
+            let who = &a["assignee"];
+            if who["type"] != "user_reference" {
+                return invalid(&["assignments[].assignee.type must be user_reference"]);
+            }
+            match USERS.iter().find(|u| Some(u.2) == who["id"].as_str()) {
+                Some(u) => names.push((u.1.to_string(), u.2.to_string())),
+                None => return not_found(),
+            }
+        }
+        changes.push((ix, names));
+    }
+    let mut changed = Vec::new();
+    for (ix, names) in changes {
+        let i = &mut s.incidents[ix];
+        i.assignees = names.iter().map(|n| n.0.clone()).collect();
+        // The new assignee is notified and acknowledges afresh.
+        if i.status == "acknowledged" {
+            i.status = "triggered".into();
+            i.acks.clear();
+            i.snoozed_until = None;
+            i.last_status_change_at = now();
+        }
+        let who: Vec<&str> = names.iter().map(|n| n.0.as_str()).collect();
+        log(
+            i,
+            "assign_log_entry",
+            format!("Reassigned to {} by {user}", who.join(", ")),
+            &user,
+        );
+        changed.push(render(i));
+        let (iid, ids) = (i.id.clone(), names.iter().map(|n| n.1.clone()).collect());
+        s.assignments.push((iid, ids));
+    }
+    s.writes.push(Write {
+        method: "PUT".into(),
+        path: "/incidents".into(),
+        from: header(&headers, "from").to_string(),
+        body: body.clone(),
+    });
+    Json(json!({ "incidents": changed })).into_response()
 }
