@@ -480,6 +480,20 @@ fn escalation_is_unsupported_with_a_reason() {
     );
     assert_eq!(adapter.unsupported(&IncidentOp::Ack), None);
     assert_eq!(adapter.unsupported(&IncidentOp::Resolve), None);
+    // Its acknowledgement already is a silence; a snooze would be a second, different one.
+    let snooze = IncidentOp::Snooze(oncall_cockpit::domain::command::SnoozeFor::CHOICES[0]);
+    assert_eq!(
+        adapter.unsupported(&snooze).as_deref(),
+        Some("Alertmanager has no snooze; an ack already silences it")
+    );
+    let reassign = IncidentOp::Reassign {
+        who: "Bo Jensen".into(),
+        user: None,
+    };
+    assert_eq!(
+        adapter.unsupported(&reassign).as_deref(),
+        Some("Alertmanager assigns alerts to nobody; its routes notify")
+    );
     assert!(Alertmanager::new(&config("ftp://x")).is_err());
 }
 
