@@ -223,13 +223,11 @@ impl FlagFile {
             match role {
                 Role::Prompt => read_prompt(flag, entry),
                 Role::Kill => read_kill(flag, &names.segment_field, entry),
+                // One key per feature and pattern: a lever is never reported twice.
                 Role::Lever(l) => {
-                    let known = entry.levers.iter().any(|s| s.lever == l);
-                    if let Some(setting) = lever::read(key, flag, l, &names.segment_field) {
-                        if !known {
-                            entry.levers.push(setting);
-                        }
-                    }
+                    entry
+                        .levers
+                        .extend(lever::read(key, flag, l, &names.segment_field));
                 }
             }
         }
