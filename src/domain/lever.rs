@@ -162,6 +162,11 @@ pub struct LeverSetting {
     pub changed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub changed_by: Option<String>,
+    /// The flag system serves segments by rules the cockpit did not write (a team's own
+    /// targeting): which segment gets which variant is unknown, `segments` is empty, and only
+    /// the whole feature can be set from here.
+    #[serde(default)]
+    pub segments_unknown: bool,
 }
 
 impl LeverSetting {

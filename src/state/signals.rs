@@ -119,6 +119,7 @@ fn sanitize_lever(l: &LeverSetting) -> LeverSetting {
         previous: l.previous.as_ref().map(clean),
         changed_at: l.changed_at,
         changed_by: l.changed_by.as_ref().map(clean),
+        segments_unknown: l.segments_unknown,
     }
 }
 

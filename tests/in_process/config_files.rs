@@ -603,6 +603,48 @@ fn adapter_checks_are_located_at_their_key() {
         "[[unleash]]\nurl = \"http://u\"\ntoken = { env = \"T\" }\nprompt_flag = \"{feature}.x\"\nkill_flag = \"{feature}.x\"\n",
         &[(4, "prompt_flag", "prompt_flag and kill_flag must differ")],
     );
+    assert_errors(
+        "[[flagd]]\npath = \"/tmp/f.json\"\nmodel_flag = \"model\"\nbudget_flag = \"{feature}.prompt\"\n",
+        &[
+            (3, "model_flag", "model_flag: flag key pattern \"model\" must contain"),
+            (4, "budget_flag", "budget_flag \"{feature}.prompt\" is also prompt_flag"),
+        ],
+    );
+    assert_errors(
+        "[[http_hook]]\n[http_hook.levers.model]\nurl = \"http://h/{feature}\"\n[http_hook.variants.budget]\nf = [{ name = \"5k\", value = 5000 }]\n",
+        &[
+            (2, "levers", "levers.model: no variants declared"),
+            (4, "variants", "variants.budget: declared, but there is no levers.budget request"),
+        ],
+    );
+}
+
+/// The HTTP hook and flagd examples of docs/levers.md are configs the cockpit loads.
+#[test]
+fn lever_doc_config_examples_load() {
+    use oncall_cockpit::config::settings::load_settings;
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/levers.md"))
+        .expect("docs/levers.md");
+    let mine: String = doc
+        .split("\n## ")
+        .filter(|s| s.starts_with("flagd") || s.starts_with("HTTP hook"))
+        .collect();
+    let blocks: Vec<&str> = mine
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(!blocks.is_empty(), "the HTTP hook section has its example");
+    let dir = std::env::temp_dir().join(format!("cockpit-levers-doc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (i, block) in blocks.iter().enumerate() {
+        let path = dir.join(format!("levers-{i}.toml"));
+        std::fs::write(&path, block).expect("write");
+        if let Err(errors) = load_settings(&path, true, &registry::schemas()) {
+            let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            panic!("docs/levers.md example {i}:\n{}\n{block}", shown.join("\n"));
+        }
+    }
 }
 
 /// Two sources with one name used to lose one silently: two [[alertmanager]] left at the

@@ -666,9 +666,18 @@ fn flagd_inputs_replay() {
     for (name, data) in inputs("flagd_file") {
         let result = h::flagd_file(&data);
         if name == "seed-flags.json" {
-            let levers = result.expect("seed decodes");
+            let levers = result.as_ref().expect("seed decodes");
             assert_eq!(levers.len(), 1);
             assert_eq!(levers[0].current_prompt.as_deref(), Some("v14"));
+        }
+        if name == "seed-levers-chain-and-team-rule.json" {
+            let features = result.as_ref().expect("seed decodes");
+            let bot = &features[0];
+            let model = &bot.levers[0];
+            assert_eq!(model.served_to(Some("eu")), "\u{1b}[2J");
+            assert_eq!(model.previous, None, "the last change was a segment's");
+            assert!(bot.levers.iter().any(|l| l.segments_unknown));
+            assert_eq!(features[1].levers[0].current, "off");
         }
     }
 }

@@ -4,6 +4,7 @@
 use crate::config::limits::{Limit, PACE, REPLY};
 use crate::config::sources::{Schema, SourceConfig};
 use crate::config::timing::{PollSecs, TimeoutSecs};
+use crate::domain::lever::Lever;
 use serde::Deserialize;
 
 /// The `[[flagd]]` table.
@@ -19,6 +20,13 @@ pub struct FlagdConfig {
     /// Flag key patterns; `{feature}` is the cockpit's feature name.
     pub prompt_flag: String,
     pub kill_flag: String,
+    /// One flag per settable lever (docs/levers.md, flagd): its variants are the settings
+    /// offered, its default variant what the feature is served.
+    pub model_flag: String,
+    pub config_flag: String,
+    pub budget_flag: String,
+    pub retrieval_flag: String,
+    pub fallback_flag: String,
     /// Evaluation-context field that names the user segment in targeting rules.
     pub segment_field: String,
     pub poll_secs: PollSecs,
@@ -28,6 +36,19 @@ pub struct FlagdConfig {
     /// A poll starts no sooner than this many times the last answer time after the
     /// previous one started, so a slow backend is not kept busy by the cockpit.
     pub answer_time_factor: f64,
+}
+
+impl FlagdConfig {
+    /// Each settable lever's flag key pattern, with the config key that sets it.
+    pub fn lever_flags(&self) -> [(Lever, &'static str, &str); 5] {
+        [
+            (Lever::ModelSwitch, "model_flag", &self.model_flag),
+            (Lever::ConservativeConfig, "config_flag", &self.config_flag),
+            (Lever::TokenBudget, "budget_flag", &self.budget_flag),
+            (Lever::RetrievalPath, "retrieval_flag", &self.retrieval_flag),
+            (Lever::Fallback, "fallback_flag", &self.fallback_flag),
+        ]
+    }
 }
 
 impl SourceConfig for FlagdConfig {
@@ -41,6 +62,6 @@ impl SourceConfig for FlagdConfig {
         ]
     }
     fn problems(&self) -> Vec<String> {
-        super::Flagd::check(self).err().into_iter().collect()
+        super::Flagd::problems(self)
     }
 }

@@ -1,24 +1,29 @@
 //! flagd flag files (`{"flags":{key:{"state","variants","defaultVariant","targeting"}}}`) as
 //! a flag system. Per feature, a prompt flag whose variants are prompt versions (the default
-//! variant is what is served) and a kill-switch flag with a `true` and a `false` variant (the
-//! default variant switches the whole feature; a targeting rule switches user segments).
+//! variant is what is served), a kill-switch flag with a `true` and a `false` variant (the
+//! default variant switches the whole feature; a targeting rule switches user segments), and
+//! a flag per settable lever (`lever.rs`).
 //!
 //! The file belongs to the team, not to the cockpit: edits go through the parsed JSON so every
 //! field the cockpit does not know (other flags, `$schema`, `$evaluators`, metadata) survives,
 //! key order included, and each write replaces the file atomically. What the cockpit adds is
-//! metadata on the prompt flag (`previousVariant`, `changedAt`, `changedBy`) so the next reader
-//! knows the last-known-good version and when it changed; a `lastKnownGood` set by a deploy
-//! pipeline takes precedence.
+//! metadata on the flags it changes (`metadata.rs`) so the next reader knows the last-known-good
+//! version and when it changed; a `lastKnownGood` set by a deploy pipeline takes precedence.
 
 pub mod config;
 mod kind;
+mod lever;
+mod metadata;
+mod rule;
 
 use super::http::ReplyCap;
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::atomic_file;
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::domain::lever::Lever;
+use chrono::{DateTime, Utc};
 pub use config::FlagdConfig;
 pub use kind::Kind;
+pub use lever::MAX_LISTED;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
@@ -58,17 +63,64 @@ impl KeyPattern {
 pub struct FlagNames {
     pub prompt: KeyPattern,
     pub kill: KeyPattern,
+    /// Each settable lever's flag.
+    pub levers: Vec<(Lever, KeyPattern)>,
     /// The evaluation-context field that names a user segment.
     pub segment_field: String,
 }
 
 impl FlagNames {
-    pub fn from_config(cfg: &FlagdConfig) -> Result<Self, String> {
-        Ok(FlagNames {
-            prompt: KeyPattern::parse(&cfg.prompt_flag)?,
-            kill: KeyPattern::parse(&cfg.kill_flag)?,
-            segment_field: cfg.segment_field.clone(),
-        })
+    /// The names, or every pattern that is wrong, each message naming its config key.
+    pub fn from_config(cfg: &FlagdConfig) -> Result<Self, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut seen: Vec<(&str, String)> = Vec::new();
+        let mut parse = |key: &'static str, pattern: &str| {
+            if let Some((other, _)) = seen.iter().find(|(_, p)| *p == pattern) {
+                errors.push(format!(
+                    "{key} {pattern:?} is also {other}: each flag has one job"
+                ));
+            }
+            seen.push((key, pattern.to_string()));
+            KeyPattern::parse(pattern)
+                .map_err(|e| errors.push(format!("{key}: {e}")))
+                .ok()
+        };
+        let prompt = parse("prompt_flag", &cfg.prompt_flag);
+        let kill = parse("kill_flag", &cfg.kill_flag);
+        let levers: Vec<Option<(Lever, KeyPattern)>> = cfg
+            .lever_flags()
+            .into_iter()
+            .map(|(lever, key, pattern)| parse(key, pattern).map(|p| (lever, p)))
+            .collect();
+        match (prompt, kill, levers.into_iter().collect::<Option<Vec<_>>>()) {
+            (Some(prompt), Some(kill), Some(levers)) if errors.is_empty() => Ok(FlagNames {
+                prompt,
+                kill,
+                levers,
+                segment_field: cfg.segment_field.clone(),
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    fn lever(&self, lever: Lever) -> Option<&KeyPattern> {
+        self.levers
+            .iter()
+            .find(|(l, _)| *l == lever)
+            .map(|(_, p)| p)
+    }
+
+    /// The feature a flag key belongs to and the job of that flag.
+    fn role<'a>(&self, key: &'a str) -> Option<(&'a str, Role)> {
+        if let Some(f) = self.prompt.feature(key) {
+            return Some((f, Role::Prompt));
+        }
+        if let Some(f) = self.kill.feature(key) {
+            return Some((f, Role::Kill));
+        }
+        self.levers
+            .iter()
+            .find_map(|(l, p)| p.feature(key).map(|f| (f, Role::Lever(*l))))
     }
 }
 
@@ -90,32 +142,14 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-/// The segments of a targeting rule in the one shape the cockpit writes:
-/// `{"if":[{"in":[{"var":FIELD},[segments…]]}, ON, null]}`. Anything else is the team's
-/// own logic, which the cockpit reports but never rewrites.
+/// The segments a kill switch's rule kills: the cockpit's rule shape (`rule.rs`) with one
+/// group, serving `on`. Anything else is the team's own logic, reported but never rewritten.
 fn cockpit_segments(targeting: &Value, field: &str, on: &str) -> Option<Vec<String>> {
-    let branch = targeting.get("if")?.as_array()?;
-    let [cond, then, otherwise] = branch.as_slice() else {
-        return None;
-    };
-    if then.as_str() != Some(on) || !otherwise.is_null() {
-        return None;
+    let groups = rule::parse(targeting, field)?;
+    match groups.as_slice() {
+        [g] if g.variant == on => Some(g.segments.clone()),
+        _ => None,
     }
-    let args = cond.get("in")?.as_array()?;
-    let [var, list] = args.as_slice() else {
-        return None;
-    };
-    if str_of(var, "var") != Some(field) {
-        return None;
-    }
-    list.as_array()?
-        .iter()
-        .map(|s| s.as_str().map(str::to_string))
-        .collect()
-}
-
-fn segment_rule(field: &str, on: &str, segments: &[String]) -> Value {
-    json!({"if": [{"in": [{"var": field}, segments]}, on, null]})
 }
 
 /// A kill-switch flag's variant names: the one whose value is `true` and the one `false`.
@@ -142,6 +176,7 @@ fn default_variant(flag: &Map<String, Value>) -> Option<&str> {
 enum Role {
     Prompt,
     Kill,
+    Lever(Lever),
 }
 
 impl FlagFile {
@@ -163,17 +198,16 @@ impl FlagFile {
         out
     }
 
-    /// The levers of every feature that has a prompt or kill-switch flag, in file order.
+    /// The levers of every feature that has a prompt, kill-switch or lever flag, in file
+    /// order; each feature's settable levers in `Lever::SETTABLE` order.
     pub fn levers(&self, names: &FlagNames) -> Vec<FeatureFlags> {
         let mut out: Vec<FeatureFlags> = Vec::new();
         let Some(flags) = self.flags() else {
             return out;
         };
         for (key, flag) in flags {
-            let (feature, role) = match (names.prompt.feature(key), names.kill.feature(key)) {
-                (Some(f), _) => (f, Role::Prompt),
-                (None, Some(f)) => (f, Role::Kill),
-                (None, None) => continue,
+            let Some((feature, role)) = names.role(key) else {
+                continue;
             };
             let pos = match out.iter().position(|l| l.feature == feature) {
                 Some(p) => p,
@@ -189,7 +223,17 @@ impl FlagFile {
             match role {
                 Role::Prompt => read_prompt(flag, entry),
                 Role::Kill => read_kill(flag, &names.segment_field, entry),
+                // One key per feature and pattern: a lever is never reported twice.
+                Role::Lever(l) => {
+                    entry
+                        .levers
+                        .extend(lever::read(key, flag, l, &names.segment_field));
+                }
             }
+        }
+        let rank = |l: Lever| Lever::SETTABLE.iter().position(|s| *s == l);
+        for ff in &mut out {
+            ff.levers.sort_by_key(|s| rank(s.lever));
         }
         out
     }
@@ -220,10 +264,29 @@ impl FlagFile {
                     &names.segment_field,
                 )
             }
-            FlagOp::SetLever { lever, feature, .. } => Err(format!(
-                "the flag file carries no {} lever for {feature}",
-                lever.key()
-            )),
+            FlagOp::SetLever {
+                feature,
+                lever,
+                segment,
+                variant,
+                undo,
+            } => {
+                let key = names
+                    .lever(*lever)
+                    .map(|p| p.key(feature))
+                    .ok_or_else(|| format!("no flag is named for the {} lever", lever.short()))?;
+                let flag = self
+                    .flag_mut(&key)
+                    .ok_or_else(|| format!("no {} flag {key} for {feature}", lever.short()))?;
+                let set = lever::Set {
+                    lever: *lever,
+                    feature,
+                    segment: segment.as_deref(),
+                    variant,
+                    undo: *undo,
+                };
+                lever::write(flag, &key, &set, &names.segment_field, author, now)
+            }
         }
     }
 
@@ -251,19 +314,9 @@ impl FlagFile {
         }
         flag.insert("state".into(), json!("ENABLED"));
         flag.insert("defaultVariant".into(), json!(to));
-        let meta = flag
-            .entry("metadata")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .ok_or_else(|| format!("flag {key}: metadata is not an object"))?;
-        meta.insert("previousVariant".into(), json!(from));
-        meta.insert(
-            "changedAt".into(),
-            json!(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        );
-        meta.insert("changedBy".into(), json!(author));
+        metadata::record(flag, key, Some(&from), None, author, now)?;
         let mut msg = format!("{feature} prompt rolled back {from} → {to}");
-        if flag.get("targeting").is_some_and(|t| !is_empty_rule(t)) {
+        if flag.get("targeting").is_some_and(|t| !rule::is_empty(t)) {
             msg.push_str(" (its targeting rule still applies to matching users)");
         }
         Ok(msg)
@@ -306,7 +359,7 @@ impl FlagFile {
         }
         let mut segments = match flag.get("targeting") {
             None => Vec::new(),
-            Some(t) if is_empty_rule(t) => Vec::new(),
+            Some(t) if rule::is_empty(t) => Vec::new(),
             Some(t) => cockpit_segments(t, field, &on).ok_or_else(|| {
                 format!("flag {key} has its own targeting rule; change segments there by hand")
             })?,
@@ -319,20 +372,23 @@ impl FlagFile {
             (true, false) => segments.push(segment.to_string()),
             (false, true) => segments.retain(|s| s != segment),
         }
-        if segments.is_empty() {
-            flag.remove("targeting");
-        } else {
-            flag.insert("targeting".into(), segment_rule(field, &on, &segments));
+        let group = rule::Group {
+            variant: on,
+            segments,
+        };
+        match rule::build(field, &[group]) {
+            Some(r) => {
+                flag.insert("targeting".into(), r);
+            }
+            None => {
+                flag.shift_remove("targeting");
+            }
         }
         Ok(format!(
             "kill switch {} for {what}",
             if engage { "engaged" } else { "released" }
         ))
     }
-}
-
-fn is_empty_rule(t: &Value) -> bool {
-    t.is_null() || t.as_object().is_some_and(Map::is_empty)
 }
 
 fn read_prompt(flag: &Value, out: &mut FeatureFlags) {
@@ -342,15 +398,12 @@ fn read_prompt(flag: &Value, out: &mut FeatureFlags) {
     out.current_prompt = str_of(flag, "defaultVariant")
         .filter(|v| out.prompt_versions.iter().any(|p| p == v))
         .map(str::to_string);
-    let meta = flag.get("metadata");
-    let meta_str = |k: &str| meta.and_then(|m| str_of(m, k));
-    out.last_known_good = meta_str("lastKnownGood")
-        .or(meta_str("previousVariant"))
+    let recorded = metadata::read(flag);
+    out.last_known_good = metadata::meta_str(flag, "lastKnownGood")
+        .or(recorded.previous)
         .filter(|v| Some(*v) != out.current_prompt.as_deref())
         .map(str::to_string);
-    out.prompt_changed_at = meta_str("changedAt")
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc));
+    out.prompt_changed_at = recorded.at;
 }
 
 fn read_kill(flag: &Value, field: &str, out: &mut FeatureFlags) {
@@ -390,18 +443,25 @@ pub struct Flagd {
 }
 
 impl Flagd {
-    /// What `new` refuses in the config itself (flagd has no secrets: the same checks).
-    pub fn check(cfg: &FlagdConfig) -> Result<(), String> {
+    /// Everything `new` refuses in the config itself, all at once (flagd has no secrets:
+    /// the same checks).
+    pub fn problems(cfg: &FlagdConfig) -> Vec<String> {
+        let mut out = Vec::new();
         if cfg.path.as_os_str().is_empty() {
-            return Err("path is empty: name the flag file".into());
+            out.push("path is empty: name the flag file".into());
         }
-        FlagNames::from_config(cfg).map(drop)
+        if let Err(e) = FlagNames::from_config(cfg) {
+            out.extend(e);
+        }
+        out
     }
 
     pub fn new(cfg: &FlagdConfig) -> Result<Self, String> {
+        let names =
+            FlagNames::from_config(cfg).map_err(|e| format!("{}: {}", cfg.name, e.join("; ")))?;
         Ok(Flagd {
             path: cfg.path.clone(),
-            names: FlagNames::from_config(cfg).map_err(|e| format!("{}: {e}", cfg.name))?,
+            names,
             cap: ReplyCap::mib(cfg.max_reply_mib),
         })
     }
@@ -508,6 +568,7 @@ mod tests {
         FlagNames {
             prompt: KeyPattern::parse("{feature}.prompt").unwrap(),
             kill: KeyPattern::parse("{feature}.kill-switch").unwrap(),
+            levers: vec![],
             segment_field: "segment".into(),
         }
     }

@@ -7,7 +7,8 @@
 //! placeholders are percent-encoded. So a feature or segment name cannot inject JSON or a path.
 //!
 //! An endpoint cannot be asked what it has done, so the hook reports only the levers this
-//! cockpit pulled through it (and the features and versions its config declares).
+//! cockpit pulled through it (and the features, versions and lever variants its config
+//! declares). A settable lever's current setting is unknown (empty) until the cockpit sets it.
 
 pub mod config;
 mod kind;
@@ -15,8 +16,9 @@ mod kind;
 use super::http;
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::config::secret::Secret;
+use crate::domain::lever::{Lever, LeverSetting, LeverVariant};
 use chrono::{DateTime, SecondsFormat, Utc};
-pub use config::{HookRequest, HttpHookConfig};
+pub use config::{FeatureVariants, HookRequest, HookVariant, HttpHookConfig, PerLever};
 pub use kind::Kind;
 use reqwest::Method;
 use serde_json::Value;
@@ -27,6 +29,7 @@ use std::time::Duration;
 fn values(op: &FlagOp, author: &str, now: DateTime<Utc>) -> Vec<(&'static str, Value)> {
     let mut v = vec![
         ("author", Value::from(author)),
+        ("actor", Value::from(author)),
         (
             "at",
             Value::from(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
@@ -57,11 +60,95 @@ fn values(op: &FlagOp, author: &str, now: DateTime<Utc>) -> Vec<(&'static str, V
                 Value::from(if *engage { "engage" } else { "release" }),
             ));
         }
-        FlagOp::SetLever { feature, .. } => {
+        FlagOp::SetLever {
+            feature,
+            lever,
+            segment,
+            variant,
+            undo,
+        } => {
             v.push(("feature", Value::from(feature.as_str())));
+            v.push(("lever", Value::from(lever.key())));
+            v.push(("variant", Value::from(variant.as_str())));
+            v.push((
+                "segment",
+                segment.as_deref().map(Value::from).unwrap_or(Value::Null),
+            ));
+            v.push(("undo", Value::from(*undo)));
+            v.push(("action", Value::from(op.name())));
         }
     }
     v
+}
+
+/// An error body without the request's secrets: an endpoint that echoes the request back
+/// must not put its token in the status line and the audit log. The token's words are
+/// redacted on their own too (`Bearer abc…` echoed as `abc…`); words too short to be secret
+/// (`Bearer`) are left.
+fn redact(body: &str, secrets: &[(String, Secret)]) -> String {
+    let mut out = body.to_string();
+    for (_, secret) in secrets {
+        let token = secret.expose();
+        let words = token.split_whitespace().filter(|w| w.len() >= 8);
+        for t in std::iter::once(token).chain(words) {
+            if !t.is_empty() {
+                out = out.replace(t, "[secret]");
+            }
+        }
+    }
+    out
+}
+
+/// Variants and features declared per lever, past which a config is refused: the choosers
+/// list them all.
+const MAX_DECLARED: usize = 256;
+
+/// What is wrong with the levers and variants a config declares, every mistake at once,
+/// each message naming its key.
+fn lever_problems(cfg: &HttpHookConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for (lever, _) in cfg.levers.iter() {
+        if cfg.variants.get(lever).is_none_or(|v| v.is_empty()) {
+            out.push(format!(
+                "levers.{0}: no variants declared for any feature (variants.{0})",
+                lever.key()
+            ));
+        }
+    }
+    for (lever, per_feature) in cfg.variants.iter() {
+        let key = lever.key();
+        if cfg.levers.get(lever).is_none() {
+            out.push(format!(
+                "variants.{key}: declared, but there is no levers.{key} request to set them"
+            ));
+        }
+        if per_feature.len() > MAX_DECLARED {
+            out.push(format!(
+                "variants.{key}: {} features, at most {MAX_DECLARED}",
+                per_feature.len()
+            ));
+        }
+        for (feature, list) in per_feature {
+            let at = format!("variants.{key}.{feature}");
+            if list.is_empty() {
+                out.push(format!("{at}: no variants"));
+            }
+            if list.len() > MAX_DECLARED {
+                out.push(format!(
+                    "{at}: {} variants, at most {MAX_DECLARED}",
+                    list.len()
+                ));
+            }
+            for (i, v) in list.iter().enumerate() {
+                if v.name.trim().is_empty() {
+                    out.push(format!("{at}: variant {} has an empty name", i + 1));
+                } else if list[..i].iter().any(|w| w.name == v.name) {
+                    out.push(format!("{at}: variant {:?} is declared twice", v.name));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn as_text(v: &Value) -> String {
@@ -152,10 +239,10 @@ fn prepare(name: &str, what: &str, req: &HookRequest) -> Result<Prepared, String
 /// The url whose host `tls.server_name` stands in for: every request's url must name that
 /// one host, written out (a placeholder there could send the renamed request anywhere).
 fn renamed_url(cfg: &HttpHookConfig) -> Result<String, String> {
-    let urls: Vec<&str> = [&cfg.rollback, &cfg.kill_switch]
+    let urls: Vec<&str> = cfg
+        .requests()
         .into_iter()
-        .flatten()
-        .map(|r| r.url.as_str())
+        .map(|(_, r)| r.url.as_str())
         .collect();
     let Some(first) = urls.first() else {
         return Ok(String::new());
@@ -183,6 +270,9 @@ pub struct HttpHook {
     timeout: Duration,
     rollback: Option<Prepared>,
     kill_switch: Option<Prepared>,
+    levers: Vec<(Lever, Prepared)>,
+    /// Each lever's variants per feature, as declared.
+    variants: Vec<(Lever, String, Vec<LeverVariant>)>,
     declared: Vec<String>,
     prompt_versions: Vec<String>,
     segments: Vec<String>,
@@ -191,10 +281,20 @@ pub struct HttpHook {
 }
 
 impl HttpHook {
+    /// Everything the config itself gets wrong: the declared levers' mistakes all at once,
+    /// else what `new` refuses.
+    pub fn problems(cfg: &HttpHookConfig) -> Vec<String> {
+        let levers = lever_problems(cfg);
+        if !levers.is_empty() {
+            return levers;
+        }
+        Self::check(cfg).err().into_iter().collect()
+    }
+
     /// What `new` refuses in the config itself, without reading the secret headers.
     pub fn check(cfg: &HttpHookConfig) -> Result<(), String> {
         let strip =
-            |req: &Option<HookRequest>, what: &str| -> Result<Option<HookRequest>, String> {
+            |req: Option<&HookRequest>, what: &str| -> Result<Option<HookRequest>, String> {
                 let Some(req) = req else { return Ok(None) };
                 for (header, spec) in &req.secret_headers {
                     spec.check()
@@ -205,9 +305,18 @@ impl HttpHook {
                     ..req.clone()
                 }))
             };
+        let l = &cfg.levers;
+        let levers = PerLever {
+            model: strip(l.model.as_ref(), "levers.model")?,
+            config: strip(l.config.as_ref(), "levers.config")?,
+            budget: strip(l.budget.as_ref(), "levers.budget")?,
+            retrieval: strip(l.retrieval.as_ref(), "levers.retrieval")?,
+            fallback: strip(l.fallback.as_ref(), "levers.fallback")?,
+        };
         let cfg = HttpHookConfig {
-            rollback: strip(&cfg.rollback, "rollback")?,
-            kill_switch: strip(&cfg.kill_switch, "kill_switch")?,
+            rollback: strip(cfg.rollback.as_ref(), "rollback")?,
+            kill_switch: strip(cfg.kill_switch.as_ref(), "kill_switch")?,
+            levers,
             ..cfg.clone()
         };
         Self::new(&cfg).map(drop).map_err(|e| {
@@ -218,11 +327,15 @@ impl HttpHook {
     }
 
     pub fn new(cfg: &HttpHookConfig) -> Result<Self, String> {
-        if cfg.rollback.is_none() && cfg.kill_switch.is_none() {
+        if cfg.requests().is_empty() {
             return Err(format!(
-                "{}: needs a [rollback] or [kill_switch] request",
+                "{}: needs a [rollback], [kill_switch] or [levers.<lever>] request",
                 cfg.name
             ));
+        }
+        let problems = lever_problems(cfg);
+        if !problems.is_empty() {
+            return Err(format!("{}: {}", cfg.name, problems.join("; ")));
         }
         let timeout = cfg.timeout_secs.duration();
         let client = http::Client::new(timeout, cfg.tls.as_ref(), &renamed_url(cfg)?)
@@ -237,13 +350,42 @@ impl HttpHook {
             .as_ref()
             .map(|r| prepare(&cfg.name, "kill_switch", r))
             .transpose()?;
+        let levers = cfg
+            .levers
+            .iter()
+            .map(|(l, r)| Ok((l, prepare(&cfg.name, &format!("levers.{}", l.key()), r)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let variants: Vec<(Lever, String, Vec<LeverVariant>)> = cfg
+            .variants
+            .iter()
+            .flat_map(|(l, per_feature)| {
+                per_feature.iter().map(move |(feature, list)| {
+                    let list = list
+                        .iter()
+                        .map(|v| LeverVariant {
+                            name: v.name.clone(),
+                            value: v.value.clone(),
+                        })
+                        .collect();
+                    (l, feature.clone(), list)
+                })
+            })
+            .collect();
+        let mut declared = cfg.features.clone();
+        for (_, feature, _) in &variants {
+            if !declared.contains(feature) {
+                declared.push(feature.clone());
+            }
+        }
         Ok(HttpHook {
             name: cfg.name.clone(),
             client,
             timeout,
             rollback,
             kill_switch,
-            declared: cfg.features.clone(),
+            levers,
+            variants,
+            declared,
             prompt_versions: cfg.prompt_versions.clone(),
             segments: cfg.segments.clone(),
             pulled: BTreeMap::new(),
@@ -252,17 +394,62 @@ impl HttpHook {
 
     fn entry(&mut self, feature: &str) -> &mut FeatureFlags {
         let (versions, segments) = (&self.prompt_versions, &self.segments);
+        let levers = self
+            .variants
+            .iter()
+            .filter(|(_, f, _)| f == feature)
+            .map(|(lever, _, variants)| LeverSetting {
+                lever: *lever,
+                flag: format!("{} levers.{}", self.name, lever.key()),
+                variants: variants.clone(),
+                current: String::new(),
+                segments: Vec::new(),
+                previous: None,
+                changed_at: None,
+                changed_by: None,
+                segments_unknown: false,
+            })
+            .collect();
         self.pulled
             .entry(feature.to_string())
             .or_insert_with(|| FeatureFlags {
                 feature: feature.to_string(),
                 prompt_versions: versions.clone(),
                 segments: segments.clone(),
+                levers,
                 ..FeatureFlags::default()
             })
     }
 
-    fn record(&mut self, op: &FlagOp, now: DateTime<Utc>) {
+    /// The declared value of a lever's variant for a feature, or why it cannot be set.
+    fn variant_value(&self, lever: Lever, feature: &str, variant: &str) -> Result<Value, String> {
+        let (_, _, list) = self
+            .variants
+            .iter()
+            .find(|(l, f, _)| *l == lever && f == feature)
+            .ok_or_else(|| {
+                format!(
+                    "{} declares no {} variants for {feature} (variants.{})",
+                    self.name,
+                    lever.short(),
+                    lever.key()
+                )
+            })?;
+        list.iter()
+            .find(|v| v.name == variant)
+            .map(|v| v.value.clone())
+            .ok_or_else(|| {
+                let names: Vec<&str> = list.iter().map(|v| v.name.as_str()).collect();
+                format!(
+                    "{feature} has no {} variant {variant:?} in {} (declared: {})",
+                    lever.short(),
+                    self.name,
+                    names.join(", ")
+                )
+            })
+    }
+
+    fn record(&mut self, op: &FlagOp, author: &str, now: DateTime<Utc>) {
         match op {
             FlagOp::Rollback {
                 feature,
@@ -285,7 +472,39 @@ impl HttpHook {
                     e.killed.push(scope);
                 }
             }
-            FlagOp::SetLever { .. } => {}
+            FlagOp::SetLever {
+                feature,
+                lever,
+                segment,
+                variant,
+                ..
+            } => {
+                let Some(l) = self
+                    .entry(feature)
+                    .levers
+                    .iter_mut()
+                    .find(|l| l.lever == *lever)
+                else {
+                    return;
+                };
+                match segment {
+                    None => {
+                        l.previous = Some(std::mem::replace(&mut l.current, variant.clone()))
+                            .filter(|p| !p.is_empty());
+                    }
+                    Some(seg) => {
+                        // As flagd records it: a segment's change has no "previous" for the
+                        // whole feature to go back to.
+                        l.previous = None;
+                        l.segments.retain(|(s, _)| s != seg);
+                        if *variant != l.current {
+                            l.segments.push((seg.clone(), variant.clone()));
+                        }
+                    }
+                }
+                l.changed_at = Some(now);
+                l.changed_by = Some(author.to_string());
+            }
         }
     }
 }
@@ -305,9 +524,12 @@ impl FlagControl for HttpHook {
         now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
         let (req, what) = match op {
-            FlagOp::Rollback { .. } => (&self.rollback, "prompt rollback"),
-            FlagOp::KillSwitch { .. } => (&self.kill_switch, "kill switch"),
-            FlagOp::SetLever { lever, .. } => (&None, lever.short()),
+            FlagOp::Rollback { .. } => (self.rollback.as_ref(), "prompt rollback"),
+            FlagOp::KillSwitch { .. } => (self.kill_switch.as_ref(), "kill switch"),
+            FlagOp::SetLever { lever, .. } => (
+                self.levers.iter().find(|(l, _)| l == lever).map(|(_, r)| r),
+                lever.short(),
+            ),
         };
         let Some(req) = req else {
             return Err(BackendError::Rejected(format!(
@@ -315,7 +537,19 @@ impl FlagControl for HttpHook {
                 self.name
             )));
         };
-        let vals = values(op, author, now);
+        let mut vals = values(op, author, now);
+        if let FlagOp::SetLever {
+            feature,
+            lever,
+            variant,
+            ..
+        } = op
+        {
+            let value = self
+                .variant_value(*lever, feature, variant)
+                .map_err(BackendError::Rejected)?;
+            vals.push(("value", value));
+        }
         let url = fill_text(&req.url, &vals, true);
         let mut builder = self.client.request(req.method.clone(), &url);
         for (k, v) in &req.headers {
@@ -334,12 +568,13 @@ impl FlagControl for HttpHook {
         let status = resp.status();
         if !status.is_success() {
             let body = http::read_error_body(resp).await;
+            let body = redact(&String::from_utf8_lossy(&body), &req.secrets);
             return Err(BackendError::Http {
                 status: status.as_u16(),
-                message: http::excerpt(&String::from_utf8_lossy(&body)),
+                message: http::excerpt(&body),
             });
         }
-        self.record(op, now);
+        self.record(op, author, now);
         let done = match op {
             FlagOp::Rollback {
                 feature,

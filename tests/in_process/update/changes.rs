@@ -413,6 +413,7 @@ fn a_lever_moved_between_reads_is_on_the_timeline_at_its_layer() {
                         previous: None,
                         changed_at: None,
                         changed_by: None,
+                        segments_unknown: false,
                     }],
                     ..FeatureFlags::default()
                 }],

@@ -694,6 +694,7 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
                     previous: None,
                     changed_at: None,
                     changed_by: Some("ops\u{1b}[31m".into()),
+                    segments_unknown: false,
                 }],
             }],
         }),

@@ -29,6 +29,7 @@ use oncall_cockpit::config::keymap::{ActionName, Keymap, Mode};
 use oncall_cockpit::config::settings::{self, Settings};
 use oncall_cockpit::config::theme::{Theme, ThemeRole};
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
+use oncall_cockpit::domain::lever::Lever;
 use oncall_cockpit::domain::{Incident, SignalSet};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
@@ -572,6 +573,16 @@ pub fn flagd_names() -> FlagNames {
     FlagNames {
         prompt: KeyPattern::parse("{feature}.prompt").expect("pattern"),
         kill: KeyPattern::parse("{feature}.kill-switch").expect("pattern"),
+        levers: [
+            (Lever::ModelSwitch, "{feature}.model"),
+            (Lever::ConservativeConfig, "{feature}.config"),
+            (Lever::TokenBudget, "{feature}.token-budget"),
+            (Lever::RetrievalPath, "{feature}.retrieval"),
+            (Lever::Fallback, "{feature}.fallback"),
+        ]
+        .into_iter()
+        .map(|(l, p)| (l, KeyPattern::parse(p).expect("pattern")))
+        .collect(),
         segment_field: "segment".into(),
     }
 }
@@ -588,8 +599,9 @@ fn flagd_round_trip(file: &FlagFile) {
 }
 
 /// A flagd flag file as read from disk; then every lever it shows is pulled once (rollback to
-/// the first other version, kill switch on the whole feature and on its first segment), each
-/// result written and read back.
+/// the first other version, kill switch on the whole feature and on its first segment, each
+/// settable lever to another variant for the feature and for a segment), each result written
+/// and read back.
 pub fn flagd_file(data: &[u8]) -> Result<Vec<FeatureFlags>, String> {
     let names = flagd_names();
     let file = flagd::decode(data)?;
@@ -616,12 +628,50 @@ pub fn flagd_file(data: &[u8]) -> Result<Vec<FeatureFlags>, String> {
                 });
             }
         }
+        for l in &ff.levers {
+            let Some(other) = l.variants.iter().find(|v| v.name != l.current) else {
+                continue;
+            };
+            // A segment added past the reported ones would not be reported back.
+            if l.segments.len() + 1 >= flagd::MAX_LISTED {
+                continue;
+            }
+            let segment = l.segments.first().map(|(s, _)| s.clone());
+            for segment in [None, segment.or(Some("fuzz-segment".into()))] {
+                ops.push(FlagOp::SetLever {
+                    feature: ff.feature.clone(),
+                    lever: l.lever,
+                    segment,
+                    variant: other.name.clone(),
+                    undo: false,
+                });
+            }
+        }
         for op in ops {
             let mut edited = file.clone();
             if edited.apply(&op, &names, "ana", now()).is_err() {
                 continue;
             }
             flagd_round_trip(&edited);
+            if let FlagOp::SetLever {
+                feature,
+                lever,
+                segment,
+                variant,
+                ..
+            } = &op
+            {
+                let after = edited.levers(&names);
+                let l = after
+                    .iter()
+                    .find(|f| &f.feature == feature)
+                    .and_then(|f| f.levers.iter().find(|l| l.lever == *lever));
+                assert_eq!(
+                    l.map(|l| l.served_to(segment.as_deref())),
+                    Some(variant.as_str()),
+                    "lever set did not take"
+                );
+            }
             if let FlagOp::Rollback {
                 feature,
                 to_version,
