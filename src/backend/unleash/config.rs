@@ -1,17 +1,18 @@
-//! `[[unleash]]`: Unleash's admin API, prompt versions as variants and kill switches as strategies. Its config, as the file names it;
+//! `[[unleash]]`: Unleash's admin API, prompt versions and lever settings as variants and kill switches as strategies. Its config, as the file names it;
 //! every key an entry leaves out comes from `[source_defaults.unleash]` in defaults.toml.
 
 use crate::config::limits::{Limit, PACE, REPLY};
 use crate::config::secret::SecretSpec;
 use crate::config::sources::{Schema, SourceConfig};
 use crate::config::timing::{PollSecs, TimeoutSecs};
+use crate::domain::lever::Lever;
 use serde::Deserialize;
 
 /// The `[[unleash]]` table.
 pub const SCHEMA: Schema<UnleashConfig> = Schema::new("unleash");
 
-/// Unleash flags per cockpit feature: `prompt_flag` and `kill_flag` name them, with
-/// `{feature}` standing for the feature's name.
+/// Unleash flags per cockpit feature: `prompt_flag`, `kill_flag` and one `<lever>_flag` per
+/// settable lever name them, with `{feature}` standing for the feature's name.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UnleashConfig {
@@ -23,6 +24,13 @@ pub struct UnleashConfig {
     pub environment: String,
     pub prompt_flag: String,
     pub kill_flag: String,
+    /// The settable levers' toggles (docs/levers.md, Unleash): strategy variants whose
+    /// payloads are the settings.
+    pub model_flag: String,
+    pub config_flag: String,
+    pub budget_flag: String,
+    pub retrieval_flag: String,
+    pub fallback_flag: String,
     /// Context field whose values name user segments in kill-switch constraints.
     pub segment_field: String,
     pub poll_secs: PollSecs,
@@ -35,6 +43,21 @@ pub struct UnleashConfig {
     /// A private CA and a client certificate (mutual TLS); see README, Security.
     #[serde(default)]
     pub tls: Option<crate::config::tls::TlsConfig>,
+}
+
+impl UnleashConfig {
+    /// The name template of a settable lever's toggle; `None` for a lever that is not one
+    /// (the prompt and the kill switch have their own keys).
+    pub fn lever_flag(&self, lever: Lever) -> Option<&str> {
+        match lever {
+            Lever::ModelSwitch => Some(&self.model_flag),
+            Lever::ConservativeConfig => Some(&self.config_flag),
+            Lever::TokenBudget => Some(&self.budget_flag),
+            Lever::RetrievalPath => Some(&self.retrieval_flag),
+            Lever::Fallback => Some(&self.fallback_flag),
+            _ => None,
+        }
+    }
 }
 
 impl SourceConfig for UnleashConfig {
