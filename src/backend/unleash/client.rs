@@ -129,7 +129,10 @@ impl Unleash {
             return Err("prompt_flag and kill_flag must differ".into());
         }
         let mut levers = Vec::new();
-        let mut keys = vec![("prompt_flag".to_string(), &prompt), ("kill_flag".into(), &kill)];
+        let mut keys = vec![
+            ("prompt_flag".to_string(), &prompt),
+            ("kill_flag".into(), &kill),
+        ];
         let parsed: Vec<(Lever, String, Naming)> = Lever::SETTABLE
             .into_iter()
             .filter_map(|l| Some((l, format!("{}_flag", l.key()), cfg.lever_flag(l)?)))

@@ -119,8 +119,12 @@ impl<'a> LeverView<'a> {
     /// The feature's strategy, its id and its variants' weights: what its history is read
     /// again for when it changes.
     pub(super) fn feature_key(&self) -> Option<(String, String)> {
-        self.feature
-            .map(|st| (st.id.clone(), format!("{:?}", variant_weights(&st.variants))))
+        self.feature.map(|st| {
+            (
+                st.id.clone(),
+                format!("{:?}", variant_weights(&st.variants)),
+            )
+        })
     }
 
     /// The first rule a segment's traffic meets, with the variant it serves.
@@ -520,7 +524,11 @@ mod tests {
         let p = |kind: &str, value: &str| payload_value(&variant("x", 0, Some((kind, value))));
         assert_eq!(p("number", "20000"), json!(20000));
         assert_eq!(p("number", " 0.2 "), json!(0.2));
-        assert_eq!(p("number", "lots"), json!("lots"), "Unleash keeps it unchecked");
+        assert_eq!(
+            p("number", "lots"),
+            json!("lots"),
+            "Unleash keeps it unchecked"
+        );
         assert_eq!(
             p("json", r#"{"temperature":0.2,"prompt":"strict"}"#),
             json!({"temperature": 0.2, "prompt": "strict"})
@@ -533,7 +541,11 @@ mod tests {
         let Value::String(s) = p("json", &big) else {
             panic!("a payload past the bound stays text");
         };
-        assert!(s.len() <= MAX_PAYLOAD && s.starts_with("\"é"), "{}", s.len());
+        assert!(
+            s.len() <= MAX_PAYLOAD && s.starts_with("\"é"),
+            "{}",
+            s.len()
+        );
     }
 
     #[test]
@@ -567,7 +579,10 @@ mod tests {
         );
         let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["full", "mini", "huge"]);
-        assert_eq!(s.variant("mini").map(|v| v.value.clone()), Some(json!("gpt-4o-mini")));
+        assert_eq!(
+            s.variant("mini").map(|v| v.value.clone()),
+            Some(json!("gpt-4o-mini"))
+        );
         assert_eq!(s.served_to(Some("trial")), "mini");
         assert_eq!(s.served_to(Some("enterprise")), "full");
 
@@ -603,7 +618,11 @@ mod tests {
         ];
         assert_eq!(
             lever_history(&seq, "mini"),
-            (Some("full".into()), at("2026-12-01T10:00:00Z"), Some("ana".into()))
+            (
+                Some("full".into()),
+                at("2026-12-01T10:00:00Z"),
+                Some("ana".into())
+            )
         );
         assert_eq!(lever_history(&seq, "full"), (None, None, None));
         assert_eq!(
@@ -695,7 +714,10 @@ mod tests {
         with_nano.push(variant("nano", 0, None));
         let shared = env(
             true,
-            vec![rule(&["free", "trial"]), strategy("all", 0.0, None, with_nano)],
+            vec![
+                rule(&["free", "trial"]),
+                strategy("all", 0.0, None, with_nano),
+            ],
         );
         assert_eq!(
             summary(&plan_set(&shared, &target(Some("free"), "nano")).expect("plan")),
