@@ -331,6 +331,7 @@ impl Unleash {
                 let flags = changes::Flags {
                     prompt: &self.prompt,
                     kill: &self.kill,
+                    levers: &self.levers,
                     environment: &self.environment,
                 };
                 let entries = page

@@ -80,3 +80,50 @@ impl SourceConfig for UnleashConfig {
         vec![("token".into(), &self.token)]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults' keys, with `change` applied to the file's text.
+    fn problems(change: impl Fn(String) -> String) -> Vec<String> {
+        let text = r#"
+            name = "unleash"
+            url = "http://127.0.0.1:4242"
+            token = { env = "UNLEASH_TOKEN" }
+            project = "default"
+            environment = "production"
+            prompt_flag = "{feature}.prompt"
+            kill_flag = "{feature}.kill-switch"
+            model_flag = "{feature}.model"
+            config_flag = "{feature}.config"
+            budget_flag = "{feature}.token-budget"
+            retrieval_flag = "{feature}.retrieval"
+            fallback_flag = "{feature}.fallback"
+            segment_field = "segment"
+            poll_secs = 15.0
+            timeout_secs = 10.0
+            max_reply_mib = 8
+            answer_time_factor = 4.0
+        "#;
+        let cfg: UnleashConfig = toml::from_str(&change(text.to_string())).expect("config");
+        cfg.problems()
+    }
+
+    #[test]
+    fn every_lever_toggle_needs_its_own_name_with_the_feature_in_it() {
+        assert!(problems(|t| t).is_empty());
+        assert_eq!(
+            problems(|t| t.replace("\"{feature}.fallback\"", "\"fallback\"")),
+            ["fallback_flag \"fallback\" must contain {feature}"]
+        );
+        assert_eq!(
+            problems(|t| t.replace("\"{feature}.token-budget\"", "\"{feature}.model\"")),
+            ["budget_flag and model_flag must differ"]
+        );
+        assert_eq!(
+            problems(|t| t.replace("\"{feature}.config\"", "\"{feature}.prompt\"")),
+            ["config_flag and prompt_flag must differ"]
+        );
+    }
+}
