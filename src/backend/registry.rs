@@ -205,6 +205,11 @@ mod tests {
         assert_eq!(u.project, "default");
         assert_eq!(u.prompt_flag, "{feature}.prompt");
         assert_eq!(u.kill_flag, "{feature}.kill-switch");
+        assert_eq!(u.budget_flag, "{feature}.token-budget");
+        assert_eq!(
+            u.lever_flag(crate::domain::lever::Lever::Fallback),
+            Some("{feature}.fallback")
+        );
         assert_eq!(u.segment_field, "segment");
     }
 }

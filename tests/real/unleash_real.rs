@@ -18,6 +18,7 @@ use oncall_cockpit::backend::{
 use oncall_cockpit::clock::Clock;
 use oncall_cockpit::config::secret::SecretSpec;
 use oncall_cockpit::config::timing::{PollSecs, TimeoutSecs};
+use oncall_cockpit::domain::lever::Lever;
 use oncall_cockpit::state::{
     update, ActionStatus, Effect, Overlay, SourceRole, SourceStatus, State,
 };
@@ -42,6 +43,11 @@ fn config(server: &UnleashServer, url: &str, token: &str, name: &str) -> Unleash
         environment: "production".into(),
         prompt_flag: "{feature}.prompt".into(),
         kill_flag: "{feature}.kill-switch".into(),
+        model_flag: "{feature}.model".into(),
+        config_flag: "{feature}.config".into(),
+        budget_flag: "{feature}.token-budget".into(),
+        retrieval_flag: "{feature}.retrieval".into(),
+        fallback_flag: "{feature}.fallback".into(),
         segment_field: "segment".into(),
         poll_secs: PollSecs::try_from(1.0).expect("in range"),
         timeout_secs: TimeoutSecs::try_from(10.0).expect("in range"),
@@ -844,5 +850,353 @@ async fn the_event_log_gives_the_timeline_its_flag_flips_and_the_prompt_deploy_i
             .starts_with("prompt ch-bot v7→v8"),
         "{:?}",
         suggestion.change
+    );
+}
+
+fn setting(name: &str, weight: u32, kind: &str, value: &str) -> Value {
+    let mut v = variant(name, weight, weight == 0);
+    v["payload"] = json!({ "type": kind, "value": value });
+    v
+}
+
+/// Unleash's own view of a lever toggle in production, in evaluation order: each enabled
+/// strategy's segment values (None: unconstrained) and the variant with the traffic.
+async fn served_by(server: &UnleashServer, flag: &str) -> Vec<(Option<Vec<String>>, String)> {
+    let env = server.production(flag).await;
+    let mut list: Vec<Value> = env["strategies"].as_array().cloned().unwrap_or_default();
+    list.sort_by(|a, b| {
+        let o = |s: &Value| s["sortOrder"].as_f64().unwrap_or(0.0);
+        o(a).total_cmp(&o(b))
+    });
+    list.iter()
+        .filter(|s| !s["disabled"].as_bool().unwrap_or(false))
+        .map(|s| {
+            let values = s["constraints"][0]["values"].as_array().map(|vs| {
+                vs.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            });
+            let top = weights(s)
+                .into_iter()
+                .max_by_key(|(_, w, _)| *w)
+                .map(|(n, _, _)| n)
+                .unwrap_or_default();
+            (values, top)
+        })
+        .collect()
+}
+
+/// The five settable levers as a team sets them up in Unleash: one toggle each, its settings
+/// strategy variants with string, number and JSON payloads, the first one served.
+#[tokio::test]
+async fn every_lever_is_read_set_for_the_feature_and_a_segment_and_reverted() {
+    let server = shared();
+    server
+        .ensure_segment_field(&["eu-free", "enterprise", "internal"])
+        .await;
+    let toggles: [(&str, Vec<Value>); 5] = [
+        (
+            "lv-bot.model",
+            vec![
+                setting("full", 1000, "string", "gpt-4o"),
+                setting("mini", 0, "string", "gpt-4o-mini"),
+                setting("safe", 0, "string", "gpt-4o-guarded"),
+            ],
+        ),
+        (
+            "lv-bot.config",
+            vec![
+                setting("normal", 1000, "json", r#"{"temperature":0.7}"#),
+                setting(
+                    "strict",
+                    0,
+                    "json",
+                    r#"{"temperature":0.2,"prompt":"strict"}"#,
+                ),
+                setting("frozen", 0, "json", r#"{"temperature":0}"#),
+            ],
+        ),
+        (
+            "lv-bot.token-budget",
+            vec![
+                setting("open", 1000, "number", "100000"),
+                setting("tight", 0, "number", "20000"),
+                setting("trickle", 0, "number", "2500.5"),
+            ],
+        ),
+        (
+            "lv-bot.retrieval",
+            vec![
+                setting("deep", 1000, "json", r#"{"topK":20}"#),
+                setting("shallow", 0, "json", r#"{"topK":5}"#),
+                setting("cached", 0, "string", "cache-only"),
+            ],
+        ),
+        (
+            "lv-bot.fallback",
+            vec![
+                setting("none", 1000, "string", "model"),
+                setting("human", 0, "string", "human"),
+                setting("static", 0, "string", "static-answer"),
+            ],
+        ),
+    ];
+    for (flag, variants) in &toggles {
+        server.create_flag(flag, "operational").await;
+        server
+            .add_strategy(flag, rollout(flag, json!([]), json!(variants)))
+            .await;
+        server.switch(flag, true).await;
+    }
+    // Someone moved the model in Unleash before the incident: the event log says who and when.
+    let model = server.production("lv-bot.model").await;
+    let strategy = model["strategies"][0].clone();
+    let mut moved = strategy.clone();
+    moved["variants"] = json!([
+        setting("full", 0, "string", "gpt-4o"),
+        setting("mini", 1000, "string", "gpt-4o-mini"),
+        setting("safe", 0, "string", "gpt-4o-guarded"),
+    ]);
+    let path = format!(
+        "/projects/default/features/lv-bot.model/environments/production/strategies/{}",
+        strategy["id"].as_str().expect("strategy id")
+    );
+    server.put(&path, moved).await;
+    let events = server
+        .get("/search/events?feature=IS:lv-bot.model&type=IS:feature-strategy-update")
+        .await;
+    let moved_at = time_of(&events["events"][0]["createdAt"]);
+    let moved_by = events["events"][0]["createdBy"]
+        .as_str()
+        .expect("who")
+        .to_string();
+
+    let mut cockpit = Cockpit::start(adapter(server, "levers"));
+    let f = cockpit.flags_where("lv-bot", |f| f.levers.len() == 5).await;
+    let levers: Vec<(Lever, &str, &str)> = f
+        .levers
+        .iter()
+        .map(|l| (l.lever, l.flag.as_str(), l.current.as_str()))
+        .collect();
+    assert_eq!(
+        levers,
+        [
+            (Lever::ModelSwitch, "lv-bot.model", "mini"),
+            (Lever::ConservativeConfig, "lv-bot.config", "normal"),
+            (Lever::TokenBudget, "lv-bot.token-budget", "open"),
+            (Lever::RetrievalPath, "lv-bot.retrieval", "deep"),
+            (Lever::Fallback, "lv-bot.fallback", "none"),
+        ]
+    );
+    let value = |lever: Lever, name: &str| {
+        f.levers
+            .iter()
+            .find(|l| l.lever == lever)
+            .and_then(|l| l.variant(name))
+            .map(|v| v.value.clone())
+    };
+    assert_eq!(
+        value(Lever::ModelSwitch, "safe"),
+        Some(json!("gpt-4o-guarded"))
+    );
+    assert_eq!(
+        value(Lever::ConservativeConfig, "strict"),
+        Some(json!({"temperature": 0.2, "prompt": "strict"}))
+    );
+    assert_eq!(value(Lever::TokenBudget, "tight"), Some(json!(20000)));
+    assert_eq!(value(Lever::TokenBudget, "trickle"), Some(json!(2500.5)));
+    assert_eq!(
+        value(Lever::RetrievalPath, "shallow"),
+        Some(json!({"topK": 5}))
+    );
+    assert_eq!(
+        value(Lever::RetrievalPath, "cached"),
+        Some(json!("cache-only"))
+    );
+    let model = &f.levers[0];
+    assert_eq!(model.previous.as_deref(), Some("full"));
+    assert_eq!(model.changed_at, Some(moved_at));
+    assert_eq!(model.changed_by.as_deref(), Some(moved_by.as_str()));
+    assert!(f.levers[1..].iter().all(|l| l.previous.is_none()), "{f:?}");
+    let shown = cockpit.state.feature_info("lv-bot").expect("feature shown");
+    assert_eq!(shown.levers.len(), 5);
+
+    let set = |lever: Lever, segment: Option<&str>, variant: &str, undo: bool| FlagOp::SetLever {
+        feature: "lv-bot".into(),
+        lever,
+        segment: segment.map(str::to_string),
+        variant: variant.into(),
+        undo,
+    };
+    let seg = |s: &str| Some(vec![s.to_string()]);
+    // (lever, toggle, served, feature set to, segment eu-free set to)
+    let plan = [
+        (Lever::ModelSwitch, "lv-bot.model", "mini", "safe", "full"),
+        (
+            Lever::ConservativeConfig,
+            "lv-bot.config",
+            "normal",
+            "strict",
+            "frozen",
+        ),
+        (
+            Lever::TokenBudget,
+            "lv-bot.token-budget",
+            "open",
+            "tight",
+            "trickle",
+        ),
+        (
+            Lever::RetrievalPath,
+            "lv-bot.retrieval",
+            "deep",
+            "shallow",
+            "cached",
+        ),
+        (
+            Lever::Fallback,
+            "lv-bot.fallback",
+            "none",
+            "static",
+            "human",
+        ),
+    ];
+    for (lever, flag, was, to, segment_to) in plan {
+        let msg = cockpit
+            .apply(set(lever, None, to, false))
+            .await
+            .unwrap_or_else(|e| panic!("{flag} → {to}: {e}"));
+        assert_eq!(
+            msg,
+            format!(
+                "lv-bot {} set to {to} (Unleash {flag}, production)",
+                lever.short()
+            )
+        );
+        assert_eq!(served_by(server, flag).await, [(None, to.to_string())]);
+
+        let msg = cockpit
+            .apply(set(lever, Some("eu-free"), segment_to, false))
+            .await
+            .unwrap_or_else(|e| panic!("{flag} eu-free → {segment_to}: {e}"));
+        assert!(
+            msg.starts_with(&format!(
+                "lv-bot segment eu-free {} set to {segment_to}",
+                lever.short()
+            )),
+            "{msg}"
+        );
+        // The segment's rule comes first, so its traffic never reaches the feature's.
+        assert_eq!(
+            served_by(server, flag).await,
+            [
+                (seg("eu-free"), segment_to.to_string()),
+                (None, to.to_string())
+            ]
+        );
+
+        let l = cockpit
+            .flags_where("lv-bot", |f| {
+                f.levers
+                    .iter()
+                    .any(|l| l.lever == lever && l.current == to && !l.segments.is_empty())
+            })
+            .await
+            .levers
+            .into_iter()
+            .find(|l| l.lever == lever)
+            .expect("lever");
+        assert_eq!(
+            l.segments,
+            [("eu-free".to_string(), segment_to.to_string())]
+        );
+        assert_eq!(l.previous.as_deref(), Some(was));
+        assert_eq!(
+            l.changed_by.as_deref(),
+            Some(ANA),
+            "the cockpit knows who pulled it"
+        );
+        let events = server
+            .get(&format!(
+                "/search/events?feature=IS:{flag}&type=IS:feature-strategy-update"
+            ))
+            .await;
+        let updates: Vec<&Value> = events["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| {
+                e["data"]["constraints"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+            })
+            .collect();
+        assert_eq!(l.changed_at, Some(time_of(&updates[0]["createdAt"])));
+    }
+
+    // An unknown variant is refused and nothing in Unleash moves.
+    let before = server.production("lv-bot.model").await;
+    let err = cockpit
+        .apply(set(Lever::ModelSwitch, None, "o3", false))
+        .await
+        .expect_err("no such variant");
+    assert_eq!(
+        err,
+        "lv-bot has no model switch variant o3 (variants of lv-bot.model in production: full, mini, safe)"
+    );
+    let err = cockpit
+        .apply(set(Lever::TokenBudget, Some("eu-free"), "unlimited", false))
+        .await
+        .expect_err("no such variant");
+    assert!(err.contains("no token budget variant unlimited"), "{err}");
+    assert_eq!(server.production("lv-bot.model").await, before);
+    let twice = cockpit
+        .apply(set(Lever::ModelSwitch, None, "safe", false))
+        .await;
+    assert_eq!(twice, Err("lv-bot's model switch is already safe".into()));
+
+    // A revert writes the previous setting like any other, and says so.
+    let msg = cockpit
+        .apply(set(Lever::ModelSwitch, None, "mini", true))
+        .await
+        .expect("revert");
+    assert_eq!(
+        msg,
+        "lv-bot model switch reverted to mini (Unleash lv-bot.model, production)"
+    );
+    assert_eq!(
+        served_by(server, "lv-bot.model").await,
+        [
+            (seg("eu-free"), "full".to_string()),
+            (None, "mini".to_string())
+        ]
+    );
+    // The segment set back to the feature's setting loses its own rule.
+    cockpit
+        .apply(set(Lever::ModelSwitch, Some("eu-free"), "mini", false))
+        .await
+        .expect("segment back to the feature's");
+    assert_eq!(
+        served_by(server, "lv-bot.model").await,
+        [(None, "mini".to_string())]
+    );
+    let l = cockpit
+        .flags_where("lv-bot", |f| {
+            f.levers.iter().any(|l| {
+                l.lever == Lever::ModelSwitch && l.current == "mini" && l.segments.is_empty()
+            })
+        })
+        .await
+        .levers
+        .remove(0);
+    assert_eq!(l.previous.as_deref(), Some("safe"));
+    let unknown_segment = cockpit
+        .apply(set(Lever::Fallback, Some("mars"), "human", false))
+        .await
+        .expect_err("not a legal segment");
+    assert!(
+        unknown_segment.contains("no user segment mars"),
+        "{unknown_segment}"
     );
 }

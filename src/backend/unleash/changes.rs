@@ -1,13 +1,15 @@
 //! Flag flips from Unleash's own event log, for the change timeline: the newest events of the
 //! project (`GET /api/admin/search/events?project=IS:<project>`, one page of
-//! `CHANGE_EVENTS`), each on a prompt or kill-switch flag of a cockpit feature read as what
-//! it did to that feature ("prompt support-bot v7→v8", "kill switch support-bot: environment
-//! enabled"). Events of other flags and other environments are not the cockpit's.
+//! `CHANGE_EVENTS`), each on a prompt, kill-switch or lever flag of a cockpit feature read as
+//! what it did to that feature ("prompt support-bot v7→v8", "kill switch support-bot:
+//! environment enabled", "token budget support-bot (free) open→tight"). Events of other flags
+//! and other environments are not the cockpit's.
 
 use super::naming::Naming;
 use super::prompt::served;
 use super::wire::Event;
 use crate::domain::change::{Change, Layer};
+use crate::domain::lever::Lever;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
@@ -21,6 +23,7 @@ pub(super) const CHANGE_REFRESH: Duration = Duration::from_secs(60);
 pub(super) struct Flags<'a> {
     pub prompt: &'a Naming,
     pub kill: &'a Naming,
+    pub levers: &'a [(Lever, Naming)],
     pub environment: &'a str,
 }
 
@@ -90,6 +93,13 @@ pub(super) fn change_of(ev: &Event, flags: &Flags, source: &str) -> Option<Chang
         };
         return Some(change.on_feature(feature));
     }
+    if let Some((lever, feature)) = flags
+        .levers
+        .iter()
+        .find_map(|(l, n)| Some((*l, n.feature(flag)?)))
+    {
+        return Some(lever_change(ev, lever, feature, flag, at, &by, source));
+    }
     let feature = flags.kill.feature(flag)?;
     Some(
         Change::new(
@@ -100,6 +110,53 @@ pub(super) fn change_of(ev: &Event, flags: &Flags, source: &str) -> Option<Chang
         )
         .on_feature(feature),
     )
+}
+
+/// The segments a strategy's constraint names (`[]`: unconstrained), from an event's copy.
+fn constrained_to(v: &Option<Value>) -> Vec<String> {
+    v.as_ref()
+        .and_then(|v| v.get("constraints"))
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.first())
+        .and_then(|c| c.get("values"))
+        .and_then(Value::as_array)
+        .map(|vs| {
+            vs.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A lever toggle's event: a strategy that moved the variant it serves in the timeline's
+/// words for a lever ("model switch support-bot full→mini", "… (free) full→mini"), anything
+/// else as what happened to the toggle.
+fn lever_change(
+    ev: &Event,
+    lever: Lever,
+    feature: &str,
+    flag: &str,
+    at: DateTime<Utc>,
+    by: &str,
+    source: &str,
+) -> Change {
+    let before = served(&variants(&ev.pre_data));
+    let after = served(&variants(&ev.data));
+    let what = match (&before, &after) {
+        (b, Some(a)) if b.as_ref() != Some(a) && ev.kind.starts_with("feature-strategy") => {
+            let from = b.as_deref().unwrap_or("?");
+            let segments = constrained_to(&ev.data);
+            let scope = if segments.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", segments.join(", "))
+            };
+            format!("{} {feature}{scope} {from}→{a}{by}", lever.short())
+        }
+        _ => format!("{} toggle {flag}: {}{by}", lever.short(), action(&ev.kind)),
+    };
+    Change::new(at, lever.layer(), &what, source).on_feature(feature)
 }
 
 #[cfg(test)]
@@ -123,6 +180,7 @@ mod tests {
         let f = Flags {
             prompt: &p,
             kill: &k,
+            levers: &[],
             environment: "production",
         };
         let ev = event(
@@ -143,6 +201,7 @@ mod tests {
         let f = Flags {
             prompt: &p,
             kill: &k,
+            levers: &[],
             environment: "production",
         };
         let kill = event(
@@ -165,5 +224,42 @@ mod tests {
                 "featureName":"support-bot-kill","environment":"staging"}"#,
         );
         assert!(change_of(&staging, &f, "unleash").is_none());
+    }
+
+    #[test]
+    fn a_lever_toggle_event_names_the_lever_its_scope_and_the_move() {
+        let (p, k) = flags();
+        let levers = [(
+            Lever::TokenBudget,
+            Naming::parse("{feature}-budget", "budget_flag").expect("valid"),
+        )];
+        let f = Flags {
+            prompt: &p,
+            kill: &k,
+            levers: &levers,
+            environment: "production",
+        };
+        let ev = event(
+            r#"{"type":"feature-strategy-add","createdAt":"2026-12-01T09:46:00Z",
+                "createdBy":"admin","featureName":"support-bot-budget","environment":"production",
+                "data":{"constraints":[{"contextName":"segment","operator":"IN","values":["free"]}],
+                        "variants":[{"name":"open","weight":0},{"name":"tight","weight":1000}]}}"#,
+        );
+        let c = change_of(&ev, &f, "unleash").expect("a change");
+        assert_eq!(
+            c.what.as_str(),
+            "token budget support-bot (free) ?→tight by admin"
+        );
+        assert_eq!(c.layer, Lever::TokenBudget.layer());
+        assert_eq!(c.feature.as_deref(), Some("support-bot"));
+        let on = event(
+            r#"{"type":"feature-environment-enabled","createdAt":"2026-12-01T09:47:00Z",
+                "featureName":"support-bot-budget","environment":"production"}"#,
+        );
+        let c = change_of(&on, &f, "unleash").expect("a change");
+        assert_eq!(
+            c.what.as_str(),
+            "token budget toggle support-bot-budget: environment enabled"
+        );
     }
 }

@@ -1,11 +1,14 @@
-//! The Unleash HTTP client: reads the flags of each feature and carries out rollbacks and
-//! kill-switch plans, one write at a time.
+//! The Unleash HTTP client: reads the flags of each feature and carries out rollbacks,
+//! kill-switch plans and lever settings, one write at a time.
 
 use super::changes::{self, CHANGE_EVENTS, CHANGE_REFRESH};
 use super::config::UnleashConfig;
 use super::kill::{plan_kill, scope_label, KillView, Step};
+use super::lever::{lever_history, plan_set, LeverView, Target};
 use super::naming::{url_safe, Naming};
-use super::prompt::{prompt_history, prompt_strategy, rolled_back, served, variant_weights};
+use super::prompt::{
+    prompt_history, prompt_strategy, rolled_back, served, served_history, variant_weights,
+};
 use super::wire::{
     decode_context_field, decode_error, decode_events, decode_flag, decode_flag_list,
     decode_strategy, strategy_body, Event, FlagEnvironment, FlagSummary,
@@ -14,6 +17,7 @@ use crate::backend::http::{self, ReplyCap};
 use crate::backend::{BackendError, FeatureFlags, FlagControl, FlagOp};
 use crate::config::secret::Secret;
 use crate::domain::change::ChangeLog;
+use crate::domain::lever::{Lever, LeverSetting};
 use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
@@ -32,6 +36,33 @@ struct History {
     changed_at: Option<DateTime<Utc>>,
 }
 
+/// What the event log said for a lever's feature strategy whose variants looked like `key`:
+/// the setting before, when it changed and who changed it.
+struct LeverHistory {
+    key: (String, String),
+    previous: Option<String>,
+    changed_at: Option<DateTime<Utc>>,
+    changed_by: Option<String>,
+}
+
+/// A feature-wide lever setting the cockpit made, with the strategy as it left it: who pulled
+/// it (Unleash logs only the API token's user), and what the log cannot show (the setting
+/// before a strategy the cockpit created, the time where the log is not read).
+struct Recorded {
+    key: (String, String),
+    previous: Option<String>,
+    at: DateTime<Utc>,
+    by: String,
+}
+
+/// The flag names of one cockpit feature.
+#[derive(Default)]
+struct FeatureFlagNames {
+    prompt: Option<String>,
+    kill: Option<String>,
+    levers: Vec<(Lever, String)>,
+}
+
 pub struct Unleash {
     name: String,
     /// `<url>/api/admin`.
@@ -41,12 +72,18 @@ pub struct Unleash {
     environment: String,
     prompt: Naming,
     kill: Naming,
+    /// Each settable lever's toggle name, in `Lever::SETTABLE` order.
+    levers: Vec<(Lever, Naming)>,
     segment_field: String,
     timeout: Duration,
     cap: ReplyCap,
     client: http::Client,
     /// Per prompt flag; the log is read again only when the served variants change.
     history: HashMap<String, History>,
+    /// Per lever toggle, the same.
+    lever_history: HashMap<String, LeverHistory>,
+    /// Per lever toggle, the cockpit's last feature-wide setting of it.
+    recorded: HashMap<String, Recorded>,
     /// The project's flag flips for the change timeline, and when they were last read (`None`
     /// after our own write, so the next read shows it).
     changes: ChangeLog,
@@ -73,7 +110,10 @@ impl Unleash {
     }
 
     /// The flag names and base URL, checked.
-    fn parts(cfg: &UnleashConfig) -> Result<(Naming, Naming, String, Duration), String> {
+    #[allow(clippy::type_complexity)]
+    fn parts(
+        cfg: &UnleashConfig,
+    ) -> Result<(Naming, Naming, Vec<(Lever, Naming)>, String, Duration), String> {
         cfg.token.check().map_err(|e| format!("token: {e}"))?;
         let timeout = cfg.timeout_secs.duration();
         let base = cfg.url.trim_end_matches('/').to_string();
@@ -88,18 +128,36 @@ impl Unleash {
         if prompt == kill {
             return Err("prompt_flag and kill_flag must differ".into());
         }
+        let mut levers = Vec::new();
+        let mut keys = vec![
+            ("prompt_flag".to_string(), &prompt),
+            ("kill_flag".into(), &kill),
+        ];
+        let parsed: Vec<(Lever, String, Naming)> = Lever::SETTABLE
+            .into_iter()
+            .filter_map(|l| Some((l, format!("{}_flag", l.key()), cfg.lever_flag(l)?)))
+            .map(|(l, key, template)| Naming::parse(template, &key).map(|n| (l, key, n)))
+            .collect::<Result<_, _>>()?;
+        for (lever, key, naming) in &parsed {
+            if let Some((other, _)) = keys.iter().find(|(_, n)| *n == naming) {
+                return Err(format!("{key} and {other} must differ"));
+            }
+            keys.push((key.clone(), naming));
+            levers.push((*lever, naming.clone()));
+        }
         if !url_safe(&cfg.segment_field) {
             return Err(format!(
                 "segment_field {:?} is not an Unleash context field name",
                 cfg.segment_field
             ));
         }
-        Ok((prompt, kill, base, timeout))
+        Ok((prompt, kill, levers, base, timeout))
     }
 
     pub fn new(cfg: &UnleashConfig) -> Result<Self, String> {
         let name = &cfg.name;
-        let (prompt, kill, base, timeout) = Self::parts(cfg).map_err(|e| format!("{name}: {e}"))?;
+        let (prompt, kill, levers, base, timeout) =
+            Self::parts(cfg).map_err(|e| format!("{name}: {e}"))?;
         let token = cfg
             .token
             .load()
@@ -112,12 +170,15 @@ impl Unleash {
             environment: cfg.environment.clone(),
             prompt,
             kill,
+            levers,
             segment_field: cfg.segment_field.clone(),
             timeout,
             cap: ReplyCap::mib(cfg.max_reply_mib),
             client: http::Client::new(timeout, cfg.tls.as_ref(), &cfg.url)
                 .map_err(|e| format!("{name}: {e}"))?,
             history: HashMap::new(),
+            lever_history: HashMap::new(),
+            recorded: HashMap::new(),
             changes: ChangeLog::default(),
             changes_read: None,
         })
@@ -270,6 +331,7 @@ impl Unleash {
                 let flags = changes::Flags {
                     prompt: &self.prompt,
                     kill: &self.kill,
+                    levers: &self.levers,
                     environment: &self.environment,
                 };
                 let entries = page
@@ -395,30 +457,44 @@ impl Unleash {
     ) -> Result<String, BackendError> {
         let flag = self.checked_flag(&self.kill, feature)?;
         if let Some(s) = segment {
-            if s.trim().is_empty() || s.chars().any(char::is_control) {
-                return Err(BackendError::Rejected(format!(
-                    "{s:?} is not a segment name"
-                )));
-            }
+            check_segment_name(s)?;
         }
         let env = self.flag_env(&flag, "kill-switch").await?;
         if let (Some(s), true) = (segment, engage) {
-            let legal = self.legal_segments().await?;
-            if !legal.is_empty() && !legal.iter().any(|l| l == s) {
-                return Err(BackendError::Rejected(format!(
-                    "{feature} has no user segment {s} (legal values of context field {}: {})",
-                    self.segment_field,
-                    legal.join(", ")
-                )));
-            }
+            self.check_legal_segment(feature, s).await?;
         }
         let steps = plan_kill(&flag, &env, &self.segment_field, feature, segment, engage)
             .map_err(BackendError::Rejected)?;
-        let envn = self.environment.clone();
-        let base = format!("{}/environments/{envn}", self.flag_path(&flag));
+        self.run_steps(&flag, &steps).await?;
+        let envn = &self.environment;
+        let verb = if engage { "engaged" } else { "released" };
+        Ok(format!(
+            "kill switch {verb} for {} (Unleash {flag}, {envn})",
+            scope_label(feature, segment)
+        ))
+    }
+
+    /// A segment the cockpit names must be one of the segment field's legal values, when the
+    /// field has any.
+    async fn check_legal_segment(&self, feature: &str, s: &str) -> Result<(), BackendError> {
+        let legal = self.legal_segments().await?;
+        if !legal.is_empty() && !legal.iter().any(|l| l == s) {
+            return Err(BackendError::Rejected(format!(
+                "{feature} has no user segment {s} (legal values of context field {}: {})",
+                self.segment_field,
+                legal.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Carries out a plan one write at a time; a failure says which writes went through.
+    async fn run_steps(&self, flag: &str, steps: &[Step]) -> Result<(), BackendError> {
+        let envn = &self.environment;
+        let base = format!("{}/environments/{envn}", self.flag_path(flag));
         let mut done: Vec<String> = Vec::new();
-        for step in &steps {
-            let what = step.describe(&flag, &envn);
+        for step in steps {
+            let what = step.describe(flag, envn);
             let r = match step {
                 Step::Update(st, _) => {
                     let path = format!("{base}/strategies/{}", st.id);
@@ -434,6 +510,10 @@ impl Unleash {
                     )
                     .await
                 }
+                Step::Delete(id, _) => {
+                    let path = format!("{base}/strategies/{id}");
+                    self.write(Method::DELETE, &path, None, &what).await
+                }
                 Step::EnvOn => {
                     self.write(Method::POST, &format!("{base}/on"), None, &what)
                         .await
@@ -448,11 +528,145 @@ impl Unleash {
             }
             done.push(what);
         }
-        let verb = if engage { "engaged" } else { "released" };
-        Ok(format!(
-            "kill switch {verb} for {} (Unleash {flag}, {envn})",
-            scope_label(feature, segment)
-        ))
+        Ok(())
+    }
+
+    /// A lever toggle as the cockpit shows it, its history from the event log (read again only
+    /// when the feature's strategy changed) or, for what the log cannot say, the cockpit's
+    /// own record of its last setting.
+    async fn read_lever(
+        &mut self,
+        lever: Lever,
+        flag: &str,
+    ) -> Result<Option<LeverSetting>, BackendError> {
+        let env = self.flag_env(flag, lever.short()).await?;
+        let view = LeverView::new(&env, &self.segment_field);
+        let Some(mut setting) = view.setting(lever, flag) else {
+            return Ok(None);
+        };
+        let Some(key) = view.feature_key() else {
+            return Ok(Some(setting));
+        };
+        let cached = self.lever_history.get(flag).filter(|h| h.key == key);
+        let (previous, changed_at, changed_by) = match cached {
+            Some(h) => (h.previous.clone(), h.changed_at, h.changed_by.clone()),
+            None => match self.events(flag).await {
+                Ok(events) => {
+                    let seq = served_history(&events, &key.0, &self.environment);
+                    let (previous, at, by) = lever_history(&seq, &setting.current);
+                    self.lever_history.insert(
+                        flag.to_string(),
+                        LeverHistory {
+                            key: key.clone(),
+                            previous: previous.clone(),
+                            changed_at: at,
+                            changed_by: by.clone(),
+                        },
+                    );
+                    (previous, at, by)
+                }
+                // The lever itself was read; only its history is missing.
+                Err(e) => {
+                    tracing::debug!(source = %self.name, flag, error = %e, "event log not read");
+                    (None, None, None)
+                }
+            },
+        };
+        setting.previous = previous;
+        setting.changed_at = changed_at;
+        setting.changed_by = changed_by;
+        if let Some(r) = self.recorded.get(flag).filter(|r| r.key == key) {
+            setting.changed_by = Some(r.by.clone());
+            setting.previous = setting.previous.take().or_else(|| r.previous.clone());
+            setting.changed_at = setting.changed_at.or(Some(r.at));
+        }
+        Ok(Some(setting))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn set_lever(
+        &mut self,
+        feature: &str,
+        lever: Lever,
+        segment: Option<&str>,
+        variant: &str,
+        undo: bool,
+        author: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, BackendError> {
+        let Some(naming) = self
+            .levers
+            .iter()
+            .find(|(l, _)| *l == lever)
+            .map(|(_, n)| n.clone())
+        else {
+            return Err(BackendError::Rejected(format!(
+                "{} carries no {} lever",
+                self.name,
+                lever.short()
+            )));
+        };
+        let flag = self.checked_flag(&naming, feature)?;
+        if let Some(s) = segment {
+            check_segment_name(s)?;
+        }
+        let env = self.flag_env(&flag, lever.short()).await?;
+        let target = Target {
+            flag: &flag,
+            field: &self.segment_field,
+            feature,
+            lever,
+            segment,
+            variant,
+        };
+        let steps = plan_set(&env, &target).map_err(BackendError::Rejected)?;
+        // Only a new rule names a segment; an old one may be moved or removed as it is.
+        if let (Some(s), true) = (segment, steps.iter().any(|s| matches!(s, Step::Create(..)))) {
+            self.check_legal_segment(feature, s).await?;
+        }
+        let before = LeverView::new(&env, &self.segment_field).current();
+        self.run_steps(&flag, &steps).await?;
+        // Read back: what Unleash now serves is the proof, strategy order included.
+        let envn = self.environment.clone();
+        let after = self.flag_env(&flag, lever.short()).await?;
+        let view = LeverView::new(&after, &self.segment_field);
+        let serves = view
+            .setting(lever, &flag)
+            .map(|s| s.served_to(segment).to_string());
+        if serves.as_deref() != Some(variant) {
+            let done: Vec<String> = steps.iter().map(|s| s.describe(&flag, &envn)).collect();
+            return Err(partly(
+                BackendError::Malformed(format!(
+                    "Unleash accepted the writes to {flag} but serves {} {}",
+                    target_scope(feature, segment),
+                    serves.as_deref().unwrap_or("no variant")
+                )),
+                &done,
+            ));
+        }
+        if segment.is_none() {
+            if let Some(key) = view.feature_key() {
+                self.recorded.insert(
+                    flag.clone(),
+                    Recorded {
+                        key,
+                        previous: before,
+                        at: now,
+                        by: author.to_string(),
+                    },
+                );
+            }
+        }
+        let verb = if undo { "reverted" } else { "set" };
+        let mut msg = format!(
+            "{} {} {verb} to {variant} (Unleash {flag}, {envn})",
+            target_scope(feature, segment),
+            lever.short()
+        );
+        if steps.contains(&Step::EnvOn) {
+            msg.push_str(&format!("; switched {flag} on in {envn}"));
+        }
+        Ok(msg)
     }
 
     fn checked_flag(&self, naming: &Naming, feature: &str) -> Result<String, BackendError> {
@@ -464,6 +678,22 @@ impl Unleash {
                 "{flag:?} is not an Unleash flag name (letters, digits, - _ . ~ only)"
             )))
         }
+    }
+}
+
+fn check_segment_name(s: &str) -> Result<(), BackendError> {
+    if s.trim().is_empty() || s.chars().any(char::is_control) {
+        return Err(BackendError::Rejected(format!(
+            "{s:?} is not a segment name"
+        )));
+    }
+    Ok(())
+}
+
+fn target_scope(feature: &str, segment: Option<&str>) -> String {
+    match segment {
+        Some(s) => format!("{feature} segment {s}"),
+        None => feature.to_string(),
     }
 }
 
@@ -493,21 +723,33 @@ impl FlagControl for Unleash {
     }
 
     async fn read(&mut self, now: DateTime<Utc>) -> Result<Vec<FeatureFlags>, BackendError> {
-        let mut by_feature: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+        let mut by_feature: BTreeMap<String, FeatureFlagNames> = BTreeMap::new();
         for f in self.list_flags().await?.into_iter().filter(|f| !f.archived) {
             if let Some(feature) = self.prompt.feature(&f.name) {
-                by_feature.entry(feature.to_string()).or_default().0 = Some(f.name.clone());
+                by_feature.entry(feature.to_string()).or_default().prompt = Some(f.name.clone());
             } else if let Some(feature) = self.kill.feature(&f.name) {
-                by_feature.entry(feature.to_string()).or_default().1 = Some(f.name.clone());
+                by_feature.entry(feature.to_string()).or_default().kill = Some(f.name.clone());
+            } else if let Some((lever, feature)) = self
+                .levers
+                .iter()
+                .find_map(|(l, n)| Some((*l, n.feature(&f.name)?)))
+            {
+                let names = by_feature.entry(feature.to_string()).or_default();
+                names.levers.push((lever, f.name.clone()));
             }
         }
-        let legal = if by_feature.values().any(|(_, k)| k.is_some()) {
+        let legal = if by_feature.values().any(|n| n.kill.is_some()) {
             self.legal_segments().await?
         } else {
             Vec::new()
         };
         let mut out = Vec::new();
-        for (feature, (prompt, kill)) in by_feature {
+        for (feature, names) in by_feature {
+            let FeatureFlagNames {
+                prompt,
+                kill,
+                mut levers,
+            } = names;
             let mut ff = FeatureFlags {
                 feature,
                 ..FeatureFlags::default()
@@ -526,10 +768,22 @@ impl FlagControl for Unleash {
                     }
                 }
             }
+            levers.sort_by_key(|(l, _)| Lever::SETTABLE.iter().position(|s| s == l));
+            for (lever, flag) in &levers {
+                if let Some(setting) = self.read_lever(*lever, flag).await? {
+                    ff.levers.push(setting);
+                }
+            }
             out.push(ff);
         }
         let live: Vec<String> = out.iter().map(|f| self.prompt.flag(&f.feature)).collect();
         self.history.retain(|flag, _| live.contains(flag));
+        let toggles: Vec<String> = out
+            .iter()
+            .flat_map(|f| f.levers.iter().map(|l| l.flag.clone()))
+            .collect();
+        self.lever_history.retain(|flag, _| toggles.contains(flag));
+        self.recorded.retain(|flag, _| toggles.contains(flag));
         self.refresh_changes(now).await;
         Ok(out)
     }
@@ -537,8 +791,8 @@ impl FlagControl for Unleash {
     async fn apply(
         &mut self,
         op: &FlagOp,
-        _author: &str,
-        _now: DateTime<Utc>,
+        author: &str,
+        now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
         // Whatever the write did, the next read shows it on the timeline.
         self.changes_read = None;
@@ -552,11 +806,24 @@ impl FlagControl for Unleash {
                 segment,
                 engage,
             } => self.kill_switch(feature, segment.as_deref(), *engage).await,
-            FlagOp::SetLever { lever, feature, .. } => Err(BackendError::Rejected(format!(
-                "{} carries no {} lever for {feature}",
-                self.name,
-                lever.key()
-            ))),
+            FlagOp::SetLever {
+                feature,
+                lever,
+                segment,
+                variant,
+                undo,
+            } => {
+                self.set_lever(
+                    feature,
+                    *lever,
+                    segment.as_deref(),
+                    variant,
+                    *undo,
+                    author,
+                    now,
+                )
+                .await
+            }
         }
     }
 }

@@ -6,9 +6,10 @@ use serde_json::{json, Value};
 
 const WHOLE: &str = "*";
 
-/// What a kill-switch strategy does, as far as the cockpit understands it.
+/// What a strategy does, as far as the cockpit understands it: kill-switch and lever
+/// segment rules are both 100% strategies constrained on the segment field.
 #[derive(Clone, Debug, PartialEq)]
-enum Shape {
+pub(super) enum Shape {
     /// 100% of the traffic, no constraint.
     Whole,
     /// 100% of the traffic where `<segment_field> IN values`.
@@ -17,7 +18,7 @@ enum Shape {
     Other,
 }
 
-fn shape(st: &Strategy, field: &str) -> Shape {
+pub(super) fn shape(st: &Strategy, field: &str) -> Shape {
     let full = match st.name.as_str() {
         "default" => true,
         "flexibleRollout" => match st.parameters.get("rollout") {
@@ -116,11 +117,13 @@ impl<'a> KillView<'a> {
     }
 }
 
-/// One write of a kill-switch change, with what it does for messages.
+/// One write of a kill-switch or lever change, with what it does for messages.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Step {
     Update(Strategy, String),
     Create(Value, String),
+    /// A strategy's id.
+    Delete(String, String),
     EnvOn,
     EnvOff,
 }
@@ -128,7 +131,7 @@ pub(super) enum Step {
 impl Step {
     pub(super) fn describe(&self, flag: &str, env: &str) -> String {
         match self {
-            Step::Update(_, what) | Step::Create(_, what) => what.clone(),
+            Step::Update(_, what) | Step::Create(_, what) | Step::Delete(_, what) => what.clone(),
             Step::EnvOn => format!("switch {flag} on in {env}"),
             Step::EnvOff => format!("switch {flag} off in {env}"),
         }
@@ -141,7 +144,7 @@ fn toggled(st: &Strategy, enabled: bool) -> Strategy {
     st
 }
 
-fn with_values(st: &Strategy, values: &[String]) -> Strategy {
+pub(super) fn with_values(st: &Strategy, values: &[String]) -> Strategy {
     let mut st = st.clone();
     if let Some(obj) = st.constraints.first_mut().and_then(Value::as_object_mut) {
         obj.insert("values".into(), json!(values));
@@ -361,6 +364,7 @@ mod tests {
                     "create disabled={} {}",
                     body["disabled"], body["constraints"][0]["values"]
                 ),
+                Step::Delete(id, _) => format!("delete {id}"),
                 Step::EnvOn => "on".into(),
                 Step::EnvOff => "off".into(),
             })

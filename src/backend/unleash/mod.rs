@@ -1,7 +1,7 @@
 //! Unleash 7 admin API flag adapter (`Authorization: <admin token>`).
 //!
-//! Per cockpit feature F, two flags in the configured project (names from `prompt_flag` and
-//! `kill_flag`, `{feature}` standing for F):
+//! Per cockpit feature F, flags in the configured project (names from `prompt_flag`,
+//! `kill_flag` and the lever keys, `{feature}` standing for F):
 //! - the prompt flag: its first enabled strategy with variants in the configured environment
 //!   has one variant per prompt version; the version served is the variant that gets the
 //!   traffic. A rollback rewrites that strategy's variants so the chosen one is the only
@@ -14,6 +14,14 @@
 //!   goes on only once an enabled strategy exists (Unleash would otherwise add a default,
 //!   unconstrained one: a whole-feature kill nobody asked for) and off only when no scope is
 //!   left.
+//!
+//! - one toggle per settable lever (`model_flag`, `config_flag`, `budget_flag`,
+//!   `retrieval_flag`, `fallback_flag`; lever.rs, docs/levers.md): its strategy variants are
+//!   the settings, each payload the value; the unconstrained strategy's variant is the
+//!   feature's setting, a 100% strategy constrained to `<segment_field> IN [s]` evaluated
+//!   before it a segment's. A set rewrites that one strategy the way a rollback does, adds a
+//!   segment's rule first in the order, or removes it when the segment goes back to the
+//!   feature's setting; the toggle is read back to prove what Unleash now serves.
 //!
 //! Last-known-good and "changed at" come from Unleash's own event log for the prompt flag
 //! (`/api/admin/search/events`): each strategy event records the variants before and after,
@@ -30,6 +38,7 @@ mod client;
 pub mod config;
 mod kill;
 mod kind;
+mod lever;
 mod naming;
 mod prompt;
 mod wire;

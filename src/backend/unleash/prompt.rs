@@ -1,5 +1,6 @@
 //! Prompt versions as variants: which one is served, what a rollback writes, and the
-//! served version's history rebuilt from the event log.
+//! served version's history rebuilt from the event log. The levers' toggles (lever.rs) are
+//! read and written the same way.
 
 use super::wire::{sorted_strategies, Event, FlagEnvironment, Strategy};
 use chrono::{DateTime, Utc};
@@ -53,20 +54,29 @@ pub(super) fn rolled_back(variants: &[Value], to: &str) -> Vec<Value> {
         .collect()
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Last-known-good and when the served version last changed, from the strategy's events
-/// (any order; only those of `strategy_id` in `environment` count).
-pub(super) fn prompt_history(
+/// One variant in a strategy's served history: since when (None: before the log's window)
+/// and by whom (the event's `createdBy`).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct ServedSince {
+    pub variant: String,
+    pub at: Option<DateTime<Utc>>,
+    pub by: Option<String>,
+}
+
+/// The variants a strategy served, oldest first, rebuilt from its events (any order; only
+/// those of `strategy_id` in `environment` count). An event that leaves the served variant
+/// as it was (a payload edit) starts nothing.
+pub(super) fn served_history(
     events: &[Event],
     strategy_id: &str,
     environment: &str,
-    current: Option<&str>,
-) -> (Option<String>, Option<DateTime<Utc>>) {
+) -> Vec<ServedSince> {
     let mut mine: Vec<(Option<DateTime<Utc>>, &Event)> = events
         .iter()
         .filter(|e| e.environment.as_deref() == Some(environment))
@@ -89,29 +99,50 @@ pub(super) fn prompt_history(
             .cloned()
             .unwrap_or_default()
     };
-    // The versions served, in order, each with the time it started (None: before the log).
-    let mut served_seq: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
+    let mut seq: Vec<ServedSince> = Vec::new();
     for (at, e) in &mine {
-        if served_seq.is_empty() {
+        if seq.is_empty() {
             if let Some(before) = served(&variants_of(&e.pre_data)) {
-                served_seq.push((None, before));
+                seq.push(ServedSince {
+                    variant: before,
+                    at: None,
+                    by: None,
+                });
             }
         }
         if let Some(after) = served(&variants_of(&e.data)) {
-            if served_seq.last().map(|(_, v)| v) != Some(&after) {
-                served_seq.push((*at, after));
+            if seq.last().map(|s| &s.variant) != Some(&after) {
+                seq.push(ServedSince {
+                    variant: after,
+                    at: *at,
+                    by: e.created_by.clone().filter(|b| !b.trim().is_empty()),
+                });
             }
         }
     }
+    seq
+}
+
+/// Last-known-good and when the served version last changed, from the strategy's events
+/// (any order; only those of `strategy_id` in `environment` count).
+pub(super) fn prompt_history(
+    events: &[Event],
+    strategy_id: &str,
+    environment: &str,
+    current: Option<&str>,
+) -> (Option<String>, Option<DateTime<Utc>>) {
+    let served_seq = served_history(events, strategy_id, environment);
     match served_seq.last() {
-        Some((_, v)) if Some(v.as_str()) == current => {}
+        Some(s) if Some(s.variant.as_str()) == current => {}
         _ => return (None, None),
     }
-    let changed_at = served_seq.last().and_then(|(t, _)| *t);
-    let last_deploy = (1..served_seq.len())
-        .rev()
-        .find(|&i| !served_seq[..i].iter().any(|(_, v)| *v == served_seq[i].1));
-    let lkg = last_deploy.map(|i| served_seq[i - 1].1.clone());
+    let changed_at = served_seq.last().and_then(|s| s.at);
+    let last_deploy = (1..served_seq.len()).rev().find(|&i| {
+        !served_seq[..i]
+            .iter()
+            .any(|s| s.variant == served_seq[i].variant)
+    });
+    let lkg = last_deploy.map(|i| served_seq[i - 1].variant.clone());
     (lkg, changed_at)
 }
 

@@ -18,6 +18,7 @@ fn model_lever(previous: Option<&str>) -> LeverSetting {
         variants: vec![v("xl", "frontier-xl"), v("mini", "frontier-mini")],
         current: "xl".into(),
         segments: vec![("enterprise".into(), "mini".into())],
+        segments_unknown: false,
         previous: previous.map(str::to_string),
         changed_at: previous.map(|_| common::origin()),
         changed_by: previous.map(|_| "bo".to_string()),
