@@ -24,6 +24,7 @@ pub mod start;
 pub mod unleash;
 
 use crate::domain::change::ChangeLog;
+use crate::domain::shadow::{ShadowAnswer, ShadowRequest};
 pub use crate::domain::command::{
     Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
 };
@@ -37,6 +38,22 @@ pub trait MetricsSource: Send + 'static {
         &mut self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<SignalSet, BackendError>> + Send;
+
+    /// Two variants of a feature (prompt versions, models) side by side over the request's
+    /// window, from series labelled by variant. A source whose series carry no variant
+    /// label cannot, and says so.
+    fn compare(
+        &mut self,
+        request: &ShadowRequest,
+        _now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ShadowAnswer, BackendError>> + Send {
+        let why = format!(
+            "this source cannot compare {} variants of {}",
+            request.axis.noun(),
+            request.feature
+        );
+        async move { Err(BackendError::Rejected(why)) }
+    }
 }
 
 pub trait IncidentSource: Send + 'static {

@@ -79,6 +79,14 @@ pub enum BackendEvent {
         /// the samples it did fetch.
         note: Option<String>,
     },
+    /// The answer to one shadow comparison (`ShadowRequest`), whole or failed: a failure is
+    /// the comparison's, shown in its dialog, not the source's health.
+    Shadow {
+        source: String,
+        at: DateTime<Utc>,
+        request: crate::domain::shadow::ShadowRequest,
+        answer: Result<crate::domain::shadow::ShadowAnswer, String>,
+    },
     /// What a source last read of its change history (flag events, PagerDuty's related change
     /// events), whole: it replaces what the source reported before.
     Changes {

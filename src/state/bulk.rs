@@ -242,6 +242,7 @@ pub(super) fn start(state: &mut State, op: IncidentOp, set: Set) -> Vec<Effect> 
         danger: !matches!(op, IncidentOp::Ack),
         command: super::operations::incident_command(&first, op.clone()),
         scroll: 0,
+        shadow: None,
     }));
     state.bulk.awaiting = Some(awaiting);
     vec![]

@@ -4,6 +4,7 @@
 use super::guard::{feature_for, Operation};
 use super::{Confirm, FlashLevel, Overlay, PickItem, Picker, State};
 use crate::domain::command::{Command, FlagOp};
+use crate::domain::lever::Lever;
 
 pub(super) fn rollback(state: &mut State) {
     let Some((info, source)) = feature_for(state, Operation::Rollback) else {
@@ -16,6 +17,13 @@ pub(super) fn rollback(state: &mut State) {
         if v.id == current {
             continue;
         }
+        let shadow = super::shadow::request_for(
+            state,
+            &info.name,
+            Lever::PromptRollback,
+            &current,
+            &v.id,
+        );
         let mut parts = Vec::new();
         if Some(&v.id) == lkg.as_ref() {
             parts.push("last-known-good".to_string());
@@ -43,6 +51,7 @@ pub(super) fn rollback(state: &mut State) {
                     },
                 },
                 scroll: 0,
+                shadow,
             }),
         });
     }
@@ -129,6 +138,7 @@ pub(super) fn kill_switch(state: &mut State) {
                     },
                 },
                 scroll: 0,
+                shadow: None,
             }),
         }
     }));
