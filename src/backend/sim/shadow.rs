@@ -17,7 +17,7 @@ use crate::domain::shadow::{Axis, Figure, Measured, ShadowAnswer, ShadowRequest,
 use std::collections::VecDeque;
 
 /// The share of a feature's requests copied to the last-known-good prompt.
-pub(super) const SHADOW_SHARE: f64 = 0.05;
+const SHADOW_SHARE: f64 = 0.05;
 const SHADOW_SALT: u64 = 0x5348_4144_4f57;
 /// Fewer answers than this make a category distribution noise (the drift signal's floor).
 const MIN_DRIFT_ANSWERS: f64 = 20.0;
@@ -80,9 +80,20 @@ impl Tally {
 }
 
 /// Per bucket of simulated time, the tallies of every variant that served in it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Variants {
     buckets: VecDeque<(i64, Vec<(Key, Tally)>)>,
+    /// The share of requests copied to shadow traffic.
+    share: f64,
+}
+
+impl Default for Variants {
+    fn default() -> Self {
+        Variants {
+            buckets: VecDeque::new(),
+            share: SHADOW_SHARE,
+        }
+    }
 }
 
 impl Variants {
@@ -166,7 +177,7 @@ impl SimWorld {
             let eval = (f.spec.eval_score + live_delta + 0.05 * rng.normal()).clamp(0.0, 1.0);
             f.variants.tally(bucket, prompt.clone()).record(r, eval);
             f.variants.tally(bucket, model.clone()).record(r, eval);
-            if !shadowing || !rng.chance(SHADOW_SHARE) {
+            if !shadowing || !rng.chance(f.variants.share) {
                 continue;
             }
             // The same user input, answered again by the last-known-good prompt.
@@ -273,5 +284,82 @@ fn figures(value: &str, shadow: bool, t: &Tally, baseline: &[f64]) -> VariantFig
             ),
             (Figure::Latency, latency),
         ],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::shadow::Figure;
+
+    fn drill(minutes: i64, shadow: bool) -> SimWorld {
+        let spec = crate::backend::sim::FleetSpec::builtin().expect("fleet");
+        let origin = chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("a time");
+        let mut world = SimWorld::new(spec, 42, origin).expect("world");
+        if !shadow {
+            for f in &mut world.features {
+                f.variants.share = 0.0;
+            }
+        }
+        world.advance_to(origin + chrono::Duration::minutes(minutes));
+        world
+    }
+
+    fn request(target: &str) -> ShadowRequest {
+        ShadowRequest {
+            feature: "support-bot".into(),
+            axis: Axis::Prompt,
+            label: "prompt_version".into(),
+            current: "v13".into(),
+            target: target.into(),
+            shadow_matcher: None,
+            window_secs: 1800,
+        }
+    }
+
+    fn value(v: &VariantFigures, f: Figure) -> Measured {
+        match v.get(f) {
+            Some(Ok(m)) => *m,
+            other => panic!("{} {f:?}: {other:?}", v.value),
+        }
+    }
+
+    #[test]
+    fn shadow_traffic_leaves_the_live_signals_as_they_were() {
+        // NaN points compare unequal, so the sets are compared as printed.
+        let with = format!("{:?}", drill(12, true).snapshot());
+        let without = format!("{:?}", drill(12, false).snapshot());
+        assert_eq!(with, without);
+    }
+
+    #[test]
+    fn the_last_known_good_prompt_serves_a_twentieth_as_shadow_and_reads_healthier() {
+        let world = drill(12, true);
+        let answer = world.compare(&request("v12")).expect("compared");
+        assert!(!answer.current.shadow && answer.target.shadow);
+        let live = value(&answer.current, Figure::CostPerRequest).count;
+        let shadow = value(&answer.target, Figure::CostPerRequest).count;
+        // v13 went live at minute 3: nine minutes of about 6 requests a second.
+        assert!((2_700..=3_800).contains(&live), "{live}");
+        let share = shadow as f64 / live as f64;
+        assert!((0.035..0.065).contains(&share), "{shadow} of {live}");
+        let eval = |v: &VariantFigures| value(v, Figure::Eval).value;
+        assert!(eval(&answer.target) - eval(&answer.current) > 0.2, "{answer:?}");
+        let drift = |v: &VariantFigures| value(v, Figure::Drift).value;
+        assert!(drift(&answer.current) > 2.0 * drift(&answer.target), "{answer:?}");
+        // Same model, same users: cost and latency alike within noise.
+        let cost = |v: &VariantFigures| value(v, Figure::CostPerRequest).value;
+        let ratio = cost(&answer.target) / cost(&answer.current);
+        assert!((0.85..1.15).contains(&ratio), "{ratio}");
+
+        // Nothing shadows v11: no data, saying where it looked.
+        let none = world.compare(&request("v11")).expect("compared");
+        assert!(!none.target.has_data());
+        assert_eq!(
+            none.target.get(Figure::Eval),
+            Some(&Err(
+                "no shadow traffic for v11 in the last 30 min (label prompt_version)".into()
+            ))
+        );
     }
 }

@@ -762,3 +762,4 @@ mod oncall;
 mod prompt_registry;
 mod respond;
 mod responders;
+mod shadow;
