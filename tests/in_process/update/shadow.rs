@@ -5,7 +5,7 @@
 use super::*;
 use cockpit_testkit::common::Drill;
 use cockpit_testkit::screen::screen;
-use oncall_cockpit::domain::shadow::{Axis, ShadowRequest};
+use oncall_cockpit::domain::shadow::{Axis, ShadowAnswer, ShadowRequest};
 
 /// The drill at `minutes`, the eval incident of support-bot selected.
 fn drill_at(minutes: i64) -> (Drill, State) {
@@ -48,7 +48,7 @@ fn asked(effects: &[Effect]) -> ShadowRequest {
     asks[0].clone()
 }
 
-fn answer(s: &mut State, request: ShadowRequest, answer: Result<_, String>) {
+fn answer(s: &mut State, request: ShadowRequest, answer: Result<ShadowAnswer, String>) {
     let at = s.now;
     update(
         s,
@@ -141,7 +141,7 @@ fn a_failed_comparison_shows_its_error_and_is_asked_again() {
     drawn(&mut s);
     assert!(screen(&s, 80, 24).contains("comparing…"));
     // Confirming still rolls back: the comparison never holds the lever.
-    let fx = update(&mut s, Action::Confirm);
+    let fx = common::evidence_written(&mut s, Action::Confirm);
     assert!(matches!(
         sent(&fx).as_slice(),
         [Command::Flag {
