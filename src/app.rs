@@ -67,7 +67,9 @@ impl Router {
             Some(tx) => tx
                 .send(request)
                 .map_err(|_| format!("metrics source {source} has stopped")),
-            None => Err(format!("no metrics source named {source} takes comparisons")),
+            None => Err(format!(
+                "no metrics source named {source} takes comparisons"
+            )),
         }
     }
 }
@@ -409,7 +411,7 @@ impl App<'_> {
                         let _ = self.feedback.send(Action::Backend(BackendEvent::Shadow {
                             source,
                             at: self.clock.now(),
-                            request,
+                            request: Box::new(request),
                             answer: Err(e),
                         }));
                     }

@@ -84,8 +84,8 @@ pub async fn run_detecting<M: MetricsSource>(
             let answer = BackendEvent::Shadow {
                 source: cfg.source.clone(),
                 at: clock.now(),
-                request,
-                answer: compared.map_err(|e| e.to_string()),
+                request: Box::new(request),
+                answer: compared.map(Box::new).map_err(|e| e.to_string()),
             };
             if !tx.event(answer) {
                 return;

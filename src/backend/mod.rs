@@ -24,11 +24,11 @@ pub mod start;
 pub mod unleash;
 
 use crate::domain::change::ChangeLog;
-use crate::domain::shadow::{ShadowAnswer, ShadowRequest};
 pub use crate::domain::command::{
     Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
 };
 pub use crate::domain::event::{BackendError, BackendEvent, FeatureFlags, NotShown};
+use crate::domain::shadow::{ShadowAnswer, ShadowRequest};
 use crate::domain::{Incident, IncidentId, SignalSet};
 use chrono::{DateTime, Utc};
 use std::future::Future;

@@ -139,7 +139,11 @@ mod tests {
         assert_eq!(s.model_label.as_str(), "gen_ai_request_model");
         assert_eq!(s.window_mins.secs(), 1800);
         assert!(s.shadow_matcher.is_none());
-        for ok in ["shadow=\"true\"", "traffic!=\"live\"", "kind=~\"shadow|canary\""] {
+        for ok in [
+            "shadow=\"true\"",
+            "traffic!=\"live\"",
+            "kind=~\"shadow|canary\"",
+        ] {
             assert!(Matcher::try_from(ok.to_string()).is_ok(), "{ok}");
         }
         for bad in [

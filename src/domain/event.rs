@@ -84,8 +84,9 @@ pub enum BackendEvent {
     Shadow {
         source: String,
         at: DateTime<Utc>,
-        request: crate::domain::shadow::ShadowRequest,
-        answer: Result<crate::domain::shadow::ShadowAnswer, String>,
+        // Boxed: a comparison is rare and large, and every event is as big as its largest.
+        request: Box<crate::domain::shadow::ShadowRequest>,
+        answer: Result<Box<crate::domain::shadow::ShadowAnswer>, String>,
     },
     /// What a source last read of its change history (flag events, PagerDuty's related change
     /// events), whole: it replaces what the source reported before.

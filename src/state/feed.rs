@@ -106,7 +106,9 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
             request,
             answer,
         } => {
-            state.shadow.answered(source, at, request, answer);
+            state
+                .shadow
+                .answered(source, at, *request, answer.map(|a| *a));
             vec![]
         }
         BackendEvent::Failed { source, at, error } => {

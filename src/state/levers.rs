@@ -17,13 +17,8 @@ pub(super) fn rollback(state: &mut State) {
         if v.id == current {
             continue;
         }
-        let shadow = super::shadow::request_for(
-            state,
-            &info.name,
-            Lever::PromptRollback,
-            &current,
-            &v.id,
-        );
+        let shadow =
+            super::shadow::request_for(state, &info.name, Lever::PromptRollback, &current, &v.id);
         let mut parts = Vec::new();
         if Some(&v.id) == lkg.as_ref() {
             parts.push("last-known-good".to_string());

@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use cockpit_testkit::servers::prometheus::start_backfilled;
 use oncall_cockpit::backend::prometheus::Prometheus;
 use oncall_cockpit::backend::MetricsSource;
-use oncall_cockpit::domain::shadow::{
-    Axis, Figure, Measured, ShadowRequest, VariantFigures,
-};
+use oncall_cockpit::domain::shadow::{Axis, Figure, Measured, ShadowRequest, VariantFigures};
 use std::fmt::Write;
 
 /// An hour of history: the 30-minute window and the rate window before it.
@@ -109,14 +107,25 @@ fn history(now: DateTime<Utc>) -> String {
     }
     h.family("gen_ai_answers", "counter");
     for v in [&V13, &V12] {
-        h.series(&format!("gen_ai_answers_total{{{}}}", v.labels), 0.0, v.answers);
+        h.series(
+            &format!("gen_ai_answers_total{{{}}}", v.labels),
+            0.0,
+            v.answers,
+        );
     }
     h.family("gen_ai_refusals", "counter");
     for v in [&V13, &V12] {
-        h.series(&format!("gen_ai_refusals_total{{{}}}", v.labels), 0.0, v.refusals);
+        h.series(
+            &format!("gen_ai_refusals_total{{{}}}", v.labels),
+            0.0,
+            v.refusals,
+        );
     }
     for (name, pick) in [
-        ("gen_ai_eval_score", (|v: &Variant| v.eval) as fn(&Variant) -> f64),
+        (
+            "gen_ai_eval_score",
+            (|v: &Variant| v.eval) as fn(&Variant) -> f64,
+        ),
         ("gen_ai_output_drift_js", |v: &Variant| v.drift),
     ] {
         h.family(name, "gauge");
@@ -128,7 +137,11 @@ fn history(now: DateTime<Utc>) -> String {
     h.family(ttft, "histogram");
     for v in [&V13, &V12] {
         for (le, n) in ["0.25", "0.5", "1", "2", "+Inf"].iter().zip(v.ttft) {
-            h.series(&format!("{ttft}_bucket{{{},le=\"{le}\"}}", v.labels), 0.0, n);
+            h.series(
+                &format!("{ttft}_bucket{{{},le=\"{le}\"}}", v.labels),
+                0.0,
+                n,
+            );
         }
         h.series(&format!("{ttft}_count{{{}}}", v.labels), 0.0, v.ttft[4]);
     }

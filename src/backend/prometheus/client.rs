@@ -666,17 +666,20 @@ impl MetricsSource for Prometheus {
         let window = request.window_secs.max(1);
         let grid = self.grid(now.timestamp_millis(), 0, window);
         let mut tasks = JoinSet::new();
-        let variants = [(request.current.as_str(), false), (request.target.as_str(), true)];
+        let variants = [
+            (request.current.as_str(), false),
+            (request.target.as_str(), true),
+        ];
         for (v, (value, target)) in variants.iter().enumerate() {
             let queries = shadow::queries(request, &self.feature_label, value, *target);
             for (i, (part, promql)) in queries.into_iter().enumerate() {
                 let req = self.request(&promql, grid);
                 let (timeout, cap) = (self.timeout, self.cap);
-                tasks.spawn(async move { (v, i, part, query_range(req, timeout, cap, grid).await) });
+                tasks
+                    .spawn(async move { (v, i, part, query_range(req, timeout, cap, grid).await) });
             }
         }
-        let mut results: [Vec<(usize, shadow::Part, Result<Answer, BackendError>)>; 2] =
-            [Vec::new(), Vec::new()];
+        let mut results: [Vec<Numbered>; 2] = [Vec::new(), Vec::new()];
         while let Some(joined) = tasks.join_next().await {
             let (v, i, part, r) =
                 joined.map_err(|e| BackendError::Unreachable(format!("query task failed: {e}")))?;
@@ -697,7 +700,9 @@ impl MetricsSource for Prometheus {
             read.push((figures, fallback));
         }
         let mut read = read.into_iter();
-        let (Some((current, fell_back)), Some((target, target_fell_back))) = (read.next(), read.next()) else {
+        let (Some((current, fell_back)), Some((target, target_fell_back))) =
+            (read.next(), read.next())
+        else {
             return Err(BackendError::Malformed("comparison lost a variant".into()));
         };
         Ok(ShadowAnswer {
@@ -708,6 +713,9 @@ impl MetricsSource for Prometheus {
         })
     }
 }
+
+/// One query's answer with its place among a variant's comparison queries.
+type Numbered = (usize, shadow::Part, Result<Answer, BackendError>);
 
 /// Puts the failing query's signal name into errors about that query. Unreachable and
 /// timeout are about the server, not the query, and stay as they are.

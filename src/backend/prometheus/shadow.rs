@@ -250,7 +250,12 @@ fn cost_per_request(
     }
     let mut dollars = 0.0;
     for s in &tokens.series {
-        let n = s.points.last().copied().filter(|v| v.is_finite()).unwrap_or(0.0);
+        let n = s
+            .points
+            .last()
+            .copied()
+            .filter(|v| v.is_finite())
+            .unwrap_or(0.0);
         let model = s.labels.get(MODEL).map(String::as_str).unwrap_or("");
         let Some(price) = prices.get(model) else {
             return Err(format!("no price for model {model:?} under `prices`"));
@@ -306,7 +311,9 @@ mod tests {
         let tgt = queries(&r, "service_name", "v12\\", true);
         assert!(cur[0].1.contains(r#"service_name="bot\"} or vector(1) #""#));
         assert!(!cur[0].1.contains("shadow="));
-        assert!(tgt[0].1.contains(r#"prompt_version="v12\\", shadow="true""#));
+        assert!(tgt[0]
+            .1
+            .contains(r#"prompt_version="v12\\", shadow="true""#));
         assert!(tgt[0].1.ends_with("[1800s]))"));
     }
 }

@@ -198,7 +198,9 @@ impl SimWorld {
                 ..r.clone()
             };
             let eval = (f.spec.eval_score + lkg_delta + 0.05 * rng.normal()).clamp(0.0, 1.0);
-            f.variants.tally(bucket, shadow_key.clone()).record(&copy, eval);
+            f.variants
+                .tally(bucket, shadow_key.clone())
+                .record(&copy, eval);
         }
         f.variants.forget_before(bucket - keep);
     }
@@ -272,7 +274,10 @@ fn figures(value: &str, shadow: bool, t: &Tally, baseline: &[f64]) -> VariantFig
         value: value.to_string(),
         shadow,
         figures: vec![
-            (Figure::Eval, ratio(t.eval_sum, t.eval_n, "no request scored")),
+            (
+                Figure::Eval,
+                ratio(t.eval_sum, t.eval_n, "no request scored"),
+            ),
             (
                 Figure::Refusals,
                 ratio(t.refusals as f64, t.answered, "no request answered"),
@@ -344,9 +349,15 @@ mod tests {
         let share = shadow as f64 / live as f64;
         assert!((0.035..0.065).contains(&share), "{shadow} of {live}");
         let eval = |v: &VariantFigures| value(v, Figure::Eval).value;
-        assert!(eval(&answer.target) - eval(&answer.current) > 0.2, "{answer:?}");
+        assert!(
+            eval(&answer.target) - eval(&answer.current) > 0.2,
+            "{answer:?}"
+        );
         let drift = |v: &VariantFigures| value(v, Figure::Drift).value;
-        assert!(drift(&answer.current) > 2.0 * drift(&answer.target), "{answer:?}");
+        assert!(
+            drift(&answer.current) > 2.0 * drift(&answer.target),
+            "{answer:?}"
+        );
         // Same model, same users: cost and latency alike within noise.
         let cost = |v: &VariantFigures| value(v, Figure::CostPerRequest).value;
         let ratio = cost(&answer.target) / cost(&answer.current);

@@ -55,8 +55,8 @@ fn answer(s: &mut State, request: ShadowRequest, answer: Result<ShadowAnswer, St
         Action::Backend(BackendEvent::Shadow {
             source: "sim".into(),
             at,
-            request,
-            answer,
+            request: Box::new(request),
+            answer: answer.map(Box::new),
         }),
     );
     drawn(s);
