@@ -37,6 +37,10 @@ pub enum Action {
     Note,
     Rollback,
     KillSwitch,
+    /// The levers panel of the feature: every lever's setting, who moved it, pull or revert.
+    Levers,
+    /// Levers panel: back to the lever's previous setting (confirmed).
+    Revert,
     Runbook,
     /// Page the on-call rotation (PagerDuty Events API) for a detection with no incident yet.
     Page,
@@ -174,6 +178,8 @@ impl From<ActionName> for Action {
             ActionName::Note => Action::Note,
             ActionName::Rollback => Action::Rollback,
             ActionName::KillSwitch => Action::KillSwitch,
+            ActionName::Levers => Action::Levers,
+            ActionName::Revert => Action::Revert,
             ActionName::Runbook => Action::Runbook,
             ActionName::Page => Action::Page,
             ActionName::RequestResponders => Action::RequestResponders,

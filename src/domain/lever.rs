@@ -30,13 +30,13 @@ impl Lever {
             Lever::PromptRollback => "prompt rollback to last-known-good (p)",
             Lever::KillSwitchSegment => "kill switch on the segment (K)",
             Lever::KillSwitchFeature => "kill switch on the whole feature (K)",
-            Lever::ModelSwitch => "a faster or more conservative model variant",
+            Lever::ModelSwitch => "a faster or more conservative model variant (L)",
             Lever::ConservativeConfig => {
-                "a conservative config (lower temperature, stricter prompt)"
+                "a conservative config: lower temperature, stricter prompt (L)"
             }
-            Lever::TokenBudget => "a token budget per user or segment",
-            Lever::RetrievalPath => "a cheaper retrieval path (lower top-k, cached answers)",
-            Lever::Fallback => "route to the fallback (human, static answer)",
+            Lever::TokenBudget => "a token budget per user or segment (L)",
+            Lever::RetrievalPath => "a cheaper retrieval path: lower top-k, cached answers (L)",
+            Lever::Fallback => "route to the fallback: human, static answer (L)",
             Lever::Escalate => "escalate (e)",
         }
     }

@@ -12,6 +12,8 @@
 //! and each action also shows the real time it happened.
 
 use super::RunbookSession;
+use crate::domain::command::FlagOp;
+use crate::domain::lever::Lever;
 use crate::domain::text::{sanitize, sanitize_lines};
 use crate::domain::{
     Bounds, FeatureInfo, Incident, IncidentId, IncidentType, Signal, SignalKind, SignalSet,
@@ -163,22 +165,22 @@ fn relevant(d: &Draft, a: &AuditLine) -> bool {
         return true;
     }
     let feature = inc.feature.as_str();
-    let lever = matches!(
-        a.action.as_str(),
-        "prompt_rollback" | "kill_switch_engage" | "kill_switch_release" | "change_event"
-    );
+    let on_feature = match FlagOp::from_audit(&a.action, &a.target) {
+        Some(op) => op.feature() == feature,
+        None => a.action == "change_event" && a.target.split_whitespace().next() == Some(feature),
+    };
     let window_start = inc.triggered_at - Duration::minutes(30);
     let at = a.cockpit_at();
-    lever
-        && at >= window_start
-        && at <= d.exported_at
-        && a.target.split_whitespace().next() == Some(feature)
+    on_feature && at >= window_start && at <= d.exported_at
 }
 
-/// Levers that contain an incident once they succeed.
+/// Levers that contain an incident once they succeed (not a release or a revert).
 fn is_containment(a: &AuditLine) -> bool {
-    matches!(a.action.as_str(), "prompt_rollback" | "kill_switch_engage")
-        && a.outcome == "succeeded"
+    a.outcome == "succeeded"
+        && FlagOp::from_audit(&a.action, &a.target)
+            .as_ref()
+            .and_then(Lever::of)
+            .is_some()
 }
 
 /// Markdown cells cannot hold a pipe or a line break; nothing in them may drive a terminal.
@@ -741,10 +743,15 @@ fn follow_ups(d: &Draft, mine: &[&AuditLine], acked: bool) -> Vec<String> {
                 "{}: fix what the rolled-back prompt broke before deploying it again.",
                 a.target
             ),
-            _ => format!(
+            "kill_switch_engage" => format!(
                 "Kill switch {}: release it once the cause is fixed (users get the fallback \
                  until then).",
                 a.target
+            ),
+            _ => format!(
+                "{} ({}): set it back once the cause is fixed (u in the levers panel, L).",
+                a.target,
+                a.action.replace('_', " ")
             ),
         });
     }

@@ -141,6 +141,20 @@ impl Changes {
         }
     }
 
+    /// The newest change on `feature` whose words start with `prefix` ("model switch
+    /// support-bot"), whether the cockpit noticed it, pulled it or a source reported it: who
+    /// moved a lever last, for the levers panel.
+    pub fn last_of(&self, feature: &str, prefix: &str) -> Option<&Change> {
+        self.reported
+            .values()
+            .flat_map(|l| l.entries.iter())
+            .chain(self.observed.iter())
+            .filter(|c| {
+                c.feature.as_deref() == Some(feature) && c.what.as_str().starts_with(prefix)
+            })
+            .max_by_key(|c| c.at)
+    }
+
     /// Compares what `source` (in one role) reports of `feature` with what it reported last,
     /// and keeps each move; `dates` are when the source says the prompt and the model last
     /// changed, else a move is dated by the poll that saw it.

@@ -88,6 +88,11 @@ pub enum Overlay {
     },
     /// The samples view: what the incident's model said, now and before.
     Samples(Box<super::samples::SamplesView>),
+    /// The levers panel of one feature, with the row the cursor is on.
+    Levers {
+        feature: String,
+        cursor: usize,
+    },
 }
 
 impl Overlay {
@@ -99,7 +104,7 @@ impl Overlay {
             | Overlay::Describe { .. }
             | Overlay::Sources { .. }
             | Overlay::Samples(_) => Mode::Normal,
-            Overlay::Confirm(_) | Overlay::Picker(_) => Mode::Dialog,
+            Overlay::Confirm(_) | Overlay::Picker(_) | Overlay::Levers { .. } => Mode::Dialog,
             Overlay::Text { .. } => Mode::Text,
             Overlay::Runbook(_) => Mode::Runbook,
         }

@@ -22,6 +22,10 @@ pub enum Operation {
     Merge,
     Rollback,
     KillSwitch,
+    /// The levers panel: reading a feature's levers.
+    Levers,
+    /// Model, config, budget, retrieval or fallback set from the levers panel.
+    SetLever,
     Page,
     Retry,
     RecordAnswer,
@@ -55,6 +59,8 @@ impl Operation {
             Operation::Merge => "merge",
             Operation::Rollback => "prompt rollback",
             Operation::KillSwitch => "kill switch",
+            Operation::Levers => "levers",
+            Operation::SetLever => "lever",
             Operation::Page => "page",
             Operation::Retry => "retry",
             Operation::RecordAnswer => "recording runbook answers",
@@ -76,6 +82,7 @@ impl Operation {
             ActionName::Merge => Operation::Merge,
             ActionName::Rollback => Operation::Rollback,
             ActionName::KillSwitch => Operation::KillSwitch,
+            ActionName::Levers => Operation::Levers,
             ActionName::Page => Operation::Page,
             ActionName::Retry => Operation::Retry,
             ActionName::Runbook => Operation::Runbook,
@@ -91,7 +98,7 @@ impl Operation {
     fn writes(self) -> bool {
         !matches!(
             self,
-            Operation::Runbook | Operation::Describe | Operation::Export
+            Operation::Runbook | Operation::Describe | Operation::Export | Operation::Levers
         )
     }
 
@@ -109,7 +116,10 @@ impl Operation {
             | Operation::Runbook
             | Operation::Describe
             | Operation::Export => Needs::Incident,
-            Operation::Rollback | Operation::KillSwitch => Needs::Feature,
+            Operation::Rollback
+            | Operation::KillSwitch
+            | Operation::Levers
+            | Operation::SetLever => Needs::Feature,
             Operation::Retry | Operation::RecordAnswer => Needs::Nothing,
         }
     }
@@ -250,8 +260,12 @@ fn lever_source(state: &State, info: &FeatureInfo, op: Operation) -> Result<Stri
     }
 }
 
-/// Feature to act on: the selected incident's, else the one shown in the signal pane.
+/// Feature to act on: the levers panel's while it is open, else the selected incident's,
+/// else the one shown in the signal pane.
 fn target_feature(state: &State) -> Option<String> {
+    if let super::Overlay::Levers { feature, .. } = &state.overlay {
+        return Some(feature.clone());
+    }
     state
         .selected()
         .map(|i| i.feature.as_str().to_string())

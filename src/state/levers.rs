@@ -1,5 +1,6 @@
-//! The levers on a feature: prompt rollback and kill switch. Both open a chooser whose
-//! every choice but the harmless one confirms before anything changes.
+//! The levers on a feature: prompt rollback, kill switch and the settable levers (model,
+//! config, budget, retrieval, fallback). Each opens a chooser whose every choice but the
+//! harmless one confirms before anything changes.
 
 use super::guard::{feature_for, Operation};
 use super::{Confirm, FlashLevel, Overlay, PickItem, Picker, State};
@@ -168,4 +169,132 @@ fn scope_split(state: &State, feature: &str) -> crate::domain::split::Split {
         feature,
         span,
     )
+}
+
+/// What setting a lever means for the people in its scope, said before it is set.
+fn consequence(lever: Lever) -> &'static str {
+    match lever {
+        Lever::ModelSwitch => "Answers come from another model: quality, latency and cost shift.",
+        Lever::ConservativeConfig => "Answers get more cautious: expect more refusals.",
+        Lever::TokenBudget => "Users over the budget are rate-limited (429) until the next minute.",
+        Lever::RetrievalPath => "Answers use less or cached context: quality may drop.",
+        Lever::Fallback => "Users get the fallback (human, static answer), not the model.",
+        _ => "Traffic changes at once.",
+    }
+}
+
+/// The model a model variant serves, as series name it: its value (`"frontier-mini"` or
+/// `{"model": "frontier-mini"}`), else its name.
+fn model_name(v: &crate::domain::lever::LeverVariant) -> String {
+    v.value
+        .as_str()
+        .or_else(|| v.value.get("model").and_then(|m| m.as_str()))
+        .unwrap_or(&v.name)
+        .to_string()
+}
+
+/// The chooser of a settable lever (model, config, budget, retrieval, fallback): every
+/// variant the flag system offers, per segment first and for the whole feature last, the
+/// cursor on "keep as is". Each choice confirms.
+pub(super) fn set_lever(state: &mut State, lever: Lever) {
+    let Some((info, source)) = feature_for(state, Operation::SetLever) else {
+        return;
+    };
+    let Some(setting) = info.levers.iter().find(|l| l.lever == lever) else {
+        let flag = state
+            .sources
+            .flag_source
+            .clone()
+            .unwrap_or_else(|| source.clone());
+        state.say(
+            FlashLevel::Warn,
+            format!(
+                "{}: {flag} carries no {} lever for it (docs/levers.md: the flag to add)",
+                info.name,
+                lever.short()
+            ),
+        );
+        return;
+    };
+    let mut items = vec![PickItem {
+        label: "keep as is".into(),
+        detail: format!("change nothing · now {}", setting.current),
+        confirm: None,
+    }];
+    let scopes = info
+        .segments
+        .iter()
+        .map(|s| Some(s.as_str()))
+        .chain(std::iter::once(None));
+    for segment in scopes {
+        let now = setting.served_to(segment);
+        let what = match segment {
+            Some(s) => format!("segment {s}"),
+            None => "whole feature".to_string(),
+        };
+        for v in setting.variants.iter().filter(|v| v.name != now) {
+            // The value beside the name where it says more ("mini (model frontier-mini)").
+            let value = Some(v.describe()).filter(|d| !d.is_empty() && *d != v.name);
+            let shown = match &value {
+                Some(d) => format!("{} ({d})", v.name),
+                None => v.name.clone(),
+            };
+            // A model switch shows the target model's figures beside the current one's.
+            let shadow = match (lever, setting.variants.iter().find(|x| x.name == now)) {
+                (Lever::ModelSwitch, Some(cur)) => super::shadow::request_for(
+                    state,
+                    &info.name,
+                    lever,
+                    &model_name(cur),
+                    &model_name(v),
+                ),
+                _ => None,
+            };
+            items.push(PickItem {
+                label: format!("{what} → {}", v.name),
+                detail: match &value {
+                    Some(d) => format!("now {now} · {d}"),
+                    None => format!("now {now}"),
+                },
+                confirm: Some(Confirm {
+                    title: format!("Set {}?", lever.short()),
+                    lines: vec![format!(
+                        "{} · {what} · {}: {now} → {shown}",
+                        info.name,
+                        lever.short()
+                    )],
+                    warnings: vec![consequence(lever).into()],
+                    danger: true,
+                    command: Command::Flag {
+                        source: source.clone(),
+                        op: FlagOp::SetLever {
+                            feature: info.name.clone(),
+                            lever,
+                            segment: segment.map(str::to_string),
+                            variant: v.name.clone(),
+                            undo: false,
+                        },
+                    },
+                    scroll: 0,
+                    shadow,
+                }),
+            });
+        }
+    }
+    if items.len() == 1 {
+        state.say(
+            FlashLevel::Warn,
+            format!(
+                "{}: the {} flag offers no other setting",
+                info.name,
+                lever.short()
+            ),
+        );
+        return;
+    }
+    state.overlay = Overlay::Picker(Picker {
+        title: format!("{} · {} runs {}", lever.short(), info.name, setting.current),
+        items,
+        cursor: 0,
+    });
 }

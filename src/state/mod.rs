@@ -15,6 +15,7 @@ mod groups;
 mod guard;
 mod habits;
 mod incidents;
+pub mod lever_panel;
 mod levers;
 pub mod oncall;
 mod operations;

@@ -106,13 +106,18 @@ impl Sources {
                 .insert((r.name.clone(), Operation::from(&op)), why);
         }
         if r.prompts_only {
-            self.unsupported.insert(
-                (r.name.clone(), Operation::KillSwitch),
-                format!(
-                    "{} is a prompt registry: it moves prompt tags and has no kill switch (configure a flag system: flagd, Unleash or an HTTP hook)",
-                    r.name
-                ),
-            );
+            for (op, what) in [
+                (Operation::KillSwitch, "kill switch"),
+                (Operation::SetLever, "other lever"),
+            ] {
+                self.unsupported.insert(
+                    (r.name.clone(), op),
+                    format!(
+                        "{} is a prompt registry: it moves prompt tags and has no {what} (configure a flag system: flagd, Unleash or an HTTP hook)",
+                        r.name
+                    ),
+                );
+            }
         }
         match r.role {
             _ if !started => {}

@@ -6,8 +6,8 @@
 //! open, `operations` and `levers` for the responder's keys on the list).
 
 use super::{
-    actions, bulk, containment, dialogs, feed, habits, levers, operations, responders, runbook,
-    samples, text_box, Effect, FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
+    actions, bulk, containment, dialogs, feed, habits, lever_panel, levers, operations, responders,
+    runbook, samples, text_box, Effect, FlashLevel, Overlay, State, TextPurpose, TICKS_PER_SEC,
 };
 use crate::action::{Action, Startup};
 use crate::domain::command::IncidentOp;
@@ -84,6 +84,7 @@ fn route(state: &mut State, action: Action) -> Vec<Effect> {
                 None => normal(state, other),
             },
             Overlay::Sources { .. } => dialogs::sources(state, other),
+            Overlay::Levers { .. } => lever_panel::update(state, other),
             // Keys the samples view does not take act on the incident it belongs to.
             Overlay::Samples(_) => match samples::update(state, other.clone()) {
                 Some(effects) => effects,
@@ -188,6 +189,7 @@ fn normal(state: &mut State, action: Action) -> Vec<Effect> {
             levers::kill_switch(state);
             return samples::prefetch_for_lever(state);
         }
+        Action::Levers => lever_panel::open(state),
         Action::Runbook => runbook::open(state),
         Action::Page => operations::page(state),
         Action::RequestResponders => responders::request(state),

@@ -501,8 +501,8 @@ pub fn render(frame: &mut Frame, area: Rect, ctx: &Ctx) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The feature's prompt version and kill switches as the flag system serves them, so the
-/// responder sees what a rollback would change and whether a switch is already thrown.
+/// The feature's prompt version, kill switches and moved levers as the flag system serves
+/// them, so the responder sees what a rollback would change and what is already pulled.
 fn levers(info: &FeatureInfo, state: &State) -> String {
     let mut out = format!(
         "prompt {}",
@@ -525,6 +525,18 @@ fn levers(info: &FeatureInfo, state: &State) -> String {
         [] => " · kill switch off".to_string(),
         k => format!(" · KILLED {}", k.join(",")),
     });
+    // The settable levers someone moved (a previous setting recorded, or a segment served
+    // otherwise): what is already pulled; the rest is in the levers panel.
+    for l in info
+        .levers
+        .iter()
+        .filter(|l| l.previous.is_some() || !l.segments.is_empty())
+    {
+        out.push_str(&format!(" · {} {}", l.lever.key(), l.current));
+        for (segment, variant) in &l.segments {
+            out.push_str(&format!(", {segment} {variant}"));
+        }
+    }
     if let Some(src) = &info.flag_source {
         out.push_str(&format!(" · {src}"));
     }

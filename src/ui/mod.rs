@@ -8,6 +8,7 @@ pub mod format;
 mod header;
 mod help;
 mod incidents;
+mod levers;
 mod runbook;
 mod samples;
 mod shadow;
@@ -159,6 +160,17 @@ fn draw_panes(frame: &mut Frame, ctx: &Ctx) {
         Overlay::Runbook(id) => runbook::render(frame, area, id, ctx),
         Overlay::Describe { id, scroll } => describe::render(frame, area, id, *scroll, ctx),
         Overlay::Sources { scroll } => sources::render(frame, area, *scroll, ctx),
+        // The status line stays visible below: a lever's outcome is said there.
+        Overlay::Levers { feature, cursor } => levers::render(
+            frame,
+            Rect {
+                height: area.height.saturating_sub(1),
+                ..area
+            },
+            feature,
+            *cursor,
+            ctx,
+        ),
         // The status line stays visible below: a written sample or a lever's outcome is
         // said there.
         Overlay::Samples(view) => samples::render(

@@ -86,6 +86,16 @@ fn export_tells_the_incident_from_detection_to_rollback() {
         "",
         Some(99),
     ));
+    // A settable lever on this feature is part of its story, and something to set back.
+    log.push(AuditRecord::new(
+        s.now,
+        "bo",
+        "token_budget",
+        "support-bot budget segment free-tier → 50k",
+        "succeeded",
+        "",
+        Some(98),
+    ));
     s.now += Duration::minutes(5);
 
     let fx = act(&mut s, Action::Export, &mut log);
@@ -130,6 +140,13 @@ fn export_tells_the_incident_from_detection_to_rollback() {
     );
     assert!(
         md.contains("- [ ] support-bot prompt → v12: fix what the rolled-back prompt broke"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "- [ ] support-bot budget segment free-tier → 50k (token budget): set it back once \
+             the cause is fixed"
+        ),
         "{md}"
     );
     assert!(md.contains("refund answers cite the old policy \\| since v13"));
@@ -433,7 +450,7 @@ fn time_to_contain_is_the_verified_verdict_not_the_lever() {
     };
     log.push(verdict(
         "not_contained",
-        "not contained after 20m — next: a faster or more conservative model variant",
+        "not contained after 20m — next: a faster or more conservative model variant (L)",
         opened + Duration::minutes(48),
     ));
     s.now = opened + Duration::minutes(49);

@@ -76,6 +76,10 @@ pub enum ActionName {
     Note,
     Rollback,
     KillSwitch,
+    /// The levers panel of the feature: every lever's setting, who moved it, pull or revert.
+    Levers,
+    /// Levers panel: back to the lever's previous setting (confirmed).
+    Revert,
     Runbook,
     /// Page the on-call rotation (PagerDuty Events API) for a detection with no incident yet.
     Page,
@@ -133,7 +137,7 @@ pub enum ActionName {
 
 impl ActionName {
     /// Every bindable action, in declaration (and help screen) order.
-    pub const ALL: [ActionName; 47] = {
+    pub const ALL: [ActionName; 49] = {
         use ActionName::*;
         [
             Quit,
@@ -156,6 +160,8 @@ impl ActionName {
             Note,
             Rollback,
             KillSwitch,
+            Levers,
+            Revert,
             Runbook,
             Page,
             RequestResponders,
@@ -235,6 +241,8 @@ impl ActionName {
             Note => "add a note",
             Rollback => "prompt rollback (confirms)",
             KillSwitch => "kill switch (confirms)",
+            Levers => "levers: set, who, revert",
+            Revert => "revert lever (confirms)",
             Runbook => "runbook walkthrough",
             Page => "page on-call (confirms)",
             // At most 26 columns: two columns of help fit 80.

@@ -758,6 +758,7 @@ fn a_flag_system_report_overrides_what_metrics_saw_and_takes_the_levers() {
 mod changes;
 mod containment;
 mod guards_views_and_feeds;
+mod lever_panel;
 mod oncall;
 mod prompt_registry;
 mod respond;
