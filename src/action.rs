@@ -138,6 +138,8 @@ pub struct Startup {
     pub speed: f64,
     pub alerts: AlertSettings,
     pub samples: crate::config::samples::SampleSettings,
+    /// How the lever dialogs compare variants (`[shadow]`).
+    pub shadow: crate::config::shadow::ShadowSettings,
     /// Deadlines and the playbook's order of levers, from `[containment]`.
     pub containment: crate::config::containment::ContainmentSettings,
     /// Daily budgets and the day's clock for the cost-burn clock, from `[cost]`.

@@ -10,6 +10,7 @@ use crate::config::theme::Theme;
 use crate::domain::command::{Command, CommandOutcome, CommandRequest};
 use crate::domain::event::BackendEvent;
 use crate::domain::sample::SampleQuery;
+use crate::domain::shadow::ShadowRequest;
 use crate::runbook::postmortem::{self, Draft};
 use crate::state::{update, Effect, Saving, State};
 use crate::ui::{self, Ctx};
@@ -29,6 +30,7 @@ pub struct Router {
     pub flags: HashMap<String, UnboundedSender<CommandRequest>>,
     pub pagers: HashMap<String, UnboundedSender<CommandRequest>>,
     pub samples: HashMap<String, UnboundedSender<SampleQuery>>,
+    pub shadow: HashMap<String, UnboundedSender<ShadowRequest>>,
 }
 
 impl Router {
@@ -56,6 +58,18 @@ impl Router {
                 .send(query)
                 .map_err(|_| format!("samples source {source} has stopped")),
             None => Err(format!("no samples source named {source}")),
+        }
+    }
+
+    /// Hands a shadow comparison to its metrics source's task, or says why it cannot.
+    fn compare(&self, source: &str, request: ShadowRequest) -> Result<(), String> {
+        match self.shadow.get(source) {
+            Some(tx) => tx
+                .send(request)
+                .map_err(|_| format!("metrics source {source} has stopped")),
+            None => Err(format!(
+                "no metrics source named {source} takes comparisons"
+            )),
         }
     }
 }
@@ -389,6 +403,16 @@ impl App<'_> {
                             window,
                             samples: Err(e),
                             note: None,
+                        }));
+                    }
+                }
+                Effect::Shadow { source, request } => {
+                    if let Err(e) = self.router.compare(&source, request.clone()) {
+                        let _ = self.feedback.send(Action::Backend(BackendEvent::Shadow {
+                            source,
+                            at: self.clock.now(),
+                            request: Box::new(request),
+                            answer: Err(e),
                         }));
                     }
                 }

@@ -588,6 +588,7 @@ async fn run(
             speed,
             alerts: s.alerts.clone(),
             samples: s.samples.clone(),
+            shadow: s.shadow.clone(),
             containment: s.containment.clone(),
             cost: s.cost.clone(),
             grouping: s.grouping.clone(),

@@ -38,6 +38,7 @@ fn router(routes: Routes) -> Router {
         flags: routes.flags,
         pagers: routes.pagers,
         samples: routes.samples,
+        shadow: routes.shadow,
     }
 }
 

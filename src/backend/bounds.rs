@@ -251,6 +251,15 @@ impl<M: MetricsSource> MetricsSource for Bounded<M> {
         self.answered(start);
         fetched
     }
+
+    async fn compare(
+        &mut self,
+        request: &crate::domain::shadow::ShadowRequest,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::shadow::ShadowAnswer, BackendError> {
+        // Asked by a responder with a dialog open: bounded like a poll, never paced.
+        within(self.limits.timeout, self.inner.compare(request, now)).await
+    }
 }
 
 impl<F: FlagControl> FlagControl for Bounded<F> {

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::detect::{self, DetectConfig, Engine};
 use crate::domain::change::ChangeLog;
 use crate::domain::sample::{SampleQuery, MAX_SAMPLES_PER_WINDOW};
+use crate::domain::shadow::ShadowRequest;
 use crate::domain::SafeText;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -43,7 +44,9 @@ async fn bounded<T>(
 /// sparkline that turned red. Commands on those incidents come to this task too, and are
 /// served even while a poll is under way: an ack never waits for a slow backend. The engine
 /// and the store live as long as the task: baselines, incident conditions and the incidents'
-/// history carry over from poll to poll.
+/// history carry over from poll to poll. Shadow comparisons (`shadow`) are asked of the same
+/// source between polls, each within the timeout; one asked during a poll waits for it.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_detecting<M: MetricsSource>(
     mut source: M,
     cfg: DriverConfig,
@@ -51,18 +54,56 @@ pub async fn run_detecting<M: MetricsSource>(
     clock: Clock,
     mut store: IncidentStore,
     mut commands: UnboundedReceiver<CommandRequest>,
+    mut shadow: UnboundedReceiver<ShadowRequest>,
     tx: Reporter,
 ) {
     let mut tick = interval(cfg.poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut engine = Engine::new(detect_cfg);
+    let mut shadow_open = true;
+    let mut waiting: Vec<ShadowRequest> = Vec::new();
     loop {
+        while !waiting.is_empty() {
+            let request = waiting.remove(0);
+            let now = clock.now();
+            let compared = {
+                let work = bounded(cfg.timeout, source.compare(&request, now));
+                tokio::pin!(work);
+                loop {
+                    tokio::select! {
+                        done = &mut work => break done,
+                        req = commands.recv() => {
+                            let Some(req) = req else { return };
+                            if !serve_own(&mut store, &cfg.source, &req, clock.now(), &tx) {
+                                return;
+                            }
+                        }
+                    }
+                }
+            };
+            let answer = BackendEvent::Shadow {
+                source: cfg.source.clone(),
+                at: clock.now(),
+                request: Box::new(request),
+                answer: compared.map(Box::new).map_err(|e| e.to_string()),
+            };
+            if !tx.event(answer) {
+                return;
+            }
+        }
         tokio::select! {
             _ = tick.tick() => {}
             req = commands.recv() => {
                 let Some(req) = req else { return };
                 if !serve_own(&mut store, &cfg.source, &req, clock.now(), &tx) {
                     return;
+                }
+                continue;
+            }
+            q = shadow.recv(), if shadow_open => {
+                match q {
+                    Some(q) => queue_comparison(&mut waiting, q),
+                    None => shadow_open = false,
                 }
                 continue;
             }
@@ -80,6 +121,10 @@ pub async fn run_detecting<M: MetricsSource>(
                             return;
                         }
                     }
+                    q = shadow.recv(), if shadow_open => match q {
+                        Some(q) => queue_comparison(&mut waiting, q),
+                        None => shadow_open = false,
+                    },
                 }
             }
         };
@@ -123,6 +168,18 @@ pub async fn run_detecting<M: MetricsSource>(
             return; // the app has quit
         }
     }
+}
+
+/// The most comparisons waiting for a poll to end: each is a responder's open dialog, and
+/// one asked again replaces its earlier copy.
+const MAX_WAITING_COMPARISONS: usize = 8;
+
+fn queue_comparison(waiting: &mut Vec<ShadowRequest>, request: ShadowRequest) {
+    waiting.retain(|w| *w != request);
+    if waiting.len() >= MAX_WAITING_COMPARISONS {
+        waiting.remove(0);
+    }
+    waiting.push(request);
 }
 
 /// A command on the task's own incidents: its outcome, then the incidents as they now are.

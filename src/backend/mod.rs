@@ -28,6 +28,7 @@ pub use crate::domain::command::{
     Command, CommandOutcome, CommandRequest, FlagOp, IncidentOp, PageOp, PageSeverity,
 };
 pub use crate::domain::event::{BackendError, BackendEvent, FeatureFlags, NotShown};
+use crate::domain::shadow::{ShadowAnswer, ShadowRequest};
 use crate::domain::{Incident, IncidentId, SignalSet};
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -37,6 +38,22 @@ pub trait MetricsSource: Send + 'static {
         &mut self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<SignalSet, BackendError>> + Send;
+
+    /// Two variants of a feature (prompt versions, models) side by side over the request's
+    /// window, from series labelled by variant. A source whose series carry no variant
+    /// label cannot, and says so.
+    fn compare(
+        &mut self,
+        request: &ShadowRequest,
+        _now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ShadowAnswer, BackendError>> + Send {
+        let why = format!(
+            "this source cannot compare {} variants of {}",
+            request.axis.noun(),
+            request.feature
+        );
+        async move { Err(BackendError::Rejected(why)) }
+    }
 }
 
 pub trait IncidentSource: Send + 'static {

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::timing::Timing;
 use crate::detect::DetectConfig;
 use crate::domain::sample::SampleQuery;
+use crate::domain::shadow::ShadowRequest;
 pub use crate::domain::source::Registration;
 use crate::domain::SourceRole;
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ pub struct Routes {
     pub flags: HashMap<String, UnboundedSender<CommandRequest>>,
     pub pagers: HashMap<String, UnboundedSender<CommandRequest>>,
     pub samples: HashMap<String, UnboundedSender<SampleQuery>>,
+    /// Detecting metrics sources, for shadow comparisons.
+    pub shadow: HashMap<String, UnboundedSender<ShadowRequest>>,
 }
 
 /// What a kind's `start` works with.
@@ -136,6 +139,8 @@ impl Start<'_> {
         self.register(reg);
         let (cmd_tx, cmd_rx) = unbounded_channel();
         self.routes.incidents.insert(cfg.source.clone(), cmd_tx);
+        let (shadow_tx, shadow_rx) = unbounded_channel();
+        self.routes.shadow.insert(cfg.source.clone(), shadow_tx);
         let store = IncidentStore::new(&cfg.source);
         tokio::spawn(driver::run_detecting(
             source,
@@ -144,6 +149,7 @@ impl Start<'_> {
             self.clock,
             store,
             cmd_rx,
+            shadow_rx,
             self.reporter.clone(),
         ));
     }

@@ -16,6 +16,7 @@ use super::error::{column_of, line_of, ConfigError};
 use super::grouping::GroupSettings;
 use super::respond::RespondPolicy;
 use super::samples::SampleSettings;
+use super::shadow::ShadowSettings;
 use super::sim::SimSettings;
 use super::sources::{SourceConfig, SourceSchema};
 use super::wording::{humanize, key_named_in, kind_of, missing_field, unknown};
@@ -28,7 +29,7 @@ use toml::de::{DeTable, DeValue, Deserializer, ValueDeserializer};
 use toml::Spanned;
 
 /// Top-level keys that are not sources.
-const SETTINGS_KEYS: [&str; 12] = [
+const SETTINGS_KEYS: [&str; 13] = [
     "theme",
     "keymap",
     "author",
@@ -39,6 +40,7 @@ const SETTINGS_KEYS: [&str; 12] = [
     "detect",
     "containment",
     "cost",
+    "shadow",
     "respond",
     "source_defaults",
 ];
@@ -176,6 +178,7 @@ impl<'a> Checker<'a> {
                 }
                 "detect" => self.section::<DetectConfig>(key, value, "[detect]", &["detect"]),
                 "cost" => self.section::<CostSettings>(key, value, "[cost]", &["cost"]),
+                "shadow" => self.section::<ShadowSettings>(key, value, "[shadow]", &["shadow"]),
                 "respond" => self.section::<RespondPolicy>(key, value, "[respond]", &["respond"]),
                 "containment" => self.section::<ContainmentSettings>(
                     key,

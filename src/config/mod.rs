@@ -10,6 +10,7 @@ pub mod respond;
 pub mod samples;
 pub mod secret;
 pub mod settings;
+pub mod shadow;
 pub mod sim;
 pub mod sources;
 pub mod theme;

@@ -31,6 +31,8 @@ pub struct Settings {
     pub detect: DetectConfig,
     pub containment: super::containment::ContainmentSettings,
     pub cost: super::cost::CostSettings,
+    /// How the lever dialogs compare variants (`[shadow]`).
+    pub shadow: super::shadow::ShadowSettings,
     /// How long each SEV may wait for an acknowledgement, in hours and out (`[respond]`).
     pub respond: super::respond::RespondPolicy,
     /// Per-kind defaults, already folded into `sources` by `fill_source_defaults`.

@@ -79,6 +79,15 @@ pub enum BackendEvent {
         /// the samples it did fetch.
         note: Option<String>,
     },
+    /// The answer to one shadow comparison (`ShadowRequest`), whole or failed: a failure is
+    /// the comparison's, shown in its dialog, not the source's health.
+    Shadow {
+        source: String,
+        at: DateTime<Utc>,
+        // Boxed: a comparison is rare and large, and every event is as big as its largest.
+        request: Box<crate::domain::shadow::ShadowRequest>,
+        answer: Result<Box<crate::domain::shadow::ShadowAnswer>, String>,
+    },
     /// What a source last read of its change history (flag events, PagerDuty's related change
     /// events), whole: it replaces what the source reported before.
     Changes {

@@ -10,6 +10,7 @@ pub mod oncall;
 pub mod responders;
 pub mod sample;
 pub mod sev;
+pub mod shadow;
 pub mod signal;
 pub mod source;
 pub mod split;

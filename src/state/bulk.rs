@@ -349,6 +349,7 @@ fn prepare(state: &mut State, op: IncidentOp, set: Set) -> Option<(Confirm, Awai
         danger: !matches!(op, IncidentOp::Ack | IncidentOp::Snooze(_)),
         command: super::operations::incident_command(&first, op.clone()),
         scroll: 0,
+        shadow: None,
     };
     Some((confirm, awaiting))
 }

@@ -24,6 +24,9 @@ pub struct Confirm {
     pub command: Command,
     /// First wrapped line of `lines` shown.
     pub scroll: usize,
+    /// The variants the lever would swap, compared when the dialog opens (rollback, model
+    /// switch); drawn from `State::shadow` each frame.
+    pub shadow: Option<crate::domain::shadow::ShadowRequest>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -189,8 +192,28 @@ pub(super) fn help(state: &mut State, action: Action) -> Vec<Effect> {
     vec![]
 }
 
+/// Opens a confirmation, asking for its shadow comparison if it names one.
+pub(super) fn open_confirm(state: &mut State, c: Confirm) -> Vec<Effect> {
+    let effects = match &c.shadow {
+        Some(request) => super::shadow::ask(state, request),
+        None => vec![],
+    };
+    state.overlay = Overlay::Confirm(Box::new(c));
+    effects
+}
+
 pub(super) fn confirm(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
+        // A comparison that failed or is slow is asked again; the dialog stays open.
+        Action::Retry => {
+            let request = match &state.overlay {
+                Overlay::Confirm(c) => c.shadow.clone(),
+                _ => None,
+            };
+            if let Some(request) = request {
+                return super::shadow::ask(state, &request);
+            }
+        }
         Action::Confirm => {
             if let Overlay::Confirm(c) = std::mem::take(&mut state.overlay) {
                 return super::actions::dispatch(state, c.command);
@@ -224,7 +247,7 @@ pub(super) fn picker(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Down => p.cursor = (p.cursor + 1).min(last),
         Action::Select | Action::Confirm => {
             match p.items.get(p.cursor).map(|i| i.confirm.clone()) {
-                Some(Some(c)) => state.overlay = Overlay::Confirm(Box::new(c)),
+                Some(Some(c)) => return open_confirm(state, c),
                 Some(None) => {
                     state.overlay = Overlay::None;
                     state.say(FlashLevel::Info, "cancelled: nothing was changed".into());

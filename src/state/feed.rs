@@ -100,6 +100,17 @@ pub(super) fn update(state: &mut State, ev: BackendEvent) -> Vec<Effect> {
                 .answered(source, at, feature, window, samples, note);
             vec![]
         }
+        BackendEvent::Shadow {
+            source,
+            at,
+            request,
+            answer,
+        } => {
+            state
+                .shadow
+                .answered(source, at, *request, answer.map(|a| *a));
+            vec![]
+        }
         BackendEvent::Failed { source, at, error } => {
             state.sources.failed(&source, at, &error);
             vec![]

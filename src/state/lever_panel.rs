@@ -246,5 +246,6 @@ fn revert(state: &mut State, row: PanelRow) {
         danger: true,
         command: Command::Flag { source, op },
         scroll: 0,
+        shadow: None,
     }));
 }

@@ -18,6 +18,8 @@ pub(super) fn rollback(state: &mut State) {
         if v.id == current {
             continue;
         }
+        let shadow =
+            super::shadow::request_for(state, &info.name, Lever::PromptRollback, &current, &v.id);
         let mut parts = Vec::new();
         if Some(&v.id) == lkg.as_ref() {
             parts.push("last-known-good".to_string());
@@ -45,6 +47,7 @@ pub(super) fn rollback(state: &mut State) {
                     },
                 },
                 scroll: 0,
+                shadow,
             }),
         });
     }
@@ -131,6 +134,7 @@ pub(super) fn kill_switch(state: &mut State) {
                     },
                 },
                 scroll: 0,
+                shadow: None,
             }),
         }
     }));
@@ -179,6 +183,16 @@ fn consequence(lever: Lever) -> &'static str {
     }
 }
 
+/// The model a model variant serves, as series name it: its value (`"frontier-mini"` or
+/// `{"model": "frontier-mini"}`), else its name.
+fn model_name(v: &crate::domain::lever::LeverVariant) -> String {
+    v.value
+        .as_str()
+        .or_else(|| v.value.get("model").and_then(|m| m.as_str()))
+        .unwrap_or(&v.name)
+        .to_string()
+}
+
 /// The chooser of a settable lever (model, config, budget, retrieval, fallback): every
 /// variant the flag system offers, per segment first and for the whole feature last, the
 /// cursor on "keep as is". Each choice confirms.
@@ -225,6 +239,17 @@ pub(super) fn set_lever(state: &mut State, lever: Lever) {
                 Some(d) => format!("{} ({d})", v.name),
                 None => v.name.clone(),
             };
+            // A model switch shows the target model's figures beside the current one's.
+            let shadow = match (lever, setting.variants.iter().find(|x| x.name == now)) {
+                (Lever::ModelSwitch, Some(cur)) => super::shadow::request_for(
+                    state,
+                    &info.name,
+                    lever,
+                    &model_name(cur),
+                    &model_name(v),
+                ),
+                _ => None,
+            };
             items.push(PickItem {
                 label: format!("{what} → {}", v.name),
                 detail: match &value {
@@ -251,6 +276,7 @@ pub(super) fn set_lever(state: &mut State, lever: Lever) {
                         },
                     },
                     scroll: 0,
+                    shadow,
                 }),
             });
         }

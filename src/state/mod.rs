@@ -23,6 +23,7 @@ pub mod reassign;
 pub mod responders;
 mod runbook;
 pub mod samples;
+pub mod shadow;
 mod signals;
 mod snooze;
 mod sources;
@@ -41,6 +42,7 @@ pub use incidents::{Incidents, Row, SortKey};
 pub use operations::page_key;
 pub use responders::Responders;
 pub use samples::{Fetched, Samples};
+pub use shadow::{Compared, Shadows};
 pub use signals::Signals;
 pub use sources::{SourceRole, SourceStatus, Sources};
 pub use update::{update, NEW_SEV1_TICKS};
@@ -70,6 +72,11 @@ pub enum Effect {
     Samples {
         source: String,
         query: crate::domain::sample::SampleQuery,
+    },
+    /// Ask a metrics source to compare two variants of a feature (a shadow comparison).
+    Shadow {
+        source: String,
+        request: crate::domain::shadow::ShadowRequest,
     },
     /// Write files under the data directory, owner-only: an evidence snapshot a lever waits
     /// for (`Saving::Evidence`), or one sample a responder keeps.
@@ -110,6 +117,8 @@ pub struct State {
     pub signals: Signals,
     pub sources: Sources,
     pub samples: Samples,
+    /// Shadow comparisons asked by lever dialogs, and their answers.
+    pub shadow: Shadows,
     pub actions: Actions,
     /// Whether the levers pulled contained their incidents.
     pub containment: Containment,
@@ -165,6 +174,7 @@ impl State {
             signals: Signals::default(),
             sources: Sources::default(),
             samples: Samples::default(),
+            shadow: Shadows::default(),
             actions: Actions::default(),
             containment: Containment::default(),
             changes: Changes::default(),

@@ -170,6 +170,7 @@ pub(super) fn page(state: &mut State) {
         danger: true,
         command,
         scroll: 0,
+        shadow: None,
     }));
 }
 
@@ -215,6 +216,7 @@ pub(super) fn resolve(state: &mut State) {
         danger: true,
         command: incident_command(&inc, IncidentOp::Resolve),
         scroll: 0,
+        shadow: None,
     }));
 }
 
@@ -264,5 +266,6 @@ pub(super) fn escalate(state: &mut State) {
         danger: true,
         command: incident_command(&inc, IncidentOp::Escalate),
         scroll: 0,
+        shadow: None,
     }));
 }

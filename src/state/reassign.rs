@@ -198,6 +198,7 @@ fn confirm(inc: &Incident, op: IncidentOp) -> Confirm {
         danger: true,
         command: incident_command(inc, op),
         scroll: 0,
+        shadow: None,
     }
 }
 

@@ -184,6 +184,7 @@ pub(super) fn request(state: &mut State) {
         danger,
         command,
         scroll: 0,
+        shadow: None,
     }));
 }
 
@@ -488,6 +489,7 @@ pub(super) fn merge(state: &mut State) {
         danger: true,
         command: incident_command(&target, IncidentOp::Merge(ids)),
         scroll: 0,
+        shadow: None,
     }));
 }
 

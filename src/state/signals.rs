@@ -27,6 +27,18 @@ impl Signals {
         self.merged.features.iter().find(|f| f.name == name)
     }
 
+    /// The metrics source whose latest readings hold `feature`, the first by name: where a
+    /// shadow comparison of its variants is asked.
+    pub fn metrics_source_of(&self, feature: &str) -> Option<String> {
+        self.per_source
+            .iter()
+            .find(|(_, (set, _))| {
+                set.features.iter().any(|f| f.name == feature)
+                    || set.signals.iter().any(|s| s.feature == feature)
+            })
+            .map(|(name, _)| name.clone())
+    }
+
     /// A metrics source's latest readings.
     pub(crate) fn readings(&mut self, source: String, set: SignalSet, detections: Vec<Detection>) {
         self.per_source.insert(source, (set, detections));

@@ -80,6 +80,7 @@ fn confirm(state: &State, inc: &Incident, d: SnoozeFor) -> Confirm {
         danger: false,
         command: incident_command(inc, IncidentOp::Snooze(d)),
         scroll: 0,
+        shadow: None,
     }
 }
 

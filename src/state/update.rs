@@ -109,6 +109,7 @@ fn start(state: &mut State, s: Startup) {
     state.containment.settings = s.containment;
     state.containment.cost = s.cost;
     state.samples.settings = s.samples;
+    state.shadow.settings = s.shadow;
     state.incidents.set_grouping(s.grouping);
     let now = state.now;
     for r in s.sources {

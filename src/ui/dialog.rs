@@ -7,7 +7,7 @@ use crate::config::keymap::ActionName;
 use crate::config::keymap::Mode;
 use crate::config::theme::ThemeRole;
 use crate::domain::text::{fit, width, wrap};
-use crate::state::{Confirm, Picker, TextPurpose};
+use crate::state::{Confirm, Picker, State, TextPurpose};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
@@ -41,11 +41,15 @@ struct ConfirmGeometry {
     body: Vec<(usize, Range<usize>)>,
     body_rows: usize,
     warnings: Vec<String>,
+    /// Rows of the shadow table drawn (it is cut, never the warnings, on a short screen).
+    shadow_rows: usize,
+    text_w: usize,
 }
 
 impl ConfirmGeometry {
-    fn new(area: Rect, c: &Confirm) -> Self {
+    fn new(area: Rect, c: &Confirm, state: &State) -> Self {
         let text_w = usize::from(CONFIRM_W.min(area.width).saturating_sub(2)).max(1);
+        let shadow = super::shadow::height(state, c, text_w);
         let body: Vec<(usize, Range<usize>)> = c
             .lines
             .iter()
@@ -60,6 +64,9 @@ impl ConfirmGeometry {
         // Borders, the blank line and the hints are fixed; warnings come next; the text gets
         // what is left, at least one line.
         let fixed = 2 + 2 + warnings.len();
+        // The comparison comes after the warnings and before the text, which keeps a line.
+        let shadow_rows = shadow.min(usize::from(area.height).saturating_sub(fixed + 1));
+        let fixed = fixed + shadow_rows;
         let room = usize::from(area.height).saturating_sub(fixed);
         let mut body_rows = body.len().min(BODY_MAX).min(room).max(1);
         if body.len() > body_rows {
@@ -73,6 +80,8 @@ impl ConfirmGeometry {
             body,
             body_rows,
             warnings,
+            shadow_rows,
+            text_w,
         }
     }
 
@@ -81,12 +90,12 @@ impl ConfirmGeometry {
     }
 }
 
-pub fn confirm_max_scroll(c: &Confirm, (w, h): (u16, u16)) -> usize {
-    ConfirmGeometry::new(Rect::new(0, 0, w, h), c).max_scroll()
+pub fn confirm_max_scroll(state: &State, c: &Confirm, (w, h): (u16, u16)) -> usize {
+    ConfirmGeometry::new(Rect::new(0, 0, w, h), c, state).max_scroll()
 }
 
 pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, ctx: &Ctx) {
-    let g = ConfirmGeometry::new(area, c);
+    let g = ConfirmGeometry::new(area, c, ctx.state);
     frame.render_widget(Clear, g.rect);
     let block = boxed(&c.title, c.danger, ctx);
     let inner = block.inner(g.rect);
@@ -102,6 +111,11 @@ pub fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, ctx: &Ctx) {
     if let Some(hint) = scroll_hint(ctx, Mode::Dialog, first, g.body_rows, g.body.len()) {
         lines.push(hint);
     }
+    lines.extend(
+        super::shadow::lines(ctx, c, g.text_w)
+            .into_iter()
+            .take(g.shadow_rows),
+    );
     for w in &g.warnings {
         lines.push(Line::styled(w.clone(), ctx.theme.style(ThemeRole::Warn)));
     }

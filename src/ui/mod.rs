@@ -11,6 +11,7 @@ mod incidents;
 mod levers;
 mod runbook;
 mod samples;
+mod shadow;
 mod signals;
 mod sources;
 pub mod sparkline;
@@ -217,7 +218,7 @@ fn too_small(frame: &mut Frame, area: Rect, ctx: &Ctx) {
 pub fn scroll_limit(state: &State) -> Option<usize> {
     match &state.overlay {
         Overlay::Help => Some(help::max_scroll(state)),
-        Overlay::Confirm(c) => Some(dialog::confirm_max_scroll(c, state.size)),
+        Overlay::Confirm(c) => Some(dialog::confirm_max_scroll(state, c, state.size)),
         Overlay::Describe { id, .. } => Some(describe::max_scroll(state, id)),
         Overlay::Sources { .. } => Some(sources::max_scroll(state)),
         Overlay::Samples(view) if view.open.is_some() => Some(samples::max_scroll(state, view)),

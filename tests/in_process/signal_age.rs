@@ -127,6 +127,7 @@ async fn an_engines_notes_are_evidence_of_every_incident_its_source_raises() {
         Clock::new(origin, 1.0),
         IncidentStore::new("vm"),
         inbox,
+        tokio::sync::mpsc::unbounded_channel().1,
         reporter,
     ));
     let Some(Report::Event(BackendEvent::Turn(events))) = reports.recv().await else {

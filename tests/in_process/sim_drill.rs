@@ -276,6 +276,7 @@ async fn an_incident_arrives_in_the_same_turn_as_the_signals_that_raised_it() {
         Clock::new(origin(), 1.0),
         IncidentStore::new("sim"),
         inbox,
+        tokio::sync::mpsc::unbounded_channel().1,
         reporter,
     ));
     // The first report is the first poll's whole turn.

@@ -15,6 +15,7 @@ mod phoenix_real;
 mod prometheus_real;
 mod rules_promtool;
 mod screen_pty;
+mod shadow_real;
 mod tls_real;
 mod unleash_real;
 mod victoria_real;

@@ -10,9 +10,11 @@ use super::plan::{
     plan_discovered, Planned, Role, MAX_POINTS,
 };
 use super::reading::{feature_info, with_requests, Reading, Warnings};
+use super::shadow;
 use super::wire::{decode_query_range, secs_param, Answer, Grid};
 use crate::backend::http::{self, Auth, ReplyCap};
 use crate::backend::{BackendError, MetricsSource};
+use crate::domain::shadow::{ShadowAnswer, ShadowRequest, VariantFigures};
 use crate::domain::{Coverage, CoverageState, Signal, SignalKind, SignalSet};
 use chrono::{DateTime, Utc};
 use reqwest::RequestBuilder;
@@ -652,7 +654,68 @@ impl MetricsSource for Prometheus {
         let results = self.run_queries(now.timestamp_millis(), None).await?;
         Ok(self.assemble(results, now))
     }
+
+    /// Every figure of both variants at once, each an instant over the window (one point of
+    /// `query_range`, so answers decode as the poll's do); the first failure fails the
+    /// comparison, naming its query.
+    async fn compare(
+        &mut self,
+        request: &ShadowRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ShadowAnswer, BackendError> {
+        let window = request.window_secs.max(1);
+        let grid = self.grid(now.timestamp_millis(), 0, window);
+        let mut tasks = JoinSet::new();
+        let variants = [
+            (request.current.as_str(), false),
+            (request.target.as_str(), true),
+        ];
+        for (v, (value, target)) in variants.iter().enumerate() {
+            let queries = shadow::queries(request, &self.feature_label, value, *target);
+            for (i, (part, promql)) in queries.into_iter().enumerate() {
+                let req = self.request(&promql, grid);
+                let (timeout, cap) = (self.timeout, self.cap);
+                tasks
+                    .spawn(async move { (v, i, part, query_range(req, timeout, cap, grid).await) });
+            }
+        }
+        let mut results: [Vec<Numbered>; 2] = [Vec::new(), Vec::new()];
+        while let Some(joined) = tasks.join_next().await {
+            let (v, i, part, r) =
+                joined.map_err(|e| BackendError::Unreachable(format!("query task failed: {e}")))?;
+            results[v].push((i, part, r));
+        }
+        let mut read = Vec::new();
+        for (mut rs, (value, target)) in results.into_iter().zip(variants) {
+            rs.sort_by_key(|(i, _, _)| *i);
+            let answers = shadow::first_error(rs.into_iter().map(|(_, p, r)| (p, r)).collect())?;
+            let (figures, fallback) = shadow::figures(value, target, &answers, &self.prices);
+            let figures = if figures.has_data() {
+                figures
+            } else if target {
+                VariantFigures::none(value, true, &request.no_target_data())
+            } else {
+                figures
+            };
+            read.push((figures, fallback));
+        }
+        let mut read = read.into_iter();
+        let (Some((current, fell_back)), Some((target, target_fell_back))) =
+            (read.next(), read.next())
+        else {
+            return Err(BackendError::Malformed("comparison lost a variant".into()));
+        };
+        Ok(ShadowAnswer {
+            current,
+            target,
+            latency_note: (fell_back || target_fell_back)
+                .then(|| "operation duration p95 (no time-to-first-token series)".to_string()),
+        })
+    }
 }
+
+/// One query's answer with its place among a variant's comparison queries.
+type Numbered = (usize, shadow::Part, Result<Answer, BackendError>);
 
 /// Puts the failing query's signal name into errors about that query. Unreachable and
 /// timeout are about the server, not the query, and stay as they are.

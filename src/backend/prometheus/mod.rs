@@ -12,6 +12,7 @@ mod engine;
 mod kind;
 mod plan;
 mod reading;
+mod shadow;
 mod wire;
 
 pub use client::Prometheus;

@@ -12,6 +12,7 @@ pub use world::SimWorld;
 
 use super::{BackendError, FeatureFlags, FlagControl, FlagOp, MetricsSource, SampleSource};
 use crate::domain::sample::{SampleBatch, SampleQuery};
+use crate::domain::shadow::{ShadowAnswer, ShadowRequest};
 use crate::domain::SignalSet;
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +64,16 @@ impl MetricsSource for SimMetrics {
         let mut world = self.0.lock();
         world.advance_to(now);
         Ok(world.snapshot())
+    }
+
+    async fn compare(
+        &mut self,
+        request: &ShadowRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ShadowAnswer, BackendError> {
+        let mut world = self.0.lock();
+        world.advance_to(now);
+        world.compare(request).map_err(BackendError::Rejected)
     }
 }
 

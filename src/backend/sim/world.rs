@@ -14,6 +14,10 @@ use crate::domain::{
 use chrono::{DateTime, Duration, Utc};
 use std::collections::VecDeque;
 
+// A child of this module, so the shadow traffic it serves reads the feature's state as it is.
+#[path = "shadow.rs"]
+mod shadow;
+
 /// Windows, in buckets, over which each point of a derived series is computed.
 const RATE_WINDOW: usize = 6;
 const DRIFT_WINDOW: usize = 30;
@@ -38,6 +42,8 @@ struct FeatureState {
     baseline_day_cost: f64,
     /// Requests kept for responders to read.
     ring: Ring,
+    /// Live and shadow traffic per prompt version and model, for shadow comparisons.
+    variants: shadow::Variants,
 }
 
 #[derive(Debug)]
@@ -88,6 +94,7 @@ impl SimWorld {
                 eval_baseline: None,
                 baseline_day_cost: 0.0,
                 ring: Ring::default(),
+                variants: shadow::Variants::default(),
                 spec: f.clone(),
             });
         }
@@ -336,6 +343,12 @@ impl SimWorld {
         let stale_index = hit < f.spec.retrieval_hit;
         let eval_delta = prompt.map(|p| p.eval_delta).unwrap_or(0.0);
         self.keep_samples(fi, t, &requests, &how, stale_index, eval_delta);
+        let conditions = shadow::Conditions {
+            latency,
+            error_rate: err_rate,
+            refusal_rate: self.features[fi].spec.refusal_rate * refusal_factor,
+        };
+        self.serve_shadow(fi, t, &requests, conditions);
         let f = &mut self.features[fi];
         let b = t.div_euclid(bs);
         if f.buckets.is_empty() {

@@ -333,6 +333,7 @@ fn levers_of_earlier_sessions_come_from_the_audit_log() {
             speed: 1.0,
             alerts: Default::default(),
             samples: Default::default(),
+            shadow: Default::default(),
             containment: Default::default(),
             cost: Default::default(),
             grouping: Default::default(),

@@ -766,4 +766,5 @@ mod oncall;
 mod prompt_registry;
 mod respond;
 mod responders;
+mod shadow;
 mod snooze;
