@@ -92,7 +92,7 @@ pub struct Request {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SegmentBucket {
     pub requests: u32,
-    /// Answered by the model (the refusal rate's trials).
+    /// Answered, by the model or its cache (the refusal rate's trials).
     pub answered: u32,
     pub refusals: u32,
     pub cost: f64,
@@ -115,18 +115,13 @@ pub struct Bucket {
     pub segments: Vec<SegmentBucket>,
     /// Of `errors`, those a token budget refused.
     pub rate_limited: u32,
-    /// Of `requests`, those answered from the cache (not refusal trials: no guardrail ran).
+    /// Of `requests`, those answered from the cache (with the answer or refusal given before).
     pub cached: u32,
     /// Requests routed to the fallback, counted apart from `requests`.
     pub fallbacks: u32,
 }
 
 impl Bucket {
-    /// Requests the model answered: the refusal rate's trials.
-    pub fn answered(&self) -> u32 {
-        self.requests - self.errors - self.cached
-    }
-
     pub fn new(categories: usize, segments: usize) -> Self {
         Bucket {
             categories: vec![0; categories],
@@ -152,7 +147,7 @@ impl Bucket {
             seg.requests += 1;
             seg.cost += r.cost;
             seg.rate_limited += u32::from(r.rate_limited);
-            if !r.error && !r.cached {
+            if !r.error {
                 seg.answered += 1;
                 seg.refusals += u32::from(r.refused);
             }
@@ -226,7 +221,7 @@ impl Windowed<'_> {
     }
 
     pub fn refusal_rate(&self, end: usize, w: usize) -> f64 {
-        let answered: u32 = self.window(end, w).map(Bucket::answered).sum();
+        let answered: u32 = self.window(end, w).map(|b| b.requests - b.errors).sum();
         ratio(self.window(end, w).map(|b| b.refusals).sum(), answered)
     }
 
@@ -320,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn cached_answers_and_fallbacks_are_not_refusal_trials() {
+    fn fallbacks_are_not_requests_and_429s_are_errors() {
         let mut b = Bucket::new(1, 1);
         let r = Request {
             segment: 0,
@@ -354,7 +349,7 @@ mod tests {
             rate_limited: true,
             ..r
         });
-        assert_eq!((b.requests, b.answered(), b.refusals), (3, 1, 1));
+        assert_eq!((b.requests, b.refusals, b.tokens), (3, 1, 0));
         assert_eq!(
             (b.cached, b.fallbacks, b.rate_limited, b.errors),
             (1, 1, 1, 1)
@@ -362,7 +357,14 @@ mod tests {
         let seg = &b.segments[0];
         assert_eq!(
             (seg.requests, seg.answered, seg.fallbacks, seg.rate_limited),
-            (3, 1, 1, 1)
+            (3, 2, 1, 1)
         );
+        let buckets = VecDeque::from([b]);
+        let w = Windowed {
+            buckets: &buckets,
+            bucket_secs: 10,
+        };
+        assert_eq!(w.refusal_rate(0, 1), 0.5);
+        assert_eq!(w.error_ratio(0, 1), 1.0 / 3.0);
     }
 }

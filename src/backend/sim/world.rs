@@ -62,8 +62,9 @@ const CACHE_TPOT: f64 = 0.0005;
 
 /// What the response cache and the token budget do to a request the model would serve.
 fn serve_by_levers(r: &mut Request, served: &Served, allowance: &mut Allowance, rng: &mut Rng) {
-    // The cache holds answers only: what the guardrail refuses still reaches the model.
-    if served.cached > 0.0 && !r.refused && rng.chance(served.cached) {
+    // The cache replays the answer (or the refusal) given before to the same question, so
+    // the refusal rate holds.
+    if served.cached > 0.0 && rng.chance(served.cached) {
         *r = Request {
             input_tokens: 0,
             output_tokens: 0,
