@@ -23,5 +23,6 @@ mod samples;
 mod signal_age;
 mod signal_coverage;
 mod sim_drill;
+mod sim_levers;
 mod update;
 mod warm_up;

@@ -1,12 +1,14 @@
 //! The embedded simulated AI fleet: the default backend, so a new responder sees live
 //! incidents with no configuration. It implements the same traits as the real adapters.
 
+mod levers;
 pub mod rng;
 mod samples;
 pub mod spec;
 pub mod telemetry;
 mod world;
 
+pub use levers::Change as LeverChange;
 pub use spec::FleetSpec;
 pub use world::SimWorld;
 
@@ -87,7 +89,7 @@ impl FlagControl for SimFlags {
     async fn apply(
         &mut self,
         op: &FlagOp,
-        _author: &str,
+        author: &str,
         now: DateTime<Utc>,
     ) -> Result<String, BackendError> {
         let mut world = self.0.lock();
@@ -103,10 +105,19 @@ impl FlagControl for SimFlags {
                 segment,
                 engage,
             } => world.kill_switch(feature, segment.as_deref(), *engage),
-            FlagOp::SetLever { lever, feature, .. } => Err(format!(
-                "the simulated fleet carries no {} lever for {feature}",
-                lever.key()
-            )),
+            FlagOp::SetLever {
+                feature,
+                lever,
+                segment,
+                variant,
+                undo: _,
+            } => world.set_lever(levers::Change {
+                feature,
+                lever: *lever,
+                segment: segment.as_deref(),
+                variant,
+                author,
+            }),
         };
         r.map_err(BackendError::Rejected)
     }

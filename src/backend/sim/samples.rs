@@ -28,11 +28,23 @@ pub enum Kind {
     /// The retrieval step returned a stale or deleted document.
     Stale,
     Error,
+    /// Refused by a token budget (429) before the model was called.
+    RateLimited,
+    /// Routed to the fallback: a static answer, or a human.
+    StaticAnswer,
+    Handoff,
+    /// Answered from the response cache: ordinary, but no model call.
+    Cached,
 }
 
 impl Kind {
     pub fn notable(self) -> bool {
-        self != Kind::Normal
+        !matches!(self, Kind::Normal | Kind::Cached)
+    }
+
+    /// No model answer to show or score.
+    fn unanswered(self) -> bool {
+        matches!(self, Kind::Error | Kind::RateLimited)
     }
 }
 
@@ -45,6 +57,7 @@ pub struct Kept {
     pub n: u64,
     pub segment: usize,
     pub prompt: String,
+    pub model: String,
     pub model_version: String,
     pub input_tokens: u32,
     pub output_tokens: u32,
@@ -114,7 +127,6 @@ impl Ring {
 /// What a feature is, for writing its requests.
 pub struct Voice<'a> {
     pub feature: &'a str,
-    pub model: &'a str,
     pub categories: &'a [String],
     pub segments: &'a [String],
     pub params: Params,
@@ -172,22 +184,27 @@ pub fn sample(v: &Voice<'_>, k: &Kept) -> Sample {
         segment,
         user: Some(SafeText::new(&user)),
         prompt_version: Some(SafeText::new(&k.prompt)),
-        model: Some(SafeText::new(&format!("{} {}", v.model, k.model_version))),
-        error: (k.kind == Kind::Error).then(|| {
-            SafeText::new(if rng.chance(0.5) {
+        model: Some(SafeText::new(&format!("{} {}", k.model, k.model_version))),
+        error: match k.kind {
+            Kind::Error => Some(SafeText::new(if rng.chance(0.5) {
                 "503 upstream overloaded"
             } else {
                 "timeout after 30s"
-            })
-        }),
+            })),
+            Kind::RateLimited => Some(SafeText::new(
+                "429 Too Many Requests: the segment's token budget is spent",
+            )),
+            _ => None,
+        },
         input_tokens: Some(u64::from(k.input_tokens)),
         output_tokens: Some(u64::from(k.output_tokens)),
         cost: Some(k.cost),
         latency_secs: Some(k.latency),
-        eval_score: (k.kind != Kind::Error).then_some(k.eval),
+        eval_score: (!k.kind.unanswered() && !matches!(k.kind, Kind::StaticAnswer | Kind::Handoff))
+            .then_some(k.eval),
         labels: labels.into_iter().map(SafeText::new).collect(),
         input: sample_text(&input),
-        output: if k.kind == Kind::Error {
+        output: if k.kind.unanswered() {
             SafeText::default()
         } else {
             sample_text(&output)
@@ -325,7 +342,18 @@ fn answer(k: &Kept, category: &str, rng: &mut Rng) -> (String, Vec<&'static str>
             vec!["stale-context"],
         ),
         Kind::Error => (String::new(), Vec::new()),
-        Kind::Normal => (
+        Kind::RateLimited => (String::new(), vec!["rate-limited"]),
+        Kind::StaticAnswer => (
+            "Our assistant is unavailable right now. You can find answers in the help centre, \
+             or reply here and a member of the team will get back to you."
+                .to_string(),
+            vec!["fallback"],
+        ),
+        Kind::Handoff => (
+            "I've passed this to a member of our team; they will pick it up from here.".to_string(),
+            vec!["fallback", "handoff"],
+        ),
+        Kind::Normal | Kind::Cached => (
             pick(
                 rng,
                 &[
@@ -338,7 +366,11 @@ fn answer(k: &Kept, category: &str, rng: &mut Rng) -> (String, Vec<&'static str>
                 ],
             )
             .replace("{c}", category),
-            Vec::new(),
+            if k.kind == Kind::Cached {
+                vec!["cached"]
+            } else {
+                Vec::new()
+            },
         ),
     }
 }
@@ -353,6 +385,7 @@ mod tests {
             n: t as u64,
             segment: 0,
             prompt: "v1".into(),
+            model: "frontier-xl".into(),
             model_version: "m".into(),
             input_tokens: 10,
             output_tokens: 20,
@@ -388,7 +421,6 @@ mod tests {
     fn the_words_follow_what_happened_and_read_the_same_twice() {
         let voice = Voice {
             feature: "support-bot",
-            model: "frontier-xl",
             categories: &["refund-policy".to_string()],
             segments: &["free-tier".to_string()],
             params: Params::default(),

@@ -70,6 +70,108 @@ pub struct FeatureSpec {
     pub current_prompt: String,
     pub segments: Vec<SegmentSpec>,
     pub prompts: Vec<PromptSpec>,
+    /// The settable levers this feature's flag system carries (docs/levers.md).
+    #[serde(default)]
+    pub levers: Vec<LeverSpec>,
+}
+
+/// One settable lever of a feature: the variants its flag offers and the one served at start.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeverSpec {
+    /// The lever's key: model, config, budget, retrieval or fallback.
+    pub lever: String,
+    pub served: String,
+    pub variants: Vec<VariantSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    pub name: String,
+    /// The value as the flag system holds it; what it means depends on the lever
+    /// (`VariantSpec::effect`).
+    pub value: serde_json::Value,
+    /// Model switch only: how much this model's answers score above (or below) the
+    /// feature's usual eval score on this feature's task.
+    #[serde(default)]
+    pub eval_delta: f64,
+}
+
+/// What serving a variant does to the fleet, read from its value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VariantEffect {
+    /// Serve this model (a name in `models`).
+    Model { model: String, eval_delta: f64 },
+    /// Sampling temperature and whether the stricter prompt variant is served.
+    Config { temperature: f64, strict: bool },
+    /// Tokens per minute each user segment may spend; 0 is unlimited.
+    Budget { tokens_per_min: f64 },
+    /// Retrieval depth, and the share of requests answered from the response cache.
+    Retrieval { top_k: f64, cached: f64 },
+    /// Where requests are routed instead of the model; `None` serves the model.
+    Fallback { to: Option<String> },
+}
+
+impl VariantSpec {
+    /// The variant's effect on a lever, or what is wrong with its value.
+    pub fn effect(&self, lever: crate::domain::Lever) -> Result<VariantEffect, String> {
+        use crate::domain::Lever;
+        use serde_json::Value;
+        let v = &self.value;
+        let num = |key: &str| v.get(key).and_then(Value::as_f64);
+        let bad = |want: &str| format!("variant {} wants {want}, not {v}", self.name);
+        match lever {
+            Lever::ModelSwitch => v
+                .as_str()
+                .map(|m| VariantEffect::Model {
+                    model: m.to_string(),
+                    eval_delta: self.eval_delta,
+                })
+                .ok_or_else(|| bad("a model name")),
+            Lever::ConservativeConfig => {
+                let temperature = num("temperature")
+                    .filter(|t| (0.0..=2.0).contains(t))
+                    .ok_or_else(|| bad("a temperature from 0 to 2"))?;
+                let strict = match v.get("prompt").map(|p| p.as_str()) {
+                    None => false,
+                    Some(Some("standard")) => false,
+                    Some(Some("strict")) => true,
+                    Some(_) => return Err(bad("prompt standard or strict")),
+                };
+                Ok(VariantEffect::Config {
+                    temperature,
+                    strict,
+                })
+            }
+            Lever::TokenBudget => v
+                .as_f64()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .map(|tokens_per_min| VariantEffect::Budget { tokens_per_min })
+                .ok_or_else(|| bad("tokens per minute (0: unlimited)")),
+            Lever::RetrievalPath => {
+                let top_k = num("top_k")
+                    .filter(|k| *k >= 1.0)
+                    .ok_or_else(|| bad("a top_k of at least 1"))?;
+                let cached = match v.get("cached") {
+                    None => 0.0,
+                    Some(c) => c
+                        .as_f64()
+                        .filter(|c| (0.0..=1.0).contains(c))
+                        .ok_or_else(|| bad("a cached share from 0 to 1"))?,
+                };
+                Ok(VariantEffect::Retrieval { top_k, cached })
+            }
+            Lever::Fallback => match v.as_str() {
+                Some("off") => Ok(VariantEffect::Fallback { to: None }),
+                Some(to) => Ok(VariantEffect::Fallback {
+                    to: Some(to.to_string()),
+                }),
+                None => Err(bad("\"off\" or where the fallback goes")),
+            },
+            other => Err(format!("{} is not a settable lever", other.key())),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -166,6 +268,8 @@ impl FleetSpec {
                     f.name, f.current_prompt
                 ));
             }
+            self.validate_levers(f)
+                .map_err(|e| format!("fleet spec: feature {}: {e}", f.name))?;
         }
         for s in &self.scenario {
             let Some(f) = self.features.iter().find(|f| f.name == s.feature) else {
@@ -196,6 +300,60 @@ impl FleetSpec {
         }
         Ok(())
     }
+
+    fn validate_levers(&self, f: &FeatureSpec) -> Result<(), String> {
+        for (i, l) in f.levers.iter().enumerate() {
+            let lever = crate::domain::Lever::from_key(&l.lever)
+                .ok_or_else(|| format!("unknown lever {}", l.lever))?;
+            if f.levers[..i].iter().any(|o| o.lever == l.lever) {
+                return Err(format!("lever {} declared twice", l.lever));
+            }
+            for (j, v) in l.variants.iter().enumerate() {
+                if l.variants[..j].iter().any(|o| o.name == v.name) {
+                    return Err(format!("{} variant {} declared twice", l.lever, v.name));
+                }
+                let effect = v.effect(lever).map_err(|e| format!("{} {e}", l.lever))?;
+                if let VariantEffect::Model { model, .. } = &effect {
+                    if !self.models.iter().any(|m| &m.name == model) {
+                        return Err(format!(
+                            "model variant {} names unknown model {model}",
+                            v.name
+                        ));
+                    }
+                }
+            }
+            if !l.variants.iter().any(|v| v.name == l.served) {
+                return Err(format!(
+                    "{} serves {}, which is not among its variants",
+                    l.lever, l.served
+                ));
+            }
+            // The start setting is the feature as declared above, so a fleet with levers
+            // behaves at start exactly as one without.
+            let served = l.variants.iter().find(|v| v.name == l.served);
+            let start = served.map(|v| v.effect(lever)).transpose()?;
+            let consistent = match &start {
+                Some(VariantEffect::Model { model, eval_delta }) => {
+                    *model == f.model && *eval_delta == 0.0
+                }
+                Some(VariantEffect::Config {
+                    temperature,
+                    strict,
+                }) => *temperature == f.temperature && !strict,
+                Some(VariantEffect::Budget { tokens_per_min }) => *tokens_per_min == 0.0,
+                Some(VariantEffect::Retrieval { cached, .. }) => *cached == 0.0,
+                Some(VariantEffect::Fallback { to }) => to.is_none(),
+                None => true,
+            };
+            if !consistent {
+                return Err(format!(
+                    "{} serves {} at start, which is not the feature as declared",
+                    l.lever, l.served
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +377,38 @@ mod tests {
             err,
             "fleet spec: feature code-assistant uses unknown model nope"
         );
+    }
+
+    #[test]
+    fn lever_variants_are_checked_at_load() {
+        let text = BUILTIN.replace(
+            "{ name = \"frontier-mini\", value = \"frontier-mini\", eval_delta = -0.02 }",
+            "{ name = \"frontier-mini\", value = \"frontier-nano\" }",
+        );
+        assert_eq!(
+            FleetSpec::parse(&text).err().unwrap_or_default(),
+            "fleet spec: feature support-bot: model variant frontier-mini names unknown model \
+             frontier-nano"
+        );
+        let text = BUILTIN.replacen("served = \"off\"", "served = \"pager\"", 1);
+        assert_eq!(
+            FleetSpec::parse(&text).err().unwrap_or_default(),
+            "fleet spec: feature support-bot: fallback serves pager, which is not among its \
+             variants"
+        );
+        let text = BUILTIN.replacen("served = \"unlimited\"", "served = \"1M/min\"", 1);
+        assert!(FleetSpec::parse(&text)
+            .err()
+            .unwrap_or_default()
+            .ends_with("budget serves 1M/min at start, which is not the feature as declared"));
+        let text = BUILTIN.replacen(
+            "{ temperature = 0.1, prompt = \"strict\" }",
+            "{ temperature = 0.1, prompt = \"gentle\" }",
+            1,
+        );
+        assert!(FleetSpec::parse(&text)
+            .err()
+            .unwrap_or_default()
+            .contains("wants prompt standard or strict"));
     }
 }

@@ -80,15 +80,24 @@ pub struct Request {
     pub refused: bool,
     pub category: usize,
     pub retrieval_hit: Option<bool>,
+    /// Refused by a token budget before the model was called: an error, a 429.
+    pub rate_limited: bool,
+    /// Answered from the response cache: no model call, no tokens.
+    pub cached: bool,
+    /// Routed to the fallback: not a model request at all.
+    pub fallback: bool,
 }
 
 /// What one user segment did within a bucket.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SegmentBucket {
     pub requests: u32,
+    /// Answered, by the model or its cache (the refusal rate's trials).
     pub answered: u32,
     pub refusals: u32,
     pub cost: f64,
+    pub rate_limited: u32,
+    pub fallbacks: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -104,6 +113,12 @@ pub struct Bucket {
     pub retrievals: u32,
     pub retrieval_hits: u32,
     pub segments: Vec<SegmentBucket>,
+    /// Of `errors`, those a token budget refused.
+    pub rate_limited: u32,
+    /// Of `requests`, those answered from the cache (with the answer or refusal given before).
+    pub cached: u32,
+    /// Requests routed to the fallback, counted apart from `requests`.
+    pub fallbacks: u32,
 }
 
 impl Bucket {
@@ -116,12 +131,22 @@ impl Bucket {
     }
 
     pub fn record(&mut self, r: &Request) {
+        if r.fallback {
+            self.fallbacks += 1;
+            if let Some(seg) = self.segments.get_mut(r.segment) {
+                seg.fallbacks += 1;
+            }
+            return;
+        }
         self.requests += 1;
+        self.rate_limited += u32::from(r.rate_limited);
+        self.cached += u32::from(r.cached);
         self.tokens += u64::from(r.input_tokens) + u64::from(r.output_tokens);
         self.cost += r.cost;
         if let Some(seg) = self.segments.get_mut(r.segment) {
             seg.requests += 1;
             seg.cost += r.cost;
+            seg.rate_limited += u32::from(r.rate_limited);
             if !r.error {
                 seg.answered += 1;
                 seg.refusals += u32::from(r.refused);
@@ -258,6 +283,9 @@ mod tests {
             refused: true,
             category: 1,
             retrieval_hit: Some(true),
+            rate_limited: false,
+            cached: false,
+            fallback: false,
         };
         b.record(&ok);
         b.record(&Request {
@@ -278,10 +306,65 @@ mod tests {
                 requests: 2,
                 answered: 1,
                 refusals: 1,
-                cost: 0.02
+                cost: 0.02,
+                ..SegmentBucket::default()
             }
         );
         assert_eq!(w.categories(0, 1), vec![0.0, 1.0]);
         assert!((w.per_minute(0, 1, |b| b.cost) - 0.12).abs() < 1e-9);
+    }
+
+    #[test]
+    fn fallbacks_are_not_requests_and_429s_are_errors() {
+        let mut b = Bucket::new(1, 1);
+        let r = Request {
+            segment: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost: 0.0,
+            ttft: 0.03,
+            tpot: 0.001,
+            error: false,
+            refused: false,
+            category: 0,
+            retrieval_hit: None,
+            rate_limited: false,
+            cached: true,
+            fallback: false,
+        };
+        b.record(&r);
+        b.record(&Request {
+            cached: false,
+            refused: true,
+            ..r.clone()
+        });
+        b.record(&Request {
+            cached: false,
+            fallback: true,
+            ..r.clone()
+        });
+        b.record(&Request {
+            cached: false,
+            error: true,
+            rate_limited: true,
+            ..r
+        });
+        assert_eq!((b.requests, b.refusals, b.tokens), (3, 1, 0));
+        assert_eq!(
+            (b.cached, b.fallbacks, b.rate_limited, b.errors),
+            (1, 1, 1, 1)
+        );
+        let seg = &b.segments[0];
+        assert_eq!(
+            (seg.requests, seg.answered, seg.fallbacks, seg.rate_limited),
+            (3, 2, 1, 1)
+        );
+        let buckets = VecDeque::from([b]);
+        let w = Windowed {
+            buckets: &buckets,
+            bucket_secs: 10,
+        };
+        assert_eq!(w.refusal_rate(0, 1), 0.5);
+        assert_eq!(w.error_ratio(0, 1), 1.0 / 3.0);
     }
 }

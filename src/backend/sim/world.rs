@@ -1,6 +1,8 @@
 //! The simulated fleet's state: traffic per feature and segment, the scripted faults, and the
-//! levers (prompt version, kill switches) that the cockpit's actions pull.
+//! levers (prompt version, kill switches, the settable levers of levers.rs) that the
+//! cockpit's actions pull.
 
+use super::levers::{Allowance, Change, Levers, Served};
 use super::rng::Rng;
 use super::samples::{Kept, Kind, Ring};
 use super::spec::{FaultKind, FaultSpec, FeatureSpec, FleetSpec, ModelSpec};
@@ -44,6 +46,67 @@ struct FeatureState {
     ring: Ring,
     /// Live and shadow traffic per prompt version and model, for shadow comparisons.
     variants: shadow::Variants,
+    levers: Levers,
+}
+
+/// How one request of a second was served, for the samples kept of it.
+#[derive(Clone, Copy, Debug, Default)]
+struct How {
+    /// A tool-call continuation of a looping agent.
+    continuation: bool,
+    /// The chance its answer got past a guardrail that would have refused it.
+    jail_p: f64,
+    /// Eval difference of what the levers served it.
+    eval_delta: f64,
+    /// Index of the model that served it in the fleet's models.
+    model: usize,
+}
+
+/// A cached answer arrives at once: no prefill, no generation.
+const CACHE_TTFT: f64 = 0.03;
+const CACHE_TPOT: f64 = 0.0005;
+
+/// What the response cache and the token budget do to a request the model would serve.
+fn serve_by_levers(r: &mut Request, served: &Served, allowance: &mut Allowance, rng: &mut Rng) {
+    // The cache replays the answer (or the refusal) given before to the same question, so
+    // the refusal rate holds.
+    if served.cached > 0.0 && rng.chance(served.cached) {
+        *r = Request {
+            input_tokens: 0,
+            output_tokens: 0,
+            cost: 0.0,
+            ttft: CACHE_TTFT,
+            tpot: CACHE_TPOT,
+            error: false,
+            retrieval_hit: None,
+            cached: true,
+            ..r.clone()
+        };
+        return;
+    }
+    if served.budget > 0.0 {
+        let tokens = f64::from(r.input_tokens) + f64::from(r.output_tokens);
+        if !allowance.spend(r.segment, served.budget, tokens) {
+            // Refused at the gateway with a 429: the model never saw it.
+            *r = Request {
+                input_tokens: 0,
+                output_tokens: 0,
+                cost: 0.0,
+                error: true,
+                refused: false,
+                retrieval_hit: None,
+                rate_limited: true,
+                ..r.clone()
+            };
+        }
+    }
+}
+
+fn fallback_kind(served: &Served) -> Kind {
+    match &served.fallback {
+        Some(to) if to.contains("human") => Kind::Handoff,
+        _ => Kind::StaticAnswer,
+    }
 }
 
 #[derive(Debug)]
@@ -95,6 +158,7 @@ impl SimWorld {
                 baseline_day_cost: 0.0,
                 ring: Ring::default(),
                 variants: shadow::Variants::default(),
+                levers: Levers::new(f).map_err(|e| format!("feature {}: {e}", f.name))?,
                 spec: f.clone(),
             });
         }
@@ -233,6 +297,21 @@ impl SimWorld {
         }
     }
 
+    /// The model the levers serve (its index in the fleet's models), else the declared one.
+    fn model_served<'a>(&'a self, f: &'a FeatureState, served: &Served) -> (usize, &'a ModelSpec) {
+        let name = served.model.as_deref().unwrap_or(&f.model.name);
+        match self
+            .spec
+            .models
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.name == name)
+        {
+            Some((i, m)) => (i, m),
+            None => (usize::MAX, &f.model),
+        }
+    }
+
     fn active(&self, i: usize, ev: &FaultSpec, feature: &str, t: i64) -> bool {
         ev.feature == feature
             && ev.at_secs <= t
@@ -241,6 +320,8 @@ impl SimWorld {
     }
 
     fn generate_second(&mut self, fi: usize, t: i64) {
+        // The budget's buckets are spent below while the feature is read.
+        let mut allowance = std::mem::take(&mut self.features[fi].levers.allowance);
         let f = &self.features[fi];
         let name = f.spec.name.clone();
         let mut err_rate = f.spec.error_rate;
@@ -270,10 +351,14 @@ impl SimWorld {
             .and_then(|p| p.category_weights.clone())
             .unwrap_or_else(|| f.spec.category_weights.clone());
         let mut rng = Rng::for_key(self.seed, fi as u64, t);
+        // The cache's draws have a stream of their own, so serving from it leaves the traffic
+        // (and the evaluator's noise) of the seed as it was.
+        const CACHE_SALT: u64 = 0xCA_C4E5;
+        let mut cache_rng = Rng::for_key(self.seed ^ CACHE_SALT, fi as u64, t);
         let mut requests = Vec::new();
-        // Per request: a tool-call continuation, and the chance an answer got past a
-        // guardrail that would have refused it.
-        let mut how: Vec<(bool, f64)> = Vec::new();
+        let mut how: Vec<How> = Vec::new();
+        // Per segment served: its share and eval difference, for the feature's eval.
+        let mut evals: Vec<(f64, f64)> = Vec::new();
         for (si, seg) in f.spec.segments.iter().enumerate() {
             if f.killed
                 .iter()
@@ -281,24 +366,49 @@ impl SimWorld {
             {
                 continue;
             }
+            let served = f.levers.served(&seg.name, &f.model.name);
+            let (mi, model) = self.model_served(f, &served);
+            // Latency and a model update are the provider's, on the declared model: a
+            // segment moved to another model escapes them.
+            let (latency, refusal_factor) = if served.model.is_none() {
+                (latency, refusal_factor)
+            } else {
+                (1.0, 1.0)
+            };
+            if served.fallback.is_none() {
+                evals.push((seg.share, served.eval_delta()));
+            }
             let applies = |s: &str| s.is_empty() || s == seg.name;
             let (token_factor, request_factor) = seg_loops
                 .iter()
                 .filter(|(s, _, _)| applies(s))
                 .fold((1.0, 1.0), |(a, b), (_, tf, rf)| (a * tf, b * rf));
-            let refusal = f.spec.refusal_rate
-                * refusal_factor
-                * seg_refusal
-                    .iter()
-                    .filter(|(s, _)| applies(s))
-                    .map(|(_, x)| *x)
-                    .product::<f64>();
-            let usual_refusal = f.spec.refusal_rate * refusal_factor;
+            let jailbreak = seg_refusal
+                .iter()
+                .filter(|(s, _)| applies(s))
+                .map(|(_, x)| *x)
+                .product::<f64>();
+            // A lower temperature and the strict prompt stop part of the attacks: the
+            // multiplier moves that part of the way back to 1.
+            let success = served.jailbreak_success(f.spec.temperature);
+            let jailbreak = if success < 1.0 {
+                1.0 - (1.0 - jailbreak) * success
+            } else {
+                jailbreak
+            };
+            let usual_refusal = f.spec.refusal_rate * refusal_factor * served.refusal();
+            let refusal = usual_refusal * jailbreak;
             let jail_p = if refusal < usual_refusal {
                 (usual_refusal - refusal) / (1.0 - refusal).max(1e-9)
             } else {
                 0.0
             };
+            let sharpened = served.sharpen(&weights, f.spec.temperature);
+            let weights = sharpened.as_deref().unwrap_or(&weights);
+            let seg_hit = hit * served.recall_scale();
+            if served.budget > 0.0 {
+                allowance.refill(si, served.budget);
+            }
             let normal = rng.poisson(f.spec.rps * seg.share);
             // The loop's extra requests are drawn only while a loop runs, so calm seconds
             // keep the same random stream whatever the timetable.
@@ -308,7 +418,8 @@ impl SimWorld {
                 0
             };
             for k in 0..normal + extra {
-                let input = rng.lognormal(f.spec.input_tokens, 0.35) * token_factor;
+                let input =
+                    rng.lognormal(f.spec.input_tokens, 0.35) * token_factor * served.input_scale();
                 let output = rng
                     .lognormal(f.spec.output_tokens, 0.45)
                     .min(f64::from(f.spec.max_tokens))
@@ -316,27 +427,62 @@ impl SimWorld {
                 let input_tokens = input.round() as u32;
                 let output_tokens = output.round() as u32;
                 let refused = rng.chance(refusal);
-                how.push((k >= normal, jail_p));
-                requests.push(Request {
+                how.push(How {
+                    continuation: k >= normal,
+                    jail_p,
+                    eval_delta: served.eval_delta(),
+                    model: mi,
+                });
+                let mut r = Request {
                     segment: si,
                     input_tokens,
                     output_tokens,
-                    cost: (f64::from(input_tokens) * f.model.price_in
-                        + f64::from(output_tokens) * f.model.price_out)
+                    cost: (f64::from(input_tokens) * model.price_in
+                        + f64::from(output_tokens) * model.price_out)
                         / 1e6,
-                    ttft: rng.lognormal(f.model.ttft, 0.3) * latency,
-                    tpot: rng.lognormal(f.model.tpot, 0.25) * latency,
+                    ttft: rng.lognormal(model.ttft, 0.3) * latency * served.prefill_scale(),
+                    tpot: rng.lognormal(model.tpot, 0.25) * latency,
                     error: rng.chance(err_rate),
                     // A tool-call continuation is never refused.
                     refused: refused && k < normal,
-                    category: rng.weighted(&weights),
-                    retrieval_hit: (f.spec.retrieval_hit > 0.0).then(|| rng.chance(hit)),
-                });
+                    category: rng.weighted(weights),
+                    retrieval_hit: (f.spec.retrieval_hit > 0.0).then(|| rng.chance(seg_hit)),
+                    rate_limited: false,
+                    cached: false,
+                    fallback: served.fallback.is_some(),
+                };
+                if r.fallback {
+                    // Answered without the model: nothing of the model's request remains.
+                    r = Request {
+                        input_tokens: 0,
+                        output_tokens: 0,
+                        cost: 0.0,
+                        ttft: 0.0,
+                        tpot: 0.0,
+                        error: false,
+                        refused: false,
+                        retrieval_hit: None,
+                        ..r
+                    };
+                } else {
+                    serve_by_levers(&mut r, &served, &mut allowance, &mut cache_rng);
+                }
+                requests.push(r);
             }
         }
+        self.features[fi].levers.allowance = allowance;
+        let f = &self.features[fi];
+        // The eval set is drawn from every segment the model serves.
+        let served_share: f64 = evals.iter().map(|(s, _)| s).sum();
+        let lever_eval = if served_share > 0.0 {
+            evals.iter().map(|(s, d)| s * d).sum::<f64>() / served_share
+        } else {
+            0.0
+        };
+        let prompt = f.spec.prompts.iter().find(|p| p.id == f.current_prompt);
         let eval = (t.rem_euclid(i64::from(self.spec.eval_every_secs)) == 0).then(|| {
             let delta = prompt.map(|p| p.eval_delta).unwrap_or(0.0);
-            (f.spec.eval_score + delta + 0.01 * rng.normal()).clamp(0.0, 1.0)
+            (f.spec.eval_score + delta + lever_eval + 0.01 * rng.normal()).clamp(0.0, 1.0)
         });
         let bs = self.bucket_secs();
         let keep = (i64::from(self.spec.history_secs) / bs) as usize + DRIFT_WINDOW + 1;
@@ -383,7 +529,7 @@ impl SimWorld {
         fi: usize,
         t: i64,
         requests: &[Request],
-        how: &[(bool, f64)],
+        how: &[How],
         stale_index: bool,
         eval_delta: f64,
     ) {
@@ -402,15 +548,21 @@ impl SimWorld {
         for i in 0..requests.len() {
             let ix = (start + i) % requests.len();
             let r = &requests[ix];
-            let (continuation, jail_p) = how.get(ix).copied().unwrap_or((false, 0.0));
+            let h = how.get(ix).copied().unwrap_or_default();
             let hallucinated = eval_delta < 0.0 && rng.chance((-eval_delta * 2.0).min(0.9));
-            let kind = if r.error {
+            let kind = if r.fallback {
+                fallback_kind(&f.levers.served(&f.spec.segments[r.segment].name, ""))
+            } else if r.rate_limited {
+                Kind::RateLimited
+            } else if r.error {
                 Kind::Error
             } else if r.refused {
                 Kind::Refused
-            } else if continuation {
+            } else if h.continuation {
                 Kind::Looping
-            } else if jail_p > 0.0 && rng.chance(jail_p) {
+            } else if r.cached {
+                Kind::Cached
+            } else if h.jail_p > 0.0 && rng.chance(h.jail_p) {
                 Kind::Jailbroken
             } else if stale_index && r.retrieval_hit == Some(false) {
                 Kind::Stale
@@ -425,15 +577,23 @@ impl SimWorld {
                 Kind::Looping => 0.2,
                 _ => 0.0,
             };
-            let eval =
-                (f.spec.eval_score + eval_delta - penalty + 0.05 * rng.normal()).clamp(0.0, 1.0);
+            let eval = (f.spec.eval_score + eval_delta + h.eval_delta - penalty
+                + 0.05 * rng.normal())
+            .clamp(0.0, 1.0);
+            let model = self.spec.models.get(h.model).unwrap_or(&f.model);
+            let model_version = if model.name == f.model.name {
+                f.model_version.clone()
+            } else {
+                model.version.clone()
+            };
             let n = f.ring.next_number();
             let kept = Kept {
                 t,
                 n,
                 segment: r.segment,
                 prompt: f.current_prompt.clone(),
-                model_version: f.model_version.clone(),
+                model: model.name.clone(),
+                model_version,
                 input_tokens: r.input_tokens,
                 output_tokens: r.output_tokens,
                 cost: r.cost,
@@ -469,11 +629,15 @@ impl SimWorld {
         let segments: Vec<String> = f.spec.segments.iter().map(|s| s.name.clone()).collect();
         let voice = super::samples::Voice {
             feature: &f.spec.name,
-            model: &f.model.name,
             categories: &f.spec.categories,
             segments: &segments,
             params: crate::domain::sample::Params {
-                temperature: Some(f.spec.temperature),
+                temperature: Some(
+                    f.levers
+                        .served("", &f.model.name)
+                        .temperature
+                        .unwrap_or(f.spec.temperature),
+                ),
                 top_p: Some(f.spec.top_p),
                 max_tokens: Some(u64::from(f.spec.max_tokens)),
                 seed: f.spec.seed.and_then(|s| i64::try_from(s).ok()),
@@ -666,10 +830,30 @@ impl SimWorld {
     fn info(&self, f: &FeatureState) -> FeatureInfo {
         let now = self.generated_until;
         let at = |s: i64| self.origin + Duration::seconds(s);
+        // The feature as served outside any segment rule; the token cap's price is the
+        // cheapest of every model a segment is served.
+        let served = f.levers.served("", &f.model.name);
+        let (_, model) = self.model_served(f, &served);
+        let model_version = if model.name == f.model.name {
+            f.model_version.clone()
+        } else {
+            model.version.clone()
+        };
+        let price = f
+            .spec
+            .segments
+            .iter()
+            .map(|s| {
+                self.model_served(f, &f.levers.served(&s.name, &f.model.name))
+                    .1
+            })
+            .chain([model])
+            .map(|m| m.price_in.min(m.price_out))
+            .fold(f64::INFINITY, f64::min);
         FeatureInfo {
             name: f.spec.name.clone(),
-            model: f.model.name.clone(),
-            model_version: f.model_version.clone(),
+            model: model.name.clone(),
+            model_version,
             model_changed_at: f.model_changed_secs.map(at),
             prompt_versions: f
                 .spec
@@ -689,14 +873,14 @@ impl SimWorld {
             prompt_source: None,
             segments: f.spec.segments.iter().map(|s| s.name.clone()).collect(),
             killed: f.killed.clone(),
-            levers: Vec::new(),
-            temperature: f.spec.temperature,
+            levers: f.levers.report(&f.spec.name, at),
+            temperature: served.temperature.unwrap_or(f.spec.temperature),
             top_p: f.spec.top_p,
             max_tokens: f.spec.max_tokens,
             seed: f.spec.seed,
             uses_retrieval: f.spec.retrieval_hit > 0.0,
             eval_baseline: f.eval_baseline,
-            price_per_mtok: Some(f.model.price_in.min(f.model.price_out)),
+            price_per_mtok: Some(price),
         }
     }
 
@@ -785,5 +969,24 @@ impl SimWorld {
             f.killed.retain(|k| *k != scope);
             Ok(format!("kill switch released for {what}"))
         }
+    }
+
+    /// Serves a lever's variant to a feature or one of its segments from this second on.
+    pub fn set_lever(&mut self, change: Change<'_>) -> Result<String, String> {
+        let now = self.generated_until;
+        let f = self.feature_mut(change.feature)?;
+        if let Some(s) = change.segment {
+            if !f.spec.segments.iter().any(|x| x.name == s) {
+                return Err(format!("{} has no user segment {s}", change.feature));
+            }
+        }
+        // The feature's model (outside segment rules) is what its info reports as changed.
+        let changed_model =
+            change.lever == crate::domain::Lever::ModelSwitch && change.segment.is_none();
+        let msg = f.levers.set(change, now)?;
+        if changed_model {
+            f.model_changed_secs = Some(now);
+        }
+        Ok(msg)
     }
 }
