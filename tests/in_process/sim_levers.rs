@@ -263,12 +263,19 @@ async fn a_budget_caps_the_looping_segment_and_leaves_the_others_alone() {
             (0.4..0.8).contains(&capped),
             "seed {seed}: capped at {capped}/min"
         );
-        // The excess still arrives and fails as rate-limited: requests, not answers.
+        // The excess is refused at the gateway: it never reaches the model, so it is no
+        // model request (and no model error); what does reach it is answered as before.
         let (_, asked) = cost(&sb, seg);
         let (_, asked_before) = cost(&sa, seg);
-        assert_eq!(asked, asked_before, "seed {seed}");
+        assert!(
+            asked > 0.0 && asked < 0.2 * asked_before,
+            "seed {seed}: {asked} model requests under the budget, {asked_before} before"
+        );
         let (_, answered) = counts(&sb, "triage-agent", SignalKind::RefusalRate, seg, 30);
-        assert!(answered < 0.1 * asked, "seed {seed}: {answered} of {asked}");
+        assert!(
+            answered <= asked && answered > 0.9 * asked,
+            "seed {seed}: {answered} of {asked}"
+        );
         // The other segment's traffic, tokens and spend are exactly what they were.
         let other = Some("self-serve");
         assert_eq!(cost(&sa, other), cost(&sb, other), "seed {seed}");

@@ -113,7 +113,9 @@ pub struct Bucket {
     pub retrievals: u32,
     pub retrieval_hits: u32,
     pub segments: Vec<SegmentBucket>,
-    /// Of `errors`, those a token budget refused.
+    /// Requests a token budget refused at the gateway (429), counted apart from `requests`:
+    /// the model never saw them, so GenAI client metrics have no span, token or error for
+    /// them, and the containment a budget buys does not read as a provider error burst.
     pub rate_limited: u32,
     /// Of `requests`, those answered from the cache (with the answer or refusal given before).
     pub cached: u32,
@@ -138,15 +140,20 @@ impl Bucket {
             }
             return;
         }
+        if r.rate_limited {
+            self.rate_limited += 1;
+            if let Some(seg) = self.segments.get_mut(r.segment) {
+                seg.rate_limited += 1;
+            }
+            return;
+        }
         self.requests += 1;
-        self.rate_limited += u32::from(r.rate_limited);
         self.cached += u32::from(r.cached);
         self.tokens += u64::from(r.input_tokens) + u64::from(r.output_tokens);
         self.cost += r.cost;
         if let Some(seg) = self.segments.get_mut(r.segment) {
             seg.requests += 1;
             seg.cost += r.cost;
-            seg.rate_limited += u32::from(r.rate_limited);
             if !r.error {
                 seg.answered += 1;
                 seg.refusals += u32::from(r.refused);
@@ -315,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn fallbacks_are_not_requests_and_429s_are_errors() {
+    fn fallbacks_and_budget_429s_are_not_model_requests() {
         let mut b = Bucket::new(1, 1);
         let r = Request {
             segment: 0,
@@ -349,15 +356,15 @@ mod tests {
             rate_limited: true,
             ..r
         });
-        assert_eq!((b.requests, b.refusals, b.tokens), (3, 1, 0));
+        assert_eq!((b.requests, b.refusals, b.tokens), (2, 1, 0));
         assert_eq!(
             (b.cached, b.fallbacks, b.rate_limited, b.errors),
-            (1, 1, 1, 1)
+            (1, 1, 1, 0)
         );
         let seg = &b.segments[0];
         assert_eq!(
             (seg.requests, seg.answered, seg.fallbacks, seg.rate_limited),
-            (3, 2, 1, 1)
+            (2, 2, 1, 1)
         );
         let buckets = VecDeque::from([b]);
         let w = Windowed {
@@ -365,6 +372,6 @@ mod tests {
             bucket_secs: 10,
         };
         assert_eq!(w.refusal_rate(0, 1), 0.5);
-        assert_eq!(w.error_ratio(0, 1), 1.0 / 3.0);
+        assert_eq!(w.error_ratio(0, 1), 0.0);
     }
 }
