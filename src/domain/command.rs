@@ -194,6 +194,21 @@ impl FlagOp {
         }
     }
 
+    /// The lever this operation pulls to contain an incident; `None` for one that undoes a
+    /// containment (a kill switch released, a lever reverted).
+    pub fn lever(&self) -> Option<Lever> {
+        match self {
+            FlagOp::Rollback { .. } => Some(Lever::PromptRollback),
+            FlagOp::SetLever { undo: true, .. } => None,
+            FlagOp::SetLever { lever, .. } => Some(*lever),
+            FlagOp::KillSwitch { engage: false, .. } => None,
+            FlagOp::KillSwitch {
+                segment: Some(_), ..
+            } => Some(Lever::KillSwitchSegment),
+            FlagOp::KillSwitch { segment: None, .. } => Some(Lever::KillSwitchFeature),
+        }
+    }
+
     /// The lever in words: "prompt rollback", "kill switch", "model switch"…
     pub fn lever_name(&self) -> &'static str {
         match self {
@@ -430,6 +445,37 @@ mod tests {
         assert_eq!(shown, ["30m", "1h", "2h", "4h"]);
         assert_eq!(SnoozeFor(90).to_string(), "1h30m");
         assert_eq!(SnoozeFor(90).seconds(), 5400);
+    }
+
+    #[test]
+    fn releasing_a_kill_switch_contains_nothing() {
+        let op = |segment: Option<&str>, engage| FlagOp::KillSwitch {
+            feature: "f".into(),
+            segment: segment.map(str::to_string),
+            engage,
+        };
+        assert_eq!(op(None, false).lever(), None);
+        assert_eq!(
+            op(Some("free"), true).lever(),
+            Some(Lever::KillSwitchSegment)
+        );
+        assert_eq!(op(None, true).lever(), Some(Lever::KillSwitchFeature));
+    }
+
+    #[test]
+    fn a_revert_contains_nothing_and_a_setting_is_its_lever() {
+        let op = |undo| FlagOp::SetLever {
+            feature: "f".into(),
+            lever: Lever::TokenBudget,
+            segment: Some("free".into()),
+            variant: "tight".into(),
+            undo,
+        };
+        assert_eq!(op(false).lever(), Some(Lever::TokenBudget));
+        assert_eq!(op(true).lever(), None);
+        for l in Lever::SETTABLE {
+            assert_eq!(Lever::from_key(l.key()), Some(l));
+        }
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The containment levers the playbook names, as data: which one a pulled flag operation
 //! was, and what the playbook says to pull next when it did not contain (docs/incidents.md).
 
-use super::command::FlagOp;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -96,21 +95,6 @@ impl Lever {
             _ => Layer::Infrastructure,
         }
     }
-
-    /// The lever a flag operation pulls to contain an incident; `None` for one that undoes a
-    /// containment (a kill switch released, a lever reverted).
-    pub fn of(op: &FlagOp) -> Option<Lever> {
-        match op {
-            FlagOp::Rollback { .. } => Some(Lever::PromptRollback),
-            FlagOp::SetLever { undo: true, .. } => None,
-            FlagOp::SetLever { lever, .. } => Some(*lever),
-            FlagOp::KillSwitch { engage: false, .. } => None,
-            FlagOp::KillSwitch {
-                segment: Some(_), ..
-            } => Some(Lever::KillSwitchSegment),
-            FlagOp::KillSwitch { segment: None, .. } => Some(Lever::KillSwitchFeature),
-        }
-    }
 }
 
 /// One setting a lever flag offers: a variant, and its value as the flag system holds it
@@ -186,37 +170,6 @@ impl LeverSetting {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn releasing_a_kill_switch_contains_nothing() {
-        let op = |segment: Option<&str>, engage| FlagOp::KillSwitch {
-            feature: "f".into(),
-            segment: segment.map(str::to_string),
-            engage,
-        };
-        assert_eq!(Lever::of(&op(None, false)), None);
-        assert_eq!(
-            Lever::of(&op(Some("free"), true)),
-            Some(Lever::KillSwitchSegment)
-        );
-        assert_eq!(Lever::of(&op(None, true)), Some(Lever::KillSwitchFeature));
-    }
-
-    #[test]
-    fn a_revert_contains_nothing_and_a_setting_is_its_lever() {
-        let op = |undo| FlagOp::SetLever {
-            feature: "f".into(),
-            lever: Lever::TokenBudget,
-            segment: Some("free".into()),
-            variant: "tight".into(),
-            undo,
-        };
-        assert_eq!(Lever::of(&op(false)), Some(Lever::TokenBudget));
-        assert_eq!(Lever::of(&op(true)), None);
-        for l in Lever::SETTABLE {
-            assert_eq!(Lever::from_key(l.key()), Some(l));
-        }
-    }
 
     #[test]
     fn variant_values_read_as_one_line() {

@@ -13,7 +13,6 @@
 
 use super::RunbookSession;
 use crate::domain::command::FlagOp;
-use crate::domain::lever::Lever;
 use crate::domain::text::{sanitize, sanitize_lines};
 use crate::domain::{
     Bounds, FeatureInfo, Incident, IncidentId, IncidentType, Signal, SignalKind, SignalSet,
@@ -179,7 +178,7 @@ fn is_containment(a: &AuditLine) -> bool {
     a.outcome == "succeeded"
         && FlagOp::from_audit(&a.action, &a.target)
             .as_ref()
-            .and_then(Lever::of)
+            .and_then(FlagOp::lever)
             .is_some()
 }
 

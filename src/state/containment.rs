@@ -173,7 +173,7 @@ fn entry(at: DateTime<Utc>, text: String) -> TimelineEntry {
 /// A lever's backend confirmed it: every open incident on its feature that still fires is
 /// watched from now, against the deadline of its type.
 pub(super) fn landed(state: &mut State, op: &FlagOp) {
-    let Some(lever) = Lever::of(op) else {
+    let Some(lever) = op.lever() else {
         return;
     };
     let feature = op.feature();
