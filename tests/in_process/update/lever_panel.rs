@@ -119,11 +119,28 @@ fn enter_on_a_lever_offers_each_scope_and_sets_the_chosen_one_after_confirming()
         "nothing that changes production is preselected"
     );
     update(s, Action::Down);
-    update(s, Action::Select);
+    let asked = update(s, Action::Select);
     let Overlay::Confirm(c) = &s.overlay else {
         panic!("a choice confirms first");
     };
     assert!(c.danger);
+    // A model switch compares the two models (by their values, not the variant names) on
+    // the model label, asked for as the dialog opens.
+    let shadow = c
+        .shadow
+        .as_ref()
+        .expect("a model switch asks for a comparison");
+    assert_eq!(
+        (shadow.current.as_str(), shadow.target.as_str()),
+        ("frontier-xl", "frontier-mini")
+    );
+    assert_eq!(shadow.label, "gen_ai_request_model");
+    assert!(
+        asked
+            .iter()
+            .any(|e| matches!(e, Effect::Shadow { request, .. } if request == shadow)),
+        "{asked:?}"
+    );
     assert_eq!(
         c.lines,
         ["support-bot · segment free-tier · model switch: xl → mini (model frontier-mini)"]
