@@ -4,7 +4,7 @@
 //! reverting go through the guard like every lever.
 
 use super::guard::{allowed, Operation, Target};
-use super::{levers, Confirm, FlashLevel, Overlay, State};
+use super::{levers, Confirm, FlashLevel, Overlay, PickItem, Picker, State};
 use crate::action::Action;
 use crate::domain::command::{Command, FlagOp};
 use crate::domain::lever::Lever;
@@ -199,6 +199,58 @@ fn revert(state: &mut State, row: PanelRow) {
         return levers::kill_switch(state);
     }
     let text = row_text(state, &info, row);
+    // A lever pulled for segments reverts per segment: each back to the feature's setting
+    // (its rule dropped), beside the whole feature's own revert where one is recorded.
+    if let PanelRow::Setting(lever) = row {
+        let setting = info.levers.iter().find(|l| l.lever == lever);
+        if let Some(l) = setting.filter(|l| !l.segments.is_empty() && !l.current.is_empty()) {
+            let mut items = vec![PickItem {
+                label: "keep as is".into(),
+                detail: "change nothing".into(),
+                confirm: None,
+            }];
+            let back = |segment: Option<&String>, from: &str, to: &str| {
+                let scope = segment.map_or("whole feature".to_string(), |s| format!("segment {s}"));
+                PickItem {
+                    label: format!("{scope} → {to}"),
+                    detail: format!("now {from}"),
+                    confirm: Some(Confirm {
+                        title: format!("Revert {}?", text.name),
+                        lines: vec![format!("{} · {scope} · {}: {from} → {to}", info.name, text.name)],
+                        warnings: vec![match segment {
+                            Some(_) => "The segment is served the feature's setting again.".into(),
+                            None => "The whole feature changes at once; segments with their own setting keep it.".into(),
+                        }],
+                        danger: true,
+                        command: Command::Flag {
+                            source: source.clone(),
+                            op: FlagOp::SetLever {
+                                feature: info.name.clone(),
+                                lever,
+                                segment: segment.cloned(),
+                                variant: to.to_string(),
+                                undo: true,
+                            },
+                        },
+                        scroll: 0,
+                        shadow: None,
+                    }),
+                }
+            };
+            for (segment, variant) in &l.segments {
+                items.push(back(Some(segment), variant, &l.current));
+            }
+            if let Some(to) = &text.revert_to {
+                items.push(back(None, &l.current, to));
+            }
+            state.overlay = Overlay::Picker(Picker {
+                title: format!("Revert {} · {}", text.name, info.name),
+                items,
+                cursor: 0,
+            });
+            return;
+        }
+    }
     let Some(to) = text.revert_to else {
         return state.say(
             FlashLevel::Info,

@@ -251,7 +251,10 @@ async fn a_budget_caps_the_looping_segment_and_leaves_the_others_alone() {
         let l = lever(&b, 5, "triage-agent", Lever::TokenBudget).await;
         assert_eq!(l.current, "unlimited");
         assert_eq!(l.segments, vec![("enterprise".into(), "200k/min".into())]);
-        assert_eq!(l.previous.as_deref(), Some("unlimited"));
+        assert_eq!(
+            l.previous, None,
+            "a segment's change is no previous setting of the whole feature"
+        );
         let (sa, sb, sc) = (snap(&a, 15).await, snap(&b, 15).await, snap(&c, 15).await);
         // Five minutes of buckets.
         let cost = |s, seg| counts(s, "triage-agent", SignalKind::CostPerMin, seg, 30);

@@ -306,7 +306,11 @@ impl Levers {
             }
             None => l.current = variant.to_string(),
         }
-        l.previous = Some(was.clone());
+        // What a revert puts back is the whole feature's setting: a segment's old setting
+        // is never recorded as the feature's previous one (as the flagd adapter does).
+        if segment.is_none() {
+            l.previous = Some(was.clone());
+        }
         l.changed_at = Some(now);
         l.changed_by = Some(author.to_string());
         if lever == Lever::TokenBudget {

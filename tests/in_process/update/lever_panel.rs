@@ -174,6 +174,10 @@ fn u_reverts_to_the_recorded_previous_setting_after_confirming() {
     update(s, Action::Levers);
     cursor_to(s, PanelRow::Setting(Lever::ModelSwitch));
     update(s, Action::Revert);
+    // Past the segment's own revert to the whole feature's.
+    update(s, Action::Down);
+    update(s, Action::Down);
+    update(s, Action::Select);
     let Overlay::Confirm(c) = &s.overlay else {
         panic!("u confirms first: {:?}", s.overlay);
     };
@@ -208,9 +212,6 @@ fn u_reverts_to_the_recorded_previous_setting_after_confirming() {
 fn nothing_to_revert_or_a_lever_not_carried_is_said_and_changes_nothing() {
     let s = &mut with_model_lever(None);
     update(s, Action::Levers);
-    cursor_to(s, PanelRow::Setting(Lever::ModelSwitch));
-    assert!(sent(&update(s, Action::Revert)).is_empty());
-    assert!(flash(s).contains("no earlier setting"), "{}", flash(s));
     cursor_to(s, PanelRow::Setting(Lever::Fallback));
     assert!(sent(&update(s, Action::Select)).is_empty());
     assert!(
@@ -282,5 +283,54 @@ fn a_landed_lever_is_watched_for_containment_and_on_the_timeline() {
         seen.iter()
             .any(|w| w.starts_with("model switch support-bot set to mini by ")),
         "{seen:?} (onset {onset})"
+    );
+}
+
+#[test]
+fn u_on_a_lever_pulled_for_a_segment_puts_that_segment_back_on_the_features_setting() {
+    let s = &mut with_model_lever(None);
+    update(s, Action::Levers);
+    cursor_to(s, PanelRow::Setting(Lever::ModelSwitch));
+    update(s, Action::Revert);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!(
+            "u on a lever with segment rules lists what to put back: {:?}",
+            s.overlay
+        );
+    };
+    let labels: Vec<&str> = p.items.iter().map(|i| i.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["keep as is", "segment enterprise → xl"],
+        "no whole-feature revert without a recorded previous setting"
+    );
+    assert_eq!(p.cursor, 0);
+    update(s, Action::Down);
+    update(s, Action::Select);
+    let fx = common::evidence_written(s, Action::Confirm);
+    assert_eq!(
+        sent(&fx),
+        [Command::Flag {
+            source: "flagd".into(),
+            op: FlagOp::SetLever {
+                feature: "support-bot".into(),
+                lever: Lever::ModelSwitch,
+                segment: Some("enterprise".into()),
+                variant: "xl".into(),
+                undo: true,
+            }
+        }]
+    );
+    // With a previous setting recorded, the whole feature's revert comes last.
+    let s = &mut with_model_lever(Some("mini"));
+    update(s, Action::Levers);
+    cursor_to(s, PanelRow::Setting(Lever::ModelSwitch));
+    update(s, Action::Revert);
+    let Overlay::Picker(p) = &s.overlay else {
+        panic!("{:?}", s.overlay);
+    };
+    assert_eq!(
+        p.items.last().map(|i| i.label.as_str()),
+        Some("whole feature → mini")
     );
 }
