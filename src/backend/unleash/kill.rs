@@ -153,10 +153,24 @@ pub(super) fn with_values(st: &Strategy, values: &[String]) -> Strategy {
 }
 
 fn new_strategy(flag: &str, field: &str, segment: Option<&str>, enabled: bool) -> Value {
+    let mut st = rollout_strategy("kill switch", flag, field, segment);
+    st["disabled"] = json!(!enabled);
+    st
+}
+
+/// A strategy the cockpit adds: a 100% rollout for the whole feature or, constrained
+/// `field IN [segment]`, for one segment, titled for what it carries ("kill switch: segment
+/// free"). The caller sets what differs: disabled, variants, sort order.
+pub(super) fn rollout_strategy(
+    what: &str,
+    flag: &str,
+    field: &str,
+    segment: Option<&str>,
+) -> Value {
     let (title, constraints) = match segment {
-        None => ("kill switch: whole feature".to_string(), json!([])),
+        None => (format!("{what}: whole feature"), json!([])),
         Some(s) => (
-            format!("kill switch: {field} {s}"),
+            format!("{what}: {field} {s}"),
             json!([{
                 "contextName": field,
                 "operator": "IN",
@@ -169,7 +183,7 @@ fn new_strategy(flag: &str, field: &str, segment: Option<&str>, enabled: bool) -
     json!({
         "name": "flexibleRollout",
         "title": title,
-        "disabled": !enabled,
+        "disabled": false,
         "constraints": constraints,
         "parameters": { "rollout": "100", "stickiness": "default", "groupId": flag },
         "variants": [],

@@ -260,29 +260,10 @@ fn serving(variants: &[Value], offered: &[&Value], to: &str) -> Vec<Value> {
 }
 
 fn new_strategy(t: &Target, segment: Option<&str>, variants: Vec<Value>, order: f64) -> Value {
-    let (title, constraints) = match segment {
-        None => (format!("{}: whole feature", t.lever.short()), json!([])),
-        Some(s) => (
-            format!("{}: {} {s}", t.lever.short(), t.field),
-            json!([{
-                "contextName": t.field,
-                "operator": "IN",
-                "values": [s],
-                "inverted": false,
-                "caseInsensitive": false,
-            }]),
-        ),
-    };
-    json!({
-        "name": "flexibleRollout",
-        "title": title,
-        "disabled": false,
-        "sortOrder": order,
-        "constraints": constraints,
-        "parameters": { "rollout": "100", "stickiness": "default", "groupId": t.flag },
-        "variants": variants,
-        "segments": [],
-    })
+    let mut st = super::kill::rollout_strategy(t.lever.short(), t.flag, t.field, segment);
+    st["sortOrder"] = json!(order);
+    st["variants"] = Value::Array(variants);
+    st
 }
 
 /// The writes that serve `t.variant` to the feature or to one segment, touching no other
