@@ -4,7 +4,8 @@
 //! reverting go through the guard like every lever.
 
 use super::guard::{allowed, Operation, Target};
-use super::{levers, Confirm, FlashLevel, Overlay, PickItem, Picker, State};
+use super::levers::{self, LeverChange};
+use super::{Confirm, FlashLevel, Overlay, PickItem, Picker, State};
 use crate::action::Action;
 use crate::domain::command::{Command, FlagOp};
 use crate::domain::lever::Lever;
@@ -185,7 +186,7 @@ fn pull(state: &mut State, row: PanelRow) {
 
 /// `u` on a row: back to the setting before the last change, confirmed. The kill switch's
 /// "previous setting" is serving: releasing its one engaged scope; with several engaged the
-/// kill switch chooser says which is which.
+/// kill switch chooser says which is which. A settable lever: `revert_setting`.
 fn revert(state: &mut State, row: PanelRow) {
     let guard = match row {
         PanelRow::Prompt => Operation::Rollback,
@@ -199,57 +200,8 @@ fn revert(state: &mut State, row: PanelRow) {
         return levers::kill_switch(state);
     }
     let text = row_text(state, &info, row);
-    // A lever pulled for segments reverts per segment: each back to the feature's setting
-    // (its rule dropped), beside the whole feature's own revert where one is recorded.
     if let PanelRow::Setting(lever) = row {
-        let setting = info.levers.iter().find(|l| l.lever == lever);
-        if let Some(l) = setting.filter(|l| !l.segments.is_empty() && !l.current.is_empty()) {
-            let mut items = vec![PickItem {
-                label: "keep as is".into(),
-                detail: "change nothing".into(),
-                confirm: None,
-            }];
-            let back = |segment: Option<&String>, from: &str, to: &str| {
-                let scope = segment.map_or("whole feature".to_string(), |s| format!("segment {s}"));
-                PickItem {
-                    label: format!("{scope} → {to}"),
-                    detail: format!("now {from}"),
-                    confirm: Some(Confirm {
-                        title: format!("Revert {}?", text.name),
-                        lines: vec![format!("{} · {scope} · {}: {from} → {to}", info.name, text.name)],
-                        warnings: vec![match segment {
-                            Some(_) => "The segment is served the feature's setting again.".into(),
-                            None => "The whole feature changes at once; segments with their own setting keep it.".into(),
-                        }],
-                        danger: true,
-                        command: Command::Flag {
-                            source: source.clone(),
-                            op: FlagOp::SetLever {
-                                feature: info.name.clone(),
-                                lever,
-                                segment: segment.cloned(),
-                                variant: to.to_string(),
-                                undo: true,
-                            },
-                        },
-                        scroll: 0,
-                        shadow: None,
-                    }),
-                }
-            };
-            for (segment, variant) in &l.segments {
-                items.push(back(Some(segment), variant, &l.current));
-            }
-            if let Some(to) = &text.revert_to {
-                items.push(back(None, &l.current, to));
-            }
-            state.overlay = Overlay::Picker(Picker {
-                title: format!("Revert {} · {}", text.name, info.name),
-                items,
-                cursor: 0,
-            });
-            return;
-        }
+        return revert_setting(state, &info, &source, lever, text);
     }
     let Some(to) = text.revert_to else {
         return state.say(
@@ -261,32 +213,20 @@ fn revert(state: &mut State, row: PanelRow) {
         );
     };
     let feature = info.name.clone();
-    let (op, warning) = match row {
-        PanelRow::Prompt => (
-            FlagOp::Rollback {
-                feature,
-                to_version: to.clone(),
-            },
-            "All traffic of the feature switches prompt at once.",
-        ),
-        PanelRow::KillSwitch => (
-            FlagOp::KillSwitch {
-                feature,
-                segment: info.killed.first().filter(|s| *s != "*").cloned(),
-                engage: false,
-            },
-            "Traffic from this scope is served again.",
-        ),
-        PanelRow::Setting(lever) => (
-            FlagOp::SetLever {
-                feature,
-                lever,
-                segment: None,
-                variant: to.clone(),
-                undo: true,
-            },
-            "The whole feature changes at once; segments with their own setting keep it.",
-        ),
+    let (op, warning) = if row == PanelRow::Prompt {
+        let op = FlagOp::Rollback {
+            feature,
+            to_version: to.clone(),
+        };
+        (op, "All traffic of the feature switches prompt at once.")
+    } else {
+        // The kill switch's one engaged scope, released.
+        let op = FlagOp::KillSwitch {
+            feature,
+            segment: info.killed.first().filter(|s| *s != "*").cloned(),
+            engage: false,
+        };
+        (op, "Traffic from this scope is served again.")
     };
     state.overlay = Overlay::Confirm(Box::new(Confirm {
         title: format!("Revert {}?", text.name),
@@ -300,4 +240,84 @@ fn revert(state: &mut State, row: PanelRow) {
         scroll: 0,
         shadow: None,
     }));
+}
+
+/// `u` on a settable lever: each segment served otherwise back on the feature's setting (its
+/// rule dropped), then the whole feature back on its recorded previous setting. One revert
+/// confirms straight away; several are chosen from, "keep as is" first.
+fn revert_setting(
+    state: &mut State,
+    info: &FeatureInfo,
+    source: &str,
+    lever: Lever,
+    text: RowText,
+) {
+    let setting = info.levers.iter().find(|l| l.lever == lever);
+    let current = setting.map_or("", |l| l.current.as_str());
+    // A flag serving nothing to the feature (disabled) has no setting to put segments back on.
+    let segments = setting
+        .filter(|_| !current.is_empty())
+        .map_or(&[][..], |l| l.segments.as_slice());
+    let revert = |segment: Option<&str>, from: &str, to: &str| {
+        let (scope, warning) = match segment {
+            Some(s) => (
+                format!("segment {s}"),
+                "The segment is served the feature's setting again.",
+            ),
+            None => (
+                "whole feature".to_string(),
+                "The whole feature changes at once; segments with their own setting keep it.",
+            ),
+        };
+        let change = LeverChange {
+            feature: &info.name,
+            lever,
+            segment,
+            from,
+            to,
+            shown: to,
+            undo: true,
+        };
+        PickItem {
+            label: format!("{scope} → {to}"),
+            detail: format!("now {from}"),
+            confirm: Some(levers::set_confirm(source, change, warning, None)),
+        }
+    };
+    let mut items: Vec<PickItem> = segments
+        .iter()
+        .map(|(segment, variant)| revert(Some(segment), variant, current))
+        .collect();
+    if let Some(to) = &text.revert_to {
+        items.push(revert(None, current, to));
+    }
+    match (items.len(), segments.is_empty()) {
+        (0, _) => state.say(
+            FlashLevel::Info,
+            format!(
+                "{}: the {} has no earlier setting recorded to go back to",
+                info.name, text.name
+            ),
+        ),
+        (1, true) => {
+            if let Some(confirm) = items.pop().and_then(|i| i.confirm) {
+                state.overlay = Overlay::Confirm(Box::new(confirm));
+            }
+        }
+        _ => {
+            items.insert(
+                0,
+                PickItem {
+                    label: "keep as is".into(),
+                    detail: "change nothing".into(),
+                    confirm: None,
+                },
+            );
+            state.overlay = Overlay::Picker(Picker {
+                title: format!("Revert {} · {}", text.name, info.name),
+                items,
+                cursor: 0,
+            });
+        }
+    }
 }

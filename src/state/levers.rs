@@ -171,6 +171,55 @@ fn scope_split(state: &State, feature: &str) -> crate::domain::split::Split {
     )
 }
 
+/// One change of a settable lever: `to` served to `segment` (the whole feature for `None`)
+/// instead of `from`; `shown` is how the dialog names `to` ("mini (model frontier-mini)").
+pub(super) struct LeverChange<'a> {
+    pub feature: &'a str,
+    pub lever: Lever,
+    pub segment: Option<&'a str>,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub shown: &'a str,
+    /// A revert to an earlier setting, which contains nothing.
+    pub undo: bool,
+}
+
+/// The confirmation of a settable lever's change, set or revert: the scope, the move and
+/// what it means for the people in it.
+pub(super) fn set_confirm(
+    source: &str,
+    c: LeverChange,
+    warning: &str,
+    shadow: Option<crate::domain::shadow::ShadowRequest>,
+) -> Confirm {
+    let scope = match c.segment {
+        Some(s) => format!("segment {s}"),
+        None => "whole feature".to_string(),
+    };
+    let name = c.lever.short();
+    Confirm {
+        title: format!("{} {name}?", if c.undo { "Revert" } else { "Set" }),
+        lines: vec![format!(
+            "{} · {scope} · {name}: {} → {}",
+            c.feature, c.from, c.shown
+        )],
+        warnings: vec![warning.into()],
+        danger: true,
+        command: Command::Flag {
+            source: source.to_string(),
+            op: FlagOp::SetLever {
+                feature: c.feature.to_string(),
+                lever: c.lever,
+                segment: c.segment.map(str::to_string),
+                variant: c.to.to_string(),
+                undo: c.undo,
+            },
+        },
+        scroll: 0,
+        shadow,
+    }
+}
+
 /// What setting a lever means for the people in its scope, said before it is set.
 fn consequence(lever: Lever) -> &'static str {
     match lever {
@@ -256,28 +305,20 @@ pub(super) fn set_lever(state: &mut State, lever: Lever) {
                     Some(d) => format!("now {now} · {d}"),
                     None => format!("now {now}"),
                 },
-                confirm: Some(Confirm {
-                    title: format!("Set {}?", lever.short()),
-                    lines: vec![format!(
-                        "{} · {what} · {}: {now} → {shown}",
-                        info.name,
-                        lever.short()
-                    )],
-                    warnings: vec![consequence(lever).into()],
-                    danger: true,
-                    command: Command::Flag {
-                        source: source.clone(),
-                        op: FlagOp::SetLever {
-                            feature: info.name.clone(),
-                            lever,
-                            segment: segment.map(str::to_string),
-                            variant: v.name.clone(),
-                            undo: false,
-                        },
+                confirm: Some(set_confirm(
+                    &source,
+                    LeverChange {
+                        feature: &info.name,
+                        lever,
+                        segment,
+                        from: now,
+                        to: &v.name,
+                        shown: &shown,
+                        undo: false,
                     },
-                    scroll: 0,
+                    consequence(lever),
                     shadow,
-                }),
+                )),
             });
         }
     }
